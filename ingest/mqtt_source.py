@@ -1,0 +1,110 @@
+"""Where a reading enters: the MQTT subscriber.
+
+One ``async for`` loop inside a reconnect loop (aiomqtt). Received messages go into a bounded
+queue for the pipeline; when the queue is full the loop waits (counted as backpressure) and
+the broker and client buffers hold the rest. A persistent session (fixed client id,
+``clean_session=False``, QoS 1) lets the broker keep messages while the service is down.
+Outgoing messages (rejections) share the same connection through a bounded outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+import aiomqtt
+
+from ioc.config import MqttConfig
+from ioc.messages import RawMessage
+
+log = logging.getLogger(__name__)
+OUTBOX_SIZE = 10_000
+
+
+@dataclass(slots=True)
+class MqttStats:
+    connected: bool = False
+    received: int = 0
+    backpressure_waits: int = 0
+    reconnects: int = 0
+    published: int = 0
+    outbox_dropped: int = 0
+    last_error: str = ""
+
+
+def readings_filter(config: MqttConfig) -> str:
+    topic = f"{config.topic_prefix}/stations/+/readings"
+    return f"$share/{config.shared_group}/{topic}" if config.shared_group else topic
+
+
+class MqttLink:
+    def __init__(self, config: MqttConfig, inbox: asyncio.Queue[RawMessage]) -> None:
+        self._config = config
+        self._inbox = inbox
+        self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(OUTBOX_SIZE)
+        self.stats = MqttStats()
+        self.connected = asyncio.Event()
+
+    def publish_nowait(self, topic: str, payload: bytes) -> None:
+        """Queue a QoS 1 publish; if the outbox is full the message is counted as dropped."""
+        try:
+            self._outbox.put_nowait((topic, payload))
+        except asyncio.QueueFull:
+            self.stats.outbox_dropped += 1
+
+    async def run(self) -> None:
+        """Connect, subscribe and receive until cancelled; reconnect on any broker error."""
+        delay = 0.5
+        config = self._config
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    config.host,
+                    config.port,
+                    username=config.username,
+                    password=config.password.get_secret_value() if config.password else None,
+                    identifier=config.client_id,
+                    clean_session=False,
+                    max_inflight_messages=1000,
+                ) as client:
+                    await client.subscribe(readings_filter(config), qos=1)
+                    self.stats.connected = True
+                    self.connected.set()
+                    delay = 0.5
+                    log.info("MQTT connected to %s:%d", config.host, config.port)
+                    sender = asyncio.create_task(self._send(client))
+                    try:
+                        await self._receive(client)
+                    finally:
+                        sender.cancel()
+            except aiomqtt.MqttError as exc:
+                self.stats.last_error = str(exc)
+                log.warning("MQTT connection lost (%s); reconnecting in %.1fs", exc, delay)
+            self.stats.connected = False
+            self.connected.clear()
+            self.stats.reconnects += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, config.reconnect_max_s)
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        inbox = self._inbox
+        stats = self.stats
+        async for message in client.messages:
+            payload = message.payload
+            raw = RawMessage(
+                topic=message.topic.value,
+                payload=payload if isinstance(payload, bytes) else str(payload).encode(),
+                received_ms=int(time.time() * 1000),
+            )
+            stats.received += 1
+            if inbox.full():
+                stats.backpressure_waits += 1
+            await inbox.put(raw)
+
+    async def _send(self, client: aiomqtt.Client) -> None:
+        while True:
+            topic, payload = await self._outbox.get()
+            await client.publish(topic, payload, qos=1)
+            self.stats.published += 1

@@ -1,0 +1,28 @@
+"""Typed keys of the long-lived resources in the aiohttp application."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from alerts.lifecycle import AlertBook
+from ingest.mqtt_source import MqttLink
+from ingest.rejections import RejectionSink
+from ioc.config import IocConfig, RuleConfig
+from ioc.pipeline import Pipeline
+from ioc.registry import StationRegistry
+from store.influx import InfluxStore
+from web.broadcast import Broadcaster
+from web.station_board import StationBoard
+
+CONFIG = web.AppKey("config", IocConfig)
+REGISTRY = web.AppKey("registry", StationRegistry)
+RULES = web.AppKey("rules", Mapping[str, RuleConfig])
+STORE = web.AppKey("store", InfluxStore)
+MQTT = web.AppKey("mqtt", MqttLink)
+REJECTIONS = web.AppKey("rejections", RejectionSink)
+ALERTS = web.AppKey("alerts", AlertBook)
+BOARD = web.AppKey("board", StationBoard)
+BROADCASTER = web.AppKey("broadcaster", Broadcaster)
+PIPELINE = web.AppKey("pipeline", Pipeline)

@@ -1,0 +1,113 @@
+"""The ``ioc`` command.
+
+ioc serve         run the service against the configured broker and database
+ioc dev           private Mosquitto + InfluxDB under ./var, the service and the simulators
+ioc simulate      run the simulated station network against the configured broker
+ioc check-config  validate a configuration file and its station registry
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from ioc.config import IocConfig, load_config
+from ioc.errors import ConfigError, IocError
+from ioc.registry import StationRegistry
+
+DEFAULT_CONFIG = Path("config/ioc.yaml")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ioc", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in [
+        ("serve", "run the service (external broker and database from the config)"),
+        ("dev", "start private Mosquitto/InfluxDB, the service and the simulators"),
+        ("simulate", "publish the simulated station network"),
+        ("check-config", "validate a config file and its station registry"),
+    ]:
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.add_argument(
+            "-c",
+            "--config",
+            type=Path,
+            default=None,
+            help=f"YAML config file (default: {DEFAULT_CONFIG} if it exists)",
+        )
+        if name == "dev":
+            sub.add_argument(
+                "--var",
+                type=Path,
+                default=Path("var"),
+                help="directory for the private services' data (default: ./var)",
+            )
+            sub.add_argument(
+                "--no-simulators", action="store_true", help="do not start the simulated stations"
+            )
+    return parser
+
+
+def _load(path: Path | None) -> tuple[IocConfig, StationRegistry]:
+    if path is None and DEFAULT_CONFIG.exists():
+        path = DEFAULT_CONFIG
+    config = load_config(path)
+    registry = StationRegistry.from_file(config.registry)
+    problems = [
+        f"analytics.rules.{rule.id}: parameter {rule.parameter!r} is measured by no station "
+        f"it selects"
+        for rule in config.analytics.rules
+        if not any(
+            rule.parameter in s.parameters and (not rule.kinds or s.kind in rule.kinds)
+            for s in registry
+        )
+    ]
+    if problems:
+        raise ConfigError(str(path or "(defaults)"), problems)
+    return config, registry
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    try:
+        config, registry = _load(args.config)
+        if args.command == "check-config":
+            print(
+                f"OK: {len(registry)} stations, {len(config.analytics.rules)} rules, "
+                f"broker {config.mqtt.host}:{config.mqtt.port}, database {config.influx.url}"
+            )
+            return 0
+        if args.command == "serve":
+            from ioc.runner import serve
+
+            asyncio.run(serve(config, registry))
+        elif args.command == "simulate":
+            from simulators.runner import NetworkSimulator
+
+            asyncio.run(NetworkSimulator(registry, config.mqtt, config.simulator).run())
+        elif args.command == "dev":
+            from ioc.devstack import run_dev
+
+            return run_dev(args.config, args.var, simulators=not args.no_simulators)
+    except ConfigError as exc:
+        print(f"Configuration error in {exc.path}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+    except IocError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0

@@ -1,0 +1,349 @@
+"""Typed configuration: one model per section, unknown keys rejected, every field with a
+default, bounds and a description. ``ioc check-config FILE`` validates a file.
+
+Environment variables override the file: ``IOC_<SECTION>__<FIELD>``, e.g.
+``IOC_MQTT__HOST=broker.example``, ``IOC_INFLUX__URL=http://db:8086``, ``IOC_INFLUX__TOKEN=...``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from ioc.errors import ConfigError
+from ioc.messages import Severity
+
+ENV_PREFIX = "IOC_"
+Window = Literal["instant", "1h", "8h", "24h"]
+WINDOW_HOURS: dict[str, int] = {"instant": 0, "1h": 1, "8h": 8, "24h": 24}
+StationKind = Literal["air", "weather", "stack", "wastewater"]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MqttConfig(Section):
+    host: str = Field("127.0.0.1", description="Broker host name or address.")
+    port: int = Field(1883, ge=1, le=65535, description="Broker TCP port.")
+    username: str | None = Field(None, description="User name, if the broker requires one.")
+    password: SecretStr | None = Field(None, description="Password for `username`.")
+    client_id: str = Field(
+        "ioc-ingest",
+        min_length=1,
+        max_length=64,
+        description="Client id of the ingest subscriber; fixed so the broker keeps its "
+        "persistent session (QoS 1 messages queued while the service is down).",
+    )
+    topic_prefix: str = Field(
+        "ioc/v1", min_length=1, description="Prefix of every topic, see docs/protocol.md."
+    )
+    shared_group: str | None = Field(
+        None,
+        description="If set, subscribe as `$share/<group>/...` so several ingest processes "
+        "split the stream (MQTT 5 shared subscriptions).",
+    )
+    queue_size: int = Field(
+        20_000,
+        ge=100,
+        le=1_000_000,
+        description="Bounded queue between receiving and processing; when full the receiver "
+        "waits (backpressure, counted) and the broker holds the rest.",
+    )
+    reconnect_max_s: float = Field(
+        10.0, gt=0, le=300, description="Longest wait between reconnection attempts."
+    )
+
+
+class InfluxConfig(Section):
+    url: str = Field("http://127.0.0.1:8086", description="Base URL of the InfluxDB v1 HTTP API.")
+    database: str = Field("ioc", min_length=1, description="Database (v2/v3: bucket mapping).")
+    retention_policy: str | None = Field(None, description="Retention policy; None = default.")
+    username: str | None = Field(None, description="v1 user name (InfluxDB 1.x with auth).")
+    password: SecretStr | None = Field(None, description="v1 password.")
+    token: SecretStr | None = Field(
+        None, description="API token (InfluxDB 2.x/3.x v1-compatibility endpoints)."
+    )
+    create_database: bool = Field(
+        True, description="Run CREATE DATABASE at start (InfluxDB 1.x; harmless if it exists)."
+    )
+    batch_size: int = Field(
+        5_000, ge=1, le=100_000, description="Points per write request at most."
+    )
+    flush_interval_s: float = Field(
+        0.5, gt=0, le=60, description="Longest time a point waits before it is written."
+    )
+    max_buffered_points: int = Field(
+        2_000_000,
+        ge=1_000,
+        description="Points held in memory while the database is unreachable; beyond this the "
+        "oldest are dropped and counted in /api/v1/health.",
+    )
+    timeout_s: float = Field(10.0, gt=0, le=300, description="HTTP timeout of one request.")
+
+
+class IngestConfig(Section):
+    max_future_s: float = Field(
+        300.0, ge=0, description="Readings stamped further in the future are rejected."
+    )
+    max_age_s: float = Field(
+        60 * 86_400.0,
+        gt=0,
+        description="Readings older than this are rejected (loggers keep 60 days).",
+    )
+    reject_log_interval_s: float = Field(
+        60.0, ge=0, description="Log a rejection at most once per station per this interval."
+    )
+    batch_size: int = Field(
+        2_000, ge=1, le=100_000, description="Messages processed together at most."
+    )
+
+
+class RuleConfig(Section):
+    id: str = Field(pattern=r"^[a-z0-9_.-]+$", max_length=64, description="Stable rule id.")
+    name: str = Field(min_length=1, description="Name shown on the wall.")
+    parameter: str = Field(min_length=1, description="Parameter key from the registry.")
+    kinds: list[StationKind] = Field(
+        default_factory=list, description="Station kinds it applies to; empty = all."
+    )
+    stations: list[str] = Field(
+        default_factory=list, description="Station ids it applies to; empty = all."
+    )
+    window: Window = Field(
+        "instant", description="instant, or the mean over the last 1h/8h/24h of hourly means."
+    )
+    above: float | None = Field(None, description="Fires when the value is above this.")
+    below: float | None = Field(None, description="Fires when the value is below this.")
+    clear_at: float | None = Field(
+        None, description="Clears only once the value is back past this (hysteresis)."
+    )
+    severity: Severity = Field(Severity.WARNING, description="Severity of its alerts.")
+    min_coverage: float = Field(
+        0.75, gt=0, le=1, description="Share of the window's hours that must have data."
+    )
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> Self:
+        if (self.above is None) == (self.below is None):
+            raise ValueError("give exactly one of `above` or `below`")
+        if self.clear_at is not None:
+            if self.above is not None and self.clear_at > self.above:
+                raise ValueError(f"clear_at {self.clear_at} must be <= above {self.above}")
+            if self.below is not None and self.clear_at < self.below:
+                raise ValueError(f"clear_at {self.clear_at} must be >= below {self.below}")
+        return self
+
+    @property
+    def limit(self) -> float:
+        return self.above if self.above is not None else self.below  # type: ignore[return-value]
+
+
+def _qcvn_rules() -> list[RuleConfig]:
+    """Shipped defaults: QCVN 05:2023 ambient air and QCVN 19:2009 column B stack limits."""
+    air: list[StationKind] = ["air"]
+    stack: list[StationKind] = ["stack"]
+    return [
+        RuleConfig(
+            id="pm25_24h",
+            name="PM2.5 TB 24h (QCVN 05:2023)",
+            parameter="pm25",
+            kinds=air,
+            window="24h",
+            above=45.0,
+            clear_at=43.0,
+        ),
+        RuleConfig(
+            id="pm10_24h",
+            name="PM10 TB 24h (QCVN 05:2023)",
+            parameter="pm10",
+            kinds=air,
+            window="24h",
+            above=100.0,
+            clear_at=95.0,
+        ),
+        RuleConfig(
+            id="so2_1h",
+            name="SO2 TB 1h (QCVN 05:2023)",
+            parameter="so2",
+            kinds=air,
+            window="1h",
+            above=350.0,
+            clear_at=330.0,
+        ),
+        RuleConfig(
+            id="no2_1h",
+            name="NO2 TB 1h (QCVN 05:2023)",
+            parameter="no2",
+            kinds=air,
+            window="1h",
+            above=200.0,
+            clear_at=190.0,
+        ),
+        RuleConfig(
+            id="co_1h",
+            name="CO TB 1h (QCVN 05:2023)",
+            parameter="co",
+            kinds=air,
+            window="1h",
+            above=30_000.0,
+        ),
+        RuleConfig(
+            id="o3_1h",
+            name="O3 TB 1h (QCVN 05:2023)",
+            parameter="o3",
+            kinds=air,
+            window="1h",
+            above=200.0,
+            clear_at=190.0,
+        ),
+        RuleConfig(
+            id="stack_dust",
+            name="Bụi tổng ống khói (QCVN 19:2009 cột B)",
+            parameter="dust",
+            kinds=stack,
+            above=200.0,
+            clear_at=190.0,
+            severity=Severity.CRITICAL,
+        ),
+        RuleConfig(
+            id="stack_so2",
+            name="SO2 ống khói (QCVN 19:2009 cột B)",
+            parameter="so2",
+            kinds=stack,
+            above=500.0,
+            clear_at=480.0,
+            severity=Severity.CRITICAL,
+        ),
+        RuleConfig(
+            id="stack_nox",
+            name="NOx ống khói (QCVN 19:2009 cột B)",
+            parameter="nox",
+            kinds=stack,
+            above=850.0,
+            clear_at=820.0,
+            severity=Severity.CRITICAL,
+        ),
+        RuleConfig(
+            id="stack_co",
+            name="CO ống khói (QCVN 19:2009 cột B)",
+            parameter="co",
+            kinds=stack,
+            above=1000.0,
+            clear_at=950.0,
+            severity=Severity.CRITICAL,
+        ),
+    ]
+
+
+class AnalyticsConfig(Section):
+    rules: list[RuleConfig] = Field(
+        default_factory=_qcvn_rules, description="Limit rules; defaults are QCVN limits."
+    )
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Self:
+        ids = [r.id for r in self.rules]
+        duplicated = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicated:
+            raise ValueError(f"duplicate rule ids: {', '.join(duplicated)}")
+        return self
+
+
+class WebConfig(Section):
+    host: str = Field("127.0.0.1", description="Address the web server listens on.")
+    port: int = Field(8080, ge=0, le=65535, description="Port of the wall, API and websocket.")
+    language: Literal["vi", "en"] = Field("vi", description="Default language of the wall.")
+    client_queue_size: int = Field(
+        500, ge=10, le=100_000, description="Events queued per websocket client before resync."
+    )
+    replay_events: int = Field(
+        10_000, ge=100, le=1_000_000, description="Events kept for clients that resume."
+    )
+    heartbeat_s: float = Field(5.0, gt=0, le=60, description="Heartbeat interval.")
+    station_push_interval_s: float = Field(
+        1.0, gt=0, le=60, description="How often changed station states are pushed."
+    )
+    offline_after_intervals: int = Field(
+        3, ge=1, le=100, description="A station is offline after this many missed intervals."
+    )
+
+
+class SimulatorConfig(Section):
+    interval_s: float = Field(
+        5.0, gt=0, le=3600, description="Seconds between two readings of one station."
+    )
+    backfill_hours: int = Field(
+        24, ge=0, le=24 * 60, description="History published at start (a logger's backlog)."
+    )
+    backfill_step_s: int = Field(300, ge=10, description="Spacing of backfilled readings.")
+    episode_probability: float = Field(
+        0.002, ge=0, le=1, description="Chance per station and tick that an episode starts."
+    )
+    first_episode_after_s: float = Field(
+        20.0, ge=0, description="An exceedance is forced this soon after start, for the demo."
+    )
+    seed: int | None = Field(None, description="Random seed; None = different every run.")
+
+
+class IocConfig(Section):
+    registry: Path = Field(
+        Path("config/stations.yaml"), description="Station registry file (relative to cwd)."
+    )
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    influx: InfluxConfig = Field(default_factory=InfluxConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
+    simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
+
+
+def friendly_errors(error: ValidationError) -> list[str]:
+    """One line per problem: ``mqtt.port: Input should be less than or equal to 65535``."""
+    lines = []
+    for e in error.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        message = e["msg"]
+        if e["type"] == "extra_forbidden":
+            message = "unknown key (check spelling; see `ioc check-config --help`)"
+        lines.append(f"{where}: {message}")
+    return lines
+
+
+def env_overrides(environ: dict[str, str] | os._Environ[str]) -> dict[str, dict[str, str]]:
+    """``IOC_MQTT__HOST=x`` → ``{"mqtt": {"host": "x"}}``."""
+    result: dict[str, dict[str, str]] = {}
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX) or "__" not in key:
+            continue
+        section, _, name = key[len(ENV_PREFIX) :].lower().partition("__")
+        result.setdefault(section, {})[name] = value
+    return result
+
+
+def load_config(
+    path: Path | None, environ: dict[str, str] | os._Environ[str] | None = None
+) -> IocConfig:
+    """Read a YAML config (or only defaults when ``path`` is None) plus env overrides."""
+    data: dict[str, Any] = {}
+    where = str(path) if path else "(defaults)"
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(where, [f"cannot read: {exc.strerror}"]) from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(where, [f"not valid YAML: {exc}"]) from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(where, ["the top level must be a mapping of sections"])
+        data = loaded or {}
+    for section, values in env_overrides(os.environ if environ is None else environ).items():
+        current = data.get(section)
+        data[section] = {**(current if isinstance(current, dict) else {}), **values}
+    try:
+        return IocConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(where, friendly_errors(exc)) from exc

@@ -1,0 +1,92 @@
+"""``ioc dev`` (what ``make run`` starts): a private Mosquitto and InfluxDB with their data
+under ``./var``, the IOC service, and the simulated stations in a second process. Ctrl-C
+stops everything it started, in reverse order.
+
+An external broker or database configured in the config file or the environment
+(``IOC_MQTT__HOST``, ``IOC_INFLUX__URL``) is used instead of the private one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from contextlib import ExitStack, suppress
+from pathlib import Path
+
+from ioc.cli import DEFAULT_CONFIG, _load
+from ioc.private_services import PrivateInfluxDB, PrivateMosquitto, free_port
+from ioc.runner import serve
+
+PREFERRED_MQTT_PORT = 18830
+PREFERRED_INFLUX_PORT = 18086
+PREFERRED_WEB_PORT = 8080
+
+
+def _say(text: str) -> None:
+    print(f"[ioc dev] {text}", flush=True)
+
+
+def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
+    config, registry = _load(config_path)
+    external_mqtt = "IOC_MQTT__HOST" in os.environ or "IOC_MQTT__PORT" in os.environ
+    external_influx = "IOC_INFLUX__URL" in os.environ
+    env = dict(os.environ)
+    with ExitStack() as stack:
+        if not external_mqtt:
+            broker = PrivateMosquitto(var / "mosquitto", free_port(PREFERRED_MQTT_PORT))
+            _say(f"starting Mosquitto on 127.0.0.1:{broker.port} (data in {broker.directory})")
+            broker.start()
+            stack.callback(_stopping, broker)
+            config = config.model_copy(
+                update={
+                    "mqtt": config.mqtt.model_copy(
+                        update={"host": "127.0.0.1", "port": broker.port}
+                    )
+                }
+            )
+            env |= {"IOC_MQTT__HOST": "127.0.0.1", "IOC_MQTT__PORT": str(broker.port)}
+        if not external_influx:
+            database = PrivateInfluxDB(var / "influxdb", free_port(PREFERRED_INFLUX_PORT))
+            _say(f"starting InfluxDB on {database.url} (data in {database.directory})")
+            database.start()
+            stack.callback(_stopping, database)
+            config = config.model_copy(
+                update={"influx": config.influx.model_copy(update={"url": database.url})}
+            )
+        web_port = free_port(config.web.port or PREFERRED_WEB_PORT)
+        config = config.model_copy(update={"web": config.web.model_copy(update={"port": web_port})})
+        if simulators:
+            command = [sys.executable, "-m", "simulators"]
+            if config_path is not None or DEFAULT_CONFIG.exists():
+                command += ["-c", str(config_path or DEFAULT_CONFIG)]
+            _say(f"starting simulators for {len(registry)} stations")
+            simulator = subprocess.Popen(command, env=env, start_new_session=True)
+            stack.callback(_stop_process, simulator)
+
+        def ready(url: str) -> None:
+            _say(f"wall:   {url}")
+            _say(f"health: {url.removesuffix('/wall')}/api/v1/health")
+            _say("Ctrl-C stops everything")
+
+        with suppress(KeyboardInterrupt):
+            asyncio.run(serve(config, registry, on_ready=ready))
+        _say("stopping")
+    _say("stopped")
+    return 0
+
+
+def _stopping(service: PrivateMosquitto | PrivateInfluxDB) -> None:
+    _say(f"stopping {service.name}")
+    service.stop()
+
+
+def _stop_process(process: subprocess.Popen[bytes]) -> None:
+    _say("stopping simulators")
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

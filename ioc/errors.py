@@ -1,0 +1,57 @@
+"""The exception tree of the IOC backend.
+
+::
+
+    IocError
+    ├── ConfigError            a configuration or registry file is invalid (path, problems)
+    ├── ServiceStartError      a private Mosquitto/InfluxDB could not be started (name, log tail)
+    └── StoreError             InfluxDB refused or could not be reached (status, body)
+        └── StoreUnavailable   the database could not be reached at all; retried later
+
+Rejected input is never an exception: it is a :class:`ioc.messages.Rejection` value that
+flows to the rejection topic and the dead-letter store.
+"""
+
+from __future__ import annotations
+
+
+class IocError(Exception):
+    """Base class of every error the backend raises on purpose."""
+
+
+class ConfigError(IocError):
+    """A configuration or station-registry file is invalid.
+
+    ``problems`` holds one human-readable line per problem, each naming where it is.
+    """
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__(f"{path}: " + "; ".join(problems))
+
+
+class ServiceStartError(IocError):
+    """A private service (Mosquitto, InfluxDB) did not come up; ``log_tail`` says why."""
+
+    def __init__(self, name: str, reason: str, log_tail: str = "") -> None:
+        self.name = name
+        self.reason = reason
+        self.log_tail = log_tail
+        super().__init__(f"{name} did not start: {reason}" + (f"\n{log_tail}" if log_tail else ""))
+
+
+class StoreError(IocError):
+    """InfluxDB answered a write or query with an error."""
+
+    def __init__(self, status: int, body: str) -> None:
+        self.status = status
+        self.body = body
+        super().__init__(f"InfluxDB answered {status}: {body[:500]}")
+
+
+class StoreUnavailable(StoreError):
+    """InfluxDB could not be reached (connection refused, timeout); the write is retried."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(0, reason)

@@ -1,0 +1,143 @@
+"""The processing stage that ties the data path together, one batch at a time:
+
+    raw MQTT messages → ingest.decode (readings + rejections)
+                      → store (batched InfluxDB writes) and ingest.rejections (dead letters)
+                      → analytics.limits (rule transitions) → alerts.lifecycle (alert events)
+                      → web.station_board / web.broadcast (the wall)
+
+Each step takes and returns typed messages (ioc.messages); batches keep per-message Python
+overhead low and give the numpy analytics whole arrays to work on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from alerts.lifecycle import AlertBook
+from analytics.limits import LimitEngine
+from ingest.decode import StationMessageDecoder
+from ingest.rejections import RejectionSink
+from ioc.config import RuleConfig
+from ioc.messages import RawMessage, Reading, Rejection, RejectReason
+from ioc.registry import StationRegistry
+from store.influx import InfluxStore
+from store.lines import ReadingSerializer, alert_line
+from web.broadcast import Broadcaster
+from web.station_board import StationBoard
+from web.wire import alert_json
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class PipelineStats:
+    messages: int = 0
+    readings: int = 0
+    rejections: int = 0
+    batches: int = 0
+    alert_events: int = 0
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        registry: StationRegistry,
+        rules: Mapping[str, RuleConfig],
+        decoder: StationMessageDecoder,
+        store: InfluxStore,
+        rejections: RejectionSink,
+        engine: LimitEngine,
+        alerts: AlertBook,
+        board: StationBoard,
+        broadcaster: Broadcaster,
+        batch_size: int,
+    ) -> None:
+        self._registry = registry
+        self._rules = rules
+        self._decoder = decoder
+        self._serializer = ReadingSerializer(registry)
+        self._store = store
+        self._rejections = rejections
+        self._engine = engine
+        self._alerts = alerts
+        self._board = board
+        self._broadcaster = broadcaster
+        self._batch_size = batch_size
+        self.stats = PipelineStats()
+
+    async def run(self, inbox: asyncio.Queue[RawMessage]) -> None:
+        """Take messages in batches (all that is waiting, up to ``batch_size``) until cancelled."""
+        while True:
+            batch = [await inbox.get()]
+            while len(batch) < self._batch_size and not inbox.empty():
+                batch.append(inbox.get_nowait())
+            try:
+                self.process(batch)
+            except Exception:  # a bug must not stop ingestion: log it loudly and go on
+                log.exception("pipeline failed on a batch of %d messages", len(batch))
+
+    def drain(self, inbox: asyncio.Queue[RawMessage]) -> None:
+        """Process everything still queued (at shutdown)."""
+        while not inbox.empty():
+            batch = [inbox.get_nowait() for _ in range(min(inbox.qsize(), self._batch_size))]
+            self.process(batch)
+
+    def process(self, messages: list[RawMessage]) -> list[Reading]:
+        readings: list[Reading] = []
+        rejections: list[Rejection] = []
+        decode = self._decoder.decode
+        for message in messages:
+            station_id = _station_id(message.topic)
+            if station_id is None:
+                rejections.append(
+                    Rejection(
+                        source="mqtt",
+                        reason=RejectReason.MALFORMED,
+                        detail=f"topic {message.topic!r} is not <prefix>/stations/<id>/readings",
+                        received_ms=message.received_ms,
+                    )
+                )
+                continue
+            reading = decode(station_id, message, rejections)
+            if reading is not None:
+                readings.append(reading)
+        self._store.append(self._serializer.lines(readings))
+        self._rejections.handle(rejections)
+        self._board.observe(readings)
+        self._raise_alerts(readings)
+        stats = self.stats
+        stats.messages += len(messages)
+        stats.readings += len(readings)
+        stats.rejections += len(rejections)
+        stats.batches += 1
+        return readings
+
+    def _raise_alerts(self, readings: list[Reading]) -> None:
+        events = self._alerts.apply(self._engine.evaluate(readings))
+        if not events:
+            return
+        self.stats.alert_events += len(events)
+        lines = []
+        for event, alert in events:
+            ts = alert.resolved_ms if alert.resolved_ms is not None else alert.opened_ms
+            lines.append(alert_line(event, alert, ts))
+            self._board.alert_event(event, alert)
+            self._broadcaster.publish(
+                {
+                    "type": "alert",
+                    "event": event,
+                    "alert": alert_json(alert, self._rules, self._registry),
+                }
+            )
+        self._store.append(lines)
+
+
+def _station_id(topic: str) -> str | None:
+    parts = topic.rsplit("/", 3)
+    if len(parts) != 4 or parts[1] != "stations" or parts[3] != "readings" or not parts[2]:
+        return None
+    return parts[2]

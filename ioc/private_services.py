@@ -1,0 +1,187 @@
+"""Private Mosquitto and InfluxDB for ``make run`` and the tests: real Debian binaries,
+started on free ports with their data, config and logs under one directory, and stopped
+again. Nothing here is used when an external broker or database is configured."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+from ioc.errors import ServiceStartError
+
+START_TIMEOUT_S = 30.0
+
+
+def free_port(preferred: int | None = None) -> int:
+    """``preferred`` if nothing listens there, otherwise any free port."""
+    for candidate in ([preferred] if preferred else []) + [0]:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            port: int = s.getsockname()[1]
+            return port
+    raise ServiceStartError("port", "no free TCP port")
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _binary(name: str, package: str) -> str:
+    found = shutil.which(name) or (
+        f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None
+    )
+    if found is None:
+        raise ServiceStartError(
+            name, f"not installed (Debian package {package!r}; `make setup` installs it)"
+        )
+    return found
+
+
+class _PrivateService:
+    name = ""
+
+    def __init__(self, directory: Path, port: int) -> None:
+        self.directory = directory
+        self.port = port
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = directory / f"{self.name}.log"
+
+    def _command(self) -> list[str]:
+        raise NotImplementedError
+
+    def _ready(self) -> bool:
+        return _port_open(self.port)
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        command = self._command()
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServiceStartError(
+                    self.name, f"exited with {self.process.returncode}", _log_tail(self.log_path)
+                )
+            if self._ready():
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise ServiceStartError(
+            self.name, f"not ready after {START_TIMEOUT_S:.0f}s", _log_tail(self.log_path)
+        )
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL, for outage tests."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+class PrivateMosquitto(_PrivateService):
+    name = "mosquitto"
+
+    def _command(self) -> list[str]:
+        binary = _binary("mosquitto", "mosquitto")
+        data = self.directory / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        conf = self.directory / "mosquitto.conf"
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "allow_anonymous true",
+            "persistence true",
+            f"persistence_location {data}/",
+            "autosave_interval 30",
+            # QoS 1 bursts (a station backlog, a benchmark) must not be dropped: the default
+            # limit of 1000 queued messages per client would drop them.
+            "max_queued_messages 1000000",
+            "max_queued_bytes 0",
+            "max_inflight_messages 1000",
+            "log_dest stdout",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+        ]
+        if os.geteuid() == 0:
+            lines.append("user root")  # otherwise it drops to `mosquitto` and cannot read files
+        conf.write_text("\n".join(lines) + "\n")
+        return [binary, "-c", str(conf)]
+
+
+class PrivateInfluxDB(_PrivateService):
+    name = "influxd"
+
+    def __init__(self, directory: Path, port: int, rpc_port: int | None = None) -> None:
+        super().__init__(directory, port)
+        self.rpc_port = rpc_port or free_port()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/ping", timeout=0.5) as response:
+                return bool(response.status == 204)
+        except OSError:
+            return False
+
+    def _command(self) -> list[str]:
+        binary = _binary("influxd", "influxdb")
+        d = self.directory
+        conf = d / "influxdb.conf"
+        conf.write_text(
+            f"""reporting-disabled = true
+bind-address = "127.0.0.1:{self.rpc_port}"
+[meta]
+  dir = "{d}/meta"
+[data]
+  dir = "{d}/data"
+  wal-dir = "{d}/wal"
+  query-log-enabled = false
+  cache-snapshot-write-cold-duration = "1m"
+[monitor]
+  store-enabled = false
+[http]
+  bind-address = "127.0.0.1:{self.port}"
+  log-enabled = false
+  max-body-size = 0
+[continuous_queries]
+  enabled = false
+"""
+        )
+        return [binary, "-config", str(conf)]

@@ -1,0 +1,192 @@
+"""The station registry: which stations exist, who owns them, what they measure and in which
+unit, and how often they report. Read from a YAML file (see ``config/stations.yaml``).
+
+File shape::
+
+    enterprises: [{id: ENT-01, name: "..."}]
+    parameter_sets:
+      air: {pm25: {unit: ug/m3, min: 0, max: 1000, label_vi: "Bụi PM2.5", label_en: PM2.5}}
+    stations:
+      - {id: AIR-001, name: "...", kind: air, owner: state, lat: 11.94, lon: 108.44,
+         parameters: air, interval_s: 300}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ioc.config import StationKind, friendly_errors
+from ioc.errors import ConfigError
+
+STATE_OWNER = "state"
+
+
+def normalize_unit(unit: str) -> str:
+    """Compare units loosely: ``µg/m³``, ``ug/m3`` and ``UG/M3`` are the same unit."""
+    return unit.strip().lower().replace("µ", "u").replace("μ", "u").replace("³", "3")
+
+
+UNIT_DISPLAY = {"ug/m3": "µg/m³", "mg/nm3": "mg/Nm³", "m3/h": "m³/h", "c": "°C", "degc": "°C"}
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterSpec:
+    key: str
+    unit: str
+    low: float
+    high: float
+    label_vi: str
+    label_en: str
+
+    @property
+    def unit_display(self) -> str:
+        return UNIT_DISPLAY.get(normalize_unit(self.unit), self.unit)
+
+
+@dataclass(frozen=True, slots=True)
+class Station:
+    id: str
+    name: str
+    kind: str
+    owner: str
+    lat: float
+    lon: float
+    interval_s: float
+    parameters: Mapping[str, ParameterSpec]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _ParameterEntry(_Strict):
+    unit: str = Field(min_length=1)
+    min: float
+    max: float
+    label_vi: str = ""
+    label_en: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.min >= self.max:
+            raise ValueError(f"min {self.min} must be below max {self.max}")
+        return self
+
+
+class _EnterpriseEntry(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str
+
+
+class _StationEntry(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)
+    name: str
+    kind: StationKind
+    owner: str = STATE_OWNER
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    parameters: str | dict[str, _ParameterEntry]
+    interval_s: float = Field(300.0, gt=0, le=86_400)
+
+
+class _RegistryFile(_Strict):
+    enterprises: list[_EnterpriseEntry] = Field(default_factory=list)
+    parameter_sets: dict[str, dict[str, _ParameterEntry]] = Field(default_factory=dict)
+    stations: list[_StationEntry]
+
+
+class StationRegistry:
+    """Stations by id. Lookups are dict lookups: this sits on the per-message path."""
+
+    def __init__(self, stations: list[Station], enterprises: Mapping[str, str]) -> None:
+        self._stations = {s.id: s for s in stations}
+        self.enterprises = MappingProxyType(dict(enterprises))
+
+    def get(self, station_id: str) -> Station | None:
+        return self._stations.get(station_id)
+
+    def __iter__(self) -> Iterator[Station]:
+        return iter(self._stations.values())
+
+    def __len__(self) -> int:
+        return len(self._stations)
+
+    def parameters(self) -> dict[str, ParameterSpec]:
+        """Every parameter key in use, with the first spec seen (for labels and units)."""
+        result: dict[str, ParameterSpec] = {}
+        for station in self._stations.values():
+            for key, spec in station.parameters.items():
+                result.setdefault(key, spec)
+        return result
+
+    @classmethod
+    def from_file(cls, path: Path) -> StationRegistry:
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from exc
+        try:
+            parsed = _RegistryFile.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(str(path), friendly_errors(exc)) from exc
+        return cls._build(parsed, str(path))
+
+    @classmethod
+    def _build(cls, parsed: _RegistryFile, where: str) -> StationRegistry:
+        problems: list[str] = []
+        enterprises = {e.id: e.name for e in parsed.enterprises}
+        sets = {
+            name: {key: _spec(key, entry) for key, entry in params.items()}
+            for name, params in parsed.parameter_sets.items()
+        }
+        stations: list[Station] = []
+        seen: set[str] = set()
+        for i, entry in enumerate(parsed.stations):
+            where_station = f"stations.{i} ({entry.id})"
+            if entry.id in seen:
+                problems.append(f"{where_station}: duplicate station id")
+            seen.add(entry.id)
+            if entry.owner != STATE_OWNER and entry.owner not in enterprises:
+                problems.append(f"{where_station}: owner {entry.owner!r} is not an enterprise")
+            if isinstance(entry.parameters, str):
+                params = sets.get(entry.parameters)
+                if params is None:
+                    problems.append(f"{where_station}: unknown parameter set {entry.parameters!r}")
+                    continue
+            else:
+                params = {key: _spec(key, e) for key, e in entry.parameters.items()}
+            stations.append(
+                Station(
+                    id=entry.id,
+                    name=entry.name,
+                    kind=entry.kind,
+                    owner=entry.owner,
+                    lat=entry.lat,
+                    lon=entry.lon,
+                    interval_s=entry.interval_s,
+                    parameters=MappingProxyType(params),
+                )
+            )
+        if problems:
+            raise ConfigError(where, problems)
+        return cls(stations, enterprises)
+
+
+def _spec(key: str, entry: _ParameterEntry) -> ParameterSpec:
+    return ParameterSpec(
+        key=key,
+        unit=entry.unit,
+        low=entry.min,
+        high=entry.max,
+        label_vi=entry.label_vi or key,
+        label_en=entry.label_en or key,
+    )

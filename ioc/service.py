@@ -1,0 +1,160 @@
+"""Service wiring. Every long-lived resource is a cleanup context behind a typed AppKey
+(ioc.appkeys): startup in order, shutdown in reverse.
+
+    store_context     aiohttp client session + InfluxStore flush task
+    pipeline_context  decoder, limit engine, alert book, station board, broadcaster,
+                      MQTT link (receiver) and the pipeline task between them
+    wall_context      periodic station deltas and heartbeats to websocket clients
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from alerts.lifecycle import AlertBook
+from analytics.limits import LimitEngine
+from ingest.decode import StationMessageDecoder
+from ingest.mqtt_source import MqttLink
+from ingest.rejections import RejectionSink
+from ioc import appkeys
+from ioc.config import IocConfig
+from ioc.errors import StoreError
+from ioc.messages import RawMessage
+from ioc.pipeline import Pipeline
+from ioc.registry import StationRegistry
+from store.influx import InfluxStore
+from web.broadcast import Broadcaster
+from web.routes import add_routes
+from web.station_board import StationBoard
+from web.wire import alert_json, iso_utc, parameters_json
+
+log = logging.getLogger(__name__)
+SHUTDOWN_FLUSH_S = 10.0
+
+
+def create_app(config: IocConfig, registry: StationRegistry) -> web.Application:
+    app = web.Application()
+    app[appkeys.CONFIG] = config
+    app[appkeys.REGISTRY] = registry
+    app[appkeys.RULES] = {rule.id: rule for rule in config.analytics.rules}
+    app.cleanup_ctx.extend([store_context, pipeline_context, wall_context])
+    add_routes(app)
+    return app
+
+
+async def store_context(app: web.Application) -> AsyncIterator[None]:
+    config = app[appkeys.CONFIG].influx
+    async with aiohttp.ClientSession() as session:
+        store = InfluxStore(config, session)
+        try:
+            await store.ensure_database()
+        except StoreError as exc:  # keep running: writes are retried until it is back
+            log.warning("InfluxDB at %s not ready at start: %s", config.url, exc)
+        app[appkeys.STORE] = store
+        async with _background(store.run(), "influx-writer"):
+            yield
+            try:
+                async with asyncio.timeout(SHUTDOWN_FLUSH_S):
+                    await store.wait_drained()
+            except TimeoutError:
+                log.error("shutdown: %d points could not be written", store.pending)
+
+
+async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
+    config, registry = app[appkeys.CONFIG], app[appkeys.REGISTRY]
+    rules = app[appkeys.RULES]
+    store = app[appkeys.STORE]
+    inbox: asyncio.Queue[RawMessage] = asyncio.Queue(config.mqtt.queue_size)
+    mqtt = MqttLink(config.mqtt, inbox)
+    alerts = AlertBook(rules)
+    board = StationBoard(registry, config.web.offline_after_intervals)
+    parameters = parameters_json(registry)
+
+    def snapshot() -> dict[str, Any]:
+        now_ms = int(time.time() * 1000)
+        return {
+            "server_time": iso_utc(now_ms),
+            "stations": board.snapshot(now_ms),
+            "alerts": [alert_json(a, rules, registry) for a in alerts.open_alerts()],
+            "parameters": parameters,
+            "language": config.web.language,
+        }
+
+    broadcaster = Broadcaster(config.web.client_queue_size, config.web.replay_events, snapshot)
+    rejections = RejectionSink(
+        store,
+        mqtt.publish_nowait,
+        f"{config.mqtt.topic_prefix}/rejected",
+        config.ingest.reject_log_interval_s,
+    )
+    pipeline = Pipeline(
+        registry=registry,
+        rules=rules,
+        decoder=StationMessageDecoder(registry, config.ingest, source="mqtt"),
+        store=store,
+        rejections=rejections,
+        engine=LimitEngine(config.analytics.rules, registry),
+        alerts=alerts,
+        board=board,
+        broadcaster=broadcaster,
+        batch_size=config.ingest.batch_size,
+    )
+    app[appkeys.MQTT] = mqtt
+    app[appkeys.ALERTS] = alerts
+    app[appkeys.BOARD] = board
+    app[appkeys.BROADCASTER] = broadcaster
+    app[appkeys.REJECTIONS] = rejections
+    app[appkeys.PIPELINE] = pipeline
+    async with _background(pipeline.run(inbox), "pipeline"), _background(mqtt.run(), "mqtt"):
+        yield
+    # Receiving stopped first, then processing: what was received is still processed.
+    pipeline.drain(inbox)
+
+
+async def wall_context(app: web.Application) -> AsyncIterator[None]:
+    config = app[appkeys.CONFIG].web
+    board, broadcaster = app[appkeys.BOARD], app[appkeys.BROADCASTER]
+
+    async def push_station_changes() -> None:
+        while True:
+            await asyncio.sleep(config.station_push_interval_s)
+            changes = board.take_changes(int(time.time() * 1000))
+            if changes:
+                broadcaster.publish({"type": "stations", "stations": changes})
+
+    async def heartbeats() -> None:
+        while True:
+            await asyncio.sleep(config.heartbeat_s)
+            broadcaster.heartbeat(iso_utc(int(time.time() * 1000)) or "")
+
+    async with (
+        _background(push_station_changes(), "station-push"),
+        _background(heartbeats(), "heartbeat"),
+    ):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def _background(coro: Coroutine[Any, Any, None], name: str) -> AsyncIterator[None]:
+    """Run ``coro`` as a task for the life of the context; a crash is logged, not hidden."""
+    task = asyncio.create_task(coro, name=name)
+
+    def report(t: asyncio.Task[None]) -> None:
+        if not t.cancelled() and t.exception() is not None:
+            log.error("background task %s crashed", name, exc_info=t.exception())
+
+    task.add_done_callback(report)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

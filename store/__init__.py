@@ -1,0 +1,1 @@
+"""Where readings are stored: InfluxDB through its v1 HTTP API."""

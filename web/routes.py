@@ -1,0 +1,207 @@
+"""Where the wall gets its data: the page, the websocket feed and the REST API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from ioc import appkeys
+from ioc.errors import StoreError
+from web.broadcast import Broadcaster, WallClient
+from web.wire import alert_json, iso_utc
+
+STATIC_DIR = Path(__file__).parent / "static"
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+MAX_ROWS = 10_000
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/", to_wall)
+    app.router.add_get("/wall", wall_page)
+    app.router.add_static("/static", STATIC_DIR)
+    app.router.add_get("/ws", wall_socket)
+    app.router.add_get("/api/v1/health", health)
+    app.router.add_get("/api/v1/stations", stations)
+    app.router.add_get("/api/v1/alerts", alerts)
+    app.router.add_get("/api/v1/readings", readings)
+    app.router.add_get("/api/v1/rejected", rejected)
+
+
+async def to_wall(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/wall")
+
+
+async def wall_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC_DIR / "wall.html")
+
+
+async def wall_socket(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    broadcaster = request.app[appkeys.BROADCASTER]
+    since = request.query.get("since")
+    client = broadcaster.attach(int(since) if since and since.isdigit() else None)
+    sender = asyncio.create_task(_send_events(ws, client, broadcaster))
+    try:
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                _answer_client_message(message.data, client)
+    finally:
+        sender.cancel()
+        broadcaster.detach(client)
+    return ws
+
+
+async def _send_events(ws: web.WebSocketResponse, client: WallClient, b: Broadcaster) -> None:
+    with contextlib.suppress(ConnectionError):
+        while not ws.closed:
+            item = await client.queue.get()
+            await ws.send_str(b.snapshot_for(client) if item is None else item)
+
+
+def _answer_client_message(data: str, client: WallClient) -> None:
+    try:
+        body = json.loads(data)
+        kind = body.get("type") if isinstance(body, dict) else None
+    except ValueError:
+        kind, body = None, None
+    if kind == "ping":
+        reply: dict[str, Any] = {"type": "pong"}
+    elif body is None:
+        reply = {"type": "error", "reason": "message is not JSON"}
+    else:
+        reply = {"type": "error", "reason": f"unknown message type {kind!r}"}
+    if not client.queue.full():
+        client.queue.put_nowait(json.dumps(reply))
+
+
+async def health(request: web.Request) -> web.Response:
+    app = request.app
+    store = app[appkeys.STORE]
+    mqtt = app[appkeys.MQTT]
+    return web.json_response(
+        {
+            "mqtt": {
+                "connected": mqtt.stats.connected,
+                "received": mqtt.stats.received,
+                "backpressure_waits": mqtt.stats.backpressure_waits,
+                "reconnects": mqtt.stats.reconnects,
+                "rejections_published": mqtt.stats.published,
+                "outbox_dropped": mqtt.stats.outbox_dropped,
+            },
+            "store": {
+                "written_points": store.stats.written_points,
+                "pending_points": store.pending,
+                "failed_requests": store.stats.failed_requests,
+                "dropped_points": store.stats.dropped_points,
+                "last_error": store.stats.last_error,
+            },
+            "pipeline": vars_of(app[appkeys.PIPELINE].stats),
+            "rejected_by_reason": dict(app[appkeys.REJECTIONS].by_reason),
+            "wall": vars_of(app[appkeys.BROADCASTER].stats),
+        }
+    )
+
+
+def vars_of(stats: object) -> dict[str, Any]:
+    return {name: getattr(stats, name) for name in getattr(stats, "__slots__", ())}
+
+
+async def stations(request: web.Request) -> web.Response:
+    board = request.app[appkeys.BOARD]
+    now_ms = int(datetime.now().timestamp() * 1000)
+    return web.json_response({"stations": board.snapshot(now_ms)})
+
+
+async def alerts(request: web.Request) -> web.Response:
+    app = request.app
+    book = app[appkeys.ALERTS]
+    state = request.query.get("state", "open")
+    if state not in ("open", "resolved", "all"):
+        raise _bad_request("state must be open, resolved or all")
+    chosen = []
+    if state in ("open", "all"):
+        chosen += book.open_alerts()
+    if state in ("resolved", "all"):
+        chosen += book.resolved_alerts()
+    rules, registry = app[appkeys.RULES], app[appkeys.REGISTRY]
+    return web.json_response({"alerts": [alert_json(a, rules, registry) for a in chosen]})
+
+
+async def readings(request: web.Request) -> web.Response:
+    """Stored readings of one station, newest first: ``?station=ID&since=ISO&limit=N``."""
+    station = _station_param(request, required=True)
+    where = f"station = '{station}'" + _since_clause(request)
+    rows = await _query(
+        request, f"SELECT * FROM reading WHERE {where} ORDER BY time DESC LIMIT {_limit(request)}"
+    )
+    return web.json_response({"station": station, "readings": [_row(r) for r in rows]})
+
+
+async def rejected(request: web.Request) -> web.Response:
+    """The dead-letter store: ``?station=ID&since=ISO&limit=N``, newest first."""
+    station = _station_param(request, required=False)
+    where = "time > 0" + (f" AND station = '{station}'" if station else "")
+    where += _since_clause(request)
+    rows = await _query(
+        request, f"SELECT * FROM rejected WHERE {where} ORDER BY time DESC LIMIT {_limit(request)}"
+    )
+    return web.json_response({"rejected": [_row(r) for r in rows]})
+
+
+async def _query(request: web.Request, influxql: str) -> list[dict[str, Any]]:
+    try:
+        return await request.app[appkeys.STORE].query(influxql)
+    except StoreError as exc:
+        raise web.HTTPServiceUnavailable(
+            text=json.dumps({"error": "database unavailable", "detail": str(exc)}),
+            content_type="application/json",
+        ) from exc
+
+
+def _row(row: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in row.items() if k not in ("name", "tags", "time") and v is not None}
+    out["time"] = iso_utc(row["time"])
+    return out
+
+
+def _station_param(request: web.Request, required: bool) -> str | None:
+    station = request.query.get("station")
+    if station is None:
+        if required:
+            raise _bad_request("`station` is required")
+        return None
+    if not _SAFE_ID.match(station):
+        raise _bad_request(f"`station` {station!r} is not a station id")
+    return station
+
+
+def _since_clause(request: web.Request) -> str:
+    since = request.query.get("since")
+    if since is None:
+        return ""
+    try:
+        parsed = datetime.fromisoformat(since)
+    except ValueError:
+        raise _bad_request(f"`since` {since!r} is not ISO 8601") from None
+    if parsed.tzinfo is None:
+        raise _bad_request("`since` needs a UTC offset (Z or +07:00)")
+    return f" AND time >= {int(parsed.timestamp() * 1000)}ms"
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", "100")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ROWS:
+        raise _bad_request(f"`limit` must be 1..{MAX_ROWS}")
+    return int(raw)
+
+
+def _bad_request(reason: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": reason}), content_type="application/json")

@@ -1,0 +1,85 @@
+"""Per-station state for the wall: latest values, last seen, and a status (unknown, ok,
+alert, offline). Changes are collected and pushed as deltas at a fixed rate, so the wall's
+traffic does not grow with the message rate."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from ioc.messages import Alert, Reading
+from ioc.registry import StationRegistry
+from web.wire import iso_utc
+
+UNKNOWN, OK, ALERT, OFFLINE = "unknown", "ok", "alert", "offline"
+
+
+class StationBoard:
+    def __init__(self, registry: StationRegistry, offline_after_intervals: int) -> None:
+        self._registry = registry
+        self._offline_after_ms = {
+            s.id: int(s.interval_s * 1000 * offline_after_intervals) for s in registry
+        }
+        self._last_received: dict[str, int] = {}
+        self._latest_ts: dict[str, int] = {}
+        self._values: dict[str, dict[str, float]] = {s.id: {} for s in registry}
+        self._open_alerts: Counter[str] = Counter()
+        self._status: dict[str, str] = {s.id: UNKNOWN for s in registry}
+        self._dirty: set[str] = set()
+
+    def observe(self, readings: Iterable[Reading]) -> None:
+        for r in readings:
+            sid = r.station_id
+            self._last_received[sid] = r.received_ms
+            if r.ts_ms >= self._latest_ts.get(sid, 0):
+                self._latest_ts[sid] = r.ts_ms
+                self._values[sid].update(r.values)
+            self._dirty.add(sid)
+
+    def alert_event(self, event: str, alert: Alert) -> None:
+        self._open_alerts[alert.station_id] += 1 if event == "opened" else -1
+        self._dirty.add(alert.station_id)
+
+    def status(self, station_id: str, now_ms: int) -> str:
+        received = self._last_received.get(station_id)
+        if received is None:
+            return UNKNOWN
+        if now_ms - received > self._offline_after_ms[station_id]:
+            return OFFLINE
+        return ALERT if self._open_alerts[station_id] > 0 else OK
+
+    def take_changes(self, now_ms: int) -> list[dict[str, Any]]:
+        """Deltas of stations whose values or status changed since the last call."""
+        changed = []
+        for sid in self._status:
+            status = self.status(sid, now_ms)
+            if status == self._status[sid] and sid not in self._dirty:
+                continue
+            self._status[sid] = status
+            changed.append(
+                {
+                    "id": sid,
+                    "status": status,
+                    "last_seen": iso_utc(self._latest_ts.get(sid)),
+                    "values": self._values[sid],
+                }
+            )
+        self._dirty.clear()
+        return changed
+
+    def snapshot(self, now_ms: int) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": s.id,
+                "name": s.name,
+                "kind": s.kind,
+                "owner": s.owner,
+                "lat": s.lat,
+                "lon": s.lon,
+                "status": self.status(s.id, now_ms),
+                "last_seen": iso_utc(self._latest_ts.get(s.id)),
+                "values": dict(self._values[s.id]),
+            }
+            for s in self._registry
+        ]

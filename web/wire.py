@@ -1,0 +1,62 @@
+"""JSON shapes of what the wall and the API receive (docs/protocol.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from ioc.config import RuleConfig
+from ioc.messages import Alert, Rejection
+from ioc.registry import StationRegistry
+
+
+def iso_utc(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return (
+        datetime.fromtimestamp(ms / 1000, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def alert_json(
+    alert: Alert, rules: Mapping[str, RuleConfig], registry: StationRegistry
+) -> dict[str, Any]:
+    rule = rules.get(alert.rule_id)
+    station = registry.get(alert.station_id)
+    return {
+        "id": alert.id,
+        "rule_id": alert.rule_id,
+        "rule_name": rule.name if rule else alert.rule_id,
+        "station_id": alert.station_id,
+        "station_name": station.name if station else alert.station_id,
+        "parameter": alert.parameter,
+        "severity": alert.severity.value,
+        "state": alert.state.value,
+        "opened_at": iso_utc(alert.opened_ms),
+        "resolved_at": iso_utc(alert.resolved_ms),
+        "value": alert.value,
+        "limit": alert.limit,
+        "window": rule.window if rule else "instant",
+    }
+
+
+def parameters_json(registry: StationRegistry) -> dict[str, dict[str, str]]:
+    return {
+        key: {"label_vi": spec.label_vi, "label_en": spec.label_en, "unit": spec.unit_display}
+        for key, spec in registry.parameters().items()
+    }
+
+
+def rejection_json(r: Rejection) -> dict[str, Any]:
+    return {
+        "source": r.source,
+        "reason": r.reason.value,
+        "detail": r.detail,
+        "station_id": r.station_id,
+        "parameter": r.parameter,
+        "received_at": iso_utc(r.received_ms),
+        "payload": r.payload,
+    }
