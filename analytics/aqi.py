@@ -162,9 +162,7 @@ def _combine(subs: Mapping[str, FloatArray]) -> FloatArray:
     stacked = np.stack(np.broadcast_arrays(*(subs[n] for n in names)), axis=0)
     have_any = np.any(~np.isnan(stacked), axis=0)
     pm_rows = [k for k, n in enumerate(names) if n in ("pm25", "pm10")]
-    have_pm = (
-        np.any(~np.isnan(stacked[pm_rows]), axis=0) if pm_rows else np.zeros_like(have_any)
-    )
+    have_pm = np.any(~np.isnan(stacked[pm_rows]), axis=0) if pm_rows else np.zeros_like(have_any)
     best = np.max(np.where(np.isnan(stacked), -np.inf, stacked), axis=0)
     out = np.where(have_any & have_pm, _round_half_up(best), np.nan)
     return np.asarray(out, dtype=np.float64)

@@ -60,7 +60,11 @@ NESTEROV_THRESHOLDS: tuple[float, float, float, float] = (1000.0, 2500.0, 5000.0
 #: Level labels, index ``level - 1``.  English per REFERENCE §4; the Vietnamese for IV and V
 #: is the decision's wording, for I-III a translation of the English (not the legal text).
 NESTEROV_LABELS_EN: tuple[str, ...] = (
-    "fire unlikely", "low", "medium", "high", "very high",
+    "fire unlikely",
+    "low",
+    "medium",
+    "high",
+    "very high",
 )
 NESTEROV_LABELS_VI: tuple[str, ...] = (
     "Cấp I: ít có khả năng cháy",
@@ -373,8 +377,9 @@ def fwi_series(
     A NaN weather value makes that day's codes NaN and, since every code feeds the next
     day, all later days too: fill gaps before calling.
     """
-    t, h, w, r, mon = np.broadcast_arrays(_f(temp), _f(rh), _f(wind_kmh), _f(rain_mm),
-                                          np.asarray(months))
+    t, h, w, r, mon = np.broadcast_arrays(
+        _f(temp), _f(rh), _f(wind_kmh), _f(rain_mm), np.asarray(months)
+    )
     if t.ndim == 0:
         raise ValueError("fwi_series needs a day axis (last axis)")
     la = _f(lat)
@@ -387,8 +392,14 @@ def fwi_series(
         d_prev = dc(t[sl], r[sl], d_prev, mon[sl], la)
         i_day = isi(w[sl], f_prev)
         b_day = bui(p_prev, d_prev)
-        for key, val in (("ffmc", f_prev), ("dmc", p_prev), ("dc", d_prev), ("isi", i_day),
-                         ("bui", b_day), ("fwi", fwi(i_day, b_day))):
+        for key, val in (
+            ("ffmc", f_prev),
+            ("dmc", p_prev),
+            ("dc", d_prev),
+            ("isi", i_day),
+            ("bui", b_day),
+            ("fwi", fwi(i_day, b_day)),
+        ):
             cols[key].append(val)
     stacked = {k: np.stack(np.broadcast_arrays(*v), axis=-1) for k, v in cols.items()}
     return FwiSeries(**stacked)

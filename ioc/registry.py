@@ -13,6 +13,7 @@ File shape::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from ioc.config import StationKind, friendly_errors
 from ioc.errors import ConfigError
 
 STATE_OWNER = "state"
+PARAMETER_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
 def normalize_unit(unit: str) -> str:
@@ -144,6 +146,14 @@ class StationRegistry:
     def _build(cls, parsed: _RegistryFile, where: str) -> StationRegistry:
         problems: list[str] = []
         enterprises = {e.id: e.name for e in parsed.enterprises}
+        for name, entries in [*parsed.parameter_sets.items()] + [
+            (s.id, s.parameters) for s in parsed.stations if isinstance(s.parameters, dict)
+        ]:
+            problems += [
+                f"{name}.{key}: parameter key must match {PARAMETER_KEY.pattern}"
+                for key in entries
+                if not PARAMETER_KEY.match(key)
+            ]
         sets = {
             name: {key: _spec(key, entry) for key, entry in params.items()}
             for name, params in parsed.parameter_sets.items()

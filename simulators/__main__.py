@@ -1,6 +1,7 @@
 """``python -m simulators [-c config.yaml]``: run the simulated station network."""
 
+import sys
+
 from ioc.cli import main
 
-if __name__ == "__main__":
-    raise SystemExit(main(["simulate", *__import__("sys").argv[1:]]))
+raise SystemExit(main(["simulate", *sys.argv[1:]]))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections import deque
 from dataclasses import dataclass
@@ -40,7 +41,8 @@ class InfluxStore:
         self._session = session
         self._base = config.url.rstrip("/")
         self._buffer: deque[str] = deque()
-        self._wakeup = asyncio.Event()
+        self._has_data = asyncio.Event()  # something to write
+        self._flush_now = asyncio.Event()  # a full batch, or someone waits for the drain
         self._idle = asyncio.Event()
         self._idle.set()
         self.stats = StoreStats()
@@ -67,12 +69,13 @@ class InfluxStore:
                 self._buffer.popleft()
             self.stats.dropped_points += overflow
             log.error("InfluxDB buffer full: dropped the %d oldest points", overflow)
+        self._has_data.set()
         if len(self._buffer) >= self._config.batch_size:
-            self._wakeup.set()
+            self._flush_now.set()
 
     async def wait_drained(self) -> None:
         """Wait until everything appended so far is written (bound it with a timeout)."""
-        self._wakeup.set()
+        self._flush_now.set()
         await self._idle.wait()
 
     async def run(self) -> None:
@@ -81,12 +84,12 @@ class InfluxStore:
         while True:
             if not self._buffer:
                 self._idle.set()
-                self._wakeup.clear()
-                await self._wakeup.wait()
-            elif len(self._buffer) < self._config.batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self._config.flush_interval_s)
-                self._wakeup.clear()
+                self._has_data.clear()
+                await self._has_data.wait()
+            if len(self._buffer) < self._config.batch_size and not self._flush_now.is_set():
+                with contextlib.suppress(TimeoutError):  # let a batch gather
+                    await asyncio.wait_for(self._flush_now.wait(), self._config.flush_interval_s)
+            self._flush_now.clear()
             try:
                 await self._write_batch()
                 backoff = 0.5
@@ -94,6 +97,9 @@ class InfluxStore:
                 self.stats.failed_requests += 1
                 self.stats.last_error = str(exc)
                 log.warning("InfluxDB write failed (%s); retrying in %.1fs", exc, backoff)
+                if exc.status == 404:  # database dropped or never created
+                    with contextlib.suppress(StoreError):
+                        await self.ensure_database()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
 
@@ -101,7 +107,7 @@ class InfluxStore:
         count = min(len(self._buffer), self._config.batch_size)
         if count == 0:
             return
-        body = "\n".join(self._buffer[i] for i in range(count))
+        body = "\n".join(itertools.islice(self._buffer, count))
         await self.write_lines(body)
         for _ in range(count):
             self._buffer.popleft()
@@ -133,8 +139,8 @@ class InfluxStore:
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
     async def query(self, influxql: str) -> list[dict[str, Any]]:
-        """Run InfluxQL; return the rows of the first statement as dicts (with ``name`` and
-        ``tags`` of their series)."""
+        """Run InfluxQL; return the rows of the first statement as dicts, each with the
+        ``tags`` of its series (GROUP BY)."""
         params = {"db": self._config.database, "q": influxql, "epoch": "ms"}
         try:
             async with self._session.post(
@@ -157,7 +163,6 @@ class InfluxStore:
                 columns = series["columns"]
                 for values in series.get("values", []):
                     row = dict(zip(columns, values, strict=True))
-                    row["name"] = series.get("name")
                     row["tags"] = series.get("tags", {})
                     rows.append(row)
             break

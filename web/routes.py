@@ -167,7 +167,7 @@ async def _query(request: web.Request, influxql: str) -> list[dict[str, Any]]:
 
 
 def _row(row: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in row.items() if k not in ("name", "tags", "time") and v is not None}
+    out = {k: v for k, v in row.items() if k not in ("tags", "time") and v is not None}
     out["time"] = iso_utc(row["time"])
     return out
 

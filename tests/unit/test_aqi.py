@@ -239,8 +239,18 @@ def test_daily_aqi_needs_pm_and_is_vectorised() -> None:
 @pytest.mark.parametrize(
     ("aqi", "band"),
     [
-        (0, 0), (50, 0), (51, 1), (100, 1), (101, 2), (150, 2), (151, 3),
-        (200, 3), (201, 4), (300, 4), (301, 5), (500, 5),
+        (0, 0),
+        (50, 0),
+        (51, 1),
+        (100, 1),
+        (101, 2),
+        (150, 2),
+        (151, 3),
+        (200, 3),
+        (201, 4),
+        (300, 4),
+        (301, 5),
+        (500, 5),
     ],
 )
 def test_band_edges(aqi: float, band: int) -> None:
@@ -256,7 +266,12 @@ def test_band_nan_is_minus_one_and_vectorised() -> None:
 def test_bands_constant() -> None:
     assert [b.label_vi for b in BANDS] == ["Tốt", "Trung bình", "Kém", "Xấu", "Rất xấu", "Nguy hại"]
     assert [b.rgb for b in BANDS] == [
-        (0, 228, 0), (255, 255, 0), (255, 126, 0), (255, 0, 0), (143, 63, 151), (126, 0, 35)
+        (0, 228, 0),
+        (255, 255, 0),
+        (255, 126, 0),
+        (255, 0, 0),
+        (143, 63, 151),
+        (126, 0, 35),
     ]
     assert BANDS[0].low == 0 and BANDS[-1].high == 500
     for lower, upper in itertools.pairwise(BANDS):

@@ -93,8 +93,9 @@ def test_nesterov_missing_day_contributes_zero_and_does_not_reset() -> None:
 
 
 def test_nesterov_freezing_day_contributes_zero() -> None:
-    np.testing.assert_allclose(nesterov_index([10.0, -2.0, 10.0], [5.0, 1.0, 5.0], 0.0),
-                               [50, 50, 100])
+    np.testing.assert_allclose(
+        nesterov_index([10.0, -2.0, 10.0], [5.0, 1.0, 5.0], 0.0), [50, 50, 100]
+    )
 
 
 def test_nesterov_carry_in_p0() -> None:
@@ -108,8 +109,18 @@ def test_nesterov_carry_in_p0() -> None:
 @pytest.mark.parametrize(
     ("p", "level"),
     [
-        (0, 1), (1000, 1), (1000.5, 2), (1001, 2), (2500, 2), (2501, 3), (5000, 3),
-        (5001, 4), (10000, 4), (10000.1, 5), (10001, 5), (1e6, 5),
+        (0, 1),
+        (1000, 1),
+        (1000.5, 2),
+        (1001, 2),
+        (2500, 2),
+        (2501, 3),
+        (5000, 3),
+        (5001, 4),
+        (10000, 4),
+        (10000.1, 5),
+        (10001, 5),
+        (1e6, 5),
     ],
 )
 def test_nesterov_level_boundaries(p: float, level: int) -> None:
@@ -119,8 +130,9 @@ def test_nesterov_level_boundaries(p: float, level: int) -> None:
 def test_nesterov_level_vectorised_nan_and_custom_thresholds() -> None:
     np.testing.assert_array_equal(nesterov_level([NAN, 600.0, 3000.0]), [0, 1, 3])
     custom = (500.0, 1000.0, 2000.0, 4000.0)
-    np.testing.assert_array_equal(nesterov_level([500.0, 501.0, 3000.0, 4001.0], custom),
-                                  [1, 2, 4, 5])
+    np.testing.assert_array_equal(
+        nesterov_level([500.0, 501.0, 3000.0, 4001.0], custom), [1, 2, 4, 5]
+    )
     with pytest.raises(ValueError):
         nesterov_level(1.0, (1.0, 3.0, 2.0, 4.0))
 
@@ -215,8 +227,14 @@ def test_fwi_series_matches_van_wagner_pickett_table() -> None:
 
 def test_fwi_series_vectorised_over_stations_with_latitudes() -> None:
     two = np.stack([TEMP, TEMP])
-    s = fwi_series(two, np.stack([RH, RH]), np.stack([WIND, WIND]), np.stack([RAIN_MM, RAIN_MM]),
-                   MON, np.array([46.0, 15.0]))
+    s = fwi_series(
+        two,
+        np.stack([RH, RH]),
+        np.stack([WIND, WIND]),
+        np.stack([RAIN_MM, RAIN_MM]),
+        MON,
+        np.array([46.0, 15.0]),
+    )
     assert s.fwi.shape == (2, len(TEMP))
     single = fwi_series(TEMP, RH, WIND, RAIN_MM, MON, 46.0)
     np.testing.assert_allclose(s.fwi[0], single.fwi)
@@ -238,8 +256,13 @@ def test_dc_day_length_by_latitude() -> None:
     base = 0.36 * 19.8
     out = dc(17.0, 0.0, 15.0, 4, np.array([46.0, 20.5, 20.0, 15.0]))
     np.testing.assert_allclose(
-        out, [15 + (base + 0.9) / 2, 15 + (base + 0.9) / 2, 15 + (base + 1.4) / 2,
-              15 + (base + 1.4) / 2]
+        out,
+        [
+            15 + (base + 0.9) / 2,
+            15 + (base + 0.9) / 2,
+            15 + (base + 1.4) / 2,
+            15 + (base + 1.4) / 2,
+        ],
     )
 
 

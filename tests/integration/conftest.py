@@ -1,0 +1,93 @@
+"""Real services for the integration tier: one Mosquitto and one InfluxDB per test session,
+on free ports in a temporary directory. Each test gets its own topic prefix, MQTT client id
+and database, so tests never see each other's data."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from ioc import appkeys
+from ioc.config import IocConfig
+from ioc.private_services import PrivateInfluxDB, PrivateMosquitto, free_port
+from ioc.registry import StationRegistry
+from ioc.service import create_app
+from tests.factories import TEST_RULES, write_registry
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateMosquitto]:
+    broker = PrivateMosquitto(tmp_path_factory.mktemp("mosquitto"), free_port())
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateInfluxDB]:
+    database = PrivateInfluxDB(tmp_path_factory.mktemp("influxdb"), free_port())
+    database.start()
+    yield database
+    database.stop()
+
+
+@pytest.fixture
+def config(tmp_path: Path, mosquitto: PrivateMosquitto, influxdb: PrivateInfluxDB) -> IocConfig:
+    unique = uuid.uuid4().hex[:10]
+    return IocConfig.model_validate(
+        {
+            "registry": str(write_registry(tmp_path / "stations.yaml")),
+            "mqtt": {
+                "port": mosquitto.port,
+                "topic_prefix": f"test/{unique}/ioc/v1",
+                "client_id": f"ioc-test-{unique}",
+            },
+            "influx": {"url": influxdb.url, "database": f"test_{unique}", "flush_interval_s": 0.05},
+            "web": {"heartbeat_s": 1, "station_push_interval_s": 0.1},
+            "analytics": {"rules": TEST_RULES},
+        }
+    )
+
+
+@dataclass
+class RunningService:
+    app: web.Application
+    url: str
+    config: IocConfig
+
+    def topic(self, station: str) -> str:
+        return f"{self.config.mqtt.topic_prefix}/stations/{station}/readings"
+
+
+@pytest.fixture
+async def service(config: IocConfig) -> AsyncIterator[RunningService]:
+    app = create_app(config, StationRegistry.from_file(config.registry))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        await asyncio.wait_for(app[appkeys.MQTT].connected.wait(), 10)
+        yield RunningService(app, f"http://127.0.0.1:{port}", config)
+    finally:
+        await runner.cleanup()
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[object]], within_s: float = 10.0, interval: float = 0.05
+) -> object:
+    """Await ``probe`` until it returns something truthy; fail after ``within_s`` seconds."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {within_s}s (last: {result!r})")
+        await asyncio.sleep(interval)

@@ -1,0 +1,92 @@
+"""The whole processing stage fed directly, without broker or database: the store only
+buffers (its writer task is not started), so what it would write can be read back."""
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from alerts.lifecycle import AlertBook
+from analytics.limits import LimitEngine
+from ingest.decode import StationMessageDecoder
+from ingest.rejections import RejectionSink
+from ioc.config import InfluxConfig, IngestConfig, RuleConfig
+from ioc.pipeline import Pipeline
+from store.influx import InfluxStore
+from tests.factories import TEST_RULES, payload, raw, registry
+from web.broadcast import Broadcaster
+from web.station_board import StationBoard
+
+
+@pytest.fixture
+async def parts(tmp_path: Path) -> AsyncIterator[dict[str, object]]:
+    reg = registry(tmp_path)
+    rules = [RuleConfig.model_validate(r) for r in TEST_RULES]
+    published: list[tuple[str, bytes]] = []
+    async with aiohttp.ClientSession() as session:
+        store = InfluxStore(InfluxConfig(), session)
+        board = StationBoard(reg, 3)
+        broadcaster = Broadcaster(100, 100, lambda: {})
+        pipeline = Pipeline(
+            registry=reg,
+            rules={r.id: r for r in rules},
+            decoder=StationMessageDecoder(reg, IngestConfig(), "mqtt"),
+            store=store,
+            rejections=RejectionSink(
+                store, lambda t, p: published.append((t, p)), "ioc/v1/rejected", 60
+            ),
+            engine=LimitEngine(rules, reg),
+            alerts=AlertBook({r.id: r for r in rules}),
+            board=board,
+            broadcaster=broadcaster,
+            batch_size=100,
+        )
+        yield {
+            "pipeline": pipeline,
+            "store": store,
+            "published": published,
+            "broadcaster": broadcaster,
+            "board": board,
+        }
+
+
+def buffered(store: InfluxStore) -> list[str]:
+    return list(store._buffer)
+
+
+async def test_valid_neighbours_of_bad_messages_are_stored(parts: dict) -> None:  # type: ignore[type-arg]
+    pipeline: Pipeline = parts["pipeline"]
+    pipeline.process(
+        [
+            raw("AIR-1", payload({"pm25": 10}, ts=1_795_000_000)),
+            raw("AIR-1", b"garbage"),
+            raw("GHOST", payload({"pm25": 10})),
+            raw("AIR-2", payload({"pm25": 20, "pm7": 1}, ts=1_795_000_000)),
+        ]
+    )
+    lines = buffered(parts["store"])
+    readings = [line for line in lines if line.startswith("reading")]
+    assert readings == [
+        "reading,kind=air,owner=state,station=AIR-1 pm25=10.0 1795000000000",
+        "reading,kind=air,owner=state,station=AIR-2 pm25=20.0 1795000000000",
+    ]
+    assert sum(line.startswith("rejected") for line in lines) == 3
+    reasons = [json.loads(p)["reason"] for _, p in parts["published"]]
+    assert reasons == ["malformed", "unknown_station", "unknown_parameter"]
+    assert pipeline.stats.readings == 2 and pipeline.stats.rejections == 3
+
+
+async def test_an_over_limit_value_reaches_the_wall_as_an_alert(parts: dict) -> None:  # type: ignore[type-arg]
+    pipeline: Pipeline = parts["pipeline"]
+    broadcaster: Broadcaster = parts["broadcaster"]
+    client = broadcaster.attach(since=0)
+    pipeline.process([raw("AIR-1", payload({"pm25": 150}))])
+    pipeline.process([raw("AIR-1", payload({"pm25": 20}))])
+    frames = [json.loads(client.queue.get_nowait()) for _ in range(client.queue.qsize())]
+    assert [(f["event"], f["alert"]["rule_id"], f["alert"]["value"]) for f in frames] == [
+        ("opened", "pm25_instant", 150.0),
+        ("resolved", "pm25_instant", 20.0),
+    ]
+    assert any(line.startswith("alert,") for line in buffered(parts["store"]))
