@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(path: Path | None) -> tuple[IocConfig, StationRegistry]:
+def load_config_and_registry(path: Path | None) -> tuple[IocConfig, StationRegistry]:
     if path is None and DEFAULT_CONFIG.exists():
         path = DEFAULT_CONFIG
     config = load_config(path)
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     try:
-        config, registry = _load(args.config)
+        config, registry = load_config_and_registry(args.config)
         if args.command == "check-config":
             print(
                 f"OK: {len(registry)} stations, {len(config.analytics.rules)} rules, "

@@ -2,8 +2,9 @@
 under ``./var``, the IOC service, and the simulated stations in a second process. Ctrl-C
 stops everything it started, in reverse order.
 
-An external broker or database configured in the config file or the environment
-(``IOC_MQTT__HOST``, ``IOC_INFLUX__URL``) is used instead of the private one.
+An external broker or database is used instead of the private one when the config file names
+a host other than this machine, or the environment sets ``IOC_MQTT__HOST`` /
+``IOC_INFLUX__URL``.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import subprocess
 import sys
 from contextlib import ExitStack, suppress
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from ioc.cli import DEFAULT_CONFIG, _load
+from ioc.cli import DEFAULT_CONFIG, load_config_and_registry
 from ioc.private_services import PrivateInfluxDB, PrivateMosquitto, free_port
 from ioc.runner import serve
 
@@ -24,14 +26,20 @@ PREFERRED_INFLUX_PORT = 18086
 PREFERRED_WEB_PORT = 8080
 
 
+def _is_loopback(host: str) -> bool:
+    return host in ("localhost", "127.0.0.1", "::1", "")
+
+
 def _say(text: str) -> None:
     print(f"[ioc dev] {text}", flush=True)
 
 
 def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
-    config, registry = _load(config_path)
-    external_mqtt = "IOC_MQTT__HOST" in os.environ or "IOC_MQTT__PORT" in os.environ
-    external_influx = "IOC_INFLUX__URL" in os.environ
+    config, registry = load_config_and_registry(config_path)
+    external_mqtt = "IOC_MQTT__HOST" in os.environ or not _is_loopback(config.mqtt.host)
+    external_influx = "IOC_INFLUX__URL" in os.environ or not _is_loopback(
+        urlsplit(config.influx.url).hostname or ""
+    )
     env = dict(os.environ)
     with ExitStack() as stack:
         if not external_mqtt:
@@ -47,6 +55,8 @@ def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
                 }
             )
             env |= {"IOC_MQTT__HOST": "127.0.0.1", "IOC_MQTT__PORT": str(broker.port)}
+        else:
+            _say(f"using the configured broker {config.mqtt.host}:{config.mqtt.port}")
         if not external_influx:
             database = PrivateInfluxDB(var / "influxdb", free_port(PREFERRED_INFLUX_PORT))
             _say(f"starting InfluxDB on {database.url} (data in {database.directory})")
@@ -55,6 +65,8 @@ def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
             config = config.model_copy(
                 update={"influx": config.influx.model_copy(update={"url": database.url})}
             )
+        else:
+            _say(f"using the configured database {config.influx.url}")
         web_port = free_port(config.web.port or PREFERRED_WEB_PORT)
         config = config.model_copy(update={"web": config.web.model_copy(update={"port": web_port})})
         if simulators:

@@ -80,6 +80,7 @@ class StationBoard:
                 "status": self.status(s.id, now_ms),
                 "last_seen": iso_utc(self._latest_ts.get(s.id)),
                 "values": dict(self._values[s.id]),
+                "units": {key: spec.unit_display for key, spec in s.parameters.items()},
             }
             for s in self._registry
         ]
