@@ -116,6 +116,7 @@ class LimitEngine:
             value=round(observed, 3),
             limit=rule.limit,
             ts_ms=reading.ts_ms,
+            severity=rule.severity,
         )
 
     def _rules_for(self, station_id: str) -> Mapping[str, list[RuleConfig]]:

@@ -28,6 +28,14 @@ class RejectReason(StrEnum):
     NOT_NUMERIC = "not_numeric"  # includes NaN and infinity
     OUT_OF_RANGE = "out_of_range"  # outside the parameter's plausible physical range
     BAD_TIMESTAMP = "bad_timestamp"  # unparsable, too far in the future or too old
+    DUPLICATE = "duplicate"  # same station and timestamp already received
+    NOT_OWNER = "not_owner"  # the caller may not write this station
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +79,12 @@ class AlertState(StrEnum):
     RESOLVED = "resolved"
 
 
-class Severity(StrEnum):
-    INFO = "info"
-    WARNING = "warning"
-    CRITICAL = "critical"
-
-
 @dataclass(frozen=True, slots=True)
 class RuleTransition:
-    """A rule started (``firing``) or stopped holding for one station."""
+    """A rule started (``firing``), changed severity, or stopped holding for one station.
+
+    ``retroactive`` marks a decision taken on late data (the reading's hour was already past).
+    """
 
     rule_id: str
     station_id: str
@@ -88,6 +93,8 @@ class RuleTransition:
     value: float
     limit: float
     ts_ms: int
+    severity: Severity = Severity.WARNING
+    retroactive: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from analytics.limits import LimitEngine
 from ingest.decode import StationMessageDecoder
 from ingest.rejections import RejectionSink
 from ioc.config import RuleConfig
-from ioc.messages import RawMessage, Reading, Rejection, RejectReason
+from ioc.messages import Alert, RawMessage, Reading, Rejection, RejectReason
 from ioc.registry import StationRegistry
 from store.influx import InfluxStore
 from store.lines import ReadingSerializer, alert_line
@@ -86,7 +86,8 @@ class Pipeline:
             batch = [inbox.get_nowait() for _ in range(min(inbox.qsize(), self._batch_size))]
             self.process(batch)
 
-    def process(self, messages: list[RawMessage]) -> list[Reading]:
+    def process(self, messages: list[RawMessage]) -> None:
+        """Decode MQTT messages, then :meth:`accept` what came out."""
         readings: list[Reading] = []
         rejections: list[Rejection] = []
         decode = self._decoder.decode
@@ -105,19 +106,21 @@ class Pipeline:
             reading = decode(station_id, message, rejections)
             if reading is not None:
                 readings.append(reading)
+        self.stats.messages += len(messages)
+        self.stats.batches += 1
+        self.accept(readings, rejections)
+
+    def accept(self, readings: list[Reading], rejections: list[Rejection]) -> None:
+        """Store validated readings and refusals from any input, then run rules and alerts."""
         self._store.append(self._serializer.lines(readings))
         self._rejections.handle(rejections)
         self._board.observe(readings)
-        self._raise_alerts(readings)
-        stats = self.stats
-        stats.messages += len(messages)
-        stats.readings += len(readings)
-        stats.rejections += len(rejections)
-        stats.batches += 1
-        return readings
+        self.publish_alert_events(self._alerts.apply(self._engine.evaluate(readings)))
+        self.stats.readings += len(readings)
+        self.stats.rejections += len(rejections)
 
-    def _raise_alerts(self, readings: list[Reading]) -> None:
-        events = self._alerts.apply(self._engine.evaluate(readings))
+    def publish_alert_events(self, events: list[tuple[str, Alert]]) -> None:
+        """Send alert changes to the store (charts), the station board and the wall."""
         if not events:
             return
         self.stats.alert_events += len(events)
@@ -125,7 +128,7 @@ class Pipeline:
         for event, alert in events:
             ts = alert.resolved_ms if alert.resolved_ms is not None else alert.opened_ms
             lines.append(alert_line(event, alert, ts))
-            self._board.alert_event(event, alert)
+            self._board.alert_event(alert)
             self._broadcaster.publish(
                 {
                     "type": "alert",

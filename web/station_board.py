@@ -4,7 +4,6 @@ traffic does not grow with the message rate."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,6 +12,7 @@ from ioc.registry import StationRegistry
 from web.wire import iso_utc
 
 UNKNOWN, OK, ALERT, OFFLINE = "unknown", "ok", "alert", "offline"
+ACTIVE_ALERT_STATES = ("open", "acknowledged")
 
 
 class StationBoard:
@@ -24,7 +24,7 @@ class StationBoard:
         self._last_received: dict[str, int] = {}
         self._latest_ts: dict[str, int] = {}
         self._values: dict[str, dict[str, float]] = {s.id: {} for s in registry}
-        self._open_alerts: Counter[str] = Counter()
+        self._open_alerts: dict[str, set[str]] = {s.id: set() for s in registry}
         self._status: dict[str, str] = {s.id: UNKNOWN for s in registry}
         self._dirty: set[str] = set()
 
@@ -37,8 +37,13 @@ class StationBoard:
                 self._values[sid].update(r.values)
             self._dirty.add(sid)
 
-    def alert_event(self, event: str, alert: Alert) -> None:
-        self._open_alerts[alert.station_id] += 1 if event == "opened" else -1
+    def alert_event(self, alert: Alert) -> None:
+        """Follow an alert change: the station shows ``alert`` while any alert is open."""
+        open_ids = self._open_alerts.setdefault(alert.station_id, set())
+        if alert.state in ACTIVE_ALERT_STATES:
+            open_ids.add(alert.id)
+        else:
+            open_ids.discard(alert.id)
         self._dirty.add(alert.station_id)
 
     def status(self, station_id: str, now_ms: int) -> str:
@@ -47,7 +52,7 @@ class StationBoard:
             return UNKNOWN
         if now_ms - received > self._offline_after_ms[station_id]:
             return OFFLINE
-        return ALERT if self._open_alerts[station_id] > 0 else OK
+        return ALERT if self._open_alerts.get(station_id) else OK
 
     def take_changes(self, now_ms: int) -> list[dict[str, Any]]:
         """Deltas of stations whose values or status changed since the last call."""
