@@ -1,127 +1,140 @@
-"""Decode and validate station messages (docs/protocol.md) against the station registry.
+"""Decoding of what stations send, into the shared validator (ingest/validate.py).
 
-Tolerant of what devices send: unknown top-level fields are dropped. Strict about what is
-stored: every refused message or value becomes a :class:`Rejection` with its reason, and the
-valid values of a partly bad message are kept.
+- Reading JSON (docs/protocol.md): ``{"ts": ..., "values": {...}, "units": {...},
+  "status": {...}}``; on MQTT the station comes from the topic, over HTTP from
+  ``"station_id"``.
+- SenML JSON (RFC 8428): records resolved with their base fields; record name
+  ``<station_id>:<parameter>`` (or just ``<parameter>`` when the topic names the station);
+  records of one station at one time form one reading.
+
+Tolerant of what devices send: unknown fields are dropped.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-from ioc.config import IngestConfig
-from ioc.messages import InstrumentStatus, RawMessage, Reading, Rejection, RejectReason
-from ioc.registry import StationRegistry, normalize_unit
+from ingest.validate import Origin, ReadingValidator, message_rejection
+from ioc.messages import InstrumentStatus, Reading, Rejection, RejectReason
 
-PAYLOAD_KEPT_CHARS = 4_096
 _STATUS_NAMES = {s.name.lower(): s for s in InstrumentStatus}
+SENML_RELATIVE_LIMIT_S = 2**28  # RFC 8428 §4.5.3: smaller times are relative to now
 
 
-class StationMessageDecoder:
-    """Turns ``<prefix>/stations/<id>/readings`` messages into readings and rejections."""
+def parse_json(origin: Origin, payload: bytes, rejections: list[Rejection]) -> Any | None:
+    try:
+        return json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        rejections.append(message_rejection(origin, RejectReason.MALFORMED, f"not JSON: {exc}"))
+        return None
 
-    def __init__(self, registry: StationRegistry, config: IngestConfig, source: str) -> None:
-        self._registry = registry
-        self._max_future_ms = int(config.max_future_s * 1000)
-        self._max_age_ms = int(config.max_age_s * 1000)
-        self._source = source
 
-    def decode(
-        self, station_id: str, message: RawMessage, rejections: list[Rejection]
-    ) -> Reading | None:
-        """Return the reading (if any value survived); append every refusal to ``rejections``."""
-        now_ms = message.received_ms
-
-        def reject(reason: RejectReason, detail: str, parameter: str | None = None) -> None:
-            rejections.append(
-                Rejection(
-                    source=self._source,
-                    reason=reason,
-                    detail=detail,
-                    received_ms=now_ms,
-                    station_id=station_id or None,
-                    parameter=parameter,
-                    payload=message.payload[:PAYLOAD_KEPT_CHARS].decode("utf-8", "replace"),
-                )
-            )
-
-        station = self._registry.get(station_id)
-        if station is None:
-            reject(RejectReason.UNKNOWN_STATION, f"station {station_id!r} is not in the registry")
-            return None
-        try:
-            body = json.loads(message.payload)
-        except (ValueError, UnicodeDecodeError) as exc:
-            reject(RejectReason.MALFORMED, f"payload is not JSON: {exc}")
-            return None
-        if not isinstance(body, dict):
-            reject(RejectReason.MALFORMED, "payload must be a JSON object")
-            return None
-        values = body.get("values")
-        if not isinstance(values, dict) or not values:
-            reject(RejectReason.MALFORMED, "`values` must be a non-empty object")
-            return None
-        ts_ms, problem = parse_timestamp(body.get("ts"))
-        if problem:
-            reject(RejectReason.BAD_TIMESTAMP, problem)
-            return None
-        if ts_ms - now_ms > self._max_future_ms:
-            reject(RejectReason.BAD_TIMESTAMP, f"timestamp {body['ts']!r} is in the future")
-            return None
-        if now_ms - ts_ms > self._max_age_ms:
-            reject(RejectReason.BAD_TIMESTAMP, f"timestamp {body['ts']!r} is too old")
-            return None
-        units = body.get("units")
-        units = units if isinstance(units, dict) else {}
-
-        kept: dict[str, float] = {}
-        specs = station.parameters
-        for key, value in values.items():
-            spec = specs.get(key)
-            if spec is None:
-                reject(
-                    RejectReason.UNKNOWN_PARAMETER,
-                    f"station {station_id} has no parameter {key!r} "
-                    f"(known: {', '.join(sorted(specs))})",
-                    key,
-                )
-                continue
-            if type(value) is not float and (type(value) is not int):
-                reject(RejectReason.NOT_NUMERIC, f"{key}={value!r} is not a number", key)
-                continue
-            if not math.isfinite(value):
-                reject(RejectReason.NOT_NUMERIC, f"{key}={value!r} is not finite", key)
-                continue
-            unit = units.get(key)
-            if unit is not None and (
-                not isinstance(unit, str) or normalize_unit(unit) != normalize_unit(spec.unit)
-            ):
-                reject(
-                    RejectReason.WRONG_UNIT,
-                    f"{key} sent in {unit!r}, the registry expects {spec.unit!r}",
-                    key,
-                )
-                continue
-            if not spec.low <= value <= spec.high:
-                reject(
-                    RejectReason.OUT_OF_RANGE,
-                    f"{key}={value} outside the plausible range {spec.low}..{spec.high} "
-                    f"{spec.unit}",
-                    key,
-                )
-                continue
-            kept[key] = float(value)
-        if not kept:
-            return None
-        return Reading(
-            station_id=station_id,
-            ts_ms=ts_ms,
-            values=kept,
-            received_ms=now_ms,
-            status=_instrument_status(body.get("status"), kept),
+def decode_reading(
+    validator: ReadingValidator,
+    origin: Origin,
+    station_id: str,
+    body: object,
+    rejections: list[Rejection],
+) -> Reading | None:
+    """One reading object (already parsed JSON) of ``station_id``."""
+    if not isinstance(body, dict):
+        detail = "a reading must be a JSON object"
+        rejections.append(message_rejection(origin, RejectReason.MALFORMED, detail, station_id))
+        return None
+    values = body.get("values")
+    if not isinstance(values, dict) or not values:
+        detail = "`values` must be a non-empty object"
+        rejections.append(message_rejection(origin, RejectReason.MALFORMED, detail, station_id))
+        return None
+    ts_ms, problem = parse_timestamp(body.get("ts"))
+    if problem:
+        rejections.append(
+            message_rejection(origin, RejectReason.BAD_TIMESTAMP, problem, station_id)
         )
+        return None
+    units = body.get("units")
+    return validator.validate(
+        origin,
+        station_id,
+        ts_ms,
+        values,
+        rejections,
+        units=units if isinstance(units, dict) else None,
+        status=instrument_status(body.get("status")),
+    )
+
+
+def decode_senml(
+    validator: ReadingValidator,
+    origin: Origin,
+    records: object,
+    rejections: list[Rejection],
+    station_id: str | None = None,
+) -> list[Reading]:
+    """A SenML pack; ``station_id`` given when the transport names the station (MQTT topic)."""
+    if not isinstance(records, list) or not records:
+        detail = "a SenML pack must be a non-empty JSON array"
+        rejections.append(message_rejection(origin, RejectReason.MALFORMED, detail, station_id))
+        return []
+    now_s = origin.received_ms / 1000
+    groups: dict[tuple[str, int], tuple[dict[str, object], dict[str, object]]] = {}
+    base_name, base_time, base_unit = "", 0.0, None
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            detail = f"record {index} is not an object"
+            rejections.append(message_rejection(origin, RejectReason.MALFORMED, detail))
+            continue
+        base_name = record.get("bn", base_name)
+        base_time = record.get("bt", base_time)
+        base_unit = record.get("bu", base_unit)
+        name = f"{base_name}{record.get('n', '')}"
+        station, parameter = _split_name(name, station_id)
+        if not station or not parameter:
+            detail = f"record {index}: name {name!r} is not <station>:<parameter>"
+            rejections.append(message_rejection(origin, RejectReason.MALFORMED, detail))
+            continue
+        t = record.get("t", 0)
+        if not _is_number(t) or not _is_number(base_time):
+            detail = f"record {index}: time is not a number"
+            reason = RejectReason.BAD_TIMESTAMP
+            rejections.append(message_rejection(origin, reason, detail, station))
+            continue
+        ts_s = float(base_time) + float(t)
+        if ts_s < SENML_RELATIVE_LIMIT_S:
+            ts_s += now_s
+        values, units = groups.setdefault((station, int(ts_s * 1000)), ({}, {}))
+        values[parameter] = record.get("v", record.get("vs", record.get("vb", record.get("vd"))))
+        unit = record.get("u", base_unit)
+        if unit is not None:
+            units[parameter] = unit
+    readings = []
+    for (station, ts_ms), (values, units) in groups.items():
+        reading = validator.validate(origin, station, ts_ms, values, rejections, units=units)
+        if reading is not None:
+            readings.append(reading)
+    return readings
+
+
+def _split_name(name: str, station_id: str | None) -> tuple[str, str]:
+    if station_id is not None:
+        for separator in (":", "/"):
+            prefix = f"{station_id}{separator}"
+            if name.startswith(prefix):
+                return station_id, name[len(prefix) :]
+        return station_id, name
+    for separator in (":", "/"):
+        station, found, parameter = name.rpartition(separator)
+        if found:
+            return station.removeprefix("urn:ioc:station:"), parameter
+    return "", ""
+
+
+def _is_number(value: object) -> bool:
+    return (type(value) is int or type(value) is float) and math.isfinite(value)
 
 
 def parse_timestamp(ts: object) -> tuple[int, str]:
@@ -141,20 +154,18 @@ def parse_timestamp(ts: object) -> tuple[int, str]:
     return 0, "`ts` is missing (epoch seconds or ISO 8601 with offset)"
 
 
-def _instrument_status(raw: object, kept: dict[str, float]) -> dict[str, InstrumentStatus]:
-    """``{"pm25": "calibrating"}`` or ``{"pm25": 1}`` → statuses of kept, non-normal values."""
-    if not isinstance(raw, dict):
+def instrument_status(raw: object) -> dict[str, InstrumentStatus]:
+    """``{"pm25": "calibrating"}``, ``{"pm25": 1}`` or ``{"pm25": "01"}`` → non-normal ones."""
+    if not isinstance(raw, Mapping):
         return {}
     result: dict[str, InstrumentStatus] = {}
     for key, code in raw.items():
-        if key not in kept:
-            continue
         status: InstrumentStatus | None = None
         if isinstance(code, str):
             status = _STATUS_NAMES.get(code.lower())
             if status is None and code.isdigit():
                 code = int(code)
-        if isinstance(code, int) and code in InstrumentStatus._value2member_map_:
+        if type(code) is int and code in InstrumentStatus._value2member_map_:
             status = InstrumentStatus(code)
         if status is not None and status is not InstrumentStatus.MEASURING:
             result[key] = status

@@ -34,9 +34,12 @@ class MqttStats:
     last_error: str = ""
 
 
-def readings_filter(config: MqttConfig) -> str:
-    topic = f"{config.topic_prefix}/stations/+/readings"
-    return f"$share/{config.shared_group}/{topic}" if config.shared_group else topic
+def station_filters(config: MqttConfig) -> list[str]:
+    """Reading JSON and SenML topics, as shared subscriptions when a group is configured."""
+    topics = [f"{config.topic_prefix}/stations/+/{kind}" for kind in ("readings", "senml")]
+    if config.shared_group:
+        return [f"$share/{config.shared_group}/{topic}" for topic in topics]
+    return topics
 
 
 class MqttLink:
@@ -69,7 +72,7 @@ class MqttLink:
                     clean_session=False,
                     max_inflight_messages=1000,
                 ) as client:
-                    await client.subscribe(readings_filter(config), qos=1)
+                    await client.subscribe([(topic, 1) for topic in station_filters(config)])
                     self.stats.connected = True
                     self.connected.set()
                     delay = 0.5

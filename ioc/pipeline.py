@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 from alerts.lifecycle import AlertBook
 from analytics.limits import LimitEngine
-from ingest.decode import StationMessageDecoder
+from ingest.decode import decode_reading, decode_senml, parse_json
 from ingest.rejections import RejectionSink
+from ingest.validate import Origin, ReadingValidator, message_rejection
 from ioc.config import RuleConfig
 from ioc.messages import Alert, RawMessage, Reading, Rejection, RejectReason
 from ioc.registry import StationRegistry
@@ -47,7 +48,7 @@ class Pipeline:
         *,
         registry: StationRegistry,
         rules: Mapping[str, RuleConfig],
-        decoder: StationMessageDecoder,
+        validator: ReadingValidator,
         store: InfluxStore,
         rejections: RejectionSink,
         engine: LimitEngine,
@@ -58,7 +59,7 @@ class Pipeline:
     ) -> None:
         self._registry = registry
         self._rules = rules
-        self._decoder = decoder
+        self._validator = validator
         self._serializer = ReadingSerializer(registry)
         self._store = store
         self._rejections = rejections
@@ -87,25 +88,26 @@ class Pipeline:
             self.process(batch)
 
     def process(self, messages: list[RawMessage]) -> None:
-        """Decode MQTT messages, then :meth:`accept` what came out."""
+        """Decode MQTT messages (reading JSON or SenML by topic), then :meth:`accept` them."""
         readings: list[Reading] = []
         rejections: list[Rejection] = []
-        decode = self._decoder.decode
+        validator = self._validator
         for message in messages:
-            station_id = _station_id(message.topic)
+            origin = Origin("mqtt", message.received_ms, message.payload)
+            station_id, kind = _parse_topic(message.topic)
             if station_id is None:
-                rejections.append(
-                    Rejection(
-                        source="mqtt",
-                        reason=RejectReason.MALFORMED,
-                        detail=f"topic {message.topic!r} is not <prefix>/stations/<id>/readings",
-                        received_ms=message.received_ms,
-                    )
-                )
+                detail = f"topic {message.topic!r} is not <prefix>/stations/<id>/{kind}"
+                rejections.append(message_rejection(origin, RejectReason.MALFORMED, detail))
                 continue
-            reading = decode(station_id, message, rejections)
-            if reading is not None:
-                readings.append(reading)
+            body = parse_json(origin, message.payload, rejections)
+            if body is None:
+                continue
+            if kind == "readings":
+                reading = decode_reading(validator, origin, station_id, body, rejections)
+                if reading is not None:
+                    readings.append(reading)
+            else:
+                readings += decode_senml(validator, origin, body, rejections, station_id)
         self.stats.messages += len(messages)
         self.stats.batches += 1
         self.accept(readings, rejections)
@@ -139,8 +141,11 @@ class Pipeline:
         self._store.append(lines)
 
 
-def _station_id(topic: str) -> str | None:
+def _parse_topic(topic: str) -> tuple[str | None, str]:
+    """``<prefix>/stations/<id>/readings|senml`` → (station id or None, kind)."""
     parts = topic.rsplit("/", 3)
-    if len(parts) != 4 or parts[1] != "stations" or parts[3] != "readings" or not parts[2]:
-        return None
-    return parts[2]
+    if len(parts) != 4 or parts[1] != "stations" or not parts[2]:
+        return None, "readings|senml"
+    if parts[3] not in ("readings", "senml"):
+        return None, "readings|senml"
+    return parts[2], parts[3]

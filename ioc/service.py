@@ -21,9 +21,9 @@ from aiohttp import web
 
 from alerts.lifecycle import AlertBook
 from analytics.limits import LimitEngine
-from ingest.decode import StationMessageDecoder
 from ingest.mqtt_source import MqttLink
 from ingest.rejections import RejectionSink
+from ingest.validate import ReadingValidator
 from ioc import appkeys
 from ioc.config import IocConfig
 from ioc.errors import StoreError
@@ -98,7 +98,7 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
     pipeline = Pipeline(
         registry=registry,
         rules=rules,
-        decoder=StationMessageDecoder(registry, config.ingest, source="mqtt"),
+        validator=ReadingValidator(registry, config.ingest),
         store=store,
         rejections=rejections,
         engine=LimitEngine(config.analytics.rules, registry),

@@ -13,7 +13,7 @@ from ioc.messages import RawMessage
 from ioc.registry import StationRegistry
 
 REGISTRY_DOC: dict[str, Any] = {
-    "enterprises": [{"id": "ENT-A", "name": "Enterprise A"}],
+    "enterprises": [{"id": "ENT-A", "name": "Enterprise A"}, {"id": "ENT-B", "name": "B"}],
     "parameter_sets": {
         "air": {
             "pm25": {"unit": "ug/m3", "min": 0, "max": 1000},
@@ -90,8 +90,18 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+_last_ts = 0.0
+
+
+def fresh_ts() -> float:
+    """Now, in epoch seconds, and never the same millisecond twice (no false duplicates)."""
+    global _last_ts
+    _last_ts = max(round(time.time(), 3), _last_ts + 0.001)
+    return _last_ts
+
+
 def payload(values: dict[str, Any], ts: Any = None, **extra: Any) -> bytes:
-    body = {"ts": time.time() if ts is None else ts, "values": values, **extra}
+    body = {"ts": fresh_ts() if ts is None else ts, "values": values, **extra}
     return json.dumps(body).encode()
 
 

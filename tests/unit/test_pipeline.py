@@ -10,8 +10,8 @@ import pytest
 
 from alerts.lifecycle import AlertBook
 from analytics.limits import LimitEngine
-from ingest.decode import StationMessageDecoder
 from ingest.rejections import RejectionSink
+from ingest.validate import ReadingValidator
 from ioc.config import InfluxConfig, IngestConfig, RuleConfig
 from ioc.pipeline import Pipeline
 from store.influx import InfluxStore
@@ -32,7 +32,7 @@ async def parts(tmp_path: Path) -> AsyncIterator[dict[str, object]]:
         pipeline = Pipeline(
             registry=reg,
             rules={r.id: r for r in rules},
-            decoder=StationMessageDecoder(reg, IngestConfig(), "mqtt"),
+            validator=ReadingValidator(reg, IngestConfig()),
             store=store,
             rejections=RejectionSink(
                 store, lambda t, p: published.append((t, p)), "ioc/v1/rejected", 60

@@ -1,0 +1,160 @@
+"""Validation shared by every input (MQTT JSON, SenML, HTTP, station files): a station's
+values at one timestamp are checked against the registry and become a :class:`Reading`;
+every refusal becomes a :class:`Rejection` with its reason, and the valid values of a partly
+bad message are kept.
+
+Checks, in order: station known; caller may write it (enterprise ownership); timestamp within
+``[now - max_age, now + max_future]``; per value: parameter known, unit as registered, a
+finite number, inside the plausible range, not already received (same station, timestamp and
+parameter).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from ioc.clock import iso_utc
+from ioc.config import IngestConfig
+from ioc.messages import InstrumentStatus, Reading, Rejection, RejectReason
+from ioc.registry import StationRegistry, normalize_unit
+
+PAYLOAD_KEPT_CHARS = 4_096
+DEDUP_TIMESTAMPS_PER_STATION = 4_096
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a message came from, carried into its rejections."""
+
+    source: str  # "mqtt", "http", "file", ...
+    received_ms: int
+    payload: bytes = b""  # decoded only when something is rejected
+    owner: str | None = None  # the enterprise that sent it; None = trusted (state, service)
+
+
+def message_rejection(
+    origin: Origin, reason: RejectReason, detail: str, station_id: str | None = None
+) -> Rejection:
+    """A refusal of a whole message (it could not be read far enough to validate values)."""
+    return Rejection(
+        source=origin.source,
+        reason=reason,
+        detail=detail,
+        received_ms=origin.received_ms,
+        station_id=station_id,
+        payload=origin.payload[:PAYLOAD_KEPT_CHARS].decode("utf-8", "replace"),
+    )
+
+
+class ReadingValidator:
+    def __init__(self, registry: StationRegistry, config: IngestConfig) -> None:
+        self._registry = registry
+        self._max_future_ms = int(config.max_future_s * 1000)
+        self._max_age_ms = int(config.max_age_s * 1000)
+        # station → {ts_ms: parameters already received}, oldest first, bounded per station.
+        self._seen: dict[str, dict[int, set[str]]] = {}
+
+    def validate(
+        self,
+        origin: Origin,
+        station_id: str,
+        ts_ms: int,
+        values: Mapping[str, object],
+        rejections: list[Rejection],
+        units: Mapping[str, object] | None = None,
+        status: Mapping[str, InstrumentStatus] | None = None,
+    ) -> Reading | None:
+        def reject(reason: RejectReason, detail: str, parameter: str | None = None) -> None:
+            rejection = message_rejection(origin, reason, detail, station_id or None)
+            rejections.append(replace(rejection, parameter=parameter) if parameter else rejection)
+
+        station = self._registry.get(station_id)
+        if station is None:
+            reject(RejectReason.UNKNOWN_STATION, f"station {station_id!r} is not in the registry")
+            return None
+        if origin.owner is not None and station.owner != origin.owner:
+            reject(RejectReason.NOT_OWNER, f"{origin.owner} may not write station {station_id}")
+            return None
+        if ts_ms - origin.received_ms > self._max_future_ms:
+            reject(RejectReason.BAD_TIMESTAMP, f"timestamp {_iso(ts_ms)} is in the future")
+            return None
+        if origin.received_ms - ts_ms > self._max_age_ms:
+            reject(RejectReason.BAD_TIMESTAMP, f"timestamp {_iso(ts_ms)} is too old")
+            return None
+        if not values:
+            reject(RejectReason.MALFORMED, "no values")
+            return None
+
+        seen = self._seen_at(station_id, ts_ms)
+        kept: dict[str, float] = {}
+        specs = station.parameters
+        units = units or {}
+        for key, value in values.items():
+            spec = specs.get(key)
+            if spec is None:
+                known = ", ".join(sorted(specs))
+                reject(
+                    RejectReason.UNKNOWN_PARAMETER,
+                    f"station {station_id} has no parameter {key!r} (known: {known})",
+                    key,
+                )
+                continue
+            if type(value) is not float and type(value) is not int:
+                reject(RejectReason.NOT_NUMERIC, f"{key}={value!r} is not a number", key)
+                continue
+            if not math.isfinite(value):
+                reject(RejectReason.NOT_NUMERIC, f"{key}={value!r} is not finite", key)
+                continue
+            unit = units.get(key)
+            if unit is not None and (
+                not isinstance(unit, str) or normalize_unit(unit) != normalize_unit(spec.unit)
+            ):
+                reject(
+                    RejectReason.WRONG_UNIT,
+                    f"{key} sent in {unit!r}, the registry expects {spec.unit!r}",
+                    key,
+                )
+                continue
+            if not spec.low <= value <= spec.high:
+                reject(
+                    RejectReason.OUT_OF_RANGE,
+                    f"{key}={value} outside the plausible range {spec.low}..{spec.high} "
+                    f"{spec.unit}",
+                    key,
+                )
+                continue
+            if key in seen:
+                reject(
+                    RejectReason.DUPLICATE,
+                    f"{key} of {station_id} at {_iso(ts_ms)} was already received",
+                    key,
+                )
+                continue
+            seen.add(key)
+            kept[key] = float(value)
+        if not kept:
+            return None
+        return Reading(
+            station_id=station_id,
+            ts_ms=ts_ms,
+            values=kept,
+            received_ms=origin.received_ms,
+            status={k: s for k, s in (status or {}).items() if k in kept},
+        )
+
+    def _seen_at(self, station_id: str, ts_ms: int) -> set[str]:
+        by_ts = self._seen.get(station_id)
+        if by_ts is None:
+            by_ts = self._seen[station_id] = {}
+        seen = by_ts.get(ts_ms)
+        if seen is None:
+            seen = by_ts[ts_ms] = set()
+            if len(by_ts) > DEDUP_TIMESTAMPS_PER_STATION:
+                del by_ts[next(iter(by_ts))]
+        return seen
+
+
+def _iso(ts_ms: int) -> str:
+    return iso_utc(ts_ms) or ""
