@@ -4,7 +4,10 @@ One ``async for`` loop inside a reconnect loop (aiomqtt). Received messages go i
 queue for the pipeline; when the queue is full the loop waits (counted as backpressure) and
 the broker and client buffers hold the rest. A persistent session (fixed client id,
 ``clean_session=False``, QoS 1) lets the broker keep messages while the service is down.
-Outgoing messages (rejections) share the same connection through a bounded outbox.
+
+QoS 1 messages are acknowledged by hand (paho's manual ack), only after the pipeline made
+their content durable (spool) — so a killed service gets every unacknowledged message again
+from the broker. Outgoing messages (rejections) share the connection through a bounded outbox.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ class MqttStats:
     backpressure_waits: int = 0
     reconnects: int = 0
     published: int = 0
+    acknowledged: int = 0
     outbox_dropped: int = 0
     last_error: str = ""
 
@@ -49,6 +53,8 @@ class MqttLink:
         self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(OUTBOX_SIZE)
         self.stats = MqttStats()
         self.connected = asyncio.Event()
+        self._client: aiomqtt.Client | None = None
+        self._session = 0
 
     def publish_nowait(self, topic: str, payload: bytes) -> None:
         """Queue a QoS 1 publish; if the outbox is full the message is counted as dropped."""
@@ -62,17 +68,21 @@ class MqttLink:
         delay = 0.5
         config = self._config
         while True:
+            client = aiomqtt.Client(
+                config.host,
+                config.port,
+                username=config.username,
+                password=config.password.get_secret_value() if config.password else None,
+                identifier=config.client_id,
+                clean_session=False,
+                max_inflight_messages=1000,
+            )
+            client._client.manual_ack_set(True)  # aiomqtt does not expose it; paho does
             try:
-                async with aiomqtt.Client(
-                    config.host,
-                    config.port,
-                    username=config.username,
-                    password=config.password.get_secret_value() if config.password else None,
-                    identifier=config.client_id,
-                    clean_session=False,
-                    max_inflight_messages=1000,
-                ) as client:
+                async with client:
                     await client.subscribe([(topic, 1) for topic in station_filters(config)])
+                    self._session += 1
+                    self._client = client
                     self.stats.connected = True
                     self.connected.set()
                     delay = 0.5
@@ -82,6 +92,7 @@ class MqttLink:
                         await self._receive(client)
                     finally:
                         sender.cancel()
+                        self._client = None
             except aiomqtt.MqttError as exc:
                 self.stats.last_error = str(exc)
                 log.warning("MQTT connection lost (%s); reconnecting in %.1fs", exc, delay)
@@ -94,17 +105,36 @@ class MqttLink:
     async def _receive(self, client: aiomqtt.Client) -> None:
         inbox = self._inbox
         stats = self.stats
+        session = self._session
         async for message in client.messages:
             payload = message.payload
             raw = RawMessage(
                 topic=message.topic.value,
                 payload=payload if isinstance(payload, bytes) else str(payload).encode(),
-                received_ms=int(time.time() * 1000),
+                received_ms=time.time_ns() // 1_000_000,
+                mid=message.mid,
+                qos=message.qos,
+                session=session,
             )
             stats.received += 1
             if inbox.full():
                 stats.backpressure_waits += 1
             await inbox.put(raw)
+
+    def acknowledge(self, messages: list[RawMessage]) -> None:
+        """PUBACK messages whose content is durable. Messages of an earlier connection are
+        not acknowledged: the broker sends them again, and duplicates are refused then."""
+        client = self._client
+        if client is None:
+            return
+        session = self._session
+        paho = client._client
+        count = 0
+        for message in messages:
+            if message.qos and message.session == session:
+                paho.ack(message.mid, message.qos)
+                count += 1
+        self.stats.acknowledged += count
 
     async def _send(self, client: aiomqtt.Client) -> None:
         while True:

@@ -77,11 +77,21 @@ class InfluxConfig(Section):
     flush_interval_s: float = Field(
         0.5, gt=0, le=60, description="Longest time a point waits before it is written."
     )
-    max_buffered_points: int = Field(
-        2_000_000,
-        ge=1_000,
-        description="Points held in memory while the database is unreachable; beyond this the "
-        "oldest are dropped and counted in /api/v1/health.",
+    spool_dir: Path = Field(
+        Path("var/spool"),
+        description="Durable queue of points not yet in InfluxDB (one directory per process).",
+    )
+    spool_max_bytes: int = Field(
+        10 * 1024**3,
+        ge=1024**2,
+        description="Disk the spool may use while InfluxDB is unreachable; beyond it the "
+        "oldest points are dropped and counted in /api/v1/health.",
+    )
+    spool_segment_bytes: int = Field(
+        64 * 1024**2, ge=64 * 1024, description="Size of one spool file before the next starts."
+    )
+    spool_fsync: bool = Field(
+        True, description="fsync every appended batch before acknowledging its messages."
     )
     timeout_s: float = Field(10.0, gt=0, le=300, description="HTTP timeout of one request.")
 

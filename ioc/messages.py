@@ -28,8 +28,9 @@ class RejectReason(StrEnum):
     NOT_NUMERIC = "not_numeric"  # includes NaN and infinity
     OUT_OF_RANGE = "out_of_range"  # outside the parameter's plausible physical range
     BAD_TIMESTAMP = "bad_timestamp"  # unparsable, too far in the future or too old
-    DUPLICATE = "duplicate"  # same station and timestamp already received
+    DUPLICATE = "duplicate"  # same station, timestamp and parameter already received
     NOT_OWNER = "not_owner"  # the caller may not write this station
+    INTERNAL_ERROR = "internal_error"  # a bug while processing: the message is kept here
 
 
 class Severity(StrEnum):
@@ -40,11 +41,15 @@ class Severity(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RawMessage:
-    """A message as it arrived, before decoding."""
+    """A message as it arrived, before decoding. ``mid``/``qos``/``session`` identify it for
+    the acknowledgement sent once its content is durable."""
 
     topic: str
     payload: bytes
     received_ms: int
+    mid: int = 0
+    qos: int = 0
+    session: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +80,13 @@ class Rejection:
 
 
 class AlertState(StrEnum):
+    """open → acknowledged → resolved → closed; resolved also straight from open (the
+    condition cleared, or by hand). A resolved alert whose rule fires again soon reopens."""
+
     OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
+    CLOSED = "closed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +109,13 @@ class RuleTransition:
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """One alert of a rule at a station, as the wall and the API show it."""
+    """One alert of a rule at a station, as the wall and the API show it.
+
+    Times are UTC epoch ms. ``opened_ms``, ``last_seen_ms`` and a ``resolved_ms`` set by the
+    rule are data times (the readings' timestamps); ``raised_ms`` and the times of operator
+    actions are wall-clock times. alerts.lifecycle.AlertBook sets every field; the defaults
+    describe an alert that fired once and was not touched.
+    """
 
     id: str
     rule_id: str
@@ -111,3 +127,16 @@ class Alert:
     value: float
     limit: float
     resolved_ms: int | None = None
+    raised_ms: int | None = None  # when the book raised it: escalation counts from here
+    last_seen_ms: int | None = None  # data time of the latest firing transition
+    peak: float | None = None  # worst value while firing (highest above, lowest below a limit)
+    count: int = 1  # firing transitions: the opening one and every re-trigger
+    flaps: int = 0  # times it fired again soon after clearing and was reopened
+    flapping: bool = False  # reopened too often lately: its changes are not notified
+    silenced: bool = False  # its latest firing fell in a silence: recorded, not notified
+    escalated: bool = False  # critical and unacknowledged for too long (happens once)
+    retroactive: bool = False  # raised on late data
+    acknowledged_ms: int | None = None
+    acknowledged_by: str | None = None
+    resolved_by: str | None = None  # None: resolved because the condition cleared
+    closed_ms: int | None = None

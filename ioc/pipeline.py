@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from alerts.lifecycle import AlertBook
@@ -70,22 +70,42 @@ class Pipeline:
         self._batch_size = batch_size
         self.stats = PipelineStats()
 
-    async def run(self, inbox: asyncio.Queue[RawMessage]) -> None:
-        """Take messages in batches (all that is waiting, up to ``batch_size``) until cancelled."""
+    async def run(
+        self,
+        inbox: asyncio.Queue[RawMessage],
+        acknowledge: Callable[[list[RawMessage]], None],
+    ) -> None:
+        """Take messages in batches (all that is waiting, up to ``batch_size``) until cancelled;
+        acknowledge each batch once its content is durable."""
         while True:
             batch = [await inbox.get()]
             while len(batch) < self._batch_size and not inbox.empty():
                 batch.append(inbox.get_nowait())
-            try:
-                self.process(batch)
-            except Exception:  # a bug must not stop ingestion: log it loudly and go on
-                log.exception("pipeline failed on a batch of %d messages", len(batch))
+            self._process_safely(batch)
+            acknowledge(batch)
+
+    def _process_safely(self, batch: list[RawMessage]) -> None:
+        try:
+            self.process(batch)
+        except Exception:  # a bug must not stop ingestion nor lose the messages
+            log.exception("pipeline failed on a batch of %d messages", len(batch))
+            detail = "internal error while processing; the message is kept here"
+            self._rejections.handle(
+                [
+                    message_rejection(
+                        Origin("mqtt", m.received_ms, m.payload),
+                        RejectReason.INTERNAL_ERROR,
+                        detail,
+                    )
+                    for m in batch
+                ]
+            )
 
     def drain(self, inbox: asyncio.Queue[RawMessage]) -> None:
         """Process everything still queued (at shutdown)."""
         while not inbox.empty():
             batch = [inbox.get_nowait() for _ in range(min(inbox.qsize(), self._batch_size))]
-            self.process(batch)
+            self._process_safely(batch)
 
     def process(self, messages: list[RawMessage]) -> None:
         """Decode MQTT messages (reading JSON or SenML by topic), then :meth:`accept` them."""

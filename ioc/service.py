@@ -59,13 +59,16 @@ async def store_context(app: web.Application) -> AsyncIterator[None]:
         except StoreError as exc:  # keep running: writes are retried until it is back
             log.warning("InfluxDB at %s not ready at start: %s", config.url, exc)
         app[appkeys.STORE] = store
-        async with _background(store.run(), "influx-writer"):
-            yield
-            try:
-                async with asyncio.timeout(SHUTDOWN_FLUSH_S):
-                    await store.wait_drained()
-            except TimeoutError:
-                log.error("shutdown: %d points could not be written", store.pending)
+        try:
+            async with _background(store.run(), "influx-writer"):
+                yield
+                try:
+                    async with asyncio.timeout(SHUTDOWN_FLUSH_S):
+                        await store.wait_drained()
+                except TimeoutError:
+                    log.error("shutdown: %d bytes wait in the spool", store.pending_bytes)
+        finally:
+            store.spool.close()
 
 
 async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
@@ -113,7 +116,10 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.BROADCASTER] = broadcaster
     app[appkeys.REJECTIONS] = rejections
     app[appkeys.PIPELINE] = pipeline
-    async with _background(pipeline.run(inbox), "pipeline"), _background(mqtt.run(), "mqtt"):
+    async with (
+        _background(pipeline.run(inbox, mqtt.acknowledge), "pipeline"),
+        _background(mqtt.run(), "mqtt"),
+    ):
         yield
     # Receiving stopped first, then processing: what was received is still processed.
     pipeline.drain(inbox)

@@ -2,19 +2,17 @@
 InfluxQL). InfluxDB 1.x serves it natively, 2.x through its v1-compatibility endpoints with a
 token, 3.x as well, so this one client works against all three.
 
-Writes never block the caller: :meth:`InfluxStore.append` buffers line-protocol lines, and the
-:meth:`run` task sends them in batches of ``batch_size``, in order, retrying with backoff while
-the database is unreachable. Nothing is dropped silently: overflow of ``max_buffered_points``
-is counted in :attr:`InfluxStore.stats`.
+:meth:`InfluxStore.append` makes points durable in the on-disk spool (store/spool.py) and
+returns; the :meth:`run` task sends them in order, in batches of ``batch_size``, retrying with
+backoff while the database is unreachable. Nothing is dropped silently: a spool over its size
+limit drops its oldest file and counts it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +20,7 @@ import aiohttp
 
 from ioc.config import InfluxConfig
 from ioc.errors import StoreError, StoreUnavailable
+from store.spool import DiskSpool
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ class StoreStats:
     written_points: int = 0
     write_requests: int = 0
     failed_requests: int = 0
-    dropped_points: int = 0
+    refused_points: int = 0
     last_error: str = ""
 
 
@@ -40,11 +39,15 @@ class InfluxStore:
         self._config = config
         self._session = session
         self._base = config.url.rstrip("/")
-        self._buffer: deque[str] = deque()
+        self.spool = DiskSpool(
+            config.spool_dir,
+            config.spool_segment_bytes,
+            config.spool_max_bytes,
+            config.spool_fsync,
+        )
         self._has_data = asyncio.Event()  # something to write
         self._flush_now = asyncio.Event()  # a full batch, or someone waits for the drain
         self._idle = asyncio.Event()
-        self._idle.set()
         self.stats = StoreStats()
         self._headers: dict[str, str] = {}
         self._auth: aiohttp.BasicAuth | None = None
@@ -54,23 +57,26 @@ class InfluxStore:
             password = config.password.get_secret_value() if config.password else ""
             self._auth = aiohttp.BasicAuth(config.username, password)
         self._timeout = aiohttp.ClientTimeout(total=config.timeout_s)
+        self._unsent = self.spool.pending_bytes > 0  # left over from the last run
+        if self._unsent:
+            self._has_data.set()
+        else:
+            self._idle.set()
+        self._appended_since_flush = 0
 
     @property
-    def pending(self) -> int:
-        return len(self._buffer)
+    def pending_bytes(self) -> int:
+        return self.spool.pending_bytes
 
     def append(self, lines: list[str]) -> None:
-        """Queue line-protocol lines for writing. Never blocks."""
-        self._buffer.extend(lines)
+        """Make ``lines`` durable; they are written to InfluxDB soon after. Never awaits."""
+        if not lines:
+            return
+        self.spool.append(lines)
         self._idle.clear()
-        overflow = len(self._buffer) - self._config.max_buffered_points
-        if overflow > 0:
-            for _ in range(overflow):
-                self._buffer.popleft()
-            self.stats.dropped_points += overflow
-            log.error("InfluxDB buffer full: dropped the %d oldest points", overflow)
         self._has_data.set()
-        if len(self._buffer) >= self._config.batch_size:
+        self._appended_since_flush += len(lines)
+        if self._appended_since_flush >= self._config.batch_size:
             self._flush_now.set()
 
     async def wait_drained(self) -> None:
@@ -82,17 +88,15 @@ class InfluxStore:
         """Flush loop; runs until cancelled."""
         backoff = 0.5
         while True:
-            if not self._buffer:
-                self._idle.set()
-                self._has_data.clear()
-                await self._has_data.wait()
-            if len(self._buffer) < self._config.batch_size and not self._flush_now.is_set():
+            await self._has_data.wait()
+            if not self._flush_now.is_set():
                 with contextlib.suppress(TimeoutError):  # let a batch gather
                     await asyncio.wait_for(self._flush_now.wait(), self._config.flush_interval_s)
             self._flush_now.clear()
+            self._appended_since_flush = 0
             try:
-                await self._write_batch()
-                backoff = 0.5
+                while await self._write_batch():
+                    backoff = 0.5
             except StoreError as exc:
                 self.stats.failed_requests += 1
                 self.stats.last_error = str(exc)
@@ -102,19 +106,22 @@ class InfluxStore:
                         await self.ensure_database()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
+                continue
+            self._has_data.clear()
+            self._idle.set()
 
-    async def _write_batch(self) -> None:
-        count = min(len(self._buffer), self._config.batch_size)
+    async def _write_batch(self) -> bool:
+        """Write the next batch from the spool; False when there was nothing to write."""
+        body, count, end = self.spool.read_batch(self._config.batch_size)
         if count == 0:
-            return
-        body = "\n".join(itertools.islice(self._buffer, count))
+            return False
         await self.write_lines(body)
-        for _ in range(count):
-            self._buffer.popleft()
+        self.spool.commit(end)
         self.stats.written_points += count
         self.stats.write_requests += 1
+        return True
 
-    async def write_lines(self, body: str) -> None:
+    async def write_lines(self, body: bytes) -> None:
         """Write one line-protocol body now (millisecond precision)."""
         params = {"db": self._config.database, "precision": "ms"}
         if self._config.retention_policy:
@@ -123,7 +130,7 @@ class InfluxStore:
             async with self._session.post(
                 f"{self._base}/write",
                 params=params,
-                data=body.encode(),
+                data=body,
                 headers=self._headers,
                 auth=self._auth,
                 timeout=self._timeout,
@@ -131,8 +138,10 @@ class InfluxStore:
                 if response.status >= 300:
                     text = await response.text()
                     if response.status == 400:
-                        # Malformed points would be refused forever: log and skip them.
-                        log.error("InfluxDB refused a batch as malformed: %s", text[:500])
+                        # Refused points (malformed, type conflict) would be refused forever:
+                        # InfluxDB stored the valid ones of the batch; count and log the rest.
+                        self.stats.refused_points += 1
+                        log.error("InfluxDB refused points of a batch: %s", text[:500])
                         return
                     raise StoreError(response.status, text)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:

@@ -98,9 +98,10 @@ async def health(request: web.Request) -> web.Response:
             },
             "store": {
                 "written_points": store.stats.written_points,
-                "pending_points": store.pending,
+                "pending_bytes": store.pending_bytes,
                 "failed_requests": store.stats.failed_requests,
-                "dropped_points": store.stats.dropped_points,
+                "refused_points": store.stats.refused_points,
+                "spool_dropped_bytes": store.spool.stats.dropped_bytes,
                 "last_error": store.stats.last_error,
             },
             "pipeline": vars_of(app[appkeys.PIPELINE].stats),

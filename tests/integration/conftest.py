@@ -48,7 +48,12 @@ def config(tmp_path: Path, mosquitto: PrivateMosquitto, influxdb: PrivateInfluxD
                 "topic_prefix": f"test/{unique}/ioc/v1",
                 "client_id": f"ioc-test-{unique}",
             },
-            "influx": {"url": influxdb.url, "database": f"test_{unique}", "flush_interval_s": 0.05},
+            "influx": {
+                "url": influxdb.url,
+                "database": f"test_{unique}",
+                "flush_interval_s": 0.05,
+                "spool_dir": str(tmp_path / "spool"),
+            },
             "web": {"heartbeat_s": 1, "station_push_interval_s": 0.1},
             "analytics": {"rules": TEST_RULES},
         }
