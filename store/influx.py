@@ -23,6 +23,7 @@ from ioc.errors import StoreError, StoreUnavailable
 from store.spool import DiskSpool
 
 log = logging.getLogger(__name__)
+MAX_BACKOFF_S = 5.0
 
 
 @dataclass(slots=True)
@@ -105,7 +106,7 @@ class InfluxStore:
                     with contextlib.suppress(StoreError):
                         await self.ensure_database()
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
                 continue
             self._has_data.clear()
             self._idle.set()

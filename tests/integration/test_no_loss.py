@@ -1,0 +1,167 @@
+"""Nothing is lost: a database outage and a killed service, with real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import aiomqtt
+import pytest
+import yaml
+from aiohttp import web
+
+from ioc import appkeys
+from ioc.config import IocConfig
+from ioc.private_services import PrivateInfluxDB, PrivateMosquitto, free_port
+from ioc.registry import StationRegistry
+from ioc.service import create_app
+from tests.factories import TEST_RULES, write_registry
+from tests.integration.conftest import eventually
+
+READINGS = 300
+
+
+def reading(i: int) -> bytes:
+    return json.dumps({"ts": 1_795_000_000 + i, "values": {"pm25": float(i % 200)}}).encode()
+
+
+async def stored_count(url: str, database: str) -> int:
+    query = {"db": database, "q": "SELECT count(pm25) FROM reading"}
+    try:
+        async with aiohttp.ClientSession() as http, http.get(f"{url}/query", params=query) as r:
+            series = (await r.json())["results"][0].get("series")
+    except (aiohttp.ClientError, OSError):
+        return -1
+    return int(series[0]["values"][0][1]) if series else 0
+
+
+@pytest.fixture
+async def own_influxdb(tmp_path: Path) -> AsyncIterator[PrivateInfluxDB]:
+    database = PrivateInfluxDB(tmp_path / "influxdb", free_port())
+    database.start()
+    yield database
+    database.stop()
+
+
+async def test_an_influxdb_outage_loses_nothing_and_duplicates_nothing(
+    tmp_path: Path, mosquitto: PrivateMosquitto, own_influxdb: PrivateInfluxDB
+) -> None:
+    unique = uuid.uuid4().hex[:8]
+    config = IocConfig.model_validate(
+        {
+            "registry": str(write_registry(tmp_path / "stations.yaml")),
+            "mqtt": {
+                "port": mosquitto.port,
+                "topic_prefix": f"t/{unique}",
+                "client_id": f"outage-{unique}",
+            },
+            "influx": {
+                "url": own_influxdb.url,
+                "database": "outage",
+                "flush_interval_s": 0.05,
+                "spool_dir": str(tmp_path / "spool"),
+                "timeout_s": 2,
+            },
+        }
+    )
+    app = create_app(config, StationRegistry.from_file(config.registry))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        await asyncio.wait_for(app[appkeys.MQTT].connected.wait(), 10)
+        topic = f"t/{unique}/stations/AIR-1/readings"
+        store = app[appkeys.STORE]
+        async with aiomqtt.Client("127.0.0.1", mosquitto.port) as publisher:
+            for i in range(READINGS):
+                if i == 100:
+                    await eventually(lambda: _is(stored_count(own_influxdb.url, "outage"), 100))
+                    own_influxdb.kill()
+                if i == 200:
+                    await eventually(lambda: _true(store.stats.failed_requests > 0))
+                    own_influxdb.start()
+                await publisher.publish(topic, reading(i), qos=1)
+        await eventually(lambda: _is(stored_count(own_influxdb.url, "outage"), READINGS), 30)
+        assert app[appkeys.STORE].pending_bytes == 0
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_killed_service_loses_no_qos1_reading(
+    tmp_path: Path, mosquitto: PrivateMosquitto, influxdb: PrivateInfluxDB
+) -> None:
+    unique = uuid.uuid4().hex[:8]
+    database = f"kill_{unique}"
+    web_port = free_port()
+    config_path = tmp_path / "ioc.yaml"
+    config_path.write_text(
+        yaml.safe_dump(
+            {
+                "registry": str(write_registry(tmp_path / "stations.yaml")),
+                "mqtt": {
+                    "port": mosquitto.port,
+                    "topic_prefix": f"k/{unique}",
+                    "client_id": f"kill-{unique}",
+                },
+                "influx": {
+                    "url": influxdb.url,
+                    "database": database,
+                    "spool_dir": str(tmp_path / "spool"),
+                },
+                "web": {"port": web_port},
+                "analytics": {"rules": TEST_RULES},
+            }
+        )
+    )
+    command = [sys.executable, "-m", "ioc", "serve", "-c", str(config_path)]
+    total, kill_at = 2000, 700
+
+    def start() -> subprocess.Popen[bytes]:
+        log = (tmp_path / "service.log").open("ab")
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+
+    service = start()
+    try:
+        # The service subscribes with a persistent session…
+        await eventually(lambda: _connected(web_port), 20)
+        async with aiomqtt.Client("127.0.0.1", mosquitto.port) as publisher:
+            topic = f"k/{unique}/stations/AIR-2/readings"
+            for i in range(total):
+                if i == kill_at:
+                    await eventually(lambda: _positive(stored_count(influxdb.url, database)), 15)
+                    service.send_signal(signal.SIGKILL)
+                    service.wait()
+                if i == kill_at + 300:
+                    service = start()  # …so the broker kept what came meanwhile
+                await publisher.publish(topic, reading(i), qos=1)
+        await eventually(lambda: _is(stored_count(influxdb.url, database), total), 30)
+    finally:
+        service.terminate()
+        service.wait(timeout=15)
+
+
+async def _connected(web_port: int) -> bool:
+    url = f"http://127.0.0.1:{web_port}/api/v1/health"
+    try:
+        async with aiohttp.ClientSession() as http, http.get(url) as response:
+            return bool((await response.json())["mqtt"]["connected"])
+    except (aiohttp.ClientError, OSError):
+        return False
+
+
+async def _is(count: object, expected: int) -> bool:
+    return await count == expected  # type: ignore[misc]
+
+
+async def _positive(count: object) -> bool:
+    return await count > 0  # type: ignore[misc,operator]
+
+
+async def _true(value: bool) -> bool:
+    return value
