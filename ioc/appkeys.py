@@ -7,8 +7,10 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from alerts.lifecycle import AlertBook
+from ingest.credentials import Credentials
 from ingest.mqtt_source import MqttLink
 from ingest.rejections import RejectionSink
+from ingest.validate import ReadingValidator
 from ioc.config import IocConfig, RuleConfig
 from ioc.pipeline import Pipeline
 from ioc.registry import StationRegistry
@@ -26,3 +28,5 @@ ALERTS = web.AppKey("alerts", AlertBook)
 BOARD = web.AppKey("board", StationBoard)
 BROADCASTER = web.AppKey("broadcaster", Broadcaster)
 PIPELINE = web.AppKey("pipeline", Pipeline)
+VALIDATOR = web.AppKey("validator", ReadingValidator)
+CREDENTIALS: web.AppKey[Credentials | None] = web.AppKey("credentials")

@@ -96,6 +96,19 @@ class InfluxConfig(Section):
     timeout_s: float = Field(10.0, gt=0, le=300, description="HTTP timeout of one request.")
 
 
+DEFAULT_FILE_SYMBOLS = {
+    "PM2,5": "pm25",
+    "PM2.5": "pm25",
+    "PM-2,5": "pm25",
+    "PM10": "pm10",
+    "PM": "dust",  # loggers of stack stations write PM for total dust (unconfirmed: configure)
+    "Temp": "temp",
+    "NH4+": "nh4",
+    "NH4": "nh4",
+    "NOx": "nox",
+}
+
+
 class IngestConfig(Section):
     max_future_s: float = Field(
         300.0, ge=0, description="Readings stamped further in the future are rejected."
@@ -110,6 +123,22 @@ class IngestConfig(Section):
     )
     batch_size: int = Field(
         2_000, ge=1, le=100_000, description="Messages processed together at most."
+    )
+    credentials_file: Path | None = Field(
+        None,
+        description="Accounts file (MQTT passwords, API keys) made by `ioc credentials`; "
+        "without it HTTP ingest is closed and the broker needs no login.",
+    )
+    drop_folder: Path | None = Field(
+        None,
+        description="Folder where station data files arrive (e.g. the FTP server's); a "
+        "subfolder named after an enterprise id may only hold that enterprise's stations.",
+    )
+    drop_folder_poll_s: float = Field(2.0, gt=0, le=3600, description="How often it is read.")
+    file_symbols: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_FILE_SYMBOLS),
+        description="Parameter symbols of station files → registry keys (case-insensitive); "
+        "a symbol not listed is lower-cased.",
     )
 
 

@@ -113,7 +113,13 @@ class _PrivateService:
 
 
 class PrivateMosquitto(_PrivateService):
+    """With ``auth`` = (password file, ACL file) anonymous clients are refused."""
+
     name = "mosquitto"
+
+    def __init__(self, directory: Path, port: int, auth: tuple[Path, Path] | None = None) -> None:
+        super().__init__(directory, port)
+        self.auth = auth
 
     def _command(self) -> list[str]:
         binary = _binary("mosquitto", "mosquitto")
@@ -122,7 +128,6 @@ class PrivateMosquitto(_PrivateService):
         conf = self.directory / "mosquitto.conf"
         lines = [
             f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
             "persistence true",
             f"persistence_location {data}/",
             "autosave_interval 30",
@@ -136,6 +141,11 @@ class PrivateMosquitto(_PrivateService):
             "log_type warning",
             "log_type notice",
         ]
+        if self.auth is None:
+            lines.append("allow_anonymous true")
+        else:
+            passwd, acl = self.auth
+            lines += ["allow_anonymous false", f"password_file {passwd}", f"acl_file {acl}"]
         if os.geteuid() == 0:
             lines.append("user root")  # otherwise it drops to `mosquitto` and cannot read files
         conf.write_text("\n".join(lines) + "\n")

@@ -32,7 +32,8 @@ PARAMETER_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 def normalize_unit(unit: str) -> str:
     """Compare units loosely: ``µg/m³``, ``ug/m3`` and ``UG/M3`` are the same unit."""
-    return unit.strip().lower().replace("µ", "u").replace("μ", "u").replace("³", "3")
+    unit = unit.strip().lower().replace("µ", "u").replace("μ", "u").replace("³", "3")
+    return unit.replace("°", "").replace("deg", "")
 
 
 UNIT_DISPLAY = {"ug/m3": "µg/m³", "mg/nm3": "mg/Nm³", "m3/h": "m³/h", "c": "°C", "degc": "°C"}

@@ -2,8 +2,9 @@
 (ioc.appkeys): startup in order, shutdown in reverse.
 
     store_context     aiohttp client session + InfluxStore flush task
-    pipeline_context  decoder, limit engine, alert book, station board, broadcaster,
+    pipeline_context  validator, limit engine, alert book, station board, broadcaster,
                       MQTT link (receiver) and the pipeline task between them
+    drop_folder_context  the watched folder of station data files (if configured)
     wall_context      periodic station deltas and heartbeats to websocket clients
 """
 
@@ -21,6 +22,9 @@ from aiohttp import web
 
 from alerts.lifecycle import AlertBook
 from analytics.limits import LimitEngine
+from ingest.credentials import Credentials
+from ingest.drop_folder import DropFolder
+from ingest.http_api import add_ingest_routes, process_file
 from ingest.mqtt_source import MqttLink
 from ingest.rejections import RejectionSink
 from ingest.validate import ReadingValidator
@@ -45,8 +49,14 @@ def create_app(config: IocConfig, registry: StationRegistry) -> web.Application:
     app[appkeys.CONFIG] = config
     app[appkeys.REGISTRY] = registry
     app[appkeys.RULES] = {rule.id: rule for rule in config.analytics.rules}
-    app.cleanup_ctx.extend([store_context, pipeline_context, wall_context])
+    app[appkeys.CREDENTIALS] = (
+        Credentials.from_file(config.ingest.credentials_file)
+        if config.ingest.credentials_file
+        else None
+    )
+    app.cleanup_ctx.extend([store_context, pipeline_context, drop_folder_context, wall_context])
     add_routes(app)
+    add_ingest_routes(app)
     return app
 
 
@@ -91,6 +101,7 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
             "language": config.web.language,
         }
 
+    validator = ReadingValidator(registry, config.ingest)
     broadcaster = Broadcaster(config.web.client_queue_size, config.web.replay_events, snapshot)
     rejections = RejectionSink(
         store,
@@ -101,7 +112,7 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
     pipeline = Pipeline(
         registry=registry,
         rules=rules,
-        validator=ReadingValidator(registry, config.ingest),
+        validator=validator,
         store=store,
         rejections=rejections,
         engine=LimitEngine(config.analytics.rules, registry),
@@ -116,6 +127,7 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.BROADCASTER] = broadcaster
     app[appkeys.REJECTIONS] = rejections
     app[appkeys.PIPELINE] = pipeline
+    app[appkeys.VALIDATOR] = validator
     async with (
         _background(pipeline.run(inbox, mqtt.acknowledge), "pipeline"),
         _background(mqtt.run(), "mqtt"),
@@ -123,6 +135,20 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
         yield
     # Receiving stopped first, then processing: what was received is still processed.
     pipeline.drain(inbox)
+
+
+async def drop_folder_context(app: web.Application) -> AsyncIterator[None]:
+    config = app[appkeys.CONFIG].ingest
+    if config.drop_folder is None:
+        yield
+        return
+    folder = DropFolder(
+        config.drop_folder,
+        set(app[appkeys.REGISTRY].enterprises),
+        lambda owner, name, data: process_file(app, owner, name, data),
+    )
+    async with _background(folder.run(config.drop_folder_poll_s), "drop-folder"):
+        yield
 
 
 async def wall_context(app: web.Application) -> AsyncIterator[None]:

@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from ingest.credentials import Credentials
 from ioc import appkeys
 from ioc.config import IocConfig
 from ioc.private_services import PrivateInfluxDB, PrivateMosquitto, free_port
 from ioc.registry import StationRegistry
 from ioc.service import create_app
-from tests.factories import TEST_RULES, write_registry
+from tests.factories import TEST_RULES, registry, write_registry
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +39,17 @@ def influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateInflux
 
 
 @pytest.fixture
-def config(tmp_path: Path, mosquitto: PrivateMosquitto, influxdb: PrivateInfluxDB) -> IocConfig:
+def api_keys(tmp_path: Path) -> dict[str, str]:
+    """Accounts for the test registry (file at tmp_path/credentials.yaml): plain API keys."""
+    credentials, secrets = Credentials.generate(registry(tmp_path))
+    credentials.write(tmp_path / "credentials.yaml")
+    return secrets.api_keys
+
+
+@pytest.fixture
+def config(
+    tmp_path: Path, mosquitto: PrivateMosquitto, influxdb: PrivateInfluxDB, api_keys: object
+) -> IocConfig:
     unique = uuid.uuid4().hex[:10]
     return IocConfig.model_validate(
         {
@@ -53,6 +64,11 @@ def config(tmp_path: Path, mosquitto: PrivateMosquitto, influxdb: PrivateInfluxD
                 "database": f"test_{unique}",
                 "flush_interval_s": 0.05,
                 "spool_dir": str(tmp_path / "spool"),
+            },
+            "ingest": {
+                "credentials_file": str(tmp_path / "credentials.yaml"),
+                "drop_folder": str(tmp_path / "drop"),
+                "drop_folder_poll_s": 0.1,
             },
             "web": {"heartbeat_s": 1, "station_push_interval_s": 0.1},
             "analytics": {"rules": TEST_RULES},

@@ -1,0 +1,155 @@
+"""Accounts of the ingest front door: who may log in to the broker, and with which API key
+over HTTP, and the Mosquitto password and ACL files made from them and the registry.
+
+The accounts file (``ioc credentials init``) is YAML, mode 0600::
+
+    accounts:
+      - {username: ioc-service, role: service, password: ...}     # the IOC's subscriber
+      - {username: ioc-publisher, role: publisher, password: ..., api_key_sha256: ...}
+      - {username: ENT-01, role: enterprise, enterprise: ENT-01, password: ..., api_key_sha256: ...}
+
+Passwords are kept as text because clients and the broker file are made from them; API keys
+only as SHA-256 hashes (shown once, when made). An enterprise account may publish to, and post
+for, its own stations only; the publisher account (state stations, simulators) to all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ioc.config import friendly_errors
+from ioc.errors import ConfigError, ServiceStartError
+from ioc.registry import StationRegistry
+
+SERVICE, PUBLISHER, ENTERPRISE = "service", "publisher", "enterprise"
+Role = Literal["service", "publisher", "enterprise"]
+
+
+class Account(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    username: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    role: Role
+    password: str = Field(min_length=12)
+    enterprise: str | None = None
+    api_key_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+
+
+class _AccountsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    accounts: list[Account]
+
+
+@dataclass(frozen=True, slots=True)
+class NewSecrets:
+    """Plain API keys of freshly made accounts: shown once, never stored."""
+
+    api_keys: dict[str, str]
+
+
+def hash_key(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+class Credentials:
+    def __init__(self, accounts: list[Account]) -> None:
+        self.accounts = accounts
+        self._by_key = {a.api_key_sha256: a for a in accounts if a.api_key_sha256}
+
+    def for_api_key(self, api_key: str) -> Account | None:
+        return self._by_key.get(hash_key(api_key))
+
+    def first(self, role: Role) -> Account | None:
+        return next((a for a in self.accounts if a.role == role), None)
+
+    @classmethod
+    def generate(cls, registry: StationRegistry) -> tuple[Credentials, NewSecrets]:
+        accounts = [Account(username="ioc-service", role=SERVICE, password=_secret())]
+        keys: dict[str, str] = {}
+        for username, role, enterprise in [
+            ("ioc-publisher", PUBLISHER, None),
+            *((e, ENTERPRISE, e) for e in registry.enterprises),
+        ]:
+            keys[username] = f"ioc_{secrets.token_urlsafe(24)}"
+            accounts.append(
+                Account(
+                    username=username,
+                    role=role,
+                    password=_secret(),
+                    enterprise=enterprise,
+                    api_key_sha256=hash_key(keys[username]),
+                )
+            )
+        return cls(accounts), NewSecrets(keys)
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = "# IOC accounts: keep private. Made by `ioc credentials init`.\n" + yaml.safe_dump(
+            {"accounts": [a.model_dump(exclude_none=True) for a in self.accounts]},
+            sort_keys=False,
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+
+    @classmethod
+    def from_file(cls, path: Path) -> Credentials:
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            return cls(_AccountsFile.model_validate(raw).accounts)
+        except OSError as exc:
+            raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from exc
+        except ValidationError as exc:
+            raise ConfigError(str(path), friendly_errors(exc)) from exc
+
+
+def write_broker_files(
+    credentials: Credentials, registry: StationRegistry, topic_prefix: str, directory: Path
+) -> tuple[Path, Path]:
+    """Mosquitto ``password_file`` (hashed by ``mosquitto_passwd``) and ``acl_file``."""
+    tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+    if not Path(tool).exists():
+        raise ServiceStartError("mosquitto_passwd", "not installed (Debian package mosquitto)")
+    directory.mkdir(parents=True, exist_ok=True)
+    passwd = directory / "mosquitto.passwd"
+    passwd.write_text("".join(f"{a.username}:{a.password}\n" for a in credentials.accounts))
+    passwd.chmod(0o600)
+    subprocess.run([tool, "-U", str(passwd)], check=True, capture_output=True)
+    stations = f"{topic_prefix}/stations"
+    lines = ["# Generated from the station registry and the accounts file: do not edit."]
+    for account in credentials.accounts:
+        lines.append(f"\nuser {account.username}")
+        if account.role == SERVICE:
+            lines += [
+                f"topic read {stations}/+/readings",
+                f"topic read {stations}/+/senml",
+                f"topic write {topic_prefix}/rejected",
+            ]
+        elif account.role == PUBLISHER:
+            lines += [f"topic write {stations}/+/readings", f"topic write {stations}/+/senml"]
+        else:
+            for station in registry:
+                if station.owner == account.enterprise:
+                    lines += [
+                        f"topic write {stations}/{station.id}/readings",
+                        f"topic write {stations}/{station.id}/senml",
+                    ]
+    acl = directory / "mosquitto.acl"
+    acl.write_text("\n".join(lines) + "\n")
+    return passwd, acl
+
+
+def _secret() -> str:
+    return secrets.token_urlsafe(18)

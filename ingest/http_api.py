@@ -1,0 +1,151 @@
+"""HTTP ingest: enterprises (and state gateways) post readings with their API key.
+
+    POST /api/v1/ingest         JSON readings or SenML (application/senml+json)
+    POST /api/v1/ingest/files   station data files: multipart (one or many), or one raw
+                                body with ?filename=<STATION>_<YYYYMMDDhhmmss>.txt
+
+``Authorization: Bearer <api key>``. An enterprise key writes its own stations only. The
+answer lists what was accepted and every refusal with its reason; good items of a partly bad
+batch are accepted, and everything refused is kept in the dead-letter store. Accepted data is
+durable (spooled) before the answer is sent.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+from ingest.credentials import ENTERPRISE, Account
+from ingest.decode import decode_reading, decode_senml
+from ingest.station_files import FileResult, ingest_station_file
+from ingest.validate import Origin, message_rejection
+from ioc import appkeys
+from ioc.clock import now_ms
+from ioc.messages import Reading, Rejection, RejectReason
+
+MAX_BODY_BYTES = 20 * 1024 * 1024
+
+
+def add_ingest_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/ingest", ingest_readings)
+    app.router.add_post("/api/v1/ingest/files", ingest_files)
+
+
+def _account(request: web.Request) -> Account:
+    credentials = request.app[appkeys.CREDENTIALS]
+    if credentials is None:
+        raise _error(
+            web.HTTPServiceUnavailable,
+            "HTTP ingest is closed: no accounts file (ingest.credentials_file) is configured",
+        )
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key:
+        raise _error(web.HTTPUnauthorized, "send `Authorization: Bearer <api key>`")
+    account = credentials.for_api_key(key.strip())
+    if account is None:
+        raise _error(web.HTTPUnauthorized, "unknown API key")
+    return account
+
+
+def _owner(account: Account) -> str | None:
+    """The enterprise an account is confined to; None for state/publisher accounts."""
+    return account.enterprise if account.role == ENTERPRISE else None
+
+
+async def ingest_readings(request: web.Request) -> web.Response:
+    account = _account(request)
+    body = await request.read()
+    origin = Origin("http", now_ms(), body, _owner(account))
+    try:
+        parsed = json.loads(body)
+    except ValueError as exc:
+        raise _error(web.HTTPBadRequest, f"body is not JSON: {exc}") from None
+    validator = request.app[appkeys.VALIDATOR]
+    readings: list[Reading] = []
+    rejections: list[Rejection] = []
+    if isinstance(parsed, list) or "senml" in request.content_type:
+        readings = decode_senml(validator, origin, parsed, rejections)
+    else:
+        items = parsed.get("readings", [parsed]) if isinstance(parsed, dict) else None
+        if not isinstance(items, list):
+            raise _error(web.HTTPBadRequest, 'send a reading, {"readings": [...]} or SenML')
+        for index, item in enumerate(items):
+            item_origin = Origin(
+                origin.source, origin.received_ms, json.dumps(item).encode(), origin.owner
+            )
+            station_id = item.get("station_id") if isinstance(item, dict) else None
+            if not isinstance(station_id, str):
+                detail = f"item {index}: `station_id` is missing"
+                rejections.append(message_rejection(item_origin, RejectReason.MALFORMED, detail))
+                continue
+            reading = decode_reading(validator, item_origin, station_id, item, rejections)
+            if reading is not None:
+                readings.append(reading)
+    request.app[appkeys.PIPELINE].accept(readings, rejections)
+    return web.json_response(
+        {
+            "accepted": sum(len(r.values) for r in readings),
+            "accepted_readings": len(readings),
+            "rejected": [_rejection_json(r) for r in rejections],
+        }
+    )
+
+
+async def ingest_files(request: web.Request) -> web.Response:
+    account = _account(request)
+    files: list[tuple[str, bytes]] = []
+    if request.content_type.startswith("multipart/"):
+        reader = await request.multipart()
+        async for part in reader:
+            if isinstance(part, BodyPartReader) and part.filename:
+                files.append((part.filename, bytes(await part.read(decode=True))))
+    else:
+        name = request.query.get("filename")
+        if not name:
+            raise _error(web.HTTPBadRequest, "multipart files, or a body with ?filename=")
+        files.append((name, await request.read()))
+    if not files:
+        raise _error(web.HTTPBadRequest, "no file in the request")
+    owner = _owner(account)
+    results = [process_file(request.app, owner, name, data) for name, data in files]
+    return web.json_response({"files": [file_result_json(r) for r in results]})
+
+
+def process_file(app: web.Application, owner: str | None, name: str, data: bytes) -> FileResult:
+    """Validate one station file and hand its readings and refusals to the pipeline."""
+    origin = Origin("file", now_ms(), data, owner)
+    symbols = app[appkeys.CONFIG].ingest.file_symbols
+    text = data.decode("utf-8", "replace")
+    result = ingest_station_file(app[appkeys.VALIDATOR], origin, name, text, symbols)
+    app[appkeys.PIPELINE].accept(result.readings, result.rejections)
+    return result
+
+
+def file_result_json(result: FileResult) -> dict[str, Any]:
+    return {
+        "name": result.name,
+        "station_id": result.station_id,
+        "accepted": result.accepted,
+        "rejected": sum(not line.accepted for line in result.lines),
+        "lines": [
+            {"line": line.line, "parameter": line.parameter, "accepted": line.accepted}
+            | ({"reason": line.reason, "detail": line.detail} if not line.accepted else {})
+            for line in result.lines
+        ],
+    }
+
+
+def _rejection_json(r: Rejection) -> dict[str, Any]:
+    return {
+        "station_id": r.station_id,
+        "parameter": r.parameter,
+        "reason": r.reason.value,
+        "detail": r.detail,
+    }
+
+
+def _error(kind: type[web.HTTPException], reason: str) -> web.HTTPException:
+    return kind(text=json.dumps({"error": reason}), content_type="application/json")

@@ -1,0 +1,37 @@
+import stat
+from pathlib import Path
+
+import pytest
+
+from ingest.credentials import ENTERPRISE, PUBLISHER, SERVICE, Credentials
+from ioc.errors import ConfigError
+from tests.factories import registry
+
+
+def test_generated_accounts_round_trip_privately(tmp_path: Path) -> None:
+    credentials, secrets = Credentials.generate(registry(tmp_path))
+    path = tmp_path / "credentials.yaml"
+    credentials.write(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    loaded = Credentials.from_file(path)
+    assert [(a.username, a.role) for a in loaded.accounts] == [
+        ("ioc-service", SERVICE),
+        ("ioc-publisher", PUBLISHER),
+        ("ENT-A", ENTERPRISE),
+        ("ENT-B", ENTERPRISE),
+    ]
+    account = loaded.for_api_key(secrets.api_keys["ENT-A"])
+    assert account is not None and account.enterprise == "ENT-A"
+    assert loaded.for_api_key("ioc_guess") is None
+    assert secrets.api_keys["ENT-A"] not in path.read_text()  # only its hash is kept
+
+
+def test_a_broken_accounts_file_is_explained(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("accounts:\n  - {username: x, role: boss, password: short}\n")
+    with pytest.raises(ConfigError) as caught:
+        Credentials.from_file(path)
+    assert {p.split(":")[0] for p in caught.value.problems} == {
+        "accounts.0.role",
+        "accounts.0.password",
+    }

@@ -1,0 +1,84 @@
+from pathlib import Path
+
+import pytest
+
+from ingest.station_files import ingest_station_file, parse_local_ts
+from ingest.validate import Origin, ReadingValidator
+from ioc.config import DEFAULT_FILE_SYMBOLS, IngestConfig
+from ioc.messages import InstrumentStatus
+from tests.factories import now_ms, registry
+
+
+@pytest.fixture
+def validator(tmp_path: Path) -> ReadingValidator:
+    return ReadingValidator(registry(tmp_path), IngestConfig())
+
+
+def local_stamp(offset_s: int = 0) -> str:
+    from datetime import datetime
+
+    from ioc.clock import LOCAL_TZ
+
+    return datetime.fromtimestamp(now_ms() / 1000 - offset_s, LOCAL_TZ).strftime("%Y%m%d%H%M%S")
+
+
+def run(validator: ReadingValidator, name: str, text: str, owner: str | None = None):  # type: ignore[no-untyped-def]
+    origin = Origin("file", now_ms(), text.encode(), owner)
+    return ingest_station_file(validator, origin, name, text, DEFAULT_FILE_SYMBOLS)
+
+
+def test_local_time_becomes_utc() -> None:
+    assert parse_local_ts("20261123150000") == 1_795_420_800_000  # 08:00 UTC
+    assert parse_local_ts("2026-11-23") is None
+
+
+def test_a_logger_file_becomes_readings_with_symbols_units_and_status(
+    validator: ReadingValidator,
+) -> None:
+    ts = local_stamp(600)
+    text = f"PM2,5\t35,2\tug/m3\t{ts}\t00\nPM10\t51.0\tµg/m³\t{ts}\t01\nNO2  20  ug/m3  {ts}  00\n"
+    result = run(validator, f"LD_ENT-A_AIR-1_{ts}.txt", text)
+    assert result.station_id == "AIR-1"
+    [reading] = result.readings
+    assert reading.values == {"pm25": 35.2, "pm10": 51.0, "no2": 20.0}
+    assert reading.status == {"pm10": InstrumentStatus.CALIBRATING}
+    assert [line.accepted for line in result.lines] == [True, True, True]
+
+
+def test_every_bad_line_gets_its_reason_and_good_lines_stay(validator: ReadingValidator) -> None:
+    ts = local_stamp(600)
+    text = "\n".join(
+        [
+            f"PM2,5 12 ug/m3 {ts} 00",
+            f"PM10 high ug/m3 {ts} 00",
+            f"NO2 5 mg/m3 {ts} 00",
+            f"Benzene 1 ug/m3 {ts} 00",
+            f"PM2,5 12 ug/m3 {ts} 07",
+            "PM10 3",
+            "NO2 4 ug/m3 2026-11-23 00",
+        ]
+    )
+    result = run(validator, f"AIR-2_{ts}.txt", text)
+    assert [(line.line, line.accepted, line.reason) for line in result.lines] == [
+        (1, True, ""),
+        (2, False, "not_numeric"),
+        (3, False, "wrong_unit"),
+        (4, False, "unknown_parameter"),
+        (5, False, "malformed"),
+        (6, False, "malformed"),
+        (7, False, "bad_timestamp"),
+    ]
+    assert result.readings[0].values == {"pm25": 12.0}
+    assert len(result.rejections) == 6
+
+
+def test_a_bad_file_name_is_refused(validator: ReadingValidator) -> None:
+    result = run(validator, "readings.txt", "PM10 1 ug/m3 20261123150000 00")
+    assert result.readings == [] and result.lines[0].reason == "malformed"
+
+
+def test_an_enterprise_file_for_another_station_is_refused(validator: ReadingValidator) -> None:
+    ts = local_stamp(60)
+    result = run(validator, f"STK-1_{ts}.txt", f"PM 80 mg/Nm3 {ts} 00", owner="ENT-B")
+    assert [line.reason for line in result.lines] == ["not_owner"]
+    assert run(validator, f"STK-1_{ts}.txt", f"PM 80 mg/Nm3 {ts} 00", owner="ENT-A").accepted == 1
