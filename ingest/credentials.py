@@ -31,8 +31,10 @@ from ioc.config import friendly_errors
 from ioc.errors import ConfigError, ServiceStartError
 from ioc.registry import StationRegistry
 
-SERVICE, PUBLISHER, ENTERPRISE = "service", "publisher", "enterprise"
 Role = Literal["service", "publisher", "enterprise"]
+SERVICE: Role = "service"
+PUBLISHER: Role = "publisher"
+ENTERPRISE: Role = "enterprise"
 
 
 class Account(BaseModel):
@@ -73,21 +75,33 @@ class Credentials:
         return next((a for a in self.accounts if a.role == role), None)
 
     @classmethod
-    def generate(cls, registry: StationRegistry) -> tuple[Credentials, NewSecrets]:
-        accounts = [Account(username="ioc-service", role=SERVICE, password=_secret())]
+    def generate(
+        cls, registry: StationRegistry, existing: Credentials | None = None
+    ) -> tuple[Credentials, NewSecrets]:
+        """Accounts for the service, the publisher and every enterprise of the registry;
+        those ``existing`` already has are kept as they are."""
+        accounts = list(existing.accounts) if existing else []
+        have = {a.username for a in accounts}
         keys: dict[str, str] = {}
-        for username, role, enterprise in [
+        wanted: list[tuple[str, Role, str | None]] = [
+            ("ioc-service", SERVICE, None),
             ("ioc-publisher", PUBLISHER, None),
             *((e, ENTERPRISE, e) for e in registry.enterprises),
-        ]:
-            keys[username] = f"ioc_{secrets.token_urlsafe(24)}"
+        ]
+        for username, role, enterprise in wanted:
+            if username in have:
+                continue
+            key_hash = None
+            if role != SERVICE:
+                keys[username] = f"ioc_{secrets.token_urlsafe(24)}"
+                key_hash = hash_key(keys[username])
             accounts.append(
                 Account(
                     username=username,
                     role=role,
                     password=_secret(),
                     enterprise=enterprise,
-                    api_key_sha256=hash_key(keys[username]),
+                    api_key_sha256=key_hash,
                 )
             )
         return cls(accounts), NewSecrets(keys)

@@ -5,6 +5,10 @@ stops everything it started, in reverse order.
 An external broker or database is used instead of the private one when the config file names
 a host other than this machine, or the environment sets ``IOC_MQTT__HOST`` /
 ``IOC_INFLUX__URL``.
+
+The private broker requires a login: accounts are made once in ``./var/credentials.yaml``
+(the service, the simulators as publisher, one per enterprise), and the broker's password and
+ACL files are made from them and the registry at every start.
 """
 
 from __future__ import annotations
@@ -17,8 +21,12 @@ from contextlib import ExitStack, suppress
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pydantic import SecretStr
+
+from ingest.credentials import Credentials, write_broker_files
 from ioc.cli import DEFAULT_CONFIG, load_config_and_registry
 from ioc.private_services import PrivateInfluxDB, PrivateMosquitto, free_port
+from ioc.registry import StationRegistry
 from ioc.runner import serve
 
 PREFERRED_MQTT_PORT = 18830
@@ -41,20 +49,41 @@ def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
         urlsplit(config.influx.url).hostname or ""
     )
     env = dict(os.environ)
+    credentials_path = config.ingest.credentials_file or var / "credentials.yaml"
+    credentials = _ensure_credentials(credentials_path, registry)
+    ingest_update: dict[str, object] = {"credentials_file": credentials_path}
+    if config.ingest.drop_folder is None:
+        ingest_update["drop_folder"] = var / "drop"
+    config = config.model_copy(update={"ingest": config.ingest.model_copy(update=ingest_update)})
     with ExitStack() as stack:
         if not external_mqtt:
-            broker = PrivateMosquitto(var / "mosquitto", free_port(PREFERRED_MQTT_PORT))
+            auth = write_broker_files(
+                credentials, registry, config.mqtt.topic_prefix, var / "mosquitto"
+            )
+            broker = PrivateMosquitto(var / "mosquitto", free_port(PREFERRED_MQTT_PORT), auth)
             _say(f"starting Mosquitto on 127.0.0.1:{broker.port} (data in {broker.directory})")
             broker.start()
             stack.callback(_stopping, broker)
+            service, publisher = credentials.first("service"), credentials.first("publisher")
+            assert service is not None and publisher is not None
             config = config.model_copy(
                 update={
                     "mqtt": config.mqtt.model_copy(
-                        update={"host": "127.0.0.1", "port": broker.port}
+                        update={
+                            "host": "127.0.0.1",
+                            "port": broker.port,
+                            "username": service.username,
+                            "password": SecretStr(service.password),
+                        }
                     )
                 }
             )
-            env |= {"IOC_MQTT__HOST": "127.0.0.1", "IOC_MQTT__PORT": str(broker.port)}
+            env |= {
+                "IOC_MQTT__HOST": "127.0.0.1",
+                "IOC_MQTT__PORT": str(broker.port),
+                "IOC_MQTT__USERNAME": publisher.username,
+                "IOC_MQTT__PASSWORD": publisher.password,
+            }
         else:
             _say(f"using the configured broker {config.mqtt.host}:{config.mqtt.port}")
         if not external_influx:
@@ -90,6 +119,18 @@ def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
         _say("stopping")
     _say("stopped")
     return 0
+
+
+def _ensure_credentials(path: Path, registry: StationRegistry) -> Credentials:
+    """The accounts file, made (or completed for new enterprises) on first use."""
+    existing = Credentials.from_file(path) if path.exists() else None
+    credentials, secrets = Credentials.generate(registry, existing)
+    if secrets.api_keys:
+        credentials.write(path)
+        _say(f"accounts written to {path}; API keys (shown once, only hashes are kept):")
+        for username, key in secrets.api_keys.items():
+            _say(f"  {username:<14} {key}")
+    return credentials
 
 
 def _stopping(service: PrivateMosquitto | PrivateInfluxDB) -> None:
