@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from alerts.lifecycle import AlertBook
+from alerts.notify import WebhookNotifier
 from ingest.credentials import Credentials
 from ingest.mqtt_source import MqttLink
 from ingest.rejections import RejectionSink
@@ -30,3 +31,4 @@ BROADCASTER = web.AppKey("broadcaster", Broadcaster)
 PIPELINE = web.AppKey("pipeline", Pipeline)
 VALIDATOR = web.AppKey("validator", ReadingValidator)
 CREDENTIALS: web.AppKey[Credentials | None] = web.AppKey("credentials")
+NOTIFIER = web.AppKey("notifier", WebhookNotifier)

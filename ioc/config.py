@@ -12,19 +12,17 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 
+from alerts.config import AlertsConfig
 from ioc.errors import ConfigError
 from ioc.messages import Severity
+from ioc.section import Section as Section  # re-exported: sections import it from here
 
 ENV_PREFIX = "IOC_"
 Window = Literal["instant", "1h", "8h", "24h"]
 WINDOW_HOURS: dict[str, int] = {"instant": 0, "1h": 1, "8h": 8, "24h": 24}
 StationKind = Literal["air", "weather", "stack", "wastewater"]
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class MqttConfig(Section):
@@ -336,6 +334,7 @@ class IocConfig(Section):
     influx: InfluxConfig = Field(default_factory=InfluxConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
 

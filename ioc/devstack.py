@@ -97,7 +97,12 @@ def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
         else:
             _say(f"using the configured database {config.influx.url}")
         config = config.model_copy(
-            update={"influx": config.influx.model_copy(update={"spool_dir": var / "spool"})}
+            update={
+                "influx": config.influx.model_copy(update={"spool_dir": var / "spool"}),
+                "alerts": config.alerts.model_copy(
+                    update={"database": str(var / "alerts.sqlite3")}
+                ),
+            }
         )
         web_port = free_port(config.web.port or PREFERRED_WEB_PORT)
         config = config.model_copy(update={"web": config.web.model_copy(update={"port": web_port})})

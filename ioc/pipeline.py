@@ -21,6 +21,7 @@ from analytics.limits import LimitEngine
 from ingest.decode import decode_reading, decode_senml, parse_json
 from ingest.rejections import RejectionSink
 from ingest.validate import Origin, ReadingValidator, message_rejection
+from ioc.clock import now_ms
 from ioc.config import RuleConfig
 from ioc.messages import Alert, RawMessage, Reading, Rejection, RejectReason
 from ioc.registry import StationRegistry
@@ -137,19 +138,20 @@ class Pipeline:
         self._store.append(self._serializer.lines(readings))
         self._rejections.handle(rejections)
         self._board.observe(readings)
-        self.publish_alert_events(self._alerts.apply(self._engine.evaluate(readings)))
+        self._alerts.apply(self._engine.evaluate(readings))  # events reach publish_alert_events
         self.stats.readings += len(readings)
         self.stats.rejections += len(rejections)
 
     def publish_alert_events(self, events: list[tuple[str, Alert]]) -> None:
-        """Send alert changes to the store (charts), the station board and the wall."""
+        """Send alert changes — from rules, operators or escalation — to the store (charts),
+        the station board and the wall. Subscribed to the alert book."""
         if not events:
             return
         self.stats.alert_events += len(events)
         lines = []
         for event, alert in events:
-            ts = alert.resolved_ms if alert.resolved_ms is not None else alert.opened_ms
-            lines.append(alert_line(event, alert, ts))
+            ts = {"opened": alert.opened_ms, "resolved": alert.resolved_ms}.get(event)
+            lines.append(alert_line(event, alert, ts or now_ms()))
             self._board.alert_event(alert)
             self._broadcaster.publish(
                 {

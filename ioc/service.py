@@ -1,7 +1,8 @@
 """Service wiring. Every long-lived resource is a cleanup context behind a typed AppKey
 (ioc.appkeys): startup in order, shutdown in reverse.
 
-    store_context     aiohttp client session + InfluxStore flush task
+    store_context     aiohttp client session + InfluxStore flush task (spool → InfluxDB)
+    alerts_context    alert book (SQLite), webhook notifier, escalation check
     pipeline_context  validator, limit engine, alert book, station board, broadcaster,
                       MQTT link (receiver) and the pipeline task between them
     drop_folder_context  the watched folder of station data files (if configured)
@@ -15,12 +16,14 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from alerts.lifecycle import AlertBook
+from alerts.notify import WebhookNotifier
 from analytics.limits import LimitEngine
 from ingest.credentials import Credentials
 from ingest.drop_folder import DropFolder
@@ -29,12 +32,14 @@ from ingest.mqtt_source import MqttLink
 from ingest.rejections import RejectionSink
 from ingest.validate import ReadingValidator
 from ioc import appkeys
+from ioc.clock import now_ms
 from ioc.config import IocConfig
 from ioc.errors import StoreError
 from ioc.messages import RawMessage
 from ioc.pipeline import Pipeline
 from ioc.registry import StationRegistry
 from store.influx import InfluxStore
+from web.alerts_api import add_alert_routes
 from web.broadcast import Broadcaster
 from web.routes import add_routes
 from web.station_board import StationBoard
@@ -54,8 +59,11 @@ def create_app(config: IocConfig, registry: StationRegistry) -> web.Application:
         if config.ingest.credentials_file
         else None
     )
-    app.cleanup_ctx.extend([store_context, pipeline_context, drop_folder_context, wall_context])
+    app.cleanup_ctx.extend(
+        [store_context, alerts_context, pipeline_context, drop_folder_context, wall_context]
+    )
     add_routes(app)
+    add_alert_routes(app)
     add_ingest_routes(app)
     return app
 
@@ -81,13 +89,46 @@ async def store_context(app: web.Application) -> AsyncIterator[None]:
             store.spool.close()
 
 
+async def alerts_context(app: web.Application) -> AsyncIterator[None]:
+    """The alert book (SQLite), its webhook notifier and the periodic escalation check."""
+    config, rules, registry = app[appkeys.CONFIG], app[appkeys.RULES], app[appkeys.REGISTRY]
+    if config.alerts.database != ":memory:":
+        Path(config.alerts.database).parent.mkdir(parents=True, exist_ok=True)
+    book = AlertBook(rules, config.alerts)
+    app[appkeys.ALERTS] = book
+
+    async def escalate_and_purge() -> None:
+        while True:
+            await asyncio.sleep(config.alerts.check_interval_s)
+            book.check_escalations(now_ms())
+            book.purge(now_ms())
+
+    try:
+        async with aiohttp.ClientSession() as session:
+            notifier = WebhookNotifier(
+                config.alerts, session, render=lambda a: alert_json(a, rules, registry)
+            )
+            book.subscribe(notifier.enqueue)
+            app[appkeys.NOTIFIER] = notifier
+            async with (
+                _background(notifier.run(), "webhooks"),
+                _background(escalate_and_purge(), "escalations"),
+            ):
+                yield
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(SHUTDOWN_FLUSH_S):
+                        await notifier.join()
+    finally:
+        book.shutdown()
+
+
 async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
     config, registry = app[appkeys.CONFIG], app[appkeys.REGISTRY]
     rules = app[appkeys.RULES]
     store = app[appkeys.STORE]
     inbox: asyncio.Queue[RawMessage] = asyncio.Queue(config.mqtt.queue_size)
     mqtt = MqttLink(config.mqtt, inbox)
-    alerts = AlertBook(rules)
+    alerts = app[appkeys.ALERTS]
     board = StationBoard(registry, config.web.offline_after_intervals)
     parameters = parameters_json(registry)
 
@@ -121,8 +162,8 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
         broadcaster=broadcaster,
         batch_size=config.ingest.batch_size,
     )
+    alerts.subscribe(pipeline.publish_alert_events)
     app[appkeys.MQTT] = mqtt
-    app[appkeys.ALERTS] = alerts
     app[appkeys.BOARD] = board
     app[appkeys.BROADCASTER] = broadcaster
     app[appkeys.REJECTIONS] = rejections

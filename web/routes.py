@@ -15,7 +15,7 @@ from aiohttp import WSMsgType, web
 from ioc import appkeys
 from ioc.errors import StoreError
 from web.broadcast import Broadcaster, WallClient
-from web.wire import alert_json, iso_utc
+from web.wire import iso_utc
 
 STATIC_DIR = Path(__file__).parent / "static"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -29,7 +29,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/ws", wall_socket)
     app.router.add_get("/api/v1/health", health)
     app.router.add_get("/api/v1/stations", stations)
-    app.router.add_get("/api/v1/alerts", alerts)
     app.router.add_get("/api/v1/readings", readings)
     app.router.add_get("/api/v1/rejected", rejected)
 
@@ -107,6 +106,7 @@ async def health(request: web.Request) -> web.Response:
             "pipeline": vars_of(app[appkeys.PIPELINE].stats),
             "rejected_by_reason": dict(app[appkeys.REJECTIONS].by_reason),
             "wall": vars_of(app[appkeys.BROADCASTER].stats),
+            "webhooks": vars_of(app[appkeys.NOTIFIER].stats),
         }
     )
 
@@ -119,21 +119,6 @@ async def stations(request: web.Request) -> web.Response:
     board = request.app[appkeys.BOARD]
     now_ms = int(datetime.now().timestamp() * 1000)
     return web.json_response({"stations": board.snapshot(now_ms)})
-
-
-async def alerts(request: web.Request) -> web.Response:
-    app = request.app
-    book = app[appkeys.ALERTS]
-    state = request.query.get("state", "open")
-    if state not in ("open", "resolved", "all"):
-        raise _bad_request("state must be open, resolved or all")
-    chosen = []
-    if state in ("open", "all"):
-        chosen += book.open_alerts()
-    if state in ("resolved", "all"):
-        chosen += book.resolved_alerts()
-    rules, registry = app[appkeys.RULES], app[appkeys.REGISTRY]
-    return web.json_response({"alerts": [alert_json(a, rules, registry) for a in chosen]})
 
 
 async def readings(request: web.Request) -> web.Response:

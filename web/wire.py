@@ -40,6 +40,19 @@ def alert_json(
         "value": alert.value,
         "limit": alert.limit,
         "window": rule.window if rule else "instant",
+        "raised_at": iso_utc(alert.raised_ms),
+        "last_seen": iso_utc(alert.last_seen_ms),
+        "peak": alert.peak,
+        "count": alert.count,
+        "flaps": alert.flaps,
+        "flapping": alert.flapping,
+        "silenced": alert.silenced,
+        "escalated": alert.escalated,
+        "retroactive": alert.retroactive,
+        "acknowledged_at": iso_utc(alert.acknowledged_ms),
+        "acknowledged_by": alert.acknowledged_by,
+        "resolved_by": alert.resolved_by,
+        "closed_at": iso_utc(alert.closed_ms),
     }
 
 

@@ -70,6 +70,7 @@ def config(
                 "drop_folder": str(tmp_path / "drop"),
                 "drop_folder_poll_s": 0.1,
             },
+            "alerts": {"database": str(tmp_path / "alerts.sqlite3")},
             "web": {"heartbeat_s": 1, "station_push_interval_s": 0.1},
             "analytics": {"rules": TEST_RULES},
         }

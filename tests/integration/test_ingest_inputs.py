@@ -194,6 +194,7 @@ async def test_broker_acls_keep_enterprises_to_their_own_topics(
                 "flush_interval_s": 0.05,
             },
             "analytics": {"rules": TEST_RULES},
+            "alerts": {"database": ":memory:"},
         }
     )
     app = create_app(config, StationRegistry.from_file(config.registry))

@@ -69,6 +69,7 @@ async def test_an_influxdb_outage_loses_nothing_and_duplicates_nothing(
                 "spool_dir": str(tmp_path / "spool"),
                 "timeout_s": 2,
             },
+            "alerts": {"database": ":memory:"},
         }
     )
     app = create_app(config, StationRegistry.from_file(config.registry))
@@ -116,6 +117,7 @@ async def test_a_killed_service_loses_no_qos1_reading(
                 },
                 "web": {"port": web_port},
                 "analytics": {"rules": TEST_RULES},
+                "alerts": {"database": str(tmp_path / "alerts.sqlite3")},
             }
         )
     )

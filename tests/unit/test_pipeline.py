@@ -29,6 +29,7 @@ async def parts(tmp_path: Path) -> AsyncIterator[dict[str, object]]:
         store = InfluxStore(InfluxConfig(spool_dir=tmp_path / "spool", spool_fsync=False), session)
         board = StationBoard(reg, 3)
         broadcaster = Broadcaster(100, 100, lambda: {})
+        alerts = AlertBook({r.id: r for r in rules})
         pipeline = Pipeline(
             registry=reg,
             rules={r.id: r for r in rules},
@@ -38,11 +39,12 @@ async def parts(tmp_path: Path) -> AsyncIterator[dict[str, object]]:
                 store, lambda t, p: published.append((t, p)), "ioc/v1/rejected", 60
             ),
             engine=LimitEngine(rules, reg),
-            alerts=AlertBook({r.id: r for r in rules}),
+            alerts=alerts,
             board=board,
             broadcaster=broadcaster,
             batch_size=100,
         )
+        alerts.subscribe(pipeline.publish_alert_events)
         yield {
             "pipeline": pipeline,
             "store": store,

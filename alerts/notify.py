@@ -1,0 +1,135 @@
+"""Webhook notifications of alert events.
+
+Subscribe :meth:`WebhookNotifier.enqueue` to the alert book and run :meth:`WebhookNotifier.run`
+as a background task. ``enqueue`` never blocks: it keeps the events worth sending — listed in
+``alerts.notify_events``, of an alert neither silenced nor flapping, with webhooks configured
+for its severity — as one call per URL in a bounded queue, and counts what did not fit.
+``run`` POSTs ``{"event": ..., "alert": {...}}`` with ``webhook_workers`` calls in flight. A
+call that fails (no connection, timeout, HTTP 5xx, 408 or 429) is tried again after
+``webhook_backoff_s``, doubled each time, up to ``webhook_attempts`` attempts; then it is
+logged and counted as failed. Any other answer outside 2xx fails at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import aiohttp
+
+from alerts.config import AlertsConfig
+from ioc.messages import Alert, Severity
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF_S = 300.0
+RETRY_STATUSES = frozenset({408, 429})
+
+
+@dataclass(slots=True)
+class NotifierStats:
+    queued: int = 0  # calls accepted into the queue
+    sent: int = 0  # calls answered with 2xx
+    retried: int = 0  # attempts that failed and were tried again
+    failed: int = 0  # calls given up
+    dropped: int = 0  # calls that did not fit in the queue
+    suppressed: int = 0  # events of silenced or flapping alerts, not sent
+
+
+class WebhookNotifier:
+    """``render`` turns an alert into the JSON object sent (the service passes
+    ``web.wire.alert_json`` with its rules and registry); by default, the Alert's fields."""
+
+    def __init__(
+        self,
+        config: AlertsConfig,
+        session: aiohttp.ClientSession,
+        render: Callable[[Alert], Mapping[str, Any]] = asdict,
+    ) -> None:
+        self._config = config
+        self._session = session
+        self._render = render
+        self._events = frozenset(config.notify_events)
+        self._urls = {
+            Severity.INFO: [str(url) for url in config.webhooks.info],
+            Severity.WARNING: [str(url) for url in config.webhooks.warning],
+            Severity.CRITICAL: [str(url) for url in config.webhooks.critical],
+        }
+        self._timeout = aiohttp.ClientTimeout(total=config.webhook_timeout_s)
+        self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(
+            config.webhook_queue_size
+        )
+        self._overflowing = False
+        self.stats = NotifierStats()
+
+    def enqueue(self, events: Iterable[tuple[str, Alert]]) -> None:
+        """Queue the webhook calls of ``events``; never blocks (an alert book subscriber)."""
+        for event, alert in events:
+            if event not in self._events:
+                continue
+            if alert.silenced or alert.flapping:
+                self.stats.suppressed += 1
+                continue
+            urls = self._urls[alert.severity]
+            if not urls:
+                continue
+            body = {"event": event, "alert": dict(self._render(alert))}
+            for url in urls:
+                try:
+                    self._queue.put_nowait((url, body))
+                except asyncio.QueueFull:
+                    self.stats.dropped += 1
+                    if not self._overflowing:
+                        log.warning("webhook queue full: dropping calls until it has room")
+                    self._overflowing = True
+                else:
+                    self.stats.queued += 1
+                    self._overflowing = False
+
+    async def run(self) -> None:
+        """Make the queued calls until cancelled."""
+        async with asyncio.TaskGroup() as workers:
+            for n in range(self._config.webhook_workers):
+                workers.create_task(self._work(), name=f"webhook-{n}")
+
+    async def join(self) -> None:
+        """Wait until every queued call was delivered or given up (at shutdown)."""
+        await self._queue.join()
+
+    async def _work(self) -> None:
+        while True:
+            url, body = await self._queue.get()
+            try:
+                await self._deliver(url, body)
+            finally:
+                self._queue.task_done()
+
+    async def _deliver(self, url: str, body: dict[str, Any]) -> None:
+        delay = self._config.webhook_backoff_s
+        attempts = self._config.webhook_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self._session.post(url, json=body, timeout=self._timeout) as answer:
+                    if 200 <= answer.status < 300:
+                        self.stats.sent += 1
+                        return
+                    reason = f"HTTP {answer.status}"
+                    retry = answer.status >= 500 or answer.status in RETRY_STATUSES
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                reason, retry = f"{type(exc).__name__} {exc}".strip(), True
+            if not retry or attempt == attempts:
+                break
+            self.stats.retried += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_BACKOFF_S)
+        self.stats.failed += 1
+        log.warning(
+            "webhook %s: %s of alert %s not delivered after %d attempt(s): %s",
+            url,
+            body["event"],
+            body["alert"].get("id"),
+            attempt,
+            reason,
+        )

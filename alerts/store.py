@@ -1,0 +1,323 @@
+"""SQLite persistence of the alert book: alerts, every change made to them, and silences.
+
+One store per database file and process: the AlertBook that owns it is the only writer. WAL
+journal with ``synchronous=NORMAL``: a commit survives a crash of the process (an OS crash
+may lose the latest ones), and readers never wait for the writer. Writes happen inside
+:meth:`AlertStore.transaction`, one per batch of changes; reads inside it see those writes.
+
+Schema (``PRAGMA user_version`` 1)::
+
+    alerts    one row per alert; the columns are the fields of ioc.messages.Alert
+              (id INTEGER PRIMARY KEY AUTOINCREMENT: ids are never reused)
+    history   seq, alert_id, action, ts_ms (when it happened: data time for rule changes),
+              recorded_ms, from_state, to_state, user (NULL: the rule or the book),
+              value, comment, retroactive
+    silences  id, station_id, rule_id (NULL: any), start_ms, end_ms, reason, created_by,
+              created_ms
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ioc.messages import Alert, AlertState, Severity
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    rule_id TEXT NOT NULL,
+    station_id TEXT NOT NULL,
+    parameter TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    state TEXT NOT NULL,
+    opened_ms INTEGER NOT NULL,
+    value REAL NOT NULL,
+    "limit" REAL NOT NULL,
+    resolved_ms INTEGER,
+    raised_ms INTEGER,
+    last_seen_ms INTEGER,
+    peak REAL,
+    count INTEGER NOT NULL,
+    flaps INTEGER NOT NULL,
+    flapping INTEGER NOT NULL,
+    silenced INTEGER NOT NULL,
+    escalated INTEGER NOT NULL,
+    retroactive INTEGER NOT NULL,
+    acknowledged_ms INTEGER,
+    acknowledged_by TEXT,
+    resolved_by TEXT,
+    closed_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS alerts_by_state ON alerts (state);
+CREATE INDEX IF NOT EXISTS alerts_by_key ON alerts (rule_id, station_id, id);
+CREATE INDEX IF NOT EXISTS alerts_by_opened ON alerts (opened_ms);
+CREATE TABLE IF NOT EXISTS history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_id INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    recorded_ms INTEGER NOT NULL,
+    from_state TEXT,
+    to_state TEXT NOT NULL,
+    user TEXT,
+    value REAL,
+    comment TEXT NOT NULL,
+    retroactive INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS history_by_alert ON history (alert_id, action, ts_ms);
+CREATE TABLE IF NOT EXISTS silences (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    station_id TEXT,
+    rule_id TEXT,
+    start_ms INTEGER NOT NULL,
+    end_ms INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+"""
+
+_COLUMNS = tuple(f.name for f in fields(Alert))
+_BOOLEANS = frozenset(f.name for f in fields(Alert) if f.type in (bool, "bool"))
+_SAVE_ALERT = "INSERT INTO alerts ({}) VALUES ({}) ON CONFLICT (id) DO UPDATE SET {}".format(
+    ", ".join(f'"{c}"' for c in _COLUMNS),
+    ", ".join("?" for _ in _COLUMNS),
+    ", ".join(f'"{c}" = excluded."{c}"' for c in _COLUMNS if c != "id"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One change of an alert. ``user`` is None when the rule or the book made it."""
+
+    alert_id: str
+    action: str
+    ts_ms: int  # when it happened: the transition's data time, or the operator's action
+    recorded_ms: int  # wall-clock time it was recorded
+    to_state: AlertState
+    from_state: AlertState | None = None
+    user: str | None = None
+    value: float | None = None
+    comment: str = ""
+    retroactive: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """A maintenance window: alerts of the station and/or rule firing inside it are silenced."""
+
+    id: str
+    station_id: str | None  # None: every station
+    rule_id: str | None  # None: every rule
+    start_ms: int
+    end_ms: int
+    reason: str
+    created_by: str
+    created_ms: int
+
+    def covers(self, rule_id: str, station_id: str, ts_ms: int) -> bool:
+        return (
+            self.start_ms <= ts_ms < self.end_ms
+            and self.station_id in (None, station_id)
+            and self.rule_id in (None, rule_id)
+        )
+
+
+class AlertStore:
+    def __init__(self, path: str) -> None:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        with self._db:
+            self._db.executescript(SCHEMA)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'alerts'").fetchone()
+        self._last_id = row[0] if row else 0
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Commit every write made inside at the end, or none if it raises."""
+        with self._db:
+            yield
+
+    def next_id(self) -> str:
+        self._last_id += 1
+        return str(self._last_id)
+
+    def save(self, alert: Alert) -> None:
+        row = [getattr(alert, name) for name in _COLUMNS]
+        row[0] = int(alert.id)
+        self._db.execute(_SAVE_ALERT, row)
+
+    def record(self, entry: HistoryEntry) -> None:
+        self._db.execute(
+            "INSERT INTO history (alert_id, action, ts_ms, recorded_ms, from_state, to_state,"
+            " user, value, comment, retroactive) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                int(entry.alert_id),
+                entry.action,
+                entry.ts_ms,
+                entry.recorded_ms,
+                entry.from_state,
+                entry.to_state,
+                entry.user,
+                entry.value,
+                entry.comment,
+                entry.retroactive,
+            ),
+        )
+
+    def alert(self, alert_id: str) -> Alert | None:
+        key = _row_id(alert_id)
+        if key is None:
+            return None
+        row = self._db.execute("SELECT * FROM alerts WHERE id = ?", (key,)).fetchone()
+        return _alert(row) if row else None
+
+    def active(self) -> list[Alert]:
+        """Open and acknowledged alerts."""
+        rows = self._db.execute("SELECT * FROM alerts WHERE state IN ('open', 'acknowledged')")
+        return [_alert(row) for row in rows]
+
+    def latest(self, rule_id: str, station_id: str) -> Alert | None:
+        """The newest alert of a rule at a station, whatever its state."""
+        row = self._db.execute(
+            "SELECT * FROM alerts WHERE rule_id = ? AND station_id = ? ORDER BY id DESC LIMIT 1",
+            (rule_id, station_id),
+        ).fetchone()
+        return _alert(row) if row else None
+
+    def query(
+        self,
+        *,
+        states: Collection[AlertState] = (),
+        severity: Severity | None = None,
+        station_id: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int = 100,
+    ) -> list[Alert]:
+        """Alerts opened in [since, until), newest first; empty ``states`` = any state."""
+        where: list[str] = []
+        args: list[Any] = []
+        if states:
+            where.append(f"state IN ({', '.join('?' for _ in states)})")
+            args += states
+        for clause, arg in (
+            ("severity = ?", severity),
+            ("station_id = ?", station_id),
+            ("opened_ms >= ?", since_ms),
+            ("opened_ms < ?", until_ms),
+        ):
+            if arg is not None:
+                where.append(clause)
+                args.append(arg)
+        sql = "SELECT * FROM alerts"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._db.execute(f"{sql} ORDER BY opened_ms DESC, id DESC LIMIT ?", (*args, limit))
+        return [_alert(row) for row in rows]
+
+    def history(self, alert_id: str) -> list[HistoryEntry]:
+        rows = self._db.execute(
+            "SELECT * FROM history WHERE alert_id = ? ORDER BY seq", (int(alert_id),)
+        )
+        return [
+            HistoryEntry(
+                alert_id=alert_id,
+                action=row["action"],
+                ts_ms=row["ts_ms"],
+                recorded_ms=row["recorded_ms"],
+                to_state=AlertState(row["to_state"]),
+                from_state=AlertState(row["from_state"]) if row["from_state"] else None,
+                user=row["user"],
+                value=row["value"],
+                comment=row["comment"],
+                retroactive=bool(row["retroactive"]),
+            )
+            for row in rows
+        ]
+
+    def count_actions(self, alert_id: str, action: str, since_ms: int) -> int:
+        """How often ``action`` happened to the alert at or after ``since_ms`` (data time)."""
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM history WHERE alert_id = ? AND action = ? AND ts_ms >= ?",
+            (int(alert_id), action, since_ms),
+        ).fetchone()
+        return int(row[0])
+
+    def add_silence(
+        self,
+        station_id: str | None,
+        rule_id: str | None,
+        start_ms: int,
+        end_ms: int,
+        reason: str,
+        created_by: str,
+        created_ms: int,
+    ) -> Silence:
+        with self._db:
+            cursor = self._db.execute(
+                "INSERT INTO silences (station_id, rule_id, start_ms, end_ms, reason, created_by,"
+                " created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (station_id, rule_id, start_ms, end_ms, reason, created_by, created_ms),
+            )
+        return Silence(
+            str(cursor.lastrowid),
+            station_id,
+            rule_id,
+            start_ms,
+            end_ms,
+            reason,
+            created_by,
+            created_ms,
+        )
+
+    def delete_silence(self, silence_id: str) -> bool:
+        key = _row_id(silence_id)
+        if key is None:
+            return False
+        with self._db:
+            cursor = self._db.execute("DELETE FROM silences WHERE id = ?", (key,))
+        return cursor.rowcount > 0
+
+    def silences(self) -> list[Silence]:
+        rows = self._db.execute("SELECT * FROM silences ORDER BY start_ms, id")
+        return [Silence(**{**dict(row), "id": str(row["id"])}) for row in rows]
+
+    def purge(self, before_ms: int) -> int:
+        """Delete alerts closed before ``before_ms`` with their history, and silences that
+        ended before it. Returns how many alerts were deleted."""
+        closed = "SELECT id FROM alerts WHERE state = 'closed' AND closed_ms < ?"
+        with self._db:
+            self._db.execute(f"DELETE FROM history WHERE alert_id IN ({closed})", (before_ms,))
+            deleted = self._db.execute(f"DELETE FROM alerts WHERE id IN ({closed})", (before_ms,))
+            self._db.execute("DELETE FROM silences WHERE end_ms < ?", (before_ms,))
+        return deleted.rowcount
+
+
+def _row_id(text: str) -> int | None:
+    """The row id an id from outside names, or None if it cannot name one."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
+def _alert(row: sqlite3.Row) -> Alert:
+    values = dict(row)
+    values["id"] = str(values["id"])
+    values["severity"] = Severity(values["severity"])
+    values["state"] = AlertState(values["state"])
+    for name in _BOOLEANS:
+        values[name] = bool(values[name])
+    return Alert(**values)

@@ -1,0 +1,12 @@
+"""The base of every configuration section (its own module so that section models can live
+next to the code they configure without import cycles)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Section(BaseModel):
+    """Unknown keys are rejected; a loaded section never changes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)

@@ -1,0 +1,270 @@
+"""REST API of the alert lifecycle::
+
+    GET    /api/v1/alerts               ?state=&severity=&station=&since=&until=&limit=
+    GET    /api/v1/alerts/{id}          the alert and its history
+    POST   /api/v1/alerts/{id}/ack      {"user", "comment"}; also /resolve and /close
+    POST   /api/v1/alerts/{id}/comment  {"user", "text"}
+    GET    /api/v1/silences             silences not yet ended
+    POST   /api/v1/silences             {"station_id", "rule_id", "start", "end", "reason", "user"}
+    DELETE /api/v1/silences/{id}
+
+``user`` defaults to "operator" until accounts exist; times are ISO 8601 with an offset.
+Errors answer ``{"error": reason, ...}``: 400 bad query or body, 404 unknown alert or silence,
+409 (with ``alert_id`` and ``state``) an action the alert's state does not allow.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from alerts.lifecycle import (
+    ACTIVE,
+    InvalidSilence,
+    InvalidTransition,
+    UnknownAlert,
+    UnknownSilence,
+)
+from alerts.store import HistoryEntry, Silence
+from ioc import appkeys
+from ioc.messages import Alert, AlertState, Severity
+from web.wire import alert_json, iso_utc
+
+MAX_ROWS = 10_000
+DEFAULT_USER = "operator"
+MAX_ID = 64
+MAX_TEXT = 2_000
+SEVERITIES = tuple(s.value for s in Severity)
+STATES = tuple(s.value for s in AlertState)
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def add_alert_routes(app: web.Application) -> None:
+    app.router.add_get("/api/v1/alerts", list_alerts)
+    app.router.add_get("/api/v1/alerts/{id}", show_alert)
+    app.router.add_post("/api/v1/alerts/{id}/{action:ack|resolve|close}", act_on_alert)
+    app.router.add_post("/api/v1/alerts/{id}/comment", comment_alert)
+    app.router.add_get("/api/v1/silences", list_silences)
+    app.router.add_post("/api/v1/silences", add_silence)
+    app.router.add_delete("/api/v1/silences/{id}", remove_silence)
+
+
+def _answering_errors(handler: Handler) -> Handler:
+    """Turn the alert book's errors into JSON answers."""
+
+    @functools.wraps(handler)
+    async def answer(request: web.Request) -> web.Response:
+        try:
+            return await handler(request)
+        except InvalidTransition as exc:
+            return _error(409, str(exc), alert_id=exc.alert_id, state=exc.state.value)
+        except UnknownAlert as exc:
+            return _error(404, str(exc), alert_id=exc.alert_id)
+        except UnknownSilence as exc:
+            return _error(404, str(exc), silence_id=exc.silence_id)
+        except InvalidSilence as exc:
+            return _error(400, str(exc))
+
+    return answer
+
+
+@_answering_errors
+async def list_alerts(request: web.Request) -> web.Response:
+    """``state``: all (default), active, or states separated by commas."""
+    query = request.query
+    severity = query.get("severity")
+    if severity is not None and severity not in SEVERITIES:
+        raise _bad_request(f"`severity` must be one of {', '.join(SEVERITIES)}")
+    station = query.get("station")
+    if station is not None and not 1 <= len(station) <= MAX_ID:
+        raise _bad_request("`station` must be a station id")
+    limit = query.get("limit", "100")
+    if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= MAX_ROWS:
+        raise _bad_request(f"`limit` must be 1..{MAX_ROWS}")
+    alerts = request.app[appkeys.ALERTS].query(
+        state=_states(query.get("state", "all")),
+        severity=Severity(severity) if severity else None,
+        station_id=station,
+        since_ms=_time_param(query, "since"),
+        until_ms=_time_param(query, "until"),
+        limit=int(limit),
+    )
+    return web.json_response({"alerts": [_alert(request, a) for a in alerts]})
+
+
+@_answering_errors
+async def show_alert(request: web.Request) -> web.Response:
+    book = request.app[appkeys.ALERTS]
+    alert_id = request.match_info["id"]
+    alert = book.get(alert_id)
+    history = [_history_json(entry) for entry in book.history(alert_id)]
+    return web.json_response({"alert": _alert(request, alert), "history": history})
+
+
+@_answering_errors
+async def act_on_alert(request: web.Request) -> web.Response:
+    body = await _body(request, {"user", "comment"})
+    book = request.app[appkeys.ALERTS]
+    action = {"ack": book.acknowledge, "resolve": book.resolve, "close": book.close}
+    alert = action[request.match_info["action"]](
+        request.match_info["id"],
+        _user(body),
+        _text(body, "comment", "", MAX_TEXT),
+    )
+    return web.json_response({"alert": _alert(request, alert)})
+
+
+@_answering_errors
+async def comment_alert(request: web.Request) -> web.Response:
+    body = await _body(request, {"user", "text"})
+    text = _text(body, "text", "", MAX_TEXT)
+    if not text.strip():
+        raise _bad_request("`text` is required: the comment")
+    alert = request.app[appkeys.ALERTS].comment(request.match_info["id"], _user(body), text)
+    return web.json_response({"alert": _alert(request, alert)})
+
+
+@_answering_errors
+async def list_silences(request: web.Request) -> web.Response:
+    silences = request.app[appkeys.ALERTS].silences()
+    return web.json_response({"silences": [_silence_json(s) for s in silences]})
+
+
+@_answering_errors
+async def add_silence(request: web.Request) -> web.Response:
+    body = await _body(request, {"station_id", "rule_id", "start", "end", "reason", "user"})
+    station_id = _text(body, "station_id", "", MAX_ID) or None
+    if station_id is not None and request.app[appkeys.REGISTRY].get(station_id) is None:
+        raise _bad_request(f"unknown station {station_id!r}")
+    rule_id = _text(body, "rule_id", "", MAX_ID) or None
+    if rule_id is not None and rule_id not in request.app[appkeys.RULES]:
+        raise _bad_request(f"unknown rule {rule_id!r}")
+    reason = _text(body, "reason", "", MAX_TEXT)
+    if not reason.strip():
+        raise _bad_request("`reason` is required: why alerts are silenced")
+    if "end" not in body:
+        raise _bad_request("`end` is required (ISO 8601 with offset)")
+    silence = request.app[appkeys.ALERTS].add_silence(
+        station_id=station_id,
+        rule_id=rule_id,
+        start_ms=_time(body["start"], "start") if "start" in body else int(time.time() * 1000),
+        end_ms=_time(body["end"], "end"),
+        reason=reason,
+        user=_user(body),
+    )
+    return web.json_response({"silence": _silence_json(silence)}, status=201)
+
+
+@_answering_errors
+async def remove_silence(request: web.Request) -> web.Response:
+    request.app[appkeys.ALERTS].remove_silence(request.match_info["id"])
+    return web.Response(status=204)
+
+
+def _alert(request: web.Request, alert: Alert) -> dict[str, Any]:
+    return alert_json(alert, request.app[appkeys.RULES], request.app[appkeys.REGISTRY])
+
+
+def _history_json(entry: HistoryEntry) -> dict[str, Any]:
+    return {
+        "action": entry.action,
+        "at": iso_utc(entry.ts_ms),
+        "recorded_at": iso_utc(entry.recorded_ms),
+        "user": entry.user,
+        "from_state": entry.from_state.value if entry.from_state else None,
+        "to_state": entry.to_state.value,
+        "value": entry.value,
+        "comment": entry.comment,
+        "retroactive": entry.retroactive,
+    }
+
+
+def _silence_json(silence: Silence) -> dict[str, Any]:
+    return {
+        "id": silence.id,
+        "station_id": silence.station_id,
+        "rule_id": silence.rule_id,
+        "start": iso_utc(silence.start_ms),
+        "end": iso_utc(silence.end_ms),
+        "reason": silence.reason,
+        "created_by": silence.created_by,
+        "created_at": iso_utc(silence.created_ms),
+    }
+
+
+def _states(raw: str) -> list[AlertState] | None:
+    if raw == "all":
+        return None
+    if raw == "active":
+        return list(ACTIVE)
+    names = raw.split(",")
+    unknown = [n for n in names if n not in STATES]
+    if unknown:
+        known = ", ".join(["all", "active", *STATES])
+        raise _bad_request(f"`state` {', '.join(unknown)!r} unknown: use {known} (or a list)")
+    return [AlertState(n) for n in names]
+
+
+def _time_param(query: Mapping[str, str], name: str) -> int | None:
+    raw = query.get(name)
+    return None if raw is None else _time(raw, name)
+
+
+def _time(raw: object, name: str) -> int:
+    if not isinstance(raw, str):
+        raise _bad_request(f"`{name}` must be an ISO 8601 string")
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise _bad_request(f"`{name}` {raw!r} is not ISO 8601") from None
+    if parsed.tzinfo is None:
+        raise _bad_request(f"`{name}` needs a UTC offset (Z or +07:00)")
+    return int(parsed.timestamp() * 1000)
+
+
+async def _body(request: web.Request, allowed: set[str]) -> dict[str, Any]:
+    """The JSON object of the request (an empty body is ``{}``), with only ``allowed`` keys."""
+    raw = await request.text()
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        raise _bad_request("the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise _bad_request("the body must be a JSON object")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise _bad_request(
+            f"unknown field(s) {', '.join(unknown)}; expected {', '.join(sorted(allowed))}"
+        )
+    return body
+
+
+def _user(body: dict[str, Any]) -> str:
+    user = _text(body, "user", DEFAULT_USER, MAX_ID).strip()
+    if not user:
+        raise _bad_request("`user` must not be empty")
+    return user
+
+
+def _text(body: dict[str, Any], key: str, default: str, max_length: int) -> str:
+    value = body.get(key, default)
+    if not isinstance(value, str):
+        raise _bad_request(f"`{key}` must be a string")
+    if len(value) > max_length:
+        raise _bad_request(f"`{key}` is longer than {max_length} characters")
+    return value
+
+
+def _error(status: int, reason: str, **details: str) -> web.Response:
+    return web.json_response({"error": reason, **details}, status=status)
+
+
+def _bad_request(reason: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": reason}), content_type="application/json")
