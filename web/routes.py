@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from alerts.lifecycle import AlertError
 from ioc import appkeys
 from ioc.errors import StoreError
 from web.broadcast import Broadcaster, WallClient
@@ -51,7 +52,7 @@ async def wall_socket(request: web.Request) -> web.WebSocketResponse:
     try:
         async for message in ws:
             if message.type == WSMsgType.TEXT:
-                _answer_client_message(message.data, client)
+                _answer_client_message(request.app, message.data, client)
     finally:
         sender.cancel()
         broadcaster.detach(client)
@@ -65,20 +66,32 @@ async def _send_events(ws: web.WebSocketResponse, client: WallClient, b: Broadca
             await ws.send_str(b.snapshot_for(client) if item is None else item)
 
 
-def _answer_client_message(data: str, client: WallClient) -> None:
+def _answer_client_message(app: web.Application, data: str, client: WallClient) -> None:
+    """``ping`` → ``pong``; ``ack`` acknowledges an alert (the change itself reaches every
+    wall as an alert event); anything else gets an error frame and the connection stays."""
     try:
         body = json.loads(data)
         kind = body.get("type") if isinstance(body, dict) else None
     except ValueError:
         kind, body = None, None
+    reply: dict[str, Any] | None = None
     if kind == "ping":
-        reply: dict[str, Any] = {"type": "pong"}
+        reply = {"type": "pong"}
+    elif kind == "ack":
+        try:
+            app[appkeys.ALERTS].acknowledge(
+                str(body.get("alert_id", "")),
+                str(body.get("user") or "wall"),
+                str(body.get("comment") or ""),
+            )
+        except AlertError as exc:
+            reply = {"type": "error", "reason": str(exc), "alert_id": body.get("alert_id")}
     elif body is None:
         reply = {"type": "error", "reason": "message is not JSON"}
     else:
         reply = {"type": "error", "reason": f"unknown message type {kind!r}"}
-    if not client.queue.full():
-        client.queue.put_nowait(json.dumps(reply))
+    if reply is not None and not client.queue.full():
+        client.queue.put_nowait(json.dumps(reply, ensure_ascii=False))
 
 
 async def health(request: web.Request) -> web.Response:

@@ -144,3 +144,29 @@ async def test_a_malformed_client_message_gets_an_error_and_the_connection_stays
         assert (await next_frame(ws, "error"))["reason"] == "message is not JSON"
         await ws.send_str('{"type": "ping"}')
         assert (await next_frame(ws, "pong"))["type"] == "pong"
+
+
+async def test_an_alert_acknowledged_from_the_wall_reaches_every_wall(
+    service: RunningService,
+) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(f"{service.url}/ws") as operator,
+        http.ws_connect(f"{service.url}/ws") as other_wall,
+    ):
+        await next_frame(operator, "snapshot")
+        await next_frame(other_wall, "snapshot")
+        await publish(service, "STK-1", payload({"dust": 480}))
+        alert_id = (await next_frame(operator, "alert"))["alert"]["id"]
+        await operator.send_json({"type": "ack", "alert_id": alert_id, "user": "ca-truc-1"})
+        while True:
+            frame = await next_frame(other_wall, "alert")
+            if frame["event"] == "acknowledged":
+                break
+        assert frame["alert"]["acknowledged_by"] == "ca-truc-1"
+        await operator.send_json({"type": "ack", "alert_id": alert_id})
+        error = await next_frame(operator, "error")
+        assert "acknowledge" in error["reason"] and error["alert_id"] == alert_id
+        async with http.get(f"{service.url}/api/v1/alerts/{alert_id}") as response:
+            history = (await response.json())["history"]
+        assert [h["action"] for h in history] == ["opened", "acknowledged"]
