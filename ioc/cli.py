@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
         ("dev", "start private Mosquitto/InfluxDB, the service and the simulators"),
         ("simulate", "publish the simulated station network"),
         ("check-config", "validate a config file and its station registry"),
+        ("credentials", "make or complete the accounts file (var/credentials.yaml)"),
+        ("broker-files", "write Mosquitto password_file and acl_file"),
     ]:
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument(
@@ -41,6 +43,15 @@ def _parser() -> argparse.ArgumentParser:
             default=None,
             help=f"YAML config file (default: {DEFAULT_CONFIG} if it exists)",
         )
+        if name in ("credentials", "broker-files"):
+            sub.add_argument(
+                "--accounts",
+                type=Path,
+                default=None,
+                help="accounts file (default: ingest.credentials_file, else var/credentials.yaml)",
+            )
+        if name == "broker-files":
+            sub.add_argument("--out", type=Path, required=True, help="directory to write to")
         if name == "dev":
             sub.add_argument(
                 "--var",
@@ -88,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"broker {config.mqtt.host}:{config.mqtt.port}, database {config.influx.url}"
             )
             return 0
+        if args.command in ("credentials", "broker-files"):
+            return _accounts_command(args, config, registry)
         if args.command == "serve":
             from ioc.runner import serve
 
@@ -110,4 +123,26 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    return 0
+
+
+def _accounts_command(
+    args: argparse.Namespace, config: IocConfig, registry: StationRegistry
+) -> int:
+    from ingest.credentials import Credentials, write_broker_files
+
+    path = args.accounts or config.ingest.credentials_file or Path("var/credentials.yaml")
+    existing = Credentials.from_file(path) if path.exists() else None
+    if args.command == "broker-files":
+        if existing is None:
+            print(f"error: no accounts file {path} (run `ioc credentials` first)", file=sys.stderr)
+            return 1
+        passwd, acl = write_broker_files(existing, registry, config.mqtt.topic_prefix, args.out)
+        print(f"wrote {passwd} and {acl}")
+        return 0
+    credentials, secrets = Credentials.generate(registry, existing)
+    credentials.write(path)
+    print(f"{path}: {len(credentials.accounts)} accounts")
+    for username, key in secrets.api_keys.items():
+        print(f"  new API key for {username}: {key}   (shown once; only its hash is kept)")
     return 0

@@ -5,8 +5,13 @@
     IocError
     ├── ConfigError            a configuration or registry file is invalid (path, problems)
     ├── ServiceStartError      a private Mosquitto/InfluxDB could not be started (name, log tail)
-    └── StoreError             InfluxDB refused or could not be reached (status, body)
-        └── StoreUnavailable   the database could not be reached at all; retried later
+    ├── StoreError             InfluxDB refused or could not be reached (status, body)
+    │   └── StoreUnavailable   the database could not be reached at all; retried later
+    └── AlertError             (alerts/lifecycle.py) an alert action that cannot be done
+        ├── UnknownAlert       no alert with that id
+        ├── InvalidTransition  the alert's state does not allow the action (id, state, action)
+        ├── UnknownSilence     no silence with that id
+        └── InvalidSilence     a silence without target or with end before start
 
 Rejected input is never an exception: it is a :class:`ioc.messages.Rejection` value that
 flows to the rejection topic and the dead-letter store.

@@ -35,3 +35,18 @@ def test_a_broken_accounts_file_is_explained(tmp_path: Path) -> None:
         "accounts.0.role",
         "accounts.0.password",
     }
+
+
+def test_the_credentials_command_completes_without_replacing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ioc.cli import main
+
+    path = tmp_path / "accounts.yaml"
+    assert main(["credentials", "-c", "config/ioc.yaml", "--accounts", str(path)]) == 0
+    first = capsys.readouterr().out
+    assert first.count("new API key") == 7  # the publisher and six enterprises
+    before = path.read_text()
+    assert main(["credentials", "-c", "config/ioc.yaml", "--accounts", str(path)]) == 0
+    assert "new API key" not in capsys.readouterr().out
+    assert path.read_text() == before
