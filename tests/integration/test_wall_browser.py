@@ -1,0 +1,78 @@
+"""The wall in a real headless Chromium (Debian's), against the real service: an alert
+appears after an MQTT publish, is acknowledged from the wall, and a screenshot is kept in
+test-artifacts/."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from tests.factories import payload
+from tests.integration.conftest import RunningService
+from tests.integration.test_end_to_end import publish
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path("test-artifacts")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        await browser.close()
+
+
+async def open_wall(browser: Browser, url: str) -> Page:
+    page = await browser.new_page(viewport={"width": 1600, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(url)
+    await page.wait_for_selector("body[data-connected='true']", timeout=15_000)
+    assert errors == []
+    return page
+
+
+async def test_an_alert_appears_live_and_is_acknowledged_from_the_wall(
+    service: RunningService, browser: Browser
+) -> None:
+    page = await open_wall(browser, f"{service.url}/wall?operator=truc-ban")
+    assert await page.locator("[data-testid='station-marker']").count() == 3
+    assert await page.title() != ""
+
+    await publish(service, "STK-1", payload({"dust": 333.3}))
+    row = page.locator("[data-testid='alert-row'][data-station-id='STK-1']")
+    await row.wait_for(timeout=10_000)
+    assert await row.get_attribute("data-severity") == "warning"
+    assert "333" in await row.inner_text()
+    marker = "[data-testid='station-marker'][data-station-id='STK-1'][data-status='alert']"
+    await page.wait_for_selector(marker, timeout=10_000)
+
+    await row.locator("[data-testid='ack-button']").click()
+    acked = row.locator("[data-testid='alert-acked']")
+    await acked.wait_for(timeout=10_000)
+    assert "truc-ban" in await acked.inner_text()
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "wall-alert-acknowledged.png"))
+
+
+async def test_the_wall_speaks_english_on_request(
+    service: RunningService, browser: Browser
+) -> None:
+    page = await open_wall(browser, f"{service.url}/wall?lang=en")
+    header = await page.locator("header").inner_text()
+    assert "Operations" in header or "Monitoring" in header
+    page_vi = await open_wall(browser, f"{service.url}/wall?lang=vi")
+    assert "Giám sát" in await page_vi.locator("header").inner_text()

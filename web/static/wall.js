@@ -1,0 +1,1534 @@
+/*
+ * IOC operations wall — live environmental monitoring display.
+ *
+ * Plain ES2020, no dependencies, no network resources other than the
+ * same-origin websocket at /ws. See wall.html for the static skeleton.
+ *
+ * Structure:
+ *   1. Constants and the VI/EN dictionary
+ *   2. Formatting helpers (time in Asia/Ho_Chi_Minh, numbers, labels)
+ *   3. Application state
+ *   4. Websocket connection (reconnect with backoff, watchdog)
+ *   5. Protocol message handlers
+ *   6. Renderers: header/clock, KPIs, map, tooltip, alert list, station table
+ *   7. Language switching and start-up
+ */
+'use strict';
+
+(() => {
+  // ---------------------------------------------------------------------------
+  // 1. Constants and dictionary
+  // ---------------------------------------------------------------------------
+
+  const TIME_ZONE = 'Asia/Ho_Chi_Minh';
+  const LANG_STORAGE_KEY = 'ioc.wall.lang';
+  const SUPPORTED_LANGS = ['vi', 'en'];
+
+  const RECONNECT_MIN_MS = 1000;
+  const RECONNECT_MAX_MS = 15000;
+  const FRAME_TIMEOUT_MS = 20000;      // no frame for this long => connection lost
+  const RESOLVED_KEEP = 10;            // "recently resolved" list length
+  const CRITICAL_FLASH_MS = 6000;      // flashing of a new critical alert row
+  const TOAST_MS = 8000;               // error frame display time
+  const HOUR_MS = 3600 * 1000;
+
+  const STATUS_ORDER = { alert: 0, offline: 1, unknown: 2, ok: 3 };
+  const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 };
+  const KINDS = ['air', 'weather', 'stack', 'wastewater'];
+  const STATUSES = ['ok', 'alert', 'offline', 'unknown'];
+
+  /** Preferred "main value" parameter per station kind (first present wins). */
+  const MAIN_PARAMETER_BY_KIND = {
+    air: ['aqi', 'pm25', 'pm2_5', 'pm10', 'o3', 'no2'],
+    weather: ['temp', 'temperature', 'air_temp', 't', 'rain', 'humidity'],
+    stack: ['dust', 'tsp', 'pm', 'so2', 'nox', 'co'],
+    wastewater: ['cod', 'tss', 'bod5', 'nh4', 'ph'],
+  };
+
+  const I18N = {
+    vi: {
+      title: 'Trung tâm Điều hành Thông minh — Giám sát Môi trường',
+      subtitle: 'Màn hình vận hành · dữ liệu thời gian thực',
+      lastUpdate: 'Dữ liệu cập nhật',
+      connLive: 'Trực tuyến',
+      ack: 'Xác nhận',
+      connConnecting: 'Đang kết nối…',
+      connLost: 'Mất kết nối',
+      bannerRetryIn: (s, n) => `Thử kết nối lại sau ${s} giây (lần ${n}) · dữ liệu hiển thị có thể đã cũ`,
+      bannerRetrying: (n) => `Đang kết nối lại (lần ${n})… · dữ liệu hiển thị có thể đã cũ`,
+      bannerSince: (t) => ` · mất kết nối từ ${t}`,
+      kpiOnline: 'Trạm trực tuyến',
+      kpiOffline: 'Mất tín hiệu',
+      kpiUnknown: 'Không xác định',
+      kpiOpenAlerts: 'Cảnh báo đang mở',
+      kpiLastHour: 'Cảnh báo mới trong 1 giờ',
+      kpiLastHourSub: 'kể cả đã kết thúc',
+      mapTitle: 'Bản đồ trạm quan trắc',
+      mapMeta: (n, hidden) => `${n} trạm` + (hidden ? ` · ${hidden} trạm không có tọa độ` : ''),
+      waitingData: 'Đang chờ dữ liệu…',
+      alertsTitle: 'Cảnh báo đang mở',
+      alertsMeta: (n) => `${n} cảnh báo`,
+      noAlerts: 'Không có cảnh báo đang mở',
+      recentlyResolved: 'Đã kết thúc gần đây',
+      stationsTitle: 'Danh sách trạm',
+      stationsMeta: (n) => `${n} trạm · ưu tiên trạm cảnh báo`,
+      colId: 'Mã',
+      colName: 'Tên trạm',
+      colStatus: 'Trạng thái',
+      colLastSeen: 'Lần cuối',
+      colMainValue: 'Giá trị chính',
+      legendStatus: 'Trạng thái',
+      legendKind: 'Loại trạm',
+      status_ok: 'Bình thường',
+      status_alert: 'Cảnh báo',
+      status_offline: 'Mất tín hiệu',
+      status_unknown: 'Không xác định',
+      kind_air: 'Không khí',
+      kind_weather: 'Khí tượng',
+      kind_stack: 'Khí thải ống khói',
+      kind_wastewater: 'Nước thải',
+      sev_critical: 'Nghiêm trọng',
+      sev_warning: 'Cảnh báo',
+      sev_info: 'Thông tin',
+      window_instant: 'Tức thời',
+      window_mean: (w) => `TB ${w}`,
+      ownerState: 'Nhà nước',
+      ownerEnterprise: (id) => `Doanh nghiệp ${id}`,
+      tipKind: 'Loại',
+      tipOwner: 'Chủ quản',
+      tipStatus: 'Trạng thái',
+      tipLastSeen: 'Lần cuối',
+      tipValues: 'Giá trị mới nhất',
+      tipNoValues: 'Chưa có số liệu',
+      tipAlerts: 'Cảnh báo đang mở',
+      tipClose: 'Đóng',
+      never: 'chưa có',
+      limit: 'ngưỡng',
+      openedAt: 'Mở lúc',
+      resolvedAt: 'kết thúc',
+      relJustNow: 'vừa xong',
+      relSeconds: (n) => `${n} giây trước`,
+      relMinutes: (n) => `${n} phút trước`,
+      relHours: (h, m) => (m ? `${h} giờ ${m} phút trước` : `${h} giờ trước`),
+      relDays: (n) => `${n} ngày trước`,
+      serverError: 'Lỗi máy chủ',
+      scaleKm: 'km',
+    },
+    en: {
+      title: 'Intelligent Operations Center — Environmental Monitoring',
+      subtitle: 'Operations wall · real-time data',
+      lastUpdate: 'Data updated',
+      connLive: 'Live',
+      ack: 'Acknowledge',
+      connConnecting: 'Connecting…',
+      connLost: 'Disconnected',
+      bannerRetryIn: (s, n) => `Retrying in ${s} s (attempt ${n}) · displayed data may be stale`,
+      bannerRetrying: (n) => `Reconnecting (attempt ${n})… · displayed data may be stale`,
+      bannerSince: (t) => ` · disconnected since ${t}`,
+      kpiOnline: 'Stations online',
+      kpiOffline: 'Offline',
+      kpiUnknown: 'Unknown',
+      kpiOpenAlerts: 'Open alerts',
+      kpiLastHour: 'Alerts opened in last hour',
+      kpiLastHourSub: 'including resolved',
+      mapTitle: 'Monitoring station map',
+      mapMeta: (n, hidden) => `${n} stations` + (hidden ? ` · ${hidden} without coordinates` : ''),
+      waitingData: 'Waiting for data…',
+      alertsTitle: 'Open alerts',
+      alertsMeta: (n) => `${n} alert${n === 1 ? '' : 's'}`,
+      noAlerts: 'No open alerts',
+      recentlyResolved: 'Recently resolved',
+      stationsTitle: 'Stations',
+      stationsMeta: (n) => `${n} stations · alerts first`,
+      colId: 'ID',
+      colName: 'Name',
+      colStatus: 'Status',
+      colLastSeen: 'Last seen',
+      colMainValue: 'Key value',
+      legendStatus: 'Status',
+      legendKind: 'Station type',
+      status_ok: 'Normal',
+      status_alert: 'Alert',
+      status_offline: 'Offline',
+      status_unknown: 'Unknown',
+      kind_air: 'Air quality',
+      kind_weather: 'Weather',
+      kind_stack: 'Stack emissions',
+      kind_wastewater: 'Wastewater',
+      sev_critical: 'Critical',
+      sev_warning: 'Warning',
+      sev_info: 'Info',
+      window_instant: 'Instant',
+      window_mean: (w) => `${w} mean`,
+      ownerState: 'State',
+      ownerEnterprise: (id) => `Enterprise ${id}`,
+      tipKind: 'Type',
+      tipOwner: 'Owner',
+      tipStatus: 'Status',
+      tipLastSeen: 'Last seen',
+      tipValues: 'Latest values',
+      tipNoValues: 'No data yet',
+      tipAlerts: 'Open alerts',
+      tipClose: 'Close',
+      never: 'never',
+      limit: 'limit',
+      openedAt: 'Opened',
+      resolvedAt: 'resolved',
+      relJustNow: 'just now',
+      relSeconds: (n) => `${n} s ago`,
+      relMinutes: (n) => `${n} min ago`,
+      relHours: (h, m) => (m ? `${h} h ${m} min ago` : `${h} h ago`),
+      relDays: (n) => `${n} d ago`,
+      serverError: 'Server error',
+      scaleKm: 'km',
+    },
+  };
+
+  // ---------------------------------------------------------------------------
+  // 2. Formatting helpers
+  // ---------------------------------------------------------------------------
+
+  const zonedPartsFormatter = new Intl.DateTimeFormat('en-GB', {
+    timeZone: TIME_ZONE,
+    year: 'numeric', month: '2-digit', day: '2-digit',
+    hour: '2-digit', minute: '2-digit', second: '2-digit',
+    hourCycle: 'h23',
+  });
+  const weekdayFormatters = {
+    vi: new Intl.DateTimeFormat('vi-VN', { timeZone: TIME_ZONE, weekday: 'long' }),
+    en: new Intl.DateTimeFormat('en-GB', { timeZone: TIME_ZONE, weekday: 'long' }),
+  };
+  const numberFormatters = {};
+
+  /** Translate a key for the current language; functions are called with args. */
+  function t(key, ...args) {
+    const entry = I18N[state.lang][key] ?? I18N.vi[key];
+    if (typeof entry === 'function') return entry(...args);
+    return entry ?? key;
+  }
+
+  /** Milliseconds since epoch from an ISO string (null if absent/invalid). */
+  function parseTime(iso) {
+    if (!iso) return null;
+    const ms = Date.parse(iso);
+    return Number.isFinite(ms) ? ms : null;
+  }
+
+  /** Current time, corrected by the server clock offset when significant. */
+  function nowMs() {
+    return Date.now() + state.serverOffsetMs;
+  }
+
+  function zonedParts(ms) {
+    const parts = {};
+    for (const p of zonedPartsFormatter.formatToParts(ms)) parts[p.type] = p.value;
+    if (parts.hour === '24') parts.hour = '00';
+    return parts;
+  }
+
+  /** HH:mm:ss in Asia/Ho_Chi_Minh. */
+  function formatTime(ms) {
+    if (ms == null) return '--:--:--';
+    const p = zonedParts(ms);
+    return `${p.hour}:${p.minute}:${p.second}`;
+  }
+
+  /** dd/MM/yyyy in Asia/Ho_Chi_Minh. */
+  function formatDate(ms) {
+    const p = zonedParts(ms);
+    return `${p.day}/${p.month}/${p.year}`;
+  }
+
+  /** HH:mm:ss if same local day as now, otherwise dd/MM HH:mm. */
+  function formatTimeSmart(ms) {
+    if (ms == null) return '—';
+    const p = zonedParts(ms);
+    const today = zonedParts(nowMs());
+    if (p.day === today.day && p.month === today.month && p.year === today.year) {
+      return `${p.hour}:${p.minute}:${p.second}`;
+    }
+    return `${p.day}/${p.month} ${p.hour}:${p.minute}`;
+  }
+
+  /** dd/MM/yyyy HH:mm:ss in Asia/Ho_Chi_Minh. */
+  function formatDateTime(ms) {
+    if (ms == null) return t('never');
+    return `${formatDate(ms)} ${formatTime(ms)}`;
+  }
+
+  /** "x phút trước" / "x min ago". */
+  function formatRelative(ms) {
+    if (ms == null) return '';
+    const seconds = Math.max(0, Math.round((nowMs() - ms) / 1000));
+    if (seconds < 5) return t('relJustNow');
+    if (seconds < 60) return t('relSeconds', seconds);
+    const minutes = Math.floor(seconds / 60);
+    if (minutes < 60) return t('relMinutes', minutes);
+    const hours = Math.floor(minutes / 60);
+    if (hours < 24) return t('relHours', hours, minutes % 60);
+    return t('relDays', Math.floor(hours / 24));
+  }
+
+  /** Locale-aware number with sensible precision for sensor values. */
+  function formatNumber(value) {
+    if (value == null || value === '') return '—';
+    const num = Number(value);
+    if (!Number.isFinite(num)) return String(value);
+    const abs = Math.abs(num);
+    const digits = abs >= 100 ? 0 : abs >= 10 ? 1 : 2;
+    const cacheKey = `${state.lang}:${digits}`;
+    if (!numberFormatters[cacheKey]) {
+      numberFormatters[cacheKey] = new Intl.NumberFormat(state.lang === 'vi' ? 'vi-VN' : 'en-US', {
+        maximumFractionDigits: digits,
+      });
+    }
+    return numberFormatters[cacheKey].format(num);
+  }
+
+  /** Label and unit of a parameter; a station's own unit wins (so2 is µg/m³ in the air but
+   *  mg/Nm³ in a stack). */
+  function parameterInfo(key, stationId) {
+    const p = state.parameters[key] || {};
+    const label = (state.lang === 'en' ? p.label_en || p.label_vi : p.label_vi || p.label_en) || key;
+    const stationUnit = stationId != null ? state.stations.get(String(stationId))?.units?.[key] : null;
+    return { label, unit: stationUnit || p.unit || '' };
+  }
+
+  function formatValueWithUnit(value, paramKey, stationId) {
+    const { unit } = parameterInfo(paramKey, stationId);
+    const hasValue = value != null && value !== '';
+    return unit && hasValue ? `${formatNumber(value)} ${unit}` : formatNumber(value);
+  }
+
+  function formatOwner(owner) {
+    if (!owner) return '—';
+    return owner === 'state' ? t('ownerState') : t('ownerEnterprise', owner);
+  }
+
+  function formatWindow(windowCode) {
+    if (!windowCode) return '';
+    return windowCode === 'instant' ? t('window_instant') : t('window_mean', windowCode);
+  }
+
+  function statusLabel(status) {
+    return t(`status_${STATUSES.includes(status) ? status : 'unknown'}`);
+  }
+
+  function kindLabel(kind) {
+    return KINDS.includes(kind) ? t(`kind_${kind}`) : kind || '—';
+  }
+
+  function severityLabel(severity) {
+    return t(`sev_${SEVERITY_ORDER[severity] != null ? severity : 'info'}`);
+  }
+
+  // Tiny DOM helpers ----------------------------------------------------------
+
+  const $ = (id) => document.getElementById(id);
+  const SVG_NS = 'http://www.w3.org/2000/svg';
+
+  /** Create an HTML element: el('div', {class: 'x'}, 'text', childNode, ...). */
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    setAttrs(node, attrs);
+    for (const child of children) {
+      if (child == null || child === false) continue;
+      node.append(child instanceof Node ? child : String(child));
+    }
+    return node;
+  }
+
+  function svgEl(tag, attrs) {
+    const node = document.createElementNS(SVG_NS, tag);
+    setAttrs(node, attrs);
+    return node;
+  }
+
+  function setAttrs(node, attrs) {
+    if (!attrs) return;
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v == null || v === false) continue;
+      node.setAttribute(k, v === true ? '' : String(v));
+    }
+  }
+
+  /** Assign textContent only when it changed (avoids needless layout work). */
+  function setText(node, text) {
+    const s = String(text);
+    if (node.textContent !== s) node.textContent = s;
+  }
+
+  // ---------------------------------------------------------------------------
+  // 3. Application state
+  // ---------------------------------------------------------------------------
+
+  const state = {
+    lang: 'vi',
+    parameters: {},
+    /** id -> station object (merged with deltas) */
+    stations: new Map(),
+    /** id -> alert object; rendering order is kept by the DOM list */
+    openAlerts: new Map(),
+    /** recently resolved alerts, newest first, max RESOLVED_KEEP */
+    resolvedAlerts: [],
+    /** alert id -> opened_at ms, for the "opened in last hour" KPI */
+    alertOpenTimes: new Map(),
+    lastSeq: null,
+    serverSeq: null,
+    serverOffsetMs: 0,
+    lastDataAt: null,
+    connected: false,
+    disconnectedAt: null,
+    selectedStationId: null,   // pinned in the tooltip panel
+    hoveredStationId: null,
+  };
+
+  // ---------------------------------------------------------------------------
+  // 4. Websocket connection
+  // ---------------------------------------------------------------------------
+
+  const connection = {
+    socket: null,
+    backoffMs: RECONNECT_MIN_MS,
+    attempt: 0,
+    retryTimer: null,
+    retryAt: null,
+    watchdogTimer: null,
+    everConnected: false,
+  };
+
+  function buildSocketUrl() {
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    let url = `${scheme}//${location.host}/ws`;
+    if (state.lastSeq != null) url += `?since=${encodeURIComponent(state.lastSeq)}`;
+    return url;
+  }
+
+  function connect() {
+    clearTimeout(connection.retryTimer);
+    connection.retryTimer = null;
+    connection.retryAt = null;
+    connection.attempt += 1;
+    renderConnectionState();
+
+    let socket;
+    try {
+      socket = new WebSocket(buildSocketUrl());
+    } catch (err) {
+      console.warn('[wall] websocket construction failed', err);
+      scheduleReconnect();
+      return;
+    }
+    connection.socket = socket;
+    // Also guards against a connect attempt that never opens nor fails.
+    armWatchdog();
+
+    socket.addEventListener('message', (event) => {
+      if (socket !== connection.socket) return;
+      armWatchdog();
+      if (!state.connected) markConnected();
+      handleFrame(event.data);
+    });
+    const onLost = () => {
+      if (socket !== connection.socket) return;
+      handleConnectionLost();
+    };
+    socket.addEventListener('close', onLost);
+    socket.addEventListener('error', onLost);
+  }
+
+  /** Restart the "no frame for 20 s" timer. */
+  function armWatchdog() {
+    clearTimeout(connection.watchdogTimer);
+    connection.watchdogTimer = setTimeout(() => {
+      console.warn('[wall] no frame for', FRAME_TIMEOUT_MS, 'ms; reconnecting');
+      handleConnectionLost();
+    }, FRAME_TIMEOUT_MS);
+  }
+
+  function markConnected() {
+    state.connected = true;
+    state.disconnectedAt = null;
+    connection.everConnected = true;
+    connection.backoffMs = RECONNECT_MIN_MS;
+    connection.attempt = 0;
+    renderConnectionState();
+  }
+
+  function handleConnectionLost() {
+    const socket = connection.socket;
+    connection.socket = null;
+    clearTimeout(connection.watchdogTimer);
+    if (socket) {
+      try { socket.close(); } catch (_) { /* already closed */ }
+    }
+    if (state.connected || state.disconnectedAt == null) state.disconnectedAt = nowMs();
+    state.connected = false;
+    scheduleReconnect();
+  }
+
+  /** Reconnect at once without ?since= so the server sends a snapshot. */
+  function resyncFromScratch() {
+    console.warn('[wall] server seq went backwards; requesting a fresh snapshot');
+    state.lastSeq = null;
+    const socket = connection.socket;
+    connection.socket = null;
+    if (socket) {
+      try { socket.close(); } catch (_) { /* ignore */ }
+    }
+    connect();
+  }
+
+  function scheduleReconnect() {
+    if (connection.retryTimer) return;
+    const delay = connection.backoffMs;
+    connection.backoffMs = Math.min(connection.backoffMs * 2, RECONNECT_MAX_MS);
+    connection.retryAt = Date.now() + delay;
+    connection.retryTimer = setTimeout(connect, delay);
+    renderConnectionState();
+  }
+
+  // ---------------------------------------------------------------------------
+  // 5. Protocol handlers
+  // ---------------------------------------------------------------------------
+
+  function handleFrame(raw) {
+    let msg;
+    try {
+      msg = JSON.parse(raw);
+    } catch (err) {
+      console.warn('[wall] non-JSON frame ignored', raw);
+      return;
+    }
+    if (!msg || typeof msg !== 'object') return;
+
+    // Events numbered below what we already hold mean the server restarted
+    // (replays only ever contain events after ?since=). Resync from scratch.
+    const isEvent = msg.type === 'stations' || msg.type === 'alert';
+    if (isEvent && typeof msg.seq === 'number' && typeof state.lastSeq === 'number' && msg.seq < state.lastSeq) {
+      resyncFromScratch();
+      return;
+    }
+
+    switch (msg.type) {
+      case 'snapshot':
+        applySnapshot(msg);
+        break;
+      case 'stations':
+        applyStationDeltas(msg.stations || []);
+        break;
+      case 'alert':
+        applyAlertEvent(msg.event, msg.alert);
+        break;
+      case 'heartbeat':
+        applyServerTime(msg.server_time);
+        if (typeof msg.seq === 'number') {
+          state.serverSeq = msg.seq;
+          document.body.dataset.serverSeq = String(msg.seq);
+          // The server's latest seq is behind ours: it was restarted and our
+          // state belongs to a previous run. Start over from a fresh snapshot.
+          if (typeof state.lastSeq === 'number' && msg.seq < state.lastSeq) resyncFromScratch();
+        }
+        return; // heartbeats do not advance seq and are not "data"
+      case 'error':
+        showToast(`${t('serverError')}: ${msg.reason ?? ''}`);
+        return;
+      default:
+        console.debug('[wall] unknown frame type', msg.type);
+        return;
+    }
+
+    if (msg.seq != null) {
+      state.lastSeq = msg.seq;
+      document.body.dataset.seq = String(msg.seq);
+    }
+    state.lastDataAt = nowMs();
+    renderLastUpdate();
+  }
+
+  /** Keep a server clock offset, ignoring small jitter (clock would wobble). */
+  function applyServerTime(iso) {
+    const serverMs = parseTime(iso);
+    if (serverMs == null) return;
+    const offset = serverMs - Date.now();
+    if (Math.abs(offset - state.serverOffsetMs) > 2000) {
+      state.serverOffsetMs = Math.abs(offset) > 2000 ? offset : 0;
+      renderClock();
+    }
+  }
+
+  function applySnapshot(msg) {
+    applyServerTime(msg.server_time);
+    state.parameters = msg.parameters || {};
+
+    state.stations = new Map();
+    for (const station of msg.stations || []) {
+      if (station && station.id != null) state.stations.set(String(station.id), { ...station, id: String(station.id) });
+    }
+
+    state.openAlerts = new Map();
+    const open = [];
+    for (const alert of msg.alerts || []) {
+      if (!alert || alert.id == null) continue;
+      rememberAlertOpenTime(alert);
+      if (alert.state === 'resolved') {
+        addResolvedAlert(alert);
+      } else {
+        open.push(alert);
+      }
+    }
+    open.sort((a, b) => (parseTime(b.opened_at) ?? 0) - (parseTime(a.opened_at) ?? 0));
+    for (const alert of open) state.openAlerts.set(String(alert.id), alert);
+    // An alert that is open again should not also be listed as resolved.
+    state.resolvedAlerts = state.resolvedAlerts.filter((a) => !state.openAlerts.has(String(a.id)));
+
+    mapView.rebuild();
+    stationTable.rebuild();
+    alertList.rebuild();
+    renderResolvedList();
+    renderKpis();
+    selectStation(state.selectedStationId); // re-applies highlight classes, refreshes tooltip
+  }
+
+  function applyStationDeltas(deltas) {
+    let orderChanged = false;
+    let moved = false;
+    for (const delta of deltas) {
+      if (!delta || delta.id == null) continue;
+      const id = String(delta.id);
+      let station = state.stations.get(id);
+      const isNew = !station;
+      if (isNew) {
+        station = { id, name: id, kind: 'air', status: 'unknown', values: {} };
+        state.stations.set(id, station);
+      }
+      const previousStatus = station.status;
+      for (const [key, value] of Object.entries(delta)) {
+        if (key === 'id') continue;
+        if (key === 'values' && value && typeof value === 'object') {
+          // Deltas may carry only some parameters: merge rather than replace.
+          station.values = { ...(station.values || {}), ...value };
+        } else {
+          station[key] = value;
+        }
+      }
+      if ('lat' in delta || 'lon' in delta) moved = true;
+      if (isNew) {
+        mapView.addStation(station);
+        stationTable.addStation(station);
+        orderChanged = true;
+      } else {
+        mapView.updateStation(station, previousStatus);
+        stationTable.updateStation(station);
+        if (previousStatus !== station.status) orderChanged = true;
+      }
+    }
+    if (orderChanged) stationTable.sort();
+    if (moved) mapView.fit();
+    renderKpis();
+    tooltip.refresh();
+  }
+
+  function applyAlertEvent(event, alert) {
+    if (!alert || alert.id == null) return;
+    const id = String(alert.id);
+    rememberAlertOpenTime(alert);
+
+    if (event === 'resolved' || event === 'closed' || alert.state === 'resolved' || alert.state === 'closed') {
+      // Merge with what we know so a sparse (or repeated) event keeps details.
+      const existing = state.openAlerts.get(id) || state.resolvedAlerts.find((a) => String(a.id) === id);
+      state.openAlerts.delete(id);
+      alertList.remove(id);
+      addResolvedAlert({ ...(existing || {}), ...alert });
+      renderResolvedList();
+    } else {
+      const previous = state.openAlerts.get(id);
+      state.openAlerts.set(id, alert);
+      state.resolvedAlerts = state.resolvedAlerts.filter((a) => String(a.id) !== id);
+      if (previous) {
+        const escalated = alert.severity === 'critical' && previous.severity !== 'critical';
+        alertList.update(alert, { flash: escalated });
+      } else {
+        alertList.insertNew(alert, { flash: alert.severity === 'critical' });
+      }
+      renderResolvedList();
+    }
+    alertList.renderEmptyState();
+    const station = state.stations.get(String(alert.station_id));
+    if (station) stationTable.updateStation(station); // key value follows the alerted parameter
+    stationTable.sort();
+    renderKpis();
+    mapView.refreshLabels();
+    tooltip.refresh();
+  }
+
+  function rememberAlertOpenTime(alert) {
+    const opened = parseTime(alert.opened_at);
+    if (opened != null) state.alertOpenTimes.set(String(alert.id), opened);
+  }
+
+  function addResolvedAlert(alert) {
+    const id = String(alert.id);
+    state.resolvedAlerts = [alert, ...state.resolvedAlerts.filter((a) => String(a.id) !== id)]
+      .slice(0, RESOLVED_KEEP);
+  }
+
+  // ---------------------------------------------------------------------------
+  // 6a. Header: clock, connection indicator, last update, banner, toast
+  // ---------------------------------------------------------------------------
+
+  function renderClock() {
+    const now = nowMs();
+    setText($('clock-time'), formatTime(now));
+    setText($('clock-date'), formatDate(now));
+    const weekday = weekdayFormatters[state.lang].format(now);
+    setText($('clock-weekday'), weekday.charAt(0).toUpperCase() + weekday.slice(1) + ',');
+  }
+
+  function renderLastUpdate() {
+    setText($('last-update-time'), formatTime(state.lastDataAt));
+    setText($('last-update-age'), state.lastDataAt ? `(${formatRelative(state.lastDataAt)})` : '');
+  }
+
+  function renderConnectionState() {
+    const connected = state.connected;
+    document.body.dataset.connected = connected ? 'true' : 'false';
+
+    const indicator = $('conn-indicator');
+    let indicatorState = 'live';
+    if (!connected) indicatorState = connection.everConnected || connection.attempt > 1 ? 'lost' : 'connecting';
+    indicator.dataset.state = indicatorState;
+    setText($('conn-label'), t(indicatorState === 'live' ? 'connLive' : indicatorState === 'lost' ? 'connLost' : 'connConnecting'));
+
+    // The banner appears once a connection was lost or the first attempt failed.
+    const banner = $('conn-banner');
+    const showBanner = indicatorState === 'lost';
+    if (banner.hidden === showBanner) banner.hidden = !showBanner;
+    if (showBanner) {
+      let detail;
+      if (connection.retryAt) {
+        const seconds = Math.max(0, Math.ceil((connection.retryAt - Date.now()) / 1000));
+        detail = t('bannerRetryIn', seconds, connection.attempt + 1);
+      } else {
+        detail = t('bannerRetrying', Math.max(1, connection.attempt));
+      }
+      if (state.disconnectedAt) detail += t('bannerSince', formatTime(state.disconnectedAt));
+      setText($('conn-banner-detail'), detail);
+    }
+  }
+
+  let toastTimer = null;
+  function showToast(message) {
+    const toast = $('toast');
+    toast.textContent = message;
+    toast.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { toast.hidden = true; }, TOAST_MS);
+  }
+
+  // ---------------------------------------------------------------------------
+  // 6b. KPI tiles
+  // ---------------------------------------------------------------------------
+
+  function renderKpis() {
+    const counts = { ok: 0, alert: 0, offline: 0, unknown: 0 };
+    for (const station of state.stations.values()) {
+      const status = STATUSES.includes(station.status) ? station.status : 'unknown';
+      counts[status] += 1;
+    }
+    const total = state.stations.size;
+    const online = counts.ok + counts.alert;
+
+    setText($('kpi-online-count'), online);
+    setText($('kpi-total-count'), total);
+    $('kpi-online-bar').style.width = total ? `${(online / total) * 100}%` : '0%';
+    const onlineTile = document.querySelector('[data-testid="kpi-online"]');
+    onlineTile.dataset.online = String(online);
+    onlineTile.dataset.total = String(total);
+
+    setText($('kpi-offline-count'), counts.offline);
+    setText($('kpi-unknown-count'), counts.unknown);
+    document.querySelector('[data-testid="kpi-offline"]').classList.toggle('is-bad', counts.offline > 0);
+
+    const bySeverity = { critical: 0, warning: 0, info: 0 };
+    for (const alert of state.openAlerts.values()) {
+      const sev = SEVERITY_ORDER[alert.severity] != null ? alert.severity : 'info';
+      bySeverity[sev] += 1;
+    }
+    const alertTile = document.querySelector('[data-testid="kpi-alerts"]');
+    setText($('kpi-alerts-total'), state.openAlerts.size);
+    for (const sev of Object.keys(bySeverity)) {
+      setText($(`kpi-alerts-${sev}`), bySeverity[sev]);
+      alertTile.dataset[sev] = String(bySeverity[sev]);
+      alertTile.querySelector(`.sev-${sev}`).classList.toggle('is-zero', bySeverity[sev] === 0);
+    }
+    alertTile.dataset.total = String(state.openAlerts.size);
+
+    renderLastHourKpi();
+    setText($('alerts-meta'), t('alertsMeta', state.openAlerts.size));
+    setText($('stations-meta'), t('stationsMeta', total));
+  }
+
+  function renderLastHourKpi() {
+    const cutoff = nowMs() - HOUR_MS;
+    let count = 0;
+    for (const [id, openedAt] of state.alertOpenTimes) {
+      if (openedAt >= cutoff) count += 1;
+      else if (!state.openAlerts.has(id)) state.alertOpenTimes.delete(id); // prune
+    }
+    setText($('kpi-last-hour'), count);
+  }
+
+  // ---------------------------------------------------------------------------
+  // 6c. Map (inline SVG, equirectangular projection fitted to the stations)
+  // ---------------------------------------------------------------------------
+
+  const MARKER_SHAPES = {
+    air: () => svgEl('circle', { class: 'shape', r: 6.5 }),
+    weather: () => svgEl('path', { class: 'shape', d: 'M0,-8.5 L7.8,5.5 L-7.8,5.5 Z' }),
+    stack: () => svgEl('rect', { class: 'shape', x: -6, y: -6, width: 12, height: 12 }),
+    wastewater: () => svgEl('path', { class: 'shape', d: 'M0,-8.5 L8.5,0 L0,8.5 L-8.5,0 Z' }),
+  };
+
+  const mapView = {
+    svg: null,
+    wrap: null,
+    width: 0,
+    height: 0,
+    projection: null,
+    markers: new Map(), // id -> { group, label }
+
+    init() {
+      this.svg = $('map');
+      this.wrap = $('map-wrap');
+      this.layerNormal = $('map-layer-normal');
+      this.layerAlert = $('map-layer-alert');
+      // Pulse rings are HTML elements beneath the SVG so the browser can
+      // animate them on the compositor instead of repainting the SVG.
+      this.pulseLayer = $('map-pulses');
+      this.svg.addEventListener('pointerover', (e) => this.onPointer(e, 'over'));
+      this.svg.addEventListener('pointerout', (e) => this.onPointer(e, 'out'));
+      this.svg.addEventListener('click', (e) => {
+        const marker = e.target.closest('.marker');
+        if (marker) selectStation(marker.dataset.stationId);
+        else selectStation(null);
+      });
+      new ResizeObserver(() => this.fit()).observe(this.wrap);
+      renderLegend();
+    },
+
+    onPointer(event, phase) {
+      const marker = event.target.closest('.marker');
+      if (!marker) return;
+      if (phase === 'over') {
+        state.hoveredStationId = marker.dataset.stationId;
+      } else if (!marker.contains(event.relatedTarget)) {
+        state.hoveredStationId = null;
+      }
+      tooltip.refresh();
+    },
+
+    /** Full rebuild: used on snapshot only. */
+    rebuild() {
+      this.layerNormal.replaceChildren();
+      this.layerAlert.replaceChildren();
+      this.pulseLayer.replaceChildren();
+      this.markers.clear();
+      for (const station of state.stations.values()) this.createMarker(station);
+      this.fit();
+    },
+
+    addStation(station) {
+      this.createMarker(station);
+      this.fit(); // the bounding box may have grown
+    },
+
+    createMarker(station) {
+      const group = svgEl('g', {
+        class: 'marker',
+        'data-testid': 'station-marker',
+        'data-station-id': station.id,
+        'data-status': station.status || 'unknown',
+        'data-kind': station.kind || 'air',
+        tabindex: 0,
+      });
+      group.append(
+        svgEl('circle', { class: 'hit', r: 13 }),
+        (MARKER_SHAPES[station.kind] || MARKER_SHAPES.air)(),
+      );
+      const label = svgEl('text', { class: 'marker-label', y: -14 });
+      group.append(label);
+      group.addEventListener('focus', () => { state.hoveredStationId = station.id; tooltip.refresh(); });
+      group.addEventListener('blur', () => { state.hoveredStationId = null; tooltip.refresh(); });
+      this.markers.set(station.id, { group, label, ring: null, point: null });
+      this.placeMarker(station);
+      this.applyStatus(station);
+    },
+
+    /** Incremental update for a station delta. */
+    updateStation(station, previousStatus) {
+      const marker = this.markers.get(station.id);
+      if (!marker) return;
+      if (previousStatus !== station.status) this.applyStatus(station);
+    },
+
+    applyStatus(station) {
+      const marker = this.markers.get(station.id);
+      const status = STATUSES.includes(station.status) ? station.status : 'unknown';
+      marker.group.setAttribute('data-status', status);
+      const layer = status === 'alert' ? this.layerAlert : this.layerNormal;
+      if (marker.group.parentNode !== layer) layer.append(marker.group); // alerts drawn on top
+      if (status === 'alert' && !marker.ring) {
+        marker.ring = el('span', { class: 'pulse-ring' });
+        this.pulseLayer.append(marker.ring);
+        this.positionRing(marker);
+      } else if (status !== 'alert' && marker.ring) {
+        marker.ring.remove();
+        marker.ring = null;
+      }
+      this.updateLabel(station);
+    },
+
+    /** Alerting stations carry their name on the map. */
+    updateLabel(station) {
+      const marker = this.markers.get(station.id);
+      if (!marker) return;
+      const show = station.status === 'alert' || this.stationHasCriticalAlert(station.id);
+      setText(marker.label, show ? station.name || station.id : '');
+    },
+
+    refreshLabels() {
+      for (const station of state.stations.values()) this.updateLabel(station);
+    },
+
+    stationHasCriticalAlert(stationId) {
+      for (const alert of state.openAlerts.values()) {
+        if (String(alert.station_id) === stationId && alert.severity === 'critical') return true;
+      }
+      return false;
+    },
+
+    placeMarker(station) {
+      const marker = this.markers.get(station.id);
+      const point = this.project(station);
+      marker.point = point;
+      this.positionRing(marker);
+      if (!point) {
+        marker.group.setAttribute('display', 'none');
+        return;
+      }
+      marker.group.removeAttribute('display');
+      marker.group.setAttribute('transform', `translate(${point[0].toFixed(1)},${point[1].toFixed(1)})`);
+    },
+
+    positionRing(marker) {
+      if (!marker.ring) return;
+      marker.ring.hidden = !marker.point;
+      if (marker.point) {
+        marker.ring.style.left = `${marker.point[0].toFixed(1)}px`;
+        marker.ring.style.top = `${marker.point[1].toFixed(1)}px`;
+      }
+    },
+
+    hasCoordinates(station) {
+      return Number.isFinite(Number(station.lat)) && Number.isFinite(Number(station.lon))
+        && station.lat !== null && station.lon !== null;
+    },
+
+    project(station) {
+      if (!this.projection || !this.hasCoordinates(station)) return null;
+      return this.projection.toScreen(Number(station.lat), Number(station.lon));
+    },
+
+    /**
+     * Fit an equirectangular projection (x scaled by cos(mid-latitude)) to
+     * the bounding box of all stations plus padding, centred in the panel.
+     */
+    fit() {
+      const width = this.wrap.clientWidth;
+      const height = this.wrap.clientHeight;
+      if (!width || !height) return;
+      this.width = width;
+      this.height = height;
+      this.svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+
+      let minLat = Infinity, maxLat = -Infinity, minLon = Infinity, maxLon = -Infinity;
+      let placed = 0;
+      for (const s of state.stations.values()) {
+        if (!this.hasCoordinates(s)) continue;
+        const lat = Number(s.lat), lon = Number(s.lon);
+        minLat = Math.min(minLat, lat); maxLat = Math.max(maxLat, lat);
+        minLon = Math.min(minLon, lon); maxLon = Math.max(maxLon, lon);
+        placed += 1;
+      }
+      $('map-empty').hidden = state.stations.size > 0;
+      setText($('map-meta'), state.stations.size ? t('mapMeta', state.stations.size, state.stations.size - placed) : '');
+      if (!placed) {
+        this.projection = null;
+        $('map-grid').replaceChildren();
+        $('map-grid-labels').replaceChildren();
+        $('map-scale').replaceChildren();
+        return;
+      }
+
+      // Avoid a degenerate box (single station / all on a line).
+      const MIN_SPAN = 0.05;
+      if (maxLat - minLat < MIN_SPAN) { const c = (maxLat + minLat) / 2; minLat = c - MIN_SPAN / 2; maxLat = c + MIN_SPAN / 2; }
+      if (maxLon - minLon < MIN_SPAN) { const c = (maxLon + minLon) / 2; minLon = c - MIN_SPAN / 2; maxLon = c + MIN_SPAN / 2; }
+
+      const midLat = (minLat + maxLat) / 2;
+      const kx = Math.cos((midLat * Math.PI) / 180);
+      const padX = Math.max(36, width * 0.06);
+      const padTop = Math.max(36, height * 0.06);
+      // Keep the bottom strip (legend, scale bar) clear of markers.
+      const legendHeight = $('map-legend').offsetHeight || 0;
+      const padBottom = Math.max(60, legendHeight + 34);
+      const spanX = (maxLon - minLon) * kx;
+      const spanY = maxLat - minLat;
+      const scale = Math.min((width - 2 * padX) / spanX, (height - padTop - padBottom) / spanY);
+      const centerLon = (minLon + maxLon) / 2;
+      const cx = width / 2;
+      const cy = padTop + (height - padTop - padBottom) / 2;
+
+      this.projection = {
+        scale,
+        kx,
+        toScreen: (lat, lon) => [cx + (lon - centerLon) * kx * scale, cy - (lat - midLat) * scale],
+        toGeo: (x, y) => [midLat - (y - cy) / scale, centerLon + (x - cx) / (kx * scale)],
+      };
+
+      for (const station of state.stations.values()) this.placeMarker(station);
+      this.drawGraticule();
+      this.drawScaleBar();
+      tooltip.refresh();
+    },
+
+    /** Light lat/lon grid covering the whole visible panel. */
+    drawGraticule() {
+      const grid = $('map-grid');
+      const labels = $('map-grid-labels');
+      const [topLat, leftLon] = this.projection.toGeo(0, 0);
+      const [bottomLat, rightLon] = this.projection.toGeo(this.width, this.height);
+      const step = niceStep(Math.max(rightLon - leftLon, topLat - bottomLat) / 7);
+      const digits = (String(Number(step.toFixed(6))).split('.')[1] || '').length;
+
+      const gridNodes = [];
+      const labelNodes = [];
+      // Iterate on integer multiples of the step to avoid floating-point drift.
+      for (let i = Math.ceil(leftLon / step); i * step <= rightLon; i += 1) {
+        const lon = i * step;
+        const [x] = this.projection.toScreen(bottomLat, lon);
+        gridNodes.push(svgEl('line', { x1: x.toFixed(1), y1: 0, x2: x.toFixed(1), y2: this.height }));
+        if (x > this.width - 90) continue; // keep clear of the edge and north arrow
+        const label = svgEl('text', { x: (x + 4).toFixed(1), y: 16 });
+        label.textContent = `${lon.toFixed(digits)}°E`;
+        labelNodes.push(label);
+      }
+      for (let i = Math.ceil(bottomLat / step); i * step <= topLat; i += 1) {
+        const lat = i * step;
+        const [, y] = this.projection.toScreen(lat, leftLon);
+        gridNodes.push(svgEl('line', { x1: 0, y1: y.toFixed(1), x2: this.width, y2: y.toFixed(1) }));
+        const label = svgEl('text', { x: 6, y: (y - 5).toFixed(1) });
+        label.textContent = `${lat.toFixed(digits)}°N`;
+        labelNodes.push(label);
+      }
+      grid.replaceChildren(...gridNodes);
+      labels.replaceChildren(...labelNodes);
+    },
+
+    drawScaleBar() {
+      const group = $('map-scale');
+      const KM_PER_DEG_LAT = 111.32;
+      const pxPerKm = this.projection.scale / KM_PER_DEG_LAT;
+      const targetKm = (this.width * 0.12) / pxPerKm;
+      const km = niceStep(targetKm);
+      const len = km * pxPerKm;
+      const x = this.width - len - 28;
+      const y = this.height - 24;
+      const text = svgEl('text', { x: (x + len / 2).toFixed(1), y: y - 8, 'text-anchor': 'middle' });
+      text.textContent = `${formatNumber(km)} ${t('scaleKm')}`;
+      const north = svgEl('g', { class: 'north', transform: `translate(${this.width - 30},${48})` });
+      north.append(
+        svgEl('path', { d: 'M0,-18 L7,4 L0,-1 L-7,4 Z' }),
+        Object.assign(svgEl('text', { y: 18, 'text-anchor': 'middle' }), { textContent: 'N' }),
+      );
+      group.replaceChildren(
+        svgEl('path', { d: `M${x},${y - 5} V${y} H${x + len} V${y - 5}` }),
+        text,
+        north,
+      );
+    },
+  };
+
+  /** 1, 2, 2.5 or 5 × 10^n closest below the raw value. */
+  function niceStep(raw) {
+    if (!(raw > 0)) return 1;
+    const exp = Math.pow(10, Math.floor(Math.log10(raw)));
+    const f = raw / exp;
+    const nice = f >= 5 ? 5 : f >= 2.5 ? 2.5 : f >= 2 ? 2 : 1;
+    return nice * exp;
+  }
+
+  function renderLegend() {
+    const legend = $('map-legend');
+    const statusItems = STATUSES.map((status) => {
+      const svg = svgEl('svg', { viewBox: '-10 -10 20 20', class: 'legend-swatch', 'data-status': status });
+      svg.append(svgEl('circle', { class: 'shape', r: 6.5 }));
+      return el('span', { class: 'legend-item' }, svg, statusLabel(status));
+    });
+    const kindItems = KINDS.map((kind) => {
+      const svg = svgEl('svg', { viewBox: '-10 -10 20 20', class: 'legend-swatch legend-kind' });
+      svg.append(MARKER_SHAPES[kind]());
+      return el('span', { class: 'legend-item' }, svg, kindLabel(kind));
+    });
+    legend.replaceChildren(
+      el('div', { class: 'legend-group' }, el('span', { class: 'legend-title' }, t('legendStatus')), ...statusItems),
+      el('div', { class: 'legend-group' }, el('span', { class: 'legend-title' }, t('legendKind')), ...kindItems),
+    );
+  }
+
+  // ---------------------------------------------------------------------------
+  // 6d. Station tooltip / detail panel
+  // ---------------------------------------------------------------------------
+
+  function selectStation(stationId) {
+    state.selectedStationId = stationId && state.stations.has(stationId) ? stationId : null;
+    for (const { group } of mapView.markers.values()) group.classList.remove('is-selected');
+    for (const row of stationTable.rows.values()) row.classList.remove('is-selected');
+    if (state.selectedStationId) {
+      mapView.markers.get(state.selectedStationId)?.group.classList.add('is-selected');
+      stationTable.rows.get(state.selectedStationId)?.classList.add('is-selected');
+    }
+    tooltip.refresh();
+  }
+
+  const tooltip = {
+    shownId: null,
+    signature: '',
+
+    /** Show the hovered station, else the pinned one; re-render if data changed. */
+    refresh() {
+      const node = $('station-tooltip');
+      const id = state.hoveredStationId || state.selectedStationId;
+      const station = id ? state.stations.get(id) : null;
+      const point = station ? mapView.project(station) : null;
+      if (!station || !point) {
+        node.hidden = true;
+        this.shownId = null;
+        return;
+      }
+      const pinned = id === state.selectedStationId;
+      const alerts = [...state.openAlerts.values()].filter((a) => String(a.station_id) === id);
+      const signature = JSON.stringify([id, state.lang, pinned, station, alerts, state.parameters]);
+      if (signature !== this.signature) {
+        this.render(node, station, alerts, pinned);
+        this.signature = signature;
+      }
+      this.shownId = id;
+      node.hidden = false;
+      this.position(node, point);
+    },
+
+    render(node, station, alerts, pinned) {
+      const status = STATUSES.includes(station.status) ? station.status : 'unknown';
+      const lastSeen = parseTime(station.last_seen);
+      const head = el('div', { class: 'tip-head' },
+        el('span', { class: `status-dot status-${status}` }),
+        el('div', { class: 'tip-title' },
+          el('div', { class: 'tip-name' }, station.name || station.id),
+          el('div', { class: 'tip-id mono muted' }, station.id)),
+        pinned ? el('button', { class: 'tip-close', type: 'button', 'aria-label': t('tipClose'), title: t('tipClose') }, '×') : null,
+      );
+      const facts = el('dl', { class: 'tip-facts' },
+        el('dt', null, t('tipStatus')), el('dd', { class: `status-text status-${status}` }, statusLabel(status)),
+        el('dt', null, t('tipKind')), el('dd', null, kindLabel(station.kind)),
+        el('dt', null, t('tipOwner')), el('dd', null, formatOwner(station.owner)),
+        el('dt', null, t('tipLastSeen')), el('dd', { class: 'tip-lastseen' }, this.lastSeenText(lastSeen)),
+      );
+      this.lastSeen = lastSeen;
+
+      const alertParams = new Set(alerts.map((a) => a.parameter));
+      const entries = Object.entries(station.values || {});
+      const values = entries.length
+        ? el('table', { class: 'tip-values' }, ...entries.map(([key, value]) => {
+          const info = parameterInfo(key);
+          return el('tr', { class: alertParams.has(key) ? 'is-alert' : '' },
+            el('td', null, info.label),
+            el('td', { class: 'num mono' }, formatNumber(value)),
+            el('td', { class: 'unit muted' }, info.unit));
+        }))
+        : el('div', { class: 'muted' }, t('tipNoValues'));
+
+      const alertBlock = alerts.length
+        ? el('div', { class: 'tip-alerts' },
+          el('div', { class: 'tip-section' }, t('tipAlerts')),
+          ...alerts.map((a) => el('div', { class: `tip-alert sev-${a.severity}` },
+            `${severityLabel(a.severity)} · ${parameterInfo(a.parameter).label} ${formatNumber(a.value)}/${formatValueWithUnit(a.limit, a.parameter)}`)))
+        : null;
+
+      node.classList.toggle('is-pinned', pinned);
+      const parts = [head, facts, el('div', { class: 'tip-section' }, t('tipValues')), values, alertBlock];
+      node.replaceChildren(...parts.filter(Boolean));
+      node.querySelector('.tip-close')?.addEventListener('click', (e) => {
+        e.stopPropagation();
+        selectStation(null);
+      });
+    },
+
+    lastSeenText(lastSeen) {
+      return lastSeen ? `${formatDateTime(lastSeen)} (${formatRelative(lastSeen)})` : t('never');
+    },
+
+    /** Called every second to keep the relative "last seen" text current. */
+    tick() {
+      if (!this.shownId) return;
+      const node = $('station-tooltip').querySelector('.tip-lastseen');
+      if (node) setText(node, this.lastSeenText(this.lastSeen));
+    },
+
+    position(node, [x, y]) {
+      const margin = 12;
+      const w = node.offsetWidth;
+      const h = node.offsetHeight;
+      let left = x + 18;
+      if (left + w > mapView.width - margin) left = x - 18 - w;
+      left = Math.max(margin, left);
+      let top = y - h / 2;
+      top = Math.min(Math.max(margin, top), mapView.height - h - margin);
+      node.style.transform = `translate(${Math.round(left)}px, ${Math.round(Math.max(margin, top))}px)`;
+    },
+  };
+
+  // ---------------------------------------------------------------------------
+  // 6e. Alert list
+  // ---------------------------------------------------------------------------
+
+  const alertList = {
+    rows: new Map(), // alert id -> { row, openedAt, relNode }
+    flashTimers: new Map(),
+
+    rebuild() {
+      const list = $('alert-list');
+      this.rows.clear();
+      const rows = [];
+      for (const alert of state.openAlerts.values()) rows.push(this.createRow(alert));
+      list.replaceChildren(...rows);
+      this.renderEmptyState();
+    },
+
+    insertNew(alert, { flash }) {
+      const row = this.createRow(alert);
+      $('alert-list').prepend(row);
+      if (flash) this.flash(String(alert.id));
+    },
+
+    update(alert, { flash }) {
+      const id = String(alert.id);
+      const existing = this.rows.get(id);
+      if (!existing) return this.insertNew(alert, { flash });
+      const row = this.createRow(alert);
+      existing.row.replaceWith(row);
+      if (flash) this.flash(id);
+      else if (this.flashTimers.has(id)) row.classList.add('is-flashing'); // keep the running flash
+    },
+
+    remove(id) {
+      const entry = this.rows.get(id);
+      if (entry) entry.row.remove();
+      this.rows.delete(id);
+      clearTimeout(this.flashTimers.get(id));
+      this.flashTimers.delete(id);
+    },
+
+    flash(id) {
+      const entry = this.rows.get(id);
+      if (!entry) return;
+      entry.row.classList.remove('is-flashing');
+      void entry.row.offsetWidth; // restart the CSS animation
+      entry.row.classList.add('is-flashing');
+      clearTimeout(this.flashTimers.get(id));
+      this.flashTimers.set(id, setTimeout(() => {
+        this.rows.get(id)?.row.classList.remove('is-flashing');
+        this.flashTimers.delete(id);
+      }, CRITICAL_FLASH_MS));
+    },
+
+    createRow(alert) {
+      const id = String(alert.id);
+      const severity = SEVERITY_ORDER[alert.severity] != null ? alert.severity : 'info';
+      const openedAt = parseTime(alert.opened_at);
+      const param = parameterInfo(alert.parameter, alert.station_id);
+      const station = state.stations.get(String(alert.station_id));
+      const stationName = alert.station_name || station?.name || alert.station_id || '—';
+      const value = Number(alert.value);
+      const limit = Number(alert.limit);
+      const ratio = Number.isFinite(value) && Number.isFinite(limit) && limit > 0 ? value / limit : null;
+
+      const relNode = el('span', { class: 'alert-rel' }, formatRelative(openedAt));
+      const row = el('li', {
+        class: `alert-row sev-${severity}`,
+        'data-testid': 'alert-row',
+        'data-alert-id': id,
+        'data-severity': severity,
+        'data-station-id': alert.station_id,
+      },
+      el('div', { class: 'alert-sev' }, severityLabel(severity)),
+      el('div', { class: 'alert-main' },
+        el('div', { class: 'alert-line1' },
+          el('span', { class: 'alert-station' }, stationName),
+          el('span', { class: 'alert-station-id mono' }, alert.station_id ?? '')),
+        el('div', { class: 'alert-line2' },
+          el('span', { class: 'alert-param' }, param.label),
+          el('span', { class: 'alert-value mono' }, formatNumber(alert.value)),
+          el('span', { class: 'alert-vs muted' }, '/'),
+          el('span', { class: 'alert-limit mono' }, formatNumber(alert.limit)),
+          el('span', { class: 'alert-unit muted' }, param.unit),
+          ratio != null ? el('span', { class: 'alert-ratio mono' }, `×${formatNumber(ratio)}`) : null,
+          alert.window ? el('span', { class: 'alert-window' }, formatWindow(alert.window)) : null),
+        alert.rule_name ? el('div', { class: 'alert-rule muted' }, alert.rule_name) : null),
+      el('div', { class: 'alert-time' },
+        el('span', { class: 'alert-clock mono' }, formatTime(openedAt)),
+        relNode,
+        ackControl(alert)));
+      row.dataset.state = alert.state || 'open';
+      row.addEventListener('click', () => selectStation(String(alert.station_id)));
+      this.rows.set(id, { row, openedAt, relNode });
+      return row;
+    },
+
+    /** Called every second: only relative-time text changes. */
+    tick() {
+      for (const { openedAt, relNode } of this.rows.values()) setText(relNode, formatRelative(openedAt));
+    },
+
+    renderEmptyState() {
+      $('alerts-empty').hidden = state.openAlerts.size > 0 || !connection.everConnected;
+    },
+  };
+
+  /** An acknowledged alert shows who took it; an open one a button to acknowledge it. */
+  function ackControl(alert) {
+    if (alert.state === 'acknowledged') {
+      return el('span', { class: 'alert-acked', 'data-testid': 'alert-acked' },
+        `✓ ${alert.acknowledged_by || ''}`);
+    }
+    const button = el('button', { class: 'ack-button', type: 'button', 'data-testid': 'ack-button' },
+      t('ack'));
+    button.addEventListener('click', (event) => {
+      event.stopPropagation();
+      const socket = connection.socket;
+      if (!socket || socket.readyState !== WebSocket.OPEN) return;
+      button.disabled = true;
+      socket.send(JSON.stringify({ type: 'ack', alert_id: alert.id, user: operatorName() }));
+    });
+    return button;
+  }
+
+  function operatorName() {
+    return new URLSearchParams(location.search).get('operator') || localStorage.getItem('ioc.operator') || 'wall';
+  }
+
+  function renderResolvedList() {
+    const section = $('resolved-section');
+    section.hidden = state.resolvedAlerts.length === 0;
+    setText($('resolved-count'), state.resolvedAlerts.length ? `(${state.resolvedAlerts.length})` : '');
+    $('resolved-list').replaceChildren(...state.resolvedAlerts.map((alert) => {
+      const severity = SEVERITY_ORDER[alert.severity] != null ? alert.severity : 'info';
+      const param = parameterInfo(alert.parameter);
+      const resolvedAt = parseTime(alert.resolved_at);
+      const stationName = alert.station_name || state.stations.get(String(alert.station_id))?.name || alert.station_id;
+      return el('li', {
+        class: `resolved-row sev-${severity}`,
+        'data-testid': 'resolved-row',
+        'data-alert-id': alert.id,
+        'data-severity': severity,
+      },
+      el('span', { class: 'resolved-sev' }, severityLabel(severity)),
+      el('span', { class: 'resolved-station' }, stationName ?? '—'),
+      el('span', { class: 'resolved-param' }, alert.parameter
+        ? `${param.label} ${formatNumber(alert.value)}/${formatValueWithUnit(alert.limit, alert.parameter)}` : '—'),
+      el('span', { class: 'resolved-time mono' }, `${formatTime(parseTime(alert.opened_at))} → ${resolvedAt ? formatTime(resolvedAt) : '—'}`));
+    }));
+  }
+
+  // ---------------------------------------------------------------------------
+  // 6f. Station table (incremental rows, sorted alerts first)
+  // ---------------------------------------------------------------------------
+
+  const stationTable = {
+    rows: new Map(), // id -> tr
+    cells: new Map(), // id -> { status, lastSeen, value }
+
+    rebuild() {
+      this.rows.clear();
+      this.cells.clear();
+      $('station-tbody').replaceChildren();
+      for (const station of state.stations.values()) this.createRow(station);
+      this.sort();
+    },
+
+    addStation(station) {
+      this.createRow(station);
+    },
+
+    createRow(station) {
+      const statusPill = el('span', { class: 'status-pill' });
+      const lastSeen = el('td', { class: 'mono' });
+      const value = el('td', { class: 'num' });
+      const row = el('tr', { 'data-station-id': station.id, 'data-testid': 'station-row' },
+        el('td', { class: 'mono st-id' }, station.id),
+        el('td', { class: 'st-name' }, station.name || station.id),
+        el('td', null, statusPill),
+        lastSeen,
+        value);
+      row.addEventListener('click', () => selectStation(station.id));
+      row.addEventListener('pointerenter', () => mapView.markers.get(station.id)?.group.classList.add('is-hot'));
+      row.addEventListener('pointerleave', () => mapView.markers.get(station.id)?.group.classList.remove('is-hot'));
+      this.rows.set(station.id, row);
+      this.cells.set(station.id, { statusPill, lastSeen, value });
+      $('station-tbody').append(row);
+      this.updateStation(station);
+    },
+
+    updateStation(station) {
+      const row = this.rows.get(station.id);
+      const cells = this.cells.get(station.id);
+      if (!row) return;
+      const status = STATUSES.includes(station.status) ? station.status : 'unknown';
+      if (row.dataset.status !== status) {
+        row.dataset.status = status;
+        cells.statusPill.className = `status-pill status-${status}`;
+      }
+      setText(cells.statusPill, statusLabel(status));
+      setText(cells.lastSeen, formatTimeSmart(parseTime(station.last_seen)));
+      const main = mainValueOf(station);
+      const valueText = main ? `${main.label} ${formatValueWithUnit(main.value, main.key)}` : '—';
+      setText(cells.value, valueText);
+      if (cells.value.title !== valueText) cells.value.title = valueText;
+      cells.value.classList.toggle('is-alert', Boolean(main && main.alerting));
+    },
+
+    /**
+     * Re-order existing rows: stations in alert (by status or with an open
+     * alert) first, then offline, unknown, ok; then by id. Moves nodes only.
+     */
+    sort() {
+      const alerted = new Set([...state.openAlerts.values()].map((a) => String(a.station_id)));
+      const rank = (id) => (alerted.has(id) ? 0 : STATUS_ORDER[state.stations.get(id)?.status] ?? 2);
+      const ids = [...this.rows.keys()].sort((a, b) =>
+        rank(a) - rank(b) || a.localeCompare(b, undefined, { numeric: true }));
+      const tbody = $('station-tbody');
+      let cursor = tbody.firstChild;
+      for (const id of ids) {
+        const row = this.rows.get(id);
+        if (row === cursor) cursor = cursor.nextSibling;
+        else tbody.insertBefore(row, cursor);
+      }
+    },
+
+    rerenderAll() {
+      for (const station of state.stations.values()) this.updateStation(station);
+    },
+  };
+
+  /**
+   * The parameter shown in the table: the one of the station's most severe
+   * open alert, else the preferred parameter for its kind, else the first.
+   */
+  function mainValueOf(station) {
+    const values = station.values || {};
+    let key = null;
+    let alerting = false;
+    let best = Infinity;
+    for (const alert of state.openAlerts.values()) {
+      if (String(alert.station_id) !== station.id || !(alert.parameter in values)) continue;
+      const rank = SEVERITY_ORDER[alert.severity] ?? 3;
+      if (rank < best) { best = rank; key = alert.parameter; alerting = true; }
+    }
+    if (!key) key = (MAIN_PARAMETER_BY_KIND[station.kind] || []).find((k) => values[k] != null) || null;
+    if (!key) key = Object.keys(values).find((k) => values[k] != null) || Object.keys(values)[0] || null;
+    if (!key) return null;
+    return { key, value: values[key], label: parameterInfo(key).label, alerting };
+  }
+
+  // ---------------------------------------------------------------------------
+  // 7. Language, periodic tick, start-up
+  // ---------------------------------------------------------------------------
+
+  function initialLanguage() {
+    const fromUrl = new URLSearchParams(location.search).get('lang');
+    if (SUPPORTED_LANGS.includes(fromUrl)) return fromUrl;
+    try {
+      const stored = localStorage.getItem(LANG_STORAGE_KEY);
+      if (SUPPORTED_LANGS.includes(stored)) return stored;
+    } catch (_) { /* storage unavailable */ }
+    return 'vi';
+  }
+
+  function setLanguage(lang, { persist }) {
+    if (!SUPPORTED_LANGS.includes(lang)) return;
+    state.lang = lang;
+    if (persist) {
+      try { localStorage.setItem(LANG_STORAGE_KEY, lang); } catch (_) { /* ignore */ }
+      // Keep the URL consistent so a reload does not override the choice.
+      const url = new URL(location.href);
+      if (url.searchParams.has('lang')) {
+        url.searchParams.set('lang', lang);
+        history.replaceState(null, '', url);
+      }
+    }
+    applyLanguage();
+  }
+
+  function applyLanguage() {
+    document.documentElement.lang = state.lang;
+    document.title = t('title');
+    document.body.dataset.lang = state.lang;
+    for (const node of document.querySelectorAll('[data-i18n]')) setText(node, t(node.dataset.i18n));
+    for (const button of document.querySelectorAll('.lang-switch button')) {
+      const active = button.dataset.lang === state.lang;
+      button.classList.toggle('is-active', active);
+      button.setAttribute('aria-pressed', String(active));
+    }
+    renderLegend();
+    renderClock();
+    renderLastUpdate();
+    renderConnectionState();
+    renderKpis();
+    alertList.rebuild();
+    renderResolvedList();
+    stationTable.rerenderAll();
+    if (mapView.projection) mapView.fit();
+    tooltip.refresh();
+  }
+
+  function tick() {
+    renderClock();
+    renderLastUpdate();
+    renderLastHourKpi();
+    alertList.tick();
+    tooltip.tick();
+    if (!state.connected) renderConnectionState(); // retry countdown
+  }
+
+  /** Run tick() just after each (server-corrected) second boundary. */
+  function scheduleTick() {
+    tick();
+    setTimeout(scheduleTick, 1000 - (nowMs() % 1000) + 5);
+  }
+
+  function start() {
+    state.lang = initialLanguage();
+    for (const button of document.querySelectorAll('.lang-switch button')) {
+      button.addEventListener('click', () => setLanguage(button.dataset.lang, { persist: true }));
+    }
+    document.addEventListener('keydown', (e) => { if (e.key === 'Escape') selectStation(null); });
+    mapView.init();
+    applyLanguage();
+    scheduleTick();
+    connect();
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+  else start();
+})();
