@@ -85,6 +85,7 @@ async def ingest_readings(request: web.Request) -> web.Response:
             if reading is not None:
                 readings.append(reading)
     request.app[appkeys.PIPELINE].accept(readings, rejections)
+    await request.app[appkeys.STORE].spool.sync()
     return web.json_response(
         {
             "accepted": sum(len(r.values) for r in readings),
@@ -111,6 +112,7 @@ async def ingest_files(request: web.Request) -> web.Response:
         raise _error(web.HTTPBadRequest, "no file in the request")
     owner = _owner(account)
     results = [process_file(request.app, owner, name, data) for name, data in files]
+    await request.app[appkeys.STORE].spool.sync()
     return web.json_response({"files": [file_result_json(r) for r in results]})
 
 

@@ -323,6 +323,13 @@ class SimulatorConfig(Section):
     first_episode_after_s: float = Field(
         20.0, ge=0, description="An exceedance is forced this soon after start, for the demo."
     )
+    pm_scale: float = Field(
+        0.5,
+        gt=0,
+        le=5,
+        description="Particulate levels relative to Hanoi's monthly means (REFERENCE §5); "
+        "1.0 = Hanoi, the default 0.5 suits a cleaner highland province.",
+    )
     seed: int | None = Field(None, description="Random seed; None = different every run.")
 
 

@@ -83,6 +83,7 @@ class Pipeline:
             while len(batch) < self._batch_size and not inbox.empty():
                 batch.append(inbox.get_nowait())
             self._process_safely(batch)
+            await self._store.spool.sync()
             acknowledge(batch)
 
     def _process_safely(self, batch: list[RawMessage]) -> None:

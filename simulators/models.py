@@ -34,11 +34,11 @@ class Episode:
 class StationModel:
     """Values of one station at a time; ``episode`` multiplies one parameter for a while."""
 
-    def __init__(self, kind: str, rng: random.Random, month: int) -> None:
+    def __init__(self, kind: str, rng: random.Random, month: int, pm_scale: float = 1.0) -> None:
         self.kind = kind
         self._rng = rng
-        self.level = rng.lognormvariate(0, 0.25)  # this station's long-term level
-        self._month_mean = PM25_MONTHLY_MEAN[month - 1]
+        self.level = rng.lognormvariate(0, 0.3)  # this station's long-term level
+        self._month_mean = PM25_MONTHLY_MEAN[month - 1] * pm_scale
         self._drift = 1.0
         self.episode: Episode | None = None
 

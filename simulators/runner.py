@@ -45,7 +45,9 @@ class NetworkSimulator:
         self._config = config
         self._rng = random.Random(config.seed)
         month = datetime.now(UTC).month
-        self._models = {s.id: StationModel(s.kind, self._rng, month) for s in registry}
+        self._models = {
+            s.id: StationModel(s.kind, self._rng, month, config.pm_scale) for s in registry
+        }
         self.published = 0
 
     def _topic(self, station_id: str) -> str:

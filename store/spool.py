@@ -1,7 +1,8 @@
 """A durable on-disk queue of line protocol between the pipeline and InfluxDB.
 
-Every point is appended to a segment file (``<n>.lp``) before the MQTT message that carried
-it is acknowledged, and the InfluxDB writer reads batches back in order from a cursor
+Every point is appended to a segment file (``<n>.lp``) and fsynced (:meth:`DiskSpool.sync`,
+shared by all that was appended meanwhile) before the MQTT message that carried it is
+acknowledged, and the InfluxDB writer reads batches back in order from a cursor
 (``cursor``: segment number and byte offset). So a database outage only makes the spool grow,
 and a killed service resumes where InfluxDB stopped: at most the last batch is written twice,
 which InfluxDB absorbs (a point with the same series and timestamp is overwritten, not added).
@@ -9,6 +10,8 @@ which InfluxDB absorbs (a point with the same series and timestamp is overwritte
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 from dataclasses import dataclass
@@ -46,23 +49,41 @@ class DiskSpool:
         self._writer = self._open_for_append(self._write_segment)
         self._reader: BinaryIO | None = None
         self._reader_segment = -1
+        self._syncing: asyncio.Future[None] | None = None
 
     # -- writing ---------------------------------------------------------------------------
     def append(self, lines: list[str]) -> None:
-        """Make ``lines`` durable (written, flushed and, if configured, fsynced)."""
+        """Write ``lines`` (to the OS); :meth:`sync` makes everything appended durable."""
         if not lines:
             return
         self._writer.write(("\n".join(lines) + "\n").encode())
         self._writer.flush()
-        if self._fsync:
-            os.fsync(self._writer.fileno())
         self.stats.appended_lines += len(lines)
         if self._writer.tell() >= self._segment_bytes:
             self._rotate()
         if self.pending_bytes > self._max_bytes:
             self._drop_oldest()
 
+    async def sync(self) -> None:
+        """fsync what was appended so far, in a worker thread: the event loop keeps receiving
+        meanwhile, so the next batch is larger (group commit). Concurrent callers share one
+        fsync when they can."""
+        if not self._fsync:
+            return
+        if self._syncing is not None:
+            await asyncio.shield(self._syncing)  # the running one may predate our append
+        if self._syncing is None:
+            self._syncing = asyncio.ensure_future(asyncio.to_thread(_fsync, self._writer))
+        task = self._syncing
+        try:
+            await asyncio.shield(task)
+        finally:
+            if self._syncing is task and task.done():
+                self._syncing = None
+
     def _rotate(self) -> None:
+        if self._fsync:
+            os.fsync(self._writer.fileno())  # a closed segment is durable as a whole
         self._writer.close()
         self._write_segment += 1
         self._writer = self._open_for_append(self._write_segment)
@@ -153,6 +174,11 @@ class DiskSpool:
             return Position(int(segment), int(offset))
         except (FileNotFoundError, ValueError):
             return Position(first_segment, 0)
+
+
+def _fsync(f: BinaryIO) -> None:
+    with contextlib.suppress(ValueError, OSError):  # closed by a rotation: fsynced there
+        os.fsync(f.fileno())
 
 
 def _cut_partial_last_line(path: Path) -> None:
