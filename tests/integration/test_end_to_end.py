@@ -170,3 +170,42 @@ async def test_an_alert_acknowledged_from_the_wall_reaches_every_wall(
         async with http.get(f"{service.url}/api/v1/alerts/{alert_id}") as response:
             history = (await response.json())["history"]
         assert [h["action"] for h in history] == ["opened", "acknowledged"]
+
+
+BAD_VALUES = [
+    ("wrong_unit", b'{"ts": %(ts)s, "values": {"pm25": 5, "pm10": 9}, "units": {"pm25": "mg/m3"}}'),
+    ("not_numeric", b'{"ts": %(ts)s, "values": {"pm25": NaN, "pm10": 9}}'),
+    ("not_numeric", b'{"ts": %(ts)s, "values": {"pm25": "5", "pm10": 9}}'),
+    ("out_of_range", b'{"ts": %(ts)s, "values": {"pm25": 100000, "pm10": 9}}'),
+    ("duplicate", b'{"ts": %(ts)s, "values": {"pm10": 9}}'),
+]
+
+
+async def test_every_bad_value_class_over_mqtt_keeps_its_valid_neighbour(
+    service: RunningService,
+) -> None:
+    """Each message carries one bad value and a valid pm10; the pm10 values must be stored
+    (one per distinct timestamp) and each bad one answered with its reason."""
+    rejected_topic = f"{service.config.mqtt.topic_prefix}/rejected"
+    base = 1_795_000_000
+    async with aiomqtt.Client("127.0.0.1", service.config.mqtt.port) as listener:
+        await listener.subscribe(rejected_topic, qos=1)
+        for i, (_, template) in enumerate(BAD_VALUES):
+            ts = base + (i if i < len(BAD_VALUES) - 1 else 0)  # the last repeats the first
+            await publish(service, "AIR-1", template % {b"ts": str(ts).encode()})
+        await publish(service, "AIR-1", payload({"pm25": 1}, ts=4_000_000_000))  # future
+        await publish(service, "AIR-1", payload({"pm25": 1}, ts=1_000_000_000))  # too old
+        reasons = []
+        async with asyncio.timeout(10):
+            async for message in listener.messages:
+                reasons.append(json.loads(message.payload)["reason"])  # type: ignore[arg-type]
+                if len(reasons) == len(BAD_VALUES) + 2:
+                    break
+    assert reasons == [reason for reason, _ in BAD_VALUES] + ["bad_timestamp"] * 2
+
+    async def four_pm10() -> list[dict[str, Any]]:
+        rows = await stored(service, "SELECT pm10 FROM reading WHERE station = 'AIR-1'")
+        return rows if len(rows) == 4 else []
+
+    rows = await eventually(four_pm10)
+    assert [r["pm10"] for r in rows] == [9.0] * 4  # type: ignore[attr-defined]
