@@ -2,7 +2,12 @@
  * IOC operations wall — live environmental monitoring display.
  *
  * Plain ES2020, no dependencies, no network resources other than the
- * same-origin websocket at /ws. See wall.html for the static skeleton.
+ * same-origin websocket at /ws and GET /api/v1/readings (trend chart).
+ * See wall.html for the static skeleton.
+ *
+ * URL options: ?lang=vi|en, ?kiosk=1 (wall display: no language switch or
+ * operator controls, cursor hidden when still, full screen on first click),
+ * ?map=status|aqi (marker colouring), ?operator=NAME (acknowledgements).
  *
  * Structure:
  *   1. Constants and the VI/EN dictionary
@@ -10,7 +15,8 @@
  *   3. Application state
  *   4. Websocket connection (reconnect with backoff, watchdog)
  *   5. Protocol message handlers
- *   6. Renderers: header/clock, KPIs, map, tooltip, alert list, station table
+ *   6. Renderers: header/clock, KPIs (incl. worst AQI, fire danger), map,
+ *      tooltip, alert list, station table, trend chart; map colouring, kiosk
  *   7. Language switching and start-up
  */
 'use strict';
@@ -31,11 +37,32 @@
   const CRITICAL_FLASH_MS = 6000;      // flashing of a new critical alert row
   const TOAST_MS = 8000;               // error frame display time
   const HOUR_MS = 3600 * 1000;
+  const TREND_WINDOW_MS = 24 * HOUR_MS;  // trend chart: last 24 h
+  const TREND_REFRESH_MS = 30000;        // re-fetch while the chart is open
+  const TREND_LIMIT = 10000;             // the API's maximum rows
+  const KIOSK_CURSOR_MS = 3000;          // kiosk: hide the cursor after this long still
+  const MAP_COLOR_STORAGE_KEY = 'ioc.wall.mapColor';
+  const MAP_COLOR_MODES = ['status', 'aqi'];
 
   const STATUS_ORDER = { alert: 0, offline: 1, unknown: 2, ok: 3 };
   const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 };
   const KINDS = ['air', 'weather', 'stack', 'wastewater'];
   const STATUSES = ['ok', 'alert', 'offline', 'unknown'];
+
+  /** Parameter a trend chart opens with when the station has no open alert. */
+  const TREND_DEFAULT_BY_KIND = {
+    air: ['pm25', 'pm2_5', 'pm10', 'aqi'],
+    weather: ['temp', 'temperature', 'air_temp', 't'],
+    stack: ['dust', 'tsp', 'pm'],
+    wastewater: ['cod', 'tss', 'bod5'],
+  };
+  /** Reading fields that are not plottable parameters (tags, flags, band codes). */
+  const NON_PARAMETER_KEYS = new Set(['time', 'station', 'station_id', 'kind', 'owner', 'aqi_band']);
+
+  /** Upper bounds of the VN_AQI bands (Decision 1459/QĐ-TCMT); colours are in wall.css
+   *  (--aqi-0 … --aqi-5: green, yellow, orange, red, purple, maroon). */
+  const AQI_BANDS = [{ max: 50 }, { max: 100 }, { max: 150 }, { max: 200 }, { max: 300 }, { max: Infinity }];
+  const ROMAN = ['I', 'II', 'III', 'IV', 'V'];
 
   /** Preferred "main value" parameter per station kind (first present wins). */
   const MAIN_PARAMETER_BY_KIND = {
@@ -113,6 +140,32 @@
       relDays: (n) => `${n} ngày trước`,
       serverError: 'Lỗi máy chủ',
       scaleKm: 'km',
+      kpiAqi: 'AQI cao nhất',
+      kpiFire: 'Cấp cháy rừng',
+      kpiNoData: 'chưa có dữ liệu',
+      aqiBand: ['Tốt', 'Trung bình', 'Kém', 'Xấu', 'Rất xấu', 'Nguy hại'],
+      fireLevel: ['Ít có khả năng cháy', 'Thấp', 'Trung bình', 'Cao (nguy hiểm)', 'Rất cao (cực kỳ nguy hiểm)'],
+      param_aqi: 'VN_AQI',
+      param_aqi_band: 'Mức AQI',
+      param_fire_level: 'Cấp cháy rừng',
+      param_nesterov: 'Chỉ số Nesterov',
+      mapColorStatus: 'Trạng thái',
+      mapColorLabel: 'Tô màu điểm trạm',
+      legendAqi: 'VN_AQI (trạm không khí)',
+      legendNoAqi: 'Chưa có AQI',
+      trendTitle: 'Diễn biến 24 giờ',
+      trendLoading: 'Đang tải dữ liệu 24 giờ…',
+      trendNoData: 'Không có dữ liệu trong 24 giờ qua',
+      trendNoParams: 'Trạm chưa có thông số nào',
+      trendError: (d) => `Không tải được dữ liệu: ${d}`,
+      trendRefreshError: 'Làm mới thất bại — đang hiển thị dữ liệu cũ',
+      trendNow: 'Hiện tại',
+      trendMean: 'TB 24 giờ',
+      trendMax: 'Cao nhất',
+      trendMin: 'Thấp nhất',
+      trendPoints: (n) => `${n} điểm đo`,
+      trendUpdated: (time) => `tải lúc ${time}`,
+      trendParams: 'Thông số',
     },
     en: {
       title: 'Intelligent Operations Center — Environmental Monitoring',
@@ -181,6 +234,32 @@
       relDays: (n) => `${n} d ago`,
       serverError: 'Server error',
       scaleKm: 'km',
+      kpiAqi: 'Worst AQI',
+      kpiFire: 'Fire danger',
+      kpiNoData: 'no data yet',
+      aqiBand: ['Good', 'Moderate', 'Poor', 'Bad', 'Very bad', 'Hazardous'],
+      fireLevel: ['fire unlikely', 'low', 'medium', 'high', 'very high'],
+      param_aqi: 'VN_AQI',
+      param_aqi_band: 'AQI band',
+      param_fire_level: 'Fire danger level',
+      param_nesterov: 'Nesterov index',
+      mapColorStatus: 'Status',
+      mapColorLabel: 'Marker colour',
+      legendAqi: 'VN_AQI (air stations)',
+      legendNoAqi: 'No AQI',
+      trendTitle: 'Last 24 hours',
+      trendLoading: 'Loading 24 h of data…',
+      trendNoData: 'No data in the last 24 hours',
+      trendNoParams: 'This station has no parameters yet',
+      trendError: (d) => `Could not load data: ${d}`,
+      trendRefreshError: 'Refresh failed — showing older data',
+      trendNow: 'Now',
+      trendMean: '24 h mean',
+      trendMax: 'Max',
+      trendMin: 'Min',
+      trendPoints: (n) => `${n} points`,
+      trendUpdated: (time) => `loaded ${time}`,
+      trendParams: 'Parameter',
     },
   };
 
@@ -289,7 +368,8 @@
    *  mg/Nm³ in a stack). */
   function parameterInfo(key, stationId) {
     const p = state.parameters[key] || {};
-    const label = (state.lang === 'en' ? p.label_en || p.label_vi : p.label_vi || p.label_en) || key;
+    const fallback = I18N.vi[`param_${key}`] != null ? t(`param_${key}`) : key;
+    const label = (state.lang === 'en' ? p.label_en || p.label_vi : p.label_vi || p.label_en) || fallback;
     const stationUnit = stationId != null ? state.stations.get(String(stationId))?.units?.[key] : null;
     return { label, unit: stationUnit || p.unit || '' };
   }
@@ -320,6 +400,38 @@
 
   function severityLabel(severity) {
     return t(`sev_${SEVERITY_ORDER[severity] != null ? severity : 'info'}`);
+  }
+
+  /** A finite number from a value that may be absent, a string or junk; else null. */
+  function finiteOrNull(value) {
+    if (value == null || value === '' || typeof value === 'boolean') return null;
+    const num = Number(value);
+    return Number.isFinite(num) ? num : null;
+  }
+
+  /** VN_AQI band 0..5 of a station's values: its aqi_band when valid, else from aqi. */
+  function aqiBandOf(values) {
+    if (!values) return null;
+    const band = finiteOrNull(values.aqi_band);
+    if (band != null && Number.isInteger(band) && band >= 0 && band <= 5) return band;
+    const aqi = finiteOrNull(values.aqi);
+    if (aqi == null || aqi < 0) return null;
+    return AQI_BANDS.findIndex((b) => Math.round(aqi) <= b.max);
+  }
+
+  function aqiBandLabel(band) {
+    return t('aqiBand')[band] ?? '';
+  }
+
+  /** Nesterov fire danger level 1..5 of a station's values, else null. */
+  function fireLevelOf(values) {
+    const level = finiteOrNull(values?.fire_level);
+    if (level == null) return null;
+    return Math.min(5, Math.max(1, Math.round(level)));
+  }
+
+  function fireLevelLabel(level) {
+    return t('fireLevel')[level - 1] ?? '';
   }
 
   // Tiny DOM helpers ----------------------------------------------------------
@@ -379,8 +491,10 @@
     lastDataAt: null,
     connected: false,
     disconnectedAt: null,
-    selectedStationId: null,   // pinned in the tooltip panel
+    selectedStationId: null,   // pinned in the tooltip panel and shown in the trend chart
     hoveredStationId: null,
+    mapColor: 'status',        // map marker colouring: 'status' or 'aqi' (air stations)
+    kiosk: false,
   };
 
   // ---------------------------------------------------------------------------
@@ -588,6 +702,7 @@
     renderResolvedList();
     renderKpis();
     selectStation(state.selectedStationId); // re-applies highlight classes, refreshes tooltip
+    if (trend.stationId) trend.onAlertsChanged(); // names, statuses and limits may have changed
   }
 
   function applyStationDeltas(deltas) {
@@ -613,6 +728,7 @@
         }
       }
       if ('lat' in delta || 'lon' in delta) moved = true;
+      if (id === trend.stationId) trend.onStationDelta(delta, station);
       if (isNew) {
         mapView.addStation(station);
         stationTable.addStation(station);
@@ -660,6 +776,7 @@
     renderKpis();
     mapView.refreshLabels();
     tooltip.refresh();
+    if (String(alert.station_id) === trend.stationId) trend.onAlertsChanged();
   }
 
   function rememberAlertOpenTime(alert) {
@@ -765,8 +882,73 @@
     alertTile.dataset.total = String(state.openAlerts.size);
 
     renderLastHourKpi();
+    renderEnvKpis();
     setText($('alerts-meta'), t('alertsMeta', state.openAlerts.size));
     setText($('stations-meta'), t('stationsMeta', total));
+  }
+
+  /**
+   * Worst VN_AQI (max aqi) and worst forest fire danger (max fire_level, then
+   * nesterov) over all stations that report them. Text is set only on change.
+   */
+  function renderEnvKpis() {
+    let worstAqi = null;
+    let worstFire = null;
+    for (const station of state.stations.values()) {
+      const values = station.values;
+      if (!values) continue;
+      const aqi = finiteOrNull(values.aqi);
+      if (aqi != null && aqi >= 0 && (!worstAqi || aqi > worstAqi.value)) worstAqi = { station, value: aqi };
+      const level = fireLevelOf(values);
+      if (level != null) {
+        const nesterov = finiteOrNull(values.nesterov) ?? -Infinity;
+        if (!worstFire || level > worstFire.level || (level === worstFire.level && nesterov > worstFire.nesterov)) {
+          worstFire = { station, level, nesterov };
+        }
+      }
+    }
+
+    const aqiBand = worstAqi ? aqiBandOf(worstAqi.station.values) : null;
+    renderEnvTile({
+      tile: document.querySelector('[data-testid="kpi-aqi"]'),
+      prefix: 'kpi-aqi',
+      station: worstAqi?.station,
+      level: aqiBand,
+      valueText: worstAqi ? String(Math.round(worstAqi.value)) : '—',
+      labelText: aqiBand != null ? aqiBandLabel(aqiBand) : '',
+      data: { aqi: worstAqi ? String(worstAqi.value) : '', band: aqiBand != null ? String(aqiBand) : 'none' },
+    });
+    renderEnvTile({
+      tile: document.querySelector('[data-testid="kpi-fire"]'),
+      prefix: 'kpi-fire',
+      station: worstFire?.station,
+      level: worstFire ? worstFire.level - 1 : null,
+      valueText: worstFire ? ROMAN[worstFire.level - 1] : '—',
+      labelText: worstFire ? fireLevelLabel(worstFire.level) : '',
+      data: { level: worstFire ? String(worstFire.level) : 'none' },
+    });
+  }
+
+  function renderEnvTile({ tile, prefix, station, level, valueText, labelText, data }) {
+    for (const [key, value] of Object.entries(data)) {
+      if (tile.dataset[key] !== value) tile.dataset[key] = value;
+    }
+    const stationId = station ? station.id : '';
+    if ((tile.dataset.stationId || '') !== stationId) tile.dataset.stationId = stationId;
+    tile.classList.toggle('is-empty', !station);
+    tile.tabIndex = station ? 0 : -1;
+    setText($(`${prefix}-value`), valueText);
+    const chip = $(`${prefix}-label`);
+    setText(chip, labelText);
+    if (chip.title !== labelText) chip.title = labelText;
+    chip.hidden = !labelText;
+    const sub = $(`${prefix}-station`);
+    const subText = station ? station.name || station.id : t('kpiNoData');
+    setText(sub, subText);
+    if (sub.title !== subText) sub.title = station ? `${subText} · ${station.id}` : '';
+    sub.classList.toggle('muted', !station);
+    const cells = $(`${prefix}-scale`).children;
+    for (let i = 0; i < cells.length; i += 1) cells[i].classList.toggle('is-current', i === level);
   }
 
   function renderLastHourKpi() {
@@ -863,6 +1045,7 @@
       this.markers.set(station.id, { group, label, ring: null, point: null });
       this.placeMarker(station);
       this.applyStatus(station);
+      this.applyAqi(station);
     },
 
     /** Incremental update for a station delta. */
@@ -870,6 +1053,16 @@
       const marker = this.markers.get(station.id);
       if (!marker) return;
       if (previousStatus !== station.status) this.applyStatus(station);
+      this.applyAqi(station);
+    },
+
+    /** Air stations carry their VN_AQI band for the "AQI" colouring (CSS does the rest). */
+    applyAqi(station) {
+      const marker = this.markers.get(station.id);
+      if (!marker || (station.kind || 'air') !== 'air') return;
+      const band = aqiBandOf(station.values);
+      const value = band == null ? 'none' : String(band);
+      if (marker.group.dataset.aqiBand !== value) marker.group.dataset.aqiBand = value;
     },
 
     applyStatus(station) {
@@ -1015,11 +1208,14 @@
       const gridNodes = [];
       const labelNodes = [];
       // Iterate on integer multiples of the step to avoid floating-point drift.
+      let lastLabelX = -Infinity;
       for (let i = Math.ceil(leftLon / step); i * step <= rightLon; i += 1) {
         const lon = i * step;
         const [x] = this.projection.toScreen(bottomLat, lon);
         gridNodes.push(svgEl('line', { x1: x.toFixed(1), y1: 0, x2: x.toFixed(1), y2: this.height }));
         if (x > this.width - 90) continue; // keep clear of the edge and north arrow
+        if (x - lastLabelX < 80 || x < 64) continue; // a short, wide map: no overlapping labels
+        lastLabelX = x;
         const label = svgEl('text', { x: (x + 4).toFixed(1), y: 16 });
         label.textContent = `${lon.toFixed(digits)}°E`;
         labelNodes.push(label);
@@ -1071,18 +1267,33 @@
 
   function renderLegend() {
     const legend = $('map-legend');
+    legend.dataset.mode = state.mapColor;
     const statusItems = STATUSES.map((status) => {
       const svg = svgEl('svg', { viewBox: '-10 -10 20 20', class: 'legend-swatch', 'data-status': status });
       svg.append(svgEl('circle', { class: 'shape', r: 6.5 }));
       return el('span', { class: 'legend-item' }, svg, statusLabel(status));
     });
+    if (state.mapColor === 'aqi') {
+      const bandItems = AQI_BANDS.map((band, i) => {
+        const svg = svgEl('svg', { viewBox: '-10 -10 20 20', class: 'legend-swatch', 'data-aqi-band': i });
+        svg.append(svgEl('circle', { class: 'shape', r: 6.5 }));
+        const low = i === 0 ? 0 : AQI_BANDS[i - 1].max + 1;
+        const range = Number.isFinite(band.max) ? `${low}–${band.max}` : `${low}+`;
+        return el('span', { class: 'legend-item', title: range }, svg, aqiBandLabel(i));
+      });
+      const none = svgEl('svg', { viewBox: '-10 -10 20 20', class: 'legend-swatch', 'data-aqi-band': 'none' });
+      none.append(svgEl('circle', { class: 'shape', r: 6.5 }));
+      bandItems.push(el('span', { class: 'legend-item' }, none, t('legendNoAqi')));
+      statusItems.splice(0, statusItems.length, ...bandItems);
+    }
     const kindItems = KINDS.map((kind) => {
       const svg = svgEl('svg', { viewBox: '-10 -10 20 20', class: 'legend-swatch legend-kind' });
       svg.append(MARKER_SHAPES[kind]());
       return el('span', { class: 'legend-item' }, svg, kindLabel(kind));
     });
     legend.replaceChildren(
-      el('div', { class: 'legend-group' }, el('span', { class: 'legend-title' }, t('legendStatus')), ...statusItems),
+      el('div', { class: 'legend-group' },
+        el('span', { class: 'legend-title' }, state.mapColor === 'aqi' ? t('legendAqi') : t('legendStatus')), ...statusItems),
       el('div', { class: 'legend-group' }, el('span', { class: 'legend-title' }, t('legendKind')), ...kindItems),
     );
   }
@@ -1100,6 +1311,7 @@
       stationTable.rows.get(state.selectedStationId)?.classList.add('is-selected');
     }
     tooltip.refresh();
+    trend.sync();
   }
 
   const tooltip = {
@@ -1151,11 +1363,22 @@
       const entries = Object.entries(station.values || {});
       const values = entries.length
         ? el('table', { class: 'tip-values' }, ...entries.map(([key, value]) => {
-          const info = parameterInfo(key);
+          const info = parameterInfo(key, station.id);
+          let text = formatNumber(value);
+          let unit = info.unit;
+          const band = key === 'aqi_band' ? aqiBandOf({ aqi_band: value }) : null;
+          const level = key === 'fire_level' ? fireLevelOf({ fire_level: value }) : null;
+          if (band != null) {
+            text = aqiBandLabel(band);
+            unit = '';
+          } else if (level != null) {
+            text = ROMAN[level - 1];
+            unit = fireLevelLabel(level);
+          }
           return el('tr', { class: alertParams.has(key) ? 'is-alert' : '' },
             el('td', null, info.label),
-            el('td', { class: 'num mono' }, formatNumber(value)),
-            el('td', { class: 'unit muted' }, info.unit));
+            el('td', { class: 'num mono' }, text),
+            el('td', { class: 'unit muted' }, unit));
         }))
         : el('div', { class: 'muted' }, t('tipNoValues'));
 
@@ -1163,7 +1386,7 @@
         ? el('div', { class: 'tip-alerts' },
           el('div', { class: 'tip-section' }, t('tipAlerts')),
           ...alerts.map((a) => el('div', { class: `tip-alert sev-${a.severity}` },
-            `${severityLabel(a.severity)} · ${parameterInfo(a.parameter).label} ${formatNumber(a.value)}/${formatValueWithUnit(a.limit, a.parameter)}`)))
+            `${severityLabel(a.severity)} · ${parameterInfo(a.parameter).label} ${formatNumber(a.value)}/${formatValueWithUnit(a.limit, a.parameter, a.station_id)}`)))
         : null;
 
       node.classList.toggle('is-pinned', pinned);
@@ -1334,7 +1557,7 @@
     setText($('resolved-count'), state.resolvedAlerts.length ? `(${state.resolvedAlerts.length})` : '');
     $('resolved-list').replaceChildren(...state.resolvedAlerts.map((alert) => {
       const severity = SEVERITY_ORDER[alert.severity] != null ? alert.severity : 'info';
-      const param = parameterInfo(alert.parameter);
+      const param = parameterInfo(alert.parameter, alert.station_id);
       const resolvedAt = parseTime(alert.resolved_at);
       const stationName = alert.station_name || state.stations.get(String(alert.station_id))?.name || alert.station_id;
       return el('li', {
@@ -1346,7 +1569,7 @@
       el('span', { class: 'resolved-sev' }, severityLabel(severity)),
       el('span', { class: 'resolved-station' }, stationName ?? '—'),
       el('span', { class: 'resolved-param' }, alert.parameter
-        ? `${param.label} ${formatNumber(alert.value)}/${formatValueWithUnit(alert.limit, alert.parameter)}` : '—'),
+        ? `${param.label} ${formatNumber(alert.value)}/${formatValueWithUnit(alert.limit, alert.parameter, alert.station_id)}` : '—'),
       el('span', { class: 'resolved-time mono' }, `${formatTime(parseTime(alert.opened_at))} → ${resolvedAt ? formatTime(resolvedAt) : '—'}`));
     }));
   }
@@ -1402,7 +1625,7 @@
       setText(cells.statusPill, statusLabel(status));
       setText(cells.lastSeen, formatTimeSmart(parseTime(station.last_seen)));
       const main = mainValueOf(station);
-      const valueText = main ? `${main.label} ${formatValueWithUnit(main.value, main.key)}` : '—';
+      const valueText = main ? `${main.label} ${formatValueWithUnit(main.value, main.key, station.id)}` : '—';
       setText(cells.value, valueText);
       if (cells.value.title !== valueText) cells.value.title = valueText;
       cells.value.classList.toggle('is-alert', Boolean(main && main.alerting));
@@ -1449,6 +1672,717 @@
     if (!key) key = Object.keys(values).find((k) => values[k] != null) || Object.keys(values)[0] || null;
     if (!key) return null;
     return { key, value: values[key], label: parameterInfo(key).label, alerting };
+  }
+
+  // ---------------------------------------------------------------------------
+  // 6g. Trend chart of the selected station (one parameter, last 24 h)
+  // ---------------------------------------------------------------------------
+
+  /** ISO 8601 in UTC with Z and whole seconds, e.g. 2026-11-23T08:05:00Z. */
+  function isoUtc(ms) {
+    return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  }
+
+  /** Offset of Asia/Ho_Chi_Minh from UTC at `ms`, to align axis ticks on local hours. */
+  function zoneOffsetMs(ms) {
+    const p = zonedParts(ms);
+    const local = Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day),
+      Number(p.hour), Number(p.minute), Number(p.second));
+    return local - Math.floor(ms / 1000) * 1000;
+  }
+
+  /** Index of the first point at or after `ms` in an ascending [[ms, value]] list. */
+  function lowerBound(points, ms) {
+    let lo = 0;
+    let hi = points.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (points[mid][0] < ms) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Axis tick text with as many decimals as the tick step needs. */
+  function formatTick(value, step) {
+    const exponent = Math.floor(Math.log10(step) + 1e-9);
+    const mantissa = Math.round(step / 10 ** exponent * 10) / 10;
+    const digits = Math.min(4, Math.max(0, -exponent + (mantissa === 2.5 ? 1 : 0)));
+    const cacheKey = `${state.lang}:tick:${digits}`;
+    if (!numberFormatters[cacheKey]) {
+      numberFormatters[cacheKey] = new Intl.NumberFormat(state.lang === 'vi' ? 'vi-VN' : 'en-US', {
+        minimumFractionDigits: digits, maximumFractionDigits: digits,
+      });
+    }
+    return numberFormatters[cacheKey].format(Math.abs(value) < step / 1e6 ? 0 : value);
+  }
+
+  function svgText(attrs, text) {
+    const node = svgEl('text', attrs);
+    node.textContent = text;
+    return node;
+  }
+
+  const trend = {
+    stationId: null,
+    param: null,
+    userChoseParam: false,
+    series: new Map(),   // parameter -> [[ms, value], ...] ascending in time
+    status: 'idle',      // idle | loading | ready | error (error only while nothing is shown)
+    error: '',           // last fetch error, also shown over older data
+    loadedAt: null,
+    timer: null,
+    controller: null,
+    requestNo: 0,
+    frame: 0,
+    plot: null,          // geometry of the last drawing, for the hover read-out
+    paramsSignature: '',
+
+    init() {
+      $('trend-close').addEventListener('click', (event) => {
+        event.stopPropagation();
+        selectStation(null);
+      });
+      $('trend-params').addEventListener('click', (event) => {
+        const button = event.target.closest('button[data-param]');
+        if (!button || button.dataset.param === this.param) return;
+        this.param = button.dataset.param;
+        this.userChoseParam = true;
+        this.renderHead();
+        this.draw();
+      });
+      new ResizeObserver(() => this.scheduleDraw()).observe($('trend-body'));
+      const svg = $('trend-svg');
+      svg.addEventListener('pointermove', (event) => this.hover(event));
+      svg.addEventListener('pointerleave', () => this.hover(null));
+    },
+
+    /** Follow the selection: open for a newly selected station, close when none. */
+    sync() {
+      const id = state.selectedStationId;
+      if (!id) this.close();
+      else if (id !== this.stationId) this.open(id);
+      else this.renderHead();
+    },
+
+    open(id) {
+      this.reset();
+      this.stationId = id;
+      this.param = this.defaultParam();
+      const panel = $('trend');
+      panel.dataset.stationId = id;
+      panel.hidden = false;
+      document.body.dataset.trend = 'open';
+      this.status = 'loading';
+      this.renderHead();
+      this.draw();
+      this.load();
+      this.timer = setInterval(() => this.load(), TREND_REFRESH_MS);
+    },
+
+    close() {
+      if (!this.stationId && $('trend').hidden) return;
+      this.reset();
+      this.stationId = null;
+      const panel = $('trend');
+      panel.hidden = true;
+      delete document.body.dataset.trend;
+      panel.dataset.state = 'idle';
+      delete panel.dataset.stationId;
+      delete panel.dataset.param;
+    },
+
+    reset() {
+      clearInterval(this.timer);
+      this.timer = null;
+      this.controller?.abort();
+      this.controller = null;
+      this.requestNo += 1;
+      this.series = new Map();
+      this.status = 'idle';
+      this.error = '';
+      this.loadedAt = null;
+      this.param = null;
+      this.userChoseParam = false;
+      this.paramsSignature = '';
+      this.plot = null;
+      $('trend-svg').replaceChildren();
+      $('trend-hover').hidden = true;
+    },
+
+    /** The station's parameters: registry units first, then latest values, alerts, data. */
+    params() {
+      const station = state.stations.get(this.stationId);
+      const keys = new Set();
+      const add = (key) => {
+        if (key && !NON_PARAMETER_KEYS.has(key) && !key.endsWith('_status')) keys.add(key);
+      };
+      Object.keys(station?.units || {}).forEach(add);
+      Object.keys(station?.values || {}).forEach(add);
+      for (const alert of state.openAlerts.values()) {
+        if (String(alert.station_id) === this.stationId) add(alert.parameter);
+      }
+      for (const key of this.series.keys()) add(key);
+      return [...keys];
+    },
+
+    /** The parameter of the most severe open alert, else the kind's usual one, else the first. */
+    defaultParam() {
+      let best = null;
+      let bestRank = Infinity;
+      for (const alert of state.openAlerts.values()) {
+        if (String(alert.station_id) !== this.stationId || !alert.parameter) continue;
+        const rank = SEVERITY_ORDER[alert.severity] ?? 3;
+        if (rank < bestRank) { bestRank = rank; best = alert.parameter; }
+      }
+      if (best) return best;
+      const params = this.params();
+      const kind = state.stations.get(this.stationId)?.kind;
+      return (TREND_DEFAULT_BY_KIND[kind] || []).find((key) => params.includes(key)) || params[0] || null;
+    },
+
+    /** Open-alert limits for the shown station and parameter, one per distinct value. */
+    limits() {
+      const byValue = new Map();
+      for (const alert of state.openAlerts.values()) {
+        if (String(alert.station_id) !== this.stationId || alert.parameter !== this.param) continue;
+        const value = finiteOrNull(alert.limit);
+        if (value == null) continue;
+        const previous = byValue.get(value);
+        const severity = SEVERITY_ORDER[alert.severity] != null ? alert.severity : 'info';
+        if (!previous || SEVERITY_ORDER[severity] < SEVERITY_ORDER[previous.severity]) {
+          byValue.set(value, { value, severity, window: alert.window });
+        }
+      }
+      return [...byValue.values()].sort((a, b) => a.value - b.value);
+    },
+
+    /** GET /api/v1/readings for the last 24 h; a stale or superseded answer is dropped. */
+    async load() {
+      const id = this.stationId;
+      if (!id) return;
+      const requestNo = ++this.requestNo;
+      this.controller?.abort();
+      const controller = new AbortController();
+      this.controller = controller;
+      let timedOut = false;
+      const timeout = setTimeout(() => { timedOut = true; controller.abort(); }, 20000);
+      const url = `/api/v1/readings?station=${encodeURIComponent(id)}`
+        + `&since=${isoUtc(nowMs() - TREND_WINDOW_MS)}&limit=${TREND_LIMIT}`;
+      let readings = null;
+      let error = '';
+      try {
+        const response = await fetch(url, {
+          signal: controller.signal, cache: 'no-store', headers: { Accept: 'application/json' },
+        });
+        let body = null;
+        try { body = await response.json(); } catch (_) { /* not JSON */ }
+        if (!response.ok) throw new Error(`HTTP ${response.status}${body?.error ? ` · ${body.error}` : ''}`);
+        if (!body || !Array.isArray(body.readings)) throw new Error('invalid response');
+        readings = body.readings;
+      } catch (err) {
+        if (controller.signal.aborted && !timedOut) return; // superseded or closed
+        error = timedOut ? 'timeout' : err?.message || String(err);
+      } finally {
+        clearTimeout(timeout);
+      }
+      if (requestNo !== this.requestNo || id !== this.stationId) return;
+      this.controller = null;
+      if (readings) {
+        this.ingest(readings);
+        this.loadedAt = nowMs();
+        this.error = '';
+      } else {
+        console.warn('[wall] trend data for', id, 'failed:', error);
+        this.error = error;
+      }
+      this.status = readings || this.hasData() ? 'ready' : 'error';
+      if (!this.userChoseParam && !this.params().includes(this.param)) this.param = this.defaultParam();
+      if (this.param == null) this.param = this.defaultParam();
+      this.renderHead();
+      this.draw();
+    },
+
+    hasData() {
+      for (const points of this.series.values()) if (points.length) return true;
+      return false;
+    },
+
+    /** Readings (newest first, one object per time) -> one ascending series per parameter. */
+    ingest(readings) {
+      const fresh = new Map();
+      for (let i = readings.length - 1; i >= 0; i -= 1) {
+        const row = readings[i];
+        const ms = parseTime(row?.time);
+        if (ms == null) continue;
+        for (const [key, value] of Object.entries(row)) {
+          if (typeof value !== 'number' || !Number.isFinite(value)) continue;
+          if (NON_PARAMETER_KEYS.has(key) || key.endsWith('_status')) continue;
+          const flag = row[`${key}_status`];
+          if (flag != null && flag !== 0 && flag !== 'measuring') continue; // calibrating / device error
+          let points = fresh.get(key);
+          if (!points) fresh.set(key, (points = []));
+          points.push([ms, value]);
+        }
+      }
+      for (const points of fresh.values()) points.sort((a, b) => a[0] - b[0]);
+      // Live values that arrived after the newest stored reading are kept.
+      for (const [key, old] of this.series) {
+        const points = fresh.get(key) || [];
+        const newest = points.length ? points[points.length - 1][0] : -Infinity;
+        const newer = old.filter(([ms]) => ms > newest);
+        if (newer.length) fresh.set(key, points.concat(newer));
+      }
+      this.series = fresh;
+    },
+
+    /** A `stations` delta for the shown station: append its values as live points. */
+    onStationDelta(delta, station) {
+      const values = delta.values;
+      if (values && typeof values === 'object') {
+        const ms = parseTime(delta.last_seen) ?? nowMs();
+        let shownChanged = false;
+        for (const [key, raw] of Object.entries(values)) {
+          const value = finiteOrNull(raw);
+          if (value == null || NON_PARAMETER_KEYS.has(key) || key.endsWith('_status')) continue;
+          let points = this.series.get(key);
+          if (!points) this.series.set(key, (points = []));
+          const last = points[points.length - 1];
+          if (last && ms < last[0]) continue;
+          if (last && ms === last[0]) {
+            if (last[1] === value) continue;
+            last[1] = value;
+          } else {
+            points.push([ms, value]);
+          }
+          if (key === this.param) shownChanged = true;
+        }
+        if (shownChanged) this.scheduleDraw();
+      }
+      if (station) this.renderHead();
+    },
+
+    onAlertsChanged() {
+      if (!this.stationId) return;
+      this.renderHead();
+      this.scheduleDraw();
+    },
+
+    onLanguage() {
+      if (!this.stationId) return;
+      this.paramsSignature = '';
+      this.renderHead();
+      this.draw();
+    },
+
+    renderHead() {
+      const station = state.stations.get(this.stationId);
+      if (!station) return;
+      const status = STATUSES.includes(station.status) ? station.status : 'unknown';
+      const dot = $('trend-dot');
+      const dotClass = `status-dot status-${status}`;
+      if (dot.className !== dotClass) dot.className = dotClass;
+      setText($('trend-station'), station.name || station.id);
+      setText($('trend-station-id'), station.id);
+      const close = $('trend-close');
+      if (close.title !== t('tipClose')) {
+        close.title = t('tipClose');
+        close.setAttribute('aria-label', t('tipClose'));
+      }
+      const panel = $('trend');
+      if ((panel.dataset.param || '') !== (this.param || '')) panel.dataset.param = this.param || '';
+      this.renderParams();
+      this.renderStats();
+      this.renderMessage();
+    },
+
+    renderParams() {
+      const params = this.params();
+      const alertSeverity = new Map();
+      for (const alert of state.openAlerts.values()) {
+        if (String(alert.station_id) !== this.stationId) continue;
+        const rank = SEVERITY_ORDER[alert.severity] ?? 3;
+        if (rank < (SEVERITY_ORDER[alertSeverity.get(alert.parameter)] ?? 4)) alertSeverity.set(alert.parameter, alert.severity);
+      }
+      const signature = JSON.stringify([state.lang, params, this.param, [...alertSeverity], state.parameters === this.paramsOf]);
+      if (signature === this.paramsSignature) return;
+      this.paramsSignature = signature;
+      this.paramsOf = state.parameters;
+      const group = $('trend-params');
+      group.setAttribute('aria-label', t('trendParams'));
+      group.replaceChildren(...params.map((key) => {
+        const active = key === this.param;
+        const severity = alertSeverity.get(key);
+        const info = parameterInfo(key, this.stationId);
+        return el('button', {
+          type: 'button',
+          class: `${active ? 'is-active' : ''}${severity ? ` has-alert sev-${severity}` : ''}`.trim() || null,
+          'data-param': key,
+          'data-testid': 'trend-param',
+          'aria-pressed': String(active),
+          title: info.unit ? `${info.label} (${info.unit})` : info.label,
+        }, info.label);
+      }));
+      // Keep the chosen button in view when the row scrolls (not scrollIntoView: it
+      // would also scroll the page).
+      const active = group.querySelector('.is-active');
+      if (active && (active.offsetLeft < group.scrollLeft
+        || active.offsetLeft + active.offsetWidth > group.scrollLeft + group.clientWidth)) {
+        group.scrollLeft = active.offsetLeft - 8;
+      }
+    },
+
+    /** Now / 24 h mean / max / min of the shown parameter, and the load state. */
+    renderStats() {
+      const node = $('trend-stats');
+      const points = this.status === 'loading' ? [] : this.windowPoints();
+      const info = parameterInfo(this.param, this.stationId);
+      const unit = info.unit ? ` ${info.unit}` : '';
+      const items = [];
+      if (points.length) {
+        let sum = 0;
+        let max = points[0];
+        let min = points[0];
+        for (const p of points) {
+          sum += p[1];
+          if (p[1] > max[1]) max = p;
+          if (p[1] < min[1]) min = p;
+        }
+        const last = points[points.length - 1];
+        const limits = this.limits();
+        const over = limits.length && last[1] > limits[0].value;
+        const stat = (label, value, extra, cls) => el('span', { class: `trend-stat ${cls || ''}`.trim() },
+          el('span', { class: 'trend-stat-label' }, label),
+          el('span', { class: 'trend-stat-value mono' }, `${formatNumber(value)}${unit}`),
+          extra ? el('span', { class: 'trend-stat-extra mono muted' }, extra) : null);
+        items.push(
+          stat(t('trendNow'), last[1], formatTime(last[0]).slice(0, 5), over ? 'is-over' : 'is-now'),
+          stat(t('trendMean'), sum / points.length),
+          stat(t('trendMax'), max[1], formatTime(max[0]).slice(0, 5)),
+          stat(t('trendMin'), min[1], formatTime(min[0]).slice(0, 5)),
+        );
+      }
+      const meta = [];
+      if (this.error && this.status === 'ready') {
+        meta.push(el('span', { class: 'trend-warn', title: this.error }, `⚠ ${t('trendRefreshError')}`));
+      } else if (this.loadedAt != null) {
+        meta.push(el('span', { class: 'muted', title: t('trendPoints', points.length) }, t('trendUpdated', formatTime(this.loadedAt))));
+      }
+      node.replaceChildren(...items, el('span', { class: 'trend-meta' }, ...meta));
+    },
+
+    renderMessage() {
+      const node = $('trend-message');
+      const panel = $('trend');
+      let text = '';
+      let kind = 'info';
+      let panelState = 'ready';
+      if (this.status === 'loading') {
+        text = t('trendLoading');
+        panelState = 'loading';
+      } else if (this.status === 'error') {
+        text = t('trendError', this.error);
+        kind = 'error';
+        panelState = 'error';
+      } else if (!this.param) {
+        text = t('trendNoParams');
+        panelState = 'empty';
+      } else if (!this.windowPoints().length) {
+        text = t('trendNoData');
+        panelState = 'empty';
+      }
+      if (panel.dataset.state !== panelState) panel.dataset.state = panelState;
+      setText(node, text);
+      node.dataset.kind = kind;
+      node.hidden = !text;
+    },
+
+    /** Points of the shown parameter inside the 24 h window. */
+    windowPoints() {
+      const all = this.series.get(this.param) || [];
+      return all.slice(lowerBound(all, nowMs() - TREND_WINDOW_MS));
+    },
+
+    scheduleDraw() {
+      if (this.frame) return;
+      this.frame = requestAnimationFrame(() => {
+        this.frame = 0;
+        if (!this.stationId) return;
+        this.renderStats();
+        this.renderMessage();
+        this.draw();
+      });
+    },
+
+    draw() {
+      if (!this.stationId) return;
+      const body = $('trend-body');
+      const svg = $('trend-svg');
+      const width = body.clientWidth;
+      const height = body.clientHeight;
+      if (!width || !height) return;
+      svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+      const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 14;
+
+      const end = nowMs();
+      const start = end - TREND_WINDOW_MS;
+      const points = this.status === 'loading' ? [] : this.windowPoints();
+      const limits = points.length ? this.limits() : [];
+      const info = parameterInfo(this.param, this.stationId);
+
+      // ---- y domain: data and limits, zero kept in view for mostly positive data
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const [, v] of points) { if (v < lo) lo = v; if (v > hi) hi = v; }
+      for (const limit of limits) { lo = Math.min(lo, limit.value); hi = Math.max(hi, limit.value); }
+      if (!Number.isFinite(lo)) { lo = 0; hi = 1; }
+      if (lo >= 0 && lo <= hi * 0.5) lo = 0;
+      if (hi - lo < 1e-9) { const pad = Math.abs(hi) * 0.1 || 1; lo -= pad; hi += pad; }
+      const top = 1.55 * rem;
+      const bottom = 1.65 * rem;
+      const plotH = Math.max(20, height - top - bottom);
+      const step = niceStep((hi - lo) / Math.max(2, Math.floor(plotH / (2.4 * rem))));
+      const dataMax = hi;
+      lo = Math.floor(lo / step + 1e-9) * step;
+      hi = Math.ceil(hi / step - 1e-9) * step;
+      if (hi - dataMax < step * 0.2) hi += step; // headroom for the limit label
+      const yTicks = [];
+      for (let i = Math.round(lo / step); i * step <= hi + step * 1e-6; i += 1) yTicks.push(i * step);
+      const tickLabels = yTicks.map((v) => formatTick(v, step));
+      const labelChars = Math.max(...tickLabels.map((s) => s.length), 3);
+      const left = Math.round(labelChars * 0.78 * rem * 0.6 + 1.1 * rem);
+      const right = Math.round(1.1 * rem);
+      const plotW = Math.max(20, width - left - right);
+      const x = (ms) => left + ((ms - start) / TREND_WINDOW_MS) * plotW;
+      const y = (v) => top + (1 - (v - lo) / (hi - lo)) * plotH;
+
+      const nodes = [];
+      const defs = svgEl('defs');
+      const gradient = svgEl('linearGradient', { id: 'trend-fill', x1: 0, y1: 0, x2: 0, y2: 1 });
+      gradient.append(svgEl('stop', { offset: '0%', class: 'trend-fill-top' }),
+        svgEl('stop', { offset: '100%', class: 'trend-fill-bottom' }));
+      const plotClip = svgEl('clipPath', { id: 'trend-clip-plot' });
+      plotClip.append(svgEl('rect', { x: left, y: top - 4, width: plotW, height: plotH + 8 }));
+      defs.append(gradient, plotClip);
+      nodes.push(defs);
+
+      // ---- grid and axes
+      const grid = svgEl('g', { class: 'trend-grid' });
+      const axis = svgEl('g', { class: 'trend-axis' });
+      yTicks.forEach((v, i) => {
+        const yy = Math.round(y(v)) + 0.5;
+        grid.append(svgEl('line', { x1: left, x2: left + plotW, y1: yy, y2: yy, class: i === 0 ? 'is-base' : null }));
+        if (points.length) axis.append(svgText({ x: left - 0.45 * rem, y: yy + 0.28 * rem, 'text-anchor': 'end' }, tickLabels[i]));
+      });
+      const hourChoices = [1, 2, 3, 4, 6, 12];
+      const hours = hourChoices.find((h) => (24 / h) * 4.3 * rem <= plotW) || 12;
+      const stepMs = hours * HOUR_MS;
+      const offset = zoneOffsetMs(end);
+      for (let tick = Math.ceil((start + offset) / stepMs) * stepMs - offset; tick <= end; tick += stepMs) {
+        const xx = Math.round(x(tick)) + 0.5;
+        const p = zonedParts(tick);
+        const midnight = p.hour === '00' && p.minute === '00';
+        grid.append(svgEl('line', { x1: xx, x2: xx, y1: top, y2: top + plotH, class: midnight ? 'is-day' : 'is-time' }));
+        if (xx > left + 1.2 * rem && xx < left + plotW - 1.2 * rem) {
+          axis.append(svgText({ x: xx, y: top + plotH + 1.2 * rem, 'text-anchor': 'middle', class: 'trend-x' }, `${p.hour}:${p.minute}`));
+        }
+        if (midnight) {
+          axis.append(svgText({ x: xx + 0.35 * rem, y: top + 0.85 * rem, class: 'trend-day' }, `${p.day}/${p.month}`));
+        }
+      }
+      const unitText = info.unit ? `${info.label} (${info.unit})` : info.label;
+      axis.append(svgText({ x: left - 0.45 * rem, y: top - 0.6 * rem, class: 'trend-unit', 'text-anchor': 'start' }, unitText));
+      nodes.push(grid, axis);
+
+      // ---- limits of open alerts (dashed) with their values
+      const limitGroup = svgEl('g', { class: 'trend-limits' });
+      for (const limit of limits) {
+        const yy = Math.round(y(limit.value)) + 0.5;
+        limitGroup.append(
+          svgEl('line', { x1: left, x2: left + plotW, y1: yy, y2: yy, class: `trend-limit sev-${limit.severity}`, 'data-testid': 'trend-limit', 'data-value': limit.value }),
+          svgText({ x: left + plotW - 0.3 * rem, y: yy - 0.38 * rem, 'text-anchor': 'end', class: `trend-limit-label sev-${limit.severity}` },
+            `${t('limit')} ${formatValueWithUnit(limit.value, this.param, this.stationId)}${limit.window ? ` · ${formatWindow(limit.window)}` : ''}`),
+        );
+      }
+
+      // ---- the series: gaps break the line; dense data is reduced to min/max per pixel
+      if (points.length) {
+        const diffs = [];
+        for (let i = Math.max(1, points.length - 400); i < points.length; i += 1) diffs.push(points[i][0] - points[i - 1][0]);
+        diffs.sort((a, b) => a - b);
+        const typical = diffs.length ? diffs[diffs.length >> 1] : 0;
+        const gapMs = Math.max(typical * 5, 15 * 60 * 1000);
+        const drawn = points.length > plotW * 2 ? decimate(points, x) : points;
+
+        let line = '';
+        let area = '';
+        const base = y(Math.max(lo, Math.min(0, hi))).toFixed(1);
+        let segmentStart = null;
+        let previous = null;
+        let lastX = 0;
+        for (const [ms, v] of drawn) {
+          const px = x(ms).toFixed(1);
+          const py = y(v).toFixed(1);
+          if (previous == null || ms - previous > gapMs) {
+            if (segmentStart != null) area += `L${lastX},${base}Z`;
+            line += `M${px},${py}`;
+            area += `M${px},${base}L${px},${py}`;
+            segmentStart = px;
+          } else {
+            line += `L${px},${py}`;
+            area += `L${px},${py}`;
+          }
+          previous = ms;
+          lastX = px;
+        }
+        area += `L${lastX},${base}Z`;
+        const series = svgEl('g', { 'clip-path': 'url(#trend-clip-plot)' });
+        series.append(svgEl('path', { d: area, class: 'trend-area' }),
+          svgEl('path', { d: line, class: 'trend-line', 'data-testid': 'trend-line', 'data-points': points.length }));
+        if (limits.length) {
+          const over = svgEl('clipPath', { id: 'trend-clip-over' });
+          over.append(svgEl('rect', { x: left, y: 0, width: plotW, height: Math.max(0, y(limits[0].value)) }));
+          defs.append(over);
+          series.append(svgEl('path', { d: line, class: 'trend-line-over', 'clip-path': 'url(#trend-clip-over)' }));
+        }
+        nodes.push(series);
+        const last = points[points.length - 1];
+        nodes.push(limitGroup,
+          svgEl('circle', { cx: x(last[0]).toFixed(1), cy: y(last[1]).toFixed(1), r: 0.55 * rem, class: 'trend-last-halo' }),
+          svgEl('circle', { cx: x(last[0]).toFixed(1), cy: y(last[1]).toFixed(1), r: 0.25 * rem, class: 'trend-last' }));
+      } else {
+        nodes.push(limitGroup);
+      }
+
+      const hoverGroup = svgEl('g', { class: 'trend-hover-mark', visibility: 'hidden' });
+      hoverGroup.append(svgEl('line', { y1: top, y2: top + plotH }), svgEl('circle', { r: 0.3 * rem }));
+      nodes.push(hoverGroup);
+      svg.replaceChildren(...nodes);
+      this.plot = { points, x, y, left, plotW, top, plotH, start, hoverGroup };
+      $('trend-hover').hidden = true;
+    },
+
+    /** Read-out of the nearest point under the pointer. */
+    hover(event) {
+      const box = $('trend-hover');
+      const plot = this.plot;
+      if (!event || !plot || !plot.points.length) {
+        box.hidden = true;
+        if (plot) plot.hoverGroup.setAttribute('visibility', 'hidden');
+        return;
+      }
+      const rect = $('trend-svg').getBoundingClientRect();
+      const px = event.clientX - rect.left;
+      if (px < plot.left - 8 || px > plot.left + plot.plotW + 8) { this.hover(null); return; }
+      const ms = plot.start + ((px - plot.left) / plot.plotW) * TREND_WINDOW_MS;
+      const i = Math.min(plot.points.length - 1, lowerBound(plot.points, ms));
+      const candidates = [plot.points[i], plot.points[Math.max(0, i - 1)]];
+      const [pms, value] = candidates.reduce((a, b) => (Math.abs(a[0] - ms) <= Math.abs(b[0] - ms) ? a : b));
+      const hx = plot.x(pms);
+      const hy = plot.y(value);
+      const [line, dot] = plot.hoverGroup.children;
+      line.setAttribute('x1', hx.toFixed(1));
+      line.setAttribute('x2', hx.toFixed(1));
+      dot.setAttribute('cx', hx.toFixed(1));
+      dot.setAttribute('cy', hy.toFixed(1));
+      plot.hoverGroup.setAttribute('visibility', 'visible');
+      const p = zonedParts(pms);
+      box.replaceChildren(
+        el('span', { class: 'mono muted' }, `${p.day}/${p.month} ${p.hour}:${p.minute}`),
+        el('strong', { class: 'mono' }, formatValueWithUnit(value, this.param, this.stationId)));
+      box.hidden = false;
+      const w = box.offsetWidth;
+      const left = hx + 12 + w > plot.left + plot.plotW ? hx - 12 - w : hx + 12;
+      box.style.transform = `translate(${Math.round(left)}px, ${Math.round(Math.max(plot.top, hy - 40))}px)`;
+    },
+  };
+
+  /** Keep the first, lowest, highest and last point of each pixel column, in time order. */
+  function decimate(points, x) {
+    const out = [];
+    let column = null;
+    let bucket = [];
+    const flush = () => {
+      if (!bucket.length) return;
+      let min = bucket[0];
+      let max = bucket[0];
+      for (const p of bucket) { if (p[1] < min[1]) min = p; if (p[1] > max[1]) max = p; }
+      const keep = new Set([bucket[0], min, max, bucket[bucket.length - 1]]);
+      for (const p of bucket) if (keep.has(p)) out.push(p);
+      bucket = [];
+    };
+    for (const p of points) {
+      const c = Math.floor(x(p[0]));
+      if (c !== column) { flush(); column = c; }
+      bucket.push(p);
+    }
+    flush();
+    return out;
+  }
+
+  // ---------------------------------------------------------------------------
+  // 6h. Map colouring (status / AQI) and kiosk mode
+  // ---------------------------------------------------------------------------
+
+  function initialMapColor() {
+    const fromUrl = new URLSearchParams(location.search).get('map');
+    if (MAP_COLOR_MODES.includes(fromUrl)) return fromUrl;
+    try {
+      const stored = localStorage.getItem(MAP_COLOR_STORAGE_KEY);
+      if (MAP_COLOR_MODES.includes(stored)) return stored;
+    } catch (_) { /* storage unavailable */ }
+    return 'status';
+  }
+
+  function setMapColor(mode, { persist }) {
+    if (!MAP_COLOR_MODES.includes(mode)) return;
+    const changed = state.mapColor !== mode;
+    state.mapColor = mode;
+    $('map').dataset.colorMode = mode;
+    document.body.dataset.mapColor = mode;
+    for (const button of document.querySelectorAll('[data-map-color]')) {
+      const active = button.dataset.mapColor === mode;
+      button.classList.toggle('is-active', active);
+      button.setAttribute('aria-pressed', String(active));
+    }
+    if (persist) {
+      try { localStorage.setItem(MAP_COLOR_STORAGE_KEY, mode); } catch (_) { /* ignore */ }
+    }
+    if (changed) {
+      renderLegend();
+      if (mapView.projection) mapView.fit(); // the legend height may have changed
+    }
+  }
+
+  /**
+   * ?kiosk=1: a wall display without keyboard or operator. Hides the language
+   * switch and operator controls (CSS on body[data-kiosk]), hides the cursor
+   * after a few seconds without movement and asks for full screen on the
+   * first click (browsers only allow it from a user gesture).
+   */
+  function initKiosk() {
+    const value = (new URLSearchParams(location.search).get('kiosk') || '').toLowerCase();
+    state.kiosk = ['1', 'true', 'yes', 'on'].includes(value);
+    if (!state.kiosk) return;
+    const body = document.body;
+    body.dataset.kiosk = 'true';
+    let timer = null;
+    const wake = () => {
+      if (body.dataset.cursor !== 'visible') body.dataset.cursor = 'visible';
+      clearTimeout(timer);
+      timer = setTimeout(() => { body.dataset.cursor = 'hidden'; }, KIOSK_CURSOR_MS);
+    };
+    for (const type of ['mousemove', 'pointerdown', 'wheel', 'touchstart', 'keydown']) {
+      document.addEventListener(type, wake, { passive: true, capture: true });
+    }
+    wake();
+    document.addEventListener('click', () => {
+      const root = document.documentElement;
+      if (!document.fullscreenEnabled || document.fullscreenElement || !root.requestFullscreen) return;
+      try {
+        root.requestFullscreen({ navigationUI: 'hide' }).catch(() => { /* refused: stay windowed */ });
+      } catch (_) { /* not allowed here */ }
+    }, { once: true, capture: true });
   }
 
   // ---------------------------------------------------------------------------
@@ -1500,6 +2434,8 @@
     stationTable.rerenderAll();
     if (mapView.projection) mapView.fit();
     tooltip.refresh();
+    trend.onLanguage();
+    $('map-color-toggle').setAttribute('aria-label', t('mapColorLabel'));
   }
 
   function tick() {
@@ -1523,6 +2459,17 @@
       button.addEventListener('click', () => setLanguage(button.dataset.lang, { persist: true }));
     }
     document.addEventListener('keydown', (e) => { if (e.key === 'Escape') selectStation(null); });
+    initKiosk();
+    for (const button of document.querySelectorAll('[data-map-color]')) {
+      button.addEventListener('click', () => setMapColor(button.dataset.mapColor, { persist: true }));
+    }
+    for (const tile of document.querySelectorAll('.kpi-env')) {
+      const open = () => { if (tile.dataset.stationId) selectStation(tile.dataset.stationId); };
+      tile.addEventListener('click', open);
+      tile.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(); } });
+    }
+    setMapColor(initialMapColor(), { persist: false });
+    trend.init();
     mapView.init();
     applyLanguage();
     scheduleTick();
