@@ -205,7 +205,7 @@ class AlertBook:
         peak = t.value if alert.peak is None else alert.peak
         peak = (
             min(peak, t.value)
-            if rule is not None and rule.below is not None
+            if rule is not None and rule.direction == "below"
             else max(peak, t.value)
         )
         return replace(

@@ -45,6 +45,7 @@ __all__ = [
     "robust_zscore",
     "seasonal_baseline",
     "seasonal_zscore",
+    "window_zscore",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -150,6 +151,33 @@ def robust_zscore(values: ArrayLike, window: int, *, mad_floor: float = 0.0) -> 
     med, mad, count = _median_mad(_trailing_windows(x, window, include_current=False))
     z = _robust_z(x, med, mad, mad_floor)
     z[count < max(window // 2, 1)] = np.nan
+    return z
+
+
+def window_zscore(
+    values: ArrayLike,
+    windows: ArrayLike,
+    *,
+    mad_floor: ArrayLike = 0.0,
+    mad_floor_ratio: ArrayLike = 0.0,
+) -> FloatArray:
+    """Robust z of each value against its own window of earlier samples.
+
+    The streaming form of :func:`robust_zscore`, which scores only new samples: ``values``
+    has shape ``(...)`` and ``windows`` ``(..., window)`` holds each value's previous
+    samples (NaN = gap).  Same conventions: NaN for a gap value or when the window holds
+    fewer than ``window // 2`` valid samples.  The MAD is clipped from below to
+    ``max(mad_floor, mad_floor_ratio * |median|)``: the ratio keeps a quiet stretch of a
+    series (night-time ozone) from turning an ordinary rise into a spike.  Both are scalars
+    or broadcast to ``values``.
+    """
+    x = _as_float(values)
+    w = _as_float(windows)
+    med, mad, count = _median_mad(w)
+    ratio = np.asarray(mad_floor_ratio, dtype=np.float64)
+    floor = np.maximum(np.asarray(mad_floor, dtype=np.float64), ratio * np.abs(med))
+    z = _robust_z(x, med, np.maximum(mad, floor), 0.0)
+    z[count < max(w.shape[-1] // 2, 1)] = np.nan
     return z
 
 

@@ -1,137 +1,247 @@
-"""Where a rule fires: limit rules over instantaneous values and windowed means.
+"""Where a rule fires: limit rules over instant values and windowed aggregates, vectorised
+over a whole batch (one pass for every rule, station and point).
 
-A windowed rule compares the mean of the clock-hour means (UTC hours) over its window (1 h,
-8 h or 24 h, the current hour included) with its limit, and only when at least
-``min_coverage`` of the window's hours have data. Hourly sums are kept per (station,
-parameter), so a late reading updates the hour it belongs to. Values whose instrument was
-calibrating or in error never feed a pollution rule.
+A rule has one to three levels (:class:`analytics.config.Level`). For each level an
+*excursion* starts when the observed value goes past the level's value and ends once it is
+back to the level's clear value (hysteresis); the level holds while an excursion has lasted
+``min_duration_s`` (event time). The rule's level is the highest level holding, and every
+change of it is a :class:`RuleTransition`: firing (start, escalation, de-escalation, with the
+level's severity) or not (cleared). A ``below`` rule is the same on negated values.
 
-State is keyed by station id, so the engine can be split across processes by station.
+Observed values: ``instant`` rules see each value as it comes (a value older than its
+series' newest is left to the windows); windowed rules see the window of their point
+(:mod:`analytics.windows`) once ``min_coverage`` of its hours have data. Decisions on late
+or out-of-order values are ``retroactive``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 
-from ioc.config import WINDOW_HOURS, RuleConfig
+import numpy as np
+from pydantic import BaseModel
+
+from analytics.config import RuleConfig
+from analytics.series import (
+    BoolArray,
+    FloatArray,
+    HourlyStore,
+    IntArray,
+    Points,
+    SeriesTable,
+    points_from_readings,
+)
+from analytics.windows import evaluation_time, window_values
 from ioc.messages import Reading, RuleTransition
-from ioc.registry import StationRegistry
+from ioc.registry import Station, StationRegistry
 
-HOUR_MS = 3_600_000
-KEEP_HOURS = 25
+MAX_LEVELS = 3
 
 
-@dataclass(slots=True)
-class HourlyMeans:
-    """Sums and counts of one parameter of one station, by UTC hour index."""
+def applies(rule: RuleConfig, station: Station) -> bool:
+    """Whether the rule's station selector (kinds, ids, owners, area) takes the station."""
+    return (
+        (not rule.kinds or station.kind in rule.kinds)
+        and (not rule.stations or station.id in rule.stations)
+        and (not rule.owners or station.owner in rule.owners)
+        and (rule.area is None or rule.area.contains(station.lat, station.lon))
+    )
 
-    sums: dict[int, float] = field(default_factory=dict)
-    counts: dict[int, int] = field(default_factory=dict)
-    newest: int = 0
 
-    def add(self, hour: int, value: float) -> None:
-        self.sums[hour] = self.sums.get(hour, 0.0) + value
-        self.counts[hour] = self.counts.get(hour, 0) + 1
-        if hour > self.newest:
-            self.newest = hour
-            for old in [h for h in self.sums if h <= hour - KEEP_HOURS]:
-                del self.sums[old], self.counts[old]
+class LimitRules:
+    """Rules compiled to arrays, their (rule, series) pairs and the state of each pair."""
 
-    def window_mean(self, end_hour: int, hours: int) -> tuple[float, float]:
-        """(mean of hourly means over the ``hours`` ending at ``end_hour``, coverage 0..1)."""
-        total = 0.0
-        present = 0
-        for h in range(end_hour - hours + 1, end_hour + 1):
-            count = self.counts.get(h)
-            if count:
-                total += self.sums[h] / count
-                present += 1
-        return (total / present if present else float("nan")), present / hours
+    def __init__(self, rules: Sequence[RuleConfig], table: SeriesTable) -> None:
+        self.rules = list(rules)
+        self._table = table
+        n = len(self.rules)
+        self._sign = np.array([1.0 if r.direction == "above" else -1.0 for r in rules])
+        self._value = np.full((n, MAX_LEVELS), np.inf)
+        self._clear = np.full((n, MAX_LEVELS), np.inf)
+        for i, rule in enumerate(self.rules):
+            for k, level in enumerate(rule.levels):
+                self._value[i, k] = self._sign[i] * level.value
+                self._clear[i, k] = self._sign[i] * level.clear
+        self._n_levels = np.array([len(r.levels) for r in rules], dtype=np.int64)
+        self._min_duration = np.array([int(r.min_duration_s * 1000) for r in rules], np.int64)
+        self._min_coverage = np.array([r.min_coverage for r in rules]) - 1e-9  # 0.7 of 10 h: 7
+        self._specs = sorted({(r.hours, r.aggregate) for r in rules})
+        self._spec_of = np.array([self._specs.index((r.hours, r.aggregate)) for r in rules])
+        # Pairs of series i are pair_rule[start[i]:start[i + 1]]; a pair index is a state slot.
+        self._start = [0]
+        self._pair_rule: list[int] = []
+        self._start_array = np.zeros(1, np.int64)
+        self._pair_rule_array = np.zeros(0, np.int64)
+        self._raw = np.zeros((0, MAX_LEVELS), dtype=bool)
+        self._since = np.zeros((0, MAX_LEVELS), dtype=np.int64)
+        self._level = np.zeros(0, dtype=np.int64)
+
+    def level(self, rule_id: str, station_id: str, parameter: str) -> int:
+        """Current level of a rule at a station (0: not firing)."""
+        station = self._table.station_index[station_id]
+        series = self._table.find(station, parameter)
+        if series < 0 or series >= len(self._start) - 1:
+            return 0
+        for pair in range(self._start[series], self._start[series + 1]):
+            if self.rules[self._pair_rule[pair]].id == rule_id:
+                return int(self._level[pair])
+        return 0
+
+    def evaluate(self, store: HourlyStore, points: Points) -> list[RuleTransition]:
+        """Transitions of every rule on the batch; call before the batch enters ``store``."""
+        self._cover_new_series()
+        if not len(points) or not self._pair_rule:
+            return []
+        t_eval, stale = evaluation_time(store, points)
+        first_pair = self._start_array[points.series]
+        counts = self._start_array[points.series + 1] - first_pair
+        point = np.repeat(np.arange(len(points)), counts)
+        if not len(point):
+            return []
+        offset = np.repeat(first_pair - (np.cumsum(counts) - counts), counts)
+        pair = offset + np.arange(len(point))
+        rule = self._pair_rule_array[pair]
+        observed = self._observe(store, points, t_eval, stale, point, rule)
+        keep = np.isfinite(observed)
+        pair, point, rule, observed = pair[keep], point[keep], rule[keep], observed[keep]
+        if not len(pair):
+            return []
+        if len(pair) > 1 and np.any(pair[1:] < pair[:-1]):
+            order = np.argsort(pair, kind="stable")
+            pair, point, rule, observed = pair[order], point[order], rule[order], observed[order]
+        t = t_eval[point]
+        level, before = self._advance(pair, rule, t, observed)
+        retroactive = points.late[point] | stale[point]
+        out = []
+        for i in np.flatnonzero(level != before):
+            rule_config = self.rules[rule[i]]
+            now = int(level[i])
+            shown = rule_config.levels[(now or int(before[i])) - 1]  # a clear shows the old
+            series = int(points.series[point[i]])
+            out.append(
+                RuleTransition(
+                    rule_id=rule_config.id,
+                    station_id=self._table.stations[self._table.station_of[series]].id,
+                    parameter=rule_config.parameter,
+                    firing=now > 0,
+                    value=round(float(self._sign[rule[i]] * observed[i]), 3),
+                    limit=shown.value,
+                    ts_ms=int(t[i]),
+                    severity=shown.severity,
+                    retroactive=bool(retroactive[i]),
+                )
+            )
+        return out
+
+    def _observe(
+        self,
+        store: HourlyStore,
+        points: Points,
+        t_eval: IntArray,
+        stale: BoolArray,
+        point: IntArray,
+        rule: IntArray,
+    ) -> FloatArray:
+        """The value each (point, rule) pair compares, signed for the rule; NaN: no decision."""
+        observed = np.full(len(point), np.nan)
+        spec = self._spec_of[rule]
+        for spec_id, (hours, aggregate) in enumerate(self._specs):
+            use = spec == spec_id
+            if not use.any():
+                continue
+            at = point[use]
+            if hours == 0:
+                observed[use] = np.where(stale[at], np.nan, points.value[at])
+                continue
+            needed = np.zeros(len(points), dtype=bool)
+            needed[at] = True
+            if needed.all():
+                value, coverage = window_values(store, points, t_eval, hours, aggregate)
+                position = at
+            else:
+                value, coverage = window_values(
+                    store, points.select(needed), t_eval[needed], hours, aggregate
+                )
+                position = (np.cumsum(needed) - 1)[at]
+            enough = coverage[position] >= self._min_coverage[rule[use]]
+            observed[use] = np.where(enough, value[position], np.nan)
+        return np.asarray(observed * self._sign[rule], dtype=np.float64)
+
+    def _advance(
+        self, pair: IntArray, rule: IntArray, t: IntArray, x: FloatArray
+    ) -> tuple[IntArray, IntArray]:
+        """Run the level state machines over pairs sorted by (pair, time); return the level
+        after and before each point, and keep each pair's final state."""
+        m = len(pair)
+        index = np.arange(m)
+        first = np.ones(m, dtype=bool)
+        first[1:] = pair[1:] != pair[:-1]
+        group_start = np.maximum.accumulate(np.where(first, index, 0))
+        last = np.append(np.flatnonzero(first)[1:] - 1, m - 1)
+        pairs = pair[first]
+        level = np.zeros(m, dtype=np.int64)
+        for k in range(int(self._n_levels[rule].max())):
+            rises = x > self._value[rule, k]
+            decisive = rises | (x <= self._clear[rule, k])
+            last_decisive = np.maximum.accumulate(np.where(decisive, index, -1))
+            in_batch = last_decisive >= group_start
+            raw = np.where(in_batch, rises[np.maximum(last_decisive, 0)], self._raw[pair, k])
+            before = np.empty(m, dtype=bool)
+            before[1:] = raw[:-1]
+            before[first] = self._raw[pairs, k]
+            onset = np.maximum.accumulate(np.where(raw & ~before, index, -1))
+            since = np.where(onset >= group_start, t[np.maximum(onset, 0)], self._since[pair, k])
+            level += raw & (t - since >= self._min_duration[rule])
+            self._raw[pairs, k] = raw[last]
+            self._since[pairs, k] = since[last]
+        previous = np.empty(m, dtype=np.int64)
+        previous[1:] = level[:-1]
+        previous[first] = self._level[pairs]
+        self._level[pairs] = level[last]
+        return level, previous
+
+    def _cover_new_series(self) -> None:
+        """Give series created since the last batch their pairs and state slots."""
+        table = self._table
+        if len(self._start) - 1 == len(table):
+            return
+        for series in range(len(self._start) - 1, len(table)):
+            station = table.stations[table.station_of[series]]
+            parameter = table.parameter_of[series]
+            self._pair_rule += [
+                i
+                for i, r in enumerate(self.rules)
+                if r.parameter == parameter and applies(r, station)
+            ]
+            self._start.append(len(self._pair_rule))
+        grow = len(self._pair_rule) - len(self._level)
+        self._raw = np.concatenate([self._raw, np.zeros((grow, MAX_LEVELS), dtype=bool)])
+        self._since = np.concatenate([self._since, np.zeros((grow, MAX_LEVELS), np.int64)])
+        self._level = np.concatenate([self._level, np.zeros(grow, np.int64)])
+        self._start_array = np.asarray(self._start, dtype=np.int64)
+        self._pair_rule_array = np.asarray(self._pair_rule, dtype=np.int64)
 
 
 class LimitEngine:
-    def __init__(self, rules: Iterable[RuleConfig], registry: StationRegistry) -> None:
-        self._rules = list(rules)
-        self._registry = registry
-        self._rules_by_station: dict[str, Mapping[str, list[RuleConfig]]] = {}
-        self._hours: dict[tuple[str, str], HourlyMeans] = {}
-        self._firing: set[tuple[str, str]] = set()
+    """The limit rules alone, reading batch by reading batch (the pipeline's interface before
+    :class:`analytics.engine.AnalyticsEngine`, which adds AQI, fire danger and anomalies)."""
 
-    def is_firing(self, rule_id: str, station_id: str) -> bool:
-        return (rule_id, station_id) in self._firing
+    def __init__(
+        self, rules: Iterable[BaseModel], registry: StationRegistry, late_grace_s: float = 300.0
+    ) -> None:
+        self._table = SeriesTable(registry)
+        self._store = HourlyStore()
+        self.rules = LimitRules(
+            [
+                r if isinstance(r, RuleConfig) else RuleConfig.model_validate(r.model_dump())
+                for r in rules
+            ],
+            self._table,
+        )
+        self._late_grace_ms = int(late_grace_s * 1000)
 
     def evaluate(self, readings: Iterable[Reading]) -> list[RuleTransition]:
-        transitions: list[RuleTransition] = []
-        for reading in readings:
-            rules_by_parameter = self._rules_for(reading.station_id)
-            if not rules_by_parameter:
-                continue
-            hour = reading.ts_ms // HOUR_MS
-            for parameter, value in reading.values.items():
-                rules = rules_by_parameter.get(parameter)
-                if not rules or parameter in reading.status:
-                    continue
-                key = (reading.station_id, parameter)
-                means = self._hours.get(key)
-                if means is None:
-                    means = self._hours[key] = HourlyMeans()
-                means.add(hour, value)
-                for rule in rules:
-                    hours = WINDOW_HOURS[rule.window]
-                    if hours:
-                        observed, coverage = means.window_mean(hour, hours)
-                        if coverage < rule.min_coverage:
-                            continue
-                    else:
-                        observed = value
-                    transition = self._decide(rule, reading, parameter, observed)
-                    if transition is not None:
-                        transitions.append(transition)
+        points, _ = points_from_readings(readings, self._table, self._late_grace_ms)
+        transitions = self.rules.evaluate(self._store, points)
+        self._store.add(points)
         return transitions
-
-    def _decide(
-        self, rule: RuleConfig, reading: Reading, parameter: str, observed: float
-    ) -> RuleTransition | None:
-        state_key = (rule.id, reading.station_id)
-        firing = state_key in self._firing
-        if rule.above is not None:
-            clear_at = rule.clear_at if rule.clear_at is not None else rule.above
-            starts, stops = observed > rule.above, observed <= clear_at
-        else:
-            assert rule.below is not None
-            clear_at = rule.clear_at if rule.clear_at is not None else rule.below
-            starts, stops = observed < rule.below, observed >= clear_at
-        if not firing and starts:
-            self._firing.add(state_key)
-        elif firing and stops:
-            self._firing.discard(state_key)
-        else:
-            return None
-        return RuleTransition(
-            rule_id=rule.id,
-            station_id=reading.station_id,
-            parameter=parameter,
-            firing=not firing,
-            value=round(observed, 3),
-            limit=rule.limit,
-            ts_ms=reading.ts_ms,
-            severity=rule.severity,
-        )
-
-    def _rules_for(self, station_id: str) -> Mapping[str, list[RuleConfig]]:
-        cached = self._rules_by_station.get(station_id)
-        if cached is not None:
-            return cached
-        station = self._registry.get(station_id)
-        by_parameter: dict[str, list[RuleConfig]] = {}
-        if station is not None:
-            for rule in self._rules:
-                if rule.kinds and station.kind not in rule.kinds:
-                    continue
-                if rule.stations and station_id not in rule.stations:
-                    continue
-                if rule.parameter in station.parameters:
-                    by_parameter.setdefault(rule.parameter, []).append(rule)
-        self._rules_by_station[station_id] = by_parameter
-        return by_parameter

@@ -14,6 +14,8 @@ import logging
 import sys
 from pathlib import Path
 
+from analytics.config import DERIVED_PARAMETERS
+from analytics.limits import applies
 from ioc.config import IocConfig, load_config
 from ioc.errors import ConfigError, IocError
 from ioc.registry import StationRegistry
@@ -74,10 +76,8 @@ def load_config_and_registry(path: Path | None) -> tuple[IocConfig, StationRegis
         f"analytics.rules.{rule.id}: parameter {rule.parameter!r} is measured by no station "
         f"it selects"
         for rule in config.analytics.rules
-        if not any(
-            rule.parameter in s.parameters and (not rule.kinds or s.kind in rule.kinds)
-            for s in registry
-        )
+        if rule.parameter not in DERIVED_PARAMETERS
+        and not any(rule.parameter in s.parameters and applies(rule, s) for s in registry)
     ]
     if problems:
         raise ConfigError(str(path or "(defaults)"), problems)

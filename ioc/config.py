@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError
 
 from alerts.config import AlertsConfig
+from analytics.config import AnalyticsConfig, RuleConfig
 from ioc.errors import ConfigError
-from ioc.messages import Severity
-from ioc.section import Section as Section  # re-exported: sections import it from here
+from ioc.section import Section, StationKind
+
+__all__ = ["IocConfig", "RuleConfig", "Section", "StationKind", "load_config"]
 
 ENV_PREFIX = "IOC_"
-Window = Literal["instant", "1h", "8h", "24h"]
-WINDOW_HOURS: dict[str, int] = {"instant": 0, "1h": 1, "8h": 8, "24h": 24}
-StationKind = Literal["air", "weather", "stack", "wastewater"]
 
 
 class MqttConfig(Section):
@@ -138,156 +137,6 @@ class IngestConfig(Section):
         description="Parameter symbols of station files → registry keys (case-insensitive); "
         "a symbol not listed is lower-cased.",
     )
-
-
-class RuleConfig(Section):
-    id: str = Field(pattern=r"^[a-z0-9_.-]+$", max_length=64, description="Stable rule id.")
-    name: str = Field(min_length=1, description="Name shown on the wall.")
-    parameter: str = Field(min_length=1, description="Parameter key from the registry.")
-    kinds: list[StationKind] = Field(
-        default_factory=list, description="Station kinds it applies to; empty = all."
-    )
-    stations: list[str] = Field(
-        default_factory=list, description="Station ids it applies to; empty = all."
-    )
-    window: Window = Field(
-        "instant", description="instant, or the mean over the last 1h/8h/24h of hourly means."
-    )
-    above: float | None = Field(None, description="Fires when the value is above this.")
-    below: float | None = Field(None, description="Fires when the value is below this.")
-    clear_at: float | None = Field(
-        None, description="Clears only once the value is back past this (hysteresis)."
-    )
-    severity: Severity = Field(Severity.WARNING, description="Severity of its alerts.")
-    min_coverage: float = Field(
-        0.75, gt=0, le=1, description="Share of the window's hours that must have data."
-    )
-
-    @model_validator(mode="after")
-    def _one_threshold(self) -> Self:
-        if (self.above is None) == (self.below is None):
-            raise ValueError("give exactly one of `above` or `below`")
-        if self.clear_at is not None:
-            if self.above is not None and self.clear_at > self.above:
-                raise ValueError(f"clear_at {self.clear_at} must be <= above {self.above}")
-            if self.below is not None and self.clear_at < self.below:
-                raise ValueError(f"clear_at {self.clear_at} must be >= below {self.below}")
-        return self
-
-    @property
-    def limit(self) -> float:
-        return self.above if self.above is not None else self.below  # type: ignore[return-value]
-
-
-def _qcvn_rules() -> list[RuleConfig]:
-    """Shipped defaults: QCVN 05:2023 ambient air and QCVN 19:2009 column B stack limits."""
-    air: list[StationKind] = ["air"]
-    stack: list[StationKind] = ["stack"]
-    return [
-        RuleConfig(
-            id="pm25_24h",
-            name="PM2.5 TB 24h (QCVN 05:2023)",
-            parameter="pm25",
-            kinds=air,
-            window="24h",
-            above=45.0,
-            clear_at=43.0,
-        ),
-        RuleConfig(
-            id="pm10_24h",
-            name="PM10 TB 24h (QCVN 05:2023)",
-            parameter="pm10",
-            kinds=air,
-            window="24h",
-            above=100.0,
-            clear_at=95.0,
-        ),
-        RuleConfig(
-            id="so2_1h",
-            name="SO2 TB 1h (QCVN 05:2023)",
-            parameter="so2",
-            kinds=air,
-            window="1h",
-            above=350.0,
-            clear_at=330.0,
-        ),
-        RuleConfig(
-            id="no2_1h",
-            name="NO2 TB 1h (QCVN 05:2023)",
-            parameter="no2",
-            kinds=air,
-            window="1h",
-            above=200.0,
-            clear_at=190.0,
-        ),
-        RuleConfig(
-            id="co_1h",
-            name="CO TB 1h (QCVN 05:2023)",
-            parameter="co",
-            kinds=air,
-            window="1h",
-            above=30_000.0,
-        ),
-        RuleConfig(
-            id="o3_1h",
-            name="O3 TB 1h (QCVN 05:2023)",
-            parameter="o3",
-            kinds=air,
-            window="1h",
-            above=200.0,
-            clear_at=190.0,
-        ),
-        RuleConfig(
-            id="stack_dust",
-            name="Bụi tổng ống khói (QCVN 19:2009 cột B)",
-            parameter="dust",
-            kinds=stack,
-            above=200.0,
-            clear_at=190.0,
-            severity=Severity.CRITICAL,
-        ),
-        RuleConfig(
-            id="stack_so2",
-            name="SO2 ống khói (QCVN 19:2009 cột B)",
-            parameter="so2",
-            kinds=stack,
-            above=500.0,
-            clear_at=480.0,
-            severity=Severity.CRITICAL,
-        ),
-        RuleConfig(
-            id="stack_nox",
-            name="NOx ống khói (QCVN 19:2009 cột B)",
-            parameter="nox",
-            kinds=stack,
-            above=850.0,
-            clear_at=820.0,
-            severity=Severity.CRITICAL,
-        ),
-        RuleConfig(
-            id="stack_co",
-            name="CO ống khói (QCVN 19:2009 cột B)",
-            parameter="co",
-            kinds=stack,
-            above=1000.0,
-            clear_at=950.0,
-            severity=Severity.CRITICAL,
-        ),
-    ]
-
-
-class AnalyticsConfig(Section):
-    rules: list[RuleConfig] = Field(
-        default_factory=_qcvn_rules, description="Limit rules; defaults are QCVN limits."
-    )
-
-    @model_validator(mode="after")
-    def _unique_ids(self) -> Self:
-        ids = [r.id for r in self.rules]
-        duplicated = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicated:
-            raise ValueError(f"duplicate rule ids: {', '.join(duplicated)}")
-        return self
 
 
 class WebConfig(Section):

@@ -2,7 +2,8 @@
 
     raw MQTT messages → ingest.decode (readings + rejections)
                       → store (batched InfluxDB writes) and ingest.rejections (dead letters)
-                      → analytics.limits (rule transitions) → alerts.lifecycle (alert events)
+                      → analytics.engine (rule transitions, AQI, fire danger, anomalies)
+                      → alerts.lifecycle (alert events)
                       → web.station_board / web.broadcast (the wall)
 
 Each step takes and returns typed messages (ioc.messages); batches keep per-message Python
@@ -17,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from alerts.lifecycle import AlertBook
-from analytics.limits import LimitEngine
+from analytics.engine import AnalyticsEngine, AnalyticsOutput
 from ingest.decode import decode_reading, decode_senml, parse_json
 from ingest.rejections import RejectionSink
 from ingest.validate import Origin, ReadingValidator, message_rejection
@@ -52,7 +53,7 @@ class Pipeline:
         validator: ReadingValidator,
         store: InfluxStore,
         rejections: RejectionSink,
-        engine: LimitEngine,
+        engine: AnalyticsEngine,
         alerts: AlertBook,
         board: StationBoard,
         broadcaster: Broadcaster,
@@ -139,9 +140,16 @@ class Pipeline:
         self._store.append(self._serializer.lines(readings))
         self._rejections.handle(rejections)
         self._board.observe(readings)
-        self._alerts.apply(self._engine.evaluate(readings))  # events reach publish_alert_events
+        self.apply_analytics(self._engine.evaluate(readings))
         self.stats.readings += len(readings)
         self.stats.rejections += len(rejections)
+
+    def apply_analytics(self, out: AnalyticsOutput) -> None:
+        """Derived values (AQI, fire danger, anomalies) to the store and the board; rule
+        transitions to the alert book, whose events come back to :meth:`publish_alert_events`."""
+        self._store.append(out.lines)
+        self._board.observe_metrics(out.station_metrics)
+        self._alerts.apply(out.transitions)
 
     def publish_alert_events(self, events: list[tuple[str, Alert]]) -> None:
         """Send alert changes — from rules, operators or escalation — to the store (charts),

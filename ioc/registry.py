@@ -23,8 +23,9 @@ from typing import Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ioc.config import StationKind, friendly_errors
+from ioc.config import friendly_errors
 from ioc.errors import ConfigError
+from ioc.section import StationKind
 
 STATE_OWNER = "state"
 PARAMETER_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")

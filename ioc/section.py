@@ -3,7 +3,11 @@ next to the code they configure without import cycles)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
+
+StationKind = Literal["air", "weather", "stack", "wastewater"]
 
 
 class Section(BaseModel):

@@ -3,7 +3,7 @@
 
     store_context     aiohttp client session + InfluxStore flush task (spool → InfluxDB)
     alerts_context    alert book (SQLite), webhook notifier, escalation check
-    pipeline_context  validator, limit engine, alert book, station board, broadcaster,
+    pipeline_context  validator, analytics engine, station board, broadcaster,
                       MQTT link (receiver) and the pipeline task between them
     drop_folder_context  the watched folder of station data files (if configured)
     wall_context      periodic station deltas and heartbeats to websocket clients
@@ -24,7 +24,7 @@ from aiohttp import web
 
 from alerts.lifecycle import AlertBook
 from alerts.notify import WebhookNotifier
-from analytics.limits import LimitEngine
+from analytics.engine import AnalyticsEngine
 from ingest.credentials import Credentials
 from ingest.drop_folder import DropFolder
 from ingest.http_api import add_ingest_routes, process_file
@@ -40,6 +40,7 @@ from ioc.pipeline import Pipeline
 from ioc.registry import StationRegistry
 from store.influx import InfluxStore
 from web.alerts_api import add_alert_routes
+from web.analytics_api import ANALYTICS, add_analytics_routes
 from web.broadcast import Broadcaster
 from web.routes import add_routes
 from web.station_board import StationBoard
@@ -47,6 +48,7 @@ from web.wire import alert_json, iso_utc, parameters_json
 
 log = logging.getLogger(__name__)
 SHUTDOWN_FLUSH_S = 10.0
+ANALYTICS_TICK_S = 10.0
 
 
 def create_app(config: IocConfig, registry: StationRegistry) -> web.Application:
@@ -64,6 +66,7 @@ def create_app(config: IocConfig, registry: StationRegistry) -> web.Application:
     )
     add_routes(app)
     add_alert_routes(app)
+    add_analytics_routes(app)
     add_ingest_routes(app)
     return app
 
@@ -143,6 +146,8 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
         }
 
     validator = ReadingValidator(registry, config.ingest)
+    engine = AnalyticsEngine(config.analytics, registry)
+    app[ANALYTICS] = engine
     broadcaster = Broadcaster(config.web.client_queue_size, config.web.replay_events, snapshot)
     rejections = RejectionSink(
         store,
@@ -156,7 +161,7 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
         validator=validator,
         store=store,
         rejections=rejections,
-        engine=LimitEngine(config.analytics.rules, registry),
+        engine=engine,
         alerts=alerts,
         board=board,
         broadcaster=broadcaster,
@@ -169,8 +174,15 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.REJECTIONS] = rejections
     app[appkeys.PIPELINE] = pipeline
     app[appkeys.VALIDATOR] = validator
+
+    async def analytics_ticks() -> None:  # offline stations, hourly AQI, daily fire danger
+        while True:
+            await asyncio.sleep(ANALYTICS_TICK_S)
+            pipeline.apply_analytics(engine.tick(now_ms()))
+
     async with (
         _background(pipeline.run(inbox, mqtt.acknowledge), "pipeline"),
+        _background(analytics_ticks(), "analytics-ticks"),
         _background(mqtt.run(), "mqtt"),
     ):
         yield

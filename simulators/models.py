@@ -81,7 +81,7 @@ class StationModel:
             "so2": 18.0 * self.level * self._noise(0.15),
             "no2": 28.0 * self.level * rush * self._noise(0.12),
             "co": 1100.0 * self.level * rush * self._noise(0.1),
-            "o3": 25.0 + 70.0 * sun * self._noise(0.1),
+            "o3": (25.0 + 70.0 * sun) * self._noise(0.1),
         }
 
     def _weather(self, hour: float, rng: random.Random) -> dict[str, float]:

@@ -37,6 +37,13 @@ class StationBoard:
                 self._values[sid].update(r.values)
             self._dirty.add(sid)
 
+    def observe_metrics(self, metrics: dict[str, dict[str, float]]) -> None:
+        """Derived values (``aqi``, ``fire_level``, ...) shown with the station's own."""
+        for sid, values in metrics.items():
+            if sid in self._values:
+                self._values[sid].update(values)
+                self._dirty.add(sid)
+
     def alert_event(self, alert: Alert) -> None:
         """Follow an alert change: the station shows ``alert`` while any alert is open."""
         open_ids = self._open_alerts.setdefault(alert.station_id, set())

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from analytics.detectors import ANOMALY_RULES
 from ioc.config import RuleConfig
 from ioc.messages import Alert, Rejection
 from ioc.registry import StationRegistry
@@ -26,10 +27,11 @@ def alert_json(
 ) -> dict[str, Any]:
     rule = rules.get(alert.rule_id)
     station = registry.get(alert.station_id)
+    builtin = ANOMALY_RULES.get(alert.rule_id)
     return {
         "id": alert.id,
         "rule_id": alert.rule_id,
-        "rule_name": rule.name if rule else alert.rule_id,
+        "rule_name": rule.name if rule else builtin[0] if builtin else alert.rule_id,
         "station_id": alert.station_id,
         "station_name": station.name if station else alert.station_id,
         "parameter": alert.parameter,

@@ -1,13 +1,29 @@
-from pathlib import Path
+"""Limit rules through analytics.limits: windows, levels, duration, hysteresis, selectors,
+late data."""
 
+from pathlib import Path
+from typing import Any
+
+import numpy as np
 import pytest
 
-from analytics.limits import HOUR_MS, LimitEngine
-from ioc.config import RuleConfig
-from ioc.messages import InstrumentStatus, Reading
+from analytics.config import RuleConfig
+from analytics.limits import LimitEngine
+from analytics.series import HOUR_MS
+from ioc import config as ioc_config
+from ioc.messages import InstrumentStatus, Reading, RuleTransition, Severity
 from tests.factories import TEST_RULES, registry
 
 T0 = 1_795_000_000_000 // HOUR_MS * HOUR_MS  # an hour boundary
+MINUTE = 60_000
+
+
+def engine_with(tmp_path: Path, *rules: dict[str, Any]) -> LimitEngine:
+    defaults = {"name": "rule", "parameter": "pm25"}
+    return LimitEngine(
+        [RuleConfig.model_validate(defaults | {"id": f"r{i}"} | r) for i, r in enumerate(rules)],
+        registry(tmp_path),
+    )
 
 
 @pytest.fixture
@@ -15,8 +31,17 @@ def engine(tmp_path: Path) -> LimitEngine:
     return LimitEngine([RuleConfig.model_validate(r) for r in TEST_RULES], registry(tmp_path))
 
 
-def reading(station: str, ts_ms: int, **values: float) -> Reading:
-    return Reading(station_id=station, ts_ms=ts_ms, values=values, received_ms=ts_ms)
+def reading(station: str, ts_ms: int, received_ms: int | None = None, **values: float) -> Reading:
+    return Reading(station, ts_ms, values, ts_ms if received_ms is None else received_ms)
+
+
+def feed(engine: LimitEngine, station: str, values: list[float], step_ms: int = MINUTE) -> list:
+    """(value, firing, severity) of each transition while ``values`` come one per step."""
+    seen = []
+    for i, value in enumerate(values):
+        for t in engine.evaluate([reading(station, T0 + i * step_ms, pm25=value)]):
+            seen.append((value, t.firing, t.severity.value))
+    return seen
 
 
 def test_instant_rule_fires_and_clears_with_hysteresis(engine: LimitEngine) -> None:
@@ -33,40 +58,66 @@ def test_rules_apply_only_to_their_station_kind(engine: LimitEngine) -> None:
     assert engine.evaluate([reading("AIR-1", T0, pm10=5000)]) == []
 
 
+def test_the_pipeline_rule_type_still_works(tmp_path: Path) -> None:
+    rules = [ioc_config.RuleConfig.model_validate(r) for r in TEST_RULES]
+    engine = LimitEngine(rules, registry(tmp_path))
+    assert [t.rule_id for t in engine.evaluate([reading("STK-1", T0, dust=500)])] == ["dust"]
+
+
 def test_24h_mean_needs_coverage_then_compares_the_mean_of_hourly_means(
     engine: LimitEngine,
 ) -> None:
     # 17 hours at 60 µg/m³: coverage 17/24 < 0.75, no decision yet.
     for h in range(17):
-        assert not [
-            t
-            for t in engine.evaluate([reading("AIR-2", T0 + h * HOUR_MS, pm25=60)])
-            if t.rule_id == "pm25_24h"
+        out = engine.evaluate([reading("AIR-2", T0 + h * HOUR_MS, pm25=60)])
+        assert not [t for t in out if t.rule_id == "pm25_24h"]
+    out = engine.evaluate(
+        [
+            reading("AIR-2", T0 + 17 * HOUR_MS, pm25=30),  # hour 17: mean of 30 and 90 = 60
+            reading("AIR-2", T0 + 17 * HOUR_MS + MINUTE, pm25=90),
         ]
-    fired = [
-        t
-        for t in engine.evaluate([reading("AIR-2", T0 + 17 * HOUR_MS, pm25=60)])
-        if t.rule_id == "pm25_24h"
-    ]
-    assert fired and fired[0].firing and fired[0].value == pytest.approx(60)
+    )
+    fired = [t for t in out if t.rule_id == "pm25_24h"]
+    assert [(t.firing, t.value) for t in fired] == [(True, 58.333)]  # (17 * 60 + 30) / 18
 
 
-def test_a_late_reading_updates_the_hour_it_belongs_to(engine: LimitEngine) -> None:
+def test_a_late_reading_updates_its_hour_and_the_decision_is_retroactive(
+    engine: LimitEngine,
+) -> None:
     for h in range(19):
         engine.evaluate([reading("AIR-1", T0 + h * HOUR_MS, pm25=44)])
-    assert not engine.is_firing("pm25_24h", "AIR-1")
+    assert engine.rules.level("pm25_24h", "AIR-1", "pm25") == 0
     # Hour 18 is already in; a late reading for hour 17 raises that hour's mean to 97.
-    late = engine.evaluate([reading("AIR-1", T0 + 17 * HOUR_MS + 60_000, pm25=150)])
-    late = [t for t in late if t.rule_id == "pm25_24h"]
-    assert [t.firing for t in late] == [True]
-    assert late[0].value == pytest.approx((44 * 17 + 97) / 18, abs=1e-3)
+    late = engine.evaluate([reading("AIR-1", T0 + 17 * HOUR_MS + MINUTE, pm25=150)])
+    assert late == [
+        RuleTransition(
+            rule_id="pm25_24h",
+            station_id="AIR-1",
+            parameter="pm25",
+            firing=True,
+            value=round((44 * 18 + 97) / 19, 3),
+            limit=45.0,
+            ts_ms=T0 + 18 * HOUR_MS,  # decided as of the series' newest time
+            severity=Severity.WARNING,
+            retroactive=True,
+        )
+    ]  # the instant rule is not fired by a value older than the newest one
+    assert engine.rules.level("pm25_24h", "AIR-1", "pm25") == 1
+
+
+def test_a_value_received_after_its_hour_ended_is_retroactive(engine: LimitEngine) -> None:
+    on_time = engine.evaluate([reading("AIR-1", T0, T0 + 5 * MINUTE, pm25=150)])
+    assert [t.retroactive for t in on_time] == [False]
+    engine.evaluate([reading("AIR-1", T0 + MINUTE, pm25=50)])
+    backlog = engine.evaluate([reading("AIR-1", T0 + 2 * MINUTE, T0 + 2 * HOUR_MS, pm25=150)])
+    assert [(t.firing, t.retroactive) for t in backlog] == [(True, True)]
 
 
 def test_calibrating_values_never_feed_pollution_rules(engine: LimitEngine) -> None:
     calibrating = Reading(
         station_id="AIR-1",
         ts_ms=T0,
-        values={"pm25": 900.0},
+        values={"pm25": 900.0, "pm10": 20.0},
         received_ms=T0,
         status={"pm25": InstrumentStatus.CALIBRATING},
     )
@@ -74,9 +125,163 @@ def test_calibrating_values_never_feed_pollution_rules(engine: LimitEngine) -> N
 
 
 def test_below_rules(tmp_path: Path) -> None:
-    rule = RuleConfig(id="low", name="low", parameter="pm10", below=5, clear_at=10)
-    engine = LimitEngine([rule], registry(tmp_path))
+    engine = engine_with(tmp_path, {"parameter": "pm10", "below": 5, "clear_at": 10})
     states = [
-        t.firing for v in (20, 4, 8, 11) for t in engine.evaluate([reading("AIR-1", T0, pm10=v)])
+        t.firing
+        for i, v in enumerate((20, 4, 8, 11))
+        for t in engine.evaluate([reading("AIR-1", T0 + i * MINUTE, pm10=v)])
     ]
     assert states == [True, False]
+
+
+def test_several_thresholds_escalate_and_de_escalate(tmp_path: Path) -> None:
+    engine = engine_with(
+        tmp_path,
+        {
+            "kinds": ["air"],
+            "thresholds": [
+                {"above": 50, "severity": "info"},
+                {"above": 100, "clear_at": 90, "severity": "warning"},
+                {"above": 200, "clear_at": 180, "severity": "critical"},
+            ],
+        },
+    )
+    seen = feed(engine, "AIR-1", [40, 60, 120, 250, 190, 170, 95, 85, 45, 30])
+    assert seen == [
+        (60, True, "info"),
+        (120, True, "warning"),
+        (250, True, "critical"),
+        # 190 stays critical: above that level's clear_at 180
+        (170, True, "warning"),
+        # 95 stays warning: above clear_at 90
+        (85, True, "info"),
+        (45, False, "info"),
+    ]
+
+
+def test_jumping_straight_to_the_top_level(tmp_path: Path) -> None:
+    engine = engine_with(
+        tmp_path,
+        {
+            "thresholds": [
+                {"below": 50, "severity": "warning"},
+                {"below": 20, "severity": "critical"},
+            ]
+        },
+    )
+    assert feed(engine, "AIR-1", [80, 10, 90]) == [(10, True, "critical"), (90, False, "critical")]
+
+
+def test_min_duration_needs_a_long_enough_excursion(tmp_path: Path) -> None:
+    engine = engine_with(tmp_path, {"above": 100, "clear_at": 90, "min_duration_s": 600})
+    # 5 minutes above, back below clear_at: no alert. Then 12 minutes of excursion, which
+    # dips between clear_at and the limit without ending: it fires 10 minutes after its start.
+    values = [120] * 5 + [80] + [120] * 4 + [95] + [120] * 7 + [80]
+    seen = []
+    for i, value in enumerate(values):
+        for t in engine.evaluate([reading("AIR-1", T0 + i * MINUTE, pm25=value)]):
+            seen.append((i, t.firing))
+    assert seen == [(16, True), (18, False)]  # the excursion started at minute 6
+
+
+def test_min_duration_per_level(tmp_path: Path) -> None:
+    engine = engine_with(
+        tmp_path,
+        {
+            "min_duration_s": 120,
+            "thresholds": [
+                {"above": 50, "severity": "warning"},
+                {"above": 100, "severity": "critical"},
+            ],
+        },
+    )
+    seen = feed(engine, "AIR-1", [60, 150, 150, 150, 60, 60, 10])
+    assert seen == [
+        (150, True, "warning"),
+        (150, True, "critical"),
+        (60, True, "warning"),
+        (10, False, "warning"),
+    ]
+
+
+def test_max_over_the_last_hour(tmp_path: Path) -> None:
+    engine = engine_with(tmp_path, {"window": "1h", "aggregate": "max", "above": 50})
+    times = [0, 10, 20, 70, 90]  # minutes: hour 0, then hour 1
+    values = [10, 80, 20, 30, 20]
+    seen = [
+        (m, t.firing, t.value)
+        for m, v in zip(times, values, strict=True)
+        for t in engine.evaluate([reading("AIR-1", T0 + m * MINUTE, pm25=v)])
+    ]
+    assert seen == [(10, True, 80.0), (70, False, 30.0)]
+
+
+def test_8h_mean_with_gaps_uses_the_hours_that_have_data(tmp_path: Path) -> None:
+    engine = engine_with(tmp_path, {"window": "8h", "above": 100, "min_coverage": 0.5})
+    out = []
+    for h, v in [(0, 90), (2, 90), (3, 90), (5, 150)]:
+        out += engine.evaluate([reading("AIR-1", T0 + h * HOUR_MS, pm25=v)])
+    assert [(t.firing, t.value) for t in out] == [(True, 105.0)]  # 4 of 8 hours
+
+
+def test_station_selectors(tmp_path: Path) -> None:
+    engine = engine_with(
+        tmp_path,
+        {"stations": ["AIR-2"], "above": 1},
+        {"owners": ["ENT-A"], "parameter": "dust", "above": 1},
+        {"area": {"lat": 11.9, "lon": 108.4, "radius_km": 3}, "above": 1},
+        {"area": {"min_lat": 11.92, "max_lat": 12, "min_lon": 108.4, "max_lon": 108.5}, "above": 1},
+        {"owners": ["state"], "parameter": "dust", "above": 1},
+    )
+    out = engine.evaluate(
+        [reading(s, T0, pm25=5) for s in ("AIR-1", "AIR-2")] + [reading("STK-1", T0, dust=5)]
+    )
+    assert sorted((t.rule_id, t.station_id) for t in out) == [
+        ("r0", "AIR-2"),
+        ("r1", "STK-1"),
+        ("r2", "AIR-1"),
+        ("r3", "AIR-2"),
+    ]
+
+
+def random_readings(seed: int, n: int) -> list[Reading]:
+    rng = np.random.default_rng(seed)
+    times = T0 + np.cumsum(rng.integers(1, 20, n)) * MINUTE
+    stations = rng.choice(["AIR-1", "AIR-2"], n)
+    pm = rng.lognormal(3.7, 0.6, n)
+    return [
+        reading(str(s), int(t), pm25=float(v), pm10=float(2 * v))
+        for s, t, v in zip(stations, times, pm, strict=True)
+    ]
+
+
+def test_one_batch_decides_like_one_reading_at_a_time(tmp_path: Path) -> None:
+    rules = [
+        {"window": "1h", "above": 60, "clear_at": 50, "min_duration_s": 900},
+        {"window": "8h", "above": 45},
+        {"window": "24h", "aggregate": "max", "above": 150, "clear_at": 120},
+        {
+            "parameter": "pm10",
+            "thresholds": [{"above": 80}, {"above": 150, "severity": "critical"}],
+        },
+    ]
+    readings = random_readings(7, 600)
+    one_by_one = engine_with(tmp_path, *rules)
+    expected = [t for r in readings for t in one_by_one.evaluate([r])]
+    together = engine_with(tmp_path, *rules).evaluate(readings)
+    assert len(expected) > 20
+
+    def key(t: RuleTransition) -> tuple[str, str, int]:
+        return (t.rule_id, t.station_id, t.ts_ms)
+
+    assert sorted(together, key=key) == sorted(expected, key=key)
+
+
+def test_nan_duplicates_and_disorder_do_not_break_it(tmp_path: Path) -> None:
+    engine = engine_with(tmp_path, {"window": "1h", "above": 60})
+    readings = random_readings(3, 200)
+    messy = [reading("AIR-1", T0, pm25=float("nan")), *readings[::-1], *readings[:50]]
+    messy.append(reading("AIR-9", T0, pm25=1000))  # unknown station
+    out = engine.evaluate(messy)
+    assert all(np.isfinite(t.value) for t in out)
+    assert engine.evaluate([reading("AIR-1", T0 + 10 * HOUR_MS, pm25=float("inf"))]) == []

@@ -9,7 +9,8 @@ import aiohttp
 import pytest
 
 from alerts.lifecycle import AlertBook
-from analytics.limits import LimitEngine
+from analytics.config import AnalyticsConfig
+from analytics.engine import AnalyticsEngine
 from ingest.rejections import RejectionSink
 from ingest.validate import ReadingValidator
 from ioc.config import InfluxConfig, IngestConfig, RuleConfig
@@ -38,7 +39,7 @@ async def parts(tmp_path: Path) -> AsyncIterator[dict[str, object]]:
             rejections=RejectionSink(
                 store, lambda t, p: published.append((t, p)), "ioc/v1/rejected", 60
             ),
-            engine=LimitEngine(rules, reg),
+            engine=AnalyticsEngine(AnalyticsConfig(rules=rules), reg),
             alerts=alerts,
             board=board,
             broadcaster=broadcaster,

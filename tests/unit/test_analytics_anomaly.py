@@ -1,0 +1,177 @@
+"""Anomaly checks wired into the engine, on synthetic data with injected faults (known truth),
+and the streaming z-score kernel they use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from analytics.anomaly import drift, robust_zscore, window_zscore
+from analytics.detectors import _reference_and_last_window
+from analytics.engine import AnalyticsEngine
+from analytics.series import HOUR_MS
+from ioc.messages import Reading, RuleTransition
+from tests.unit.test_analytics_engine import DAY0, MINUTE, engine_for
+
+STEP = 5 * MINUTE
+AIR = ("AIR-1", "AIR-2", "AIR-3", "AIR-FAR")
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(11)
+
+
+def watch(tmp_path: Path, **anomaly: Any) -> AnalyticsEngine:
+    return engine_for(tmp_path, anomaly={"enabled": True} | anomaly, aqi={"enabled": False})
+
+
+def run(
+    engine: AnalyticsEngine, pm25: dict[str, np.ndarray], step: int = STEP
+) -> list[RuleTransition]:
+    """One batch per time step, all stations together; pm25 (and a pm10 that follows it)."""
+    n = len(next(iter(pm25.values())))
+    out: list[RuleTransition] = []
+    for i in range(n):
+        ts = DAY0 + i * step
+        batch = [
+            Reading(s, ts, {"pm25": float(v[i]), "pm10": 2 * float(v[i]) + np.sin(i)}, ts)
+            for s, v in pm25.items()
+        ]
+        out += engine.evaluate(batch).transitions
+    return out
+
+
+def summary(transitions: list[RuleTransition]) -> list[tuple[str, str, bool, int]]:
+    """(rule, station, firing, step index) of each transition."""
+    return [(t.rule_id, t.station_id, t.firing, (t.ts_ms - DAY0) // STEP) for t in transitions]
+
+
+def test_window_zscore_scores_new_samples_like_robust_zscore(rng: np.random.Generator) -> None:
+    x = 20 + rng.normal(0, 1, 300)
+    x[[50, 120]] = np.nan
+    x[200] += 30
+    window = 40
+    padded = np.concatenate([np.full(window, np.nan), x])
+    windows = np.stack([padded[i : i + window] for i in range(len(x))])
+    streaming = window_zscore(x, windows)
+    np.testing.assert_array_equal(streaming, robust_zscore(x, window))
+    # A floor relative to the median damps small absolute changes of a quiet series.
+    damped = window_zscore(x, windows, mad_floor_ratio=0.5)
+    assert abs(damped[200]) < abs(streaming[200]) / 5
+
+
+def test_drift_of_the_last_hour_needs_only_the_reference_and_the_last_window(
+    rng: np.random.Generator,
+) -> None:
+    hours = 40 + rng.normal(0, 2, (300, 14 * 24))
+    hours[:, 200:] += rng.uniform(0, 20, (300, 1))
+    hours[rng.random(hours.shape) < 0.5] = np.nan
+    hours[:20, : rng.integers(0, 300)] = np.nan
+    hours[20:30] = np.nan
+    for window in (4, 24, 100):
+        whole = drift(hours, window, 8.0, mad_floor=1.0)[:, -1]
+        reduced = _reference_and_last_window(hours, window)
+        assert window == 100 or reduced.shape[1] < hours.shape[1] // 2
+        np.testing.assert_array_equal(drift(reduced, window, 8.0, mad_floor=1.0)[:, -1], whole)
+    assert whole.any() and not whole.all()
+
+
+def test_a_stuck_sensor_is_a_flatline(tmp_path: Path, rng: np.random.Generator) -> None:
+    pm25 = 40 + rng.normal(0, 2, 120)
+    pm25[60:80] = 42.0  # stuck for 20 samples
+    transitions = run(watch(tmp_path), {"AIR-1": pm25})
+    assert summary(transitions) == [
+        ("anomaly.flatline", "AIR-1", True, 71),  # the 12th identical sample
+        ("anomaly.flatline", "AIR-1", False, 80),
+    ]
+    assert (transitions[0].parameter, transitions[0].limit) == ("pm25", 12.0)
+
+
+def test_spikes_are_told_apart_by_the_neighbours(tmp_path: Path, rng: np.random.Generator) -> None:
+    pm25 = {s: 40 + rng.normal(0, 2, 120) for s in AIR}
+    pm25["AIR-1"][60] = 400  # alone: AIR-2 and AIR-3 are within 15 km and stay normal
+    pm25["AIR-1"][90] = pm25["AIR-2"][90] = 300  # together: a pollution event
+    pm25["AIR-FAR"][100] = 400  # no neighbour: cannot tell
+    transitions = run(watch(tmp_path), pm25)
+    assert summary(transitions) == [
+        ("anomaly.sensor_fault", "AIR-1", True, 60),
+        ("anomaly.sensor_fault", "AIR-1", False, 61),
+        ("anomaly.pollution_event", "AIR-1", True, 90),
+        ("anomaly.pollution_event", "AIR-2", True, 90),
+        ("anomaly.pollution_event", "AIR-1", False, 91),
+        ("anomaly.pollution_event", "AIR-2", False, 91),
+        ("anomaly.spike", "AIR-FAR", True, 100),
+        ("anomaly.spike", "AIR-FAR", False, 101),
+    ]
+    assert {t.severity.value for t in transitions if "sensor" in t.rule_id} == {"warning"}
+
+
+def test_a_step_faster_than_the_configured_rate(tmp_path: Path, rng: np.random.Generator) -> None:
+    pm25 = 40 + rng.normal(0, 2, 40)
+    pm25[30:] += 150  # 150 µg/m³ in one 5-minute step: 30 per minute
+    engine = watch(tmp_path, checks={"pm25": {"max_rate_per_min": 20}}, zscore_threshold=1000)
+    transitions = run(engine, {"AIR-1": pm25})
+    # AIR-2 and AIR-3 are neighbours and did not rise (they sent nothing): a sensor fault.
+    assert summary(transitions) == [
+        ("anomaly.sensor_fault", "AIR-1", True, 30),
+        ("anomaly.sensor_fault", "AIR-1", False, 31),  # the new level holds: no step
+    ]
+
+
+def test_drift_and_a_seasonal_outlier_in_hourly_means(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    hours = 8 * 24
+    pm25 = 40 + rng.normal(0, 2, hours)
+    pm25[6 * 24 :] += 30  # from day 6 on the sensor reads 30 too high, for good
+    pm25[5 * 24 + 3] = 250  # one bad hour on day 5, at 03:00
+    transitions = run(watch(tmp_path, zscore_threshold=1000), {"AIR-1": pm25}, HOUR_MS)
+    seasonal = [t for t in transitions if t.rule_id == "anomaly.seasonal"]
+    drift = [t for t in transitions if t.rule_id == "anomaly.drift" and t.firing]
+    # The hour-of-day baseline needs 5 days: the day-5 outlier is the first to stand out.
+    assert [(t.firing, t.ts_ms) for t in seasonal[:2]] == [
+        (True, DAY0 + (5 * 24 + 4) * HOUR_MS),  # stamped at the end of its hour
+        (False, DAY0 + (5 * 24 + 5) * HOUR_MS),
+    ]
+    # Drift is judged at the end of each local day: day 6 is the first shifted one.
+    assert [t.ts_ms for t in drift] == [DAY0 + 7 * 24 * HOUR_MS]
+
+
+def test_offline_station_and_a_silent_parameter(tmp_path: Path) -> None:
+    engine = watch(tmp_path)
+    engine.tick(DAY0)  # never-seen stations count from the first tick
+    interval = 60_000  # AIR-1 reports every minute; offline after 3 missed intervals
+    for i in range(10):  # pm10 stops after minute 3, pm25 goes on
+        ts = DAY0 + i * interval
+        values = {"pm25": 40.0 + i} | ({"pm10": 80.0 + i} if i <= 3 else {})
+        engine.evaluate([Reading("AIR-1", ts, values, ts)])
+    pm10_last, last = DAY0 + 3 * interval, DAY0 + 9 * interval
+
+    def ticks(now: int) -> list[tuple[str, str, bool]]:
+        out = engine.tick(now).transitions
+        return [(t.rule_id, t.parameter, t.firing) for t in out if t.station_id == "AIR-1"]
+
+    assert ticks(pm10_last + 3 * interval) == []  # 3 missed intervals are not more than 3
+    assert ticks(last) == [("anomaly.no_data", "pm10", True)]
+    assert ticks(last + 3 * interval + 1) == [
+        ("anomaly.offline", "", True),
+        ("anomaly.no_data", "pm10", False),  # the station's offline alert covers it
+    ]
+    ts = last + HOUR_MS
+    engine.evaluate([Reading("AIR-1", ts, {"pm25": 40.0, "pm10": 80.0}, ts)])
+    assert ticks(ts + 1000) == [("anomaly.offline", "", False)]
+
+
+def test_out_of_the_physical_range(tmp_path: Path, rng: np.random.Generator) -> None:
+    pm25 = 40 + rng.normal(0, 2, 30)
+    pm25[20] = 600
+    engine = watch(tmp_path, checks={"pm25": {"high": 500}}, zscore_threshold=1000)
+    transitions = run(engine, {"AIR-1": pm25})
+    assert [(t.rule_id, t.firing, t.limit) for t in transitions] == [
+        ("anomaly.out_of_range", True, 500.0),
+        ("anomaly.out_of_range", False, 500.0),
+    ]
