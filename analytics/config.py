@@ -436,6 +436,13 @@ class AnalyticsConfig(Section):
         description="A reading received this long after its clock hour ended is late: its "
         "decisions are marked retroactive.",
     )
+    warmup_hours: int = Field(
+        25,
+        ge=0,
+        le=24 * 14,
+        description="At start, the windows are rebuilt from this much stored history "
+        "(5-minute means), and alerts are brought in line with it. 0 = start empty.",
+    )
     aqi: AqiConfig = Field(default_factory=AqiConfig)
     fire: FireConfig = Field(default_factory=FireConfig)
     anomaly: AnomalyConfig = Field(default_factory=AnomalyConfig)

@@ -38,6 +38,7 @@ from ioc.errors import StoreError
 from ioc.messages import RawMessage
 from ioc.pipeline import Pipeline
 from ioc.registry import StationRegistry
+from ioc.warmup import warm_up
 from store.influx import InfluxStore
 from web.alerts_api import add_alert_routes
 from web.analytics_api import ANALYTICS, add_analytics_routes
@@ -174,6 +175,8 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.REJECTIONS] = rejections
     app[appkeys.PIPELINE] = pipeline
     app[appkeys.VALIDATOR] = validator
+
+    await warm_up(engine, store, registry, alerts, config.analytics.warmup_hours)
 
     async def analytics_ticks() -> None:  # offline stations, hourly AQI, daily fire danger
         while True:
