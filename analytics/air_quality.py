@@ -48,10 +48,7 @@ class AirQuality:
         self._config = config
         self._table = table
         self._offset = utc_offset_h
-        kinds = set(config.kinds)
-        self._stations = np.array(
-            [i for i, s in enumerate(table.stations) if s.kind in kinds], dtype=np.int64
-        )
+        self._stations = table.stations_of_kinds(config.kinds)
         self._series = {p: table.registry_series(p, TO_UG_M3) for p in POLLUTANTS}
         self.current: dict[str, AqiNow] = {}
 

@@ -55,11 +55,8 @@ class FireDanger:
         self._config = config
         self._table = table
         self._offset = utc_offset_h
-        kinds = set(config.kinds)
         n = len(table.stations)
-        self._stations = np.array(
-            [i for i, s in enumerate(table.stations) if s.kind in kinds], dtype=np.int64
-        )
+        self._stations = table.stations_of_kinds(config.kinds)
         self._lat = np.array([s.lat for s in table.stations])
         self._series = {
             p: table.registry_series(p)[0]

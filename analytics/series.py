@@ -68,6 +68,13 @@ class SeriesTable:
             self._station_array = np.asarray(self.station_of, dtype=np.int64)
         return self._station_array
 
+    def stations_of_kinds(self, kinds: Iterable[str]) -> IntArray:
+        """Indices of the stations of these kinds."""
+        wanted = set(kinds)
+        return np.array(
+            [i for i, s in enumerate(self.stations) if s.kind in wanted], dtype=np.int64
+        )
+
     def registry_series(
         self, parameter: str, units: dict[str, float] | None = None
     ) -> tuple[IntArray, FloatArray]:
