@@ -121,6 +121,13 @@ class IngestConfig(Section):
     batch_size: int = Field(
         2_000, ge=1, le=100_000, description="Messages processed together at most."
     )
+    gather_ms: float = Field(
+        10.0,
+        ge=0,
+        le=1_000,
+        description="How long a batch may wait for more messages: larger batches cost less "
+        "per message, at this much added latency.",
+    )
     credentials_file: Path | None = Field(
         None,
         description="Accounts file (MQTT passwords, API keys) made by `ioc credentials`; "

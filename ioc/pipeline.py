@@ -58,6 +58,7 @@ class Pipeline:
         board: StationBoard,
         broadcaster: Broadcaster,
         batch_size: int,
+        gather_s: float = 0.0,
     ) -> None:
         self._registry = registry
         self._rules = rules
@@ -70,6 +71,7 @@ class Pipeline:
         self._board = board
         self._broadcaster = broadcaster
         self._batch_size = batch_size
+        self._gather_s = gather_s
         self.stats = PipelineStats()
 
     async def run(
@@ -77,15 +79,38 @@ class Pipeline:
         inbox: asyncio.Queue[RawMessage],
         acknowledge: Callable[[list[RawMessage]], None],
     ) -> None:
-        """Take messages in batches (all that is waiting, up to ``batch_size``) until cancelled;
-        acknowledge each batch once its content is durable."""
-        while True:
-            batch = [await inbox.get()]
-            while len(batch) < self._batch_size and not inbox.empty():
-                batch.append(inbox.get_nowait())
-            self._process_safely(batch)
-            await self._store.spool.sync()
-            acknowledge(batch)
+        """Process messages in batches until cancelled, acknowledging each batch once its
+        content is durable. A batch is what waits, plus what arrives within ``gather_s``
+        (up to ``batch_size``): per-batch costs (analytics, fsync) then spread over many
+        messages. The fsync and acknowledgement of one batch overlap the next batch."""
+        acked: asyncio.Task[None] | None = None
+        try:
+            while True:
+                batch = [await inbox.get()]
+                self._take_waiting(inbox, batch)
+                if len(batch) < self._batch_size and self._gather_s > 0:
+                    await asyncio.sleep(self._gather_s)
+                    self._take_waiting(inbox, batch)
+                self._process_safely(batch)
+                acked = asyncio.create_task(self._sync_then_ack(acked, batch, acknowledge))
+        finally:
+            if acked is not None:
+                acked.cancel()  # not acknowledged: the broker sends them again
+
+    def _take_waiting(self, inbox: asyncio.Queue[RawMessage], batch: list[RawMessage]) -> None:
+        while len(batch) < self._batch_size and not inbox.empty():
+            batch.append(inbox.get_nowait())
+
+    async def _sync_then_ack(
+        self,
+        previous: asyncio.Task[None] | None,
+        batch: list[RawMessage],
+        acknowledge: Callable[[list[RawMessage]], None],
+    ) -> None:
+        if previous is not None:
+            await previous  # acknowledgements stay in order
+        await self._store.spool.sync()
+        acknowledge(batch)
 
     def _process_safely(self, batch: list[RawMessage]) -> None:
         try:

@@ -135,7 +135,9 @@ class PrivateMosquitto(_PrivateService):
             # limit of 1000 queued messages per client would drop them.
             "max_queued_messages 1000000",
             "max_queued_bytes 0",
-            "max_inflight_messages 1000",
+            # Unlimited in-flight QoS 1 messages towards a subscriber: the service acknowledges
+            # only after its spool fsync, and a small window would starve its batches.
+            "max_inflight_messages 0",
             "log_dest stdout",
             "log_type error",
             "log_type warning",

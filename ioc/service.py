@@ -167,6 +167,7 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
         board=board,
         broadcaster=broadcaster,
         batch_size=config.ingest.batch_size,
+        gather_s=config.ingest.gather_ms / 1000,
     )
     alerts.subscribe(pipeline.publish_alert_events)
     app[appkeys.MQTT] = mqtt
