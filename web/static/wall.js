@@ -1485,7 +1485,9 @@
       const stationName = alert.station_name || station?.name || alert.station_id || '—';
       const value = Number(alert.value);
       const limit = Number(alert.limit);
-      const ratio = Number.isFinite(value) && Number.isFinite(limit) && limit > 0 ? value / limit : null;
+      // Anomaly alerts carry a detector threshold (a score), not a limit in the value's unit.
+      const hasLimit = !String(alert.rule_id || '').startsWith('anomaly.');
+      const ratio = hasLimit && Number.isFinite(value) && Number.isFinite(limit) && limit > 0 ? value / limit : null;
 
       const relNode = el('span', { class: 'alert-rel' }, formatRelative(openedAt));
       const row = el('li', {
@@ -1503,8 +1505,8 @@
         el('div', { class: 'alert-line2' },
           el('span', { class: 'alert-param' }, param.label),
           el('span', { class: 'alert-value mono' }, formatNumber(alert.value)),
-          el('span', { class: 'alert-vs muted' }, '/'),
-          el('span', { class: 'alert-limit mono' }, formatNumber(alert.limit)),
+          hasLimit ? el('span', { class: 'alert-vs muted' }, '/') : null,
+          hasLimit ? el('span', { class: 'alert-limit mono' }, formatNumber(alert.limit)) : null,
           el('span', { class: 'alert-unit muted' }, param.unit),
           ratio != null ? el('span', { class: 'alert-ratio mono' }, `×${formatNumber(ratio)}`) : null,
           alert.window ? el('span', { class: 'alert-window' }, formatWindow(alert.window)) : null),
