@@ -53,6 +53,7 @@ class Broadcaster:
         self._history: deque[tuple[int, str]] = deque(maxlen=replay_events)
         self._clients: set[WallClient] = set()
         self._snapshot = snapshot
+        self._cached_snapshot: tuple[int, str] | None = None
         self.stats = BroadcastStats()
 
     def publish(self, frame: dict[str, Any]) -> None:
@@ -94,11 +95,16 @@ class Broadcaster:
         self.stats.clients = len(self._clients)
 
     def snapshot_for(self, client: WallClient) -> str:
-        """The snapshot frame for a resyncing client; from here on it receives events again."""
+        """The snapshot frame for a resyncing client; from here on it receives events again.
+        Clients connecting at the same ``seq`` share one snapshot (a wall reconnecting en
+        masse after a restart builds it once, not per client)."""
         client.resyncing = False
-        return json.dumps(
-            {**self._snapshot(), "type": "snapshot", "seq": self.seq}, ensure_ascii=False
-        )
+        if self._cached_snapshot is None or self._cached_snapshot[0] != self.seq:
+            text = json.dumps(
+                {**self._snapshot(), "type": "snapshot", "seq": self.seq}, ensure_ascii=False
+            )
+            self._cached_snapshot = (self.seq, text)
+        return self._cached_snapshot[1]
 
     def _missed_since(self, since: int | None) -> list[str] | None:
         if since is None or since > self.seq or since < 0:

@@ -1,0 +1,236 @@
+"""The processes a benchmark runs against: a private Mosquitto and InfluxDB in a temporary
+directory on free ports (the classes the integration tests use), the service as a
+subprocess (``python -m ioc serve -c <generated config>``), and per-process CPU accounting
+from ``/proc`` so a run can say which process spent the machine's cores."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ioc.config import InfluxConfig
+from ioc.private_services import PrivateInfluxDB, PrivateMosquitto, free_port
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SERVICE_START_TIMEOUT_S = 30.0
+SERVICE_STOP_TIMEOUT_S = 20.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class BenchStack:
+    directory: Path
+    mosquitto: PrivateMosquitto
+    influxdb: PrivateInfluxDB
+
+
+@contextlib.contextmanager
+def private_stack(label: str) -> Iterator[BenchStack]:
+    """A fresh Mosquitto and InfluxDB for one benchmark, removed again afterwards."""
+    with tempfile.TemporaryDirectory(prefix=f"ioc-bench-{label}-") as tmp:
+        directory = Path(tmp)
+        mosquitto = PrivateMosquitto(directory / "mosquitto", free_port())
+        influxdb = PrivateInfluxDB(directory / "influxdb", free_port())
+        mosquitto.start()
+        try:
+            influxdb.start()
+            try:
+                yield BenchStack(directory, mosquitto, influxdb)
+            finally:
+                influxdb.stop()
+        finally:
+            mosquitto.stop()
+
+
+def influx_query(url: str, database: str, influxql: str) -> list[dict[str, Any]]:
+    """Rows of the first series of an InfluxQL query, straight from InfluxDB's /query."""
+    query = urllib.parse.urlencode({"db": database, "q": influxql})
+    with urllib.request.urlopen(f"{url}/query?{query}", timeout=30) as response:
+        body = json.load(response)
+    result = body["results"][0]
+    if "error" in result:
+        raise RuntimeError(result["error"])
+    series = result.get("series") or []
+    if not series:
+        return []
+    return [dict(zip(series[0]["columns"], values, strict=True)) for values in series[0]["values"]]
+
+
+def count_rows(url: str, database: str, where: str) -> int:
+    rows = influx_query(url, database, f"SELECT count(pm25) FROM reading WHERE {where}")
+    return int(rows[0]["count"]) if rows else 0
+
+
+def pid_of(process: subprocess.Popen[bytes] | None) -> int:
+    return process.pid if process is not None else 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes on the machine have spent so far (``/proc/stat``)."""
+    fields = _read_first_line("/proc/stat").split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
+def _read_first_line(path: str) -> str:
+    with open(path) as f:
+        return f.readline()
+
+
+class CpuMeter:
+    """CPU % (of one core) of named processes over an interval, plus this harness process and
+    everything else on the machine (``other``: work that is not part of the benchmark)."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self._pids = pids
+        self._start = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        self._latest = dict(self._start)
+        self._machine = machine_busy_seconds()
+        self._harness = time.process_time()
+        self._t = time.monotonic()
+
+    def sample(self) -> None:
+        """Read the processes now (call while they are alive; an exited one keeps its last)."""
+        for name, pid in self._pids.items():
+            self._latest[name] = max(self._latest[name], cpu_seconds(pid))
+
+    def seconds(self, name: str) -> float:
+        """CPU seconds of one named process so far."""
+        self.sample()
+        return self._latest[name] - self._start[name]
+
+    def percent(self, extra: dict[str, float] | None = None) -> dict[str, float]:
+        """``extra``: CPU seconds of processes measured elsewhere (e.g. the publishers)."""
+        self.sample()
+        wall = max(1e-3, time.monotonic() - self._t)
+        used = {name: self._latest[name] - self._start[name] for name in self._pids}
+        used.update(extra or {})
+        used["harness"] = time.process_time() - self._harness
+        other = machine_busy_seconds() - self._machine - sum(used.values())
+        used["other"] = max(0.0, other)
+        return {name: 100 * seconds / wall for name, seconds in used.items()}
+
+
+class ServiceProcess:
+    """``python -m ioc serve`` with a generated config, stopped with SIGTERM like systemd."""
+
+    def __init__(self, directory: Path, registry: Path, stack: BenchStack, run_id: str) -> None:
+        self.run_id = run_id
+        self.web_port = free_port()
+        self.url = f"http://127.0.0.1:{self.web_port}"
+        self.prefix = f"bench/{run_id}/ioc/v1"
+        self.database = f"bench_{run_id}"
+        # Its own working directory: every relative default path (var/...) lands there.
+        self.directory = directory / f"service-{run_id}"
+        self.directory.mkdir(parents=True)
+        self.config_path = self.directory / "ioc.yaml"
+        self.log_path = self.directory / "service.log"
+        influx: dict[str, Any] = {"url": stack.influxdb.url, "database": self.database}
+        if "spool_dir" in InfluxConfig.model_fields:  # the on-disk write spool, if this
+            influx["spool_dir"] = str(self.directory / "spool")  # version has one
+        self.config_path.write_text(
+            yaml.safe_dump(
+                {
+                    "registry": str(registry.resolve()),
+                    "mqtt": {
+                        "host": "127.0.0.1",
+                        "port": stack.mosquitto.port,
+                        "topic_prefix": self.prefix,
+                        "client_id": f"bench-ioc-{run_id}",
+                    },
+                    "influx": influx,
+                    "web": {"host": "127.0.0.1", "port": self.web_port},
+                }
+            )
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self) -> None:
+        """Start and wait until the service is subscribed (health says connected)."""
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "ioc", "serve", "-c", str(self.config_path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.directory,
+                env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+            )
+        deadline = time.monotonic() + SERVICE_START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"service exited at start:\n{self.log_tail()}")
+            with contextlib.suppress(OSError, ValueError):
+                if self.health()["mqtt"]["connected"]:
+                    return
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"service not ready after {SERVICE_START_TIMEOUT_S:.0f}s")
+
+    def exited(self) -> bool:
+        return self.process is not None and self.process.poll() is not None
+
+    def health(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.url}/api/v1/health", timeout=5) as response:
+            result: dict[str, Any] = json.load(response)
+            return result
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=SERVICE_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def versions() -> dict[str, str]:
+    """Versions of the broker and database binaries the private services run."""
+    found = {}
+    for name, command in [
+        ("mosquitto", ["mosquitto", "-h"]),
+        ("influxdb", ["influxd", "version"]),
+    ]:
+        try:
+            out = subprocess.run(command, capture_output=True, text=True, timeout=10)
+            first = (out.stdout or out.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            first = "not found"
+        found[name] = first
+    return found
