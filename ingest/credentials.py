@@ -152,7 +152,11 @@ def write_broker_files(
                 f"topic write {topic_prefix}/rejected",
             ]
         elif account.role == PUBLISHER:
-            lines += [f"topic write {stations}/+/readings", f"topic write {stations}/+/senml"]
+            lines += [
+                f"topic write {stations}/+/readings",
+                f"topic write {stations}/+/senml",
+                f"topic write {topic_prefix}/cameras/+/frames",
+            ]
         else:
             for station in registry:
                 if station.owner == account.enterprise:

@@ -8,6 +8,8 @@ from aiohttp import web
 
 from alerts.lifecycle import AlertBook
 from alerts.notify import WebhookNotifier
+from analytics.cameras.snapshots import SnapshotStore
+from ingest.camera_feed import CameraFeed
 from ingest.credentials import Credentials
 from ingest.mqtt_source import MqttLink
 from ingest.rejections import RejectionSink
@@ -32,3 +34,5 @@ PIPELINE = web.AppKey("pipeline", Pipeline)
 VALIDATOR = web.AppKey("validator", ReadingValidator)
 CREDENTIALS: web.AppKey[Credentials | None] = web.AppKey("credentials")
 NOTIFIER = web.AppKey("notifier", WebhookNotifier)
+CAMERAS = web.AppKey("cameras", CameraFeed)
+SNAPSHOTS = web.AppKey("snapshots", SnapshotStore)

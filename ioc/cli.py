@@ -106,9 +106,9 @@ def main(argv: list[str] | None = None) -> int:
 
             asyncio.run(serve(config, registry))
         elif args.command == "simulate":
-            from simulators.runner import NetworkSimulator
+            from simulators.runner import simulate
 
-            asyncio.run(NetworkSimulator(registry, config.mqtt, config.simulator).run())
+            asyncio.run(simulate(config, registry))
         elif args.command == "dev":
             from ioc.devstack import run_dev
 

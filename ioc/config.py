@@ -15,6 +15,7 @@ import yaml
 from pydantic import Field, SecretStr, ValidationError
 
 from alerts.config import AlertsConfig
+from analytics.cameras.config import CamerasConfig
 from analytics.config import AnalyticsConfig, RuleConfig
 from ioc.errors import ConfigError
 from ioc.section import Section, StationKind
@@ -179,6 +180,9 @@ class SimulatorConfig(Section):
     first_episode_after_s: float = Field(
         20.0, ge=0, description="An exceedance is forced this soon after start, for the demo."
     )
+    cameras_fps: float = Field(
+        2.0, ge=0, le=30, description="Frames per second of each simulated camera; 0 = none."
+    )
     pm_scale: float = Field(
         0.5,
         gt=0,
@@ -198,6 +202,7 @@ class IocConfig(Section):
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    cameras: CamerasConfig = Field(default_factory=CamerasConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
 

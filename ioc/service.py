@@ -5,6 +5,7 @@
     alerts_context    alert book (SQLite), webhook notifier, escalation check
     pipeline_context  validator, analytics engine, station board, broadcaster,
                       MQTT link (receiver) and the pipeline task between them
+    cameras_context   camera frames (MQTT or URL) → camera workers → metrics, alerts, snapshots
     drop_folder_context  the watched folder of station data files (if configured)
     wall_context      periodic station deltas and heartbeats to websocket clients
 """
@@ -24,7 +25,10 @@ from aiohttp import web
 
 from alerts.lifecycle import AlertBook
 from alerts.notify import WebhookNotifier
+from analytics.cameras.snapshots import SnapshotStore
+from analytics.cameras.worker import CameraOutput
 from analytics.engine import AnalyticsEngine
+from ingest.camera_feed import CameraFeed
 from ingest.credentials import Credentials
 from ingest.drop_folder import DropFolder
 from ingest.http_api import add_ingest_routes, process_file
@@ -32,7 +36,7 @@ from ingest.mqtt_source import MqttLink
 from ingest.rejections import RejectionSink
 from ingest.validate import ReadingValidator
 from ioc import appkeys
-from ioc.clock import now_ms
+from ioc.clock import iso_utc, now_ms
 from ioc.config import IocConfig
 from ioc.errors import StoreError
 from ioc.messages import RawMessage
@@ -43,9 +47,10 @@ from store.influx import InfluxStore
 from web.alerts_api import add_alert_routes
 from web.analytics_api import ANALYTICS, add_analytics_routes
 from web.broadcast import Broadcaster
+from web.cameras_api import add_camera_routes
 from web.routes import add_routes
 from web.station_board import StationBoard
-from web.wire import alert_json, iso_utc, parameters_json
+from web.wire import alert_json, parameters_json
 
 log = logging.getLogger(__name__)
 SHUTDOWN_FLUSH_S = 10.0
@@ -63,11 +68,19 @@ def create_app(config: IocConfig, registry: StationRegistry) -> web.Application:
         else None
     )
     app.cleanup_ctx.extend(
-        [store_context, alerts_context, pipeline_context, drop_folder_context, wall_context]
+        [
+            store_context,
+            alerts_context,
+            pipeline_context,
+            cameras_context,
+            drop_folder_context,
+            wall_context,
+        ]
     )
     add_routes(app)
     add_alert_routes(app)
     add_analytics_routes(app)
+    add_camera_routes(app)
     add_ingest_routes(app)
     return app
 
@@ -192,6 +205,32 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
         yield
     # Receiving stopped first, then processing: what was received is still processed.
     pipeline.drain(inbox)
+
+
+async def cameras_context(app: web.Application) -> AsyncIterator[None]:
+    """Camera frames → analytics/cameras workers → metrics, alerts and snapshots."""
+    config = app[appkeys.CONFIG].cameras
+    store, alerts, broadcaster = app[appkeys.STORE], app[appkeys.ALERTS], app[appkeys.BROADCASTER]
+    snapshots = SnapshotStore(config.snapshot_dir, config.keep_event_snapshots)
+
+    def on_output(camera_id: str, ts_ms: int, out: CameraOutput) -> None:
+        store.append(out.lines)
+        if out.snapshot is not None:
+            snapshots.save(camera_id, ts_ms, out.snapshot, evidence=out.evidence)
+            broadcaster.publish(
+                {
+                    "type": "camera",
+                    "camera": out.state,
+                    "snapshot": f"/api/v1/cameras/{camera_id}/snapshots/latest.jpg",
+                }
+            )
+        alerts.apply(out.transitions)
+
+    feed = CameraFeed(app[appkeys.CONFIG].mqtt, config, on_output)
+    app[appkeys.CAMERAS] = feed
+    app[appkeys.SNAPSHOTS] = snapshots
+    async with _background(feed.run(), "cameras"):
+        yield
 
 
 async def drop_folder_context(app: web.Application) -> AsyncIterator[None]:

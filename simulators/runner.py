@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import aiomqtt
 
-from ioc.config import MqttConfig, SimulatorConfig
+from ioc.config import IocConfig, MqttConfig, SimulatorConfig
 from ioc.registry import StationRegistry
 from simulators.models import StationModel
 
@@ -120,3 +120,15 @@ class NetworkSimulator:
         station_id = max(stacks, key=lambda sid: self._models[sid].level)
         self._models[station_id].start_episode(now, 90.0, factor=5.0)
         log.info("simulator: forced a dust exceedance at %s for 90 s", station_id)
+
+
+async def simulate(config: IocConfig, registry: StationRegistry) -> None:
+    """The station network and, if ``simulator.cameras_fps`` > 0, the configured cameras."""
+    from simulators.cameras import demo_streams, publish_cameras
+
+    network = NetworkSimulator(registry, config.mqtt, config.simulator)
+    fps = config.simulator.cameras_fps
+    async with asyncio.TaskGroup() as group:
+        group.create_task(network.run())
+        if fps > 0 and config.cameras.cameras:
+            group.create_task(publish_cameras(config.mqtt, demo_streams(config.cameras, fps), fps))

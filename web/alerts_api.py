@@ -33,8 +33,9 @@ from alerts.lifecycle import (
 )
 from alerts.store import HistoryEntry, Silence
 from ioc import appkeys
+from ioc.clock import iso_utc
 from ioc.messages import Alert, AlertState, Severity
-from web.wire import alert_json, iso_utc
+from web.wire import alert_json
 
 MAX_ROWS = 10_000
 DEFAULT_USER = "operator"

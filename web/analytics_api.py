@@ -36,9 +36,9 @@ from analytics.backtest import (
 from analytics.engine import AnalyticsEngine
 from analytics.fire_danger import NESTEROV_LABELS_EN, NESTEROV_LABELS_VI
 from ioc import appkeys
+from ioc.clock import iso_utc
 from ioc.config import friendly_errors
 from ioc.errors import StoreError
-from web.wire import iso_utc
 
 ANALYTICS = web.AppKey("analytics", AnalyticsEngine)
 MAX_EVENTS = 10_000

@@ -14,9 +14,9 @@ from aiohttp import WSMsgType, web
 
 from alerts.lifecycle import AlertError
 from ioc import appkeys
+from ioc.clock import iso_utc
 from ioc.errors import StoreError
 from web.broadcast import Broadcaster, WallClient
-from web.wire import iso_utc
 
 STATIC_DIR = Path(__file__).parent / "static"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ioc.clock import iso_utc
 from ioc.messages import Alert, Reading
 from ioc.registry import StationRegistry
-from web.wire import iso_utc
 
 UNKNOWN, OK, ALERT, OFFLINE = "unknown", "ok", "alert", "offline"
 ACTIVE_ALERT_STATES = ("open", "acknowledged")

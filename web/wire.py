@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
+from analytics.cameras.alarms import RULES as CAMERA_RULES
 from analytics.detectors import ANOMALY_RULES
+from ioc.clock import iso_utc
 from ioc.config import RuleConfig
 from ioc.messages import Alert, Rejection
 from ioc.registry import StationRegistry
-
-
-def iso_utc(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    return (
-        datetime.fromtimestamp(ms / 1000, UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
 
 
 def alert_json(
@@ -27,11 +18,13 @@ def alert_json(
 ) -> dict[str, Any]:
     rule = rules.get(alert.rule_id)
     station = registry.get(alert.station_id)
-    builtin = ANOMALY_RULES.get(alert.rule_id)
+    evidence = None
+    if alert.rule_id in CAMERA_RULES:  # the frame that raised it (analytics/cameras/snapshots)
+        evidence = f"/api/v1/cameras/{alert.station_id}/snapshots/{alert.opened_ms}.jpg"
     return {
         "id": alert.id,
         "rule_id": alert.rule_id,
-        "rule_name": rule.name if rule else builtin[0] if builtin else alert.rule_id,
+        "rule_name": rule.name if rule else builtin_rule_name(alert.rule_id),
         "station_id": alert.station_id,
         "station_name": station.name if station else alert.station_id,
         "parameter": alert.parameter,
@@ -55,7 +48,17 @@ def alert_json(
         "acknowledged_by": alert.acknowledged_by,
         "resolved_by": alert.resolved_by,
         "closed_at": iso_utc(alert.closed_ms),
+        "snapshot": evidence,
     }
+
+
+def builtin_rule_name(rule_id: str) -> str:
+    """Names of the rules the code defines (anomalies, cameras); else the id itself."""
+    if rule_id in ANOMALY_RULES:
+        return ANOMALY_RULES[rule_id][0]
+    if rule_id in CAMERA_RULES:
+        return CAMERA_RULES[rule_id].name
+    return rule_id
 
 
 def parameters_json(registry: StationRegistry) -> dict[str, dict[str, str]]:

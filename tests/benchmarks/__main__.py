@@ -4,6 +4,7 @@ progress output, then rewrite docs/benchmarks.md.
 1. Analytics (bench_analytics): the analytics kernels and streaming engine in process.
    Wall (bench_wall): alert latency under load and websocket fan-out.
    HTTP (bench_http): POST /api/v1/ingest in batches of 500 into InfluxDB.
+   Cameras (bench_cameras): traffic pipeline frames/s, counting accuracy, smoke detection.
    Both are other modules' ``main()``, which return flat dicts of figures.
 2. Raw broker ceiling (bench_broker): publishers → Mosquitto → a bare counting subscriber.
 3. Catch-up (bench_catchup): a backlog queued in the broker while the service was down,
@@ -38,6 +39,7 @@ FIGURES_BENCHMARKS = {  # name → module whose main() returns {figure: value}
     "analytics": "tests.benchmarks.bench_analytics",
     "wall": "tests.benchmarks.bench_wall",
     "http": "tests.benchmarks.bench_http",
+    "cameras": "tests.benchmarks.bench_cameras",
 }
 BENCHMARKS = [*FIGURES_BENCHMARKS, "broker", "catchup", "ingest"]
 T = TypeVar("T")

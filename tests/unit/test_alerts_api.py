@@ -10,12 +10,12 @@ from aiohttp.test_utils import TestClient
 
 from alerts.lifecycle import AlertBook
 from ioc import appkeys
+from ioc.clock import iso_utc
 from ioc.config import RuleConfig
 from ioc.messages import Alert, Severity
 from tests.factories import TEST_RULES, registry
 from tests.unit.test_alerts import MINUTE, T0, Clock, config, fire
 from web.alerts_api import add_alert_routes
-from web.wire import iso_utc
 
 RULES = {r["id"]: RuleConfig.model_validate(r) for r in TEST_RULES}
 DAY = 86_400_000

@@ -18,12 +18,12 @@ from analytics.engine import AnalyticsEngine
 from analytics.fire_danger import saturation_deficit_hpa
 from analytics.series import HOUR_MS
 from ioc import appkeys
+from ioc.clock import iso_utc
 from ioc.errors import StoreUnavailable
 from ioc.messages import Reading
 from tests.unit.test_analytics_engine import DAY0, MINUTE, analytics_registry, hourly
 from tests.unit.test_analytics_fire import weather_day
 from web.analytics_api import ANALYTICS, add_analytics_routes
-from web.wire import iso_utc
 
 Client = TestClient[web.Request, web.Application]
 STEP = 5 * MINUTE

@@ -634,6 +634,8 @@
       case 'alert':
         applyAlertEvent(msg.event, msg.alert);
         break;
+      case 'camera': // camera states (latest snapshot link): counted, not drawn yet
+        break;
       case 'heartbeat':
         applyServerTime(msg.server_time);
         if (typeof msg.seq === 'number') {
