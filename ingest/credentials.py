@@ -149,6 +149,7 @@ def write_broker_files(
             lines += [
                 f"topic read {stations}/+/readings",
                 f"topic read {stations}/+/senml",
+                f"topic read {topic_prefix}/cameras/+/frames",
                 f"topic write {topic_prefix}/rejected",
             ]
         elif account.role == PUBLISHER:

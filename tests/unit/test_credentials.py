@@ -50,3 +50,28 @@ def test_the_credentials_command_completes_without_replacing(
     assert main(["credentials", "-c", "config/ioc.yaml", "--accounts", str(path)]) == 0
     assert "new API key" not in capsys.readouterr().out
     assert path.read_text() == before
+
+
+def test_broker_acls_follow_roles_and_ownership(tmp_path: Path) -> None:
+    from ingest.credentials import write_broker_files
+
+    reg = registry(tmp_path)
+    credentials, _ = Credentials.generate(reg)
+    passwd, acl = write_broker_files(credentials, reg, "ioc/v1", tmp_path / "broker")
+    blocks = {
+        block.split("\n")[0].removeprefix("user "): set(block.split("\n")[1:]) - {""}
+        for block in acl.read_text().split("\n\n")[1:]
+    }
+    assert blocks["ioc-service"] == {
+        "topic read ioc/v1/stations/+/readings",
+        "topic read ioc/v1/stations/+/senml",
+        "topic read ioc/v1/cameras/+/frames",
+        "topic write ioc/v1/rejected",
+    }
+    assert "topic write ioc/v1/cameras/+/frames" in blocks["ioc-publisher"]
+    assert blocks["ENT-A"] == {
+        "topic write ioc/v1/stations/STK-1/readings",
+        "topic write ioc/v1/stations/STK-1/senml",
+    }
+    assert blocks["ENT-B"] == set()
+    assert all(":$7$" in line for line in passwd.read_text().splitlines())  # hashed
