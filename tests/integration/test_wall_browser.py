@@ -76,3 +76,15 @@ async def test_the_wall_speaks_english_on_request(
     assert "Operations" in header or "Monitoring" in header
     page_vi = await open_wall(browser, f"{service.url}/wall?lang=vi")
     assert "Giám sát" in await page_vi.locator("header").inner_text()
+
+
+async def test_the_camera_button_shows_every_camera(
+    service: RunningService, browser: Browser
+) -> None:
+    page = await open_wall(browser, f"{service.url}/wall")
+    await page.locator("[data-testid='camera-toggle']").click()
+    await page.wait_for_selector("[data-testid='camera-grid']:not([hidden])")
+    cards = page.locator("[data-testid='camera-card']")
+    await cards.nth(len(service.config.cameras.cameras) - 1).wait_for(timeout=10_000)
+    ids = {await c.get_attribute("data-camera-id") for c in await cards.all()}
+    assert ids == {c.id for c in service.config.cameras.cameras}

@@ -79,6 +79,9 @@
       lastUpdate: 'Dữ liệu cập nhật',
       connLive: 'Trực tuyến',
       ack: 'Xác nhận',
+      cameras: 'Camera',
+      congestion: ['Thông thoáng', 'Chậm', 'Ùn tắc'],
+      cameraAnalysisPaused: 'tạm dừng phân tích',
       connConnecting: 'Đang kết nối…',
       connLost: 'Mất kết nối',
       bannerRetryIn: (s, n) => `Thử kết nối lại sau ${s} giây (lần ${n}) · dữ liệu hiển thị có thể đã cũ`,
@@ -173,6 +176,9 @@
       lastUpdate: 'Data updated',
       connLive: 'Live',
       ack: 'Acknowledge',
+      cameras: 'Cameras',
+      congestion: ['Free', 'Slow', 'Jammed'],
+      cameraAnalysisPaused: 'analysis paused',
       connConnecting: 'Connecting…',
       connLost: 'Disconnected',
       bannerRetryIn: (s, n) => `Retrying in ${s} s (attempt ${n}) · displayed data may be stale`,
@@ -634,7 +640,8 @@
       case 'alert':
         applyAlertEvent(msg.event, msg.alert);
         break;
-      case 'camera': // camera states (latest snapshot link): counted, not drawn yet
+      case 'camera':
+        cameraGrid.update(msg.camera, msg.snapshot);
         break;
       case 'heartbeat':
         applyServerTime(msg.server_time);
@@ -1530,6 +1537,63 @@
 
     renderEmptyState() {
       $('alerts-empty').hidden = state.openAlerts.size > 0 || !connection.everConnected;
+    },
+  };
+
+  /** Latest picture (with the worker's overlays) and numbers of every camera, over the map
+   *  when the Camera button is on. Cards appear from /api/v1/cameras, then follow the
+   *  websocket's `camera` frames. */
+  const cameraGrid = {
+    cards: new Map(),
+
+    init() {
+      const button = $('camera-toggle');
+      button.addEventListener('click', () => {
+        const grid = $('camera-grid');
+        grid.hidden = !grid.hidden;
+        button.classList.toggle('is-on', !grid.hidden);
+        if (!grid.hidden) this.load();
+      });
+    },
+
+    async load() {
+      try {
+        const response = await fetch('/api/v1/cameras');
+        const body = await response.json();
+        for (const camera of body.cameras || []) {
+          this.update(camera, `/api/v1/cameras/${encodeURIComponent(camera.camera)}/snapshots/latest.jpg`);
+        }
+      } catch (error) {
+        console.debug('[wall] cameras', error);
+      }
+    },
+
+    update(camera, snapshotUrl) {
+      if (!camera || !camera.camera) return;
+      const id = String(camera.camera);
+      let card = this.cards.get(id);
+      if (!card) {
+        card = {
+          img: el('img', { class: 'camera-img', alt: camera.name || id }),
+          info: el('div', { class: 'camera-info' }),
+        };
+        card.root = el('figure', { class: 'camera-card', 'data-testid': 'camera-card', 'data-camera-id': id },
+          card.img, card.info);
+        this.cards.set(id, card);
+        $('camera-grid').append(card.root);
+      }
+      if (snapshotUrl) card.img.src = `${snapshotUrl}?t=${Date.now()}`;
+      const alerts = camera.alerts || [];
+      card.root.classList.toggle('has-alert', alerts.length > 0);
+      const traffic = camera.traffic || {};
+      const parts = [camera.name || id];
+      if (camera.kind === 'traffic' && traffic.count_in != null) {
+        const level = t('congestion')[traffic.congestion ?? 0] || '';
+        parts.push(`↑${traffic.count_in} ↓${traffic.count_out} · ${formatNumber(traffic.occupancy ?? 0)}% · ${level}`);
+      }
+      if (camera.analysing === false) parts.push(t('cameraAnalysisPaused'));
+      if (alerts.length) parts.push(alerts.join(', '));
+      card.info.replaceChildren(...parts.map((p) => el('div', {}, p)));
     },
   };
 
@@ -2475,6 +2539,7 @@
     setMapColor(initialMapColor(), { persist: false });
     trend.init();
     mapView.init();
+    cameraGrid.init();
     applyLanguage();
     scheduleTick();
     connect();
