@@ -1588,7 +1588,8 @@
       const traffic = camera.traffic || {};
       const parts = [camera.name || id];
       if (camera.kind === 'traffic' && traffic.count_in != null) {
-        const level = t('congestion')[traffic.congestion ?? 0] || '';
+        const levels = { free: 0, slow: 1, jammed: 2 };  // the worker names the level
+        const level = t('congestion')[levels[traffic.congestion] ?? traffic.congestion ?? 0] || '';
         parts.push(`↑${traffic.count_in} ↓${traffic.count_out} · ${formatNumber(traffic.occupancy ?? 0)}% · ${level}`);
       }
       if (camera.analysing === false) parts.push(t('cameraAnalysisPaused'));
