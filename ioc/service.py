@@ -55,6 +55,7 @@ from web.wire import alert_json, parameters_json
 log = logging.getLogger(__name__)
 SHUTDOWN_FLUSH_S = 10.0
 ANALYTICS_TICK_S = 10.0
+TASK_STOP_TIMEOUT_S = 5.0
 
 
 def create_app(config: IocConfig, registry: StationRegistry) -> web.Application:
@@ -284,5 +285,8 @@ async def _background(coro: Coroutine[Any, Any, None], name: str) -> AsyncIterat
         yield
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # Bounded: on Python 3.11 asyncio.wait_for can swallow a cancellation that arrives as
+        # its future completes (aiomqtt's connect uses it); shutdown must finish anyway.
+        done, _ = await asyncio.wait({task}, timeout=TASK_STOP_TIMEOUT_S)
+        if not done:
+            log.error("background task %s did not stop within %.0fs", name, TASK_STOP_TIMEOUT_S)

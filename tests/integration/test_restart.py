@@ -3,6 +3,7 @@ with them."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import aiohttp
@@ -56,6 +57,7 @@ async def test_a_restart_rebuilds_windows_and_reconciles_alerts(config: IocConfi
     runner = web.AppRunner(app)
     await runner.setup()  # the warm-up runs in start-up
     try:
+        await asyncio.wait_for(app[appkeys.MQTT].connected.wait(), 10)
         book = app[appkeys.ALERTS]
         assert book.get(stuck.id).state.value == "resolved"
         active = {(a.rule_id, a.station_id) for a in book.open_alerts()}
