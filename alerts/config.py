@@ -58,9 +58,6 @@ class AlertsConfig(Section):
     check_interval_s: float = Field(
         30.0, gt=0, le=3_600, description="How often the service looks for alerts to escalate."
     )
-    recent_resolved: int = Field(
-        200, ge=1, le=100_000, description="Resolved alerts listed as recently resolved."
-    )
     retention_days: float = Field(
         365.0,
         ge=0,

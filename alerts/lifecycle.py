@@ -413,10 +413,6 @@ class AlertBook:
         """Active (open or acknowledged) alerts, newest first."""
         return sorted(self._active.values(), key=lambda a: (a.opened_ms, int(a.id)), reverse=True)
 
-    def resolved_alerts(self) -> list[Alert]:
-        """The ``recent_resolved`` newest resolved alerts."""
-        return self.query(AlertState.RESOLVED, limit=self._config.recent_resolved)
-
     def purge(self, now_ms: int) -> int:
         """Delete what is older than ``retention_days``; returns how many alerts went."""
         deleted = 0

@@ -16,10 +16,9 @@ or out-of-order values are ``retroactive``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
-from pydantic import BaseModel
 
 from analytics.config import RuleConfig
 from analytics.series import (
@@ -29,11 +28,10 @@ from analytics.series import (
     IntArray,
     Points,
     SeriesTable,
-    points_from_readings,
 )
 from analytics.windows import evaluation_time, window_values
-from ioc.messages import Reading, RuleTransition
-from ioc.registry import Station, StationRegistry
+from ioc.messages import RuleTransition
+from ioc.registry import Station
 
 MAX_LEVELS = 3
 
@@ -220,28 +218,3 @@ class LimitRules:
         self._level = np.concatenate([self._level, np.zeros(grow, np.int64)])
         self._start_array = np.asarray(self._start, dtype=np.int64)
         self._pair_rule_array = np.asarray(self._pair_rule, dtype=np.int64)
-
-
-class LimitEngine:
-    """The limit rules alone, reading batch by reading batch (the pipeline's interface before
-    :class:`analytics.engine.AnalyticsEngine`, which adds AQI, fire danger and anomalies)."""
-
-    def __init__(
-        self, rules: Iterable[BaseModel], registry: StationRegistry, late_grace_s: float = 300.0
-    ) -> None:
-        self._table = SeriesTable(registry)
-        self._store = HourlyStore()
-        self.rules = LimitRules(
-            [
-                r if isinstance(r, RuleConfig) else RuleConfig.model_validate(r.model_dump())
-                for r in rules
-            ],
-            self._table,
-        )
-        self._late_grace_ms = int(late_grace_s * 1000)
-
-    def evaluate(self, readings: Iterable[Reading]) -> list[RuleTransition]:
-        points, _ = points_from_readings(readings, self._table, self._late_grace_ms)
-        transitions = self.rules.evaluate(self._store, points)
-        self._store.add(points)
-        return transitions

@@ -133,7 +133,7 @@ def test_the_full_lifecycle_by_rule_and_operator(book: AlertBook, clock: Clock) 
         T0 + 5 * MINUTE,
         None,
     )
-    assert book.open_alerts() == [] and book.resolved_alerts() == [resolved]
+    assert book.open_alerts() == [] and book.query(AlertState.RESOLVED) == [resolved]
 
     closed = book.close(alert.id, "minh", "filter replaced")
     assert closed.state is AlertState.CLOSED and closed.closed_ms == clock.now_ms

@@ -7,35 +7,51 @@ from typing import Any
 import numpy as np
 import pytest
 
-from analytics.config import RuleConfig
-from analytics.limits import LimitEngine
+from analytics.config import AnalyticsConfig, RuleConfig
+from analytics.engine import AnalyticsEngine
 from analytics.series import HOUR_MS
 from ioc import config as ioc_config
 from ioc.messages import InstrumentStatus, Reading, RuleTransition, Severity
+from ioc.registry import StationRegistry
 from tests.factories import TEST_RULES, registry
 
 T0 = 1_795_000_000_000 // HOUR_MS * HOUR_MS  # an hour boundary
 MINUTE = 60_000
 
 
-def engine_with(tmp_path: Path, *rules: dict[str, Any]) -> LimitEngine:
+class Limits:
+    """The limit rules through the engine the pipeline runs, AQI, fire danger and anomalies off."""
+
+    def __init__(self, rules: list[RuleConfig], reg: StationRegistry) -> None:
+        config = AnalyticsConfig(
+            rules=rules, aqi={"enabled": False}, fire={"enabled": False},
+            anomaly={"enabled": False},
+        )  # fmt: skip
+        self.engine = AnalyticsEngine(config, reg)
+        self.rules = self.engine.limits
+
+    def evaluate(self, readings: list[Reading]) -> list[RuleTransition]:
+        return self.engine.evaluate(readings).transitions
+
+
+def engine_with(tmp_path: Path, *rules: dict[str, Any]) -> Limits:
     defaults = {"name": "rule", "parameter": "pm25"}
-    return LimitEngine(
+    return Limits(
         [RuleConfig.model_validate(defaults | {"id": f"r{i}"} | r) for i, r in enumerate(rules)],
         registry(tmp_path),
     )
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> LimitEngine:
-    return LimitEngine([RuleConfig.model_validate(r) for r in TEST_RULES], registry(tmp_path))
+def engine(tmp_path: Path) -> Limits:
+    return Limits([RuleConfig.model_validate(r) for r in TEST_RULES], registry(tmp_path))
 
 
 def reading(station: str, ts_ms: int, received_ms: int | None = None, **values: float) -> Reading:
     return Reading(station, ts_ms, values, ts_ms if received_ms is None else received_ms)
 
 
-def feed(engine: LimitEngine, station: str, values: list[float], step_ms: int = MINUTE) -> list:
+def feed(engine: Limits, station: str, values: list[float], step_ms: int = MINUTE) -> list:
     """(value, firing, severity) of each transition while ``values`` come one per step."""
     seen = []
     for i, value in enumerate(values):
@@ -44,7 +60,7 @@ def feed(engine: LimitEngine, station: str, values: list[float], step_ms: int = 
     return seen
 
 
-def test_instant_rule_fires_and_clears_with_hysteresis(engine: LimitEngine) -> None:
+def test_instant_rule_fires_and_clears_with_hysteresis(engine: Limits) -> None:
     seen = []
     for i, value in enumerate([50, 120, 130, 90, 79, 85]):
         for t in engine.evaluate([reading("AIR-1", T0 + i * 1000, pm25=value)]):
@@ -53,19 +69,19 @@ def test_instant_rule_fires_and_clears_with_hysteresis(engine: LimitEngine) -> N
     assert seen == [(120, True), (79, False)]  # 90 is above clear_at=80: still firing
 
 
-def test_rules_apply_only_to_their_station_kind(engine: LimitEngine) -> None:
+def test_rules_apply_only_to_their_station_kind(engine: Limits) -> None:
     assert engine.evaluate([reading("STK-1", T0, dust=500)])[0].rule_id == "dust"
     assert engine.evaluate([reading("AIR-1", T0, pm10=5000)]) == []
 
 
 def test_the_pipeline_rule_type_still_works(tmp_path: Path) -> None:
     rules = [ioc_config.RuleConfig.model_validate(r) for r in TEST_RULES]
-    engine = LimitEngine(rules, registry(tmp_path))
+    engine = Limits(rules, registry(tmp_path))
     assert [t.rule_id for t in engine.evaluate([reading("STK-1", T0, dust=500)])] == ["dust"]
 
 
 def test_24h_mean_needs_coverage_then_compares_the_mean_of_hourly_means(
-    engine: LimitEngine,
+    engine: Limits,
 ) -> None:
     # 17 hours at 60 µg/m³: coverage 17/24 < 0.75, no decision yet.
     for h in range(17):
@@ -82,7 +98,7 @@ def test_24h_mean_needs_coverage_then_compares_the_mean_of_hourly_means(
 
 
 def test_a_late_reading_updates_its_hour_and_the_decision_is_retroactive(
-    engine: LimitEngine,
+    engine: Limits,
 ) -> None:
     for h in range(19):
         engine.evaluate([reading("AIR-1", T0 + h * HOUR_MS, pm25=44)])
@@ -105,7 +121,7 @@ def test_a_late_reading_updates_its_hour_and_the_decision_is_retroactive(
     assert engine.rules.level("pm25_24h", "AIR-1", "pm25") == 1
 
 
-def test_a_value_received_after_its_hour_ended_is_retroactive(engine: LimitEngine) -> None:
+def test_a_value_received_after_its_hour_ended_is_retroactive(engine: Limits) -> None:
     on_time = engine.evaluate([reading("AIR-1", T0, T0 + 5 * MINUTE, pm25=150)])
     assert [t.retroactive for t in on_time] == [False]
     engine.evaluate([reading("AIR-1", T0 + MINUTE, pm25=50)])
@@ -113,7 +129,7 @@ def test_a_value_received_after_its_hour_ended_is_retroactive(engine: LimitEngin
     assert [(t.firing, t.retroactive) for t in backlog] == [(True, True)]
 
 
-def test_calibrating_values_never_feed_pollution_rules(engine: LimitEngine) -> None:
+def test_calibrating_values_never_feed_pollution_rules(engine: Limits) -> None:
     calibrating = Reading(
         station_id="AIR-1",
         ts_ms=T0,
