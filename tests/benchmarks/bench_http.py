@@ -16,7 +16,6 @@ from typing import Any
 
 import aiohttp
 import numpy as np
-import yaml
 
 from ingest.credentials import Credentials
 from ioc.registry import StationRegistry
@@ -85,10 +84,10 @@ def main() -> dict[str, float]:
         credentials, secrets = Credentials.generate(StationRegistry.from_file(registry_path))
         accounts = stack.directory / "credentials.yaml"
         credentials.write(accounts)
-        service = ServiceProcess(stack.directory, registry_path, stack, "http")
-        config = yaml.safe_load(service.config_path.read_text())
-        config["ingest"] = {"credentials_file": str(accounts)}
-        service.config_path.write_text(yaml.safe_dump(config))
+        service = ServiceProcess(
+            stack.directory, registry_path, stack, "http",
+            extra={"ingest": {"credentials_file": str(accounts)}},
+        )  # fmt: skip
         service.start()
         try:
             log(f"{CONCURRENCY} clients posting batches of {BATCH} for {DURATION_S:.0f} s")

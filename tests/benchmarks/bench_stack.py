@@ -22,7 +22,6 @@ from typing import Any
 
 import yaml
 
-from ioc.config import InfluxConfig
 from ioc.private_services import PrivateInfluxDB, PrivateMosquitto, free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -137,7 +136,15 @@ class CpuMeter:
 class ServiceProcess:
     """``python -m ioc serve`` with a generated config, stopped with SIGTERM like systemd."""
 
-    def __init__(self, directory: Path, registry: Path, stack: BenchStack, run_id: str) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        registry: Path,
+        stack: BenchStack,
+        run_id: str,
+        extra: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """``extra``: more config, merged into its sections (rules, accounts, ...)."""
         self.run_id = run_id
         self.web_port = free_port()
         self.url = f"http://127.0.0.1:{self.web_port}"
@@ -148,30 +155,34 @@ class ServiceProcess:
         self.directory.mkdir(parents=True)
         self.config_path = self.directory / "ioc.yaml"
         self.log_path = self.directory / "service.log"
-        influx: dict[str, Any] = {"url": stack.influxdb.url, "database": self.database}
-        if "spool_dir" in InfluxConfig.model_fields:  # the on-disk write spool, if this
-            influx["spool_dir"] = str(self.directory / "spool")  # version has one
-        self.config_path.write_text(
-            yaml.safe_dump(
-                {
-                    "registry": str(registry.resolve()),
-                    "mqtt": {
-                        "host": "127.0.0.1",
-                        "port": stack.mosquitto.port,
-                        "topic_prefix": self.prefix,
-                        "client_id": f"bench-ioc-{run_id}",
-                    },
-                    "influx": influx,
-                    "web": {"host": "127.0.0.1", "port": self.web_port},
-                }
-            )
-        )
+        config: dict[str, Any] = {
+            "registry": str(registry.resolve()),
+            "mqtt": {
+                "host": "127.0.0.1",
+                "port": stack.mosquitto.port,
+                "topic_prefix": self.prefix,
+                "client_id": f"bench-ioc-{run_id}",
+            },
+            "influx": {
+                "url": stack.influxdb.url,
+                "database": self.database,
+                "spool_dir": str(self.directory / "spool"),
+            },
+            "alerts": {"database": str(self.directory / "alerts.sqlite3")},
+            "web": {"host": "127.0.0.1", "port": self.web_port},
+        }
+        for section, values in (extra or {}).items():
+            config[section] = {**config.get(section, {}), **values}
+        self.config_path.write_text(yaml.safe_dump(config))
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def pid(self) -> int:
         assert self.process is not None
         return self.process.pid
+
+    def topic(self, station_id: str) -> str:
+        return f"{self.prefix}/stations/{station_id}/readings"
 
     def start(self) -> None:
         """Start and wait until the service is subscribed (health says connected)."""

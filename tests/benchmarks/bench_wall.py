@@ -45,13 +45,8 @@ import multiprocessing as mp
 import os
 import random
 import resource
-import signal
 import socket
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -60,7 +55,8 @@ from typing import Any
 import aiohttp
 import yaml
 
-from ioc.private_services import PrivateInfluxDB, PrivateMosquitto, free_port
+from ioc.private_services import PrivateInfluxDB, PrivateMosquitto
+from tests.benchmarks.bench_stack import ServiceProcess, private_stack
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MP = mp.get_context("spawn")  # the harness runs an event loop and paho threads: never fork
@@ -233,103 +229,22 @@ def write_registry(path: Path) -> list[str]:
 # --------------------------------------------------------------------------- the service
 
 
-class WallService:
-    """``python -m ioc serve -c <generated config>`` in its own working directory."""
-
-    def __init__(self, directory: Path, registry: Path, broker_port: int, influx_url: str):
-        self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
-        run_id = uuid.uuid4().hex[:8]
-        self.prefix = f"bench/wall-{run_id}/ioc/v1"
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.config_path = directory / "ioc.yaml"
-        self.log_path = directory / "service.log"
-        config = {
-            "registry": str(registry.resolve()),
-            "mqtt": {
-                "host": "127.0.0.1",
-                "port": broker_port,
-                "topic_prefix": self.prefix,
-                "client_id": f"bench-wall-{run_id}",
-            },
-            "influx": {
-                "url": influx_url,
-                "database": f"bench_wall_{run_id}",
-                "spool_dir": str(directory / "spool"),
-            },
-            "alerts": {"database": str(directory / "alerts.sqlite3")},
-            "web": {
-                "host": "127.0.0.1",
-                "port": self.port,
-            },
-            "analytics": {
-                "rules": [
-                    {
-                        "id": RULE_ID,
-                        "name": "Dust (instant)",
-                        "parameter": "dust",
-                        "kinds": ["stack"],
-                        "above": DUST_ABOVE,
-                        "clear_at": DUST_CLEAR_AT,
-                        "severity": "critical",
-                    }
-                ]
-            },
+RULES = {
+    "rules": [
+        {
+            "id": RULE_ID,
+            "name": "Dust (instant)",
+            "parameter": "dust",
+            "kinds": ["stack"],
+            "above": DUST_ABOVE,
+            "clear_at": DUST_CLEAR_AT,
+            "severity": "critical",
         }
-        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def topic(self, station_id: str) -> str:
-        return f"{self.prefix}/stations/{station_id}/readings"
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid if self.process is not None else 0
-
-    def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "ioc", "serve", "-c", str(self.config_path)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=self.directory,
-                env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-            )
-        deadline = time.monotonic() + SERVICE_START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"service exited at start:\n{self.log_tail()}")
-            with contextlib.suppress(OSError, ValueError, KeyError):
-                if self.health()["mqtt"]["connected"]:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"service not ready after {SERVICE_START_TIMEOUT_S:.0f}s")
-
-    def health(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"{self.url}/api/v1/health", timeout=10) as response:
-            body: dict[str, Any] = json.load(response)
-            return body
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=SERVICE_STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+    ]
+}
 
 
-async def health(session: aiohttp.ClientSession, service: WallService) -> dict[str, Any]:
+async def health(session: aiohttp.ClientSession, service: ServiceProcess) -> dict[str, Any]:
     async with session.get(
         f"{service.url}/api/v1/health", timeout=aiohttp.ClientTimeout(total=15)
     ) as response:
@@ -748,7 +663,7 @@ async def fanout_run(
 
 async def measure_fanout(
     session: aiohttp.ClientSession,
-    service: WallService,
+    service: ServiceProcess,
     probe: ProbePublisher,
     pids: dict[str, int],
     log: Log,
@@ -773,7 +688,7 @@ async def measure_fanout(
         for run_index, label in enumerate(("no_stall", "with_stall")):
             if label == "with_stall":
                 stalled = StalledClient()
-                await stalled.connect(service.port)
+                await stalled.connect(service.web_port)
                 pinged, blocked = await stalled.fill()
                 figures["stalled_client_ping_bytes"] = float(pinged)
                 figures["stalled_client_server_blocked"] = float(blocked)
@@ -907,7 +822,7 @@ def log_latency(log: Log, label: str, prefix: str, f: dict[str, float]) -> None:
 
 async def probes_under_load(
     session: aiohttp.ClientSession,
-    service: WallService,
+    service: ServiceProcess,
     broker: PrivateMosquitto,
     listener: WallListener,
     probe: ProbePublisher,
@@ -1010,7 +925,7 @@ async def probes_under_load(
 
 async def measure_alert_latency(
     session: aiohttp.ClientSession,
-    service: WallService,
+    service: ServiceProcess,
     broker: PrivateMosquitto,
     probe: ProbePublisher,
     air_ids: list[str],
@@ -1051,7 +966,7 @@ async def measure_alert_latency(
 
 
 async def measure(
-    service: WallService,
+    service: ServiceProcess,
     broker: PrivateMosquitto,
     influx: PrivateInfluxDB,
     air_ids: list[str],
@@ -1093,19 +1008,15 @@ def main(rate: float = BACKGROUND_RATE, probes: int = PROBES) -> dict[str, float
         f"[wall] alert latency under {rate:,.0f} msg/s ({probes} probes) and fan-out to "
         f"{FANOUT_CLIENTS} websocket clients; 127.0.0.1 only"
     )
-    with tempfile.TemporaryDirectory(prefix="ioc-bench-wall-") as tmp, contextlib.ExitStack() as s:
-        directory = Path(tmp)
-        broker = PrivateMosquitto(directory / "mosquitto", free_port())
-        influx = PrivateInfluxDB(directory / "influxdb", free_port())
-        s.callback(broker.stop)
-        broker.start()
-        s.callback(influx.stop)
-        influx.start()
+    with private_stack("wall") as stack, contextlib.ExitStack() as s:
+        directory = stack.directory
+        broker, influx = stack.mosquitto, stack.influxdb
         log(f"[wall] mosquitto on :{broker.port}, influxd on :{influx.port}")
         air_ids = write_registry(directory / "stations.yaml")
-        service = WallService(
-            directory / "service", directory / "stations.yaml", broker.port, influx.url
-        )
+        service = ServiceProcess(
+            directory, directory / "stations.yaml", stack, uuid.uuid4().hex[:8],
+            extra={"analytics": RULES},
+        )  # fmt: skip
         s.callback(service.stop)
         service.start()
         log(f"[wall] service up at {service.url} (pid {service.pid})")
