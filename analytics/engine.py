@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analytics.air_quality import AirQuality, AqiNow
-from analytics.config import AnalyticsConfig
+from analytics.config import AnalyticsConfig, RuleConfig
 from analytics.detectors import AnomalyWatch
 from analytics.forest_fire import FireDanger, FireNow
 from analytics.limits import LimitRules
@@ -74,6 +74,11 @@ class AnalyticsEngine:
         self._newest_hour = np.full(n, NO_HOUR, dtype=np.int64)
         self._closed_hour = np.full(n, NO_HOUR, dtype=np.int64)
         self._late_grace_ms = int(config.late_grace_s * 1000)
+
+    def set_rules(self, rules: list[RuleConfig]) -> None:
+        """New limit rules, live: the state of unchanged rules is kept."""
+        self.config = self.config.model_copy(update={"rules": rules})
+        self.limits = LimitRules(rules, self.table, previous=self.limits)
 
     def aqi_now(self) -> dict[str, AqiNow]:
         return self.air.current

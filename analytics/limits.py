@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from analytics.config import RuleConfig
+from analytics.config import DERIVED_PARAMETERS, RuleConfig
 from analytics.series import (
     BoolArray,
     FloatArray,
@@ -31,9 +31,10 @@ from analytics.series import (
 )
 from analytics.windows import evaluation_time, window_values
 from ioc.messages import RuleTransition
-from ioc.registry import Station
+from ioc.registry import Station, StationRegistry
 
 MAX_LEVELS = 3
+UNDECIDED = -1  # the level of a (rule, series) pair whose rule was just changed
 
 
 def applies(rule: RuleConfig, station: Station) -> bool:
@@ -46,10 +47,23 @@ def applies(rule: RuleConfig, station: Station) -> bool:
     )
 
 
+def rule_problems(rules: Sequence[RuleConfig], registry: StationRegistry) -> list[str]:
+    """Rules that cannot fire: a measured parameter no station they select has."""
+    return [
+        f"analytics.rules.{rule.id}: parameter {rule.parameter!r} is measured by no station "
+        f"it selects"
+        for rule in rules
+        if rule.parameter not in DERIVED_PARAMETERS
+        and not any(rule.parameter in s.parameters and applies(rule, s) for s in registry)
+    ]
+
+
 class LimitRules:
     """Rules compiled to arrays, their (rule, series) pairs and the state of each pair."""
 
-    def __init__(self, rules: Sequence[RuleConfig], table: SeriesTable) -> None:
+    def __init__(
+        self, rules: Sequence[RuleConfig], table: SeriesTable, previous: LimitRules | None = None
+    ) -> None:
         self.rules = list(rules)
         self._table = table
         n = len(self.rules)
@@ -73,6 +87,34 @@ class LimitRules:
         self._raw = np.zeros((0, MAX_LEVELS), dtype=bool)
         self._since = np.zeros((0, MAX_LEVELS), dtype=np.int64)
         self._level = np.zeros(0, dtype=np.int64)
+        if previous is not None:
+            self._carry_over(previous)
+
+    def _carry_over(self, previous: LimitRules) -> None:
+        """Keep the state of the rules that did not change; a new or changed rule starts
+        *undecided* (level -1), so its first value decides: it fires, or clears what the
+        rule's old version had raised."""
+        self._cover_new_series()
+        self._level[:] = UNDECIDED
+        kept = {r.id: i for i, r in enumerate(previous.rules)}
+        same = {
+            i: kept[r.id]
+            for i, r in enumerate(self.rules)
+            if r.id in kept and previous.rules[kept[r.id]] == r
+        }
+        old_pairs = {
+            (series, previous._pair_rule[pair]): pair
+            for series in range(len(previous._start) - 1)
+            for pair in range(previous._start[series], previous._start[series + 1])
+        }
+        for series in range(len(self._start) - 1):
+            for pair in range(self._start[series], self._start[series + 1]):
+                rule = self._pair_rule[pair]
+                old = old_pairs.get((series, same.get(rule, -1)))
+                if old is not None:
+                    self._raw[pair] = previous._raw[old]
+                    self._since[pair] = previous._since[old]
+                    self._level[pair] = previous._level[old]
 
     def level(self, rule_id: str, station_id: str, parameter: str) -> int:
         """Current level of a rule at a station (0: not firing)."""
@@ -82,7 +124,7 @@ class LimitRules:
             return 0
         for pair in range(self._start[series], self._start[series + 1]):
             if self.rules[self._pair_rule[pair]].id == rule_id:
-                return int(self._level[pair])
+                return max(int(self._level[pair]), 0)
         return 0
 
     def evaluate(self, store: HourlyStore, points: Points) -> list[RuleTransition]:
@@ -114,7 +156,7 @@ class LimitRules:
         for i in np.flatnonzero(level != before):
             rule_config = self.rules[rule[i]]
             now = int(level[i])
-            shown = rule_config.levels[(now or int(before[i])) - 1]  # a clear shows the old
+            shown = rule_config.levels[max(now or int(before[i]), 1) - 1]  # a clear: the old
             series = int(points.series[point[i]])
             out.append(
                 RuleTransition(

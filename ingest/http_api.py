@@ -4,7 +4,8 @@
     POST /api/v1/ingest/files   station data files: multipart (one or many), or one raw
                                 body with ?filename=<STATION>_<YYYYMMDDhhmmss>.txt
 
-``Authorization: Bearer <api key>``. An enterprise key writes its own stations only. The
+``Authorization: Bearer <api key>`` (or an enterprise user's login, as the portal does): an
+enterprise writes its own stations only (web.access). The
 answer lists what was accepted and every refusal with its reason; good items of a partly bad
 batch are accepted, and everything refused is kept in the dead-letter store. Accepted data is
 durable (spooled) before the answer is sent.
@@ -17,13 +18,13 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from ingest.credentials import ENTERPRISE, Account
 from ingest.decode import decode_reading, decode_senml
 from ingest.station_files import FileResult, ingest_station_file
 from ingest.validate import Origin, message_rejection
 from ioc import appkeys
 from ioc.clock import now_ms
 from ioc.messages import Reading, Rejection, RejectReason
+from web.access import principal_of
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
 
@@ -33,32 +34,9 @@ def add_ingest_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/ingest/files", ingest_files)
 
 
-def _account(request: web.Request) -> Account:
-    credentials = request.app[appkeys.CREDENTIALS]
-    if credentials is None:
-        raise _error(
-            web.HTTPServiceUnavailable,
-            "HTTP ingest is closed: no accounts file (ingest.credentials_file) is configured",
-        )
-    header = request.headers.get("Authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key:
-        raise _error(web.HTTPUnauthorized, "send `Authorization: Bearer <api key>`")
-    account = credentials.for_api_key(key.strip())
-    if account is None:
-        raise _error(web.HTTPUnauthorized, "unknown API key")
-    return account
-
-
-def _owner(account: Account) -> str | None:
-    """The enterprise an account is confined to; None for state/publisher accounts."""
-    return account.enterprise if account.role == ENTERPRISE else None
-
-
 async def ingest_readings(request: web.Request) -> web.Response:
-    account = _account(request)
     body = await request.read()
-    origin = Origin("http", now_ms(), body, _owner(account))
+    origin = Origin("http", now_ms(), body, principal_of(request).enterprise)
     try:
         parsed = json.loads(body)
     except ValueError as exc:
@@ -96,7 +74,6 @@ async def ingest_readings(request: web.Request) -> web.Response:
 
 
 async def ingest_files(request: web.Request) -> web.Response:
-    account = _account(request)
     files: list[tuple[str, bytes]] = []
     if request.content_type.startswith("multipart/"):
         reader = await request.multipart()
@@ -110,7 +87,7 @@ async def ingest_files(request: web.Request) -> web.Response:
         files.append((name, await request.read()))
     if not files:
         raise _error(web.HTTPBadRequest, "no file in the request")
-    owner = _owner(account)
+    owner = principal_of(request).enterprise
     results = [process_file(request.app, owner, name, data) for name, data in files]
     await request.app[appkeys.STORE].spool.sync()
     return web.json_response({"files": [file_result_json(r) for r in results]})

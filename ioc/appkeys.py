@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import MutableMapping
 
 from aiohttp import web
 
@@ -10,11 +10,12 @@ from alerts.lifecycle import AlertBook
 from alerts.notify import WebhookNotifier
 from analytics.cameras.snapshots import SnapshotStore
 from ingest.camera_feed import CameraFeed
-from ingest.credentials import Credentials
 from ingest.mqtt_source import MqttLink
 from ingest.rejections import RejectionSink
 from ingest.validate import ReadingValidator
 from ioc.config import IocConfig, RuleConfig
+from ioc.config_store import ConfigStore
+from ioc.live_config import LiveConfiguration
 from ioc.pipeline import Pipeline
 from ioc.registry import StationRegistry
 from store.influx import InfluxStore
@@ -23,7 +24,7 @@ from web.station_board import StationBoard
 
 CONFIG = web.AppKey("config", IocConfig)
 REGISTRY = web.AppKey("registry", StationRegistry)
-RULES = web.AppKey("rules", Mapping[str, RuleConfig])
+RULES = web.AppKey("rules", MutableMapping[str, RuleConfig])
 STORE = web.AppKey("store", InfluxStore)
 MQTT = web.AppKey("mqtt", MqttLink)
 REJECTIONS = web.AppKey("rejections", RejectionSink)
@@ -32,7 +33,8 @@ BOARD = web.AppKey("board", StationBoard)
 BROADCASTER = web.AppKey("broadcaster", Broadcaster)
 PIPELINE = web.AppKey("pipeline", Pipeline)
 VALIDATOR = web.AppKey("validator", ReadingValidator)
-CREDENTIALS: web.AppKey[Credentials | None] = web.AppKey("credentials")
+SETTINGS = web.AppKey("settings", ConfigStore)
+LIVE_CONFIG = web.AppKey("live_config", LiveConfiguration)
 NOTIFIER = web.AppKey("notifier", WebhookNotifier)
 CAMERAS = web.AppKey("cameras", CameraFeed)
 SNAPSHOTS = web.AppKey("snapshots", SnapshotStore)

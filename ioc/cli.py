@@ -14,8 +14,7 @@ import logging
 import sys
 from pathlib import Path
 
-from analytics.config import DERIVED_PARAMETERS
-from analytics.limits import applies
+from analytics.limits import rule_problems
 from ioc.config import IocConfig, load_config
 from ioc.errors import ConfigError, IocError
 from ioc.registry import StationRegistry
@@ -72,13 +71,7 @@ def load_config_and_registry(path: Path | None) -> tuple[IocConfig, StationRegis
         path = DEFAULT_CONFIG
     config = load_config(path)
     registry = StationRegistry.from_file(config.registry)
-    problems = [
-        f"analytics.rules.{rule.id}: parameter {rule.parameter!r} is measured by no station "
-        f"it selects"
-        for rule in config.analytics.rules
-        if rule.parameter not in DERIVED_PARAMETERS
-        and not any(rule.parameter in s.parameters and applies(rule, s) for s in registry)
-    ]
+    problems = rule_problems(config.analytics.rules, registry)
     if problems:
         raise ConfigError(str(path or "(defaults)"), problems)
     return config, registry

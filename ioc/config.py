@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 
 from alerts.config import AlertsConfig
 from analytics.cameras.config import CamerasConfig
@@ -166,6 +166,40 @@ class WebConfig(Section):
     )
 
 
+class AccessConfig(Section):
+    """Accounts, sessions, the audit log and the versioned configuration (one SQLite file)."""
+
+    database: Path = Field(
+        Path("var/ioc.sqlite3"),
+        description="SQLite file of accounts, sessions, audit log and the configuration "
+        "(stations, enterprises, rules), seeded from the files on first start.",
+    )
+    session_ttl_s: float = Field(
+        12 * 3600.0, ge=60, le=30 * 86_400, description="Life of a login (cookie or token)."
+    )
+    secure_cookies: bool = Field(
+        False, description="Send the session cookie over HTTPS only (set behind TLS)."
+    )
+    max_login_failures: int = Field(
+        5, ge=1, le=100, description="Failed logins per user or address before a lock-out."
+    )
+    lockout_s: float = Field(
+        300.0, ge=1, le=86_400, description="Window of failed logins, and lock-out length."
+    )
+    password_min_length: int = Field(10, ge=8, le=128, description="Shortest password.")
+    scrypt_n: int = Field(
+        2**14, ge=2**10, le=2**20, description="scrypt cost of password hashes (power of 2)."
+    )
+    audit_keep_days: int = Field(365, ge=1, le=3650, description="Audit entries kept this long.")
+
+    @field_validator("scrypt_n")
+    @classmethod
+    def _power_of_two(cls, value: int) -> int:
+        if value & (value - 1):
+            raise ValueError("scrypt_n must be a power of 2")
+        return value
+
+
 class SimulatorConfig(Section):
     interval_s: float = Field(
         5.0, gt=0, le=3600, description="Seconds between two readings of one station."
@@ -204,6 +238,7 @@ class IocConfig(Section):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     cameras: CamerasConfig = Field(default_factory=CamerasConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    access: AccessConfig = Field(default_factory=AccessConfig)
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
 
 

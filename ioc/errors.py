@@ -7,6 +7,13 @@
     ├── ServiceStartError      a private Mosquitto/InfluxDB could not be started (name, log tail)
     ├── StoreError             InfluxDB refused or could not be reached (status, body)
     │   └── StoreUnavailable   the database could not be reached at all; retried later
+    ├── AccessError            (ioc/accounts.py, ioc/settings.py) refused access or change
+    │   ├── LoginRefused       wrong user name or password
+    │   ├── LoginLocked        too many failed logins (retry_after_s)
+    │   ├── TokenRejected      unknown, expired (expired=True) or disabled login
+    │   ├── InvalidAccount     an account change that cannot be made
+    │   └── SettingRejected    a configuration change that does not validate (problems)
+    │       └── StaleSetting   the item changed since the editor read it (current version)
     └── AlertError             (alerts/lifecycle.py) an alert action that cannot be done
         ├── UnknownAlert       no alert with that id
         ├── InvalidTransition  the alert's state does not allow the action (id, state, action)
@@ -34,6 +41,10 @@ class ConfigError(IocError):
         self.path = path
         self.problems = problems
         super().__init__(f"{path}: " + "; ".join(problems))
+
+
+class AccessError(IocError):
+    """A login, token or change refused; the message says why, for the person concerned."""
 
 
 class ServiceStartError(IocError):

@@ -66,7 +66,7 @@ class Pipeline:
         self._serializer = ReadingSerializer(registry)
         self._store = store
         self._rejections = rejections
-        self._engine = engine
+        self.engine = engine  # replaced whole when the station registry changes
         self._alerts = alerts
         self._board = board
         self._broadcaster = broadcaster
@@ -165,7 +165,7 @@ class Pipeline:
         self._store.append(self._serializer.lines(readings))
         self._rejections.handle(rejections)
         self._board.observe(readings)
-        self.apply_analytics(self._engine.evaluate(readings))
+        self.apply_analytics(self.engine.evaluate(readings))
         self.stats.readings += len(readings)
         self.stats.rejections += len(rejections)
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Self
+from typing import Any, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -132,17 +132,21 @@ class StationRegistry:
 
     @classmethod
     def from_file(cls, path: Path) -> StationRegistry:
+        return cls.from_document(read_registry_document(path), str(path))
+
+    @classmethod
+    def from_document(cls, document: object, where: str) -> StationRegistry:
+        """A registry from the file's content (also how the configuration database keeps it)."""
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from exc
-        try:
-            parsed = _RegistryFile.model_validate(raw)
+            parsed = _RegistryFile.model_validate(document)
         except ValidationError as exc:
-            raise ConfigError(str(path), friendly_errors(exc)) from exc
-        return cls._build(parsed, str(path))
+            raise ConfigError(where, friendly_errors(exc)) from exc
+        return cls._build(parsed, where)
+
+    def replace_with(self, other: StationRegistry) -> None:
+        """Take ``other``'s stations and enterprises, in place: every holder sees them."""
+        self._stations = other._stations
+        self.enterprises = other.enterprises
 
     @classmethod
     def _build(cls, parsed: _RegistryFile, where: str) -> StationRegistry:
@@ -191,6 +195,19 @@ class StationRegistry:
         if problems:
             raise ConfigError(where, problems)
         return cls(stations, enterprises)
+
+
+def read_registry_document(path: Path) -> dict[str, Any]:
+    """The registry file's content, checked to be a YAML mapping."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(str(path), ["the top level must be a mapping"])
+    return raw
 
 
 def _spec(key: str, entry: _ParameterEntry) -> ParameterSpec:

@@ -1,6 +1,8 @@
 """Service wiring. Every long-lived resource is a cleanup context behind a typed AppKey
 (ioc.appkeys): startup in order, shutdown in reverse.
 
+    access_context    the service's SQLite database: accounts, audit log and the versioned
+                      configuration (seeded from the files on first start)
     store_context     aiohttp client session + InfluxStore flush task (spool → InfluxDB)
     alerts_context    alert book (SQLite), webhook notifier, escalation check
     pipeline_context  validator, analytics engine, station board, broadcaster,
@@ -29,25 +31,35 @@ from analytics.cameras.snapshots import SnapshotStore
 from analytics.cameras.worker import CameraOutput
 from analytics.engine import AnalyticsEngine
 from ingest.camera_feed import CameraFeed
-from ingest.credentials import Credentials
+from ingest.credentials import ENTERPRISE, Credentials
 from ingest.drop_folder import DropFolder
 from ingest.http_api import add_ingest_routes, process_file
 from ingest.mqtt_source import MqttLink
 from ingest.rejections import RejectionSink
 from ingest.validate import ReadingValidator
 from ioc import appkeys
+from ioc.accounts import AccountBook
+from ioc.audit import AuditLog
 from ioc.clock import iso_utc, now_ms
 from ioc.config import IocConfig
+from ioc.config_store import ConfigStore
+from ioc.database import open_database
 from ioc.errors import StoreError
+from ioc.live_config import LiveConfiguration
 from ioc.messages import RawMessage
 from ioc.pipeline import Pipeline
-from ioc.registry import StationRegistry
+from ioc.registry import StationRegistry, read_registry_document
 from ioc.warmup import warm_up
 from store.influx import InfluxStore
+from web.access import ACCOUNTS, AUDIT, access_control
 from web.alerts_api import add_alert_routes
 from web.analytics_api import ANALYTICS, add_analytics_routes
+from web.auth_api import add_auth_routes
 from web.broadcast import Broadcaster
 from web.cameras_api import add_camera_routes
+from web.config_api import add_config_routes
+from web.openapi import add_openapi_routes
+from web.portal_api import add_portal_routes
 from web.routes import add_routes
 from web.station_board import StationBoard
 from web.wire import alert_json, parameters_json
@@ -59,17 +71,15 @@ TASK_STOP_TIMEOUT_S = 5.0
 
 
 def create_app(config: IocConfig, registry: StationRegistry) -> web.Application:
-    app = web.Application()
+    """The service. ``registry`` and the config's rules seed an empty configuration database;
+    after that the database's stations and rules are the ones in force."""
+    app = web.Application(middlewares=[access_control])
     app[appkeys.CONFIG] = config
     app[appkeys.REGISTRY] = registry
     app[appkeys.RULES] = {rule.id: rule for rule in config.analytics.rules}
-    app[appkeys.CREDENTIALS] = (
-        Credentials.from_file(config.ingest.credentials_file)
-        if config.ingest.credentials_file
-        else None
-    )
     app.cleanup_ctx.extend(
         [
+            access_context,
             store_context,
             alerts_context,
             pipeline_context,
@@ -79,11 +89,57 @@ def create_app(config: IocConfig, registry: StationRegistry) -> web.Application:
         ]
     )
     add_routes(app)
+    add_auth_routes(app)
+    add_config_routes(app)
     add_alert_routes(app)
     add_analytics_routes(app)
     add_camera_routes(app)
     add_ingest_routes(app)
+    add_portal_routes(app)
+    add_openapi_routes(app)
     return app
+
+
+async def access_context(app: web.Application) -> AsyncIterator[None]:
+    """Accounts, audit log and configuration; the registry and rules in force come from here."""
+    config = app[appkeys.CONFIG]
+    db = open_database(config.access.database)
+    try:
+        accounts = AccountBook(db, config.access)
+        audit = AuditLog(db, config.access.audit_keep_days)
+        settings = ConfigStore(db)
+        if settings.is_empty():
+            seeded = settings.seed(read_registry_document(config.registry), config.analytics.rules)
+            log.info("configuration database seeded with %d items from the files", seeded)
+        configuration = settings.current()
+        app[appkeys.REGISTRY].replace_with(configuration.registry)
+        app[appkeys.RULES].clear()
+        app[appkeys.RULES].update({rule.id: rule for rule in configuration.rules})
+        if config.ingest.credentials_file:
+            _import_api_keys(accounts, Credentials.from_file(config.ingest.credentials_file))
+        if not accounts.has_admin():
+            log.warning("no admin account yet: make one with `ioc users add NAME --role admin`")
+        app[ACCOUNTS], app[AUDIT], app[appkeys.SETTINGS] = accounts, audit, settings
+
+        async def purge_audit() -> None:
+            while True:
+                audit.purge(now_ms())
+                await asyncio.sleep(3600)
+
+        async with _background(purge_audit(), "audit-purge"):
+            yield
+    finally:
+        db.close()
+
+
+def _import_api_keys(accounts: AccountBook, credentials: Credentials) -> None:
+    """API keys of the accounts file (``ioc credentials``) are valid keys too."""
+    for account in credentials.accounts:
+        if account.api_key_sha256:
+            enterprise = account.enterprise if account.role == ENTERPRISE else None
+            accounts.import_api_key(
+                account.api_key_sha256, enterprise, f"{account.username} (accounts file)", "system"
+            )
 
 
 async def store_context(app: web.Application) -> AsyncIterator[None]:
@@ -148,7 +204,6 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
     mqtt = MqttLink(config.mqtt, inbox)
     alerts = app[appkeys.ALERTS]
     board = StationBoard(registry, config.web.offline_after_intervals)
-    parameters = parameters_json(registry)
 
     def snapshot() -> dict[str, Any]:
         now_ms = int(time.time() * 1000)
@@ -156,13 +211,14 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
             "server_time": iso_utc(now_ms),
             "stations": board.snapshot(now_ms),
             "alerts": [alert_json(a, rules, registry) for a in alerts.open_alerts()],
-            "parameters": parameters,
+            "parameters": parameters_json(registry),
             "language": config.web.language,
         }
 
     validator = ReadingValidator(registry, config.ingest)
-    engine = AnalyticsEngine(config.analytics, registry)
-    app[ANALYTICS] = engine
+    engine = AnalyticsEngine(
+        config.analytics.model_copy(update={"rules": [*rules.values()]}), registry
+    )
     broadcaster = Broadcaster(config.web.client_queue_size, config.web.replay_events, snapshot)
     rejections = RejectionSink(
         store,
@@ -190,13 +246,26 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.REJECTIONS] = rejections
     app[appkeys.PIPELINE] = pipeline
     app[appkeys.VALIDATOR] = validator
+    app[ANALYTICS] = lambda: pipeline.engine
+    live = LiveConfiguration(
+        analytics=config.analytics,
+        registry=registry,
+        rules=rules,
+        pipeline=pipeline,
+        board=board,
+        broadcaster=broadcaster,
+        store=store,
+        alerts=alerts,
+    )
+    app[appkeys.SETTINGS].subscribe(live)
+    app[appkeys.LIVE_CONFIG] = live
 
     await warm_up(engine, store, registry, alerts, config.analytics.warmup_hours)
 
     async def analytics_ticks() -> None:  # offline stations, hourly AQI, daily fire danger
         while True:
             await asyncio.sleep(ANALYTICS_TICK_S)
-            pipeline.apply_analytics(engine.tick(now_ms()))
+            pipeline.apply_analytics(pipeline.engine.tick(now_ms()))
 
     async with (
         _background(pipeline.run(inbox, mqtt.acknowledge), "pipeline"),
@@ -204,6 +273,7 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
         _background(mqtt.run(), "mqtt"),
     ):
         yield
+    await live.close()
     # Receiving stopped first, then processing: what was received is still processed.
     pipeline.drain(inbox)
 

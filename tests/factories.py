@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 import yaml
+from aiohttp import web
 
+from ioc.accounts import Role
+from ioc.audit import AuditLog
 from ioc.messages import RawMessage
 from ioc.registry import StationRegistry
+from web.access import PRINCIPAL, ROLE_CAPABILITIES, Principal
 
 REGISTRY_DOC: dict[str, Any] = {
     "enterprises": [{"id": "ENT-A", "name": "Enterprise A"}, {"id": "ENT-B", "name": "B"}],
@@ -113,3 +118,19 @@ def raw(
         payload=body,
         received_ms=now_ms() if received_ms is None else received_ms,
     )
+
+
+def acting_as(name: str, role: Role, enterprise: str | None = None) -> Any:
+    """Middleware of unit-tier apps: every request comes from this user (no login)."""
+    principal = Principal(name, role, enterprise, "bearer", ROLE_CAPABILITIES[role])
+
+    @web.middleware
+    async def as_user(request: web.Request, handler: Any) -> Any:
+        request[PRINCIPAL] = principal
+        return await handler(request)
+
+    return as_user
+
+
+def memory_audit() -> AuditLog:
+    return AuditLog(sqlite3.connect(":memory:"), keep_days=30)

@@ -2,13 +2,14 @@
 
     GET    /api/v1/alerts               ?state=&severity=&station=&since=&until=&limit=
     GET    /api/v1/alerts/{id}          the alert and its history
-    POST   /api/v1/alerts/{id}/ack      {"user", "comment"}; also /resolve and /close
-    POST   /api/v1/alerts/{id}/comment  {"user", "text"}
+    POST   /api/v1/alerts/{id}/ack      {"comment"}; also /resolve and /close
+    POST   /api/v1/alerts/{id}/comment  {"text"}
     GET    /api/v1/silences             silences not yet ended
-    POST   /api/v1/silences             {"station_id", "rule_id", "start", "end", "reason", "user"}
+    POST   /api/v1/silences             {"station_id", "rule_id", "start", "end", "reason"}
     DELETE /api/v1/silences/{id}
 
-``user`` defaults to "operator" until accounts exist; times are ISO 8601 with an offset.
+The acting user is the caller's login (web.access); each action is in the audit log. Times
+are ISO 8601 with an offset.
 Errors answer ``{"error": reason, ...}``: 400 bad query or body, 404 unknown alert or silence,
 409 (with ``alert_id`` and ``state``) an action the alert's state does not allow.
 """
@@ -33,12 +34,13 @@ from alerts.lifecycle import (
 )
 from alerts.store import HistoryEntry, Silence
 from ioc import appkeys
+from ioc.audit import OK
 from ioc.clock import iso_utc
 from ioc.messages import Alert, AlertState, Severity
+from web.access import audit, principal_of
 from web.wire import alert_json
 
 MAX_ROWS = 10_000
-DEFAULT_USER = "operator"
 MAX_ID = 64
 MAX_TEXT = 2_000
 SEVERITIES = tuple(s.value for s in Severity)
@@ -111,24 +113,25 @@ async def show_alert(request: web.Request) -> web.Response:
 
 @_answering_errors
 async def act_on_alert(request: web.Request) -> web.Response:
-    body = await _body(request, {"user", "comment"})
+    body = await _body(request, {"comment"})
     book = request.app[appkeys.ALERTS]
-    action = {"ack": book.acknowledge, "resolve": book.resolve, "close": book.close}
-    alert = action[request.match_info["action"]](
-        request.match_info["id"],
-        _user(body),
-        _text(body, "comment", "", MAX_TEXT),
-    )
+    name = request.match_info["action"]
+    action = {"ack": book.acknowledge, "resolve": book.resolve, "close": book.close}[name]
+    user = principal_of(request).name
+    alert = action(request.match_info["id"], user, _text(body, "comment", "", MAX_TEXT))
+    audit(request, user, f"alert.{name}", OK, alert_id=alert.id, station=alert.station_id)
     return web.json_response({"alert": _alert(request, alert)})
 
 
 @_answering_errors
 async def comment_alert(request: web.Request) -> web.Response:
-    body = await _body(request, {"user", "text"})
+    body = await _body(request, {"text"})
     text = _text(body, "text", "", MAX_TEXT)
     if not text.strip():
         raise _bad_request("`text` is required: the comment")
-    alert = request.app[appkeys.ALERTS].comment(request.match_info["id"], _user(body), text)
+    user = principal_of(request).name
+    alert = request.app[appkeys.ALERTS].comment(request.match_info["id"], user, text)
+    audit(request, user, "alert.comment", OK, alert_id=alert.id)
     return web.json_response({"alert": _alert(request, alert)})
 
 
@@ -140,7 +143,7 @@ async def list_silences(request: web.Request) -> web.Response:
 
 @_answering_errors
 async def add_silence(request: web.Request) -> web.Response:
-    body = await _body(request, {"station_id", "rule_id", "start", "end", "reason", "user"})
+    body = await _body(request, {"station_id", "rule_id", "start", "end", "reason"})
     station_id = _text(body, "station_id", "", MAX_ID) or None
     if station_id is not None and request.app[appkeys.REGISTRY].get(station_id) is None:
         raise _bad_request(f"unknown station {station_id!r}")
@@ -158,19 +161,28 @@ async def add_silence(request: web.Request) -> web.Response:
         start_ms=_time(body["start"], "start") if "start" in body else int(time.time() * 1000),
         end_ms=_time(body["end"], "end"),
         reason=reason,
-        user=_user(body),
+        user=principal_of(request).name,
     )
+    audit(request, silence.created_by, "silence.add", OK, silence_id=silence.id, reason=reason)
     return web.json_response({"silence": _silence_json(silence)}, status=201)
 
 
 @_answering_errors
 async def remove_silence(request: web.Request) -> web.Response:
     request.app[appkeys.ALERTS].remove_silence(request.match_info["id"])
+    audit(
+        request,
+        principal_of(request).name,
+        "silence.remove",
+        OK,
+        silence_id=request.match_info["id"],
+    )
     return web.Response(status=204)
 
 
 def _alert(request: web.Request, alert: Alert) -> dict[str, Any]:
-    return alert_json(alert, request.app[appkeys.RULES], request.app[appkeys.REGISTRY])
+    rules = request.app[appkeys.RULES]
+    return alert_json(alert, rules, request.app[appkeys.REGISTRY])
 
 
 def _history_json(entry: HistoryEntry) -> dict[str, Any]:
@@ -245,13 +257,6 @@ async def _body(request: web.Request, allowed: set[str]) -> dict[str, Any]:
             f"unknown field(s) {', '.join(unknown)}; expected {', '.join(sorted(allowed))}"
         )
     return body
-
-
-def _user(body: dict[str, Any]) -> str:
-    user = _text(body, "user", DEFAULT_USER, MAX_ID).strip()
-    if not user:
-        raise _bad_request("`user` must not be empty")
-    return user
 
 
 def _text(body: dict[str, Any], key: str, default: str, max_length: int) -> str:

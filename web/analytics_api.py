@@ -7,7 +7,7 @@
 * ``GET /api/v1/aqi?station=ID`` — the latest hourly VN_AQI and today's daily AQI so far.
 * ``GET /api/v1/fire-danger`` — Nesterov level and FWI of today so far, per forest station.
 
-The engine is ``app[ANALYTICS]``; history comes from ``app[appkeys.STORE].query``.
+The engine is ``app[ANALYTICS]()``; history comes from ``app[appkeys.STORE].query``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,7 +41,8 @@ from ioc.clock import iso_utc
 from ioc.config import friendly_errors
 from ioc.errors import StoreError
 
-ANALYTICS = web.AppKey("analytics", AnalyticsEngine)
+#: The running engine (replaced whole when the station registry changes).
+ANALYTICS: web.AppKey[Callable[[], AnalyticsEngine]] = web.AppKey("analytics")
 MAX_EVENTS = 10_000
 
 
@@ -51,7 +53,7 @@ def add_analytics_routes(app: web.Application) -> None:
 
 
 async def backtest(request: web.Request) -> web.Response:
-    engine = request.app[ANALYTICS]
+    engine = request.app[ANALYTICS]()
     try:
         body = await request.json()
     except ValueError:
@@ -120,7 +122,7 @@ def _backtest_json(
 
 
 async def aqi(request: web.Request) -> web.Response:
-    engine = request.app[ANALYTICS]
+    engine = request.app[ANALYTICS]()
     station = request.query.get("station")
     if station is not None and engine.registry.get(station) is None:
         raise web.HTTPNotFound(
@@ -154,7 +156,7 @@ async def aqi(request: web.Request) -> web.Response:
 
 
 async def fire_danger(request: web.Request) -> web.Response:
-    engine = request.app[ANALYTICS]
+    engine = request.app[ANALYTICS]()
     offset = timedelta(hours=engine.config.utc_offset_h)
     out = []
     for now in sorted(engine.fire_now().values(), key=lambda f: f.station_id):

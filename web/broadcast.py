@@ -90,6 +90,14 @@ class Broadcaster:
                 client.queue.put_nowait(text)
         return client
 
+    def resync_all(self) -> None:
+        """Send every client a fresh snapshot (after a configuration change)."""
+        self._cached_snapshot = None
+        for client in self._clients:
+            if not client.resyncing:
+                self.stats.resyncs += 1
+                client.request_resync()
+
     def detach(self, client: WallClient) -> None:
         self._clients.discard(client)
         self.stats.clients = len(self._clients)

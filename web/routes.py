@@ -14,8 +14,18 @@ from aiohttp import WSMsgType, web
 
 from alerts.lifecycle import AlertError
 from ioc import appkeys
+from ioc.accounts import Role
+from ioc.audit import DENIED, OK
 from ioc.clock import iso_utc
 from ioc.errors import StoreError
+from web.access import (
+    PRINCIPAL,
+    Can,
+    audit,
+    check_station,
+    principal_of,
+    visible_station_ids,
+)
 from web.broadcast import Broadcaster, WallClient
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -26,6 +36,8 @@ MAX_ROWS = 10_000
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", to_wall)
     app.router.add_get("/wall", wall_page)
+    app.router.add_get("/console", console_page)
+    app.router.add_get("/portal", portal_page)
     app.router.add_static("/static", STATIC_DIR)
     app.router.add_get("/ws", wall_socket)
     app.router.add_get("/api/v1/health", health)
@@ -35,11 +47,21 @@ def add_routes(app: web.Application) -> None:
 
 
 async def to_wall(request: web.Request) -> web.StreamResponse:
-    raise web.HTTPFound("/wall")
+    """Each role's home: the wall, an enterprise its portal."""
+    principal = request.get(PRINCIPAL)
+    raise web.HTTPFound("/portal" if principal and principal.role == Role.ENTERPRISE else "/wall")
 
 
 async def wall_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC_DIR / "wall.html")
+
+
+async def console_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC_DIR / "console.html")
+
+
+async def portal_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC_DIR / "portal.html")
 
 
 async def wall_socket(request: web.Request) -> web.WebSocketResponse:
@@ -52,7 +74,7 @@ async def wall_socket(request: web.Request) -> web.WebSocketResponse:
     try:
         async for message in ws:
             if message.type == WSMsgType.TEXT:
-                _answer_client_message(request.app, message.data, client)
+                _answer_client_message(request, message.data, client)
     finally:
         sender.cancel()
         broadcaster.detach(client)
@@ -66,9 +88,11 @@ async def _send_events(ws: web.WebSocketResponse, client: WallClient, b: Broadca
             await ws.send_str(b.snapshot_for(client) if item is None else item)
 
 
-def _answer_client_message(app: web.Application, data: str, client: WallClient) -> None:
-    """``ping`` → ``pong``; ``ack`` acknowledges an alert (the change itself reaches every
-    wall as an alert event); anything else gets an error frame and the connection stays."""
+def _answer_client_message(request: web.Request, data: str, client: WallClient) -> None:
+    """``ping`` → ``pong``; ``ack`` acknowledges an alert as the logged-in user, if their role
+    may (the change itself reaches every wall as an alert event); anything else gets an error
+    frame and the connection stays."""
+    principal = principal_of(request)
     try:
         body = json.loads(data)
         kind = body.get("type") if isinstance(body, dict) else None
@@ -77,13 +101,16 @@ def _answer_client_message(app: web.Application, data: str, client: WallClient) 
     reply: dict[str, Any] | None = None
     if kind == "ping":
         reply = {"type": "pong"}
+    elif kind == "ack" and not principal.may(Can.OPERATE):
+        reason = f"role {principal.role} may not acknowledge alerts"
+        audit(request, principal.name, "alert.ack", DENIED, reason=reason)
+        reply = {"type": "error", "reason": reason, "alert_id": body.get("alert_id")}
     elif kind == "ack":
         try:
-            app[appkeys.ALERTS].acknowledge(
-                str(body.get("alert_id", "")),
-                str(body.get("user") or "wall"),
-                str(body.get("comment") or ""),
+            alert = request.app[appkeys.ALERTS].acknowledge(
+                str(body.get("alert_id", "")), principal.name, str(body.get("comment") or "")
             )
+            audit(request, principal.name, "alert.ack", OK, alert_id=alert.id, via="wall")
         except AlertError as exc:
             reply = {"type": "error", "reason": str(exc), "alert_id": body.get("alert_id")}
     elif body is None:
@@ -129,14 +156,21 @@ def vars_of(stats: object) -> dict[str, Any]:
 
 
 async def stations(request: web.Request) -> web.Response:
+    """The stations with their latest values; an enterprise sees its own only."""
     board = request.app[appkeys.BOARD]
     now_ms = int(datetime.now().timestamp() * 1000)
-    return web.json_response({"stations": board.snapshot(now_ms)})
+    rows = board.snapshot(now_ms)
+    visible = visible_station_ids(request)
+    if visible is not None:
+        rows = [row for row in rows if row["id"] in set(visible)]
+    return web.json_response({"stations": rows})
 
 
 async def readings(request: web.Request) -> web.Response:
     """Stored readings of one station, newest first: ``?station=ID&since=ISO&limit=N``."""
     station = _station_param(request, required=True)
+    assert station is not None
+    check_station(request, station)
     where = f"station = '{station}'" + _since_clause(request)
     rows = await _query(
         request, f"SELECT * FROM reading WHERE {where} ORDER BY time DESC LIMIT {_limit(request)}"
@@ -145,9 +179,16 @@ async def readings(request: web.Request) -> web.Response:
 
 
 async def rejected(request: web.Request) -> web.Response:
-    """The dead-letter store: ``?station=ID&since=ISO&limit=N``, newest first."""
+    """The dead-letter store: ``?station=ID&since=ISO&limit=N``, newest first. An enterprise
+    sees what was refused for its own stations."""
     station = _station_param(request, required=False)
     where = "time > 0" + (f" AND station = '{station}'" if station else "")
+    if station:
+        check_station(request, station)
+    else:
+        visible = visible_station_ids(request)
+        if visible is not None:
+            where += " AND station =~ /^(" + "|".join(map(re.escape, visible)) + ")$/"
     where += _since_clause(request)
     rows = await _query(
         request, f"SELECT * FROM rejected WHERE {where} ORDER BY time DESC LIMIT {_limit(request)}"

@@ -18,19 +18,32 @@ ACTIVE_ALERT_STATES = ("open", "acknowledged")
 class StationBoard:
     def __init__(self, registry: StationRegistry, offline_after_intervals: int) -> None:
         self._registry = registry
-        self._offline_after_ms = {
-            s.id: int(s.interval_s * 1000 * offline_after_intervals) for s in registry
-        }
+        self._offline_after_intervals = offline_after_intervals
+        self._offline_after_ms: dict[str, int] = {}
         self._last_received: dict[str, int] = {}
         self._latest_ts: dict[str, int] = {}
-        self._values: dict[str, dict[str, float]] = {s.id: {} for s in registry}
-        self._open_alerts: dict[str, set[str]] = {s.id: set() for s in registry}
-        self._status: dict[str, str] = {s.id: UNKNOWN for s in registry}
+        self._values: dict[str, dict[str, float]] = {}
+        self._open_alerts: dict[str, set[str]] = {}
+        self._status: dict[str, str] = {}
         self._dirty: set[str] = set()
+        self.follow_registry()
+
+    def follow_registry(self) -> None:
+        """Take in stations added to (or removed from) the registry, and new intervals."""
+        ids = {s.id for s in self._registry}
+        self._offline_after_ms = {
+            s.id: int(s.interval_s * 1000 * self._offline_after_intervals) for s in self._registry
+        }
+        for sid in ids - self._status.keys():
+            self._values[sid], self._open_alerts[sid], self._status[sid] = {}, set(), UNKNOWN
+        for sid in self._status.keys() - ids:
+            del self._status[sid]
 
     def observe(self, readings: Iterable[Reading]) -> None:
         for r in readings:
             sid = r.station_id
+            if sid not in self._status:
+                continue
             self._last_received[sid] = r.received_ms
             if r.ts_ms >= self._latest_ts.get(sid, 0):
                 self._latest_ts[sid] = r.ts_ms

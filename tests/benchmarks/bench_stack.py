@@ -169,6 +169,7 @@ class ServiceProcess:
                 "spool_dir": str(self.directory / "spool"),
             },
             "alerts": {"database": str(self.directory / "alerts.sqlite3")},
+            "access": {"database": str(self.directory / "ioc.sqlite3")},
             "web": {"host": "127.0.0.1", "port": self.web_port},
         }
         for section, values in (extra or {}).items():

@@ -10,16 +10,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 
 from ingest.credentials import Credentials
 from ioc import appkeys
+from ioc.accounts import Role
 from ioc.config import IocConfig
 from ioc.private_services import PrivateInfluxDB, PrivateMosquitto, free_port
 from ioc.registry import StationRegistry
 from ioc.service import create_app
 from tests.factories import TEST_RULES, registry, write_registry
+from web.access import ACCOUNTS
 
 
 @pytest.fixture(scope="session")
@@ -71,10 +74,16 @@ def config(
                 "drop_folder_poll_s": 0.1,
             },
             "alerts": {"database": str(tmp_path / "alerts.sqlite3")},
+            "access": {"database": str(tmp_path / "ioc.sqlite3"), "scrypt_n": 2**12},
             "web": {"heartbeat_s": 1, "station_push_interval_s": 0.1},
             "analytics": {"rules": TEST_RULES},
         }
     )
+
+
+#: One user per role in every test service (the enterprise user belongs to ENT-A).
+TEST_USERS = {role: f"test-{role.value}" for role in Role}
+TEST_PASSWORD = "correct horse battery"
 
 
 @dataclass
@@ -82,9 +91,28 @@ class RunningService:
     app: web.Application
     url: str
     config: IocConfig
+    tokens: dict[Role, str]
 
     def topic(self, station: str) -> str:
         return f"{self.config.mqtt.topic_prefix}/stations/{station}/readings"
+
+    def auth(self, role: Role = Role.ADMIN) -> dict[str, str]:
+        """Headers of a logged-in user with this role."""
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+    def http(self, role: Role = Role.ADMIN) -> aiohttp.ClientSession:
+        """A client session logged in with this role."""
+        return aiohttp.ClientSession(headers=self.auth(role))
+
+
+async def add_test_users(app: web.Application) -> dict[Role, str]:
+    accounts = app[ACCOUNTS]
+    tokens = {}
+    for role, name in TEST_USERS.items():
+        enterprise = "ENT-A" if role == Role.ENTERPRISE else None
+        accounts.add_user(name, role, TEST_PASSWORD, enterprise)
+        tokens[role], _ = await accounts.login(name, TEST_PASSWORD, "test", "bearer")
+    return tokens
 
 
 @pytest.fixture
@@ -96,7 +124,8 @@ async def service(config: IocConfig) -> AsyncIterator[RunningService]:
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         await asyncio.wait_for(app[appkeys.MQTT].connected.wait(), 10)
-        yield RunningService(app, f"http://127.0.0.1:{port}", config)
+        tokens = await add_test_users(app)
+        yield RunningService(app, f"http://127.0.0.1:{port}", config, tokens)
     finally:
         await runner.cleanup()
 

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 
@@ -70,7 +69,7 @@ async def test_a_dark_camera_raises_a_device_alert_with_its_evidence(
 
     rows = await eventually(metrics, 10)
     assert sum(r["frames"] for r in rows) > 0  # type: ignore[attr-defined]
-    async with aiohttp.ClientSession() as http:
+    async with service.http() as http:
         async with http.get(f"{service.url}/api/v1/alerts/{alert.id}") as response:
             evidence = (await response.json())["alert"]["snapshot"]
         async with http.get(f"{service.url}{evidence}") as response:

@@ -10,8 +10,9 @@ import aiohttp
 import aiomqtt
 
 from ioc import appkeys
+from ioc.accounts import Role
 from tests.factories import payload
-from tests.integration.conftest import RunningService, eventually
+from tests.integration.conftest import TEST_USERS, RunningService, eventually
 
 
 async def publish(service: RunningService, station: str, body: bytes) -> None:
@@ -43,7 +44,7 @@ async def test_a_published_reading_is_queryable_in_influxdb(service: RunningServ
 
 
 async def test_the_wall_receives_an_alert_and_its_resolution(service: RunningService) -> None:
-    async with aiohttp.ClientSession() as http, http.ws_connect(f"{service.url}/ws") as ws:
+    async with service.http() as http, http.ws_connect(f"{service.url}/ws") as ws:
         snapshot = await next_frame(ws, "snapshot")
         assert {s["id"] for s in snapshot["stations"]} == {"AIR-1", "AIR-2", "STK-1"}
         assert snapshot["alerts"] == []
@@ -90,7 +91,7 @@ async def test_bad_input_is_rejected_with_its_reason_and_valid_neighbours_are_st
     values = {(r["tags"]["station"], r["pm25"], r["pm10"]) for r in rows}  # type: ignore[attr-defined]
     assert values == {("AIR-1", 11.0, None), ("AIR-2", 13.0, None), ("AIR-2", None, 14.0)}
 
-    async with aiohttp.ClientSession() as http:
+    async with service.http() as http:
 
         async def dead_letters() -> list[dict[str, Any]]:
             async with http.get(f"{service.url}/api/v1/rejected") as response:
@@ -113,7 +114,7 @@ async def test_bad_input_is_rejected_with_its_reason_and_valid_neighbours_are_st
 
 
 async def test_a_reconnecting_wall_gets_exactly_what_it_missed(service: RunningService) -> None:
-    async with aiohttp.ClientSession() as http:
+    async with service.http() as http:
         async with http.ws_connect(f"{service.url}/ws") as ws:
             last_seq = (await next_frame(ws, "snapshot"))["seq"]
         await publish(service, "AIR-1", payload({"pm25": 500}))
@@ -138,7 +139,7 @@ async def test_a_reconnecting_wall_gets_exactly_what_it_missed(service: RunningS
 async def test_a_malformed_client_message_gets_an_error_and_the_connection_stays(
     service: RunningService,
 ) -> None:
-    async with aiohttp.ClientSession() as http, http.ws_connect(f"{service.url}/ws") as ws:
+    async with service.http() as http, http.ws_connect(f"{service.url}/ws") as ws:
         await next_frame(ws, "snapshot")
         await ws.send_str("not json")
         assert (await next_frame(ws, "error"))["reason"] == "message is not JSON"
@@ -150,7 +151,7 @@ async def test_an_alert_acknowledged_from_the_wall_reaches_every_wall(
     service: RunningService,
 ) -> None:
     async with (
-        aiohttp.ClientSession() as http,
+        service.http(Role.OPERATOR) as http,
         http.ws_connect(f"{service.url}/ws") as operator,
         http.ws_connect(f"{service.url}/ws") as other_wall,
     ):
@@ -158,12 +159,12 @@ async def test_an_alert_acknowledged_from_the_wall_reaches_every_wall(
         await next_frame(other_wall, "snapshot")
         await publish(service, "STK-1", payload({"dust": 480}))
         alert_id = (await next_frame(operator, "alert"))["alert"]["id"]
-        await operator.send_json({"type": "ack", "alert_id": alert_id, "user": "ca-truc-1"})
+        await operator.send_json({"type": "ack", "alert_id": alert_id})
         while True:
             frame = await next_frame(other_wall, "alert")
             if frame["event"] == "acknowledged":
                 break
-        assert frame["alert"]["acknowledged_by"] == "ca-truc-1"
+        assert frame["alert"]["acknowledged_by"] == TEST_USERS[Role.OPERATOR]
         await operator.send_json({"type": "ack", "alert_id": alert_id})
         error = await next_frame(operator, "error")
         assert "acknowledge" in error["reason"] and error["alert_id"] == alert_id

@@ -54,7 +54,7 @@ async def test_http_batch_accepts_the_good_items_and_explains_the_bad(
             {"ts": ts, "values": {"pm25": 1}},
         ]
     }
-    async with aiohttp.ClientSession() as http:
+    async with service.http() as http:
         async with http.post(
             f"{service.url}/api/v1/ingest", json=batch, headers=auth(api_keys["ioc-publisher"])
         ) as response:
@@ -82,7 +82,7 @@ async def test_an_enterprise_key_writes_only_its_own_stations(
     service: RunningService, api_keys: dict[str, str]
 ) -> None:
     pack = [{"bn": "STK-1:", "bt": fresh_ts(), "n": "dust", "u": "mg/Nm3", "v": 88.5}]
-    async with aiohttp.ClientSession() as http:
+    async with service.http() as http:
         async with http.post(
             f"{service.url}/api/v1/ingest", json=pack, headers=auth(api_keys["ENT-B"])
         ) as response:
@@ -112,7 +112,7 @@ async def test_uploaded_station_files_answer_line_by_line(
     form.add_field("file", file_a, filename=f"AIR-1_{good}.txt")
     form.add_field("file", file_b, filename=f"AIR-2_{good}.txt")
     async with (
-        aiohttp.ClientSession() as http,
+        service.http() as http,
         http.post(
             f"{service.url}/api/v1/ingest/files", data=form, headers=auth(api_keys["ioc-publisher"])
         ) as response,

@@ -118,6 +118,7 @@ async def test_a_killed_service_loses_no_qos1_reading(
                 "web": {"port": web_port},
                 "analytics": {"rules": TEST_RULES},
                 "alerts": {"database": str(tmp_path / "alerts.sqlite3")},
+                "access": {"database": str(tmp_path / "ioc.sqlite3")},
             }
         )
     )

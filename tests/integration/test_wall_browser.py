@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
+from ioc.accounts import Role
 from tests.factories import payload
-from tests.integration.conftest import RunningService
+from tests.integration.conftest import TEST_USERS, RunningService
 from tests.integration.test_end_to_end import publish
+from web.access import SESSION_COOKIE
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path("test-artifacts")
@@ -34,8 +36,16 @@ async def browser() -> AsyncIterator[Browser]:
         await browser.close()
 
 
-async def open_wall(browser: Browser, url: str) -> Page:
-    page = await browser.new_page(viewport={"width": 1600, "height": 900})
+async def open_wall(
+    browser: Browser, service: RunningService, path: str, role: Role = Role.OPERATOR
+) -> Page:
+    """The page at ``path``, logged in (session cookie) as the test user of ``role``."""
+    context = await browser.new_context(viewport={"width": 1600, "height": 900})
+    await context.add_cookies(
+        [{"name": SESSION_COOKIE, "value": service.tokens[role], "url": service.url}]
+    )
+    page = await context.new_page()
+    url = f"{service.url}{path}"
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     await page.goto(url)
@@ -47,7 +57,7 @@ async def open_wall(browser: Browser, url: str) -> Page:
 async def test_an_alert_appears_live_and_is_acknowledged_from_the_wall(
     service: RunningService, browser: Browser
 ) -> None:
-    page = await open_wall(browser, f"{service.url}/wall?operator=truc-ban")
+    page = await open_wall(browser, service, "/wall")
     assert await page.locator("[data-testid='station-marker']").count() == 3
     assert await page.title() != ""
 
@@ -62,7 +72,7 @@ async def test_an_alert_appears_live_and_is_acknowledged_from_the_wall(
     await row.locator("[data-testid='ack-button']").click()
     acked = row.locator("[data-testid='alert-acked']")
     await acked.wait_for(timeout=10_000)
-    assert "truc-ban" in await acked.inner_text()
+    assert TEST_USERS[Role.OPERATOR] in await acked.inner_text()
 
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "wall-alert-acknowledged.png"))
@@ -71,17 +81,17 @@ async def test_an_alert_appears_live_and_is_acknowledged_from_the_wall(
 async def test_the_wall_speaks_english_on_request(
     service: RunningService, browser: Browser
 ) -> None:
-    page = await open_wall(browser, f"{service.url}/wall?lang=en")
+    page = await open_wall(browser, service, "/wall?lang=en", Role.VIEWER)
     header = await page.locator("header").inner_text()
     assert "Operations" in header or "Monitoring" in header
-    page_vi = await open_wall(browser, f"{service.url}/wall?lang=vi")
+    page_vi = await open_wall(browser, service, "/wall?lang=vi", Role.VIEWER)
     assert "Giám sát" in await page_vi.locator("header").inner_text()
 
 
 async def test_the_camera_button_shows_every_camera(
     service: RunningService, browser: Browser
 ) -> None:
-    page = await open_wall(browser, f"{service.url}/wall")
+    page = await open_wall(browser, service, "/wall")
     await page.locator("[data-testid='camera-toggle']").click()
     await page.wait_for_selector("[data-testid='camera-grid']:not([hidden])")
     cards = page.locator("[data-testid='camera-card']")

@@ -101,7 +101,7 @@ async def client(
     aiohttp_client: Callable[[web.Application], Awaitable[Client]],
 ) -> Client:
     app = web.Application()
-    app[ANALYTICS] = engine
+    app[ANALYTICS] = lambda: engine
     app[appkeys.STORE] = store  # type: ignore[assignment]
     add_analytics_routes(app)
     return await aiohttp_client(app)

@@ -301,3 +301,37 @@ def test_nan_duplicates_and_disorder_do_not_break_it(tmp_path: Path) -> None:
     out = engine.evaluate(messy)
     assert all(np.isfinite(t.value) for t in out)
     assert engine.evaluate([reading("AIR-1", T0 + 10 * HOUR_MS, pm25=float("inf"))]) == []
+
+
+def changed(rule: dict[str, Any], **update: Any) -> list[RuleConfig]:
+    return [RuleConfig.model_validate(rule | update)]
+
+
+def test_a_new_threshold_applies_to_the_next_value_without_losing_other_rules_state(
+    tmp_path: Path,
+) -> None:
+    engine = engine_with(tmp_path, {"id": "a", "above": 100}, {"id": "b", "above": 50})
+    fired = engine.evaluate([reading("AIR-1", T0, pm25=70)])
+    assert [(t.rule_id, t.firing) for t in fired] == [("b", True)]
+    rules = engine.engine.limits.rules
+    engine.engine.set_rules([rules[0].model_copy(update={"above": 60.0}), rules[1]])
+    fired = engine.evaluate([reading("AIR-1", T0 + MINUTE, pm25=65)])
+    # a fires at once under its new threshold; b, unchanged, is still firing: no new event
+    assert [(t.rule_id, t.firing, t.limit) for t in fired] == [("a", True, 60.0)]
+
+
+def test_a_changed_rule_clears_what_its_old_version_raised(tmp_path: Path) -> None:
+    engine = engine_with(tmp_path, {"id": "a", "above": 50})
+    assert [t.firing for t in engine.evaluate([reading("AIR-1", T0, pm25=70)])] == [True]
+    engine.engine.set_rules(changed({"id": "a", "name": "rule", "parameter": "pm25"}, above=90))
+    cleared = engine.evaluate([reading("AIR-1", T0 + MINUTE, pm25=70)])
+    assert [(t.rule_id, t.firing, t.limit) for t in cleared] == [("a", False, 90.0)]
+    assert engine.evaluate([reading("AIR-1", T0 + 2 * MINUTE, pm25=70)]) == []
+
+
+def test_a_removed_rule_stops_and_an_added_rule_starts(tmp_path: Path) -> None:
+    engine = engine_with(tmp_path, {"id": "a", "above": 50})
+    engine.evaluate([reading("AIR-1", T0, pm25=70)])
+    engine.engine.set_rules(changed({"id": "new", "name": "n", "parameter": "pm10"}, above=5))
+    fired = engine.evaluate([reading("AIR-1", T0 + MINUTE, pm25=200, pm10=9)])
+    assert [(t.rule_id, t.firing) for t in fired] == [("new", True)]

@@ -1,0 +1,355 @@
+"""The configuration people change while the service runs: stations, enterprises, parameter
+sets and rules, in the service's SQLite database.
+
+On first start the database is seeded from the registry file and the rules of the config
+file (history action ``seed``); from then on the database is the source and the files only
+seed an empty database. Every change is a row of ``config_changes`` (who, when, old → new);
+:meth:`ConfigStore.rollback` puts back what a change replaced, as a new change. A change is
+refused unless the whole configuration it leads to is valid (registry and rules together);
+listeners (:meth:`ConfigStore.subscribe`) then apply it to the running service.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from analytics.config import RuleConfig
+from analytics.limits import rule_problems
+from ioc.errors import AccessError, ConfigError
+from ioc.registry import StationRegistry
+
+RULE, STATION, ENTERPRISE, PARAMETER_SET = "rule", "station", "enterprise", "parameter_set"
+KINDS = (RULE, STATION, ENTERPRISE, PARAMETER_SET)
+REGISTRY_KINDS = frozenset({STATION, ENTERPRISE, PARAMETER_SET})
+SYSTEM = "system"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS config_items (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    body TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (kind, key)
+);
+CREATE TABLE IF NOT EXISTS config_changes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts_ms INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    action TEXT NOT NULL,
+    old TEXT,
+    new TEXT,
+    rollback_of INTEGER
+);
+CREATE INDEX IF NOT EXISTS config_changes_item ON config_changes (kind, key, id);
+"""
+
+
+class SettingRejected(AccessError):
+    """A change that would make the configuration invalid. ``problems`` are (field, message)
+    pairs; the field is a path inside the item (``levels.0.above``) or ``""`` when the
+    problem is with the configuration as a whole."""
+
+    def __init__(self, kind: str, key: str, problems: list[tuple[str, str]]) -> None:
+        self.kind = kind
+        self.key = key
+        self.problems = problems
+        super().__init__(
+            f"{kind} {key!r}: " + "; ".join(f"{f}: {m}" if f else m for f, m in problems)
+        )
+
+
+class StaleSetting(SettingRejected):
+    """The item changed since the editor read it; ``current`` is its version now."""
+
+    def __init__(self, kind: str, key: str, current: int | None) -> None:
+        super().__init__(
+            kind, key, [("", f"changed by someone else meanwhile (now version {current})")]
+        )
+        self.current = current
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    body: dict[str, Any]
+    version: int  # id of the change that made it
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChange:
+    id: int
+    ts_ms: int
+    actor: str
+    kind: str
+    key: str
+    action: str  # seed, create, update, delete, rollback
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+    rollback_of: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Configuration:
+    """A valid whole: what the service runs with."""
+
+    registry: StationRegistry
+    rules: list[RuleConfig]
+
+
+Listener = Callable[[ConfigChange, Configuration], None]
+
+
+class ConfigStore:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        db.executescript(SCHEMA)
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    # --- reading -------------------------------------------------------------------------
+
+    def is_empty(self) -> bool:
+        return self._db.execute("SELECT 1 FROM config_items LIMIT 1").fetchone() is None
+
+    def items(self, kind: str) -> dict[str, Item]:
+        rows = self._db.execute(
+            "SELECT key, body, version FROM config_items WHERE kind = ? ORDER BY key", (kind,)
+        ).fetchall()
+        return {key: Item(json.loads(body), version) for key, body, version in rows}
+
+    def item(self, kind: str, key: str) -> Item | None:
+        row = self._db.execute(
+            "SELECT body, version FROM config_items WHERE kind = ? AND key = ?", (kind, key)
+        ).fetchone()
+        return None if row is None else Item(json.loads(row[0]), row[1])
+
+    def current(self) -> Configuration:
+        return self._build(
+            {kind: {k: i.body for k, i in self.items(kind).items()} for kind in KINDS}
+        )
+
+    def history(
+        self, kind: str | None = None, key: str | None = None, limit: int = 100
+    ) -> list[ConfigChange]:
+        where, args = ["1 = 1"], []
+        for column, value in (("kind", kind), ("key", key)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        rows = self._db.execute(
+            f"SELECT * FROM config_changes WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        return [_change(row) for row in rows]
+
+    def change(self, change_id: int) -> ConfigChange | None:
+        row = self._db.execute("SELECT * FROM config_changes WHERE id = ?", (change_id,)).fetchone()
+        return None if row is None else _change(row)
+
+    # --- changing ------------------------------------------------------------------------
+
+    def seed(self, registry_document: dict[str, Any], rules: Sequence[RuleConfig]) -> int:
+        """Fill an empty database from the files; returns the number of items."""
+        items = [
+            (ENTERPRISE, str(e.get("id")), e) for e in registry_document.get("enterprises") or []
+        ]
+        items += [
+            (PARAMETER_SET, k, v)
+            for k, v in (registry_document.get("parameter_sets") or {}).items()
+        ]
+        items += [(STATION, str(s.get("id")), s) for s in registry_document.get("stations") or []]
+        items += [(RULE, r.id, r.model_dump(mode="json", exclude_defaults=True)) for r in rules]
+        with self._db:
+            for kind, key, body in items:
+                self._write(SYSTEM, kind, key, "seed", None, body, None)
+        return len(items)
+
+    def check(self, kind: str, key: str, body: dict[str, Any] | None) -> Configuration:
+        """The configuration with this item set (None: removed); raises SettingRejected."""
+        if kind == RULE and body is not None:
+            body = {**body, "id": body.get("id", key)}
+            if body["id"] != key:
+                raise SettingRejected(kind, key, [("id", f"must be {key!r}, the rule's id")])
+        everything = {k: {key_: i.body for key_, i in self.items(k).items()} for k in KINDS}
+        if body is None:
+            everything[kind].pop(key, None)
+        else:
+            everything[kind][key] = body
+        try:
+            return self._build(everything, focus=(kind, key))
+        except ConfigError as exc:
+            raise SettingRejected(kind, key, [("", p) for p in exc.problems]) from None
+
+    def put(
+        self,
+        kind: str,
+        key: str,
+        body: dict[str, Any],
+        actor: str,
+        expected_version: int | None = None,
+    ) -> ConfigChange:
+        """Create or replace an item, once the configuration it leads to is valid."""
+        current = self._expect(kind, key, expected_version)
+        if kind == RULE:
+            body = {**body, "id": body.get("id", key)}
+        configuration = self.check(kind, key, body)
+        action = "create" if current is None else "update"
+        return self._commit(actor, kind, key, action, current, body, None, configuration)
+
+    def delete(
+        self, kind: str, key: str, actor: str, expected_version: int | None = None
+    ) -> ConfigChange:
+        current = self._expect(kind, key, expected_version)
+        if current is None:
+            raise SettingRejected(kind, key, [("", "no such item")])
+        configuration = self.check(kind, key, None)
+        return self._commit(actor, kind, key, "delete", current, None, None, configuration)
+
+    def rollback(self, change_id: int, actor: str) -> ConfigChange:
+        """Put back what change ``change_id`` replaced (remove what it created)."""
+        change = self.change(change_id)
+        if change is None:
+            raise SettingRejected("change", str(change_id), [("", "no such change")])
+        current = self.item(change.kind, change.key)
+        configuration = self.check(change.kind, change.key, change.old)
+        return self._commit(
+            actor,
+            change.kind,
+            change.key,
+            "rollback",
+            current,
+            change.old,
+            change_id,
+            configuration,
+        )
+
+    def _expect(self, kind: str, key: str, expected_version: int | None) -> Item | None:
+        if kind not in KINDS:
+            raise SettingRejected(kind, key, [("", f"kind must be one of {', '.join(KINDS)}")])
+        current = self.item(kind, key)
+        found = None if current is None else current.version
+        if expected_version is not None and expected_version != found:
+            raise StaleSetting(kind, key, found)
+        return current
+
+    def _commit(
+        self,
+        actor: str,
+        kind: str,
+        key: str,
+        action: str,
+        current: Item | None,
+        body: dict[str, Any] | None,
+        rollback_of: int | None,
+        configuration: Configuration,
+    ) -> ConfigChange:
+        with self._db:
+            change_id = self._write(
+                actor, kind, key, action, current.body if current else None, body, rollback_of
+            )
+        change = self.change(change_id)
+        assert change is not None
+        for listener in self._listeners:
+            listener(change, configuration)
+        return change
+
+    def _write(
+        self,
+        actor: str,
+        kind: str,
+        key: str,
+        action: str,
+        old: dict[str, Any] | None,
+        new: dict[str, Any] | None,
+        rollback_of: int | None,
+    ) -> int:
+        cursor = self._db.execute(
+            "INSERT INTO config_changes (ts_ms, actor, kind, key, action, old, new, rollback_of) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                int(time.time() * 1000),
+                actor,
+                kind,
+                key,
+                action,
+                None if old is None else json.dumps(old, ensure_ascii=False),
+                None if new is None else json.dumps(new, ensure_ascii=False),
+                rollback_of,
+            ),
+        )
+        change_id = int(cursor.lastrowid or 0)
+        if new is None:
+            self._db.execute("DELETE FROM config_items WHERE kind = ? AND key = ?", (kind, key))
+        else:
+            self._db.execute(
+                "INSERT OR REPLACE INTO config_items VALUES (?, ?, ?, ?)",
+                (kind, key, json.dumps(new, ensure_ascii=False), change_id),
+            )
+        return change_id
+
+    # --- validation ----------------------------------------------------------------------
+
+    def _build(
+        self, everything: dict[str, dict[str, Any]], focus: tuple[str, str] | None = None
+    ) -> Configuration:
+        document = {
+            "enterprises": list(everything[ENTERPRISE].values()),
+            "parameter_sets": everything[PARAMETER_SET],
+            "stations": list(everything[STATION].values()),
+        }
+        registry = StationRegistry.from_document(document, "registry")
+        rules: list[RuleConfig] = []
+        for key, body in everything[RULE].items():
+            try:
+                rules.append(RuleConfig.model_validate(body))
+            except ValidationError as exc:
+                if focus == (RULE, key):
+                    fields = set(RuleConfig.model_fields)
+                    raise SettingRejected(RULE, key, field_problems(exc, fields)) from None
+                raise ConfigError(f"rules.{key}", [str(exc)]) from None
+        problems = rule_problems(rules, registry)
+        if problems:
+            raise ConfigError("rules", problems)
+        return Configuration(registry, rules)
+
+
+def field_problems(error: ValidationError, fields: set[str]) -> list[tuple[str, str]]:
+    """(field path, message) per problem, for editors to show next to the field. A check of
+    the whole item whose message starts with a field name (``clear_at 60 must be ...``) is
+    shown at that field."""
+    problems = []
+    for e in error.errors():
+        where = ".".join(str(p) for p in e["loc"])
+        message = e["msg"].removeprefix("Value error, ")
+        first_word = message.split(" ", 1)[0].strip("`")
+        if not where and first_word in fields:
+            where = first_word
+        if e["type"] == "extra_forbidden":
+            message = "unknown field"
+        problems.append((where, message))
+    return problems
+
+
+def _change(row: tuple[Any, ...]) -> ConfigChange:
+    id_, ts, actor, kind, key, action, old, new, rollback_of = row
+    return ConfigChange(
+        id_,
+        ts,
+        actor,
+        kind,
+        key,
+        action,
+        None if old is None else json.loads(old),
+        None if new is None else json.loads(new),
+        rollback_of,
+    )

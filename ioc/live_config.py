@@ -1,0 +1,102 @@
+"""Configuration changes reach the running service without a restart.
+
+* A rule change (new threshold, new rule, removed rule) goes straight to the analytics
+  engine: unchanged rules keep their state; a changed rule's next value decides whether it
+  fires or clears what its old version raised (:class:`analytics.limits.LimitRules`).
+* A registry change (stations, enterprises, parameter sets) is taken by the registry in place
+  (validation, the wall's board and the API see it at once), and the analytics engine is
+  rebuilt and warmed up from stored history, as at a restart, then swapped in. Until the swap
+  the old engine keeps running, so no reading goes unevaluated.
+
+Either way the walls get a fresh snapshot (names, stations and alerts as now configured).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import MutableMapping
+
+from alerts.lifecycle import AlertBook
+from analytics.config import AnalyticsConfig, RuleConfig
+from analytics.engine import AnalyticsEngine
+from ioc.config_store import RULE, ConfigChange, Configuration
+from ioc.pipeline import Pipeline
+from ioc.registry import StationRegistry
+from ioc.warmup import warm_up
+from store.influx import InfluxStore
+from web.broadcast import Broadcaster
+from web.station_board import StationBoard
+
+log = logging.getLogger(__name__)
+
+
+class LiveConfiguration:
+    """Subscribed to the :class:`ioc.config_store.ConfigStore`."""
+
+    def __init__(
+        self,
+        *,
+        analytics: AnalyticsConfig,
+        registry: StationRegistry,
+        rules: MutableMapping[str, RuleConfig],
+        pipeline: Pipeline,
+        board: StationBoard,
+        broadcaster: Broadcaster,
+        store: InfluxStore,
+        alerts: AlertBook,
+    ) -> None:
+        self._analytics = analytics
+        self._registry = registry
+        self._rules = rules
+        self._pipeline = pipeline
+        self._board = board
+        self._broadcaster = broadcaster
+        self._store = store
+        self._alerts = alerts
+        self._rebuild: asyncio.Task[None] | None = None
+        self.rebuilt = asyncio.Event()  # set after each engine swap (tests wait on it)
+
+    def __call__(self, change: ConfigChange, configuration: Configuration) -> None:
+        self._rules.clear()
+        self._rules.update({rule.id: rule for rule in configuration.rules})
+        if change.kind == RULE:
+            self._pipeline.engine.set_rules(configuration.rules)
+            log.info("rule %s: %s by %s, live", change.key, change.action, change.actor)
+        else:
+            self._registry.replace_with(configuration.registry)
+            self._board.follow_registry()
+            if self._rebuild is not None:
+                self._rebuild.cancel()
+            self.rebuilt.clear()
+            self._rebuild = asyncio.get_running_loop().create_task(self._rebuild_engine())
+            log.info(
+                "%s %s: %s by %s; analytics rebuilding",
+                change.kind,
+                change.key,
+                change.action,
+                change.actor,
+            )
+        self._broadcaster.resync_all()
+
+    async def _rebuild_engine(self) -> None:
+        rules = list(self._rules.values())
+        engine = AnalyticsEngine(
+            self._analytics.model_copy(update={"rules": rules}), self._registry
+        )
+        await warm_up(
+            engine, self._store, self._registry, self._alerts, self._analytics.warmup_hours
+        )
+        current = list(self._rules.values())
+        if current != rules:  # a rule changed during the warm-up
+            engine.set_rules(current)
+        self._pipeline.engine = engine
+        self.rebuilt.set()
+        log.info("analytics engine rebuilt for %d stations", len(self._registry))
+
+    async def close(self) -> None:
+        if self._rebuild is not None:
+            self._rebuild.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rebuild

@@ -1,0 +1,297 @@
+"""Who may call what. Every route has an entry in :data:`ROUTE_ACCESS`; the middleware
+:func:`access_control` refuses a route that has none (fail closed).
+
+Credentials, in this order: ``Authorization: Bearer <token or API key>``, then the session
+cookie of the pages. A login token (``POST /api/v1/auth/token`` or the cookie of
+``POST /api/v1/auth/login``) carries the user's role; an enterprise API key may only send data.
+
+=============  =====================================================================
+capability     roles
+=============  =====================================================================
+read           viewer, operator, officer, admin: the wall, its feed, alerts, AQI ...
+own_data       the above, and enterprise users for their own stations only
+operate        operator, officer, admin: acknowledge, resolve, close, comment alerts
+configure      officer, admin: rules and thresholds, backtests, silences, history
+administer     admin: users, stations, enterprises, the audit log
+ingest         enterprise users, admin, API keys: post readings and station files
+portal         enterprise users (their enterprise), admin (any)
+signed_in      any logged-in user: who am I, log out, change own password
+public         no login: the login page, static files, health, the OpenAPI document
+=============  =====================================================================
+
+Refusals answer 401 (no or bad credential: log in) or 403 (logged in, not allowed) with
+``{"error": reason}``; pages redirect to ``/login`` instead of a 401. A refusal with a
+credential, and every 403, goes to the audit log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import quote, urlsplit
+
+from aiohttp import web
+
+from ioc import appkeys
+from ioc.accounts import AccountBook, ApiKey, Login, Role, TokenRejected
+from ioc.audit import DENIED, AuditLog
+from ioc.registry import Station
+
+log = logging.getLogger(__name__)
+SESSION_COOKIE = "ioc_session"
+
+
+class Can(StrEnum):
+    PUBLIC = "public"
+    SIGNED_IN = "signed_in"
+    READ = "read"
+    OWN_DATA = "own_data"
+    OPERATE = "operate"
+    CONFIGURE = "configure"
+    ADMINISTER = "administer"
+    INGEST = "ingest"
+    PORTAL = "portal"
+
+
+_VIEWER = frozenset({Can.SIGNED_IN, Can.READ, Can.OWN_DATA})
+ROLE_CAPABILITIES: dict[Role, frozenset[Can]] = {
+    Role.VIEWER: _VIEWER,
+    Role.OPERATOR: _VIEWER | {Can.OPERATE},
+    Role.OFFICER: _VIEWER | {Can.OPERATE, Can.CONFIGURE},
+    Role.ADMIN: frozenset(Can) - {Can.PUBLIC},
+    Role.ENTERPRISE: frozenset({Can.SIGNED_IN, Can.OWN_DATA, Can.INGEST, Can.PORTAL}),
+}
+API_KEY_CAPABILITIES = frozenset({Can.INGEST})
+
+#: (method, route path) → what the caller must be able to do.
+ROUTE_ACCESS: dict[tuple[str, str], Can] = {
+    ("GET", "/"): Can.PUBLIC,
+    ("GET", "/login"): Can.PUBLIC,
+    ("GET", "/static"): Can.PUBLIC,
+    ("GET", "/api/v1/health"): Can.PUBLIC,
+    ("GET", "/api/v1/openapi.json"): Can.PUBLIC,
+    ("POST", "/api/v1/auth/login"): Can.PUBLIC,
+    ("POST", "/api/v1/auth/token"): Can.PUBLIC,
+    ("POST", "/api/v1/auth/logout"): Can.SIGNED_IN,
+    ("GET", "/api/v1/auth/me"): Can.SIGNED_IN,
+    ("POST", "/api/v1/auth/password"): Can.SIGNED_IN,
+    ("GET", "/wall"): Can.READ,
+    ("GET", "/ws"): Can.READ,
+    ("GET", "/console"): Can.CONFIGURE,
+    ("GET", "/portal"): Can.PORTAL,
+    ("GET", "/api/v1/stations"): Can.OWN_DATA,
+    ("GET", "/api/v1/readings"): Can.OWN_DATA,
+    ("GET", "/api/v1/rejected"): Can.OWN_DATA,
+    ("GET", "/api/v1/alerts"): Can.READ,
+    ("GET", "/api/v1/alerts/{id}"): Can.READ,
+    ("POST", "/api/v1/alerts/{id}/{action}"): Can.OPERATE,
+    ("POST", "/api/v1/alerts/{id}/comment"): Can.OPERATE,
+    ("GET", "/api/v1/silences"): Can.READ,
+    ("POST", "/api/v1/silences"): Can.CONFIGURE,
+    ("DELETE", "/api/v1/silences/{id}"): Can.CONFIGURE,
+    ("POST", "/api/v1/rules/backtest"): Can.CONFIGURE,
+    ("GET", "/api/v1/aqi"): Can.READ,
+    ("GET", "/api/v1/fire-danger"): Can.READ,
+    ("GET", "/api/v1/cameras"): Can.READ,
+    ("GET", "/api/v1/cameras/{id}/snapshots/{name}"): Can.READ,
+    ("POST", "/api/v1/ingest"): Can.INGEST,
+    ("POST", "/api/v1/ingest/files"): Can.INGEST,
+    ("GET", "/api/v1/config/history"): Can.CONFIGURE,
+    ("POST", "/api/v1/config/history/{id}/rollback"): Can.CONFIGURE,
+    ("GET", "/api/v1/users"): Can.ADMINISTER,
+    ("POST", "/api/v1/users"): Can.ADMINISTER,
+    ("PATCH", "/api/v1/users/{username}"): Can.ADMINISTER,
+    ("DELETE", "/api/v1/users/{username}"): Can.ADMINISTER,
+    ("POST", "/api/v1/users/{username}/password"): Can.ADMINISTER,
+    ("GET", "/api/v1/audit"): Can.ADMINISTER,
+    ("GET", "/api/v1/apikeys"): Can.PORTAL,
+    ("POST", "/api/v1/apikeys"): Can.PORTAL,
+    ("DELETE", "/api/v1/apikeys/{id}"): Can.PORTAL,
+    ("GET", "/api/v1/portal/stations"): Can.PORTAL,
+}
+# The configuration: officers read all and change rules; admins change the registry.
+for _kind, _writer in (
+    ("rules", Can.CONFIGURE),
+    ("stations", Can.ADMINISTER),
+    ("enterprises", Can.ADMINISTER),
+    ("parameter-sets", Can.ADMINISTER),
+):
+    ROUTE_ACCESS[("GET", f"/api/v1/config/{_kind}")] = Can.CONFIGURE
+    ROUTE_ACCESS[("GET", f"/api/v1/config/{_kind}/{{key}}")] = Can.CONFIGURE
+    ROUTE_ACCESS[("PUT", f"/api/v1/config/{_kind}/{{key}}")] = _writer
+    ROUTE_ACCESS[("DELETE", f"/api/v1/config/{_kind}/{{key}}")] = _writer
+#: Who may change an item of each configuration kind (also checked on rollback).
+CONFIG_WRITERS = {"rule": Can.CONFIGURE} | {
+    kind: Can.ADMINISTER for kind in ("station", "enterprise", "parameter_set")
+}
+
+ACCOUNTS = web.AppKey("accounts", AccountBook)
+AUDIT = web.AppKey("audit", AuditLog)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a user (``role`` set) or an API key (``role`` None)."""
+
+    name: str
+    role: Role | None
+    enterprise: str | None  # the enterprise a user or key is confined to
+    via: str  # session (cookie), bearer (login token) or api_key
+    capabilities: frozenset[Can]
+    token: str = ""  # the login token itself (to log out)
+
+    def may(self, capability: Can) -> bool:
+        return capability in self.capabilities
+
+    def sees(self, station: Station) -> bool:
+        return self.enterprise is None or station.owner == self.enterprise
+
+
+PRINCIPAL = web.RequestKey("principal", Principal)
+
+
+def principal_of(request: web.Request) -> Principal:
+    """The caller of a route that needs a login (set by :func:`access_control`)."""
+    return request[PRINCIPAL]
+
+
+def client_address(request: web.Request) -> str:
+    return request.remote or ""
+
+
+def route_key(request: web.Request) -> tuple[str, str] | None:
+    route = request.match_info.route
+    resource = route.resource
+    if resource is None:  # 404/405: aiohttp's own answers
+        return None
+    method = "GET" if route.method == "HEAD" else route.method
+    return method, resource.canonical
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def access_control(request: web.Request, handler: Handler) -> web.StreamResponse:
+    key = route_key(request)
+    if key is None:
+        return await handler(request)
+    need = ROUTE_ACCESS.get(key)
+    if need is None:
+        log.error("route %s %s has no access policy: refused", *key)
+        raise json_error(web.HTTPForbidden, "this route has no access policy")
+    page = not key[1].startswith("/api/") and key[1] != "/ws"
+    try:
+        principal = authenticate(request)
+    except TokenRejected as exc:
+        audit(request, "anonymous", "access", DENIED, reason=str(exc))
+        if page:
+            raise _to_login(request, clear_cookie=True) from None
+        raise json_error(web.HTTPUnauthorized, str(exc), expired=exc.expired) from None
+    if principal is not None:
+        request[PRINCIPAL] = principal
+    if need == Can.PUBLIC:
+        return await handler(request)
+    if principal is None:
+        if page:
+            raise _to_login(request)
+        raise json_error(
+            web.HTTPUnauthorized,
+            "log in first: send `Authorization: Bearer <token>` (POST /api/v1/auth/token)",
+        )
+    if not principal.may(need):
+        who = f"role {principal.role}" if principal.role else "an API key"
+        reason = f"{who} may not do this (needs {need.value})"
+        audit(request, principal.name, "access", DENIED, reason=reason)
+        if page:
+            raise web.HTTPForbidden(text=f"403: {reason}", content_type="text/plain")
+        raise json_error(web.HTTPForbidden, reason)
+    if principal.via == "session" and request.method not in ("GET", "HEAD", "OPTIONS"):
+        _check_same_origin(request)
+    return await handler(request)
+
+
+def authenticate(request: web.Request) -> Principal | None:
+    """The caller, or None without credentials; raises :class:`TokenRejected` for bad ones."""
+    accounts = request.app[ACCOUNTS]
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, secret = header.partition(" ")
+        secret = secret.strip()
+        if scheme.lower() != "bearer" or not secret:
+            raise TokenRejected("send `Authorization: Bearer <token or API key>`")
+        key = accounts.check_api_key(secret)
+        if key is not None:
+            return api_key_principal(key)
+        return login_principal(accounts.check_token(secret), "bearer", secret)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return login_principal(accounts.check_token(cookie), "session", cookie)
+    return None
+
+
+def login_principal(login: Login, via: str, token: str) -> Principal:
+    user = login.user
+    return Principal(
+        user.username, user.role, user.enterprise, via, ROLE_CAPABILITIES[user.role], token
+    )
+
+
+def api_key_principal(key: ApiKey) -> Principal:
+    return Principal(f"apikey:{key.id}", None, key.enterprise, "api_key", API_KEY_CAPABILITIES)
+
+
+def audit(request: web.Request, actor: str, action: str, outcome: str, **detail: object) -> None:
+    request.app[AUDIT].record(
+        actor,
+        action,
+        f"{request.method} {request.path}",
+        outcome,
+        client_address(request),
+        **detail,
+    )
+
+
+def check_station(request: web.Request, station_id: str) -> None:
+    """403 (audited) when the caller is confined to an enterprise that does not own it."""
+    principal = principal_of(request)
+    if principal.enterprise is None:
+        return
+    station = request.app[appkeys.REGISTRY].get(station_id)
+    if station is None or not principal.sees(station):
+        reason = f"station {station_id!r} is not one of enterprise {principal.enterprise}'s"
+        audit(request, principal.name, "access", DENIED, reason=reason, station=station_id)
+        raise json_error(web.HTTPForbidden, reason, station_id=station_id)
+
+
+def visible_station_ids(request: web.Request) -> list[str] | None:
+    """The station ids the caller may see, or None for all."""
+    principal = principal_of(request)
+    if principal.enterprise is None:
+        return None
+    return [s.id for s in request.app[appkeys.REGISTRY] if principal.sees(s)]
+
+
+def _check_same_origin(request: web.Request) -> None:
+    """Cookie-authenticated changes must come from our own pages (SameSite=Strict does the
+    rest): a browser sends ``Origin`` on cross-site requests."""
+    origin = request.headers.get("Origin")
+    if origin and urlsplit(origin).netloc != request.host:
+        raise json_error(web.HTTPForbidden, f"cross-site request from {origin} refused")
+
+
+def _to_login(request: web.Request, clear_cookie: bool = False) -> web.HTTPFound:
+    redirect = web.HTTPFound(f"/login?next={quote(request.path_qs, safe='')}")
+    if clear_cookie:
+        redirect.del_cookie(SESSION_COOKIE, path="/")
+    return redirect
+
+
+def json_error(kind: type[web.HTTPException], reason: str, **details: object) -> web.HTTPException:
+    return kind(
+        text=json.dumps({"error": reason, **details}, ensure_ascii=False),
+        content_type="application/json",
+    )
