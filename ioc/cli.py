@@ -4,6 +4,7 @@ ioc serve         run the service against the configured broker and database
 ioc dev           private Mosquitto + InfluxDB under ./var, the service and the simulators
 ioc simulate      run the simulated station network against the configured broker
 ioc check-config  validate a configuration file and its station registry
+ioc users         add, list, disable users and reset passwords (the first admin)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from analytics.limits import rule_problems
 from ioc.config import IocConfig, load_config
 from ioc.errors import ConfigError, IocError
 from ioc.registry import StationRegistry
+from ioc.users_cli import add_users_parser, users_command
 
 DEFAULT_CONFIG = Path("config/ioc.yaml")
 
@@ -35,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         ("check-config", "validate a config file and its station registry"),
         ("credentials", "make or complete the accounts file (var/credentials.yaml)"),
         ("broker-files", "write Mosquitto password_file and acl_file"),
+        ("users", "add, list, disable users and set passwords"),
     ]:
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument(
@@ -51,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
                 default=None,
                 help="accounts file (default: ingest.credentials_file, else var/credentials.yaml)",
             )
+        if name == "users":
+            add_users_parser(sub)
         if name == "broker-files":
             sub.add_argument("--out", type=Path, required=True, help="directory to write to")
         if name == "dev":
@@ -92,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"broker {config.mqtt.host}:{config.mqtt.port}, database {config.influx.url}"
             )
             return 0
+        if args.command == "users":
+            return users_command(args, config, registry)
         if args.command in ("credentials", "broker-files"):
             return _accounts_command(args, config, registry)
         if args.command == "serve":

@@ -6,6 +6,9 @@ An external broker or database is used instead of the private one when the confi
 a host other than this machine, or the environment sets ``IOC_MQTT__HOST`` /
 ``IOC_INFLUX__URL``.
 
+The wall and the console require a login: demo accounts (admin, officer, operator, viewer and
+one per enterprise) are made once, with their passwords in ``./var/dev-logins.txt``.
+
 The private broker requires a login: accounts are made once in ``./var/credentials.yaml``
 (the service, the simulators as publisher, one per enterprise), and the broker's password and
 ACL files are made from them and the registry at every start.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import subprocess
 import sys
 from contextlib import ExitStack, suppress
@@ -24,7 +28,10 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 
 from ingest.credentials import Credentials, write_broker_files
+from ioc.accounts import AccountBook, Role
 from ioc.cli import DEFAULT_CONFIG, load_config_and_registry
+from ioc.config import IocConfig
+from ioc.database import open_database
 from ioc.private_services import PrivateInfluxDB, PrivateMosquitto, free_port
 from ioc.registry import StationRegistry
 from ioc.runner import serve
@@ -102,8 +109,10 @@ def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
                 "alerts": config.alerts.model_copy(
                     update={"database": str(var / "alerts.sqlite3")}
                 ),
+                "access": config.access.model_copy(update={"database": var / "ioc.sqlite3"}),
             }
         )
+        logins = _ensure_dev_logins(config, registry, var / "dev-logins.txt")
         web_port = free_port(config.web.port or PREFERRED_WEB_PORT)
         config = config.model_copy(update={"web": config.web.model_copy(update={"port": web_port})})
         if simulators:
@@ -115,7 +124,11 @@ def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
             stack.callback(_stop_process, simulator)
 
         def ready(url: str) -> None:
-            _say(f"wall:   {url}")
+            _say(f"wall:    {url}")
+            _say(f"console: {url.removesuffix('/wall')}/console   portal: /portal")
+            _say(f"logins ({var / 'dev-logins.txt'}):")
+            for name, password in logins.items():
+                _say(f"  {name:<14} {password}")
             _say(f"health: {url.removesuffix('/wall')}/api/v1/health")
             _say("Ctrl-C stops everything")
 
@@ -136,6 +149,31 @@ def _ensure_credentials(path: Path, registry: StationRegistry) -> Credentials:
         for username, key in secrets.api_keys.items():
             _say(f"  {username:<14} {key}")
     return credentials
+
+
+def _ensure_dev_logins(config: IocConfig, registry: StationRegistry, path: Path) -> dict[str, str]:
+    """Demo accounts, one per role and enterprise, made once; passwords kept in ``path``."""
+    logins: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            name, _, password = line.partition(" ")
+            logins[name] = password.strip()
+    wanted: dict[str, tuple[Role, str | None]] = {
+        role.value: (role, None) for role in Role if role != Role.ENTERPRISE
+    }
+    wanted |= {e.lower(): (Role.ENTERPRISE, e) for e in registry.enterprises}
+    db = open_database(config.access.database)
+    try:
+        accounts = AccountBook(db, config.access)
+        for name, (role, enterprise) in wanted.items():
+            if accounts.user(name) is None:
+                logins[name] = secrets.token_urlsafe(9)
+                accounts.add_user(name, role, logins[name], enterprise)
+    finally:
+        db.close()
+    path.write_text("".join(f"{n} {p}\n" for n, p in logins.items()), encoding="utf-8")
+    path.chmod(0o600)
+    return {name: logins.get(name, "(set before; see ioc users)") for name in wanted}
 
 
 def _stopping(service: PrivateMosquitto | PrivateInfluxDB) -> None:

@@ -67,6 +67,7 @@ class LiveConfiguration:
         else:
             self._registry.replace_with(configuration.registry)
             self._board.follow_registry()
+            self._pipeline.follow_registry()
             if self._rebuild is not None:
                 self._rebuild.cancel()
             self.rebuilt.clear()

@@ -74,6 +74,10 @@ class Pipeline:
         self._gather_s = gather_s
         self.stats = PipelineStats()
 
+    def follow_registry(self) -> None:
+        """Take in a changed registry (the engine is replaced separately)."""
+        self._serializer.follow_registry()
+
     async def run(
         self,
         inbox: asyncio.Queue[RawMessage],

@@ -21,8 +21,15 @@ from ioc.registry import StationRegistry
 
 class ReadingSerializer:
     def __init__(self, registry: StationRegistry) -> None:
+        self._registry = registry
+        self._prefix: dict[str, str] = {}
+        self.follow_registry()
+
+    def follow_registry(self) -> None:
+        """Tags of the stations as the registry has them now (after a change)."""
         self._prefix = {
-            s.id: f"reading,kind={s.kind},owner={s.owner},station={s.id} " for s in registry
+            s.id: f"reading,kind={s.kind},owner={s.owner},station={s.id} "
+            for s in self._registry
         }
 
     def lines(self, readings: Iterable[Reading]) -> list[str]:

@@ -18,8 +18,13 @@ from ioc.private_services import free_port
 ALERT_DEADLINE_S = 120
 
 
-def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as response:
+def get_json(url: str, token: str = "", body: dict[str, str] | None = None) -> Any:
+    request = urllib.request.Request(
+        url,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}"} if token else {},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
         return json.load(response)
 
 
@@ -62,15 +67,22 @@ def test_ioc_dev_brings_up_the_wall_with_an_alert_and_stops_cleanly(tmp_path: Pa
                 break
         assert wall_url.startswith("http://"), "".join(output)
         base = wall_url.removesuffix("/wall")
-        with urllib.request.urlopen(wall_url, timeout=5) as page:
+        with urllib.request.urlopen(wall_url, timeout=5) as page:  # → the login page
             assert page.status == 200 and b"<html" in page.read().lower()
+            assert "/login" in page.url
+        logins = dict(
+            line.split(" ", 1) for line in (var / "dev-logins.txt").read_text().splitlines()
+        )
+        assert set(logins) >= {"admin", "officer", "operator", "viewer"}
+        login = {"username": "viewer", "password": logins["viewer"]}
+        token = get_json(f"{base}/api/v1/auth/token", body=login)["token"]
 
         alerts: list[dict[str, Any]] = []
         while not alerts and time.monotonic() - started < ALERT_DEADLINE_S:
             time.sleep(1)
-            alerts = get_json(f"{base}/api/v1/alerts?state=all")["alerts"]
+            alerts = get_json(f"{base}/api/v1/alerts?state=all", token)["alerts"]
         assert alerts, f"no alert within {ALERT_DEADLINE_S}s"
-        stations = get_json(f"{base}/api/v1/stations")["stations"]
+        stations = get_json(f"{base}/api/v1/stations", token)["stations"]
         assert sum(s["status"] in ("ok", "alert") for s in stations) >= 100
         health = get_json(f"{base}/api/v1/health")
         assert health["store"]["written_points"] > 0
