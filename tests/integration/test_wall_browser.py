@@ -98,3 +98,23 @@ async def test_the_camera_button_shows_every_camera(
     await cards.nth(len(service.config.cameras.cameras) - 1).wait_for(timeout=10_000)
     ids = {await c.get_attribute("data-camera-id") for c in await cards.all()}
     assert ids == {c.id for c in service.config.cameras.cameras}
+
+
+async def test_a_viewer_sees_alerts_but_no_acknowledge_button(
+    service: RunningService, browser: Browser
+) -> None:
+    page = await open_wall(browser, service, "/wall", Role.VIEWER)
+    await page.wait_for_selector("[data-testid='user-badge']:not([hidden])")
+    assert TEST_USERS[Role.VIEWER] in await page.locator("[data-testid='user-badge']").inner_text()
+    await publish(service, "STK-1", payload({"dust": 333.3}))
+    row = page.locator("[data-testid='alert-row'][data-station-id='STK-1']")
+    await row.wait_for(timeout=10_000)
+    assert await row.locator("[data-testid='ack-button']").count() == 0
+
+
+async def test_without_a_login_the_wall_sends_to_the_login_page(
+    service: RunningService, browser: Browser
+) -> None:
+    page = await browser.new_page()
+    await page.goto(f"{service.url}/wall?lang=en")
+    assert page.url == f"{service.url}/login?next=%2Fwall%3Flang%3Den"

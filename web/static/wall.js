@@ -7,7 +7,7 @@
  *
  * URL options: ?lang=vi|en, ?kiosk=1 (wall display: no language switch or
  * operator controls, cursor hidden when still, full screen on first click),
- * ?map=status|aqi (marker colouring), ?operator=NAME (acknowledgements).
+ * ?map=status|aqi (marker colouring). Acknowledgements are made as the logged-in user.
  *
  * Structure:
  *   1. Constants and the VI/EN dictionary
@@ -79,6 +79,8 @@
       lastUpdate: 'Dữ liệu cập nhật',
       connLive: 'Trực tuyến',
       ack: 'Xác nhận',
+      logout: 'Đăng xuất',
+      console: 'Cấu hình',
       cameras: 'Camera',
       congestion: ['Thông thoáng', 'Chậm', 'Ùn tắc'],
       cameraAnalysisPaused: 'tạm dừng phân tích',
@@ -176,6 +178,8 @@
       lastUpdate: 'Data updated',
       connLive: 'Live',
       ack: 'Acknowledge',
+      logout: 'Log out',
+      console: 'Console',
       cameras: 'Cameras',
       congestion: ['Free', 'Slow', 'Jammed'],
       cameraAnalysisPaused: 'analysis paused',
@@ -552,6 +556,7 @@
     const onLost = () => {
       if (socket !== connection.socket) return;
       handleConnectionLost();
+      loadUser();  // a refused connection may be an expired login: go to the login page
     };
     socket.addEventListener('close', onLost);
     socket.addEventListener('error', onLost);
@@ -1598,12 +1603,14 @@
     },
   };
 
-  /** An acknowledged alert shows who took it; an open one a button to acknowledge it. */
+  /** An acknowledged alert shows who took it; an open one a button to acknowledge it, for
+   * users whose role may (operators, officers, admins). */
   function ackControl(alert) {
     if (alert.state === 'acknowledged') {
       return el('span', { class: 'alert-acked', 'data-testid': 'alert-acked' },
         `✓ ${alert.acknowledged_by || ''}`);
     }
+    if (!canOperate()) return el('span', { class: 'alert-open muted small' }, '');
     const button = el('button', { class: 'ack-button', type: 'button', 'data-testid': 'ack-button' },
       t('ack'));
     button.addEventListener('click', (event) => {
@@ -1611,13 +1618,45 @@
       const socket = connection.socket;
       if (!socket || socket.readyState !== WebSocket.OPEN) return;
       button.disabled = true;
-      socket.send(JSON.stringify({ type: 'ack', alert_id: alert.id, user: operatorName() }));
+      socket.send(JSON.stringify({ type: 'ack', alert_id: alert.id }));
     });
     return button;
   }
 
-  function operatorName() {
-    return new URLSearchParams(location.search).get('operator') || localStorage.getItem('ioc.operator') || 'wall';
+  /** The logged-in user (GET /api/v1/auth/me); without a valid login, the login page. */
+  const session = { user: null };
+
+  function canOperate() {
+    return !session.user || session.user.capabilities.includes('operate');
+  }
+
+  async function loadUser() {
+    let response;
+    try {
+      response = await fetch('/api/v1/auth/me', { cache: 'no-store', headers: { Accept: 'application/json' } });
+    } catch (_) {
+      return;  // the server is away: the reconnect loop shows it
+    }
+    if (response.status === 401) {
+      location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+      return;
+    }
+    if (!response.ok) return;
+    session.user = await response.json();
+    const badge = $('user-badge');
+    badge.hidden = false;
+    $('user-name').textContent = session.user.display_name || session.user.username;
+    $('console-link').hidden = !session.user.capabilities.includes('configure');
+    document.body.dataset.role = session.user.role;
+    alertList.rebuild();
+  }
+
+  async function logout() {
+    try {
+      await fetch('/api/v1/auth/logout', { method: 'POST' });
+    } finally {
+      location.assign('/login?next=%2Fwall');
+    }
   }
 
   function renderResolvedList() {
@@ -2543,6 +2582,8 @@
     cameraGrid.init();
     applyLanguage();
     scheduleTick();
+    $('logout-button').addEventListener('click', logout);
+    loadUser();
     connect();
   }
 
