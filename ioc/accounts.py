@@ -8,7 +8,8 @@ files, API keys and refused data). What each role may call is in :mod:`web.acces
 
 Passwords are hashed with scrypt (salted, cost ``access.scrypt_n``); login tokens and API keys
 are random and only their SHA-256 is kept. A user or address with ``max_login_failures``
-failed logins within ``lockout_s`` is refused for ``lockout_s`` even with the right password.
+failed logins within ``lockout_s`` is refused for ``lockout_s`` even with the right password;
+an address, which many users may share behind a proxy, after five times as many.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ioc.errors import AccessError
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 TOKEN_BYTES = 32
 API_KEY_PREFIX = "ioc_"
+ADDRESS_FAILURES_FACTOR = 5  # an address is locked after 5x the failures that lock a user
 KEEP_EXPIRED_MS = 7 * 86_400_000  # an expired token is still recognised (to say "expired")
 
 SCHEMA = """
@@ -121,6 +123,10 @@ class TokenRejected(AccessError):
 
 class InvalidAccount(AccessError):
     """An account change that cannot be made (bad name, short password, unknown user...)."""
+
+
+class UnknownUser(InvalidAccount):
+    """No user by that name."""
 
 
 def hash_password(password: str, n: int) -> str:
@@ -312,7 +318,10 @@ class AccountBook:
             return
         while failures and now - failures[0] > window:
             failures.popleft()
-        if len(failures) >= self._config.max_login_failures:
+        limit = self._config.max_login_failures
+        if key.startswith("address:"):  # many people may share an address (a proxy, the centre)
+            limit *= ADDRESS_FAILURES_FACTOR
+        if len(failures) >= limit:
             retry = int(window - (now - failures[-1])) + 1
             raise LoginLocked(
                 f"too many failed logins; try again in {retry} s", retry_after_s=retry
@@ -413,7 +422,7 @@ class AccountBook:
     def _user_or_fail(self, username: str) -> User:
         user = self.user(username)
         if user is None:
-            raise InvalidAccount(f"no user {username!r}")
+            raise UnknownUser(f"no user {username!r}")
         return user
 
 

@@ -187,6 +187,8 @@ async def access_control(request: web.Request, handler: Handler) -> web.StreamRe
     try:
         principal = authenticate(request)
     except TokenRejected as exc:
+        if need == Can.PUBLIC:  # e.g. the login page with a stale cookie: let them log in
+            return await handler(request)
         audit(request, "anonymous", "access", DENIED, reason=str(exc))
         if page:
             raise _to_login(request, clear_cookie=True) from None
@@ -210,7 +212,7 @@ async def access_control(request: web.Request, handler: Handler) -> web.StreamRe
             raise web.HTTPForbidden(text=f"403: {reason}", content_type="text/plain")
         raise json_error(web.HTTPForbidden, reason)
     if principal.via == "session" and request.method not in ("GET", "HEAD", "OPTIONS"):
-        _check_same_origin(request)
+        _check_same_origin(request, principal)
     return await handler(request)
 
 
@@ -275,12 +277,14 @@ def visible_station_ids(request: web.Request) -> list[str] | None:
     return [s.id for s in request.app[appkeys.REGISTRY] if principal.sees(s)]
 
 
-def _check_same_origin(request: web.Request) -> None:
+def _check_same_origin(request: web.Request, principal: Principal) -> None:
     """Cookie-authenticated changes must come from our own pages (SameSite=Strict does the
     rest): a browser sends ``Origin`` on cross-site requests."""
     origin = request.headers.get("Origin")
     if origin and urlsplit(origin).netloc != request.host:
-        raise json_error(web.HTTPForbidden, f"cross-site request from {origin} refused")
+        reason = f"cross-site request from {origin} refused"
+        audit(request, principal.name, "access", DENIED, reason=reason)
+        raise json_error(web.HTTPForbidden, reason)
 
 
 def _to_login(request: web.Request, clear_cookie: bool = False) -> web.HTTPFound:

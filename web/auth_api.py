@@ -38,6 +38,7 @@ from ioc.accounts import (
     LoginLocked,
     LoginRefused,
     Role,
+    UnknownUser,
     User,
 )
 from ioc.audit import DENIED, FAILED, OK, AuditEntry
@@ -92,9 +93,9 @@ async def _login(request: web.Request, kind: str) -> tuple[str, dict[str, Any]]:
         token, login = await accounts.login(username, password, address, kind)
     except LoginLocked as exc:
         request.app[AUDIT].record(username, "login", "", DENIED, address, reason=str(exc))
-        raise json_error(
-            web.HTTPTooManyRequests, str(exc), retry_after_s=exc.retry_after_s
-        ) from None
+        error = json_error(web.HTTPTooManyRequests, str(exc), retry_after_s=exc.retry_after_s)
+        error.headers["Retry-After"] = str(exc.retry_after_s)
+        raise error from None
     except LoginRefused as exc:
         request.app[AUDIT].record(username, "login", "", FAILED, address, reason=str(exc))
         raise json_error(web.HTTPUnauthorized, str(exc)) from None
@@ -307,6 +308,8 @@ async def revoke_api_key(request: web.Request) -> web.Response:
 def _account_change(change: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
         return change(*args, **kwargs)
+    except UnknownUser as exc:
+        raise json_error(web.HTTPNotFound, str(exc)) from None
     except InvalidAccount as exc:
         raise bad_request(str(exc)) from None
 

@@ -219,7 +219,7 @@ async def run_ingest_step(
         if profiler:
             profiler.start(duration_s)
         t0 = fleet.go()
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(headers=service.headers) as http:
             probe = LagProbe(stack.mosquitto.port, service, http)
             probe_task = asyncio.create_task(probe.run(t0, t0 + duration_s))
             publishers_done = asyncio.create_task(

@@ -176,6 +176,11 @@ class ServiceProcess:
             config[section] = {**config.get(section, {}), **values}
         self.config_path.write_text(yaml.safe_dump(config))
         self.process: subprocess.Popen[bytes] | None = None
+        self.token = ""  # a viewer's login, for the readings API and the websocket
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
 
     @property
     def pid(self) -> int:
@@ -186,7 +191,15 @@ class ServiceProcess:
         return f"{self.prefix}/stations/{station_id}/readings"
 
     def start(self) -> None:
-        """Start and wait until the service is subscribed (health says connected)."""
+        """Start and wait until the service is subscribed (health says connected), with a
+        viewer account (:attr:`token`) to read through the API and the websocket."""
+        password = "bench-viewer-password"
+        subprocess.run(
+            [sys.executable, "-m", "ioc", "users", "add", "bench", "--role", "viewer",
+             "--password-stdin", "-c", str(self.config_path)],
+            input=f"{password}\n".encode(), cwd=self.directory, check=False,
+            capture_output=True, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        )  # fmt: skip
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "ioc", "serve", "-c", str(self.config_path)],
@@ -202,6 +215,7 @@ class ServiceProcess:
                 raise RuntimeError(f"service exited at start:\n{self.log_tail()}")
             with contextlib.suppress(OSError, ValueError):
                 if self.health()["mqtt"]["connected"]:
+                    self.token = self._login("bench", password)
                     return
             time.sleep(0.1)
         self.stop()
@@ -214,6 +228,14 @@ class ServiceProcess:
         with urllib.request.urlopen(f"{self.url}/api/v1/health", timeout=5) as response:
             result: dict[str, Any] = json.load(response)
             return result
+
+    def _login(self, username: str, password: str) -> str:
+        request = urllib.request.Request(
+            f"{self.url}/api/v1/auth/token",
+            data=json.dumps({"username": username, "password": password}).encode(),
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return str(json.load(response)["token"])
 
     def log_tail(self, lines: int = 20) -> str:
         try:

@@ -467,13 +467,14 @@ class StalledClient:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, STALL_RCVBUF)
         self.sock.setblocking(False)
 
-    async def connect(self, port: int) -> None:
+    async def connect(self, port: int, token: str) -> None:
         loop = asyncio.get_running_loop()
         await loop.sock_connect(self.sock, ("127.0.0.1", port))
         key = base64.b64encode(os.urandom(16)).decode()
         request = (
             f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            f"Authorization: Bearer {token}\r\n"
             "Sec-WebSocket-Version: 13\r\n\r\n"
         )
         await loop.sock_sendall(self.sock, request.encode())
@@ -688,7 +689,7 @@ async def measure_fanout(
         for run_index, label in enumerate(("no_stall", "with_stall")):
             if label == "with_stall":
                 stalled = StalledClient()
-                await stalled.connect(service.web_port)
+                await stalled.connect(service.web_port, service.token)
                 pinged, blocked = await stalled.fill()
                 figures["stalled_client_ping_bytes"] = float(pinged)
                 figures["stalled_client_server_blocked"] = float(blocked)
@@ -983,7 +984,7 @@ async def measure(
     probe = ProbePublisher(broker.port, service.topic(STACK_ID))
     try:
         connector = aiohttp.TCPConnector(limit=0)
-        async with aiohttp.ClientSession(connector=connector) as session:
+        async with aiohttp.ClientSession(connector=connector, headers=service.headers) as session:
             try:
                 figures |= await measure_fanout(session, service, probe, pids, log)
             except Exception as exc:  # the latency part still runs

@@ -39,7 +39,9 @@ def test_seeding_fills_an_empty_store_from_the_files(store: ConfigStore) -> None
 def test_a_rule_change_is_versioned_with_who_and_old_and_new(store: ConfigStore) -> None:
     before = store.item(RULE, "pm25_instant")
     assert before is not None
-    change = store.put(RULE, "pm25_instant", before.body | {"above": 40, "clear_at": 35}, "lan", before.version)
+    change = store.put(
+        RULE, "pm25_instant", before.body | {"above": 40, "clear_at": 35}, "lan", before.version
+    )
     assert (change.actor, change.action, change.old, change.new) == (
         "lan",
         "update",
