@@ -36,7 +36,7 @@ from urllib.parse import quote, urlsplit
 from aiohttp import web
 
 from ioc import appkeys
-from ioc.accounts import AccountBook, ApiKey, Login, Role, TokenRejected
+from ioc.accounts import API_KEY_PREFIX, AccountBook, ApiKey, Login, Role, TokenRejected
 from ioc.audit import DENIED, AuditLog
 from ioc.registry import Station
 
@@ -228,6 +228,8 @@ def authenticate(request: web.Request) -> Principal | None:
         key = accounts.check_api_key(secret)
         if key is not None:
             return api_key_principal(key)
+        if secret.startswith(API_KEY_PREFIX):
+            raise TokenRejected("unknown or revoked API key")
         return login_principal(accounts.check_token(secret), "bearer", secret)
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:

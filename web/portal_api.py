@@ -1,8 +1,74 @@
-"""REST API of the enterprise portal (filled in by the portal work)."""
+"""REST API of the enterprise portal (the page is ``GET /portal``, web/static/portal.*)::
+
+    GET /api/v1/portal/stations[?days=7][&enterprise=ID]
+
+An enterprise user sees its own enterprise's stations (asking for another ``enterprise`` is a
+403, audited); an admin sees the stations of ``?enterprise=ID``, or of every enterprise
+(state stations are not in the portal). ``days`` is 1..31 (default 7) local days
+(Asia/Ho_Chi_Minh, UTC+7, no daylight saving), today included and partial. Answer::
+
+    {"enterprise": "ENT-A" | null,            # the enterprise shown; null = every enterprise
+     "enterprises": [{"id", "name"}],         # those the caller may choose from
+     "timezone": "Asia/Ho_Chi_Minh",
+     "generated_at": ISO,
+     "days": ["YYYY-MM-DD", ...],             # oldest first, the last one is today
+     "stations": [{
+        "id", "name", "kind", "owner", "owner_name", "lat", "lon", "interval_s",
+        "status", "last_seen", "values", "units",          # the station board (wall) snapshot
+        "parameters": {key: {"label_vi", "label_en", "unit"}},
+        "completeness": [{"day", "received", "expected", "ratio", "partial"}],
+        "completeness_total": {"received", "expected", "ratio"}}]}
+
+**Daily data completeness.** ``expected`` is the number of reporting intervals of the day,
+``floor(86400 / interval_s)``; for today (``partial``: true) only those elapsed by now,
+``floor(seconds since local midnight / interval_s)``. ``received`` is the number of distinct
+timestamps stored for the station that local day in measurement ``reading``. ``ratio`` is
+``received / expected`` capped at 1 (a station reporting more often than registered is
+complete, not "over 100 %"), null while nothing is expected yet (just after midnight).
+
+How ``received`` is counted, and why not with ``count()``: InfluxDB keeps one point per series
+and timestamp, but a point only carries the parameters that were *accepted* at that instant —
+a value refused (out of range, wrong unit, duplicate ...) is left out, the others are kept. So
+no field is present in every point: ``count(pm25)`` misses the instants where only pm25 was
+refused, and ``count(*)`` counts per field, so neither the largest nor the sum of the per-field
+counts is the number of instants (pm25 refused at 10:00 and pm10 at 11:00 give equal counts one
+short of the truth). The portal therefore reads, per station, the timestamps of the points that
+carry any of the station's registry parameters over the requested days
+(``SELECT "p1","p2",... FROM reading WHERE station = '…' AND time >= … AND time < …``; InfluxDB
+returns a row when any selected field is set) and counts distinct timestamps per local day.
+Selecting the station's own parameters (not ``*``) keeps derived values and other stations'
+columns out, and a set of timestamps counts an instant once even when it was stored in two
+series (the station's kind or owner tag changed). Cost: at most ``days * 86400 / interval_s``
+rows per station (2 016 for 7 days of a 5-minute station); stations are queried a few at a
+time.
+
+InfluxDB unreachable or failing: 503 ``{"error": "database unavailable ...", "detail"}``.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
+from datetime import date
+from typing import Any
+
 from aiohttp import web
+
+from ioc import appkeys
+from ioc.audit import DENIED
+from ioc.clock import LOCAL_TZ, iso_utc, now_ms
+from ioc.errors import StoreError
+from ioc.registry import STATE_OWNER, Station
+from web.access import audit, json_error, principal_of
+from web.requests import bad_request
+
+DEFAULT_DAYS = 7
+MAX_DAYS = 31
+DAY_MS = 86_400_000
+LOCAL_OFFSET_MS = int(LOCAL_TZ.utcoffset(None).total_seconds() * 1000)
+TIME_ZONE_NAME = "Asia/Ho_Chi_Minh"
+PARALLEL_QUERIES = 4
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def add_portal_routes(app: web.Application) -> None:
@@ -10,4 +76,156 @@ def add_portal_routes(app: web.Application) -> None:
 
 
 async def portal_stations(request: web.Request) -> web.Response:
-    return web.json_response({"stations": []})
+    days = _days_param(request)
+    enterprise = _enterprise_param(request)
+    registry = request.app[appkeys.REGISTRY]
+    stations = [
+        s
+        for s in registry
+        if s.owner != STATE_OWNER and (enterprise is None or s.owner == enterprise)
+    ]
+    now = now_ms()
+    today = local_day(now)
+    first = today - days + 1
+    try:
+        received = await _received_per_day(request, stations, first, today)
+    except StoreError as exc:
+        raise json_error(
+            web.HTTPServiceUnavailable,
+            "database unavailable: the data completeness cannot be computed now",
+            detail=str(exc),
+        ) from exc
+    board = {row["id"]: row for row in request.app[appkeys.BOARD].snapshot(now)}
+    names = registry.enterprises
+    answer = []
+    for station in stations:
+        row = board.get(station.id, {})
+        completeness = [
+            _day_entry(day, received[station.id].get(day, 0), station.interval_s, today, now)
+            for day in range(first, today + 1)
+        ]
+        answer.append(
+            {
+                "id": station.id,
+                "name": station.name,
+                "kind": station.kind,
+                "owner": station.owner,
+                "owner_name": names.get(station.owner, station.owner),
+                "lat": station.lat,
+                "lon": station.lon,
+                "interval_s": station.interval_s,
+                "status": row.get("status", "unknown"),
+                "last_seen": row.get("last_seen"),
+                "values": row.get("values", {}),
+                "units": row.get("units", {}),
+                "parameters": {
+                    key: {"label_vi": p.label_vi, "label_en": p.label_en, "unit": p.unit_display}
+                    for key, p in station.parameters.items()
+                },
+                "completeness": completeness,
+                "completeness_total": _total(completeness),
+            }
+        )
+    principal = principal_of(request)
+    choices = [principal.enterprise] if principal.enterprise is not None else list(names)
+    return web.json_response(
+        {
+            "enterprise": enterprise,
+            "enterprises": [{"id": e, "name": names.get(e, e)} for e in choices],
+            "timezone": TIME_ZONE_NAME,
+            "generated_at": iso_utc(now),
+            "days": [day_label(day) for day in range(first, today + 1)],
+            "stations": answer,
+        }
+    )
+
+
+def local_day(ts_ms: int) -> int:
+    """The local (UTC+7) day of a UTC epoch-ms time, as days since 1970-01-01."""
+    return (ts_ms + LOCAL_OFFSET_MS) // DAY_MS
+
+
+def day_start_ms(day: int) -> int:
+    """UTC epoch ms of the local midnight starting ``day``."""
+    return day * DAY_MS - LOCAL_OFFSET_MS
+
+
+def day_label(day: int) -> str:
+    return date.fromordinal(_EPOCH_ORDINAL + day).isoformat()
+
+
+def expected_intervals(interval_s: float, seconds: float) -> int:
+    """Reporting intervals of ``interval_s`` in ``seconds``: one value is due per interval."""
+    return int(max(seconds, 0.0) // interval_s)
+
+
+def _day_entry(day: int, received: int, interval_s: float, today: int, now: int) -> dict[str, Any]:
+    partial = day == today
+    seconds = (now - day_start_ms(day)) / 1000 if partial else DAY_MS / 1000
+    expected = expected_intervals(interval_s, seconds)
+    return {
+        "day": day_label(day),
+        "received": received,
+        "expected": expected,
+        "ratio": _ratio(received, expected),
+        "partial": partial,
+    }
+
+
+def _total(days: list[dict[str, Any]]) -> dict[str, Any]:
+    received = sum(min(d["received"], d["expected"]) for d in days)
+    expected = sum(d["expected"] for d in days)
+    return {"received": received, "expected": expected, "ratio": _ratio(received, expected)}
+
+
+def _ratio(received: int, expected: int) -> float | None:
+    if expected <= 0:
+        return None
+    return round(min(received / expected, 1.0), 4)
+
+
+async def _received_per_day(
+    request: web.Request, stations: list[Station], first: int, last: int
+) -> dict[str, Counter[int]]:
+    """Distinct stored timestamps per station and local day in ``first..last``."""
+    store = request.app[appkeys.STORE]
+    start, end = day_start_ms(first), day_start_ms(last + 1)
+    limit = asyncio.Semaphore(PARALLEL_QUERIES)
+
+    async def count(station: Station) -> Counter[int]:
+        if not station.parameters:
+            return Counter()
+        fields = ",".join(f'"{key}"' for key in station.parameters)
+        influxql = (
+            f'SELECT {fields} FROM "reading" WHERE "station" = \'{station.id}\' '
+            f"AND time >= {start}ms AND time < {end}ms"
+        )
+        async with limit:
+            rows = await store.query(influxql)
+        times = {int(row["time"]) for row in rows}
+        return Counter(local_day(ts) for ts in times)
+
+    counts = await asyncio.gather(*(count(s) for s in stations))
+    return {s.id: c for s, c in zip(stations, counts, strict=True)}
+
+
+def _days_param(request: web.Request) -> int:
+    raw = request.query.get("days", str(DEFAULT_DAYS))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_DAYS:
+        raise bad_request(f"`days` must be 1..{MAX_DAYS}")
+    return int(raw)
+
+
+def _enterprise_param(request: web.Request) -> str | None:
+    """The enterprise to show: the caller's own, or for an admin ``?enterprise=`` (None: all)."""
+    principal = principal_of(request)
+    asked = request.query.get("enterprise") or None
+    if principal.enterprise is not None:
+        if asked is not None and asked != principal.enterprise:
+            reason = f"enterprise {principal.enterprise} may not see enterprise {asked!r}"
+            audit(request, principal.name, "access", DENIED, reason=reason, enterprise=asked)
+            raise json_error(web.HTTPForbidden, reason)
+        return principal.enterprise
+    if asked is not None and asked not in request.app[appkeys.REGISTRY].enterprises:
+        raise bad_request(f"`enterprise` {asked!r} is not a known enterprise")
+    return asked

@@ -180,15 +180,19 @@ async def readings(request: web.Request) -> web.Response:
 
 async def rejected(request: web.Request) -> web.Response:
     """The dead-letter store: ``?station=ID&since=ISO&limit=N``, newest first. An enterprise
-    sees what was refused for its own stations."""
+    sees what was refused for its own stations, but not others' attempts on them
+    (``not_owner``: the payload is the sender's)."""
     station = _station_param(request, required=False)
     where = "time > 0" + (f" AND station = '{station}'" if station else "")
+    visible = visible_station_ids(request)
     if station:
         check_station(request, station)
-    else:
-        visible = visible_station_ids(request)
-        if visible is not None:
-            where += " AND station =~ /^(" + "|".join(map(re.escape, visible)) + ")$/"
+    elif visible is not None:
+        if not visible:  # `=~ /^()$/` would match the refusals that have no station
+            return web.json_response({"rejected": []})
+        where += " AND station =~ /^(" + "|".join(map(re.escape, visible)) + ")$/"
+    if visible is not None:  # another sender's attempt on its station is not its data
+        where += " AND reason != 'not_owner'"
     where += _since_clause(request)
     rows = await _query(
         request, f"SELECT * FROM rejected WHERE {where} ORDER BY time DESC LIMIT {_limit(request)}"

@@ -54,7 +54,7 @@ async def test_http_batch_accepts_the_good_items_and_explains_the_bad(
             {"ts": ts, "values": {"pm25": 1}},
         ]
     }
-    async with service.http() as http:
+    async with aiohttp.ClientSession() as http:
         async with http.post(
             f"{service.url}/api/v1/ingest", json=batch, headers=auth(api_keys["ioc-publisher"])
         ) as response:
@@ -66,7 +66,10 @@ async def test_http_batch_accepts_the_good_items_and_explains_the_bad(
         async with http.post(
             f"{service.url}/api/v1/ingest", json=batch, headers=auth("ioc_wrong")
         ) as response:
-            assert (response.status, (await response.json())["error"]) == (401, "unknown API key")
+            assert (response.status, (await response.json())["error"]) == (
+                401,
+                "unknown or revoked API key",
+            )
     assert answer["accepted"] == 2 and answer["accepted_readings"] == 1
     assert [(r["station_id"], r["reason"]) for r in answer["rejected"]] == [
         ("AIR-1", "out_of_range"),
