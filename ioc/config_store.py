@@ -12,6 +12,7 @@ listeners (:meth:`ConfigStore.subscribe`) then apply it to the running service.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -188,7 +189,10 @@ class ConfigStore:
         try:
             return self._build(everything, focus=(kind, key))
         except ConfigError as exc:
-            raise SettingRejected(kind, key, [("", p) for p in exc.problems]) from None
+            problems = [("", p) for p in exc.problems]
+            if kind == STATION and body is not None:
+                problems = _station_fields(list(everything[STATION]).index(key), problems)
+            raise SettingRejected(kind, key, problems) from None
 
     def put(
         self,
@@ -238,7 +242,7 @@ class ConfigStore:
             raise SettingRejected(kind, key, [("", f"kind must be one of {', '.join(KINDS)}")])
         current = self.item(kind, key)
         found = None if current is None else current.version
-        if expected_version is not None and expected_version != found:
+        if expected_version is not None and expected_version != (found or 0):
             raise StaleSetting(kind, key, found)
         return current
 
@@ -314,8 +318,7 @@ class ConfigStore:
                 rules.append(RuleConfig.model_validate(body))
             except ValidationError as exc:
                 if focus == (RULE, key):
-                    fields = set(RuleConfig.model_fields)
-                    raise SettingRejected(RULE, key, field_problems(exc, fields)) from None
+                    raise SettingRejected(RULE, key, field_problems(exc)) from None
                 raise ConfigError(f"rules.{key}", [str(exc)]) from None
         problems = rule_problems(rules, registry)
         if problems:
@@ -323,21 +326,37 @@ class ConfigStore:
         return Configuration(registry, rules)
 
 
-def field_problems(error: ValidationError, fields: set[str]) -> list[tuple[str, str]]:
-    """(field path, message) per problem, for editors to show next to the field. A check of
-    the whole item whose message starts with a field name (``clear_at 60 must be ...``) is
-    shown at that field."""
+def field_problems(error: ValidationError) -> list[tuple[str, str]]:
+    """(field path, message) per problem, for editors to show next to the field. A check that
+    compares fields (``clear_at 60 must be <= above 50``) is shown at the field it names."""
     problems = []
     for e in error.errors():
-        where = ".".join(str(p) for p in e["loc"])
+        where = [str(p) for p in e["loc"]]
         message = e["msg"].removeprefix("Value error, ")
-        first_word = message.split(" ", 1)[0].strip("`")
-        if not where and first_word in fields:
-            where = first_word
+        named = _NAMED_FIELD.match(message)
+        if e["type"] == "value_error" and named:
+            where.append(next(g for g in named.groups() if g))
         if e["type"] == "extra_forbidden":
             message = "unknown field"
-        problems.append((where, message))
+        problems.append((".".join(where), message))
     return problems
+
+
+#: The field a cross-field check's message is about: its first word, or the first of a
+#: "give exactly one of `above` or `below`" / "give either `thresholds` or ..." choice.
+_NAMED_FIELD = re.compile(
+    r"^(?:(clear_at|aggregate|thresholds)\b|give (?:exactly one of|either) `(\w+)`)"
+)
+
+
+def _station_fields(index: int, problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``stations.3.lat: ...`` (the station being changed is the 4th) → ``("lat", ...)``."""
+    own = re.compile(rf"^stations\.{index}(?: \([^)]*\))?(?:\.([\w.]+))?: (.*)$")
+    out = []
+    for field, message in problems:
+        match = own.match(message)
+        out.append((match.group(1) or "", match.group(2)) if match else (field, message))
+    return out
 
 
 def _change(row: tuple[Any, ...]) -> ConfigChange:

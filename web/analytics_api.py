@@ -26,6 +26,7 @@ from analytics.aqi import BANDS
 from analytics.backtest import (
     BacktestRequest,
     BacktestResult,
+    StationBacktest,
     backtest_config,
     history_query,
     input_parameters,
@@ -88,9 +89,11 @@ async def backtest(request: web.Request) -> web.Response:
 def _backtest_json(
     ask: BacktestRequest, stations: list[str], result: BacktestResult
 ) -> dict[str, Any]:
+    quiet = StationBacktest(alerts=0, flaps=0, firing_s=0.0)
     per_station = {
         s: {"alerts": r.alerts, "flaps": r.flaps, "firing_s": r.firing_s}
-        for s, r in result.stations.items()
+        for s in stations
+        for r in [result.stations.get(s, quiet)]
     }
     return {
         "rule": ask.rule.model_dump(mode="json", exclude_defaults=True),

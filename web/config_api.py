@@ -10,9 +10,10 @@
 
 ``{kind}`` is ``rules`` (officers and admins change them), ``stations``, ``enterprises`` or
 ``parameter-sets`` (admins). ``version`` is optional; when given and the item changed since,
-the answer is 409 with the current version. A change that would leave the configuration
-invalid is a 400 listing ``problems`` as ``{"field", "message"}``; a valid one is in force at
-once (ioc.live_config) and answers the recorded change.
+the answer is 409 with the current version (``version: 0``: the item must not exist yet).
+A change that would leave the configuration invalid is a 400 listing ``problems`` as
+``{"field", "message"}``; a valid one is in force at once (ioc.live_config) and answers the
+recorded change.
 """
 
 from __future__ import annotations

@@ -131,7 +131,13 @@ async def test_backtest_round_trip(client: Client, store: FakeStore) -> None:
         ("AIR-1", True, iso(DAY0 + 31 * HOUR_MS + 30 * MINUTE)),  # hour 31 mean: 68.6
         ("AIR-1", False, iso(DAY0 + 33 * HOUR_MS)),
     ]
-    assert body["stations"] == {"AIR-1": {"alerts": 3, "flaps": 1, "firing_s": 4.5 * 3600}}
+    quiet = {"alerts": 0, "flaps": 0, "firing_s": 0.0}
+    assert body["stations"] == {
+        "AIR-1": {"alerts": 3, "flaps": 1, "firing_s": 4.5 * 3600},
+        "AIR-2": quiet,  # every selected station is listed, quiet ones too
+        "AIR-3": quiet,
+        "AIR-FAR": quiet,
+    }
     assert body["summary"] | {"values": 0} == {
         "stations": 4,
         "values": 0,

@@ -99,3 +99,29 @@ def test_listeners_get_each_change_with_the_configuration_it_leads_to(
     [(change, configuration)] = seen
     assert change.key == "dust"
     assert next(r for r in configuration.rules if r.id == "dust").above == 250
+
+
+def test_problems_name_the_field_an_editor_shows_them_at(store: ConfigStore) -> None:
+    level = {"above": 50, "clear_at": 60, "severity": "warning"}
+    rule = {"name": "x", "parameter": "pm25", "thresholds": [level]}
+    with pytest.raises(SettingRejected) as refused:
+        store.check(RULE, "x", rule)
+    assert [f for f, _ in refused.value.problems] == ["thresholds.0.clear_at"]
+    with pytest.raises(SettingRejected) as refused:
+        store.check(RULE, "x", {"name": "x", "parameter": "pm25"})
+    assert [f for f, _ in refused.value.problems] == ["above"]
+    station = store.item(STATION, "AIR-2")
+    assert station is not None
+    with pytest.raises(SettingRejected) as refused:
+        store.check(STATION, "AIR-2", station.body | {"owner": "ENT-Z", "lat": 91})
+    assert {f for f, _ in refused.value.problems} == {"lat"}
+    with pytest.raises(SettingRejected) as refused:
+        store.check(STATION, "AIR-2", station.body | {"owner": "ENT-Z"})
+    assert [f for f, _ in refused.value.problems] == [""]  # whole-station check: no field
+
+
+def test_version_0_creates_only_what_does_not_exist(store: ConfigStore) -> None:
+    body = {"name": "x", "parameter": "pm25", "above": 10}
+    store.put(RULE, "new_rule", body, "lan", expected_version=0)
+    with pytest.raises(StaleSetting):
+        store.put(RULE, "new_rule", body, "minh", expected_version=0)
