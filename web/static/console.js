@@ -1098,7 +1098,7 @@
       }
       const id = this.isNew ? this.draft.id : this.key;
       const body = { item: this.draft };
-      if (!this.isNew && this.version != null) body.version = this.version;
+      body.version = this.isNew ? 0 : this.version;  // 0: the rule must not exist yet
       setStatus($('save-status'), t('saving'), 'saving');
       $('rule-save').disabled = true;
       const result = await api('PUT', `/api/v1/config/rules/${encodeURIComponent(id)}`, body);
