@@ -28,8 +28,7 @@ class ReadingSerializer:
     def follow_registry(self) -> None:
         """Tags of the stations as the registry has them now (after a change)."""
         self._prefix = {
-            s.id: f"reading,kind={s.kind},owner={s.owner},station={s.id} "
-            for s in self._registry
+            s.id: f"reading,kind={s.kind},owner={s.owner},station={s.id} " for s in self._registry
         }
 
     def lines(self, readings: Iterable[Reading]) -> list[str]:
