@@ -5,6 +5,7 @@ and database, so tests never see each other's data."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -115,8 +116,9 @@ async def add_test_users(app: web.Application) -> dict[Role, str]:
     return tokens
 
 
-@pytest.fixture
-async def service(config: IocConfig) -> AsyncIterator[RunningService]:
+@contextlib.asynccontextmanager
+async def run_service(config: IocConfig) -> AsyncIterator[RunningService]:
+    """The service on a free port, subscribed, with one test user per role."""
     app = create_app(config, StationRegistry.from_file(config.registry))
     runner = web.AppRunner(app)
     await runner.setup()
@@ -128,6 +130,12 @@ async def service(config: IocConfig) -> AsyncIterator[RunningService]:
         yield RunningService(app, f"http://127.0.0.1:{port}", config, tokens)
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture
+async def service(config: IocConfig) -> AsyncIterator[RunningService]:
+    async with run_service(config) as running:
+        yield running
 
 
 async def eventually(

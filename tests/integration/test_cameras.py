@@ -8,16 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from analytics.cameras.config import CamerasConfig
 from ioc import appkeys
 from ioc.config import IocConfig
-from ioc.private_services import free_port
-from ioc.registry import StationRegistry
-from ioc.service import create_app
 from simulators.cameras import CameraStream, Fault, TrafficScene, publish_cameras
-from tests.integration.conftest import RunningService, eventually
+from tests.integration.conftest import RunningService, eventually, run_service
 
 FPS = 5.0
 
@@ -35,15 +31,8 @@ async def camera_service(config: IocConfig, tmp_path: Path) -> AsyncIterator[Run
         }
     )
     config = config.model_copy(update={"cameras": cameras})
-    app = create_app(config, StationRegistry.from_file(config.registry))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield RunningService(app, f"http://127.0.0.1:{port}", config)
-    finally:
-        await runner.cleanup()
+    async with run_service(config) as service:
+        yield service
 
 
 async def test_a_dark_camera_raises_a_device_alert_with_its_evidence(
