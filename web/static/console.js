@@ -2,9 +2,9 @@
  * IOC officer console (/console): alert rules with live validation, a backtest preview and
  * history; the station registry; alert silences; configuration history; the audit log.
  *
- * Plain ES2020, no dependencies, same-origin requests only (the session cookie). Officers and
- * admins get the page; what an admin alone may do (stations, audit) follows
- * GET /api/v1/auth/me capabilities ("administer").
+ * Plain ES2020; shared helpers from common.js (window.IOC); same-origin requests only (the
+ * session cookie). Officers and admins get the page; what an admin alone may do (stations,
+ * audit) follows GET /api/v1/auth/me capabilities ("administer").
  *
  * URL options: ?lang=vi|en; #rules, #stations, #silences, #history, #audit pick the tab.
  *
@@ -26,23 +26,25 @@
   // 1. Constants and dictionary
   // ---------------------------------------------------------------------------
 
-  const TIME_ZONE = 'Asia/Ho_Chi_Minh';
+  // Shared helpers: common.js.
+  const {
+    $, el, svgEl, zonedParts, parseTime, formatDateTime, formatClock, finiteOrNull: finite,
+    pickLang, translator, rememberLang, translatePage, showToast,
+  } = IOC;
+
   const VN_OFFSET = '+07:00';
   const LANG_STORAGE_KEY = 'ioc.lang';
-  const SUPPORTED_LANGS = ['vi', 'en'];
   const TABS = ['rules', 'stations', 'silences', 'history', 'audit'];
   const VALIDATE_DEBOUNCE_MS = 300;
   const TOAST_MS = 6000;
   const DAY_MS = 86400 * 1000;
   const READINGS_LIMIT = 10000; // the API's maximum rows
-  const SVG_NS = 'http://www.w3.org/2000/svg';
   const RULE_ID = /^[a-z0-9_.-]{1,64}$/;
   const STATION_ID = /^[A-Za-z0-9_.-]{1,64}$/;
   /** Rule fields that have their own form control (others are edited as JSON). */
   const RULE_FORM_FIELDS = ['id', 'name', 'parameter', 'window', 'aggregate', 'above', 'below',
     'clear_at', 'severity', 'min_duration_s'];
   const RULE_SIMPLE_FIELDS = ['above', 'below', 'clear_at', 'severity'];
-  const STATION_FORM_FIELDS = ['id', 'name', 'kind', 'owner', 'lat', 'lon', 'interval_s', 'parameters'];
   const DERIVED_PARAMETERS = ['aqi', 'aqi_day', 'nesterov', 'fire_level', 'fwi'];
 
   const I18N = {
@@ -448,9 +450,8 @@
   // 2. Helpers
   // ---------------------------------------------------------------------------
 
-  const params = new URLSearchParams(location.search);
   const state = {
-    lang: pickLang(),
+    lang: pickLang(LANG_STORAGE_KEY),
     me: null,
     canAdminister: false,
     canConfigure: false,
@@ -465,48 +466,7 @@
     audit: [],
   };
 
-  const $ = (id) => document.getElementById(id);
-
-  function pickLang() {
-    const asked = params.get('lang');
-    if (SUPPORTED_LANGS.includes(asked)) return asked;
-    try {
-      const stored = localStorage.getItem(LANG_STORAGE_KEY);
-      if (SUPPORTED_LANGS.includes(stored)) return stored;
-    } catch (_) { /* storage may be disabled */ }
-    return 'vi';
-  }
-
-  function t(key, ...args) {
-    const entry = I18N[state.lang][key] ?? I18N.vi[key];
-    if (typeof entry === 'function') return entry(...args);
-    return entry ?? key;
-  }
-
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    setAttrs(node, attrs);
-    for (const child of children.flat()) {
-      if (child == null || child === false) continue;
-      node.append(child instanceof Node ? child : String(child));
-    }
-    return node;
-  }
-
-  function svgEl(tag, attrs, text) {
-    const node = document.createElementNS(SVG_NS, tag);
-    setAttrs(node, attrs);
-    if (text != null) node.textContent = String(text);
-    return node;
-  }
-
-  function setAttrs(node, attrs) {
-    if (!attrs) return;
-    for (const [k, v] of Object.entries(attrs)) {
-      if (v == null || v === false) continue;
-      node.setAttribute(k, v === true ? '' : String(v));
-    }
-  }
+  const t = translator(I18N, () => state.lang);
 
   function clone(value) {
     return value == null ? value : JSON.parse(JSON.stringify(value));
@@ -519,39 +479,6 @@
       return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
     }
     return JSON.stringify(value);
-  }
-
-  const zonedFormatter = new Intl.DateTimeFormat('en-GB', {
-    timeZone: TIME_ZONE,
-    year: 'numeric', month: '2-digit', day: '2-digit',
-    hour: '2-digit', minute: '2-digit', second: '2-digit',
-    hourCycle: 'h23',
-  });
-
-  function zonedParts(ms) {
-    const parts = {};
-    for (const p of zonedFormatter.formatToParts(ms)) parts[p.type] = p.value;
-    if (parts.hour === '24') parts.hour = '00';
-    return parts;
-  }
-
-  function parseTime(iso) {
-    if (!iso) return null;
-    const ms = Date.parse(iso);
-    return Number.isFinite(ms) ? ms : null;
-  }
-
-  /** dd/MM/yyyy HH:mm:ss in Asia/Ho_Chi_Minh. */
-  function formatDateTime(msOrIso) {
-    const ms = typeof msOrIso === 'number' ? msOrIso : parseTime(msOrIso);
-    if (ms == null) return '—';
-    const p = zonedParts(ms);
-    return `${p.day}/${p.month}/${p.year} ${p.hour}:${p.minute}:${p.second}`;
-  }
-
-  function formatClock(ms) {
-    const p = zonedParts(ms);
-    return `${p.hour}:${p.minute}:${p.second}`;
   }
 
   function formatDayMonth(ms) {
@@ -571,20 +498,9 @@
     return `${value.length === 16 ? `${value}:00` : value}${VN_OFFSET}`;
   }
 
-  const numberFormatters = {};
+  /** As IOC.formatNumber, but with decimals up to 1000 (not 100). */
   function formatNumber(value) {
-    if (value == null || value === '') return '—';
-    const num = Number(value);
-    if (!Number.isFinite(num)) return String(value);
-    const abs = Math.abs(num);
-    const digits = abs >= 1000 ? 0 : abs >= 10 ? 1 : 2;
-    const key = `${state.lang}:${digits}`;
-    if (!numberFormatters[key]) {
-      numberFormatters[key] = new Intl.NumberFormat(state.lang === 'vi' ? 'vi-VN' : 'en-US', {
-        maximumFractionDigits: digits,
-      });
-    }
-    return numberFormatters[key].format(num);
+    return IOC.formatNumber(value, state.lang, { wholeFrom: 1000 });
   }
 
   function formatDuration(seconds) {
@@ -602,47 +518,14 @@
     return text.length > max ? `${text.slice(0, max - 1)}…` : text;
   }
 
-  let toastTimer = null;
   function toast(message, kind = 'info') {
-    const box = $('toast');
-    box.textContent = message;
-    box.dataset.kind = kind;
-    box.hidden = false;
-    clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => { box.hidden = true; }, TOAST_MS);
-  }
-
-  function toLogin() {
-    const here = location.pathname + location.search + location.hash;
-    location.assign(`/login?next=${encodeURIComponent(here)}`);
+    showToast(message, { ms: TOAST_MS, kind });
   }
 
   /** A same-origin JSON call: {ok, status, body}; never throws (status 0: network). A 401
    *  means the login ended: back to the login page. */
-  async function api(method, path, body) {
-    const init = {
-      method,
-      credentials: 'same-origin',
-      headers: { Accept: 'application/json' },
-    };
-    if (body !== undefined) {
-      init.headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
-    let response;
-    try {
-      response = await fetch(path, init);
-    } catch (_) {
-      return { ok: false, status: 0, body: { error: t('network') } };
-    }
-    if (response.status === 401) {
-      toLogin();
-      return { ok: false, status: 401, body: { error: 'login required' } };
-    }
-    let parsed = {};
-    if (response.status !== 204) parsed = await response.json().catch(() => ({}));
-    if (!response.ok && !parsed.error) parsed.error = `${response.status} ${response.statusText}`;
-    return { ok: response.ok, status: response.status, body: parsed };
+  function api(method, path, body) {
+    return IOC.api(method, path, body, { networkError: t('network') });
   }
 
   /** Error text of a failed call, with its problems when they are strings. */
@@ -710,12 +593,6 @@
     }).filter((level) => level.value != null);
   }
 
-  function finite(value) {
-    if (value == null || value === '' || typeof value === 'boolean') return null;
-    const num = Number(value);
-    return Number.isFinite(num) ? num : null;
-  }
-
   function levelsText(rule) {
     const levels = ruleLevels(rule);
     if (!levels.length) return '—';
@@ -759,29 +636,10 @@
   // 3. Problems next to their fields
   // ---------------------------------------------------------------------------
 
-  /** The field a problem is about. The server gives a path inside the item ("above",
-   *  "thresholds.0.above") or "" for checks across fields and the configuration as a whole;
-   *  for those, the field is read from the message when it names one. */
-  function ruleProblemField(problem, ruleId) {
-    const field = problem.field || '';
-    const message = String(problem.message || '');
-    const inferred = inferRuleField(message, ruleId);
-    if (!field) return inferred;
-    // A check across the fields of one threshold level: "thresholds.0" + "clear_at 9 must…".
-    if (/^thresholds\.\d+$/.test(field) && inferred && RULE_SIMPLE_FIELDS.includes(inferred)) {
-      return `${field}.${inferred}`;
-    }
-    return field;
-  }
-
-  function inferRuleField(message, ruleId) {
-    if (/^clear_at\b/.test(message)) return 'clear_at';
-    if (/exactly one of `above` or `below`/.test(message)) return 'above';
-    if (/^aggregate `max`/.test(message)) return 'aggregate';
-    if (/^give either `thresholds`/.test(message) || /^thresholds:/.test(message)) return 'thresholds';
-    if (/^area:/.test(message)) return 'area';
-    if (ruleId && message.startsWith(`analytics.rules.${ruleId}: parameter`)) return 'parameter';
-    return '';
+  /** The field a problem is about: the server gives a path inside the item ("above",
+   *  "thresholds.0.clear_at") or "" for the configuration as a whole. */
+  function ruleProblemField(problem) {
+    return problem.field || '';
   }
 
   /**
@@ -1062,8 +920,8 @@
       this.checkedSeq = seq;
       const id = this.isNew ? this.draft.id : this.key;
       renderProblems(this.form, problems, $('rule-other-errors'), $('rule-problems'),
-        (p) => ruleProblemField(p, id));
-      if (problems.some((p) => /^(thresholds|area|kinds|stations|owners)/.test(ruleProblemField(p, id)))) {
+        (p) => ruleProblemField(p));
+      if (problems.some((p) => /^(thresholds|area|kinds|stations|owners)/.test(ruleProblemField(p)))) {
         $('rule-raw-details').open = true;
       }
       this.setValidity(problems.length ? 'invalid' : 'valid', problems.length);
@@ -1703,17 +1561,8 @@
     show(problems, seq) {
       this.problems = problems;
       this.checkedSeq = seq;
-      const id = this.isNew ? this.draft.id : this.key;
-      const order = [...state.configStations.keys()];
-      if (!order.includes(id)) order.push(id);
-      const index = order.indexOf(id);
       const box = $('station-problems');
-      // "stations.1.lat: Input should be…" next to the latitude reads "Input should be…".
-      const shown = problems.map((p) => {
-        const field = stationProblemField(p, id, index);
-        const message = field && !p.field ? String(p.message).replace(/^stations\.\d+(\.[a-z_]+| \([^)]*\)):\s*/, '') : p.message;
-        return { field, message };
-      });
+      const shown = problems.map((p) => ({ field: p.field || '', message: p.message }));
       renderProblems(this.form, shown, box, box, (p) => p.field);
       this.updateButtons();
     },
@@ -1782,21 +1631,6 @@
       this.refused(result);
     },
   };
-
-  /** Registry problems name the station by position ("stations.2.lat: …") or by id
-   *  ("stations.2 (AIR-1): owner 'X' is not an enterprise"). */
-  function stationProblemField(problem, id, index) {
-    if (problem.field) return problem.field;
-    const message = String(problem.message || '');
-    const byIndex = message.match(/stations\.(\d+)\.([a-z_]+)/);
-    if (byIndex && Number(byIndex[1]) === index && STATION_FORM_FIELDS.includes(byIndex[2])) return byIndex[2];
-    if (id && message.includes(`(${id})`)) {
-      if (/owner/.test(message)) return 'owner';
-      if (/parameter set/.test(message)) return 'parameters';
-      if (/duplicate station id/.test(message)) return 'id';
-    }
-    return '';
-  }
 
   function ownerLabel(owner) {
     if (!owner || owner === 'state') return t('ownerState');
@@ -2041,23 +1875,13 @@
   }
 
   function applyLang() {
-    document.documentElement.lang = state.lang;
-    document.title = t('pageTitle');
-    for (const node of document.querySelectorAll('[data-i18n]')) node.textContent = t(node.dataset.i18n);
-    for (const node of document.querySelectorAll('[data-i18n-placeholder]')) node.placeholder = t(node.dataset.i18nPlaceholder);
-    for (const b of document.querySelectorAll('[data-lang]')) {
-      b.classList.toggle('is-active', b.dataset.lang === state.lang);
-      b.setAttribute('aria-pressed', String(b.dataset.lang === state.lang));
-    }
+    translatePage(t, state.lang);
     renderHeader();
   }
 
   function switchLang(lang) {
     state.lang = lang;
-    try { localStorage.setItem(LANG_STORAGE_KEY, lang); } catch (_) { /* ignore */ }
-    const url = new URL(location.href);
-    url.searchParams.set('lang', lang);
-    window.history.replaceState(null, '', url);
+    rememberLang(LANG_STORAGE_KEY, lang);
     applyLang();
     rules.render();
     stations.render();
@@ -2073,11 +1897,6 @@
     if (stations.draft) stations.start();
   }
 
-  async function logout() {
-    await api('POST', '/api/v1/auth/logout');
-    location.assign('/login');
-  }
-
   async function start() {
     applyLang();
     for (const b of document.querySelectorAll('[data-lang]')) b.addEventListener('click', () => switchLang(b.dataset.lang));
@@ -2086,7 +1905,7 @@
       const name = location.hash.slice(1);
       if (name !== state.tab) showTab(name);
     });
-    $('logout').addEventListener('click', logout);
+    $('logout').addEventListener('click', () => IOC.logout());
     initRules();
     initStations();
     initSilences();

@@ -1,12 +1,15 @@
 /*
  * IOC login page: POST /api/v1/auth/login (session cookie), then go to ?next= when it is a
- * local path, else to "/". Plain ES2020, no dependencies. ?lang=vi|en (default vi).
+ * local path, else to "/". Plain ES2020; shared helpers from common.js (window.IOC).
+ * ?lang=vi|en (default vi).
  */
 'use strict';
 
 (() => {
+  // Shared helpers: common.js.
+  const { $, pickLang, translator, rememberLang, translatePage } = IOC;
+
   const LANG_STORAGE_KEY = 'ioc.lang';
-  const SUPPORTED_LANGS = ['vi', 'en'];
 
   const I18N = {
     vi: {
@@ -50,32 +53,18 @@
   };
 
   const params = new URLSearchParams(location.search);
-  let lang = pickLang();
+  let lang = pickLang(LANG_STORAGE_KEY);
   let lockTimer = null;
   let lockUntil = 0;
   let lastError = null; // {key, args} to re-translate on language switch
 
-  const $ = (id) => document.getElementById(id);
   const form = $('login-form');
   const username = $('login-username');
   const password = $('login-password');
   const submit = $('login-submit');
   const errorBox = $('login-error');
 
-  function pickLang() {
-    const asked = params.get('lang');
-    if (SUPPORTED_LANGS.includes(asked)) return asked;
-    try {
-      const stored = localStorage.getItem(LANG_STORAGE_KEY);
-      if (SUPPORTED_LANGS.includes(stored)) return stored;
-    } catch (_) { /* storage may be disabled */ }
-    return 'vi';
-  }
-
-  function t(key, ...args) {
-    const entry = I18N[lang][key] ?? I18N.vi[key];
-    return typeof entry === 'function' ? entry(...args) : entry ?? key;
-  }
+  const t = translator(I18N, () => lang);
 
   /** The page to open after logging in: a local path only ("/x", never "//host" or
    *  "/\host", no control characters), else "/". */
@@ -92,13 +81,7 @@
   }
 
   function applyLang() {
-    document.documentElement.lang = lang;
-    document.title = t('pageTitle');
-    for (const node of document.querySelectorAll('[data-i18n]')) node.textContent = t(node.dataset.i18n);
-    for (const b of document.querySelectorAll('[data-lang]')) {
-      b.classList.toggle('is-active', b.dataset.lang === lang);
-      b.setAttribute('aria-pressed', String(b.dataset.lang === lang));
-    }
+    translatePage(t, lang);
     const next = safeNext(params.get('next'));
     const nextNote = $('login-next');
     nextNote.hidden = next === '/';
@@ -197,10 +180,7 @@
   for (const b of document.querySelectorAll('[data-lang]')) {
     b.addEventListener('click', () => {
       lang = b.dataset.lang;
-      try { localStorage.setItem(LANG_STORAGE_KEY, lang); } catch (_) { /* ignore */ }
-      const url = new URL(location.href);
-      url.searchParams.set('lang', lang);
-      history.replaceState(null, '', url);
+      rememberLang(LANG_STORAGE_KEY, lang);
       applyLang();
       setBusy(false);
     });

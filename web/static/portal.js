@@ -2,7 +2,8 @@
  * IOC enterprise portal — an enterprise's own stations, their daily data completeness,
  * station-file upload with per-line results, refused data with reasons, and API keys.
  *
- * Plain ES2020, no dependencies, same-origin requests only (the session cookie):
+ * Plain ES2020; shared helpers from common.js (window.IOC); same-origin requests only (the
+ * session cookie):
  *   GET  /api/v1/auth/me                 who is logged in (401 → /login?next=/portal)
  *   POST /api/v1/auth/logout
  *   GET  /api/v1/portal/stations?days=N[&enterprise=ID]
@@ -16,9 +17,13 @@
 'use strict';
 
 (() => {
-  const TIME_ZONE = 'Asia/Ho_Chi_Minh';
+  // Shared helpers: common.js.
+  const {
+    $, el, formatDateTime, formatClock, pickLang, translator, rememberLang, translatePage, showToast,
+  } = IOC;
+
   const LANG_STORAGE_KEY = 'ioc.portal.lang';
-  const SUPPORTED_LANGS = ['vi', 'en'];
+  const SUPPORTED_LANGS = IOC.LANGS;
   const REFRESH_MS = 60000;
   const REJECTED_LIMIT = 200;
   const TOAST_MS = 8000;
@@ -237,7 +242,7 @@
 
   const params = new URLSearchParams(location.search);
   const state = {
-    lang: pickLanguage(),
+    lang: pickLang(LANG_STORAGE_KEY),
     me: null,
     portal: null,        // last answer of /api/v1/portal/stations
     keys: [],
@@ -248,65 +253,7 @@
     newKey: null,
   };
 
-  function pickLanguage() {
-    const asked = params.get('lang');
-    if (SUPPORTED_LANGS.includes(asked)) return asked;
-    try {
-      const kept = localStorage.getItem(LANG_STORAGE_KEY);
-      if (SUPPORTED_LANGS.includes(kept)) return kept;
-    } catch (_) { /* storage disabled */ }
-    return 'vi';
-  }
-
-  function t(key, ...args) {
-    const entry = I18N[state.lang][key] ?? I18N.vi[key];
-    if (typeof entry === 'function') return entry(...args);
-    return entry ?? key;
-  }
-
-  const $ = (id) => document.getElementById(id);
-
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    if (attrs) {
-      for (const [k, v] of Object.entries(attrs)) {
-        if (v == null || v === false) continue;
-        node.setAttribute(k, v === true ? '' : String(v));
-      }
-    }
-    for (const child of children) {
-      if (child == null || child === false) continue;
-      node.append(child instanceof Node ? child : String(child));
-    }
-    return node;
-  }
-
-  const partsFormatter = new Intl.DateTimeFormat('en-GB', {
-    timeZone: TIME_ZONE,
-    year: 'numeric', month: '2-digit', day: '2-digit',
-    hour: '2-digit', minute: '2-digit', second: '2-digit',
-    hourCycle: 'h23',
-  });
-
-  function zonedParts(ms) {
-    const parts = {};
-    for (const p of partsFormatter.formatToParts(ms)) parts[p.type] = p.value;
-    if (parts.hour === '24') parts.hour = '00';
-    return parts;
-  }
-
-  /** dd/MM/yyyy HH:mm:ss in Asia/Ho_Chi_Minh. */
-  function formatDateTime(iso) {
-    const ms = iso ? Date.parse(iso) : NaN;
-    if (!Number.isFinite(ms)) return '—';
-    const p = zonedParts(ms);
-    return `${p.day}/${p.month}/${p.year} ${p.hour}:${p.minute}:${p.second}`;
-  }
-
-  function formatClock(ms) {
-    const p = zonedParts(ms);
-    return `${p.hour}:${p.minute}:${p.second}`;
-  }
+  const t = translator(I18N, () => state.lang);
 
   /** "2026-11-23" (a local day from the API) → "23/11". */
   function formatDay(day) {
@@ -321,13 +268,7 @@
   }
 
   function formatNumber(value) {
-    const num = Number(value);
-    if (value == null || !Number.isFinite(num)) return '—';
-    const abs = Math.abs(num);
-    const digits = abs >= 100 ? 0 : abs >= 10 ? 1 : 2;
-    return new Intl.NumberFormat(state.lang === 'vi' ? 'vi-VN' : 'en-US', {
-      maximumFractionDigits: digits,
-    }).format(num);
+    return IOC.formatNumber(value, state.lang);
   }
 
   function formatPercent(ratio) {
@@ -373,40 +314,18 @@
     }
   }
 
-  function toLogin() {
-    const next = location.pathname + location.search;
-    location.assign(`/login?next=${encodeURIComponent(next)}`);
+  /** The JSON answer of a same-origin call (IOC.api); a failure throws an ApiError (status 0:
+   *  no answer; a 401 has already led to the login page). */
+  async function api(path, { method = 'GET', body } = {}) {
+    const result = await IOC.api(method, path, body);
+    if (result.status === 0) throw new ApiError(0, result.reason);
+    if (result.status === 401) throw new ApiError(401, 'login needed');
+    if (!result.ok) throw new ApiError(result.status, `${result.status}: ${result.reason}`);
+    return result.body;
   }
 
-  /** JSON of a same-origin request; 401 leads to the login page. */
-  async function api(path, options = {}) {
-    let response;
-    try {
-      response = await fetch(path, { credentials: 'same-origin', ...options });
-    } catch (err) {
-      throw new ApiError(0, String(err.message || err));
-    }
-    if (response.status === 401) {
-      toLogin();
-      throw new ApiError(401, 'login needed');
-    }
-    let body = null;
-    const text = await response.text();
-    try { body = text ? JSON.parse(text) : null; } catch (_) { body = null; }
-    if (!response.ok) {
-      const reason = (body && body.error) || text.slice(0, 200) || response.statusText;
-      throw new ApiError(response.status, `${response.status}: ${reason}`);
-    }
-    return body;
-  }
-
-  let toastTimer = null;
   function toast(message) {
-    const node = $('toast');
-    node.textContent = message;
-    node.hidden = false;
-    clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => { node.hidden = true; }, TOAST_MS);
+    showToast(message, { ms: TOAST_MS });
   }
 
   function notice(message) {
@@ -697,11 +616,7 @@
     const body = { label };
     if (!state.me?.enterprise && state.enterprise) body.enterprise = state.enterprise;
     try {
-      const answer = await api('/api/v1/apikeys', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify(body),
-      });
+      const answer = await api('/api/v1/apikeys', { method: 'POST', body });
       input.value = '';
       showNewKey(answer.key);
       await loadKeys();
@@ -748,17 +663,7 @@
   // ---------------------------------------------------------------------------
 
   function applyLanguage() {
-    document.documentElement.lang = state.lang;
-    document.title = t('pageTitle');
-    for (const node of document.querySelectorAll('[data-i18n]')) {
-      node.textContent = t(node.getAttribute('data-i18n'));
-    }
-    for (const node of document.querySelectorAll('[data-i18n-placeholder]')) {
-      node.setAttribute('placeholder', t(node.getAttribute('data-i18n-placeholder')));
-    }
-    for (const button of document.querySelectorAll('.lang-switch button')) {
-      button.setAttribute('aria-pressed', String(button.dataset.lang === state.lang));
-    }
+    translatePage(t, state.lang);
     $('new-key-close').title = t('close');
     $('new-key-close').setAttribute('aria-label', t('close'));
   }
@@ -766,8 +671,7 @@
   function setLanguage(lang) {
     if (!SUPPORTED_LANGS.includes(lang) || lang === state.lang) return;
     state.lang = lang;
-    try { localStorage.setItem(LANG_STORAGE_KEY, lang); } catch (_) { /* ignore */ }
-    updateUrl({ lang });
+    rememberLang(LANG_STORAGE_KEY, lang);
     applyLanguage();
     renderHeader();
     renderStations();
@@ -795,19 +699,11 @@
     renderEnterprise();
   }
 
-  async function logout() {
-    try {
-      await fetch('/api/v1/auth/logout', { method: 'POST', credentials: 'same-origin' });
-    } finally {
-      location.assign('/login?next=%2Fportal');
-    }
-  }
-
   function wire() {
     for (const button of document.querySelectorAll('.lang-switch button')) {
       button.addEventListener('click', () => setLanguage(button.dataset.lang));
     }
-    $('logout').addEventListener('click', logout);
+    $('logout').addEventListener('click', () => IOC.logout('/portal'));
     $('days-select').value = String(state.days);
     $('days-select').addEventListener('change', (e) => {
       state.days = Number(e.target.value);

@@ -1,8 +1,8 @@
 /*
  * IOC operations wall — live environmental monitoring display.
  *
- * Plain ES2020, no dependencies, no network resources other than the
- * same-origin websocket at /ws and GET /api/v1/readings (trend chart).
+ * Plain ES2020; shared helpers from common.js (window.IOC). No network resources other than
+ * the same-origin websocket at /ws and GET /api/v1/readings (trend chart).
  * See wall.html for the static skeleton.
  *
  * URL options: ?lang=vi|en, ?kiosk=1 (wall display: no language switch or
@@ -26,9 +26,15 @@
   // 1. Constants and dictionary
   // ---------------------------------------------------------------------------
 
-  const TIME_ZONE = 'Asia/Ho_Chi_Minh';
+  // Shared helpers: common.js.
+  const {
+    $, el, svgEl, setText, TIME_ZONE, zonedParts, parseTime, formatDate, formatClock: formatTime,
+    formatDateTime, finiteOrNull, numberFormat, pickSetting, pickLang, translator, rememberLang,
+    translatePage,
+  } = IOC;
+
   const LANG_STORAGE_KEY = 'ioc.wall.lang';
-  const SUPPORTED_LANGS = ['vi', 'en'];
+  const SUPPORTED_LANGS = IOC.LANGS;
 
   const RECONNECT_MIN_MS = 1000;
   const RECONNECT_MAX_MS = 15000;
@@ -277,55 +283,17 @@
   // 2. Formatting helpers
   // ---------------------------------------------------------------------------
 
-  const zonedPartsFormatter = new Intl.DateTimeFormat('en-GB', {
-    timeZone: TIME_ZONE,
-    year: 'numeric', month: '2-digit', day: '2-digit',
-    hour: '2-digit', minute: '2-digit', second: '2-digit',
-    hourCycle: 'h23',
-  });
   const weekdayFormatters = {
     vi: new Intl.DateTimeFormat('vi-VN', { timeZone: TIME_ZONE, weekday: 'long' }),
     en: new Intl.DateTimeFormat('en-GB', { timeZone: TIME_ZONE, weekday: 'long' }),
   };
-  const numberFormatters = {};
 
   /** Translate a key for the current language; functions are called with args. */
-  function t(key, ...args) {
-    const entry = I18N[state.lang][key] ?? I18N.vi[key];
-    if (typeof entry === 'function') return entry(...args);
-    return entry ?? key;
-  }
-
-  /** Milliseconds since epoch from an ISO string (null if absent/invalid). */
-  function parseTime(iso) {
-    if (!iso) return null;
-    const ms = Date.parse(iso);
-    return Number.isFinite(ms) ? ms : null;
-  }
+  const t = translator(I18N, () => state.lang);
 
   /** Current time, corrected by the server clock offset when significant. */
   function nowMs() {
     return Date.now() + state.serverOffsetMs;
-  }
-
-  function zonedParts(ms) {
-    const parts = {};
-    for (const p of zonedPartsFormatter.formatToParts(ms)) parts[p.type] = p.value;
-    if (parts.hour === '24') parts.hour = '00';
-    return parts;
-  }
-
-  /** HH:mm:ss in Asia/Ho_Chi_Minh. */
-  function formatTime(ms) {
-    if (ms == null) return '--:--:--';
-    const p = zonedParts(ms);
-    return `${p.hour}:${p.minute}:${p.second}`;
-  }
-
-  /** dd/MM/yyyy in Asia/Ho_Chi_Minh. */
-  function formatDate(ms) {
-    const p = zonedParts(ms);
-    return `${p.day}/${p.month}/${p.year}`;
   }
 
   /** HH:mm:ss if same local day as now, otherwise dd/MM HH:mm. */
@@ -337,12 +305,6 @@
       return `${p.hour}:${p.minute}:${p.second}`;
     }
     return `${p.day}/${p.month} ${p.hour}:${p.minute}`;
-  }
-
-  /** dd/MM/yyyy HH:mm:ss in Asia/Ho_Chi_Minh. */
-  function formatDateTime(ms) {
-    if (ms == null) return t('never');
-    return `${formatDate(ms)} ${formatTime(ms)}`;
   }
 
   /** "x phút trước" / "x min ago". */
@@ -360,18 +322,7 @@
 
   /** Locale-aware number with sensible precision for sensor values. */
   function formatNumber(value) {
-    if (value == null || value === '') return '—';
-    const num = Number(value);
-    if (!Number.isFinite(num)) return String(value);
-    const abs = Math.abs(num);
-    const digits = abs >= 100 ? 0 : abs >= 10 ? 1 : 2;
-    const cacheKey = `${state.lang}:${digits}`;
-    if (!numberFormatters[cacheKey]) {
-      numberFormatters[cacheKey] = new Intl.NumberFormat(state.lang === 'vi' ? 'vi-VN' : 'en-US', {
-        maximumFractionDigits: digits,
-      });
-    }
-    return numberFormatters[cacheKey].format(num);
+    return IOC.formatNumber(value, state.lang);
   }
 
   /** Label and unit of a parameter; a station's own unit wins (so2 is µg/m³ in the air but
@@ -412,13 +363,6 @@
     return t(`sev_${SEVERITY_ORDER[severity] != null ? severity : 'info'}`);
   }
 
-  /** A finite number from a value that may be absent, a string or junk; else null. */
-  function finiteOrNull(value) {
-    if (value == null || value === '' || typeof value === 'boolean') return null;
-    const num = Number(value);
-    return Number.isFinite(num) ? num : null;
-  }
-
   /** VN_AQI band 0..5 of a station's values: its aqi_band when valid, else from aqi. */
   function aqiBandOf(values) {
     if (!values) return null;
@@ -442,42 +386,6 @@
 
   function fireLevelLabel(level) {
     return t('fireLevel')[level - 1] ?? '';
-  }
-
-  // Tiny DOM helpers ----------------------------------------------------------
-
-  const $ = (id) => document.getElementById(id);
-  const SVG_NS = 'http://www.w3.org/2000/svg';
-
-  /** Create an HTML element: el('div', {class: 'x'}, 'text', childNode, ...). */
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    setAttrs(node, attrs);
-    for (const child of children) {
-      if (child == null || child === false) continue;
-      node.append(child instanceof Node ? child : String(child));
-    }
-    return node;
-  }
-
-  function svgEl(tag, attrs) {
-    const node = document.createElementNS(SVG_NS, tag);
-    setAttrs(node, attrs);
-    return node;
-  }
-
-  function setAttrs(node, attrs) {
-    if (!attrs) return;
-    for (const [k, v] of Object.entries(attrs)) {
-      if (v == null || v === false) continue;
-      node.setAttribute(k, v === true ? '' : String(v));
-    }
-  }
-
-  /** Assign textContent only when it changed (avoids needless layout work). */
-  function setText(node, text) {
-    const s = String(text);
-    if (node.textContent !== s) node.textContent = s;
   }
 
   // ---------------------------------------------------------------------------
@@ -848,13 +756,8 @@
     }
   }
 
-  let toastTimer = null;
   function showToast(message) {
-    const toast = $('toast');
-    toast.textContent = message;
-    toast.hidden = false;
-    clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => { toast.hidden = true; }, TOAST_MS);
+    IOC.showToast(message, { ms: TOAST_MS });
   }
 
   // ---------------------------------------------------------------------------
@@ -1631,32 +1534,16 @@
   }
 
   async function loadUser() {
-    let response;
-    try {
-      response = await fetch('/api/v1/auth/me', { cache: 'no-store', headers: { Accept: 'application/json' } });
-    } catch (_) {
-      return;  // the server is away: the reconnect loop shows it
-    }
-    if (response.status === 401) {
-      location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
-      return;
-    }
-    if (!response.ok) return;
-    session.user = await response.json();
+    // Without an answer the server is away: the reconnect loop shows it. A 401: the login page.
+    const me = await IOC.api('GET', '/api/v1/auth/me', undefined, { cache: 'no-store' });
+    if (!me.ok) return;
+    session.user = me.body;
     const badge = $('user-badge');
     badge.hidden = false;
     $('user-name').textContent = session.user.display_name || session.user.username;
     $('console-link').hidden = !session.user.capabilities.includes('configure');
     document.body.dataset.role = session.user.role;
     alertList.rebuild();
-  }
-
-  async function logout() {
-    try {
-      await fetch('/api/v1/auth/logout', { method: 'POST' });
-    } finally {
-      location.assign('/login?next=%2Fwall');
-    }
   }
 
   function renderResolvedList() {
@@ -1816,13 +1703,7 @@
     const exponent = Math.floor(Math.log10(step) + 1e-9);
     const mantissa = Math.round(step / 10 ** exponent * 10) / 10;
     const digits = Math.min(4, Math.max(0, -exponent + (mantissa === 2.5 ? 1 : 0)));
-    const cacheKey = `${state.lang}:tick:${digits}`;
-    if (!numberFormatters[cacheKey]) {
-      numberFormatters[cacheKey] = new Intl.NumberFormat(state.lang === 'vi' ? 'vi-VN' : 'en-US', {
-        minimumFractionDigits: digits, maximumFractionDigits: digits,
-      });
-    }
-    return numberFormatters[cacheKey].format(Math.abs(value) < step / 1e6 ? 0 : value);
+    return numberFormat(state.lang, digits, digits).format(Math.abs(value) < step / 1e6 ? 0 : value);
   }
 
   function svgText(attrs, text) {
@@ -2432,16 +2313,6 @@
   // 6h. Map colouring (status / AQI) and kiosk mode
   // ---------------------------------------------------------------------------
 
-  function initialMapColor() {
-    const fromUrl = new URLSearchParams(location.search).get('map');
-    if (MAP_COLOR_MODES.includes(fromUrl)) return fromUrl;
-    try {
-      const stored = localStorage.getItem(MAP_COLOR_STORAGE_KEY);
-      if (MAP_COLOR_MODES.includes(stored)) return stored;
-    } catch (_) { /* storage unavailable */ }
-    return 'status';
-  }
-
   function setMapColor(mode, { persist }) {
     if (!MAP_COLOR_MODES.includes(mode)) return;
     const changed = state.mapColor !== mode;
@@ -2497,41 +2368,17 @@
   // 7. Language, periodic tick, start-up
   // ---------------------------------------------------------------------------
 
-  function initialLanguage() {
-    const fromUrl = new URLSearchParams(location.search).get('lang');
-    if (SUPPORTED_LANGS.includes(fromUrl)) return fromUrl;
-    try {
-      const stored = localStorage.getItem(LANG_STORAGE_KEY);
-      if (SUPPORTED_LANGS.includes(stored)) return stored;
-    } catch (_) { /* storage unavailable */ }
-    return 'vi';
-  }
-
   function setLanguage(lang, { persist }) {
     if (!SUPPORTED_LANGS.includes(lang)) return;
     state.lang = lang;
-    if (persist) {
-      try { localStorage.setItem(LANG_STORAGE_KEY, lang); } catch (_) { /* ignore */ }
-      // Keep the URL consistent so a reload does not override the choice.
-      const url = new URL(location.href);
-      if (url.searchParams.has('lang')) {
-        url.searchParams.set('lang', lang);
-        history.replaceState(null, '', url);
-      }
-    }
+    // Keep a ?lang= in the URL consistent so a reload does not override the choice.
+    if (persist) rememberLang(LANG_STORAGE_KEY, lang, { onlyIfInUrl: true });
     applyLanguage();
   }
 
   function applyLanguage() {
-    document.documentElement.lang = state.lang;
-    document.title = t('title');
+    translatePage(t, state.lang, 'title');
     document.body.dataset.lang = state.lang;
-    for (const node of document.querySelectorAll('[data-i18n]')) setText(node, t(node.dataset.i18n));
-    for (const button of document.querySelectorAll('.lang-switch button')) {
-      const active = button.dataset.lang === state.lang;
-      button.classList.toggle('is-active', active);
-      button.setAttribute('aria-pressed', String(active));
-    }
     renderLegend();
     renderClock();
     renderLastUpdate();
@@ -2562,7 +2409,7 @@
   }
 
   function start() {
-    state.lang = initialLanguage();
+    state.lang = pickLang(LANG_STORAGE_KEY);
     for (const button of document.querySelectorAll('.lang-switch button')) {
       button.addEventListener('click', () => setLanguage(button.dataset.lang, { persist: true }));
     }
@@ -2576,13 +2423,13 @@
       tile.addEventListener('click', open);
       tile.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(); } });
     }
-    setMapColor(initialMapColor(), { persist: false });
+    setMapColor(pickSetting('map', MAP_COLOR_STORAGE_KEY, MAP_COLOR_MODES, 'status'), { persist: false });
     trend.init();
     mapView.init();
     cameraGrid.init();
     applyLanguage();
     scheduleTick();
-    $('logout-button').addEventListener('click', logout);
+    $('logout-button').addEventListener('click', () => IOC.logout('/wall'));
     loadUser();
     connect();
   }
