@@ -25,6 +25,7 @@ from ioc import appkeys
 from ioc.clock import now_ms
 from ioc.messages import Reading, Rejection, RejectReason
 from web.access import principal_of
+from web.requests import json_error
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
 
@@ -40,7 +41,7 @@ async def ingest_readings(request: web.Request) -> web.Response:
     try:
         parsed = json.loads(body)
     except ValueError as exc:
-        raise _error(web.HTTPBadRequest, f"body is not JSON: {exc}") from None
+        raise json_error(web.HTTPBadRequest, f"body is not JSON: {exc}") from None
     validator = request.app[appkeys.VALIDATOR]
     readings: list[Reading] = []
     rejections: list[Rejection] = []
@@ -49,7 +50,7 @@ async def ingest_readings(request: web.Request) -> web.Response:
     else:
         items = parsed.get("readings", [parsed]) if isinstance(parsed, dict) else None
         if not isinstance(items, list):
-            raise _error(web.HTTPBadRequest, 'send a reading, {"readings": [...]} or SenML')
+            raise json_error(web.HTTPBadRequest, 'send a reading, {"readings": [...]} or SenML')
         for index, item in enumerate(items):
             item_origin = Origin(
                 origin.source, origin.received_ms, json.dumps(item).encode(), origin.owner
@@ -83,10 +84,10 @@ async def ingest_files(request: web.Request) -> web.Response:
     else:
         name = request.query.get("filename")
         if not name:
-            raise _error(web.HTTPBadRequest, "multipart files, or a body with ?filename=")
+            raise json_error(web.HTTPBadRequest, "multipart files, or a body with ?filename=")
         files.append((name, await request.read()))
     if not files:
-        raise _error(web.HTTPBadRequest, "no file in the request")
+        raise json_error(web.HTTPBadRequest, "no file in the request")
     owner = principal_of(request).enterprise
     results = [process_file(request.app, owner, name, data) for name, data in files]
     await request.app[appkeys.STORE].spool.sync()
@@ -124,7 +125,3 @@ def _rejection_json(r: Rejection) -> dict[str, Any]:
         "reason": r.reason.value,
         "detail": r.detail,
     }
-
-
-def _error(kind: type[web.HTTPException], reason: str) -> web.HTTPException:
-    return kind(text=json.dumps({"error": reason}), content_type="application/json")

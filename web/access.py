@@ -26,7 +26,6 @@ credential, and every 403, goes to the audit log.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from ioc import appkeys
 from ioc.accounts import API_KEY_PREFIX, AccountBook, ApiKey, Login, Role, TokenRejected
 from ioc.audit import DENIED, AuditLog
 from ioc.registry import Station
+from web.requests import json_error
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "ioc_session"
@@ -294,10 +294,3 @@ def _to_login(request: web.Request, clear_cookie: bool = False) -> web.HTTPFound
     if clear_cookie:
         redirect.del_cookie(SESSION_COOKIE, path="/")
     return redirect
-
-
-def json_error(kind: type[web.HTTPException], reason: str, **details: object) -> web.HTTPException:
-    return kind(
-        text=json.dumps({"error": reason, **details}, ensure_ascii=False),
-        content_type="application/json",
-    )

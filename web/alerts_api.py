@@ -17,10 +17,8 @@ Errors answer ``{"error": reason, ...}``: 400 bad query or body, 404 unknown ale
 from __future__ import annotations
 
 import functools
-import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -38,6 +36,7 @@ from ioc.audit import OK
 from ioc.clock import iso_utc
 from ioc.messages import Alert, AlertState, Severity
 from web.access import audit, principal_of
+from web.requests import bad_request, json_body, text_field, time_param, time_value
 from web.wire import alert_json
 
 MAX_ROWS = 10_000
@@ -84,19 +83,19 @@ async def list_alerts(request: web.Request) -> web.Response:
     query = request.query
     severity = query.get("severity")
     if severity is not None and severity not in SEVERITIES:
-        raise _bad_request(f"`severity` must be one of {', '.join(SEVERITIES)}")
+        raise bad_request(f"`severity` must be one of {', '.join(SEVERITIES)}")
     station = query.get("station")
     if station is not None and not 1 <= len(station) <= MAX_ID:
-        raise _bad_request("`station` must be a station id")
+        raise bad_request("`station` must be a station id")
     limit = query.get("limit", "100")
     if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= MAX_ROWS:
-        raise _bad_request(f"`limit` must be 1..{MAX_ROWS}")
+        raise bad_request(f"`limit` must be 1..{MAX_ROWS}")
     alerts = request.app[appkeys.ALERTS].query(
         state=_states(query.get("state", "all")),
         severity=Severity(severity) if severity else None,
         station_id=station,
-        since_ms=_time_param(query, "since"),
-        until_ms=_time_param(query, "until"),
+        since_ms=time_param(query, "since"),
+        until_ms=time_param(query, "until"),
         limit=int(limit),
     )
     return web.json_response({"alerts": [_alert(request, a) for a in alerts]})
@@ -113,22 +112,22 @@ async def show_alert(request: web.Request) -> web.Response:
 
 @_answering_errors
 async def act_on_alert(request: web.Request) -> web.Response:
-    body = await _body(request, {"comment"})
+    body = await json_body(request, {"comment"})
     book = request.app[appkeys.ALERTS]
     name = request.match_info["action"]
     action = {"ack": book.acknowledge, "resolve": book.resolve, "close": book.close}[name]
     user = principal_of(request).name
-    alert = action(request.match_info["id"], user, _text(body, "comment", "", MAX_TEXT))
+    alert = action(request.match_info["id"], user, text_field(body, "comment", "", MAX_TEXT))
     audit(request, user, f"alert.{name}", OK, alert_id=alert.id, station=alert.station_id)
     return web.json_response({"alert": _alert(request, alert)})
 
 
 @_answering_errors
 async def comment_alert(request: web.Request) -> web.Response:
-    body = await _body(request, {"text"})
-    text = _text(body, "text", "", MAX_TEXT)
+    body = await json_body(request, {"text"})
+    text = text_field(body, "text", "", MAX_TEXT)
     if not text.strip():
-        raise _bad_request("`text` is required: the comment")
+        raise bad_request("`text` is required: the comment")
     user = principal_of(request).name
     alert = request.app[appkeys.ALERTS].comment(request.match_info["id"], user, text)
     audit(request, user, "alert.comment", OK, alert_id=alert.id)
@@ -143,23 +142,23 @@ async def list_silences(request: web.Request) -> web.Response:
 
 @_answering_errors
 async def add_silence(request: web.Request) -> web.Response:
-    body = await _body(request, {"station_id", "rule_id", "start", "end", "reason"})
-    station_id = _text(body, "station_id", "", MAX_ID) or None
+    body = await json_body(request, {"station_id", "rule_id", "start", "end", "reason"})
+    station_id = text_field(body, "station_id", "", MAX_ID) or None
     if station_id is not None and request.app[appkeys.REGISTRY].get(station_id) is None:
-        raise _bad_request(f"unknown station {station_id!r}")
-    rule_id = _text(body, "rule_id", "", MAX_ID) or None
+        raise bad_request(f"unknown station {station_id!r}")
+    rule_id = text_field(body, "rule_id", "", MAX_ID) or None
     if rule_id is not None and rule_id not in request.app[appkeys.RULES]:
-        raise _bad_request(f"unknown rule {rule_id!r}")
-    reason = _text(body, "reason", "", MAX_TEXT)
+        raise bad_request(f"unknown rule {rule_id!r}")
+    reason = text_field(body, "reason", "", MAX_TEXT)
     if not reason.strip():
-        raise _bad_request("`reason` is required: why alerts are silenced")
+        raise bad_request("`reason` is required: why alerts are silenced")
     if "end" not in body:
-        raise _bad_request("`end` is required (ISO 8601 with offset)")
+        raise bad_request("`end` is required (ISO 8601 with offset)")
     silence = request.app[appkeys.ALERTS].add_silence(
         station_id=station_id,
         rule_id=rule_id,
-        start_ms=_time(body["start"], "start") if "start" in body else int(time.time() * 1000),
-        end_ms=_time(body["end"], "end"),
+        start_ms=time_value(body["start"], "start") if "start" in body else int(time.time() * 1000),
+        end_ms=time_value(body["end"], "end"),
         reason=reason,
         user=principal_of(request).name,
     )
@@ -221,56 +220,9 @@ def _states(raw: str) -> list[AlertState] | None:
     unknown = [n for n in names if n not in STATES]
     if unknown:
         known = ", ".join(["all", "active", *STATES])
-        raise _bad_request(f"`state` {', '.join(unknown)!r} unknown: use {known} (or a list)")
+        raise bad_request(f"`state` {', '.join(unknown)!r} unknown: use {known} (or a list)")
     return [AlertState(n) for n in names]
-
-
-def _time_param(query: Mapping[str, str], name: str) -> int | None:
-    raw = query.get(name)
-    return None if raw is None else _time(raw, name)
-
-
-def _time(raw: object, name: str) -> int:
-    if not isinstance(raw, str):
-        raise _bad_request(f"`{name}` must be an ISO 8601 string")
-    try:
-        parsed = datetime.fromisoformat(raw)
-    except ValueError:
-        raise _bad_request(f"`{name}` {raw!r} is not ISO 8601") from None
-    if parsed.tzinfo is None:
-        raise _bad_request(f"`{name}` needs a UTC offset (Z or +07:00)")
-    return int(parsed.timestamp() * 1000)
-
-
-async def _body(request: web.Request, allowed: set[str]) -> dict[str, Any]:
-    """The JSON object of the request (an empty body is ``{}``), with only ``allowed`` keys."""
-    raw = await request.text()
-    try:
-        body = json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        raise _bad_request("the body is not JSON") from None
-    if not isinstance(body, dict):
-        raise _bad_request("the body must be a JSON object")
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise _bad_request(
-            f"unknown field(s) {', '.join(unknown)}; expected {', '.join(sorted(allowed))}"
-        )
-    return body
-
-
-def _text(body: dict[str, Any], key: str, default: str, max_length: int) -> str:
-    value = body.get(key, default)
-    if not isinstance(value, str):
-        raise _bad_request(f"`{key}` must be a string")
-    if len(value) > max_length:
-        raise _bad_request(f"`{key}` is longer than {max_length} characters")
-    return value
 
 
 def _error(status: int, reason: str, **details: str) -> web.Response:
     return web.json_response({"error": reason, **details}, status=status)
-
-
-def _bad_request(reason: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"error": reason}), content_type="application/json")

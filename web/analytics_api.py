@@ -13,7 +13,6 @@ The engine is ``app[ANALYTICS]()``; history comes from ``app[appkeys.STORE].quer
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -37,10 +36,9 @@ from analytics.backtest import (
 )
 from analytics.engine import AnalyticsEngine
 from analytics.fire_danger import NESTEROV_LABELS_EN, NESTEROV_LABELS_VI
-from ioc import appkeys
 from ioc.clock import iso_utc
 from ioc.config import friendly_errors
-from ioc.errors import StoreError
+from web.requests import bad_request, json_error, query_store
 
 #: The running engine (replaced whole when the station registry changes).
 ANALYTICS: web.AppKey[Callable[[], AnalyticsEngine]] = web.AppKey("analytics")
@@ -58,24 +56,18 @@ async def backtest(request: web.Request) -> web.Response:
     try:
         body = await request.json()
     except ValueError:
-        raise _bad_request("the body is not JSON") from None
+        raise bad_request("the body is not JSON") from None
     try:
         ask = BacktestRequest.model_validate(body)
     except ValidationError as exc:
-        raise _bad_request("invalid backtest request", friendly_errors(exc)) from None
+        raise bad_request("invalid backtest request", problems=friendly_errors(exc)) from None
     config = backtest_config(engine.config, ask.rule)
     stations, problems = selected_stations(ask.rule, engine.registry, config, ask.stations)
     if problems:
-        raise _bad_request("invalid backtest request", problems)
+        raise bad_request("invalid backtest request", problems=problems)
     parameters = input_parameters(config, ask.rule)
     query = history_query(parameters, stations, ask.start_ms - lookback_ms(ask.rule), ask.end_ms)
-    try:
-        rows = await request.app[appkeys.STORE].query(query)
-    except StoreError as exc:
-        raise web.HTTPServiceUnavailable(
-            text=json.dumps({"error": "database unavailable", "detail": str(exc)}),
-            content_type="application/json",
-        ) from exc
+    rows = await query_store(request, query)
 
     def run() -> BacktestResult:  # off the event loop: a long history takes seconds
         live = AnalyticsEngine(config, engine.registry)
@@ -128,10 +120,7 @@ async def aqi(request: web.Request) -> web.Response:
     engine = request.app[ANALYTICS]()
     station = request.query.get("station")
     if station is not None and engine.registry.get(station) is None:
-        raise web.HTTPNotFound(
-            text=json.dumps({"error": f"unknown station {station!r}"}),
-            content_type="application/json",
-        )
+        raise json_error(web.HTTPNotFound, f"unknown station {station!r}")
     offset = timedelta(hours=engine.config.utc_offset_h)
     out = []
     for now in sorted(engine.aqi_now().values(), key=lambda a: a.station_id):
@@ -188,10 +177,3 @@ def _number(value: float) -> float | None:
 
 def _local_date(ms: int, offset: timedelta) -> str:
     return (datetime.fromtimestamp(ms / 1000, UTC) + offset).date().isoformat()
-
-
-def _bad_request(reason: str, problems: list[str] | None = None) -> web.HTTPBadRequest:
-    body: dict[str, Any] = {"error": reason}
-    if problems:
-        body["problems"] = problems
-    return web.HTTPBadRequest(text=json.dumps(body), content_type="application/json")

@@ -25,7 +25,6 @@ refusal and account change is in the audit log.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,11 +49,10 @@ from web.access import (
     Can,
     audit,
     client_address,
-    json_error,
     login_principal,
     principal_of,
 )
-from web.requests import bad_request, json_body, text_field
+from web.requests import bad_request, json_body, json_error, text_field, time_param
 
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_AUDIT_ROWS = 5_000
@@ -242,21 +240,11 @@ async def list_audit(request: web.Request) -> web.Response:
     limit = query.get("limit", "200")
     if not limit.isdigit() or not 1 <= int(limit) <= MAX_AUDIT_ROWS:
         raise bad_request(f"`limit` must be 1..{MAX_AUDIT_ROWS}")
-    since = query.get("since")
-    since_ms = None
-    if since is not None:
-        try:
-            parsed = datetime.fromisoformat(since)
-        except ValueError:
-            raise bad_request(f"`since` {since!r} is not ISO 8601") from None
-        if parsed.tzinfo is None:
-            raise bad_request("`since` needs a UTC offset (Z or +07:00)")
-        since_ms = int(parsed.timestamp() * 1000)
     entries = request.app[AUDIT].query(
         actor=query.get("actor"),
         action=query.get("action"),
         outcome=query.get("outcome"),
-        since_ms=since_ms,
+        since_ms=time_param(query, "since"),
         limit=int(limit),
     )
     return web.json_response({"entries": [_audit_json(e) for e in entries]})

@@ -37,8 +37,8 @@ from ioc.config_store import (
     SettingRejected,
     StaleSetting,
 )
-from web.access import CONFIG_WRITERS, audit, json_error, principal_of
-from web.requests import bad_request, json_body
+from web.access import CONFIG_WRITERS, audit, principal_of
+from web.requests import bad_request, json_body, json_error
 
 KIND_OF_PATH = {
     "rules": RULE,

@@ -59,8 +59,8 @@ from ioc.audit import DENIED
 from ioc.clock import LOCAL_TZ, iso_utc, now_ms
 from ioc.errors import StoreError
 from ioc.registry import STATE_OWNER, Station
-from web.access import audit, json_error, principal_of
-from web.requests import bad_request
+from web.access import audit, principal_of
+from web.requests import bad_request, json_error
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 31

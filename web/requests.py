@@ -1,11 +1,29 @@
-"""Reading JSON request bodies the same way in every API module."""
+"""Reading requests and answering errors the same way in every API module: JSON bodies,
+text fields, ISO 8601 times, InfluxDB queries, and ``{"error": reason, ...}`` answers."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+
+from ioc import appkeys
+from ioc.errors import StoreError
+
+
+def json_error(kind: type[web.HTTPException], reason: str, **details: object) -> web.HTTPException:
+    """An HTTP error whose body is ``{"error": reason, **details}``."""
+    return kind(
+        text=json.dumps({"error": reason, **details}, ensure_ascii=False),
+        content_type="application/json",
+    )
+
+
+def bad_request(reason: str, **details: object) -> web.HTTPException:
+    return json_error(web.HTTPBadRequest, reason, **details)
 
 
 async def json_body(
@@ -40,8 +58,29 @@ def text_field(body: dict[str, Any], key: str, default: str = "", max_length: in
     return value
 
 
-def bad_request(reason: str, **details: object) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(
-        text=json.dumps({"error": reason, **details}, ensure_ascii=False),
-        content_type="application/json",
-    )
+def time_value(raw: object, name: str) -> int:
+    """An ISO 8601 time with a UTC offset → epoch ms; a clear 400 otherwise."""
+    if not isinstance(raw, str):
+        raise bad_request(f"`{name}` must be an ISO 8601 string")
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise bad_request(f"`{name}` {raw!r} is not ISO 8601") from None
+    if parsed.tzinfo is None:
+        raise bad_request(f"`{name}` needs a UTC offset (Z or +07:00)")
+    return int(parsed.timestamp() * 1000)
+
+
+def time_param(query: Mapping[str, str], name: str) -> int | None:
+    raw = query.get(name)
+    return None if raw is None else time_value(raw, name)
+
+
+async def query_store(request: web.Request, influxql: str) -> list[dict[str, Any]]:
+    """Rows of an InfluxQL query; InfluxDB away or failing is a 503 saying so."""
+    try:
+        return await request.app[appkeys.STORE].query(influxql)
+    except StoreError as exc:
+        raise json_error(
+            web.HTTPServiceUnavailable, "database unavailable", detail=str(exc)
+        ) from exc

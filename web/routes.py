@@ -17,7 +17,6 @@ from ioc import appkeys
 from ioc.accounts import Role
 from ioc.audit import DENIED, OK
 from ioc.clock import iso_utc
-from ioc.errors import StoreError
 from web.access import (
     PRINCIPAL,
     Can,
@@ -27,6 +26,7 @@ from web.access import (
     visible_station_ids,
 )
 from web.broadcast import Broadcaster, WallClient
+from web.requests import bad_request, query_store, time_param
 
 STATIC_DIR = Path(__file__).parent / "static"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -172,7 +172,7 @@ async def readings(request: web.Request) -> web.Response:
     assert station is not None
     check_station(request, station)
     where = f"station = '{station}'" + _since_clause(request)
-    rows = await _query(
+    rows = await query_store(
         request, f"SELECT * FROM reading WHERE {where} ORDER BY time DESC LIMIT {_limit(request)}"
     )
     return web.json_response({"station": station, "readings": [_row(r) for r in rows]})
@@ -194,20 +194,10 @@ async def rejected(request: web.Request) -> web.Response:
     if visible is not None:  # another sender's attempt on its station is not its data
         where += " AND reason != 'not_owner'"
     where += _since_clause(request)
-    rows = await _query(
+    rows = await query_store(
         request, f"SELECT * FROM rejected WHERE {where} ORDER BY time DESC LIMIT {_limit(request)}"
     )
     return web.json_response({"rejected": [_row(r) for r in rows]})
-
-
-async def _query(request: web.Request, influxql: str) -> list[dict[str, Any]]:
-    try:
-        return await request.app[appkeys.STORE].query(influxql)
-    except StoreError as exc:
-        raise web.HTTPServiceUnavailable(
-            text=json.dumps({"error": "database unavailable", "detail": str(exc)}),
-            content_type="application/json",
-        ) from exc
 
 
 def _row(row: dict[str, Any]) -> dict[str, Any]:
@@ -220,32 +210,20 @@ def _station_param(request: web.Request, required: bool) -> str | None:
     station = request.query.get("station")
     if station is None:
         if required:
-            raise _bad_request("`station` is required")
+            raise bad_request("`station` is required")
         return None
     if not _SAFE_ID.match(station):
-        raise _bad_request(f"`station` {station!r} is not a station id")
+        raise bad_request(f"`station` {station!r} is not a station id")
     return station
 
 
 def _since_clause(request: web.Request) -> str:
-    since = request.query.get("since")
-    if since is None:
-        return ""
-    try:
-        parsed = datetime.fromisoformat(since)
-    except ValueError:
-        raise _bad_request(f"`since` {since!r} is not ISO 8601") from None
-    if parsed.tzinfo is None:
-        raise _bad_request("`since` needs a UTC offset (Z or +07:00)")
-    return f" AND time >= {int(parsed.timestamp() * 1000)}ms"
+    since_ms = time_param(request.query, "since")
+    return "" if since_ms is None else f" AND time >= {since_ms}ms"
 
 
 def _limit(request: web.Request) -> int:
     raw = request.query.get("limit", "100")
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_ROWS:
-        raise _bad_request(f"`limit` must be 1..{MAX_ROWS}")
+        raise bad_request(f"`limit` must be 1..{MAX_ROWS}")
     return int(raw)
-
-
-def _bad_request(reason: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"error": reason}), content_type="application/json")
