@@ -36,6 +36,14 @@ DERIVED_PARAMETERS: dict[str, str] = {
 }
 
 
+class FieldProblem(ValueError):
+    """A check across fields, naming the field an editor should show it at."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 @dataclass(frozen=True, slots=True)
 class Level:
     """One severity level of a rule, in the rule's direction: fires past ``value``, clears
@@ -62,8 +70,9 @@ class Area(Section):
         box = [v for v in (self.min_lat, self.max_lat, self.min_lon, self.max_lon) if v is not None]
         circle = [v for v in (self.lat, self.lon, self.radius_km) if v is not None]
         if (len(box), len(circle)) not in ((4, 0), (0, 3)):
-            raise ValueError(
-                "area: give either min_lat, max_lat, min_lon, max_lon or lat, lon, radius_km"
+            raise FieldProblem(
+                "area",
+                "area: give either min_lat, max_lat, min_lon, max_lon or lat, lon, radius_km",
             )
         if box and (box[0] >= box[1] or box[2] >= box[3]):
             raise ValueError("area: min_lat/min_lon must be below max_lat/max_lon")
@@ -114,12 +123,12 @@ class Threshold(Section):
 
 def _check_threshold(above: float | None, below: float | None, clear_at: float | None) -> None:
     if (above is None) == (below is None):
-        raise ValueError("give exactly one of `above` or `below`")
+        raise FieldProblem("above", "give exactly one of `above` or `below`")
     if clear_at is not None:
         if above is not None and clear_at > above:
-            raise ValueError(f"clear_at {clear_at} must be <= above {above}")
+            raise FieldProblem("clear_at", f"clear_at {clear_at} must be <= above {above}")
         if below is not None and clear_at < below:
-            raise ValueError(f"clear_at {clear_at} must be >= below {below}")
+            raise FieldProblem("clear_at", f"clear_at {clear_at} must be >= below {below}")
 
 
 class RuleConfig(Section):
@@ -174,11 +183,13 @@ class RuleConfig(Section):
                 k for k in ("above", "below", "clear_at", "severity") if k in self.model_fields_set
             ]
             if simple:
-                raise ValueError(f"give either `thresholds` or {'/'.join(simple)}, not both")
+                raise FieldProblem(
+                    "thresholds", f"give either `thresholds` or {'/'.join(simple)}, not both"
+                )
         else:
             _check_threshold(self.above, self.below, self.clear_at)
         if self.aggregate == "max" and self.window == "instant":
-            raise ValueError("aggregate `max` needs a window of 1h, 8h or 24h")
+            raise FieldProblem("aggregate", "aggregate `max` needs a window of 1h, 8h or 24h")
         _check_order(self.thresholds)
         return self
 
@@ -209,17 +220,19 @@ def _level(t: Threshold | RuleConfig) -> Level:
 
 def _check_order(thresholds: list[Threshold]) -> None:
     if len({t.above is None for t in thresholds}) > 1:
-        raise ValueError("thresholds: all levels must be `above` or all `below`")
+        raise FieldProblem("thresholds", "thresholds: all levels must be `above` or all `below`")
     levels = [_level(t) for t in thresholds]
     sign = 1.0 if thresholds and thresholds[0].above is not None else -1.0
     for lower, higher in itertools.pairwise(levels):
         if SEVERITY_RANK[higher.severity] <= SEVERITY_RANK[lower.severity]:
-            raise ValueError("thresholds: list the levels in increasing severity")
+            raise FieldProblem("thresholds", "thresholds: list the levels in increasing severity")
         if sign * higher.value <= sign * lower.value:
             word = "increasing" if sign > 0 else "decreasing"
-            raise ValueError(f"thresholds: values must be {word} with severity")
+            raise FieldProblem("thresholds", f"thresholds: values must be {word} with severity")
         if sign * higher.clear < sign * lower.clear:
-            raise ValueError("thresholds: clear_at values must be in the same order as the levels")
+            raise FieldProblem(
+                "thresholds", "thresholds: clear_at values must be in the same order as the levels"
+            )
 
 
 def _qcvn_rules() -> list[RuleConfig]:

@@ -47,15 +47,14 @@ def applies(rule: RuleConfig, station: Station) -> bool:
     )
 
 
-def rule_problems(rules: Sequence[RuleConfig], registry: StationRegistry) -> list[str]:
-    """Rules that cannot fire: a measured parameter no station they select has."""
-    return [
-        f"analytics.rules.{rule.id}: parameter {rule.parameter!r} is measured by no station "
-        f"it selects"
+def rule_problems(rules: Sequence[RuleConfig], registry: StationRegistry) -> dict[str, str]:
+    """Rules that cannot fire, by id: a measured parameter no station they select has."""
+    return {
+        rule.id: f"parameter {rule.parameter!r} is measured by no station it selects"
         for rule in rules
         if rule.parameter not in DERIVED_PARAMETERS
         and not any(rule.parameter in s.parameters and applies(rule, s) for s in registry)
-    ]
+    }
 
 
 class LimitRules:

@@ -76,7 +76,10 @@ def load_config_and_registry(path: Path | None) -> tuple[IocConfig, StationRegis
         path = DEFAULT_CONFIG
     config = load_config(path)
     registry = StationRegistry.from_file(config.registry)
-    problems = rule_problems(config.analytics.rules, registry)
+    problems = [
+        f"analytics.rules.{rule_id}: {problem}"
+        for rule_id, problem in rule_problems(config.analytics.rules, registry).items()
+    ]
     if problems:
         raise ConfigError(str(path or "(defaults)"), problems)
     return config, registry

@@ -12,7 +12,6 @@ listeners (:meth:`ConfigStore.subscribe`) then apply it to the running service.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -21,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from analytics.config import RuleConfig
+from analytics.config import FieldProblem, RuleConfig
 from analytics.limits import rule_problems
 from ioc.errors import AccessError, ConfigError
 from ioc.registry import StationRegistry
@@ -189,9 +188,16 @@ class ConfigStore:
         try:
             return self._build(everything, focus=(kind, key))
         except ConfigError as exc:
-            problems = [("", p) for p in exc.problems]
+            own = ""
             if kind == STATION and body is not None:
-                problems = _station_fields(list(everything[STATION]).index(key), problems)
+                own = f"stations.{list(everything[STATION]).index(key)}."
+            problems = [
+                # shown next to its field: the field, and the text after "where: "
+                (field.removeprefix(own), problem.split(": ", 1)[-1])
+                if own and field.startswith(own)
+                else ("", problem)
+                for field, problem in zip(exc.fields, exc.problems, strict=True)
+            ]
             raise SettingRejected(kind, key, problems) from None
 
     def put(
@@ -321,42 +327,25 @@ class ConfigStore:
                     raise SettingRejected(RULE, key, field_problems(exc)) from None
                 raise ConfigError(f"rules.{key}", [str(exc)]) from None
         problems = rule_problems(rules, registry)
+        if focus is not None and focus[0] == RULE and focus[1] in problems:
+            raise SettingRejected(RULE, focus[1], [("parameter", problems[focus[1]])])
         if problems:
-            raise ConfigError("rules", problems)
+            raise ConfigError("rules", [f"rules.{k}: {p}" for k, p in problems.items()])
         return Configuration(registry, rules)
 
 
 def field_problems(error: ValidationError) -> list[tuple[str, str]]:
-    """(field path, message) per problem, for editors to show next to the field. A check that
-    compares fields (``clear_at 60 must be <= above 50``) is shown at the field it names."""
+    """(field path, message) per problem, for editors to show next to the field. A check
+    across fields (:class:`analytics.config.FieldProblem`) names its field itself."""
     problems = []
     for e in error.errors():
         where = [str(p) for p in e["loc"]]
-        message = e["msg"].removeprefix("Value error, ")
-        named = _NAMED_FIELD.match(message)
-        if e["type"] == "value_error" and named:
-            where.append(next(g for g in named.groups() if g))
-        if e["type"] == "extra_forbidden":
-            message = "unknown field"
-        problems.append((".".join(where), message))
+        cause = e.get("ctx", {}).get("error")
+        if isinstance(cause, FieldProblem):
+            where.append(cause.field)
+        message = "unknown field" if e["type"] == "extra_forbidden" else e["msg"]
+        problems.append((".".join(where), message.removeprefix("Value error, ")))
     return problems
-
-
-#: The field a cross-field check's message is about: its first word, or the first of a
-#: "give exactly one of `above` or `below`" / "give either `thresholds` or ..." choice.
-_NAMED_FIELD = re.compile(
-    r"^(?:(clear_at|aggregate|thresholds)\b|give (?:exactly one of|either) `(\w+)`)"
-)
-
-
-def _station_fields(index: int, problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """``stations.3.lat: ...`` (the station being changed is the 4th) → ``("lat", ...)``."""
-    own = re.compile(rf"^stations\.{index}(?: \([^)]*\))?(?:\.([\w.]+))?: (.*)$")
-    out = []
-    for field, message in problems:
-        match = own.match(message)
-        out.append((match.group(1) or "", match.group(2)) if match else (field, message))
-    return out
 
 
 def _change(row: tuple[Any, ...]) -> ConfigChange:

@@ -34,12 +34,15 @@ class IocError(Exception):
 class ConfigError(IocError):
     """A configuration or station-registry file is invalid.
 
-    ``problems`` holds one human-readable line per problem, each naming where it is.
+    ``problems`` holds one human-readable line per problem, each naming where it is;
+    ``fields``, where known, the dotted path of each one's field (``stations.2.owner``), for
+    editors to show it next to that field.
     """
 
-    def __init__(self, path: str, problems: list[str]) -> None:
+    def __init__(self, path: str, problems: list[str], fields: list[str] | None = None) -> None:
         self.path = path
         self.problems = problems
+        self.fields = fields or [""] * len(problems)
         super().__init__(f"{path}: " + "; ".join(problems))
 
 

@@ -140,7 +140,8 @@ class StationRegistry:
         try:
             parsed = _RegistryFile.model_validate(document)
         except ValidationError as exc:
-            raise ConfigError(where, friendly_errors(exc)) from exc
+            fields = [".".join(str(p) for p in e["loc"]) for e in exc.errors()]
+            raise ConfigError(where, friendly_errors(exc), fields) from exc
         return cls._build(parsed, where)
 
     def replace_with(self, other: StationRegistry) -> None:
@@ -166,17 +167,23 @@ class StationRegistry:
         }
         stations: list[Station] = []
         seen: set[str] = set()
+        fields = [""] * len(problems)
+
+        def station_problem(i: int, entry: _StationEntry, field: str, text: str) -> None:
+            problems.append(f"stations.{i} ({entry.id}): {text}")
+            fields.append(f"stations.{i}.{field}")
+
         for i, entry in enumerate(parsed.stations):
-            where_station = f"stations.{i} ({entry.id})"
             if entry.id in seen:
-                problems.append(f"{where_station}: duplicate station id")
+                station_problem(i, entry, "id", "duplicate station id")
             seen.add(entry.id)
             if entry.owner != STATE_OWNER and entry.owner not in enterprises:
-                problems.append(f"{where_station}: owner {entry.owner!r} is not an enterprise")
+                station_problem(i, entry, "owner", f"owner {entry.owner!r} is not an enterprise")
             if isinstance(entry.parameters, str):
                 params = sets.get(entry.parameters)
                 if params is None:
-                    problems.append(f"{where_station}: unknown parameter set {entry.parameters!r}")
+                    text = f"unknown parameter set {entry.parameters!r}"
+                    station_problem(i, entry, "parameters", text)
                     continue
             else:
                 params = {key: _spec(key, e) for key, e in entry.parameters.items()}
@@ -193,7 +200,7 @@ class StationRegistry:
                 )
             )
         if problems:
-            raise ConfigError(where, problems)
+            raise ConfigError(where, problems, fields)
         return cls(stations, enterprises)
 
 

@@ -117,7 +117,7 @@ def test_problems_name_the_field_an_editor_shows_them_at(store: ConfigStore) -> 
     assert {f for f, _ in refused.value.problems} == {"lat"}
     with pytest.raises(SettingRejected) as refused:
         store.check(STATION, "AIR-2", station.body | {"owner": "ENT-Z"})
-    assert [f for f, _ in refused.value.problems] == [""]  # whole-station check: no field
+    assert [f for f, _ in refused.value.problems] == ["owner"]  # a check on the whole registry
 
 
 def test_version_0_creates_only_what_does_not_exist(store: ConfigStore) -> None:
