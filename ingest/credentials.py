@@ -15,7 +15,6 @@ for, its own stations only; the publisher account (state stations, simulators) t
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 import shutil
@@ -27,6 +26,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ioc.accounts import sha256_hex
 from ioc.config import friendly_errors
 from ioc.errors import ConfigError, ServiceStartError
 from ioc.registry import StationRegistry
@@ -59,17 +59,9 @@ class NewSecrets:
     api_keys: dict[str, str]
 
 
-def hash_key(api_key: str) -> str:
-    return hashlib.sha256(api_key.encode()).hexdigest()
-
-
 class Credentials:
     def __init__(self, accounts: list[Account]) -> None:
         self.accounts = accounts
-        self._by_key = {a.api_key_sha256: a for a in accounts if a.api_key_sha256}
-
-    def for_api_key(self, api_key: str) -> Account | None:
-        return self._by_key.get(hash_key(api_key))
 
     def first(self, role: Role) -> Account | None:
         return next((a for a in self.accounts if a.role == role), None)
@@ -94,7 +86,7 @@ class Credentials:
             key_hash = None
             if role != SERVICE:
                 keys[username] = f"ioc_{secrets.token_urlsafe(24)}"
-                key_hash = hash_key(keys[username])
+                key_hash = sha256_hex(keys[username])
             accounts.append(
                 Account(
                     username=username,

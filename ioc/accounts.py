@@ -156,7 +156,8 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
 
-def _sha256(secret: str) -> str:
+def sha256_hex(secret: str) -> str:
+    """How tokens and API keys are kept (also in the accounts file of ``ioc credentials``)."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -307,7 +308,7 @@ class AccountBook:
             )
             self._db.execute(
                 "INSERT INTO logins VALUES (?, ?, ?, ?, ?)",
-                (_sha256(token), username, kind, created, expires),
+                (sha256_hex(token), username, kind, created, expires),
             )
         return token, Login(self._user_or_fail(username), kind, expires)
 
@@ -330,7 +331,7 @@ class AccountBook:
     def check_token(self, token: str) -> Login:
         row = self._db.execute(
             "SELECT username, kind, expires_ms FROM logins WHERE token_sha256 = ?",
-            (_sha256(token),),
+            (sha256_hex(token),),
         ).fetchone()
         if row is None:
             raise TokenRejected("unknown or revoked token; log in again")
@@ -343,7 +344,7 @@ class AccountBook:
 
     def logout(self, token: str) -> None:
         with self._db:
-            self._db.execute("DELETE FROM logins WHERE token_sha256 = ?", (_sha256(token),))
+            self._db.execute("DELETE FROM logins WHERE token_sha256 = ?", (sha256_hex(token),))
 
     # --- API keys ------------------------------------------------------------------------
 
@@ -352,7 +353,7 @@ class AccountBook:
     ) -> tuple[str, ApiKey]:
         """A new key; the plain key is returned once and never stored."""
         key = API_KEY_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
-        return key, self.import_api_key(_sha256(key), enterprise, label, created_by)
+        return key, self.import_api_key(sha256_hex(key), enterprise, label, created_by)
 
     def import_api_key(
         self, key_sha256: str, enterprise: str | None, label: str, created_by: str
@@ -407,7 +408,7 @@ class AccountBook:
         """The key's record if it is valid (known, not revoked)."""
         row = self._db.execute(
             "SELECT id FROM api_keys WHERE key_sha256 = ? AND revoked_ms IS NULL",
-            (_sha256(key),),
+            (sha256_hex(key),),
         ).fetchone()
         return None if row is None else self.api_key(row[0])
 

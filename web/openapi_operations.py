@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, get_args
 
 from ioc.accounts import Role
+from ioc.config_store import KINDS
 from ioc.messages import AlertState, RejectReason, Severity
 from ioc.section import StationKind
 from web.access import SESSION_COOKIE, Can
@@ -106,7 +107,6 @@ _ANY_OBJECT: JsonObject = {"type": "object"}
 _ROLES = [r.value for r in Role]
 _STATES = [s.value for s in AlertState]
 _SEVERITIES = [s.value for s in Severity]
-_CONFIG_KINDS = ["rule", "station", "enterprise", "parameter_set"]
 #: Stand-ins replaced by the pydantic models' references when the document is built.
 RULE_PLACEHOLDER: JsonObject = {"x-placeholder": "RuleConfig"}
 BACKTEST_PLACEHOLDER: JsonObject = {"x-placeholder": "BacktestRequest"}
@@ -365,7 +365,7 @@ SCHEMAS: dict[str, JsonObject] = {
             "id": _n(kind="integer"),
             "time": _TIME,
             "actor": _s(),
-            "kind": _s(enum=_CONFIG_KINDS),
+            "kind": _s(enum=list(KINDS)),
             "key": _s(),
             "action": _s(enum=["seed", "create", "update", "delete", "rollback"]),
             "old": _null(_ANY_OBJECT),
@@ -1110,7 +1110,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "config",
         "Newest first.",
         params=(
-            Param("kind", "Only this kind.", _s(enum=_CONFIG_KINDS)),
+            Param("kind", "Only this kind.", _s(enum=list(KINDS))),
             Param("key", "Only this item.", _STRING),
             Param("limit", "At most this many (default 100).", _n(kind="integer", minimum=1)),
         ),

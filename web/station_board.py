@@ -42,8 +42,6 @@ class StationBoard:
     def observe(self, readings: Iterable[Reading]) -> None:
         for r in readings:
             sid = r.station_id
-            if sid not in self._status:
-                continue
             self._last_received[sid] = r.received_ms
             if r.ts_ms >= self._latest_ts.get(sid, 0):
                 self._latest_ts[sid] = r.ts_ms

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from ingest.credentials import ENTERPRISE, PUBLISHER, SERVICE, Credentials
+from ioc.accounts import sha256_hex
 from ioc.errors import ConfigError
 from tests.factories import registry
 
@@ -20,9 +21,10 @@ def test_generated_accounts_round_trip_privately(tmp_path: Path) -> None:
         ("ENT-A", ENTERPRISE),
         ("ENT-B", ENTERPRISE),
     ]
-    account = loaded.for_api_key(secrets.api_keys["ENT-A"])
+    by_key = {a.api_key_sha256: a for a in loaded.accounts if a.api_key_sha256}
+    account = by_key.get(sha256_hex(secrets.api_keys["ENT-A"]))
     assert account is not None and account.enterprise == "ENT-A"
-    assert loaded.for_api_key("ioc_guess") is None
+    assert by_key.get(sha256_hex("ioc_guess")) is None
     assert secrets.api_keys["ENT-A"] not in path.read_text()  # only its hash is kept
 
 
