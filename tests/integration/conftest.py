@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from playwright.async_api import Browser, BrowserContext, async_playwright
 
 from ingest.credentials import Credentials
 from ioc import appkeys
@@ -23,7 +24,7 @@ from ioc.private_services import PrivateInfluxDB, PrivateMosquitto, free_port
 from ioc.registry import StationRegistry
 from ioc.service import create_app
 from tests.factories import TEST_RULES, registry, write_registry
-from web.access import ACCOUNTS
+from web.access import ACCOUNTS, SESSION_COOKIE
 
 
 @pytest.fixture(scope="session")
@@ -136,6 +137,38 @@ async def run_service(config: IocConfig) -> AsyncIterator[RunningService]:
 async def service(config: IocConfig) -> AsyncIterator[RunningService]:
     async with run_service(config) as running:
         yield running
+
+
+#: Debian's Chromium, with the flags this machine needs (never `playwright install`).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path("test-artifacts")  # screenshots
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        await browser.close()
+
+
+async def logged_in_context(
+    browser: Browser, service: RunningService, role: Role, width: int, height: int
+) -> BrowserContext:
+    """A browser context with the session cookie of the test user of ``role``."""
+    context = await browser.new_context(viewport={"width": width, "height": height})
+    await context.add_cookies(
+        [{"name": SESSION_COOKIE, "value": service.tokens[role], "url": service.url}]
+    )
+    return context
 
 
 async def eventually(

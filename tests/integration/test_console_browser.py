@@ -6,19 +6,22 @@ preview is kept in test-artifacts/."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from ioc.accounts import Role
 from tests.factories import payload
-from tests.integration.conftest import TEST_PASSWORD, TEST_USERS, RunningService, eventually
+from tests.integration.conftest import (
+    ARTIFACTS,
+    TEST_PASSWORD,
+    TEST_USERS,
+    RunningService,
+    eventually,
+    logged_in_context,
+)
 from tests.integration.test_end_to_end import publish
-from tests.integration.test_wall_browser import ARGS, ARTIFACTS, CHROMIUM
-from web.access import SESSION_COOKIE
 
 RULE = "pm25_instant"  # tests.factories.TEST_RULES: pm25 above 100, clear_at 80, critical
 WAIT_MS = 15_000
@@ -27,14 +30,6 @@ WAIT_MS = 15_000
 #: that the 24 h rule (which needs 75 % of a day's hours) never fires either.
 HISTORY_POINTS = 24
 HISTORY_HIGHS = HISTORY_POINTS // 2
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        await browser.close()
 
 
 async def new_context(browser: Browser) -> BrowserContext:
@@ -57,10 +52,8 @@ async def log_in_through_the_form(page: Page, role: Role = Role.OFFICER) -> None
 
 async def open_console(browser: Browser, service: RunningService, role: Role) -> Page:
     """The console, logged in with the session cookie of the test user of ``role``."""
-    context = await new_context(browser)
-    await context.add_cookies(
-        [{"name": SESSION_COOKIE, "value": service.tokens[role], "url": service.url}]
-    )
+    context = await logged_in_context(browser, service, role, 1600, 1100)
+    context.set_default_timeout(WAIT_MS)
     page = await context.new_page()
     await page.goto(f"{service.url}/console")
     await page.wait_for_selector("body[data-ready='true']")
@@ -249,10 +242,7 @@ async def test_a_rule_changed_meanwhile_is_a_conflict_not_an_overwrite(
 
 
 async def test_a_viewer_is_refused_the_console(service: RunningService, browser: Browser) -> None:
-    context = await new_context(browser)
-    await context.add_cookies(
-        [{"name": SESSION_COOKIE, "value": service.tokens[Role.VIEWER], "url": service.url}]
-    )
+    context = await logged_in_context(browser, service, Role.VIEWER, 1600, 1100)
     page = await context.new_page()
     response = await page.goto(f"{service.url}/console")
     assert response is not None and response.status == 403

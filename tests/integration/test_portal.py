@@ -8,16 +8,14 @@ from __future__ import annotations
 import copy
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
 import yaml
-from playwright.async_api import Browser, FilePayload, Page, async_playwright
+from playwright.async_api import Browser, FilePayload, Page
 
 from ioc import appkeys
 from ioc.accounts import Role
@@ -25,20 +23,15 @@ from ioc.clock import LOCAL_TZ
 from ioc.config import IocConfig
 from ioc.errors import StoreUnavailable
 from tests.factories import REGISTRY_DOC
-from tests.integration.conftest import TEST_USERS, RunningService, eventually
-from web.access import SESSION_COOKIE
+from tests.integration.conftest import (
+    ARTIFACTS,
+    TEST_USERS,
+    RunningService,
+    eventually,
+    logged_in_context,
+)
 
 PORTAL = "/api/v1/portal/stations"
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path("test-artifacts")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 #: Besides the shared test registry (STK-1 of ENT-A, state stations AIR-1 and AIR-2): an
 #: ENT-A air station with several parameters every 5 minutes, and a station of ENT-B.
 EXTRA_STATIONS: list[dict[str, Any]] = [
@@ -297,22 +290,11 @@ async def test_a_database_outage_answers_503(
 # ---------------------------------------------------------------------------- the page
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        await browser.close()
-
-
 async def open_portal(
     browser: Browser, service: RunningService, query: str = "", role: Role = Role.ENTERPRISE
 ) -> tuple[Page, list[str]]:
     """The portal, logged in (session cookie) as the test user of ``role``, once loaded."""
-    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-    await context.add_cookies(
-        [{"name": SESSION_COOKIE, "value": service.tokens[role], "url": service.url}]
-    )
+    context = await logged_in_context(browser, service, role, 1400, 1000)
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -4,47 +4,21 @@ test-artifacts/."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from ioc.accounts import Role
 from tests.factories import payload
-from tests.integration.conftest import TEST_USERS, RunningService
+from tests.integration.conftest import ARTIFACTS, TEST_USERS, RunningService, logged_in_context
 from tests.integration.test_end_to_end import publish
-from web.access import SESSION_COOKIE
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path("test-artifacts")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        await browser.close()
 
 
 async def open_wall(
     browser: Browser, service: RunningService, path: str, role: Role = Role.OPERATOR
 ) -> Page:
     """The page at ``path``, logged in (session cookie) as the test user of ``role``."""
-    context = await browser.new_context(viewport={"width": 1600, "height": 900})
-    await context.add_cookies(
-        [{"name": SESSION_COOKIE, "value": service.tokens[role], "url": service.url}]
-    )
+    context = await logged_in_context(browser, service, role, 1600, 900)
     page = await context.new_page()
     url = f"{service.url}{path}"
     errors: list[str] = []
