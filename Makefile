@@ -1,12 +1,13 @@
 # make run    install what is missing, start broker, database, service and simulators
 # make test   the same set-up, then lint, type check and the whole test suite
 # make check  ruff + mypy only;  make bench  benchmarks (figures in docs/benchmarks.md)
+# make soak   the adversarial suite with bigger counts (figures in docs/reliability.md)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test check bench setup system-packages clean
+.PHONY: run test check bench soak setup system-packages clean
 
 run: setup
 	$(BIN)/ioc dev
@@ -21,6 +22,10 @@ check: setup
 
 bench: setup
 	$(BIN)/python -m tests.benchmarks
+
+soak: setup
+	IOC_SOAK=1 IOC_RELIABILITY_REPORT=$(CURDIR)/docs/reliability.md \
+		$(BIN)/python -m pytest -q -m adversarial
 
 setup: system-packages $(STAMP)
 

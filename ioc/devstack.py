@@ -110,6 +110,7 @@ def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
                     update={"database": str(var / "alerts.sqlite3")}
                 ),
                 "access": config.access.model_copy(update={"database": var / "ioc.sqlite3"}),
+                "cameras": config.cameras.model_copy(update={"snapshot_dir": var / "snapshots"}),
             }
         )
         logins = _ensure_dev_logins(config, registry, var / "dev-logins.txt")

@@ -1,10 +1,50 @@
-"""Session-wide hooks: the adversarial suite's figures (tests/reliability.py)."""
+"""Session-wide hooks.
+
+- Tests never write into the checkout: every test module is checked for files it left in the
+  working tree (a relative default such as ``var/ioc.sqlite3`` that a fixture forgot to point
+  at its temporary directory), and fails naming them.
+- The adversarial suite's figures (tests/reliability.py) are written at the end.
+"""
 
 from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.reliability import write_report
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+#: What running Python and the tools leave by design (all ignored by git).
+TOOL_LEFTOVERS = (".venv", ".pytest_cache", ".mypy_cache", ".ruff_cache", "test-artifacts")
+
+
+def _left_in_checkout() -> set[str]:
+    """Untracked and ignored paths of the working tree, without the tools' own caches."""
+    listing = subprocess.run(
+        ["git", "status", "--porcelain", "--ignored", "--untracked-files=normal"],
+        cwd=CHECKOUT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    paths = {line[3:] for line in listing.splitlines() if line[:2] in ("??", "!!")}
+    return {
+        p
+        for p in paths
+        if not p.startswith(TOOL_LEFTOVERS) and "__pycache__" not in p and ".egg-info" not in p
+    }
+
+
+@pytest.fixture(autouse=True, scope="module")
+def checkout_stays_clean() -> Iterator[None]:
+    before = _left_in_checkout()
+    yield
+    written = sorted(_left_in_checkout() - before)
+    if written:
+        pytest.fail(f"tests of this module wrote into the checkout: {', '.join(written)}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

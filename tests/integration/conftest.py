@@ -77,6 +77,7 @@ def config(
             },
             "alerts": {"database": str(tmp_path / "alerts.sqlite3")},
             "access": {"database": str(tmp_path / "ioc.sqlite3"), "scrypt_n": 2**12},
+            "cameras": {"snapshot_dir": str(tmp_path / "snapshots")},
             "web": {"heartbeat_s": 1, "station_push_interval_s": 0.1},
             "analytics": {"rules": TEST_RULES},
         }

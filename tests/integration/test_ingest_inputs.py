@@ -198,6 +198,8 @@ async def test_broker_acls_keep_enterprises_to_their_own_topics(
             },
             "analytics": {"rules": TEST_RULES},
             "alerts": {"database": ":memory:"},
+            "access": {"database": str(tmp_path / "ioc.sqlite3")},
+            "cameras": {"snapshot_dir": str(tmp_path / "snapshots")},
         }
     )
     app = create_app(config, StationRegistry.from_file(config.registry))
