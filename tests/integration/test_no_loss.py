@@ -1,4 +1,6 @@
-"""Nothing is lost: a database outage and a killed service, with real processes."""
+"""Nothing is lost: a database killed, a broker restarted and a killed service, with real
+processes. Each test records its exact counts for docs/reliability.md (tests/reliability.py);
+``make soak`` runs them with bigger counts."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import aiohttp
@@ -24,8 +26,10 @@ from ioc.registry import StationRegistry
 from ioc.service import create_app
 from tests.factories import TEST_RULES, write_registry
 from tests.integration.conftest import eventually
+from tests.reliability import Outcome, record, scale
 
-READINGS = 300
+pytestmark = pytest.mark.adversarial
+READINGS = scale(300, 30_000)
 
 
 def reading(i: int) -> bytes:
@@ -69,7 +73,9 @@ async def test_an_influxdb_outage_loses_nothing_and_duplicates_nothing(
                 "spool_dir": str(tmp_path / "spool"),
                 "timeout_s": 2,
             },
+            "analytics": {"rules": TEST_RULES},
             "alerts": {"database": ":memory:"},
+            "access": {"database": str(tmp_path / "ioc.sqlite3")},
         }
     )
     app = create_app(config, StationRegistry.from_file(config.registry))
@@ -80,16 +86,21 @@ async def test_an_influxdb_outage_loses_nothing_and_duplicates_nothing(
         topic = f"t/{unique}/stations/AIR-1/readings"
         store = app[appkeys.STORE]
         async with aiomqtt.Client("127.0.0.1", mosquitto.port) as publisher:
+            third = READINGS // 3
             for i in range(READINGS):
-                if i == 100:
-                    await eventually(lambda: _is(stored_count(own_influxdb.url, "outage"), 100))
+                if i == third:
+                    await eventually(
+                        lambda: _is(stored_count(own_influxdb.url, "outage"), third), 30
+                    )
                     own_influxdb.kill()
-                if i == 200:
+                if i == 2 * third:
                     await eventually(lambda: _true(store.stats.failed_requests > 0))
                     own_influxdb.start()
                 await publisher.publish(topic, reading(i), qos=1)
-        await eventually(lambda: _is(stored_count(own_influxdb.url, "outage"), READINGS), 30)
+        await eventually(lambda: _is(stored_count(own_influxdb.url, "outage"), READINGS), 60)
         assert app[appkeys.STORE].pending_bytes == 0
+        stored = await stored_count(own_influxdb.url, "outage")
+        _record("InfluxDB SIGKILLed, restarted later", READINGS, stored)
     finally:
         await runner.cleanup()
 
@@ -123,7 +134,8 @@ async def test_a_killed_service_loses_no_qos1_reading(
         )
     )
     command = [sys.executable, "-m", "ioc", "serve", "-c", str(config_path)]
-    total, kill_at = 2000, 700
+    total = scale(2000, 40_000)
+    kill_at = total // 3
 
     def start() -> subprocess.Popen[bytes]:
         log = (tmp_path / "service.log").open("ab")
@@ -140,13 +152,81 @@ async def test_a_killed_service_loses_no_qos1_reading(
                     await eventually(lambda: _positive(stored_count(influxdb.url, database)), 15)
                     service.send_signal(signal.SIGKILL)
                     service.wait()
-                if i == kill_at + 300:
+                if i == kill_at + total // 6:
                     service = start()  # …so the broker kept what came meanwhile
                 await publisher.publish(topic, reading(i), qos=1)
-        await eventually(lambda: _is(stored_count(influxdb.url, database), total), 30)
+        await eventually(lambda: _is(stored_count(influxdb.url, database), total), 60)
+        _record("service SIGKILLed, restarted later", total, total)
     finally:
         service.terminate()
         service.wait(timeout=15)
+
+
+async def test_a_broker_restart_loses_nothing(tmp_path: Path, influxdb: PrivateInfluxDB) -> None:
+    """The broker stopped and started again on its data mid-stream: the service's persistent
+    session and the publisher's unacknowledged messages carry every reading over."""
+    broker = PrivateMosquitto(tmp_path / "broker", free_port())
+    broker.start()
+    unique = uuid.uuid4().hex[:8]
+    database = f"restart_{unique}"
+    config = IocConfig.model_validate(
+        {
+            "registry": str(write_registry(tmp_path / "stations.yaml")),
+            "mqtt": {
+                "port": broker.port,
+                "topic_prefix": f"r/{unique}",
+                "client_id": f"restart-{unique}",
+                "reconnect_max_s": 0.5,
+            },
+            "influx": {
+                "url": influxdb.url,
+                "database": database,
+                "flush_interval_s": 0.05,
+                "spool_dir": str(tmp_path / "spool"),
+            },
+            "analytics": {"rules": TEST_RULES},
+            "alerts": {"database": ":memory:"},
+            "access": {"database": str(tmp_path / "ioc.sqlite3")},
+        }
+    )
+    app = create_app(config, StationRegistry.from_file(config.registry))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    total = scale(600, 30_000)
+    try:
+        mqtt = app[appkeys.MQTT]
+        await asyncio.wait_for(mqtt.connected.wait(), 10)
+        topic = f"r/{unique}/stations/AIR-1/readings"
+
+        def count() -> Awaitable[int]:
+            return stored_count(influxdb.url, database)
+
+        sent, restarted = 0, False
+        while sent < total:
+            try:
+                async with aiomqtt.Client("127.0.0.1", broker.port) as publisher:
+                    while sent < total:
+                        if sent == total // 2 and not restarted:
+                            await eventually(lambda: _positive(count()))
+                            broker.stop()  # SIGTERM: Mosquitto saves its sessions
+                            broker.start()
+                            restarted = True
+                        await publisher.publish(topic, reading(sent), qos=1, timeout=5)
+                        sent += 1
+            except aiomqtt.MqttError:
+                continue  # reconnect and send the unacknowledged one again
+        await eventually(lambda: _is(stored_count(influxdb.url, database), total), 60)
+        assert mqtt.stats.reconnects >= 1
+        _record("broker restarted (SIGTERM)", total, total)
+    finally:
+        await runner.cleanup()
+        broker.stop()
+
+
+def _record(fault: str, sent: int, stored: int) -> None:
+    """Readings carry distinct timestamps, so InfluxDB holds each at most once: stored beyond
+    ``sent`` cannot happen, and a duplicate delivery shows as a ``duplicate`` refusal."""
+    record(Outcome(fault, "MQTT JSON, QoS 1", sent, stored, 0, sent - stored, 0))
 
 
 async def _connected(web_port: int) -> bool:
