@@ -99,7 +99,8 @@ async def test_a_full_disk_refuses_input_and_recovers_by_itself_losing_nothing(
         update={"spool_dir": small_disk / "spool", "spool_segment_bytes": 2 * FS_BYTES}
     )
     config = config.model_copy(update={"influx": influx})
-    before_full, while_full, http_batch = scale(50, 2_000), scale(40, 2_000), 5
+    before_full, while_full = scale(50, 2_000), scale(40, 2_000)
+    http_before, http_batch = scale(20, 1_000), 5
     key = {"Authorization": f"Bearer {api_keys['ioc-publisher']}"}
     async with (
         run_service(config) as service,
@@ -118,9 +119,9 @@ async def test_a_full_disk_refuses_input_and_recovers_by_itself_losing_nothing(
         # Before: MQTT and HTTP stored and acknowledged.
         await publish(before_full)
         http_sent = 0
-        async with http.post(ingest, json=readings_body(http_batch)) as response:
+        async with http.post(ingest, json=readings_body(http_before)) as response:
             assert response.status == 200
-            http_sent += http_batch
+            http_sent += http_before
 
         async def settled() -> bool:
             return mqtt.stats.acknowledged == before_full and store.pending_bytes == 0
@@ -219,6 +220,7 @@ async def test_a_full_disk_refuses_input_and_recovers_by_itself_losing_nothing(
         assert not dropped.exists()  # processed once space returned
         stored_mqtt = await stored_count(service, "AIR-1", "pm25")
         stored_http = await stored_count(service, "AIR-2", "pm25")
+        stored_file = await stored_count(service, "STK-1", "dust")
         report = await health(service)
         assert report["storage"]["state"] == "ok" and report["storage"]["full_episodes"] == 1
 
@@ -226,6 +228,7 @@ async def test_a_full_disk_refuses_input_and_recovers_by_itself_losing_nothing(
     for kind, sent, stored, extra in (
         ("MQTT JSON", mqtt_sent, stored_mqtt, f"{while_full} held unacknowledged while full"),
         ("HTTP JSON", http_sent, stored_http, f"{http_batch} answered 503, sent again"),
+        ("station file (drop folder)", 1, stored_file, "left in the folder while full"),
     ):
         outcome = record(
             Outcome(
