@@ -81,15 +81,16 @@ class DiskSpool:
             self.stats.refused_appends += 1
             raise StorageFull(self.full.reason)
         data = ("\n".join(lines) + "\n").encode()
-        if self.pending_bytes + len(data) > self._max_bytes:
-            self._become_full(StorageFull(f"spool holds its limit of {self._max_bytes} bytes"))
         good = self._writer.tell()  # the end of the last complete line
         try:
+            if self.pending_bytes + len(data) > self._max_bytes:
+                raise StorageFull(f"spool holds its limit of {self._max_bytes} bytes")
             _write_all(self._writer, data)
             if good + len(data) >= self._segment_bytes:
                 self._rotate()
         except OSError as exc:
             _cut_back(self._writer, good)
+            self.stats.refused_appends += 1
             self._become_full(exc)
         self.stats.appended_lines += len(lines)
 
@@ -148,7 +149,6 @@ class DiskSpool:
             self.stats.full_episodes += 1
             self.has_room.clear()
             log.error("spool full, input refused until there is room: %s (%s)", reason, self._dir)
-        self.stats.refused_appends += 1
         raise StorageFull(reason, cause.errno or 0) from cause
 
     def _rotate(self) -> None:
