@@ -155,6 +155,14 @@ class ReadingValidator:
                 del by_ts[next(iter(by_ts))]
         return seen
 
+    def forget(self, readings: list[Reading]) -> None:
+        """Unmark the values of ``readings`` as received: they were validated but could not be
+        stored (full spool), so when they come again they are not duplicates."""
+        for reading in readings:
+            seen = self._seen.get(reading.station_id, {}).get(reading.ts_ms)
+            if seen is not None:
+                seen.difference_update(reading.values)
+
 
 def _iso(ts_ms: int) -> str:
     return iso_utc(ts_ms) or ""

@@ -82,8 +82,9 @@ class InfluxConfig(Section):
     spool_max_bytes: int = Field(
         10 * 1024**3,
         ge=1024**2,
-        description="Disk the spool may use while InfluxDB is unreachable; beyond it the "
-        "oldest points are dropped and counted in /api/v1/health.",
+        description="Disk the spool may use while InfluxDB is unreachable; at it the spool "
+        "is full: input is refused (HTTP 503, MQTT unacknowledged) until InfluxDB drains it, "
+        "reported in /api/v1/health.",
     )
     spool_segment_bytes: int = Field(
         64 * 1024**2, ge=64 * 1024, description="Size of one spool file before the next starts."

@@ -7,6 +7,8 @@
     ├── ServiceStartError      a private Mosquitto/InfluxDB could not be started (name, log tail)
     ├── StoreError             InfluxDB refused or could not be reached (status, body)
     │   └── StoreUnavailable   the database could not be reached at all; retried later
+    ├── StorageFull            the spool takes nothing more: disk full, failed fsync or its
+    │                          size limit (reason, errno); input is refused until there is room
     ├── AccessError            (ioc/accounts.py, ioc/settings.py) refused access or change
     │   ├── LoginRefused       wrong user name or password
     │   ├── LoginLocked        too many failed logins (retry_after_s)
@@ -25,6 +27,8 @@ flows to the rejection topic and the dead-letter store.
 """
 
 from __future__ import annotations
+
+import errno
 
 
 class IocError(Exception):
@@ -74,3 +78,17 @@ class StoreUnavailable(StoreError):
 
     def __init__(self, reason: str) -> None:
         super().__init__(0, reason)
+
+
+class StorageFull(IocError, OSError):
+    """The spool cannot take more lines: the disk is full (ENOSPC, EDQUOT, EFBIG), an fsync
+    failed (EIO), or the spool holds its size limit while InfluxDB is not taking the points.
+
+    Input is refused meanwhile — HTTP 503, MQTT messages not acknowledged, drop-folder files
+    left in place — and the service leaves the state by itself when there is room again. An
+    ``OSError`` too (``errno``, ``strerror``), so code that survives a failing disk survives it.
+    """
+
+    def __init__(self, reason: str, code: int = errno.ENOSPC) -> None:
+        super().__init__(code, reason)
+        self.reason = reason

@@ -8,6 +8,11 @@
 
 Each step takes and returns typed messages (ioc.messages); batches keep per-message Python
 overhead low and give the numpy analytics whole arrays to work on.
+
+A full spool (ioc.errors.StorageFull) refuses a batch as a whole: its readings are forgotten
+by the validator (so they are no duplicates when they come again), MQTT batches are held and
+tried again when the spool has room — unacknowledged meanwhile, so the bounded inbox fills and
+the receiver waits — and other inputs get the error (HTTP 503, drop-folder file left in place).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from ingest.rejections import RejectionSink
 from ingest.validate import Origin, ReadingValidator, message_rejection
 from ioc.clock import now_ms
 from ioc.config import RuleConfig
+from ioc.errors import StorageFull
 from ioc.messages import Alert, RawMessage, Reading, Rejection, RejectReason
 from ioc.registry import StationRegistry
 from store.influx import InfluxStore
@@ -42,6 +48,7 @@ class PipelineStats:
     rejections: int = 0
     batches: int = 0
     alert_events: int = 0
+    held_batches: int = 0  # batches that waited for room in a full spool
 
 
 class Pipeline:
@@ -86,7 +93,8 @@ class Pipeline:
         """Process messages in batches until cancelled, acknowledging each batch once its
         content is durable. A batch is what waits, plus what arrives within ``gather_s``
         (up to ``batch_size``): per-batch costs (analytics, fsync) then spread over many
-        messages. The fsync and acknowledgement of one batch overlap the next batch."""
+        messages. The fsync and acknowledgement of one batch overlap the next batch. A batch
+        the full spool refuses is held, unacknowledged, and processed again when it has room."""
         acked: asyncio.Task[None] | None = None
         try:
             while True:
@@ -95,7 +103,14 @@ class Pipeline:
                 if len(batch) < self._batch_size and self._gather_s > 0:
                     await asyncio.sleep(self._gather_s)
                     self._take_waiting(inbox, batch)
-                self._process_safely(batch)
+                while True:
+                    try:
+                        self._process_safely(batch)
+                        break
+                    except StorageFull as exc:
+                        self.stats.held_batches += 1
+                        log.warning("spool full (%s): %d messages wait", exc.reason, len(batch))
+                        await self._store.spool.has_room.wait()
                 acked = asyncio.create_task(self._sync_then_ack(acked, batch, acknowledge))
         finally:
             if acked is not None:
@@ -113,12 +128,20 @@ class Pipeline:
     ) -> None:
         if previous is not None:
             await previous  # acknowledgements stay in order
-        await self._store.spool.sync()
+        while True:
+            try:
+                await self._store.spool.sync()
+                break
+            except StorageFull as exc:  # not durable: no acknowledgement until an fsync is
+                log.warning("spool fsync failed (%s): %d messages wait", exc.reason, len(batch))
+                await self._store.spool.has_room.wait()
         acknowledge(batch)
 
     def _process_safely(self, batch: list[RawMessage]) -> None:
         try:
             self.process(batch)
+        except StorageFull:
+            raise  # not the messages' fault: run() holds the batch until there is room
         except Exception:  # a bug must not stop ingestion nor lose the messages
             log.exception("pipeline failed on a batch of %d messages", len(batch))
             detail = "internal error while processing; the message is kept here"
@@ -165,8 +188,14 @@ class Pipeline:
         self.accept(readings, rejections)
 
     def accept(self, readings: list[Reading], rejections: list[Rejection]) -> None:
-        """Store validated readings and refusals from any input, then run rules and alerts."""
-        self._store.append(self._serializer.lines(readings))
+        """Store validated readings and refusals from any input, then run rules and alerts.
+        Raises :class:`StorageFull` when the spool is full: nothing of the batch was kept, and
+        its readings are forgotten by the validator so they may come again."""
+        try:
+            self._store.append_input(self._serializer.lines(readings))
+        except StorageFull:
+            self._validator.forget(readings)
+            raise
         self._rejections.handle(rejections)
         self._board.observe(readings)
         self.apply_analytics(self.engine.evaluate(readings))

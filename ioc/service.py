@@ -3,7 +3,8 @@
 
     access_context    the service's SQLite database: accounts, audit log and the versioned
                       configuration (seeded from the files on first start)
-    store_context     aiohttp client session + InfluxStore flush task (spool → InfluxDB)
+    store_context     aiohttp client session + InfluxStore flush task (spool → InfluxDB) and
+                      the check that ends a full spool's state when there is room again
     alerts_context    alert book (SQLite), webhook notifier, escalation check
     pipeline_context  validator, analytics engine, station board, broadcaster,
                       MQTT link (receiver) and the pipeline task between them
@@ -44,7 +45,7 @@ from ioc.clock import iso_utc, now_ms
 from ioc.config import IocConfig
 from ioc.config_store import ConfigStore
 from ioc.database import open_database
-from ioc.errors import StoreError
+from ioc.errors import StorageFull, StoreError
 from ioc.live_config import LiveConfiguration
 from ioc.messages import RawMessage
 from ioc.pipeline import Pipeline
@@ -62,6 +63,7 @@ from web.openapi import add_openapi_routes
 from web.portal_api import add_portal_routes
 from web.routes import add_routes
 from web.station_board import StationBoard
+from web.unavailable import refuse_while_storage_full
 from web.wire import alert_json, parameters_json
 
 log = logging.getLogger(__name__)
@@ -73,7 +75,7 @@ TASK_STOP_TIMEOUT_S = 5.0
 def create_app(config: IocConfig, registry: StationRegistry) -> web.Application:
     """The service. ``registry`` and the config's rules seed an empty configuration database;
     after that the database's stations and rules are the ones in force."""
-    app = web.Application(middlewares=[access_control])
+    app = web.Application(middlewares=[access_control, refuse_while_storage_full])
     app[appkeys.CONFIG] = config
     app[appkeys.REGISTRY] = registry
     app[appkeys.RULES] = {rule.id: rule for rule in config.analytics.rules}
@@ -152,7 +154,10 @@ async def store_context(app: web.Application) -> AsyncIterator[None]:
             log.warning("InfluxDB at %s not ready at start: %s", config.url, exc)
         app[appkeys.STORE] = store
         try:
-            async with _background(store.run(), "influx-writer"):
+            async with (
+                _background(store.run(), "influx-writer"),
+                _background(store.watch_space(), "spool-space"),
+            ):
                 yield
                 try:
                     async with asyncio.timeout(SHUTDOWN_FLUSH_S):
@@ -275,7 +280,10 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
         yield
     await live.close()
     # Receiving stopped first, then processing: what was received is still processed.
-    pipeline.drain(inbox)
+    try:
+        pipeline.drain(inbox)
+    except StorageFull as exc:  # not acknowledged: the broker sends them again after restart
+        log.error("shutdown: spool full (%s), %d messages left to the broker", exc, inbox.qsize())
 
 
 async def cameras_context(app: web.Application) -> AsyncIterator[None]:
@@ -284,10 +292,19 @@ async def cameras_context(app: web.Application) -> AsyncIterator[None]:
     store, alerts, broadcaster = app[appkeys.STORE], app[appkeys.ALERTS], app[appkeys.BROADCASTER]
     snapshots = SnapshotStore(config.snapshot_dir, config.keep_event_snapshots)
 
-    def on_output(camera_id: str, ts_ms: int, out: CameraOutput) -> None:
-        store.append(out.lines)
-        if out.snapshot is not None:
+    def snapshot_saved(camera_id: str, ts_ms: int, out: CameraOutput) -> bool:
+        if out.snapshot is None:
+            return False
+        try:
             snapshots.save(camera_id, ts_ms, out.snapshot, evidence=out.evidence)
+        except OSError as exc:  # a full disk: the camera keeps being analysed
+            log.warning("camera %s: snapshot not saved: %s", camera_id, exc)
+            return False
+        return True
+
+    def on_output(camera_id: str, ts_ms: int, out: CameraOutput) -> None:
+        store.append(out.lines)  # never raises: a full spool counts what it cannot take
+        if snapshot_saved(camera_id, ts_ms, out):
             broadcaster.publish(
                 {
                     "type": "camera",

@@ -2,10 +2,14 @@
 InfluxQL). InfluxDB 1.x serves it natively, 2.x through its v1-compatibility endpoints with a
 token, 3.x as well, so this one client works against all three.
 
-:meth:`InfluxStore.append` makes points durable in the on-disk spool (store/spool.py) and
-returns; the :meth:`run` task sends them in order, in batches of ``batch_size``, retrying with
-backoff while the database is unreachable. Nothing is dropped silently: a spool over its size
-limit drops its oldest file and counts it.
+:meth:`InfluxStore.append_input` puts accepted readings in the on-disk spool (store/spool.py)
+and returns; the :meth:`run` task sends them in order, in batches of ``batch_size``, retrying
+with backoff while the database is unreachable. When the spool is full (disk full, failed
+fsync, or its size limit while the database is away) ``append_input`` raises
+:class:`ioc.errors.StorageFull` so the input is refused and can come again; derived lines
+(analytics, cameras, alerts, rejections) go through :meth:`InfluxStore.append`, which never
+raises: what a full spool cannot take is counted (``unstored_lines``) and logged. The
+:meth:`watch_space` task ends the full state when there is room again.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ from typing import Any
 import aiohttp
 
 from ioc.config import InfluxConfig
-from ioc.errors import StoreError, StoreUnavailable
+from ioc.errors import StorageFull, StoreError, StoreUnavailable
 from store.spool import DiskSpool
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 5.0
+SPACE_CHECK_S = 1.0
 
 
 @dataclass(slots=True)
@@ -32,6 +37,7 @@ class StoreStats:
     write_requests: int = 0
     failed_requests: int = 0
     refused_points: int = 0
+    unstored_lines: int = 0  # derived lines a full spool could not take
     last_error: str = ""
 
 
@@ -64,21 +70,49 @@ class InfluxStore:
         else:
             self._idle.set()
         self._appended_since_flush = 0
+        self._episode = 0  # the spool's full episode last logged by append
 
     @property
     def pending_bytes(self) -> int:
         return self.spool.pending_bytes
 
-    def append(self, lines: list[str]) -> None:
-        """Make ``lines`` durable; they are written to InfluxDB soon after. Never awaits."""
+    def append_input(self, lines: list[str]) -> None:
+        """Spool accepted input; it is written to InfluxDB soon after. Never awaits. Raises
+        :class:`StorageFull`, having kept nothing, when the spool is full."""
         if not lines:
             return
         self.spool.append(lines)
+        self._appended(len(lines))
+
+    def append(self, lines: list[str]) -> None:
+        """Spool derived lines (analytics, cameras, alerts, rejections). Never raises: what a
+        full spool cannot take is counted in ``stats.unstored_lines`` and logged once per
+        full episode, and the caller carries on."""
+        if not lines:
+            return
+        try:
+            self.spool.append(lines)
+        except StorageFull as exc:
+            if self.spool.stats.full_episodes != self._episode:
+                self._episode = self.spool.stats.full_episodes
+                log.error("spool full (%s): derived lines are not stored meanwhile", exc.reason)
+            self.stats.unstored_lines += len(lines)
+            return
+        self._appended(len(lines))
+
+    def _appended(self, count: int) -> None:
         self._idle.clear()
         self._has_data.set()
-        self._appended_since_flush += len(lines)
+        self._appended_since_flush += count
         if self._appended_since_flush >= self._config.batch_size:
             self._flush_now.set()
+
+    async def watch_space(self, interval_s: float = SPACE_CHECK_S) -> None:
+        """While the spool is full, check every ``interval_s`` whether there is room again
+        (the writer drained it, or disk space was freed); runs until cancelled."""
+        while True:
+            await asyncio.sleep(interval_s)
+            self.spool.recheck()
 
     async def wait_drained(self) -> None:
         """Wait until everything appended so far is written (bound it with a timeout)."""
@@ -98,6 +132,12 @@ class InfluxStore:
             try:
                 while await self._write_batch():
                     backoff = 0.5
+            except OSError as exc:  # the spool could not be read: said, and tried again
+                self.stats.last_error = f"spool: {exc}"
+                log.error("spool read failed (%s); retrying in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                continue
             except StoreError as exc:
                 self.stats.failed_requests += 1
                 self.stats.last_error = str(exc)

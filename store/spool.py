@@ -6,20 +6,30 @@ acknowledged, and the InfluxDB writer reads batches back in order from a cursor
 (``cursor``: segment number and byte offset). So a database outage only makes the spool grow,
 and a killed service resumes where InfluxDB stopped: at most the last batch is written twice,
 which InfluxDB absorbs (a point with the same series and timestamp is overwritten, not added).
+
+Full is a state, not a loss: when a write fails (ENOSPC, EDQUOT, EFBIG), an fsync fails, or
+the spool holds ``max_bytes``, :meth:`DiskSpool.append` and :meth:`DiskSpool.sync` raise
+:class:`ioc.errors.StorageFull` and every append is refused until :meth:`DiskSpool.recheck`
+finds room again (the spool under its limit and a probe file written and fsynced). A write
+that failed half-way is cut back to the last complete line, so nothing is glued onto it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from ioc.clock import now_ms
+from ioc.errors import StorageFull
+
 log = logging.getLogger(__name__)
 SUFFIX = ".lp"
+PROBE_NAME = "space-probe"
+PROBE_BYTES = 64 * 1024  # room for a batch, so the state does not flap at the last bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +38,17 @@ class Position:
     offset: int
 
 
+@dataclass(frozen=True, slots=True)
+class FullState:
+    reason: str  # "No space left on device", "spool holds its limit of … bytes", …
+    since_ms: int
+
+
 @dataclass(slots=True)
 class SpoolStats:
     appended_lines: int = 0
-    dropped_bytes: int = 0
+    refused_appends: int = 0  # appends refused while full
+    full_episodes: int = 0
 
 
 class DiskSpool:
@@ -50,49 +67,103 @@ class DiskSpool:
         self._reader: BinaryIO | None = None
         self._reader_segment = -1
         self._syncing: asyncio.Future[None] | None = None
+        self.full: FullState | None = None
+        self.has_room = asyncio.Event()  # set while not full
+        self.has_room.set()
 
     # -- writing ---------------------------------------------------------------------------
     def append(self, lines: list[str]) -> None:
-        """Write ``lines`` (to the OS); :meth:`sync` makes everything appended durable."""
+        """Write ``lines`` (to the OS); :meth:`sync` makes everything appended durable.
+        Raises :class:`StorageFull`, having written nothing, when the spool is full."""
         if not lines:
             return
-        self._writer.write(("\n".join(lines) + "\n").encode())
-        self._writer.flush()
+        if self.full is not None:
+            self.stats.refused_appends += 1
+            raise StorageFull(self.full.reason)
+        data = ("\n".join(lines) + "\n").encode()
+        good = self._writer.tell()  # the end of the last complete line
+        try:
+            if self.pending_bytes + len(data) > self._max_bytes:
+                raise StorageFull(f"spool holds its limit of {self._max_bytes} bytes")
+            _write_all(self._writer, data)
+            if good + len(data) >= self._segment_bytes:
+                self._rotate()
+        except OSError as exc:
+            _cut_back(self._writer, good)
+            self.stats.refused_appends += 1
+            self._become_full(exc)
         self.stats.appended_lines += len(lines)
-        if self._writer.tell() >= self._segment_bytes:
-            self._rotate()
-        if self.pending_bytes > self._max_bytes:
-            self._drop_oldest()
 
     async def sync(self) -> None:
         """fsync what was appended so far, in a worker thread: the event loop keeps receiving
         meanwhile, so the next batch is larger (group commit). Concurrent callers share one
-        fsync when they can."""
+        fsync when they can. A failed fsync raises :class:`StorageFull` (and the spool is full
+        until :meth:`recheck`): what was appended is not known to be durable."""
         if not self._fsync:
             return
         if self._syncing is not None:
             await asyncio.shield(self._syncing)  # the running one may predate our append
         if self._syncing is None:
-            self._syncing = asyncio.ensure_future(asyncio.to_thread(_fsync, self._writer))
+            # A duplicate of the descriptor: a rotation may close the segment meanwhile (it
+            # fsyncs it first), this fsync still reaches the same file and reports its errors.
+            fd = os.dup(self._writer.fileno())
+            self._syncing = asyncio.ensure_future(asyncio.to_thread(_fsync_and_close, fd))
         task = self._syncing
         try:
             await asyncio.shield(task)
+        except OSError as exc:
+            self._become_full(exc)
         finally:
             if self._syncing is task and task.done():
                 self._syncing = None
 
+    def recheck(self) -> bool:
+        """If full: is there room again — under the size limit, and a probe file of
+        ``PROBE_BYTES`` written and fsynced? Then the state ends. True when not full."""
+        if self.full is None:
+            return True
+        if self.pending_bytes >= self._max_bytes:
+            return False
+        probe = self._dir / PROBE_NAME
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                _write_all_fd(fd, bytes(PROBE_BYTES))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError:
+            return False
+        finally:
+            probe.unlink(missing_ok=True)
+        log.warning("spool has room again after %s (%s)", self.full.reason, self._dir)
+        self.full = None
+        self.has_room.set()
+        return True
+
+    def _become_full(self, cause: OSError) -> None:
+        """Enter the full state (or stay in it) and raise :class:`StorageFull`."""
+        reason = cause.reason if isinstance(cause, StorageFull) else _reason(cause)
+        if self.full is None:
+            self.full = FullState(reason, now_ms())
+            self.stats.full_episodes += 1
+            self.has_room.clear()
+            log.error("spool full, input refused until there is room: %s (%s)", reason, self._dir)
+        raise StorageFull(reason, cause.errno or 0) from cause
+
     def _rotate(self) -> None:
         if self._fsync:
             os.fsync(self._writer.fileno())  # a closed segment is durable as a whole
+        writer = self._open_for_append(self._write_segment + 1)
         self._writer.close()
         self._write_segment += 1
-        self._writer = self._open_for_append(self._write_segment)
+        self._writer = writer
 
     def _open_for_append(self, segment: int) -> BinaryIO:
         path = self._path(segment)
         if path.exists():
             _cut_partial_last_line(path)
-        return path.open("ab")
+        return path.open("ab", buffering=0)
 
     # -- reading ---------------------------------------------------------------------------
     def read_batch(self, max_lines: int) -> tuple[bytes, int, Position]:
@@ -113,11 +184,16 @@ class DiskSpool:
         return b"".join(lines), len(lines), end
 
     def commit(self, position: Position) -> None:
-        """Everything before ``position`` is in InfluxDB: persist the cursor, drop old files."""
+        """Everything before ``position`` is in InfluxDB: persist the cursor, drop old files.
+        A cursor that cannot be saved (disk full) only means a restart sends again what
+        InfluxDB already has (absorbed there); files behind the cursor go anyway."""
         self._read = position
         tmp = self._cursor_path.with_suffix(".tmp")
-        tmp.write_text(f"{position.segment} {position.offset}\n")
-        os.replace(tmp, self._cursor_path)
+        try:
+            tmp.write_text(f"{position.segment} {position.offset}\n")
+            os.replace(tmp, self._cursor_path)
+        except OSError as exc:
+            log.warning("spool cursor not saved (%s): kept in memory", _reason(exc))
         for segment in self._segments():
             if segment >= position.segment:
                 break
@@ -145,17 +221,6 @@ class DiskSpool:
         self._reader.seek(offset)
         return self._reader
 
-    def _drop_oldest(self) -> None:
-        """Over ``max_bytes``: the oldest segment goes, loudly (the database is down too long)."""
-        if self._read.segment >= self._write_segment:
-            self._rotate()
-        dropped = self._size(self._read.segment) - self._read.offset
-        self.stats.dropped_bytes += dropped
-        log.error(
-            "spool over %d bytes: dropped %d bytes of the oldest points", self._max_bytes, dropped
-        )
-        self.commit(Position(self._read.segment + 1, 0))
-
     def _segments(self) -> list[int]:
         return sorted(int(p.stem) for p in self._dir.glob(f"*{SUFFIX}") if p.stem.isdigit())
 
@@ -176,9 +241,38 @@ class DiskSpool:
             return Position(first_segment, 0)
 
 
-def _fsync(f: BinaryIO) -> None:
-    with contextlib.suppress(ValueError, OSError):  # closed by a rotation: fsynced there
-        os.fsync(f.fileno())
+def _write_all(f: BinaryIO, data: bytes) -> None:
+    """Write ``data`` to an unbuffered file; a short write is continued (raises when full)."""
+    view = memoryview(data)
+    while view:
+        view = view[f.write(view) :]
+
+
+def _write_all_fd(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _cut_back(f: BinaryIO, good: int) -> None:
+    """Truncate a segment to ``good`` bytes: a failed write leaves no half line behind. (Appends
+    go to the end of the file, wherever that is.)"""
+    try:
+        os.ftruncate(f.fileno(), good)
+    except OSError as exc:  # cannot happen on a local file system; said loudly if it does
+        log.error("spool: could not cut a failed write back to %d bytes: %s", good, exc)
+    f.seek(good)
+
+
+def _fsync_and_close(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 def _cut_partial_last_line(path: Path) -> None:

@@ -122,11 +122,24 @@ def _answer_client_message(request: web.Request, data: str, client: WallClient) 
 
 
 async def health(request: web.Request) -> web.Response:
+    """``status`` is ``ok``, or ``degraded`` while the spool is full (``storage`` says why and
+    since when; input is refused meanwhile)."""
     app = request.app
     store = app[appkeys.STORE]
     mqtt = app[appkeys.MQTT]
+    spool = store.spool
+    full = spool.full
     return web.json_response(
         {
+            "status": "ok" if full is None else "degraded",
+            "storage": {
+                "state": "ok" if full is None else "full",
+                "reason": None if full is None else full.reason,
+                "since": None if full is None else iso_utc(full.since_ms),
+                "full_episodes": spool.stats.full_episodes,
+                "refused_appends": spool.stats.refused_appends,
+                "unstored_derived_lines": store.stats.unstored_lines,
+            },
             "mqtt": {
                 "connected": mqtt.stats.connected,
                 "received": mqtt.stats.received,
@@ -140,7 +153,6 @@ async def health(request: web.Request) -> web.Response:
                 "pending_bytes": store.pending_bytes,
                 "failed_requests": store.stats.failed_requests,
                 "refused_points": store.stats.refused_points,
-                "spool_dropped_bytes": store.spool.stats.dropped_bytes,
                 "last_error": store.stats.last_error,
             },
             "pipeline": vars_of(app[appkeys.PIPELINE].stats),
