@@ -49,6 +49,12 @@ def message_rejection(
     )
 
 
+def internal_error(origin: Origin, station_id: str | None = None) -> Rejection:
+    """The refusal of a message that met a bug: kept in the dead-letter store to replay."""
+    detail = "internal error while processing; the message is kept here"
+    return message_rejection(origin, RejectReason.INTERNAL_ERROR, detail, station_id)
+
+
 class ReadingValidator:
     def __init__(self, registry: StationRegistry, config: IngestConfig) -> None:
         self._registry = registry

@@ -95,3 +95,33 @@ async def test_an_over_limit_value_reaches_the_wall_as_an_alert(parts: dict) -> 
         ("resolved", "pm25_instant", 20.0),
     ]
     assert any(line.startswith("alert,") for line in buffered(parts["store"]))
+
+
+async def test_a_bug_on_one_message_refuses_that_message_only(
+    parts: dict,  # type: ignore[type-arg]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ioc.pipeline
+
+    real = ioc.pipeline.decode_reading
+
+    def buggy(validator, origin, station_id, body, rejections):  # type: ignore[no-untyped-def]
+        if body.get("bug"):
+            raise KeyError("a bug")
+        return real(validator, origin, station_id, body, rejections)
+
+    monkeypatch.setattr(ioc.pipeline, "decode_reading", buggy)
+    pipeline: Pipeline = parts["pipeline"]
+    good = [raw("AIR-1", payload({"pm25": n}, ts=1_795_000_000 + n)) for n in range(5)]
+    poison = [
+        raw("AIR-2", payload({"pm25": 1}, bug=True)),
+        raw("AIR-2", b"[" * 100_000 + b"]" * 100_000),
+        raw("AIR-2", payload({"pm25": 1}, ts=1e308)),
+        raw("AIR-2", payload({"pm25": 1}, status={"pm25": "²"})),
+    ]
+    pipeline.process([good[0], *poison[:2], *good[1:3], *poison[2:], *good[3:]])
+    lines = buffered(parts["store"])
+    assert sum(line.startswith("reading,") for line in lines) == 6  # 5 good + the "²" one
+    reasons = [json.loads(p)["reason"] for _, p in parts["published"]]
+    assert reasons == ["internal_error", "malformed", "bad_timestamp"]
+    assert pipeline.stats.readings == 6 and pipeline.stats.rejections == 3
