@@ -26,15 +26,19 @@ SENML_RELATIVE_LIMIT_S = 2**28  # RFC 8428 §4.5.3: smaller times are relative t
 TS_LIMIT_S = 9_223_372_036  # InfluxDB's nanosecond int64: years 1677 to 2262
 
 
-def parse_json(origin: Origin, payload: bytes, rejections: list[Rejection]) -> Any | None:
+def parse_json(
+    origin: Origin, payload: bytes, rejections: list[Rejection], station_id: str | None = None
+) -> Any | None:
     """The JSON value of ``payload``; None (refused as malformed) when it is not JSON or null."""
     try:
         body = json.loads(payload)
     except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
-        rejections.append(message_rejection(origin, RejectReason.MALFORMED, f"not JSON: {exc}"))
+        detail = f"not JSON: {exc}"
+        rejections.append(message_rejection(origin, RejectReason.MALFORMED, detail, station_id))
         return None
     if body is None:
-        rejections.append(message_rejection(origin, RejectReason.MALFORMED, "the JSON is null"))
+        detail = "the JSON is null"
+        rejections.append(message_rejection(origin, RejectReason.MALFORMED, detail, station_id))
     return body
 
 

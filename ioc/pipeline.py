@@ -142,7 +142,7 @@ class Pipeline:
                 self._decode(message, origin, readings, rejections)
             except Exception:
                 log.exception("decoding failed on a message of %s", message.topic)
-                rejections.append(internal_error(origin))
+                rejections.append(internal_error(origin, _parse_topic(message.topic)[0]))
         self.stats.messages += len(messages)
         self.stats.batches += 1
         self.accept(readings, rejections)
@@ -159,7 +159,7 @@ class Pipeline:
             detail = f"topic {message.topic!r} is not <prefix>/stations/<id>/{kind}"
             rejections.append(message_rejection(origin, RejectReason.MALFORMED, detail))
             return
-        body = parse_json(origin, message.payload, rejections)
+        body = parse_json(origin, message.payload, rejections, station_id)
         if body is None:
             return
         if kind == "readings":

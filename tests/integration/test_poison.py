@@ -8,9 +8,12 @@ import json
 import time
 from typing import Any
 
+import aiohttp
 import aiomqtt
+import pytest
 
 from ioc import appkeys
+from tests.factories import fresh_ts
 from tests.integration.conftest import RunningService, eventually
 from tests.reliability import Outcome, record, scale
 
@@ -88,3 +91,150 @@ async def test_poison_over_mqtt_sinks_no_batch_mate(service: RunningService) -> 
         )
     )
     assert outcome.lost == 0
+
+
+async def dead_letters(service: RunningService, station: str) -> list[dict[str, Any]]:
+    async with (
+        service.http() as http,
+        http.get(
+            f"{service.url}/api/v1/rejected", params={"station": station, "limit": "10000"}
+        ) as response,
+    ):
+        assert response.status == 200
+        return list((await response.json())["rejected"])
+
+
+async def test_poison_over_http_json_is_refused_item_by_item(
+    service: RunningService, api_keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingest.http_api
+
+    real = ingest.http_api.decode_reading
+
+    def buggy(validator, origin, station_id, body, rejections):  # type: ignore[no-untyped-def]
+        if body.get("bug"):
+            raise KeyError("a bug in one item")
+        return real(validator, origin, station_id, body, rejections)
+
+    monkeypatch.setattr(ingest.http_api, "decode_reading", buggy)
+    start = time.time() - 600
+    good = [
+        {"station_id": "AIR-1", "ts": start + n / 1000, "values": {"pm25": 20}} for n in range(50)
+    ]
+    good[0]["status"] = {"pm25": "²"}
+    out_of_range = [  # 100 refusals of one source, reason and station in one millisecond
+        {"station_id": "AIR-2", "ts": start + n / 1000, "values": {"pm25": -1}} for n in range(100)
+    ]
+    poison = [
+        {"station_id": "AIR-2", "ts": 1e308, "values": {"pm25": 1}},
+        {"station_id": "AIR-2", "ts": int(BIG), "values": {"pm25": 1}},
+        {"station_id": "AIR-2", "ts": start, "values": {"pm10": int(BIG)}},
+        {"station_id": "AIR-2", "ts": start, "values": {"no2": 1}, "bug": True},
+    ]
+    items = [*good[:25], *poison, *out_of_range, *good[25:]]
+    async with aiohttp.ClientSession(headers=auth(api_keys["ioc-publisher"])) as http:
+        async with http.post(f"{service.url}/api/v1/ingest", json={"readings": items}) as response:
+            assert response.status == 200, await response.text()
+            answer = await response.json()
+        async with http.post(f"{service.url}/api/v1/ingest", data=DEEP) as response:
+            assert response.status == 400
+            assert "not JSON" in (await response.json())["error"]
+    reasons = [r["reason"] for r in answer["rejected"]]
+    assert (
+        reasons
+        == ["bad_timestamp", "bad_timestamp", "out_of_range", "internal_error"]
+        + ["out_of_range"] * 100
+    )
+    assert answer["accepted"] == 50
+    stored = await reaches(service, "SELECT count(pm25) FROM reading WHERE station = 'AIR-1'", 50)
+    letters = await reaches(service, "SELECT count(detail) FROM rejected", 104)
+    assert len(await dead_letters(service, "AIR-2")) == 104
+    sent = len(items)
+    record(
+        Outcome(
+            "none",
+            "HTTP JSON + poison",
+            sent,
+            stored,
+            letters,
+            sent - stored - letters,
+            0,
+            "one batch: 50 valid, 100 out of range, 3 poison items and one that meets a bug",
+        )
+    )
+    assert sent - stored - letters == 0
+
+
+async def test_poison_in_an_http_senml_pack(
+    service: RunningService, api_keys: dict[str, str]
+) -> None:
+    bt = fresh_ts()
+    pack = [
+        {"bn": "AIR-1:", "bt": bt, "n": "pm25", "v": 12},
+        {"bn": "AIR-1:", "bt": 1e308, "t": 1e308, "n": "pm10", "v": 1},
+        {"bn": "AIR-1:", "bt": int(BIG), "n": "pm10", "v": 1},
+        {"bn": "AIR-1:", "bt": bt, "n": "no2", "v": int(BIG)},
+        {"bn": "AIR-1:", "bt": bt, "n": "pm10", "v": 30},
+    ]
+    async with (
+        aiohttp.ClientSession(headers=auth(api_keys["ioc-publisher"])) as http,
+        http.post(f"{service.url}/api/v1/ingest", json=pack) as response,
+    ):
+        assert response.status == 200, await response.text()
+        answer = await response.json()
+    assert [r["reason"] for r in answer["rejected"]] == [
+        "bad_timestamp",
+        "bad_timestamp",
+        "out_of_range",
+    ]
+    assert answer["accepted"] == 2
+    stored = await reaches(service, "SELECT count(pm25) FROM reading", 1)
+    stored += await reaches(service, "SELECT count(pm10) FROM reading", 1)
+    letters = await reaches(service, "SELECT count(detail) FROM rejected", 3)
+    record(
+        Outcome("none", "HTTP SenML", 5, stored, letters, 5 - stored - letters, 0, "poison records")
+    )
+
+
+async def test_station_files_refuse_line_by_line_without_amplifying(
+    service: RunningService, api_keys: dict[str, str]
+) -> None:
+    now = time.time()
+    stamp = local_stamp(now - 300)
+    bad = "".join(f"PM10 high{n:06} ug/m3 {local_stamp(now - n)} 00\n" for n in range(3_000))
+    repeated = "".join(f"PM10 {n % 500} ug/m3 {stamp} 00\n" for n in range(3_000))
+    form = aiohttp.FormData()
+    form.add_field("file", bad, filename=f"AIR-1_{stamp}.txt")
+    form.add_field("file", repeated, filename=f"AIR-2_{stamp}.txt")
+    async with (
+        aiohttp.ClientSession(headers=auth(api_keys["ioc-publisher"])) as http,
+        http.post(f"{service.url}/api/v1/ingest/files", data=form) as response,
+    ):
+        assert response.status == 200, await response.text()
+        answer_bytes = len(await response.read())
+        files = (await response.json())["files"]
+    assert [(f["accepted"], f["rejected"], len(f["lines"])) for f in files] == [
+        (0, 3_000, 3_000),
+        (1, 2_999, 3_000),
+    ]
+    assert {line["reason"] for line in files[0]["lines"]} == {"not_numeric"}
+    assert {line["reason"] for line in files[1]["lines"][1:]} == {"duplicate"}
+    assert answer_bytes < 2 * 1_000_000
+    stored = await reaches(service, "SELECT count(pm10) FROM reading", 1)
+    letters = await reaches(service, "SELECT count(detail) FROM rejected", 5_999)
+    kept = await dead_letters(service, "AIR-1")
+    assert {row["payload"] for row in kept} == set(bad.splitlines())
+    assert sum(len(row["payload"]) for row in kept) < len(bad)  # was 3,000 x 4 KB
+    assert sum(len(json.dumps(row)) for row in kept) < 10 * len(bad)
+    record(
+        Outcome(
+            "none",
+            "station file",
+            6_000,
+            stored,
+            letters,
+            6_000 - stored - letters,
+            0,
+            "3,000 bad lines (100 KB) and 3,000 repeats of one parameter and time",
+        )
+    )

@@ -198,3 +198,68 @@ def test_any_station_file_gives_every_line_a_result(
     assert all(line.accepted or line.reason for line in result.lines)
     assert well_formed(result.rejections)
     assert result.lines[-1].accepted or result.lines[-1].reason == "duplicate"
+
+
+TRICKY = [
+    "",
+    " ",
+    "a b",
+    "a,b",
+    "a=b",
+    'say "hi"',
+    "back\\slash",
+    "ends\\",
+    "new\nline",
+    "tab\t",
+    "cr\r",
+    "Hà Nội µg/m³ ²",
+    "=",
+    ",",
+    "\\",
+    '"',
+    '\\"',
+    "emoji 🌫",
+]
+
+
+def point_line(rejection: Rejection, ts_ms: int) -> str:
+    """What influxdb_client's Point writes for a rejection (the reference)."""
+    from influxdb_client.client.write.point import Point
+    from influxdb_client.domain.write_precision import WritePrecision
+
+    point = (
+        Point("rejected")
+        .tag("source", rejection.source)
+        .tag("reason", rejection.reason.value)
+        .tag("station", rejection.station_id or "")
+        .field("parameter", rejection.parameter or "")
+        .field("detail", rejection.detail)
+        .field("payload", rejection.payload)
+        .time(ts_ms, WritePrecision.MS)
+    )
+    return str(point.to_line_protocol())
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_rejection_lines_escape_like_influxdb_client(text: str) -> None:
+    from store.lines import rejection_line
+
+    rejection = Rejection("http", RejectReason.MALFORMED, text, 1, text or None, text, text)
+    assert rejection_line(rejection, 1_795_000_000_123) == point_line(rejection, 1_795_000_000_123)
+
+
+@FUZZ
+@given(
+    station=st.none() | st.text(),
+    parameter=st.none() | st.text(),
+    detail=st.text(min_size=1),
+    payload=st.text(),
+    reason=st.sampled_from(RejectReason),
+)
+def test_any_rejection_line_is_what_point_writes(
+    station: str | None, parameter: str | None, detail: str, payload: str, reason: RejectReason
+) -> None:
+    from store.lines import rejection_line
+
+    rejection = Rejection("mqtt", reason, detail, 5, station, parameter, payload)
+    assert rejection_line(rejection, 7) == point_line(rejection, 7)

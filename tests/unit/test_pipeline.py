@@ -78,8 +78,12 @@ async def test_valid_neighbours_of_bad_messages_are_stored(parts: dict) -> None:
         "reading,kind=air,owner=state,station=AIR-2 pm25=20.0 1795000000000",
     ]
     assert sum(line.startswith("rejected") for line in lines) == 3
-    reasons = [json.loads(p)["reason"] for _, p in parts["published"]]
-    assert reasons == ["malformed", "unknown_station", "unknown_parameter"]
+    notices = [json.loads(p) for _, p in parts["published"]]
+    assert [(n["station_id"], [r["reason"] for r in n["rejected"]]) for n in notices] == [
+        ("AIR-1", ["malformed"]),
+        ("GHOST", ["unknown_station"]),
+        ("AIR-2", ["unknown_parameter"]),
+    ]
     assert pipeline.stats.readings == 2 and pipeline.stats.rejections == 3
 
 
@@ -122,6 +126,34 @@ async def test_a_bug_on_one_message_refuses_that_message_only(
     pipeline.process([good[0], *poison[:2], *good[1:3], *poison[2:], *good[3:]])
     lines = buffered(parts["store"])
     assert sum(line.startswith("reading,") for line in lines) == 6  # 5 good + the "²" one
-    reasons = [json.loads(p)["reason"] for _, p in parts["published"]]
+    [notice] = [json.loads(p) for _, p in parts["published"]]
+    reasons = [r["reason"] for r in notice["rejected"]]
     assert reasons == ["internal_error", "malformed", "bad_timestamp"]
+    assert notice["station_id"] == "AIR-2" and notice["count"] == 3
     assert pipeline.stats.readings == 6 and pipeline.stats.rejections == 3
+
+
+async def test_every_refusal_is_its_own_dead_letter_row_and_one_notice_per_station(
+    parts: dict,  # type: ignore[type-arg]
+) -> None:
+    pipeline: Pipeline = parts["pipeline"]
+    received = 1_795_000_000_000
+    batch = [
+        raw("AIR-1", payload({"pm25": -n}, ts=1_795_000_000 + n), received_ms=received)
+        for n in range(1, 101)
+    ]
+    batch += [
+        raw("AIR-2", payload({"pm25": -1, "pm10": -1}, ts=1_795_000_000), received_ms=received)
+    ]
+    pipeline.process(batch)
+    pipeline.process([raw("AIR-1", payload({"pm25": -1}, ts=1_795_000_000), received_ms=received)])
+    rejected = [line for line in buffered(parts["store"]) if line.startswith("rejected,")]
+    keys = {(line.split(" ", 1)[0], line.rsplit(" ", 1)[1]) for line in rejected}
+    assert len(rejected) == len(keys) == 103  # InfluxDB keeps one point per series and time
+    notices = [json.loads(p) for _, p in parts["published"]]
+    assert [(n["station_id"], n["count"], len(n["rejected"])) for n in notices] == [
+        ("AIR-1", 100, 100),
+        ("AIR-2", 2, 2),
+        ("AIR-1", 1, 1),
+    ]
+    assert notices[0]["rejected"][0]["reason"] == "out_of_range"
