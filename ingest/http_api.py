@@ -105,9 +105,12 @@ async def ingest_files(request: web.Request) -> web.Response:
         try:
             reader = await request.multipart()
             async for part in reader:
-                if isinstance(part, BodyPartReader) and part.filename:
-                    name = part.filename.encode("utf-8", "replace").decode()  # no surrogates
-                    files.append((name, bytes(await part.read(decode=True))))
+                if not isinstance(part, BodyPartReader):
+                    continue
+                if not _is_utf8(part.name) or not _is_utf8(part.filename):
+                    raise json_error(web.HTTPBadRequest, "a part's name is not UTF-8")
+                if part.filename:
+                    files.append((part.filename, bytes(await part.read(decode=True))))
         except (ValueError, HttpProcessingError) as exc:  # no boundary, a bad part header
             reason = f"unreadable multipart body: {exc}".strip()
             raise json_error(web.HTTPBadRequest, reason) from None
@@ -140,6 +143,15 @@ def process_file(app: web.Application, owner: str | None, name: str, data: bytes
         result.lines.append(LineResult(0, None, False, rejection.reason.value, rejection.detail))
     app[appkeys.PIPELINE].accept(result.readings, result.rejections)
     return result
+
+
+def _is_utf8(text: str | None) -> bool:
+    """False for text with bytes that were not UTF-8 (aiohttp keeps them as surrogates)."""
+    try:
+        (text or "").encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def file_result_json(result: FileResult) -> dict[str, Any]:

@@ -13,8 +13,9 @@ import aiomqtt
 import pytest
 
 from ioc import appkeys
+from ioc.accounts import Role
 from tests.factories import fresh_ts
-from tests.integration.conftest import RunningService, eventually
+from tests.integration.conftest import TEST_USERS, RunningService, eventually
 from tests.reliability import Outcome, record, scale
 
 BIG = "9" * 400
@@ -238,3 +239,75 @@ async def test_station_files_refuse_line_by_line_without_amplifying(
             "3,000 bad lines (100 KB) and 3,000 repeats of one parameter and time",
         )
     )
+
+
+JSON_ROUTES = [
+    ("POST", "/api/v1/auth/token"),
+    ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/auth/password"),
+    ("POST", "/api/v1/users"),
+    ("PATCH", f"/api/v1/users/{TEST_USERS[Role.VIEWER]}"),
+    ("POST", "/api/v1/apikeys"),
+    ("POST", "/api/v1/silences"),
+    ("POST", "/api/v1/alerts/some-alert/comment"),
+    ("POST", "/api/v1/alerts/some-alert/ack"),
+    ("PUT", "/api/v1/config/stations/AIR-1"),
+]
+
+
+async def test_what_a_fuzzer_found_answers_400_with_a_reason(service: RunningService) -> None:
+    async def bad_request(response: aiohttp.ClientResponse) -> str:
+        text = await response.text()
+        assert response.status == 400, f"{response.method} {response.url}: {response.status} {text}"
+        return str(json.loads(text)["error"])
+
+    not_utf8 = b'{"username": "\xff\xfe"}'
+    async with service.http(Role.ADMIN) as http:
+        for method, path in JSON_ROUTES:
+            async with http.request(
+                method,
+                service.url + path,
+                data=not_utf8,
+                headers={"Content-Type": "application/json"},
+            ) as response:
+                assert "UTF-8" in await bad_request(response)
+        for path in ("/api/v1/readings", "/api/v1/rejected"):
+            for since in (
+                "0937-01-01T00:00:00Z",
+                "5830-01-01T00:00:00+07:00",
+                "0001-01-01T00:00:00+07:00",
+            ):
+                params = {"station": "AIR-1", "since": since}
+                async with http.get(service.url + path, params=params) as response:
+                    assert "since" in await bad_request(response)
+        multipart = {"Content-Type": "multipart/form-data; boundary=xyz"}
+        for body in (
+            b"",
+            b"--xyz--\r\n",
+            b'--xyz\r\nContent-Disposition: form-data; name="\xff\xfe"; filename="A_1.txt"\r\n\r\n'
+            b"x\r\n--xyz--\r\n",
+            b'--xyz\r\nContent-Disposition: form-data; name="f"; filename="AIR-1\x00_2.txt"\r\n'
+            b"\r\nx\r\n--xyz--\r\n",
+        ):
+            async with http.post(
+                f"{service.url}/api/v1/ingest/files", data=body, headers=multipart
+            ) as response:
+                assert await bad_request(response)
+
+
+async def test_control_characters_in_names_reach_the_dead_letter_store(
+    service: RunningService, api_keys: dict[str, str]
+) -> None:
+    stamp = local_stamp(time.time() - 60)
+    names = [f"AIR\x00{n}\n\t\\_{stamp}.txt" for n in range(3)]
+    async with aiohttp.ClientSession(headers=auth(api_keys["ioc-publisher"])) as http:
+        for name in names:
+            async with http.post(
+                f"{service.url}/api/v1/ingest/files",
+                params={"filename": name},
+                data=f"PM10 5 ug/m3 {stamp} 00\n",
+            ) as response:
+                assert response.status == 200, await response.text()
+                [result] = (await response.json())["files"]
+                assert result["lines"][0]["reason"] == "unknown_station"
+    await reaches(service, "SELECT count(detail) FROM rejected", 3)
