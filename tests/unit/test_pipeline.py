@@ -157,3 +157,28 @@ async def test_every_refusal_is_its_own_dead_letter_row_and_one_notice_per_stati
         ("AIR-1", 1, 1),
     ]
     assert notices[0]["rejected"][0]["reason"] == "out_of_range"
+
+
+async def test_a_flood_of_refusals_is_a_few_notices_and_a_full_outbox_counts_drops(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    from ingest.mqtt_source import OUTBOX_SIZE, MqttLink
+    from ioc.config import MqttConfig
+    from ioc.messages import Rejection, RejectReason
+
+    link = MqttLink(MqttConfig(), asyncio.Queue())
+    async with aiohttp.ClientSession() as session:
+        store = InfluxStore(InfluxConfig(spool_dir=tmp_path / "spool", spool_fsync=False), session)
+        sink = RejectionSink(store, link.publish_nowait, "ioc/v1/rejected", 60)
+        flood = [
+            Rejection("http", RejectReason.OUT_OF_RANGE, "x", 1, f"AIR-{n % 3}", "pm25")
+            for n in range(30_000)
+        ]
+        sink.handle(flood)
+        assert (link._outbox.qsize(), link.stats.outbox_dropped) == (3, 0)
+        for n in range(OUTBOX_SIZE):
+            sink.handle([Rejection("http", RejectReason.MALFORMED, "x", n, f"S-{n % 7}")])
+        assert (link._outbox.qsize(), link.stats.outbox_dropped) == (OUTBOX_SIZE, 3)
+        assert store.spool.stats.appended_lines == 30_000 + OUTBOX_SIZE  # the record is whole
