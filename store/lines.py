@@ -43,10 +43,12 @@ class ReadingSerializer:
         return out
 
 
+# Lone surrogates (JSON may carry "\udcff") cannot be written as UTF-8: they become U+FFFD.
+_SURROGATES = dict.fromkeys(range(0xD800, 0xE000), "\ufffd")
 _TAG_ESCAPES = str.maketrans(
-    {",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"}
+    {",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"} | _SURROGATES
 )
-_STRING_ESCAPES = str.maketrans({'"': r"\"", "\\": r"\\"})
+_STRING_ESCAPES = str.maketrans({'"': r"\"", "\\": r"\\"} | _SURROGATES)
 
 
 def rejection_line(rejection: Rejection, ts_ms: int) -> str:

@@ -131,6 +131,8 @@ async def test_poison_over_http_json_is_refused_item_by_item(
         {"station_id": "AIR-2", "ts": int(BIG), "values": {"pm25": 1}},
         {"station_id": "AIR-2", "ts": start, "values": {"pm10": int(BIG)}},
         {"station_id": "AIR-2", "ts": start, "values": {"no2": 1}, "bug": True},
+        {"station_id": "\udcff", "ts": start, "values": {"pm25": 1}},  # a lone surrogate
+        {"station_id": "AIR-2", "ts": start, "values": {"\ud800": 1}},
     ]
     items = [*good[:25], *poison, *out_of_range, *good[25:]]
     async with aiohttp.ClientSession(headers=auth(api_keys["ioc-publisher"])) as http:
@@ -143,13 +145,20 @@ async def test_poison_over_http_json_is_refused_item_by_item(
     reasons = [r["reason"] for r in answer["rejected"]]
     assert (
         reasons
-        == ["bad_timestamp", "bad_timestamp", "out_of_range", "internal_error"]
+        == [
+            "bad_timestamp",
+            "bad_timestamp",
+            "out_of_range",
+            "internal_error",
+            "unknown_station",
+            "unknown_parameter",
+        ]
         + ["out_of_range"] * 100
     )
     assert answer["accepted"] == 50
     stored = await reaches(service, "SELECT count(pm25) FROM reading WHERE station = 'AIR-1'", 50)
-    letters = await reaches(service, "SELECT count(detail) FROM rejected", 104)
-    assert len(await dead_letters(service, "AIR-2")) == 104
+    letters = await reaches(service, "SELECT count(detail) FROM rejected", 106)
+    assert len(await dead_letters(service, "AIR-2")) == 105
     sent = len(items)
     record(
         Outcome(
@@ -160,7 +169,7 @@ async def test_poison_over_http_json_is_refused_item_by_item(
             letters,
             sent - stored - letters,
             0,
-            "one batch: 50 valid, 100 out of range, 3 poison items and one that meets a bug",
+            "one batch: 50 valid, 100 out of range, 5 poison items and one that meets a bug",
         )
     )
     assert sent - stored - letters == 0

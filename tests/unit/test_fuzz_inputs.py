@@ -263,3 +263,11 @@ def test_any_rejection_line_is_what_point_writes(
 
     rejection = Rejection("mqtt", reason, detail, 5, station, parameter, payload)
     assert rejection_line(rejection, 7) == point_line(rejection, 7)
+
+
+def test_lone_surrogates_from_json_escapes_are_written_as_replacement_characters() -> None:
+    from store.lines import rejection_line
+
+    text = json.loads('"A\\udcffB\\ud800"')
+    line = rejection_line(Rejection("http", RejectReason.MALFORMED, text, 1, text, text, text), 2)
+    assert "A\ufffdB\ufffd" in line.encode().decode() and "\udcff" not in line

@@ -106,3 +106,27 @@ def test_a_refused_line_keeps_that_line_not_the_file(validator: ReadingValidator
     assert payloads[1_000] == f"NO2 5 mg/m3 {ts} 00"
     assert len(payloads[1_001]) <= 4_096 and payloads[1_001].startswith("PM10 999")
     assert sum(map(len, payloads)) < 30_000
+
+
+def test_the_drop_folder_takes_a_file_whose_name_is_not_utf8(
+    validator: ReadingValidator, tmp_path: Path
+) -> None:
+    import os
+
+    from ingest.drop_folder import DropFolder
+    from ingest.station_files import FileResult
+
+    def process(owner: str | None, name: str, data: bytes) -> FileResult:
+        return run(validator, name, data.decode(), owner)
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    ts = local_stamp(60)
+    path = os.path.join(os.fsencode(folder), b"AIR\xff_" + ts.encode() + b".txt")
+    with open(path, "wb") as f:
+        f.write(f"PM10 5 ug/m3 {ts} 00\n".encode())
+    os.utime(path, (0, 0))
+    drop = DropFolder(folder, set(), process)
+    assert drop.scan() == 1
+    [summary] = (folder / "processed").rglob("*.result.json")
+    assert "unknown_station" in summary.read_text()
