@@ -59,10 +59,16 @@ def rejection_line(rejection: Rejection, ts_ms: int) -> str:
     return (
         f"rejected,reason={rejection.reason.value},source={_tag(rejection.source)}"
         f"{',station=' + station if station else ''} "
-        f'detail="{rejection.detail.translate(_STRING_ESCAPES)}",'
-        f'parameter="{(rejection.parameter or "").translate(_STRING_ESCAPES)}",'
-        f'payload="{rejection.payload.translate(_STRING_ESCAPES)}" {ts_ms}'
+        f'detail="{_string(rejection.detail)}",'
+        f'parameter="{_string(rejection.parameter or "")}",'
+        f'payload="{_string(rejection.payload)}" {ts_ms}'
     )
+
+
+def _string(value: str) -> str:
+    if value.isascii():  # the common case, ≈5 times faster than translate
+        return value.replace("\\", "\\\\").replace('"', '\\"')
+    return value.translate(_STRING_ESCAPES)
 
 
 def _tag(value: str) -> str:
