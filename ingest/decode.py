@@ -173,7 +173,7 @@ def parse_timestamp(ts: object) -> tuple[int, str]:
         except (ValueError, OverflowError):  # OverflowError: beyond year 1..9999 in UTC
             return 0, f"timestamp {ts[:40]!r} is not a valid ISO 8601 time"
         if not -TS_LIMIT_S <= seconds <= TS_LIMIT_S:
-            return 0, f"timestamp {ts!r} is out of range (years 1677 to 2262)"
+            return 0, f"timestamp {ts[:40]!r} is out of range (years 1677 to 2262)"
         return int(seconds * 1000), ""
     return 0, "`ts` is missing (epoch seconds or ISO 8601 with offset)"
 
