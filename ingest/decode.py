@@ -13,7 +13,6 @@ Tolerant of what devices send: unknown fields are dropped.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -22,15 +21,25 @@ from ingest.validate import Origin, ReadingValidator, message_rejection
 from ioc.messages import InstrumentStatus, Reading, Rejection, RejectReason
 
 _STATUS_NAMES = {s.name.lower(): s for s in InstrumentStatus}
+_STATUS_CODES = {str(s.value): s for s in InstrumentStatus}
 SENML_RELATIVE_LIMIT_S = 2**28  # RFC 8428 §4.5.3: smaller times are relative to now
+TS_LIMIT_S = 9_223_372_036  # InfluxDB's nanosecond int64: years 1677 to 2262
 
 
-def parse_json(origin: Origin, payload: bytes, rejections: list[Rejection]) -> Any | None:
+def parse_json(
+    origin: Origin, payload: bytes, rejections: list[Rejection], station_id: str | None = None
+) -> Any | None:
+    """The JSON value of ``payload``; None (refused as malformed) when it is not JSON or null."""
     try:
-        return json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        rejections.append(message_rejection(origin, RejectReason.MALFORMED, f"not JSON: {exc}"))
+        body = json.loads(payload)
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
+        detail = f"not JSON: {exc}"
+        rejections.append(message_rejection(origin, RejectReason.MALFORMED, detail, station_id))
         return None
+    if body is None:
+        detail = "the JSON is null"
+        rejections.append(message_rejection(origin, RejectReason.MALFORMED, detail, station_id))
+    return body
 
 
 def decode_reading(
@@ -97,16 +106,13 @@ def decode_senml(
             detail = f"record {index}: name {name!r} is not <station>:<parameter>"
             rejections.append(message_rejection(origin, RejectReason.MALFORMED, detail))
             continue
-        t = record.get("t", 0)
-        if not _is_number(t) or not _is_number(base_time):
-            detail = f"record {index}: time is not a number"
+        ts_ms, problem = _senml_time(base_time, record.get("t", 0), now_s)
+        if problem:
+            detail = f"record {index}: {problem}"
             reason = RejectReason.BAD_TIMESTAMP
             rejections.append(message_rejection(origin, reason, detail, station))
             continue
-        ts_s = float(base_time) + float(t)
-        if ts_s < SENML_RELATIVE_LIMIT_S:
-            ts_s += now_s
-        values, units = groups.setdefault((station, int(ts_s * 1000)), ({}, {}))
+        values, units = groups.setdefault((station, ts_ms), ({}, {}))
         values[parameter] = record.get("v", record.get("vs", record.get("vb", record.get("vd"))))
         unit = record.get("u", base_unit)
         if unit is not None:
@@ -133,24 +139,42 @@ def _split_name(name: str, station_id: str | None) -> tuple[str, str]:
     return "", ""
 
 
-def _is_number(value: object) -> bool:
-    return (type(value) is int or type(value) is float) and math.isfinite(value)
+def _senml_time(base_time: object, t: object, now_s: float) -> tuple[int, str]:
+    """``bt + t`` (epoch seconds, or relative to now when small) → (epoch ms, problem)."""
+    if not _is_time(t) or not _is_time(base_time):
+        return 0, "time is not a number between years 1677 and 2262"
+    ts_s: float = base_time + t  # type: ignore[operator]  # both numbers (_is_time)
+    if not -TS_LIMIT_S <= ts_s <= TS_LIMIT_S:
+        return 0, "time is out of range (years 1677 to 2262)"
+    if ts_s < SENML_RELATIVE_LIMIT_S:
+        ts_s += now_s
+    return int(ts_s * 1000), ""
+
+
+def _is_time(value: object) -> bool:
+    """An int or float of at most :data:`TS_LIMIT_S` either way (false for NaN)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    return -TS_LIMIT_S <= value <= TS_LIMIT_S
 
 
 def parse_timestamp(ts: object) -> tuple[int, str]:
     """``ts`` as epoch seconds (number) or ISO 8601 with an offset → (UTC epoch ms, problem)."""
     if type(ts) is int or type(ts) is float:
-        if not math.isfinite(ts):
-            return 0, f"timestamp {ts!r} is not finite"
+        if not -TS_LIMIT_S <= ts <= TS_LIMIT_S:  # also false for NaN
+            return 0, f"timestamp {repr(ts)[:40]} is out of range (years 1677 to 2262)"
         return int(ts * 1000), ""
     if isinstance(ts, str):
         try:
             parsed = datetime.fromisoformat(ts)
-        except ValueError:
-            return 0, f"timestamp {ts!r} is not ISO 8601"
-        if parsed.tzinfo is None:
-            return 0, f"timestamp {ts!r} has no UTC offset (add Z or +07:00)"
-        return int(parsed.timestamp() * 1000), ""
+            if parsed.tzinfo is None:
+                return 0, f"timestamp {ts[:40]!r} has no UTC offset (add Z or +07:00)"
+            seconds = parsed.timestamp()
+        except (ValueError, OverflowError):  # OverflowError: beyond year 1..9999 in UTC
+            return 0, f"timestamp {ts[:40]!r} is not a valid ISO 8601 time"
+        if not -TS_LIMIT_S <= seconds <= TS_LIMIT_S:
+            return 0, f"timestamp {ts[:40]!r} is out of range (years 1677 to 2262)"
+        return int(seconds * 1000), ""
     return 0, "`ts` is missing (epoch seconds or ISO 8601 with offset)"
 
 
@@ -161,11 +185,9 @@ def instrument_status(raw: object) -> dict[str, InstrumentStatus]:
     result: dict[str, InstrumentStatus] = {}
     for key, code in raw.items():
         status: InstrumentStatus | None = None
-        if isinstance(code, str):
-            status = _STATUS_NAMES.get(code.lower())
-            if status is None and code.isdigit():
-                code = int(code)
-        if type(code) is int and code in InstrumentStatus._value2member_map_:
+        if isinstance(code, str):  # a name or decimal digits ("²" is a digit to str.isdigit)
+            status = _STATUS_NAMES.get(code.lower()) or _STATUS_CODES.get(code.lstrip("0") or "0")
+        elif type(code) is int and code in InstrumentStatus._value2member_map_:
             status = InstrumentStatus(code)
         if status is not None and status is not InstrumentStatus.MEASURING:
             result[key] = status

@@ -42,7 +42,8 @@ class DropFolder:
             owner = relative.parts[0] if len(relative.parts) > 1 else None
             if owner is not None and owner not in self._enterprises:
                 owner = None  # a plain subfolder, not an enterprise's
-            result = self._process(owner, path.name, path.read_bytes())
+            name = path.name.encode(errors="surrogateescape").decode(errors="replace")  # UTF-8
+            result = self._process(owner, name, path.read_bytes())
             self._archive(path, result)
             done += 1
         self.processed += done
@@ -87,4 +88,6 @@ class DropFolder:
                 self.scan()
             except OSError as exc:
                 log.error("drop folder %s: %s", self.folder, exc)
+            except Exception:  # a bug must not stop the folder being watched
+                log.exception("drop folder %s: scan failed", self.folder)
             await asyncio.sleep(interval_s)

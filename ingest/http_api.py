@@ -14,13 +14,16 @@ durable (spooled) before the answer is sent.
 from __future__ import annotations
 
 import json
+import logging
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ingest.decode import decode_reading, decode_senml
-from ingest.station_files import FileResult, ingest_station_file
-from ingest.validate import Origin, message_rejection
+from ingest.station_files import FileResult, LineResult, ingest_station_file
+from ingest.validate import Origin, ReadingValidator, internal_error, message_rejection
 from ioc import appkeys
 from ioc.clock import now_ms
 from ioc.messages import Reading, Rejection, RejectReason
@@ -28,6 +31,7 @@ from web.access import principal_of
 from web.requests import json_error
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
+log = logging.getLogger(__name__)
 
 
 def add_ingest_routes(app: web.Application) -> None:
@@ -40,29 +44,30 @@ async def ingest_readings(request: web.Request) -> web.Response:
     origin = Origin("http", now_ms(), body, principal_of(request).enterprise)
     try:
         parsed = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise json_error(web.HTTPBadRequest, f"body is not JSON: {exc}") from None
     validator = request.app[appkeys.VALIDATOR]
     readings: list[Reading] = []
     rejections: list[Rejection] = []
     if isinstance(parsed, list) or "senml" in request.content_type:
-        readings = decode_senml(validator, origin, parsed, rejections)
+        try:
+            readings = decode_senml(validator, origin, parsed, rejections)
+        except Exception:  # a bug: the pack is refused, and kept
+            log.exception("decoding failed on a SenML pack")
+            rejections.append(internal_error(origin))
     else:
         items = parsed.get("readings", [parsed]) if isinstance(parsed, dict) else None
         if not isinstance(items, list):
             raise json_error(web.HTTPBadRequest, 'send a reading, {"readings": [...]} or SenML')
         for index, item in enumerate(items):
-            item_origin = Origin(
-                origin.source, origin.received_ms, json.dumps(item).encode(), origin.owner
-            )
-            station_id = item.get("station_id") if isinstance(item, dict) else None
-            if not isinstance(station_id, str):
-                detail = f"item {index}: `station_id` is missing"
-                rejections.append(message_rejection(item_origin, RejectReason.MALFORMED, detail))
-                continue
-            reading = decode_reading(validator, item_origin, station_id, item, rejections)
-            if reading is not None:
-                readings.append(reading)
+            try:
+                _decode_item(validator, origin, index, item, readings, rejections)
+            except Exception:  # a bug: this item is refused, and kept; the others go on
+                log.exception("decoding failed on item %d of an HTTP batch", index)
+                station_id = item.get("station_id") if isinstance(item, dict) else None
+                rejections.append(
+                    internal_error(origin, station_id if isinstance(station_id, str) else None)
+                )
     request.app[appkeys.PIPELINE].accept(readings, rejections)
     await request.app[appkeys.STORE].spool.sync()
     return web.json_response(
@@ -74,18 +79,46 @@ async def ingest_readings(request: web.Request) -> web.Response:
     )
 
 
+def _decode_item(
+    validator: ReadingValidator,
+    origin: Origin,
+    index: int,
+    item: object,
+    readings: list[Reading],
+    rejections: list[Rejection],
+) -> None:
+    """One item of a batch of reading objects, with its own JSON as the refusal's payload."""
+    item_origin = replace(origin, payload=json.dumps(item).encode())
+    station_id = item.get("station_id") if isinstance(item, dict) else None
+    if not isinstance(station_id, str):
+        detail = f"item {index}: `station_id` is missing"
+        rejections.append(message_rejection(item_origin, RejectReason.MALFORMED, detail))
+        return
+    reading = decode_reading(validator, item_origin, station_id, item, rejections)
+    if reading is not None:
+        readings.append(reading)
+
+
 async def ingest_files(request: web.Request) -> web.Response:
     files: list[tuple[str, bytes]] = []
     if request.content_type.startswith("multipart/"):
-        reader = await request.multipart()
-        async for part in reader:
-            if isinstance(part, BodyPartReader) and part.filename:
-                files.append((part.filename, bytes(await part.read(decode=True))))
+        try:
+            reader = await request.multipart()
+            async for part in reader:
+                if not isinstance(part, BodyPartReader):
+                    continue
+                if not _is_utf8(part.name) or not _is_utf8(part.filename):
+                    raise json_error(web.HTTPBadRequest, "a part's name is not UTF-8")
+                if part.filename:
+                    files.append((part.filename, bytes(await part.read(decode=True))))
+        except (ValueError, HttpProcessingError) as exc:  # no boundary, a bad part header
+            reason = f"unreadable multipart body: {exc}".strip()
+            raise json_error(web.HTTPBadRequest, reason) from None
     else:
-        name = request.query.get("filename")
-        if not name:
+        query_name = request.query.get("filename")
+        if not query_name:
             raise json_error(web.HTTPBadRequest, "multipart files, or a body with ?filename=")
-        files.append((name, await request.read()))
+        files.append((query_name, await request.read()))
     if not files:
         raise json_error(web.HTTPBadRequest, "no file in the request")
     owner = principal_of(request).enterprise
@@ -95,13 +128,30 @@ async def ingest_files(request: web.Request) -> web.Response:
 
 
 def process_file(app: web.Application, owner: str | None, name: str, data: bytes) -> FileResult:
-    """Validate one station file and hand its readings and refusals to the pipeline."""
+    """Validate one station file and hand its readings and refusals to the pipeline; a bug
+    refuses the file (``internal_error``, kept) and not the other files of the request."""
     origin = Origin("file", now_ms(), data, owner)
     symbols = app[appkeys.CONFIG].ingest.file_symbols
-    text = data.decode("utf-8", "replace")
-    result = ingest_station_file(app[appkeys.VALIDATOR], origin, name, text, symbols)
+    try:
+        text = data.decode("utf-8", "replace")
+        result = ingest_station_file(app[appkeys.VALIDATOR], origin, name, text, symbols)
+    except Exception:
+        log.exception("station file %r failed", name)
+        result = FileResult(name, None)
+        rejection = internal_error(origin)
+        result.rejections.append(rejection)
+        result.lines.append(LineResult(0, None, False, rejection.reason.value, rejection.detail))
     app[appkeys.PIPELINE].accept(result.readings, result.rejections)
     return result
+
+
+def _is_utf8(text: str | None) -> bool:
+    """False for text with bytes that were not UTF-8 (aiohttp keeps them as surrogates)."""
+    try:
+        (text or "").encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def file_result_json(result: FileResult) -> dict[str, Any]:

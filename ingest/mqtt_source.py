@@ -7,7 +7,8 @@ the broker and client buffers hold the rest. A persistent session (fixed client 
 
 QoS 1 messages are acknowledged by hand (paho's manual ack), only after the pipeline made
 their content durable (spool) — so a killed service gets every unacknowledged message again
-from the broker. Outgoing messages (rejections) share the connection through a bounded outbox.
+from the broker. Rejection notices (one per station per batch, docs/protocol.md) share the
+connection through a bounded outbox; when it is full a notice is dropped and counted.
 """
 
 from __future__ import annotations

@@ -1,6 +1,15 @@
-"""Where refused input goes: counted by reason, published with its reason on the rejection
-topic, written to the ``rejected`` measurement (the dead-letter store), kept in a short
-in-memory list for the API, and logged at most once per station per interval."""
+"""Where refused input goes: counted by reason, written to the ``rejected`` measurement (the
+dead-letter store, one row per refusal), kept in a short in-memory list for the API, announced
+on the rejection topic (one notice per station per batch) and logged at most once per station
+per interval.
+
+InfluxDB keeps one point per series (measurement and tags) and timestamp, written here in
+milliseconds: refusals of one source, reason and station in the same millisecond would
+overwrite each other. Each such refusal after the first is therefore stored one millisecond
+later than the one before it (a flood of more than 1,000 refusals a second of one series is
+spread forward in time; ``received_at`` of the notice keeps the arrival). A sequence tag would
+do the same at the cost of a new series per number, kept forever by InfluxDB 1.x's index.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +18,15 @@ import logging
 from collections import Counter, deque
 from collections.abc import Callable
 
+from ioc.clock import iso_utc
 from ioc.messages import Rejection
 from store.influx import InfluxStore
 from store.lines import rejection_line
 from web.wire import rejection_json
 
 log = logging.getLogger(__name__)
+NOTICE_LISTS = 100  # refusals listed in one notice; the rest only counted
+SERIES_REMEMBERED = 10_000  # last stored time per series, pruned beyond this
 
 
 class RejectionSink:
@@ -31,17 +43,18 @@ class RejectionSink:
         self._topic = topic
         self._log_interval_ms = int(log_interval_s * 1000)
         self._last_logged: dict[str | None, int] = {}
+        self._last_stored: dict[tuple[str, str, str | None], int] = {}  # series → time (ms)
         self.by_reason: Counter[str] = Counter()
         self.recent: deque[Rejection] = deque(maxlen=recent)
 
     def handle(self, rejections: list[Rejection]) -> None:
         if not rejections:
             return
-        self._store.append([rejection_line(r) for r in rejections])
+        self._store.append(self._lines(rejections))
+        by_station: dict[str | None, list[Rejection]] = {}
         for r in rejections:
             self.by_reason[r.reason.value] += 1
-            self.recent.append(r)
-            self._publish(self._topic, json.dumps(rejection_json(r)).encode())
+            by_station.setdefault(r.station_id, []).append(r)
             last = self._last_logged.get(r.station_id)
             if last is None or r.received_ms - last >= self._log_interval_ms:
                 self._last_logged[r.station_id] = r.received_ms
@@ -52,3 +65,34 @@ class RejectionSink:
                     r.reason.value,
                     r.detail,
                 )
+        self.recent.extend(rejections)
+        for station_id, refused in by_station.items():
+            self._publish(self._topic, _notice(station_id, refused))
+
+    def _lines(self, rejections: list[Rejection]) -> list[str]:
+        """One line per refusal, each at its own time within its series."""
+        last_stored = self._last_stored
+        if len(last_stored) > SERIES_REMEMBERED:  # keep what a new refusal could collide with
+            oldest = min(r.received_ms for r in rejections)
+            self._last_stored = last_stored = {k: t for k, t in last_stored.items() if t >= oldest}
+        lines = []
+        for r in rejections:
+            series = (r.source, r.reason, r.station_id)
+            ts_ms = last_stored.get(series, -1) + 1
+            if ts_ms < r.received_ms:
+                ts_ms = r.received_ms
+            last_stored[series] = ts_ms
+            lines.append(rejection_line(r, ts_ms))
+        return lines
+
+
+def _notice(station_id: str | None, refused: list[Rejection]) -> bytes:
+    """The rejection topic's message: a station's refusals of one batch (docs/protocol.md)."""
+    return json.dumps(
+        {
+            "station_id": station_id,
+            "received_at": iso_utc(refused[0].received_ms),
+            "count": len(refused),
+            "rejected": [rejection_json(r) for r in refused[:NOTICE_LISTS]],
+        }
+    ).encode()

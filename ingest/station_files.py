@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from ingest.validate import Origin, ReadingValidator, message_rejection
+from ingest.validate import PAYLOAD_KEPT_CHARS, Origin, ReadingValidator, message_rejection
 from ioc.clock import LOCAL_TZ
 from ioc.messages import InstrumentStatus, Reading, Rejection, RejectReason
 
@@ -48,6 +48,23 @@ class FileResult:
     def accepted(self) -> int:
         return sum(line.accepted for line in self.lines)
 
+    def refuse(
+        self,
+        origin: Origin,
+        number: int,
+        text: str,
+        parameter: str | None,
+        reason: RejectReason,
+        detail: str,
+    ) -> None:
+        """Line ``number`` is refused: its result, and a rejection that keeps the line."""
+        self.lines.append(LineResult(number, parameter, False, reason.value, detail))
+        line_origin = replace(origin, payload=text[:PAYLOAD_KEPT_CHARS].encode())
+        rejection = message_rejection(
+            line_origin, reason, f"line {number}: {detail}", self.station_id
+        )
+        self.rejections.append(replace(rejection, parameter=parameter))
+
 
 def parse_local_ts(text: str) -> int | None:
     try:
@@ -75,57 +92,62 @@ def ingest_station_file(
     station_id = match["station"]
     result = FileResult(name, station_id)
     lowered = {k.lower(): v for k, v in symbols.items()}
-    # timestamp → (values, units, status, {parameter: line number})
-    groups: dict[
-        int,
-        tuple[dict[str, object], dict[str, object], dict[str, InstrumentStatus], dict[str, int]],
-    ] = {}
+    groups: dict[int, _Group] = {}  # by timestamp
     for number, raw in enumerate(text.splitlines(), start=1):
         fields = raw.split()
         if not fields:
             continue
         problem = _line_problem(fields)
         if problem:
-            result.lines.append(LineResult(number, None, False, problem[0].value, problem[1]))
-            result.rejections.append(
-                message_rejection(origin, problem[0], f"line {number}: {problem[1]}", station_id)
-            )
+            result.refuse(origin, number, raw, None, *problem)
             continue
         symbol, value_text, unit, ts_text = fields[:4]
         parameter = lowered.get(symbol.lower(), symbol.lower())
         ts_ms = parse_local_ts(ts_text)
         if ts_ms is None:
-            detail = f"line {number}: time {ts_text!r} is not YYYYMMDDhhmmss"
-            result.lines.append(LineResult(number, parameter, False, "bad_timestamp", detail))
-            result.rejections.append(
-                message_rejection(origin, RejectReason.BAD_TIMESTAMP, detail, station_id)
-            )
+            detail = f"time {ts_text!r} is not YYYYMMDDhhmmss"
+            result.refuse(origin, number, raw, parameter, RejectReason.BAD_TIMESTAMP, detail)
             continue
-        values, units, status, line_of = groups.setdefault(ts_ms, ({}, {}, {}, {}))
-        values[parameter] = _number(value_text)
-        units[parameter] = unit
+        group = groups.setdefault(ts_ms, _Group())
+        first = group.lines.get(parameter)
+        if first is not None:
+            detail = f"repeats line {first[0]}: {parameter} at {ts_text} is already in the file"
+            result.refuse(origin, number, raw, parameter, RejectReason.DUPLICATE, detail)
+            continue
+        group.values[parameter] = _number(value_text)
+        group.units[parameter] = unit
         code = _STATUS.get(fields[4] if len(fields) > 4 else "00")
         if code is not None and code is not InstrumentStatus.MEASURING:
-            status[parameter] = code
-        line_of[parameter] = number
-    for ts_ms, (values, units, status, line_of) in groups.items():
+            group.status[parameter] = code
+        group.lines[parameter] = (number, raw)
+    bare = replace(origin, payload=b"")  # a refusal keeps its line, not the file
+    for ts_ms, group in groups.items():
         rejections: list[Rejection] = []
-        reading = validator.validate(origin, station_id, ts_ms, values, rejections, units, status)
+        reading = validator.validate(
+            bare, station_id, ts_ms, group.values, rejections, group.units, group.status
+        )
         if reading is not None:
             result.readings.append(reading)
         refused = {r.parameter: r for r in rejections}
         whole = next((r for r in rejections if r.parameter is None), None)
-        for parameter, number in line_of.items():
+        for parameter, (number, raw) in group.lines.items():
             rejection = refused.get(parameter) or whole
             if rejection is None:
                 result.lines.append(LineResult(number, parameter, True))
             else:
-                result.lines.append(
-                    LineResult(number, parameter, False, rejection.reason.value, rejection.detail)
-                )
-        result.rejections += rejections
+                result.refuse(origin, number, raw, parameter, rejection.reason, rejection.detail)
     result.lines.sort(key=lambda line: line.line)
     return result
+
+
+@dataclass(slots=True)
+class _Group:
+    """The lines of one file at one timestamp: one reading."""
+
+    values: dict[str, object] = field(default_factory=dict)
+    units: dict[str, object] = field(default_factory=dict)
+    status: dict[str, InstrumentStatus] = field(default_factory=dict)
+    lines: dict[str, tuple[int, str]] = field(default_factory=dict)  # parameter → (number, text)
 
 
 def _line_problem(fields: list[str]) -> tuple[RejectReason, str] | None:

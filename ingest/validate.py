@@ -22,6 +22,7 @@ from ioc.registry import StationRegistry, normalize_unit
 
 PAYLOAD_KEPT_CHARS = 4_096
 DEDUP_TIMESTAMPS_PER_STATION = 4_096
+SHOWN_CHARS = 60  # of a sent value quoted in a refusal's detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,12 @@ def message_rejection(
     )
 
 
+def internal_error(origin: Origin, station_id: str | None = None) -> Rejection:
+    """The refusal of a message that met a bug: kept in the dead-letter store to replay."""
+    detail = "internal error while processing; the message is kept here"
+    return message_rejection(origin, RejectReason.INTERNAL_ERROR, detail, station_id)
+
+
 class ReadingValidator:
     def __init__(self, registry: StationRegistry, config: IngestConfig) -> None:
         self._registry = registry
@@ -72,7 +79,9 @@ class ReadingValidator:
 
         station = self._registry.get(station_id)
         if station is None:
-            reject(RejectReason.UNKNOWN_STATION, f"station {station_id!r} is not in the registry")
+            reject(
+                RejectReason.UNKNOWN_STATION, f"station {_shown(station_id)} is not in the registry"
+            )
             return None
         if origin.owner is not None and station.owner != origin.owner:
             reject(RejectReason.NOT_OWNER, f"{origin.owner} may not write station {station_id}")
@@ -97,15 +106,16 @@ class ReadingValidator:
                 known = ", ".join(sorted(specs))
                 reject(
                     RejectReason.UNKNOWN_PARAMETER,
-                    f"station {station_id} has no parameter {key!r} (known: {known})",
+                    f"station {station_id} has no parameter {_shown(key)} (known: {known})",
                     key,
                 )
                 continue
-            if type(value) is not float and type(value) is not int:
-                reject(RejectReason.NOT_NUMERIC, f"{key}={value!r} is not a number", key)
-                continue
-            if not math.isfinite(value):
-                reject(RejectReason.NOT_NUMERIC, f"{key}={value!r} is not finite", key)
+            if type(value) is float:
+                if not math.isfinite(value):
+                    reject(RejectReason.NOT_NUMERIC, f"{key}={value!r} is not finite", key)
+                    continue
+            elif type(value) is not int:  # an int of any size is finite: the range decides
+                reject(RejectReason.NOT_NUMERIC, f"{key}={_shown(value)} is not a number", key)
                 continue
             unit = units.get(key)
             if unit is not None and (
@@ -113,14 +123,14 @@ class ReadingValidator:
             ):
                 reject(
                     RejectReason.WRONG_UNIT,
-                    f"{key} sent in {unit!r}, the registry expects {spec.unit!r}",
+                    f"{key} sent in {_shown(unit)}, the registry expects {spec.unit!r}",
                     key,
                 )
                 continue
             if not spec.low <= value <= spec.high:
                 reject(
                     RejectReason.OUT_OF_RANGE,
-                    f"{key}={value} outside the plausible range {spec.low}..{spec.high} "
+                    f"{key}={_shown(value)} outside the plausible range {spec.low}..{spec.high} "
                     f"{spec.unit}",
                     key,
                 )
@@ -166,3 +176,11 @@ class ReadingValidator:
 
 def _iso(ts_ms: int) -> str:
     return iso_utc(ts_ms) or ""
+
+
+def _shown(value: object) -> str:
+    """A sent value in a refusal's detail: short, whatever it is (the payload has it all)."""
+    if isinstance(value, list | dict):
+        return f"<JSON {'array' if isinstance(value, list) else 'object'}>"
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}…"

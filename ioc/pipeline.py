@@ -26,7 +26,7 @@ from alerts.lifecycle import AlertBook
 from analytics.engine import AnalyticsEngine, AnalyticsOutput
 from ingest.decode import decode_reading, decode_senml, parse_json
 from ingest.rejections import RejectionSink
-from ingest.validate import Origin, ReadingValidator, message_rejection
+from ingest.validate import Origin, ReadingValidator, internal_error, message_rejection
 from ioc.clock import now_ms
 from ioc.config import RuleConfig
 from ioc.errors import StorageFull
@@ -144,16 +144,8 @@ class Pipeline:
             raise  # not the messages' fault: run() holds the batch until there is room
         except Exception:  # a bug must not stop ingestion nor lose the messages
             log.exception("pipeline failed on a batch of %d messages", len(batch))
-            detail = "internal error while processing; the message is kept here"
             self._rejections.handle(
-                [
-                    message_rejection(
-                        Origin("mqtt", m.received_ms, m.payload),
-                        RejectReason.INTERNAL_ERROR,
-                        detail,
-                    )
-                    for m in batch
-                ]
+                [internal_error(Origin("mqtt", m.received_ms, m.payload)) for m in batch]
             )
 
     def drain(self, inbox: asyncio.Queue[RawMessage]) -> None:
@@ -163,29 +155,42 @@ class Pipeline:
             self._process_safely(batch)
 
     def process(self, messages: list[RawMessage]) -> None:
-        """Decode MQTT messages (reading JSON or SenML by topic), then :meth:`accept` them."""
+        """Decode MQTT messages (reading JSON or SenML by topic), then :meth:`accept` them.
+        A bug while decoding one message refuses that message (``internal_error``) only."""
         readings: list[Reading] = []
         rejections: list[Rejection] = []
-        validator = self._validator
         for message in messages:
             origin = Origin("mqtt", message.received_ms, message.payload)
-            station_id, kind = _parse_topic(message.topic)
-            if station_id is None:
-                detail = f"topic {message.topic!r} is not <prefix>/stations/<id>/{kind}"
-                rejections.append(message_rejection(origin, RejectReason.MALFORMED, detail))
-                continue
-            body = parse_json(origin, message.payload, rejections)
-            if body is None:
-                continue
-            if kind == "readings":
-                reading = decode_reading(validator, origin, station_id, body, rejections)
-                if reading is not None:
-                    readings.append(reading)
-            else:
-                readings += decode_senml(validator, origin, body, rejections, station_id)
+            try:
+                self._decode(message, origin, readings, rejections)
+            except Exception:
+                log.exception("decoding failed on a message of %s", message.topic)
+                rejections.append(internal_error(origin, _parse_topic(message.topic)[0]))
         self.stats.messages += len(messages)
         self.stats.batches += 1
         self.accept(readings, rejections)
+
+    def _decode(
+        self,
+        message: RawMessage,
+        origin: Origin,
+        readings: list[Reading],
+        rejections: list[Rejection],
+    ) -> None:
+        station_id, kind = _parse_topic(message.topic)
+        if station_id is None:
+            detail = f"topic {message.topic!r} is not <prefix>/stations/<id>/{kind}"
+            rejections.append(message_rejection(origin, RejectReason.MALFORMED, detail))
+            return
+        body = parse_json(origin, message.payload, rejections, station_id)
+        if body is None:
+            return
+        if kind == "readings":
+            reading = decode_reading(self._validator, origin, station_id, body, rejections)
+            if reading is not None:
+                readings.append(reading)
+        else:
+            readings += decode_senml(self._validator, origin, body, rejections, station_id)
 
     def accept(self, readings: list[Reading], rejections: list[Rejection]) -> None:
         """Store validated readings and refusals from any input, then run rules and alerts.

@@ -5,7 +5,8 @@ integer ``<parameter>_status`` when the instrument was not measuring), ``rejecte
 dead-letter record of refused input) and ``alert`` (alert transitions, for charts).
 Readings are serialised by hand (≈3 µs instead of ≈14 µs per point through
 ``influxdb_client.Point``): station ids and parameter keys are restricted by the registry to
-characters that need no escaping. Rarer records with free text go through ``Point``.
+characters that need no escaping. Rejections too, escaped as ``Point`` escapes (their text is
+whatever was sent). Rare alert records go through ``Point``.
 """
 
 from __future__ import annotations
@@ -42,18 +43,37 @@ class ReadingSerializer:
         return out
 
 
-def rejection_line(rejection: Rejection) -> str:
-    point = (
-        Point("rejected")
-        .tag("source", rejection.source)
-        .tag("reason", rejection.reason.value)
-        .tag("station", rejection.station_id or "")
-        .field("parameter", rejection.parameter or "")
-        .field("detail", rejection.detail)
-        .field("payload", rejection.payload)
-        .time(rejection.received_ms, WritePrecision.MS)
+# Lone surrogates (JSON may carry "\udcff") cannot be written as UTF-8: they become U+FFFD.
+_SURROGATES = dict.fromkeys(range(0xD800, 0xE000), "\ufffd")
+_TAG_ESCAPES = str.maketrans(
+    {",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"} | _SURROGATES
+)
+_STRING_ESCAPES = str.maketrans({'"': r"\"", "\\": r"\\"} | _SURROGATES)
+
+
+def rejection_line(rejection: Rejection, ts_ms: int) -> str:
+    """The dead-letter record of ``rejection`` at ``ts_ms`` (see ingest.rejections for why it
+    may differ from the arrival time). By hand, escaped as ``Point`` escapes: a flood of
+    refusals costs about what accepted readings cost."""
+    station = _tag(rejection.station_id) if rejection.station_id else ""
+    return (
+        f"rejected,reason={rejection.reason.value},source={_tag(rejection.source)}"
+        f"{',station=' + station if station else ''} "
+        f'detail="{_string(rejection.detail)}",'
+        f'parameter="{_string(rejection.parameter or "")}",'
+        f'payload="{_string(rejection.payload)}" {ts_ms}'
     )
-    return str(point.to_line_protocol())
+
+
+def _string(value: str) -> str:
+    if value.isascii():  # the common case, ≈5 times faster than translate
+        return value.replace("\\", "\\\\").replace('"', '\\"')
+    return value.translate(_STRING_ESCAPES)
+
+
+def _tag(value: str) -> str:
+    escaped = value.translate(_TAG_ESCAPES)
+    return escaped + " " if escaped.endswith("\\") else escaped  # a trailing \ must not escape
 
 
 def alert_line(event: str, alert: Alert, ts_ms: int) -> str:

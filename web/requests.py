@@ -31,10 +31,12 @@ async def json_body(
 ) -> dict[str, Any]:
     """The JSON object of the request (an empty body is ``{}``), with only ``allowed`` keys
     and every ``required`` one."""
-    raw = await request.text()
+    raw = await request.read()
     try:
         body = json.loads(raw) if raw.strip() else {}
-    except ValueError:
+    except UnicodeDecodeError:  # before ValueError: it is one
+        raise bad_request("the body is not UTF-8") from None
+    except (ValueError, RecursionError):
         raise bad_request("the body is not JSON") from None
     if not isinstance(body, dict):
         raise bad_request("the body must be a JSON object")
@@ -59,7 +61,8 @@ def text_field(body: dict[str, Any], key: str, default: str = "", max_length: in
 
 
 def time_value(raw: object, name: str) -> int:
-    """An ISO 8601 time with a UTC offset → epoch ms; a clear 400 otherwise."""
+    """An ISO 8601 time with a UTC offset, in years 1678..2261 (what InfluxDB can store) →
+    epoch ms; a clear 400 otherwise."""
     if not isinstance(raw, str):
         raise bad_request(f"`{name}` must be an ISO 8601 string")
     try:
@@ -68,6 +71,8 @@ def time_value(raw: object, name: str) -> int:
         raise bad_request(f"`{name}` {raw!r} is not ISO 8601") from None
     if parsed.tzinfo is None:
         raise bad_request(f"`{name}` needs a UTC offset (Z or +07:00)")
+    if not 1678 <= parsed.year <= 2261:
+        raise bad_request(f"`{name}` {raw!r} is outside the years 1678 to 2261")
     return int(parsed.timestamp() * 1000)
 
 

@@ -77,8 +77,9 @@ async def test_bad_input_is_rejected_with_its_reason_and_valid_neighbours_are_st
         await publish(service, "AIR-2", payload({"pm10": 14}, ts=1_795_000_000))
         reasons = []
         async with asyncio.timeout(10):
-            async for message in listener.messages:
-                reasons.append(json.loads(message.payload)["reason"])  # type: ignore[arg-type]
+            async for message in listener.messages:  # a notice per station and batch
+                notice = json.loads(message.payload)  # type: ignore[arg-type]
+                reasons += [r["reason"] for r in notice["rejected"]]
                 if len(reasons) == 3:
                     break
     assert reasons == ["malformed", "unknown_station", "unknown_parameter"]
@@ -198,8 +199,9 @@ async def test_every_bad_value_class_over_mqtt_keeps_its_valid_neighbour(
         await publish(service, "AIR-1", payload({"pm25": 1}, ts=1_000_000_000))  # too old
         reasons = []
         async with asyncio.timeout(10):
-            async for message in listener.messages:
-                reasons.append(json.loads(message.payload)["reason"])  # type: ignore[arg-type]
+            async for message in listener.messages:  # a notice per station and batch
+                notice = json.loads(message.payload)  # type: ignore[arg-type]
+                reasons += [r["reason"] for r in notice["rejected"]]
                 if len(reasons) == len(BAD_VALUES) + 2:
                     break
     assert reasons == [reason for reason, _ in BAD_VALUES] + ["bad_timestamp"] * 2

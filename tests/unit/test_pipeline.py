@@ -78,8 +78,12 @@ async def test_valid_neighbours_of_bad_messages_are_stored(parts: dict) -> None:
         "reading,kind=air,owner=state,station=AIR-2 pm25=20.0 1795000000000",
     ]
     assert sum(line.startswith("rejected") for line in lines) == 3
-    reasons = [json.loads(p)["reason"] for _, p in parts["published"]]
-    assert reasons == ["malformed", "unknown_station", "unknown_parameter"]
+    notices = [json.loads(p) for _, p in parts["published"]]
+    assert [(n["station_id"], [r["reason"] for r in n["rejected"]]) for n in notices] == [
+        ("AIR-1", ["malformed"]),
+        ("GHOST", ["unknown_station"]),
+        ("AIR-2", ["unknown_parameter"]),
+    ]
     assert pipeline.stats.readings == 2 and pipeline.stats.rejections == 3
 
 
@@ -95,3 +99,86 @@ async def test_an_over_limit_value_reaches_the_wall_as_an_alert(parts: dict) -> 
         ("resolved", "pm25_instant", 20.0),
     ]
     assert any(line.startswith("alert,") for line in buffered(parts["store"]))
+
+
+async def test_a_bug_on_one_message_refuses_that_message_only(
+    parts: dict,  # type: ignore[type-arg]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ioc.pipeline
+
+    real = ioc.pipeline.decode_reading
+
+    def buggy(validator, origin, station_id, body, rejections):  # type: ignore[no-untyped-def]
+        if body.get("bug"):
+            raise KeyError("a bug")
+        return real(validator, origin, station_id, body, rejections)
+
+    monkeypatch.setattr(ioc.pipeline, "decode_reading", buggy)
+    pipeline: Pipeline = parts["pipeline"]
+    good = [raw("AIR-1", payload({"pm25": n}, ts=1_795_000_000 + n)) for n in range(5)]
+    poison = [
+        raw("AIR-2", payload({"pm25": 1}, bug=True)),
+        raw("AIR-2", b"[" * 100_000 + b"]" * 100_000),
+        raw("AIR-2", payload({"pm25": 1}, ts=1e308)),
+        raw("AIR-2", payload({"pm25": 1}, status={"pm25": "²"})),
+    ]
+    pipeline.process([good[0], *poison[:2], *good[1:3], *poison[2:], *good[3:]])
+    lines = buffered(parts["store"])
+    assert sum(line.startswith("reading,") for line in lines) == 6  # 5 good + the "²" one
+    [notice] = [json.loads(p) for _, p in parts["published"]]
+    reasons = [r["reason"] for r in notice["rejected"]]
+    assert reasons == ["internal_error", "malformed", "bad_timestamp"]
+    assert notice["station_id"] == "AIR-2" and notice["count"] == 3
+    assert pipeline.stats.readings == 6 and pipeline.stats.rejections == 3
+
+
+async def test_every_refusal_is_its_own_dead_letter_row_and_one_notice_per_station(
+    parts: dict,  # type: ignore[type-arg]
+) -> None:
+    pipeline: Pipeline = parts["pipeline"]
+    received = 1_795_000_000_000
+    batch = [
+        raw("AIR-1", payload({"pm25": -n}, ts=1_795_000_000 + n), received_ms=received)
+        for n in range(1, 101)
+    ]
+    batch += [
+        raw("AIR-2", payload({"pm25": -1, "pm10": -1}, ts=1_795_000_000), received_ms=received)
+    ]
+    pipeline.process(batch)
+    pipeline.process([raw("AIR-1", payload({"pm25": -1}, ts=1_795_000_000), received_ms=received)])
+    rejected = [line for line in buffered(parts["store"]) if line.startswith("rejected,")]
+    keys = {(line.split(" ", 1)[0], line.rsplit(" ", 1)[1]) for line in rejected}
+    assert len(rejected) == len(keys) == 103  # InfluxDB keeps one point per series and time
+    notices = [json.loads(p) for _, p in parts["published"]]
+    assert [(n["station_id"], n["count"], len(n["rejected"])) for n in notices] == [
+        ("AIR-1", 100, 100),
+        ("AIR-2", 2, 2),
+        ("AIR-1", 1, 1),
+    ]
+    assert notices[0]["rejected"][0]["reason"] == "out_of_range"
+
+
+async def test_a_flood_of_refusals_is_a_few_notices_and_a_full_outbox_counts_drops(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    from ingest.mqtt_source import OUTBOX_SIZE, MqttLink
+    from ioc.config import MqttConfig
+    from ioc.messages import Rejection, RejectReason
+
+    link = MqttLink(MqttConfig(), asyncio.Queue())
+    async with aiohttp.ClientSession() as session:
+        store = InfluxStore(InfluxConfig(spool_dir=tmp_path / "spool", spool_fsync=False), session)
+        sink = RejectionSink(store, link.publish_nowait, "ioc/v1/rejected", 60)
+        flood = [
+            Rejection("http", RejectReason.OUT_OF_RANGE, "x", 1, f"AIR-{n % 3}", "pm25")
+            for n in range(30_000)
+        ]
+        sink.handle(flood)
+        assert (link._outbox.qsize(), link.stats.outbox_dropped) == (3, 0)
+        for n in range(OUTBOX_SIZE):
+            sink.handle([Rejection("http", RejectReason.MALFORMED, "x", n, f"S-{n % 7}")])
+        assert (link._outbox.qsize(), link.stats.outbox_dropped) == (OUTBOX_SIZE, 3)
+        assert store.spool.stats.appended_lines == 30_000 + OUTBOX_SIZE  # the record is whole

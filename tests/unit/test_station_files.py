@@ -82,3 +82,51 @@ def test_an_enterprise_file_for_another_station_is_refused(validator: ReadingVal
     result = run(validator, f"STK-1_{ts}.txt", f"PM 80 mg/Nm3 {ts} 00", owner="ENT-B")
     assert [line.reason for line in result.lines] == ["not_owner"]
     assert run(validator, f"STK-1_{ts}.txt", f"PM 80 mg/Nm3 {ts} 00", owner="ENT-A").accepted == 1
+
+
+def test_repeated_lines_each_get_a_result(validator: ReadingValidator) -> None:
+    ts = local_stamp(600)
+    text = "\n".join([f"PM10 {n} ug/m3 {ts} 00" for n in range(3_000)])
+    result = run(validator, f"AIR-1_{ts}.txt", text)
+    assert len(result.lines) == 3_000
+    assert [line.line for line in result.lines] == list(range(1, 3_001))
+    assert result.lines[0].accepted and result.readings[0].values == {"pm10": 0.0}
+    assert {line.reason for line in result.lines[1:]} == {"duplicate"}
+    assert "repeats line 1" in result.lines[1].detail
+    assert len(result.rejections) == 2_999
+
+
+def test_a_refused_line_keeps_that_line_not_the_file(validator: ReadingValidator) -> None:
+    ts = local_stamp(600)
+    filler = "".join(f"# comment {n:05}\n" for n in range(1_000))  # 16 KB of refused lines
+    text = f"{filler}NO2 5 mg/m3 {ts} 00\nPM10 {'9' * 10_000} ug/m3 {ts} 00\n"
+    result = run(validator, f"AIR-1_{ts}.txt", text)
+    payloads = [r.payload for r in result.rejections]
+    assert payloads[0] == "# comment 00000"
+    assert payloads[1_000] == f"NO2 5 mg/m3 {ts} 00"
+    assert len(payloads[1_001]) <= 4_096 and payloads[1_001].startswith("PM10 999")
+    assert sum(map(len, payloads)) < 30_000
+
+
+def test_the_drop_folder_takes_a_file_whose_name_is_not_utf8(
+    validator: ReadingValidator, tmp_path: Path
+) -> None:
+    import os
+
+    from ingest.drop_folder import DropFolder
+    from ingest.station_files import FileResult
+
+    def process(owner: str | None, name: str, data: bytes) -> FileResult:
+        return run(validator, name, data.decode(), owner)
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    ts = local_stamp(60)
+    path = os.path.join(os.fsencode(folder), b"AIR\xff_" + ts.encode() + b".txt")
+    with open(path, "wb") as f:
+        f.write(f"PM10 5 ug/m3 {ts} 00\n".encode())
+    os.utime(path, (0, 0))
+    drop = DropFolder(folder, set(), process)
+    assert drop.scan() == 1
+    [summary] = (folder / "processed").rglob("*.result.json")
+    assert "unknown_station" in summary.read_text()
