@@ -147,7 +147,14 @@ class PrivateMosquitto(_PrivateService):
             lines.append("allow_anonymous true")
         else:
             passwd, acl = self.auth
-            lines += ["allow_anonymous false", f"password_file {passwd}", f"acl_file {acl}"]
+            lines += [
+                "allow_anonymous false",
+                f"password_file {passwd}",
+                f"acl_file {acl}",
+                # The client id becomes the user name: no account can take over another's
+                # persistent session (Mosquitto does not bind client ids to accounts).
+                "use_username_as_clientid true",
+            ]
         if os.geteuid() == 0:
             lines.append("user root")  # otherwise it drops to `mosquitto` and cannot read files
         conf.write_text("\n".join(lines) + "\n")
