@@ -23,6 +23,7 @@ from analytics.cameras.source import CameraSource
 from analytics.cameras.worker import CameraOutput, CameraWorker, workers
 from ioc.clock import now_ms
 from ioc.config import MqttConfig
+from ioc.errors import ConfigError
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0
@@ -64,13 +65,19 @@ class CameraFeed:
     async def _receive(self) -> None:
         config = self._mqtt
         topic = f"{config.topic_prefix}/cameras/+/frames"
+        try:
+            username, password = config.cameras_login()
+        except ConfigError as exc:
+            # Logging in as the ingest subscriber would take over its persistent session.
+            log.error("camera feed: MQTT frames not received: %s", "; ".join(exc.problems))
+            return
         while True:
             try:
                 async with aiomqtt.Client(
                     config.host,
                     config.port,
-                    username=config.username,
-                    password=config.password.get_secret_value() if config.password else None,
+                    username=username,
+                    password=password,
                     identifier=f"{config.client_id}-cameras",
                 ) as client:
                     await client.subscribe(topic, qos=0)

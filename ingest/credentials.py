@@ -5,12 +5,19 @@ The accounts file (``ioc credentials init``) is YAML, mode 0600::
 
     accounts:
       - {username: ioc-service, role: service, password: ...}     # the IOC's subscriber
+      - {username: ioc-cameras, role: camera-feed, password: ...} # the IOC's frame subscriber
       - {username: ioc-publisher, role: publisher, password: ..., api_key_sha256: ...}
+      - {username: ioc-camera-publisher, role: camera-publisher, password: ...}
       - {username: ENT-01, role: enterprise, enterprise: ENT-01, password: ..., api_key_sha256: ...}
 
 Passwords are kept as text because clients and the broker file are made from them; API keys
 only as SHA-256 hashes (shown once, when made). An enterprise account may publish to, and post
-for, its own stations only; the publisher account (state stations, simulators) to all.
+for, its own stations only; the publisher account (state stations, the station simulator) to
+all; the camera publisher only camera frames. Only the IOC's two subscribers read anything.
+
+The broker uses each account's user name as its client id (``use_username_as_clientid``), so
+no account can take over another's persistent session — and every connection that must stay
+up alongside the others needs an account of its own.
 """
 
 from __future__ import annotations
@@ -24,17 +31,21 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from ioc.accounts import sha256_hex
-from ioc.config import friendly_errors
+from ioc.config import MqttConfig, friendly_errors
 from ioc.errors import ConfigError, ServiceStartError
 from ioc.registry import StationRegistry
 
-Role = Literal["service", "publisher", "enterprise"]
+Role = Literal["service", "camera-feed", "publisher", "camera-publisher", "enterprise"]
 SERVICE: Role = "service"
+CAMERA_FEED: Role = "camera-feed"
 PUBLISHER: Role = "publisher"
+CAMERA_PUBLISHER: Role = "camera-publisher"
 ENTERPRISE: Role = "enterprise"
+#: Roles that post readings over HTTP too, and so have an API key.
+SENDERS: frozenset[Role] = frozenset({PUBLISHER, ENTERPRISE})
 
 
 class Account(BaseModel):
@@ -66,25 +77,45 @@ class Credentials:
     def first(self, role: Role) -> Account | None:
         return next((a for a in self.accounts if a.role == role), None)
 
+    def login_of(self, role: Role) -> tuple[str, SecretStr]:
+        """User name and password of the first account of ``role``."""
+        account = self.first(role)
+        if account is None:
+            raise ConfigError("accounts file", [f"no {role} account (run `ioc credentials`)"])
+        return account.username, SecretStr(account.password)
+
+    def complete_mqtt(self, mqtt: MqttConfig) -> MqttConfig:
+        """``mqtt`` with the passwords of its user names taken from the accounts, where the
+        configuration names an account but not its password (as the Docker setup does)."""
+        passwords = {a.username: SecretStr(a.password) for a in self.accounts}
+        update: dict[str, SecretStr] = {}
+        if mqtt.username in passwords and mqtt.password is None:
+            update["password"] = passwords[mqtt.username]
+        if mqtt.cameras_username in passwords and mqtt.cameras_password is None:
+            update["cameras_password"] = passwords[mqtt.cameras_username]
+        return mqtt.model_copy(update=update)
+
     @classmethod
     def generate(
         cls, registry: StationRegistry, existing: Credentials | None = None
     ) -> tuple[Credentials, NewSecrets]:
-        """Accounts for the service, the publisher and every enterprise of the registry;
-        those ``existing`` already has are kept as they are."""
+        """Accounts for the service's two subscribers, the two publishers and every enterprise
+        of the registry; those ``existing`` already has are kept as they are."""
         accounts = list(existing.accounts) if existing else []
         have = {a.username for a in accounts}
         keys: dict[str, str] = {}
         wanted: list[tuple[str, Role, str | None]] = [
             ("ioc-service", SERVICE, None),
+            ("ioc-cameras", CAMERA_FEED, None),
             ("ioc-publisher", PUBLISHER, None),
+            ("ioc-camera-publisher", CAMERA_PUBLISHER, None),
             *((e, ENTERPRISE, e) for e in registry.enterprises),
         ]
         for username, role, enterprise in wanted:
             if username in have:
                 continue
             key_hash = None
-            if role != SERVICE:
+            if role in SENDERS:
                 keys[username] = f"ioc_{secrets.token_urlsafe(24)}"
                 key_hash = sha256_hex(keys[username])
             accounts.append(
@@ -133,7 +164,7 @@ def write_broker_files(
     passwd.write_text("".join(f"{a.username}:{a.password}\n" for a in credentials.accounts))
     passwd.chmod(0o600)
     subprocess.run([tool, "-U", str(passwd)], check=True, capture_output=True)
-    stations = f"{topic_prefix}/stations"
+    stations, frames = f"{topic_prefix}/stations", f"{topic_prefix}/cameras/+/frames"
     lines = ["# Generated from the station registry and the accounts file: do not edit."]
     for account in credentials.accounts:
         lines.append(f"\nuser {account.username}")
@@ -141,15 +172,14 @@ def write_broker_files(
             lines += [
                 f"topic read {stations}/+/readings",
                 f"topic read {stations}/+/senml",
-                f"topic read {topic_prefix}/cameras/+/frames",
                 f"topic write {topic_prefix}/rejected",
             ]
+        elif account.role == CAMERA_FEED:
+            lines.append(f"topic read {frames}")
         elif account.role == PUBLISHER:
-            lines += [
-                f"topic write {stations}/+/readings",
-                f"topic write {stations}/+/senml",
-                f"topic write {topic_prefix}/cameras/+/frames",
-            ]
+            lines += [f"topic write {stations}/+/readings", f"topic write {stations}/+/senml"]
+        elif account.role == CAMERA_PUBLISHER:
+            lines.append(f"topic write {frames}")
         else:
             for station in registry:
                 if station.owner == account.enterprise:

@@ -104,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             return users_command(args, config, registry)
         if args.command in ("credentials", "broker-files"):
             return _accounts_command(args, config, registry)
+        if args.command in ("serve", "simulate") and config.ingest.credentials_file:
+            config = _with_account_passwords(config)
         if args.command == "serve":
             from ioc.runner import serve
 
@@ -149,3 +151,14 @@ def _accounts_command(
     for username, key in secrets.api_keys.items():
         print(f"  new API key for {username}: {key}   (shown once; only its hash is kept)")
     return 0
+
+
+def _with_account_passwords(config: IocConfig) -> IocConfig:
+    """MQTT passwords from the accounts file for user names configured without one."""
+    from ingest.credentials import Credentials
+
+    path = config.ingest.credentials_file
+    if path is None or not path.exists():
+        return config
+    mqtt = Credentials.from_file(path).complete_mqtt(config.mqtt)
+    return config.model_copy(update={"mqtt": mqtt})

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
 from alerts.config import AlertsConfig
 from analytics.cameras.config import CamerasConfig
@@ -35,8 +35,16 @@ class MqttConfig(Section):
         min_length=1,
         max_length=64,
         description="Client id of the ingest subscriber; fixed so the broker keeps its "
-        "persistent session (QoS 1 messages queued while the service is down).",
+        "persistent session (QoS 1 messages queued while the service is down). A broker that "
+        "binds client ids to accounts (the generated Mosquitto config) uses `username` instead.",
     )
+    cameras_username: str | None = Field(
+        None,
+        description="Account of the camera-frame connection (the service's camera feed, or the "
+        "camera simulator); required with `username`, and different from it: on a broker that "
+        "uses the user name as client id, one account means one connection.",
+    )
+    cameras_password: SecretStr | None = Field(None, description="Password for `cameras_username`.")
     topic_prefix: str = Field(
         "ioc/v1", min_length=1, description="Prefix of every topic, see docs/protocol.md."
     )
@@ -55,6 +63,31 @@ class MqttConfig(Section):
     reconnect_max_s: float = Field(
         10.0, gt=0, le=300, description="Longest wait between reconnection attempts."
     )
+
+    @model_validator(mode="after")
+    def _cameras_have_their_own_account(self) -> MqttConfig:
+        if self.cameras_username is not None and self.cameras_username == self.username:
+            raise ValueError(
+                "cameras_username must differ from username: the camera connection would take "
+                "over the ingest subscriber's session"
+            )
+        return self
+
+    def cameras_login(self) -> tuple[str | None, str | None]:
+        """User name and password of the camera-frame connection; none if the broker takes
+        anonymous clients (no `username`). Raises ConfigError if `username` is set alone."""
+        if self.username is None:
+            return None, None
+        if self.cameras_username is None:
+            raise ConfigError(
+                "mqtt",
+                [
+                    "cameras_username: required with username (an account of its own for camera "
+                    "frames; `ioc credentials` makes ioc-cameras and ioc-camera-publisher)"
+                ],
+            )
+        password = self.cameras_password
+        return self.cameras_username, password.get_secret_value() if password else None
 
 
 class InfluxConfig(Section):

@@ -10,8 +10,9 @@ The wall and the console require a login: demo accounts (admin, officer, operato
 one per enterprise) are made once, with their passwords in ``./var/dev-logins.txt``.
 
 The private broker requires a login: accounts are made once in ``./var/credentials.yaml``
-(the service, the simulators as publisher, one per enterprise), and the broker's password and
-ACL files are made from them and the registry at every start.
+(the service's two subscribers, the two simulators, one per enterprise; accounts added since
+are added to an existing file), and the broker's password and ACL files are made from them and
+the registry at every start.
 """
 
 from __future__ import annotations
@@ -25,9 +26,14 @@ from contextlib import ExitStack, suppress
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr
-
-from ingest.credentials import Credentials, write_broker_files
+from ingest.credentials import (
+    CAMERA_FEED,
+    CAMERA_PUBLISHER,
+    PUBLISHER,
+    SERVICE,
+    Credentials,
+    write_broker_files,
+)
 from ioc.accounts import AccountBook, Role
 from ioc.cli import DEFAULT_CONFIG, load_config_and_registry
 from ioc.config import IocConfig
@@ -71,16 +77,21 @@ def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
             _say(f"starting Mosquitto on 127.0.0.1:{broker.port} (data in {broker.directory})")
             broker.start()
             stack.callback(_stopping, broker)
-            service, publisher = credentials.first("service"), credentials.first("publisher")
-            assert service is not None and publisher is not None
+            # One account per connection: the broker uses the user name as client id.
+            service, service_password = credentials.login_of(SERVICE)
+            feed, feed_password = credentials.login_of(CAMERA_FEED)
+            publisher, publisher_password = credentials.login_of(PUBLISHER)
+            cameras, cameras_password = credentials.login_of(CAMERA_PUBLISHER)
             config = config.model_copy(
                 update={
                     "mqtt": config.mqtt.model_copy(
                         update={
                             "host": "127.0.0.1",
                             "port": broker.port,
-                            "username": service.username,
-                            "password": SecretStr(service.password),
+                            "username": service,
+                            "password": service_password,
+                            "cameras_username": feed,
+                            "cameras_password": feed_password,
                         }
                     )
                 }
@@ -88,8 +99,10 @@ def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
             env |= {
                 "IOC_MQTT__HOST": "127.0.0.1",
                 "IOC_MQTT__PORT": str(broker.port),
-                "IOC_MQTT__USERNAME": publisher.username,
-                "IOC_MQTT__PASSWORD": publisher.password,
+                "IOC_MQTT__USERNAME": publisher,
+                "IOC_MQTT__PASSWORD": publisher_password.get_secret_value(),
+                "IOC_MQTT__CAMERAS_USERNAME": cameras,
+                "IOC_MQTT__CAMERAS_PASSWORD": cameras_password.get_secret_value(),
             }
         else:
             _say(f"using the configured broker {config.mqtt.host}:{config.mqtt.port}")

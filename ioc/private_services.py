@@ -1,11 +1,22 @@
 """Private Mosquitto and InfluxDB for ``make run`` and the tests: real Debian binaries,
 started on free ports with their data, config and logs under one directory, and stopped
-again. Nothing here is used when an external broker or database is configured."""
+again. Nothing here is used when an external broker or database is configured.
+
+One directory, one process: a leftover of an earlier run on the same directory (its parent
+was SIGKILLed) is stopped before a new one starts — two influxd on one data directory would
+corrupt it, and nothing in influxd locks it. Leftovers are found by their command line, which
+names the directory's config file, so those of any earlier version are found too. The
+services also get SIGTERM when the thread that started them dies (PR_SET_PDEATHSIG), so a
+killed ``ioc dev`` normally leaves none behind."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -14,7 +25,15 @@ from pathlib import Path
 
 from ioc.errors import ServiceStartError
 
+log = logging.getLogger(__name__)
 START_TIMEOUT_S = 30.0
+LEFTOVER_STOP_TIMEOUT_S = 10.0
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+#: Mosquitto 2.0 keeps its state (sessions, queued QoS 1 messages) only in the snapshot it
+#: rewrites on each autosave: after every change here, so a broker crash loses at most what it
+#: acknowledged in its last event-loop pass (docs/protocol.md, "Broker security and
+#: persistence"); the default, every 30 s, lost up to 30 s of acknowledged readings.
+AUTOSAVE = ("autosave_on_changes true", "autosave_interval 1")
 
 
 def free_port(preferred: int | None = None) -> int:
@@ -55,6 +74,61 @@ def _binary(name: str, package: str) -> str:
     return found
 
 
+def _processes_running(command: list[str]) -> list[int]:
+    """Live processes whose command line is exactly ``command``."""
+    wanted = "\0".join(command).encode() + b"\0"
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "cmdline").read_bytes() == wanted:
+                found.append(int(entry.name))
+        except OSError:
+            continue  # gone meanwhile
+    return found
+
+
+def _gone(pid: int) -> bool:
+    """Exited (a zombie counts: it holds no files); our own children are reaped."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] == "Z"
+
+
+def _stopped(pid: int, sig: signal.Signals) -> bool:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+    deadline = time.monotonic() + LEFTOVER_STOP_TIMEOUT_S
+    while not _gone(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _stop_leftovers(name: str, command: list[str], directory: Path) -> None:
+    for pid in _processes_running(command):
+        log.warning(
+            "%s: stopping a leftover %s (pid %d) of an earlier run still using %s",
+            name,
+            name,
+            pid,
+            directory,
+        )
+        if not (_stopped(pid, signal.SIGTERM) or _stopped(pid, signal.SIGKILL)):
+            raise ServiceStartError(name, f"leftover process {pid} on {directory} did not stop")
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the thread that started it dies."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class _PrivateService:
     name = ""
 
@@ -63,6 +137,10 @@ class _PrivateService:
         self.port = port
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = directory / f"{self.name}.log"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def _command(self) -> list[str]:
         raise NotImplementedError
@@ -73,13 +151,15 @@ class _PrivateService:
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         command = self._command()
-        with self.log_path.open("ab") as log:
+        _stop_leftovers(self.name, command, self.directory)
+        with self.log_path.open("ab") as output:
             self.process = subprocess.Popen(
                 command,
-                stdout=log,
+                stdout=output,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -130,7 +210,7 @@ class PrivateMosquitto(_PrivateService):
             f"listener {self.port} 127.0.0.1",
             "persistence true",
             f"persistence_location {data}/",
-            "autosave_interval 30",
+            *AUTOSAVE,
             # QoS 1 bursts (a station backlog, a benchmark) must not be dropped: the default
             # limit of 1000 queued messages per client would drop them.
             "max_queued_messages 1000000",
@@ -147,7 +227,14 @@ class PrivateMosquitto(_PrivateService):
             lines.append("allow_anonymous true")
         else:
             passwd, acl = self.auth
-            lines += ["allow_anonymous false", f"password_file {passwd}", f"acl_file {acl}"]
+            lines += [
+                "allow_anonymous false",
+                f"password_file {passwd}",
+                f"acl_file {acl}",
+                # The client id becomes the user name: no account can take over another's
+                # persistent session (Mosquitto does not bind client ids to accounts).
+                "use_username_as_clientid true",
+            ]
         if os.geteuid() == 0:
             lines.append("user root")  # otherwise it drops to `mosquitto` and cannot read files
         conf.write_text("\n".join(lines) + "\n")

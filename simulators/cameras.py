@@ -524,13 +524,15 @@ async def publish_cameras(
     mqtt: MqttConfig, streams: Sequence[CameraStream], fps: float, duration_s: float | None = None
 ) -> int:
     """Publish every stream's frames at ``fps`` (QoS 0: a late frame is worth nothing) until
-    cancelled or ``duration_s`` passed; returns the number of frames published."""
+    cancelled or ``duration_s`` passed; returns the number of frames published. Logs in with
+    the camera account (``mqtt.cameras_username``), not the station simulator's."""
     published = 0
+    username, password = mqtt.cameras_login()
     async with aiomqtt.Client(
         mqtt.host,
         mqtt.port,
-        username=mqtt.username,
-        password=mqtt.password.get_secret_value() if mqtt.password else None,
+        username=username,
+        password=password,
         identifier=f"ioc-camera-simulator-{time.monotonic_ns() % (1 << 30):x}",
     ) as client:
         started = time.monotonic()

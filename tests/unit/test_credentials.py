@@ -3,8 +3,17 @@ from pathlib import Path
 
 import pytest
 
-from ingest.credentials import ENTERPRISE, PUBLISHER, SERVICE, Credentials
+from ingest.credentials import (
+    CAMERA_FEED,
+    CAMERA_PUBLISHER,
+    ENTERPRISE,
+    PUBLISHER,
+    SERVICE,
+    Account,
+    Credentials,
+)
 from ioc.accounts import sha256_hex
+from ioc.config import MqttConfig
 from ioc.errors import ConfigError
 from tests.factories import registry
 
@@ -17,7 +26,9 @@ def test_generated_accounts_round_trip_privately(tmp_path: Path) -> None:
     loaded = Credentials.from_file(path)
     assert [(a.username, a.role) for a in loaded.accounts] == [
         ("ioc-service", SERVICE),
+        ("ioc-cameras", CAMERA_FEED),
         ("ioc-publisher", PUBLISHER),
+        ("ioc-camera-publisher", CAMERA_PUBLISHER),
         ("ENT-A", ENTERPRISE),
         ("ENT-B", ENTERPRISE),
     ]
@@ -67,13 +78,53 @@ def test_broker_acls_follow_roles_and_ownership(tmp_path: Path) -> None:
     assert blocks["ioc-service"] == {
         "topic read ioc/v1/stations/+/readings",
         "topic read ioc/v1/stations/+/senml",
-        "topic read ioc/v1/cameras/+/frames",
         "topic write ioc/v1/rejected",
     }
-    assert "topic write ioc/v1/cameras/+/frames" in blocks["ioc-publisher"]
+    assert blocks["ioc-cameras"] == {"topic read ioc/v1/cameras/+/frames"}
+    assert blocks["ioc-publisher"] == {
+        "topic write ioc/v1/stations/+/readings",
+        "topic write ioc/v1/stations/+/senml",
+    }
+    assert blocks["ioc-camera-publisher"] == {"topic write ioc/v1/cameras/+/frames"}
     assert blocks["ENT-A"] == {
         "topic write ioc/v1/stations/STK-1/readings",
         "topic write ioc/v1/stations/STK-1/senml",
     }
     assert blocks["ENT-B"] == set()
     assert all(":$7$" in line for line in passwd.read_text().splitlines())  # hashed
+
+
+def test_an_older_accounts_file_gets_the_missing_accounts_and_keeps_the_rest(
+    tmp_path: Path,
+) -> None:
+    service = Account(username="ioc-service", role=SERVICE, password="kept-password-1")
+    publisher = Account(
+        username="ioc-publisher",
+        role=PUBLISHER,
+        password="kept-password-2",
+        api_key_sha256="a" * 64,
+    )
+    completed, secrets = Credentials.generate(registry(tmp_path), Credentials([service, publisher]))
+    by_name = {a.username: a for a in completed.accounts}
+    assert by_name["ioc-service"] == service and by_name["ioc-publisher"] == publisher
+    assert {"ioc-cameras", "ioc-camera-publisher", "ENT-A", "ENT-B"} <= set(by_name)
+    assert set(secrets.api_keys) == {"ENT-A", "ENT-B"}  # subscribers and cameras post nothing
+
+
+def test_configured_user_names_get_their_passwords_from_the_accounts(tmp_path: Path) -> None:
+    credentials, _ = Credentials.generate(registry(tmp_path))
+    mqtt = credentials.complete_mqtt(
+        MqttConfig(username="ioc-service", cameras_username="ioc-cameras")
+    )
+    passwords = {a.username: a.password for a in credentials.accounts}
+    assert mqtt.password is not None and mqtt.cameras_password is not None
+    assert mqtt.password.get_secret_value() == passwords["ioc-service"]
+    assert mqtt.cameras_login() == ("ioc-cameras", passwords["ioc-cameras"])
+
+
+def test_camera_frames_never_share_the_ingest_account() -> None:
+    with pytest.raises(ConfigError, match="cameras_username"):
+        MqttConfig(username="ioc-service").cameras_login()
+    with pytest.raises(ValueError, match="take over"):
+        MqttConfig(username="ioc-service", cameras_username="ioc-service")
+    assert MqttConfig().cameras_login() == (None, None)  # an anonymous broker
