@@ -29,6 +29,7 @@ RULE, STATION, ENTERPRISE, PARAMETER_SET = "rule", "station", "enterprise", "par
 KINDS = (RULE, STATION, ENTERPRISE, PARAMETER_SET)
 REGISTRY_KINDS = frozenset({STATION, ENTERPRISE, PARAMETER_SET})
 SYSTEM = "system"
+SQLITE_MAX_INTEGER = 2**63 - 1
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS config_items (
@@ -153,6 +154,8 @@ class ConfigStore:
         return [_change(row) for row in rows]
 
     def change(self, change_id: int) -> ConfigChange | None:
+        if not 0 <= change_id <= SQLITE_MAX_INTEGER:  # no such change (and SQLite would raise)
+            return None
         row = self._db.execute("SELECT * FROM config_changes WHERE id = ?", (change_id,)).fetchone()
         return None if row is None else _change(row)
 

@@ -121,17 +121,18 @@ async def history(request: web.Request) -> web.Response:
     kind = query.get("kind")
     if kind is not None and kind not in CONFIG_WRITERS:
         raise bad_request(f"`kind` must be one of {', '.join(CONFIG_WRITERS)}")
-    limit = query.get("limit", "100")
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_HISTORY:
+    limit = _whole_number(query.get("limit", "100"))
+    if limit is None or not 1 <= limit <= MAX_HISTORY:
         raise bad_request(f"`limit` must be 1..{MAX_HISTORY}")
-    changes = _settings(request).history(kind, query.get("key"), int(limit))
+    changes = _settings(request).history(kind, query.get("key"), limit)
     return web.json_response({"changes": [change_json(c) for c in changes]})
 
 
 async def rollback(request: web.Request) -> web.Response:
     raw = request.match_info["id"]
     settings = _settings(request)
-    target = settings.change(int(raw)) if raw.isdigit() else None
+    change_id = _whole_number(raw)
+    target = None if change_id is None else settings.change(change_id)
     if target is None:
         raise json_error(web.HTTPNotFound, f"no configuration change {raw}")
     principal = principal_of(request)
@@ -165,9 +166,15 @@ def _version(raw: object) -> int | None:
         return None
     if isinstance(raw, int) and not isinstance(raw, bool):
         return raw
-    if isinstance(raw, str) and raw.isdigit():
-        return int(raw)
-    raise bad_request("`version` must be an integer")
+    number = _whole_number(raw) if isinstance(raw, str) else None
+    if number is None:
+        raise bad_request("`version` must be an integer")
+    return number
+
+
+def _whole_number(raw: str) -> int | None:
+    """``raw`` as a number when it is ASCII digits only (``str.isdigit`` also takes "²")."""
+    return int(raw) if raw.isascii() and raw.isdigit() else None
 
 
 def _audit_change(request: web.Request, change: ConfigChange) -> None:

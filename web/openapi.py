@@ -261,8 +261,9 @@ def _responses(spec: Op, need: Can | None) -> JsonObject:
     codes = set(spec.errors)
     if need is None or need != Can.PUBLIC:
         codes |= {401, 403}
+    names = ERROR_NAMES | spec.own_errors
     for code in sorted(codes):
-        responses[str(code)] = {"$ref": f"#/components/responses/{ERROR_NAMES[code]}"}
+        responses[str(code)] = {"$ref": f"#/components/responses/{names[code]}"}
     return responses
 
 

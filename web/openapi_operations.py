@@ -57,6 +57,9 @@ class Op:
     ok_description: str = "OK"
     ok_content: dict[str, JsonObject] = field(default_factory=dict)
     errors: tuple[int, ...] = ()  # 401/403 are added for every non-public operation
+    #: Error answers of this operation that are not the shared JSON ones: code → the name of
+    #: another entry of ERROR_RESPONSES.
+    own_errors: dict[int, str] = field(default_factory=dict)
 
 
 def _ref(name: str) -> JsonObject:
@@ -179,6 +182,11 @@ ERROR_RESPONSES: JsonObject = {
         "content": {"application/json": {"schema": _ref("Error")}},
     }
     for code, name in ERROR_NAMES.items()
+}
+#: aiohttp's own answer to a GET /ws that is not a websocket upgrade.
+ERROR_RESPONSES["NotAWebsocket"] = {
+    "description": "Not a websocket upgrade (aiohttp's answer, plain text).",
+    "content": {"text/plain": {"schema": _STRING}},
 }
 
 _PROBLEM = {
@@ -669,7 +677,12 @@ def _config_operations() -> dict[tuple[str, str], Op]:
             body=Body(_json(_obj({"item": schema, "version": version}, ("item",), closed=True))),
             ok_description='The recorded change (`{"valid": true}` for a dry run).',
             ok_content=_json(
-                {"oneOf": [_ref("ConfigChange"), _obj({"valid": {"type": "boolean"}})]}
+                {
+                    "oneOf": [
+                        _ref("ConfigChange"),
+                        _obj({"valid": {"type": "boolean"}}, ("valid",), closed=True),
+                    ]
+                }
             ),
             errors=(400, 409),
         )
@@ -723,6 +736,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         ok=101,
         ok_description="Switching Protocols: the websocket is open.",
         errors=(400,),
+        own_errors={400: "NotAWebsocket"},
     ),
     # --- auth ---
     ("POST", "/api/v1/auth/login"): Op(
@@ -800,7 +814,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("PATCH", "/api/v1/users/{username}"): Op(
         "Change a user",
         "users",
-        "Disabling a user or changing the role ends its logins. An unknown user is a 400.",
+        "Disabling a user or changing the role ends its logins. An unknown user is a 404. "
+        "Every field is optional (an empty body changes nothing).",
         params=(Param("username", "The user.", _STRING, "path"),),
         body=Body(
             _json(
@@ -813,27 +828,28 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                     },
                     closed=True,
                 )
-            )
+            ),
+            required=False,
         ),
         ok_content=_json(_ref("User")),
-        errors=(400,),
+        errors=(400, 404),
     ),
     ("DELETE", "/api/v1/users/{username}"): Op(
         "Remove a user",
         "users",
-        "One's own account cannot be removed (409); an unknown user is a 400.",
+        "One's own account cannot be removed (409); an unknown user is a 404.",
         params=(Param("username", "The user.", _STRING, "path"),),
         ok_content=_json(_obj({"removed": _s()}, ("removed",))),
-        errors=(400, 409),
+        errors=(404, 409),
     ),
     ("POST", "/api/v1/users/{username}/password"): Op(
         "Set a user's password",
         "users",
-        "Every login of the user ends. An unknown user or a short password is a 400.",
+        "Every login of the user ends. A short password is a 400; an unknown user is a 404.",
         params=(Param("username", "The user.", _STRING, "path"),),
         body=Body(_json(_obj({"password": _s(format="password")}, ("password",), closed=True))),
         ok_content=_json(_obj({"changed": {"type": "boolean"}})),
-        errors=(400,),
+        errors=(400, 404),
     ),
     ("GET", "/api/v1/audit"): Op(
         "Read the audit log",

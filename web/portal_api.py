@@ -211,7 +211,7 @@ async def _received_per_day(
 
 def _days_param(request: web.Request) -> int:
     raw = request.query.get("days", str(DEFAULT_DAYS))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_DAYS:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_DAYS:
         raise bad_request(f"`days` must be 1..{MAX_DAYS}")
     return int(raw)
 

@@ -88,6 +88,11 @@ def test_rollback_puts_back_what_a_change_replaced(store: ConfigStore) -> None:
     assert store.item(RULE, "dust_2") is None
 
 
+def test_a_change_id_sqlite_cannot_hold_is_no_change(store: ConfigStore) -> None:
+    assert store.change(2**63) is None
+    assert store.change(-(2**63) - 1) is None
+
+
 def test_listeners_get_each_change_with_the_configuration_it_leads_to(
     store: ConfigStore,
 ) -> None:

@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from ioc.config import IocConfig
 from ioc.registry import StationRegistry
@@ -189,3 +192,48 @@ async def test_the_route_serves_the_document_and_caches_it(app: web.Application)
     assert served == openapi_for(app)
     assert openapi_for(app) is openapi_for(app)
     assert "/api/v1/openapi.json" in served["paths"]
+
+
+def test_unknown_users_are_documented_as_404(document: dict[str, Any]) -> None:
+    """The handlers answer UnknownUser with 404 (web/auth_api.py _account_change)."""
+    user = document["paths"]["/api/v1/users/{username}"]
+    password = document["paths"]["/api/v1/users/{username}/password"]["post"]
+    for operation in (user["patch"], user["delete"], password):
+        assert "404" in operation["responses"], operation["operationId"]
+        assert "unknown user is a 404" in operation["description"], operation["operationId"]
+    # every field of a change is optional: an empty body changes nothing (json_body: {})
+    assert user["patch"]["requestBody"]["required"] is False
+
+
+def test_a_config_change_matches_exactly_one_answer_of_a_put(document: dict[str, Any]) -> None:
+    """oneOf: a recorded change must not also pass for the dry run's `{"valid": true}`."""
+    registry = Registry().with_resource("urn:doc", Resource.from_contents(document, DRAFT202012))
+    answer = (
+        "urn:doc#/paths/~1api~1v1~1config~1enterprises~1{key}/put"
+        "/responses/200/content/application~1json/schema"
+    )
+    validator = Draft202012Validator({"$ref": answer}, registry=registry)
+    change = {
+        "id": 11,
+        "time": "2026-12-04T23:00:00Z",
+        "actor": "test-admin",
+        "kind": "enterprise",
+        "key": "E",
+        "action": "create",
+        "old": None,
+        "new": {"id": "E", "name": "E"},
+        "rollback_of": None,
+    }
+    assert list(validator.iter_errors(change)) == []
+    assert list(validator.iter_errors({"valid": True})) == []
+    assert list(validator.iter_errors({})) != []
+
+
+def test_the_websocket_route_answers_plain_text_400_without_an_upgrade(
+    document: dict[str, Any],
+) -> None:
+    """aiohttp's own answer to a GET /ws that is no websocket upgrade is text/plain."""
+    answer = document["paths"]["/ws"]["get"]["responses"]["400"]
+    assert answer["$ref"] == "#/components/responses/NotAWebsocket"
+    plain = document["components"]["responses"]["NotAWebsocket"]
+    assert list(plain["content"]) == ["text/plain"]
