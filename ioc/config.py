@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -180,6 +181,13 @@ class AccessConfig(Section):
     secure_cookies: bool = Field(
         False, description="Send the session cookie over HTTPS only (set behind TLS)."
     )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Other origins (`https://host[:port]`) whose pages may use the session "
+        "cookie for changes and the websocket; the service's own origin (its Host) always "
+        "may. E.g. the public name when a reverse proxy does not pass the Host header.",
+    )
     max_login_failures: int = Field(
         5, ge=1, le=100, description="Failed logins per user or address before a lock-out."
     )
@@ -191,6 +199,19 @@ class AccessConfig(Section):
         2**14, ge=2**10, le=2**20, description="scrypt cost of password hashes (power of 2)."
     )
     audit_keep_days: int = Field(365, ge=1, le=3650, description="Audit entries kept this long.")
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, values: list[str]) -> list[str]:
+        for value in values:
+            parts = urlsplit(value)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or value != f"{parts.scheme}://{parts.netloc}"
+            ):
+                raise ValueError(f"{value!r} is not an origin like https://ioc.example:8443")
+        return [value.lower() for value in values]
 
     @field_validator("scrypt_n")
     @classmethod
