@@ -165,6 +165,16 @@ class WebConfig(Section):
     offline_after_intervals: int = Field(
         3, ge=1, le=100, description="A station is offline after this many missed intervals."
     )
+    idle_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        le=3600,
+        description="A connection that has not sent a whole request header this long after "
+        "it opened or after its last answer is closed: idle keep-alive connections, and slow "
+        "or unfinished headers (aiohttp's keepalive_timeout). It does not bound a slow body: "
+        "behind a reverse proxy, let the proxy bound that (nginx client_body_timeout) and keep "
+        "its upstream keepalive_timeout shorter than this.",
+    )
 
 
 class AccessConfig(Section):
