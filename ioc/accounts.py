@@ -7,9 +7,15 @@ Roles: ``admin`` (everything, accounts, stations, enterprises, audit), ``officer
 files, API keys and refused data). What each role may call is in :mod:`web.access`.
 
 Passwords are hashed with scrypt (salted, cost ``access.scrypt_n``); login tokens and API keys
-are random and only their SHA-256 is kept. A user or address with ``max_login_failures``
-failed logins within ``lockout_s`` is refused for ``lockout_s`` even with the right password;
-an address, which many users may share behind a proxy, after five times as many.
+are random and only their SHA-256 is kept.
+
+Lock-out: a user with ``max_login_failures`` failed logins within ``lockout_s`` is refused for
+``lockout_s`` even with the right password. An attempt counts as a failure from before its
+password check (scrypt, slow) until it succeeds, so a burst of concurrent attempts gets no more
+guesses than sequential ones. An address with five times as many failures is refused too, but
+not for users who have logged in from it since the service started: the centre's people share
+one proxy address, and one person guessing there must not lock out the rest (each still has
+their own user lock).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import re
 import secrets
 import sqlite3
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -174,7 +180,9 @@ class AccountBook:
         self._db = db
         self._config = config
         db.executescript(SCHEMA)
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._failures: dict[str, deque[float]] = defaultdict(deque)  # key → failure times
+        self._in_flight: Counter[str] = Counter()  # key → attempts being checked
+        self._known_users: dict[str, set[str]] = defaultdict(set)  # address → logged in from it
         # A well-formed hash to check against when the user does not exist: same cost.
         self._decoy = hash_password(secrets.token_hex(8), config.scrypt_n)
 
@@ -286,19 +294,28 @@ class AccountBook:
     ) -> tuple[str, Login]:
         """Check the password (scrypt, in a worker thread) and issue a token; ``kind`` is
         ``session`` (cookie) or ``bearer``."""
+        user_key, address_key = keys = (f"user:{username}", f"address:{address}")
         now = time.monotonic()
-        for key in (f"user:{username}", f"address:{address}"):
-            self._check_lockout(key, now)
-        row = self._db.execute(
-            "SELECT password_hash, disabled FROM users WHERE username = ?", (username,)
-        ).fetchone()
-        stored = row[0] if row else self._decoy
-        good = await asyncio.to_thread(password_matches, password, stored)
-        if not good or row is None or row[1]:
-            for key in (f"user:{username}", f"address:{address}"):
-                self._failures[key].append(now)
+        self._check_lockout(user_key, now)
+        if username not in self._known_users.get(address, ()):  # spares who logged in here
+            self._check_lockout(address_key, now)
+        # From here until it succeeds the attempt counts as a failure: no await between the
+        # checks and this line, so concurrent attempts see each other.
+        self._in_flight.update(keys)
+        good = False
+        try:
+            good = await self._password_is_right(username, password)
+        finally:
+            for key in keys:
+                self._in_flight[key] -= 1
+                if not self._in_flight[key]:
+                    del self._in_flight[key]
+                if not good:
+                    self._failures[key].append(time.monotonic())
+        if not good:
             raise LoginRefused("wrong user name or password")
-        self._failures.pop(f"user:{username}", None)
+        self._failures.pop(user_key, None)
+        self._known_users[address].add(username)
         token = secrets.token_urlsafe(TOKEN_BYTES)
         created = _now_ms()
         expires = created + int(self._config.session_ttl_s * 1000)
@@ -312,18 +329,29 @@ class AccountBook:
             )
         return token, Login(self._user_or_fail(username), kind, expires)
 
+    async def _password_is_right(self, username: str, password: str) -> bool:
+        """The user exists, is enabled and this is their password (same cost otherwise)."""
+        row = self._db.execute(
+            "SELECT password_hash, disabled FROM users WHERE username = ?", (username,)
+        ).fetchone()
+        stored = row[0] if row else self._decoy
+        good = await asyncio.to_thread(password_matches, password, stored)
+        return good and row is not None and not row[1]
+
     def _check_lockout(self, key: str, now: float) -> None:
+        """Refuse when the failures within the window, with the attempts in flight, reach
+        the limit (an address's is five times a user's)."""
         window = self._config.lockout_s
-        failures = self._failures.get(key)
-        if not failures:
-            return
+        failures = self._failures.get(key, deque())
         while failures and now - failures[0] > window:
             failures.popleft()
+        if not failures:
+            self._failures.pop(key, None)
         limit = self._config.max_login_failures
-        if key.startswith("address:"):  # many people may share an address (a proxy, the centre)
+        if key.startswith("address:"):
             limit *= ADDRESS_FAILURES_FACTOR
-        if len(failures) >= limit:
-            retry = int(window - (now - failures[-1])) + 1
+        if len(failures) + self._in_flight[key] >= limit:
+            retry = int(window - (now - failures[-1])) + 1 if failures else 1
             raise LoginLocked(
                 f"too many failed logins; try again in {retry} s", retry_after_s=retry
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -198,6 +199,16 @@ class WebConfig(Section):
     offline_after_intervals: int = Field(
         3, ge=1, le=100, description="A station is offline after this many missed intervals."
     )
+    idle_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        le=3600,
+        description="A connection that has not sent a whole request header this long after "
+        "it opened or after its last answer is closed: idle keep-alive connections, and slow "
+        "or unfinished headers (aiohttp's keepalive_timeout). It does not bound a slow body: "
+        "behind a reverse proxy, let the proxy bound that (nginx client_body_timeout) and keep "
+        "its upstream keepalive_timeout shorter than this.",
+    )
 
 
 class AccessConfig(Section):
@@ -214,6 +225,13 @@ class AccessConfig(Section):
     secure_cookies: bool = Field(
         False, description="Send the session cookie over HTTPS only (set behind TLS)."
     )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Other origins (`https://host[:port]`) whose pages may use the session "
+        "cookie for changes and the websocket; the service's own origin (its Host) always "
+        "may. E.g. the public name when a reverse proxy does not pass the Host header.",
+    )
     max_login_failures: int = Field(
         5, ge=1, le=100, description="Failed logins per user or address before a lock-out."
     )
@@ -225,6 +243,19 @@ class AccessConfig(Section):
         2**14, ge=2**10, le=2**20, description="scrypt cost of password hashes (power of 2)."
     )
     audit_keep_days: int = Field(365, ge=1, le=3650, description="Audit entries kept this long.")
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, values: list[str]) -> list[str]:
+        for value in values:
+            parts = urlsplit(value)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or value != f"{parts.scheme}://{parts.netloc}"
+            ):
+                raise ValueError(f"{value!r} is not an origin like https://ioc.example:8443")
+        return [value.lower() for value in values]
 
     @field_validator("scrypt_n")
     @classmethod

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from ioc.config import IocConfig
+from ioc.config import IocConfig, WebConfig
 from ioc.registry import StationRegistry
 from ioc.service import create_app
 
@@ -19,7 +19,7 @@ async def serve(
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     app = create_app(config, registry)
-    runner = web.AppRunner(app, handle_signals=False)
+    runner = app_runner(app, config.web)
     await runner.setup()
     try:
         site = web.TCPSite(runner, config.web.host, config.web.port)
@@ -34,3 +34,11 @@ async def serve(
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+def app_runner(app: web.Application, config: WebConfig) -> web.AppRunner:
+    """The server of ``app``. aiohttp (3.14) arms ``keepalive_timeout`` when a connection opens
+    and after each answer, and closes the connection if no whole request header has arrived
+    by then: it bounds idle connections and slow or unfinished headers alike (it has no
+    separate header timeout, nor one for a slow body)."""
+    return web.AppRunner(app, handle_signals=False, keepalive_timeout=config.idle_timeout_s)

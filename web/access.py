@@ -22,6 +22,12 @@ public         no login: the login page, static files, health, the OpenAPI docum
 Refusals answer 401 (no or bad credential: log in) or 403 (logged in, not allowed) with
 ``{"error": reason}``; pages redirect to ``/login`` instead of a 401. A refusal with a
 credential, and every 403, goes to the audit log.
+
+The session cookie is accepted for changes (any method but GET/HEAD/OPTIONS) and for the
+websocket (it acknowledges alerts) only from the service's own origin or
+``access.allowed_origins``: a browser sends ``Origin`` with both, so another site's page cannot
+act with a user's cookie. A bearer token needs no origin. Every answer the middleware sees,
+refusals and 404s included, carries :data:`SECURITY_HEADERS`.
 """
 
 from __future__ import annotations
@@ -128,6 +134,32 @@ CONFIG_WRITERS = {"rule": Can.CONFIGURE} | {
     kind: Can.ADMINISTER for kind in ("station", "enterprise", "parameter_set")
 }
 
+WEBSOCKET = ("GET", "/ws")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+#: The pages load only their own scripts, styles and images (the portal's completeness bars set
+#: a style attribute) and are never framed.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "style-src-attr 'unsafe-inline'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
 ACCOUNTS = web.AppKey("accounts", AccountBook)
 AUDIT = web.AppKey("audit", AuditLog)
 
@@ -176,6 +208,18 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def access_control(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Who may call the route (:func:`_check_access`); the security headers on the answer."""
+    try:
+        response = await _check_access(request, handler)
+    except web.HTTPException as exc:
+        exc.headers.update(SECURITY_HEADERS)
+        raise
+    if not response.prepared:  # a websocket's handshake went out already
+        response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+async def _check_access(request: web.Request, handler: Handler) -> web.StreamResponse:
     key = route_key(request)
     if key is None:
         return await handler(request)
@@ -183,7 +227,7 @@ async def access_control(request: web.Request, handler: Handler) -> web.StreamRe
     if need is None:
         log.error("route %s %s has no access policy: refused", *key)
         raise json_error(web.HTTPForbidden, "this route has no access policy")
-    page = not key[1].startswith("/api/") and key[1] != "/ws"
+    page = not key[1].startswith("/api/") and key != WEBSOCKET
     try:
         principal = authenticate(request)
     except TokenRejected as exc:
@@ -211,7 +255,7 @@ async def access_control(request: web.Request, handler: Handler) -> web.StreamRe
         if page:
             raise web.HTTPForbidden(text=f"403: {reason}", content_type="text/plain")
         raise json_error(web.HTTPForbidden, reason)
-    if principal.via == "session" and request.method not in ("GET", "HEAD", "OPTIONS"):
+    if principal.via == "session" and (request.method not in SAFE_METHODS or key == WEBSOCKET):
         _check_same_origin(request, principal)
     return await handler(request)
 
@@ -280,10 +324,12 @@ def visible_station_ids(request: web.Request) -> list[str] | None:
 
 
 def _check_same_origin(request: web.Request, principal: Principal) -> None:
-    """Cookie-authenticated changes must come from our own pages (SameSite=Strict does the
-    rest): a browser sends ``Origin`` on cross-site requests."""
+    """Cookie-authenticated changes and websockets must come from our own pages, or those of
+    ``access.allowed_origins`` (SameSite=Strict does the rest): a browser sends ``Origin`` on
+    cross-site requests and on every websocket handshake."""
     origin = request.headers.get("Origin")
-    if origin and urlsplit(origin).netloc != request.host:
+    allowed = request.app[appkeys.CONFIG].access.allowed_origins
+    if origin and urlsplit(origin).netloc != request.host and origin.lower() not in allowed:
         reason = f"cross-site request from {origin} refused"
         audit(request, principal.name, "access", DENIED, reason=reason)
         raise json_error(web.HTTPForbidden, reason)

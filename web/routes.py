@@ -25,12 +25,16 @@ from web.access import (
     principal_of,
     visible_station_ids,
 )
+from web.alerts_api import MAX_TEXT
 from web.broadcast import Broadcaster, WallClient
 from web.requests import bad_request, query_store, time_param
 
 STATIC_DIR = Path(__file__).parent / "static"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_ROWS = 10_000
+#: The longest message the wall sends: an ``ack`` whose comment has MAX_TEXT characters, each
+#: escaped as a surrogate pair in JSON (12 bytes), fits.
+MAX_SOCKET_MESSAGE = 32 * 1024
 
 
 def add_routes(app: web.Application) -> None:
@@ -65,7 +69,8 @@ async def portal_page(request: web.Request) -> web.FileResponse:
 
 
 async def wall_socket(request: web.Request) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse()
+    """The wall's feed; a larger message than :data:`MAX_SOCKET_MESSAGE` closes it (1009)."""
+    ws = web.WebSocketResponse(max_msg_size=MAX_SOCKET_MESSAGE)
     await ws.prepare(request)
     broadcaster = request.app[appkeys.BROADCASTER]
     since = request.query.get("since")
@@ -105,10 +110,13 @@ def _answer_client_message(request: web.Request, data: str, client: WallClient) 
         reason = f"role {principal.role} may not acknowledge alerts"
         audit(request, principal.name, "alert.ack", DENIED, reason=reason)
         reply = {"type": "error", "reason": reason, "alert_id": body.get("alert_id")}
+    elif kind == "ack" and not _is_comment(body.get("comment", "")):
+        reason = f"`comment` must be a string of at most {MAX_TEXT} characters"
+        reply = {"type": "error", "reason": reason, "alert_id": body.get("alert_id")}
     elif kind == "ack":
         try:
             alert = request.app[appkeys.ALERTS].acknowledge(
-                str(body.get("alert_id", "")), principal.name, str(body.get("comment") or "")
+                str(body.get("alert_id", "")), principal.name, body.get("comment") or ""
             )
             audit(request, principal.name, "alert.ack", OK, alert_id=alert.id, via="wall")
         except AlertError as exc:
@@ -119,6 +127,11 @@ def _answer_client_message(request: web.Request, data: str, client: WallClient) 
         reply = {"type": "error", "reason": f"unknown message type {kind!r}"}
     if reply is not None and not client.queue.full():
         client.queue.put_nowait(json.dumps(reply, ensure_ascii=False))
+
+
+def _is_comment(value: object) -> bool:
+    """An acknowledgement's comment: bounded as in the REST API."""
+    return value is None or (isinstance(value, str) and len(value) <= MAX_TEXT)
 
 
 async def health(request: web.Request) -> web.Response:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 import pytest
 
 from ioc.accounts import (
+    ADDRESS_FAILURES_FACTOR,
     AccountBook,
     InvalidAccount,
     LoginLocked,
@@ -55,14 +57,49 @@ async def test_wrong_passwords_lock_the_user_out_even_with_the_right_one(
     with pytest.raises(LoginLocked) as locked:
         await book.login("lan", PASSWORD, "10.0.0.2", "bearer")
     assert 0 < locked.value.retry_after_s <= CONFIG.lockout_s + 1
-    # others behind the same address (a proxy) may still log in...
+    # others behind the same address (a proxy) may still log in
     await book.login("ent", PASSWORD, "10.0.0.1", "bearer")
-    # ...until the address itself has failed five times as often
-    for i in range(4 * CONFIG.max_login_failures):
+
+
+async def test_a_locked_address_still_lets_in_users_who_logged_in_from_it(
+    book: AccountBook,
+) -> None:
+    """The centre's people share one proxy address: guesses from it lock the address for
+    users who never logged in from it, not for those who did (each still has a user lock)."""
+    book.add_user("mai", Role.VIEWER, PASSWORD)
+    await book.login("ent", PASSWORD, "10.0.0.1", "bearer")
+    for i in range(ADDRESS_FAILURES_FACTOR * CONFIG.max_login_failures):
         with pytest.raises(LoginRefused):
             await book.login(f"guess-{i}", "nope", "10.0.0.1", "bearer")
     with pytest.raises(LoginLocked):
-        await book.login("ent", PASSWORD, "10.0.0.1", "bearer")
+        await book.login("mai", PASSWORD, "10.0.0.1", "bearer")
+    with pytest.raises(LoginLocked):
+        await book.login("guess-new", "nope", "10.0.0.1", "bearer")
+    await book.login("ent", PASSWORD, "10.0.0.1", "bearer")
+    await book.login("mai", PASSWORD, "10.0.0.2", "bearer")  # another address is not locked
+
+
+async def test_a_burst_of_concurrent_guesses_gets_no_more_than_the_limit(
+    book: AccountBook,
+) -> None:
+    """Attempts in flight count as failures until they succeed: 41 logins at once, the right
+    password last, reach the password check at most ``max_login_failures`` times."""
+    passwords = ["guess"] * 40 + [PASSWORD]
+    results = await asyncio.gather(
+        *(book.login("lan", p, "10.0.0.1", "bearer") for p in passwords),
+        return_exceptions=True,
+    )
+    checked = [r for r in results if not isinstance(r, LoginLocked)]
+    assert all(isinstance(r, (LoginRefused, tuple)) for r in checked), results
+    assert len(checked) <= CONFIG.max_login_failures, results
+    assert sum(isinstance(r, LoginLocked) for r in results) >= 41 - CONFIG.max_login_failures
+    # all wrong: exactly the limit is checked, every other attempt is refused unchecked
+    wrong = await asyncio.gather(
+        *(book.login("ent", "guess", "10.0.0.3", "bearer") for _ in range(41)),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, LoginRefused) for r in wrong) == CONFIG.max_login_failures
+    assert sum(isinstance(r, LoginLocked) for r in wrong) == 41 - CONFIG.max_login_failures
 
 
 async def test_unknown_users_fail_like_wrong_passwords(book: AccountBook) -> None:
