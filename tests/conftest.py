@@ -13,8 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.reliability import write_report
+
+# Property tests keep no example database: it would be written into the checkout.
+settings.register_profile("ioc", database=None)
+settings.load_profile("ioc")
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 #: What running Python and the tools leave by design (all ignored by git).

@@ -36,7 +36,7 @@ from ioc.audit import OK
 from ioc.clock import iso_utc
 from ioc.messages import Alert, AlertState, Severity
 from web.access import audit, principal_of
-from web.requests import bad_request, json_body, text_field, time_param, time_value
+from web.requests import bad_request, count_param, json_body, text_field, time_param, time_value
 from web.wire import alert_json
 
 MAX_ROWS = 10_000
@@ -87,16 +87,14 @@ async def list_alerts(request: web.Request) -> web.Response:
     station = query.get("station")
     if station is not None and not 1 <= len(station) <= MAX_ID:
         raise bad_request("`station` must be a station id")
-    limit = query.get("limit", "100")
-    if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= MAX_ROWS:
-        raise bad_request(f"`limit` must be 1..{MAX_ROWS}")
+    limit = count_param(query, "limit", 100, MAX_ROWS)
     alerts = request.app[appkeys.ALERTS].query(
         state=_states(query.get("state", "all")),
         severity=Severity(severity) if severity else None,
         station_id=station,
         since_ms=time_param(query, "since"),
         until_ms=time_param(query, "until"),
-        limit=int(limit),
+        limit=limit,
     )
     return web.json_response({"alerts": [_alert(request, a) for a in alerts]})
 

@@ -52,7 +52,15 @@ from web.access import (
     login_principal,
     principal_of,
 )
-from web.requests import bad_request, json_body, json_error, text_field, time_param
+from web.requests import (
+    bad_request,
+    count_param,
+    json_body,
+    json_error,
+    text_field,
+    time_param,
+    whole_number,
+)
 
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_AUDIT_ROWS = 5_000
@@ -237,15 +245,13 @@ async def reset_password(request: web.Request) -> web.Response:
 
 async def list_audit(request: web.Request) -> web.Response:
     query = request.query
-    limit = query.get("limit", "200")
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_AUDIT_ROWS:
-        raise bad_request(f"`limit` must be 1..{MAX_AUDIT_ROWS}")
+    limit = count_param(query, "limit", 200, MAX_AUDIT_ROWS)
     entries = request.app[AUDIT].query(
         actor=query.get("actor"),
         action=query.get("action"),
         outcome=query.get("outcome"),
         since_ms=time_param(query, "since"),
-        limit=int(limit),
+        limit=limit,
     )
     return web.json_response({"entries": [_audit_json(e) for e in entries]})
 
@@ -285,7 +291,8 @@ async def revoke_api_key(request: web.Request) -> web.Response:
     principal = principal_of(request)
     raw = request.match_info["id"]
     accounts = request.app[ACCOUNTS]
-    key = accounts.api_key(int(raw)) if raw.isdigit() else None
+    key_id = whole_number(raw)
+    key = accounts.api_key(key_id) if key_id is not None else None
     if key is None or (principal.enterprise is not None and key.enterprise != principal.enterprise):
         raise json_error(web.HTTPNotFound, f"no API key {raw} of yours")
     revoked = accounts.revoke_api_key(key.id)

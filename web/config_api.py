@@ -38,7 +38,7 @@ from ioc.config_store import (
     StaleSetting,
 )
 from web.access import CONFIG_WRITERS, audit, principal_of
-from web.requests import bad_request, json_body, json_error
+from web.requests import bad_request, json_body, json_error, whole_number
 
 KIND_OF_PATH = {
     "rules": RULE,
@@ -121,7 +121,7 @@ async def history(request: web.Request) -> web.Response:
     kind = query.get("kind")
     if kind is not None and kind not in CONFIG_WRITERS:
         raise bad_request(f"`kind` must be one of {', '.join(CONFIG_WRITERS)}")
-    limit = _whole_number(query.get("limit", "100"))
+    limit = whole_number(query.get("limit", "100"))
     if limit is None or not 1 <= limit <= MAX_HISTORY:
         raise bad_request(f"`limit` must be 1..{MAX_HISTORY}")
     changes = _settings(request).history(kind, query.get("key"), limit)
@@ -131,7 +131,7 @@ async def history(request: web.Request) -> web.Response:
 async def rollback(request: web.Request) -> web.Response:
     raw = request.match_info["id"]
     settings = _settings(request)
-    change_id = _whole_number(raw)
+    change_id = whole_number(raw)
     target = None if change_id is None else settings.change(change_id)
     if target is None:
         raise json_error(web.HTTPNotFound, f"no configuration change {raw}")
@@ -166,15 +166,10 @@ def _version(raw: object) -> int | None:
         return None
     if isinstance(raw, int) and not isinstance(raw, bool):
         return raw
-    number = _whole_number(raw) if isinstance(raw, str) else None
+    number = whole_number(raw) if isinstance(raw, str) else None
     if number is None:
         raise bad_request("`version` must be an integer")
     return number
-
-
-def _whole_number(raw: str) -> int | None:
-    """``raw`` as a number when it is ASCII digits only (``str.isdigit`` also takes "²")."""
-    return int(raw) if raw.isascii() and raw.isdigit() else None
 
 
 def _audit_change(request: web.Request, change: ConfigChange) -> None:

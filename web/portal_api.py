@@ -60,7 +60,7 @@ from ioc.clock import LOCAL_TZ, iso_utc, now_ms
 from ioc.errors import StoreError
 from ioc.registry import STATE_OWNER, Station
 from web.access import audit, principal_of
-from web.requests import bad_request, json_error
+from web.requests import bad_request, count_param, json_error
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 31
@@ -210,10 +210,7 @@ async def _received_per_day(
 
 
 def _days_param(request: web.Request) -> int:
-    raw = request.query.get("days", str(DEFAULT_DAYS))
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_DAYS:
-        raise bad_request(f"`days` must be 1..{MAX_DAYS}")
-    return int(raw)
+    return count_param(request.query, "days", DEFAULT_DAYS, MAX_DAYS)
 
 
 def _enterprise_param(request: web.Request) -> str | None:

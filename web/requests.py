@@ -13,6 +13,24 @@ from aiohttp import web
 from ioc import appkeys
 from ioc.errors import StoreError
 
+MAX_DIGITS = 18  # below 2**63: a whole number fits SQLite's INTEGER and InfluxDB's int64
+
+
+def whole_number(raw: str | None) -> int | None:
+    """``raw`` as a number when it is 1 to 18 ASCII digits, else None. (``str.isdigit`` also
+    takes "²", which ``int`` refuses; longer numbers overflow SQLite.)"""
+    if raw and len(raw) <= MAX_DIGITS and raw.isascii() and raw.isdigit():
+        return int(raw)
+    return None
+
+
+def count_param(query: Mapping[str, str], name: str, default: int, maximum: int) -> int:
+    """A positive count such as ``limit`` from the query: 400 naming the bounds otherwise."""
+    number = whole_number(query.get(name, str(default)))
+    if number is None or not 1 <= number <= maximum:
+        raise bad_request(f"`{name}` must be 1..{maximum}")
+    return number
+
 
 def json_error(kind: type[web.HTTPException], reason: str, **details: object) -> web.HTTPException:
     """An HTTP error whose body is ``{"error": reason, **details}``."""

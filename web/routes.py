@@ -27,7 +27,7 @@ from web.access import (
 )
 from web.alerts_api import MAX_TEXT
 from web.broadcast import Broadcaster, WallClient
-from web.requests import bad_request, query_store, time_param
+from web.requests import bad_request, count_param, query_store, time_param, whole_number
 
 STATIC_DIR = Path(__file__).parent / "static"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -74,7 +74,7 @@ async def wall_socket(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     broadcaster = request.app[appkeys.BROADCASTER]
     since = request.query.get("since")
-    client = broadcaster.attach(int(since) if since and since.isdigit() else None)
+    client = broadcaster.attach(whole_number(since))
     sender = asyncio.create_task(_send_events(ws, client, broadcaster))
     try:
         async for message in ws:
@@ -248,7 +248,4 @@ def _since_clause(request: web.Request) -> str:
 
 
 def _limit(request: web.Request) -> int:
-    raw = request.query.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ROWS:
-        raise bad_request(f"`limit` must be 1..{MAX_ROWS}")
-    return int(raw)
+    return count_param(request.query, "limit", 100, MAX_ROWS)

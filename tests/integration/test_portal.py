@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 import yaml
-from playwright.async_api import Browser, FilePayload, Page
+from playwright.async_api import Browser, FilePayload, Page, expect
 
 from ioc import appkeys
 from ioc.accounts import Role
@@ -434,9 +434,7 @@ async def test_an_admin_chooses_the_enterprise_on_the_portal_page(
         "STK-B",
     }
     await page.locator("[data-testid='enterprise-select']").select_option("ENT-B")
-    await page.wait_for_function(
-        "document.querySelectorAll(\"[data-testid='station-row']\").length === 1"
-    )
+    await expect(rows).to_have_count(1)  # no wait_for_function: the CSP forbids its eval
     assert await rows.first.get_attribute("data-station-id") == "STK-B"
     cells = page.locator("[data-testid='completeness-cell']")
     assert {await c.get_attribute("data-station-id") for c in await cells.all()} == {"STK-B"}
