@@ -148,7 +148,7 @@ def _senml_time(base_time: object, t: object, now_s: float) -> tuple[int, str]:
         return 0, "time is out of range (years 1677 to 2262)"
     if ts_s < SENML_RELATIVE_LIMIT_S:
         ts_s += now_s
-    return int(ts_s * 1000), ""
+    return round(ts_s * 1000), ""
 
 
 def _is_time(value: object) -> bool:
@@ -163,7 +163,7 @@ def parse_timestamp(ts: object) -> tuple[int, str]:
     if type(ts) is int or type(ts) is float:
         if not -TS_LIMIT_S <= ts <= TS_LIMIT_S:  # also false for NaN
             return 0, f"timestamp {repr(ts)[:40]} is out of range (years 1677 to 2262)"
-        return int(ts * 1000), ""
+        return round(ts * 1000), ""
     if isinstance(ts, str):
         try:
             parsed = datetime.fromisoformat(ts)
@@ -174,7 +174,7 @@ def parse_timestamp(ts: object) -> tuple[int, str]:
             return 0, f"timestamp {ts[:40]!r} is not a valid ISO 8601 time"
         if not -TS_LIMIT_S <= seconds <= TS_LIMIT_S:
             return 0, f"timestamp {ts[:40]!r} is out of range (years 1677 to 2262)"
-        return int(seconds * 1000), ""
+        return round(seconds * 1000), ""
     return 0, "`ts` is missing (epoch seconds or ISO 8601 with offset)"
 
 

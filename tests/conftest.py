@@ -9,17 +9,21 @@
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from tests.reliability import write_report
 
-# Property tests keep no example database: it would be written into the checkout.
+# Property tests keep no example database, and Hypothesis's caches go to the temp dir: both
+# would otherwise be written into the checkout (.hypothesis/).
 settings.register_profile("ioc", database=None)
 settings.load_profile("ioc")
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "ioc-tests-hypothesis")
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 #: What running Python and the tools leave by design (all ignored by git).
@@ -43,6 +47,13 @@ def _left_in_checkout() -> set[str]:
     }
 
 
+_AT_START: set[str] = set()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _AT_START.update(_left_in_checkout())
+
+
 @pytest.fixture(autouse=True, scope="module")
 def checkout_stays_clean() -> Iterator[None]:
     before = _left_in_checkout()
@@ -53,6 +64,10 @@ def checkout_stays_clean() -> Iterator[None]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    written = sorted(_left_in_checkout() - _AT_START)  # also what collection and plugins wrote
+    if written:
+        print(f"\nthe test session wrote into the checkout: {', '.join(written)}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     path = write_report()
     if path is not None:
         print(f"\nreliability figures written to {path}")

@@ -101,7 +101,7 @@ _last_ts = 0.0
 def fresh_ts() -> float:
     """Now, in epoch seconds, and never the same millisecond twice (no false duplicates)."""
     global _last_ts
-    _last_ts = max(round(time.time(), 3), _last_ts + 0.001)
+    _last_ts = max(round(time.time(), 3), round(_last_ts + 0.001, 3))
     return _last_ts
 
 

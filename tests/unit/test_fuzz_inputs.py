@@ -271,3 +271,10 @@ def test_lone_surrogates_from_json_escapes_are_written_as_replacement_characters
     text = json.loads('"A\\udcffB\\ud800"')
     line = rejection_line(Rejection("http", RejectReason.MALFORMED, text, 1, text, text, text), 2)
     assert "A\ufffdB\ufffd" in line.encode().decode() and "\udcff" not in line
+
+
+def test_seconds_with_milliseconds_round_to_the_millisecond_they_name() -> None:
+    """1796427756.387 is stored as 1796427756.3869998 in binary: truncating it would give
+    ...386 and make the next millisecond's reading a false duplicate."""
+    assert parse_timestamp(1796427756.3869998) == (1796427756387, "")
+    assert parse_timestamp(1796427756.387) == (1796427756387, "")
