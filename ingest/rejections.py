@@ -3,6 +3,11 @@ dead-letter store, one row per refusal), kept in a short in-memory list for the 
 on the rejection topic (one notice per station per batch) and logged at most once per station
 per interval.
 
+A station id that is not in the registry is whatever a sender wrote: it is kept as the field
+``sent_station``, never as the ``station`` tag (every distinct tag value is a new series that
+InfluxDB 1.x indexes forever) nor as a key of the per-station state here, which a flood of
+made-up ids would otherwise grow without bound.
+
 InfluxDB keeps one point per series (measurement and tags) and timestamp, written here in
 milliseconds: refusals of one source, reason and station in the same millisecond would
 overwrite each other. Each such refusal after the first is therefore stored one millisecond
@@ -36,9 +41,11 @@ class RejectionSink:
         publish: Callable[[str, bytes], None],
         topic: str,
         log_interval_s: float,
+        is_station: Callable[[str], bool],
         recent: int = 1_000,
     ) -> None:
         self._store = store
+        self._is_station = is_station
         self._publish = publish
         self._topic = topic
         self._log_interval_ms = int(log_interval_s * 1000)
@@ -50,14 +57,15 @@ class RejectionSink:
     def handle(self, rejections: list[Rejection]) -> None:
         if not rejections:
             return
-        self._store.append(self._lines(rejections))
+        stations = [self._registered(r.station_id) for r in rejections]
+        self._store.append(self._lines(rejections, stations))
         by_station: dict[str | None, list[Rejection]] = {}
-        for r in rejections:
+        for r, station in zip(rejections, stations, strict=True):
             self.by_reason[r.reason.value] += 1
-            by_station.setdefault(r.station_id, []).append(r)
-            last = self._last_logged.get(r.station_id)
+            by_station.setdefault(r.station_id, []).append(r)  # per batch: the id as sent
+            last = self._last_logged.get(station)
             if last is None or r.received_ms - last >= self._log_interval_ms:
-                self._last_logged[r.station_id] = r.received_ms
+                self._last_logged[station] = r.received_ms
                 log.warning(
                     "rejected %s from station %s: %s (%s)",
                     r.source,
@@ -69,20 +77,23 @@ class RejectionSink:
         for station_id, refused in by_station.items():
             self._publish(self._topic, _notice(station_id, refused))
 
-    def _lines(self, rejections: list[Rejection]) -> list[str]:
+    def _registered(self, station_id: str | None) -> str | None:
+        return station_id if station_id and self._is_station(station_id) else None
+
+    def _lines(self, rejections: list[Rejection], stations: list[str | None]) -> list[str]:
         """One line per refusal, each at its own time within its series."""
         last_stored = self._last_stored
         if len(last_stored) > SERIES_REMEMBERED:  # keep what a new refusal could collide with
             oldest = min(r.received_ms for r in rejections)
             self._last_stored = last_stored = {k: t for k, t in last_stored.items() if t >= oldest}
         lines = []
-        for r in rejections:
-            series = (r.source, r.reason, r.station_id)
+        for r, station in zip(rejections, stations, strict=True):
+            series = (r.source, r.reason, station)
             ts_ms = last_stored.get(series, -1) + 1
             if ts_ms < r.received_ms:
                 ts_ms = r.received_ms
             last_stored[series] = ts_ms
-            lines.append(rejection_line(r, ts_ms))
+            lines.append(rejection_line(r, ts_ms, tagged=station is not None))
         return lines
 
 

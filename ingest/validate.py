@@ -61,7 +61,10 @@ class ReadingValidator:
         self._max_future_ms = int(config.max_future_s * 1000)
         self._max_age_ms = int(config.max_age_s * 1000)
         # station → {ts_ms: parameters already received}, oldest first, bounded per station.
-        self._seen: dict[str, dict[int, set[str]]] = {}
+        # station → {ts_ms: bit mask of the parameters received}, oldest first, bounded per
+        # station; a mask (one int) instead of a set of names keeps a full window ~7× smaller.
+        self._received: dict[str, dict[int, int]] = {}
+        self._bit: dict[str, int] = {}  # parameter name → its bit in the masks
 
     def validate(
         self,
@@ -96,7 +99,10 @@ class ReadingValidator:
             reject(RejectReason.MALFORMED, "no values")
             return None
 
-        seen = self._seen_at(station_id, ts_ms)
+        received = self._received.get(station_id)
+        if received is None:
+            received = self._received[station_id] = {}
+        mask = received.get(ts_ms, 0)
         kept: dict[str, float] = {}
         specs = station.parameters
         units = units or {}
@@ -135,17 +141,21 @@ class ReadingValidator:
                     key,
                 )
                 continue
-            if key in seen:
+            bit = self._bit.get(key) or self._new_bit(key)
+            if mask & bit:
                 reject(
                     RejectReason.DUPLICATE,
                     f"{key} of {station_id} at {_iso(ts_ms)} was already received",
                     key,
                 )
                 continue
-            seen.add(key)
+            mask |= bit
             kept[key] = float(value)
         if not kept:
             return None
+        if ts_ms not in received and len(received) >= DEDUP_TIMESTAMPS_PER_STATION:
+            del received[next(iter(received))]
+        received[ts_ms] = mask
         return Reading(
             station_id=station_id,
             ts_ms=ts_ms,
@@ -154,24 +164,18 @@ class ReadingValidator:
             status={k: s for k, s in (status or {}).items() if k in kept},
         )
 
-    def _seen_at(self, station_id: str, ts_ms: int) -> set[str]:
-        by_ts = self._seen.get(station_id)
-        if by_ts is None:
-            by_ts = self._seen[station_id] = {}
-        seen = by_ts.get(ts_ms)
-        if seen is None:
-            seen = by_ts[ts_ms] = set()
-            if len(by_ts) > DEDUP_TIMESTAMPS_PER_STATION:
-                del by_ts[next(iter(by_ts))]
-        return seen
+    def _new_bit(self, parameter: str) -> int:
+        bit = self._bit[parameter] = 1 << len(self._bit)
+        return bit
 
     def forget(self, readings: list[Reading]) -> None:
         """Unmark the values of ``readings`` as received: they were validated but could not be
         stored (full spool), so when they come again they are not duplicates."""
         for reading in readings:
-            seen = self._seen.get(reading.station_id, {}).get(reading.ts_ms)
-            if seen is not None:
-                seen.difference_update(reading.values)
+            received = self._received.get(reading.station_id, {})
+            if reading.ts_ms in received:
+                for key in reading.values:
+                    received[reading.ts_ms] &= ~self._bit.get(key, 0)
 
 
 def _iso(ts_ms: int) -> str:

@@ -230,6 +230,7 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
         mqtt.publish_nowait,
         f"{config.mqtt.topic_prefix}/rejected",
         config.ingest.reject_log_interval_s,
+        is_station=lambda station_id: registry.get(station_id) is not None,
     )
     pipeline = Pipeline(
         registry=registry,

@@ -51,17 +51,18 @@ _TAG_ESCAPES = str.maketrans(
 _STRING_ESCAPES = str.maketrans({'"': r"\"", "\\": r"\\"} | _SURROGATES)
 
 
-def rejection_line(rejection: Rejection, ts_ms: int) -> str:
+def rejection_line(rejection: Rejection, ts_ms: int, tagged: bool = True) -> str:
     """The dead-letter record of ``rejection`` at ``ts_ms`` (see ingest.rejections for why it
-    may differ from the arrival time). By hand, escaped as ``Point`` escapes: a flood of
-    refusals costs about what accepted readings cost."""
-    station = _tag(rejection.station_id) if rejection.station_id else ""
+    may differ from the arrival time and when the station is not ``tagged``). By hand, escaped
+    as ``Point`` escapes: a flood of refusals costs about what accepted readings cost."""
+    station = rejection.station_id or ""
+    tag = f",station={_tag(station)}" if station and tagged else ""
+    sent = f'sent_station="{_string(station)}",' if station and not tagged else ""
     return (
-        f"rejected,reason={rejection.reason.value},source={_tag(rejection.source)}"
-        f"{',station=' + station if station else ''} "
+        f"rejected,reason={rejection.reason.value},source={_tag(rejection.source)}{tag} "
         f'detail="{_string(rejection.detail)}",'
         f'parameter="{_string(rejection.parameter or "")}",'
-        f'payload="{_string(rejection.payload)}" {ts_ms}'
+        f'{sent}payload="{_string(rejection.payload)}" {ts_ms}'
     )
 
 

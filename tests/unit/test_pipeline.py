@@ -37,7 +37,11 @@ async def parts(tmp_path: Path) -> AsyncIterator[dict[str, object]]:
             validator=ReadingValidator(reg, IngestConfig()),
             store=store,
             rejections=RejectionSink(
-                store, lambda t, p: published.append((t, p)), "ioc/v1/rejected", 60
+                store,
+                lambda t, p: published.append((t, p)),
+                "ioc/v1/rejected",
+                60,
+                is_station=lambda s: reg.get(s) is not None,
             ),
             engine=AnalyticsEngine(AnalyticsConfig(rules=rules), reg),
             alerts=alerts,
@@ -171,7 +175,9 @@ async def test_a_flood_of_refusals_is_a_few_notices_and_a_full_outbox_counts_dro
     link = MqttLink(MqttConfig(), asyncio.Queue())
     async with aiohttp.ClientSession() as session:
         store = InfluxStore(InfluxConfig(spool_dir=tmp_path / "spool", spool_fsync=False), session)
-        sink = RejectionSink(store, link.publish_nowait, "ioc/v1/rejected", 60)
+        sink = RejectionSink(
+            store, link.publish_nowait, "ioc/v1/rejected", 60, is_station=lambda s: True
+        )
         flood = [
             Rejection("http", RejectReason.OUT_OF_RANGE, "x", 1, f"AIR-{n % 3}", "pm25")
             for n in range(30_000)
@@ -182,3 +188,30 @@ async def test_a_flood_of_refusals_is_a_few_notices_and_a_full_outbox_counts_dro
             sink.handle([Rejection("http", RejectReason.MALFORMED, "x", n, f"S-{n % 7}")])
         assert (link._outbox.qsize(), link.stats.outbox_dropped) == (OUTBOX_SIZE, 3)
         assert store.spool.stats.appended_lines == 30_000 + OUTBOX_SIZE  # the record is whole
+
+
+async def test_made_up_station_ids_add_no_series_and_no_state(tmp_path: Path) -> None:
+    """100,000 refusals for 100,000 made-up station ids: the dead-letter rows keep each id as
+    a field, not as a ``station`` tag (a new InfluxDB series each), and the sink's per-station
+    state does not grow with them."""
+    from ioc.messages import Rejection, RejectReason
+
+    async with aiohttp.ClientSession() as session:
+        store = InfluxStore(InfluxConfig(spool_dir=tmp_path / "spool", spool_fsync=False), session)
+        sink = RejectionSink(
+            store, lambda t, p: None, "ioc/v1/rejected", 60, is_station=lambda s: s == "AIR-1"
+        )
+        for n in range(100):
+            sink.handle(
+                [
+                    Rejection("mqtt", RejectReason.UNKNOWN_STATION, "x", n, f"FAKE-{n}-{i}")
+                    for i in range(1_000)
+                ]
+            )
+        sink.handle([Rejection("mqtt", RejectReason.MALFORMED, "x", 1, "AIR-1")])
+        body, count, _ = store.spool.read_batch(200_000)
+    lines = body.decode().splitlines()
+    assert count == 100_001
+    assert sum(",station=" in line.split(" ", 1)[0] for line in lines) == 1  # AIR-1 only
+    assert 'sent_station="FAKE-99-999"' in lines[-2]
+    assert len(sink._last_logged) <= 2 and len(sink._last_stored) <= 2
