@@ -37,6 +37,7 @@ from ingest.credentials import (
 from ioc.accounts import AccountBook, Role
 from ioc.cli import DEFAULT_CONFIG, load_config_and_registry
 from ioc.config import IocConfig
+from ioc.config_store import ConfigStore
 from ioc.database import open_database
 from ioc.private_services import PrivateInfluxDB, PrivateMosquitto, free_port
 from ioc.registry import StationRegistry
@@ -127,6 +128,8 @@ def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
             }
         )
         logins = _ensure_dev_logins(config, registry, var / "dev-logins.txt")
+        if simulators:
+            _warn_if_simulated_stations_unknown(config, registry)
         web_port = free_port(config.web.port or PREFERRED_WEB_PORT)
         config = config.model_copy(update={"web": config.web.model_copy(update={"port": web_port})})
         if simulators:
@@ -188,6 +191,27 @@ def _ensure_dev_logins(config: IocConfig, registry: StationRegistry, path: Path)
     path.write_text("".join(f"{n} {p}\n" for n, p in logins.items()), encoding="utf-8")
     path.chmod(0o600)
     return {name: logins.get(name, "(set before; see ioc users)") for name in wanted}
+
+
+def _warn_if_simulated_stations_unknown(config: IocConfig, registry: StationRegistry) -> None:
+    """The configuration database, once seeded, is the registry in force (officers edit it):
+    say so when it lacks stations the simulators send, instead of a wall full of refusals."""
+    db = open_database(config.access.database)
+    try:
+        settings = ConfigStore(db)
+        if settings.is_empty():
+            return
+        in_force = {station.id for station in settings.current().registry}
+    finally:
+        db.close()
+    missing = sorted({station.id for station in registry} - in_force)
+    if missing:
+        _say(
+            f"warning: {len(missing)} simulated stations (e.g. {', '.join(missing[:3])}) are "
+            f"not in the configuration database {config.access.database}; their readings "
+            "will be refused as unknown_station. Add them in the console, or remove that "
+            "file to seed it again from the station files."
+        )
 
 
 def _stopping(service: PrivateMosquitto | PrivateInfluxDB) -> None:

@@ -52,7 +52,7 @@ from ioc.pipeline import Pipeline
 from ioc.registry import StationRegistry, read_registry_document
 from ioc.warmup import warm_up
 from store.influx import InfluxStore
-from web.access import ACCOUNTS, AUDIT, access_control
+from web.access import ACCOUNTS, AUDIT, access_control, add_security_headers
 from web.alerts_api import add_alert_routes
 from web.analytics_api import ANALYTICS, add_analytics_routes
 from web.auth_api import add_auth_routes
@@ -76,6 +76,7 @@ def create_app(config: IocConfig, registry: StationRegistry) -> web.Application:
     """The service. ``registry`` and the config's rules seed an empty configuration database;
     after that the database's stations and rules are the ones in force."""
     app = web.Application(middlewares=[access_control, refuse_while_storage_full])
+    app.on_response_prepare.append(add_security_headers)
     app[appkeys.CONFIG] = config
     app[appkeys.REGISTRY] = registry
     app[appkeys.RULES] = {rule.id: rule for rule in config.analytics.rules}

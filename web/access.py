@@ -26,8 +26,8 @@ credential, and every 403, goes to the audit log.
 The session cookie is accepted for changes (any method but GET/HEAD/OPTIONS) and for the
 websocket (it acknowledges alerts) only from the service's own origin or
 ``access.allowed_origins``: a browser sends ``Origin`` with both, so another site's page cannot
-act with a user's cookie. A bearer token needs no origin. Every answer the middleware sees,
-refusals and 404s included, carries :data:`SECURITY_HEADERS`.
+act with a user's cookie. A bearer token needs no origin. Every answer, refusals, 404s and the
+server's own errors included, carries :data:`SECURITY_HEADERS` (:func:`add_security_headers`).
 """
 
 from __future__ import annotations
@@ -208,15 +208,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def access_control(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Who may call the route (:func:`_check_access`); the security headers on the answer."""
-    try:
-        response = await _check_access(request, handler)
-    except web.HTTPException as exc:
-        exc.headers.update(SECURITY_HEADERS)
-        raise
-    if not response.prepared:  # a websocket's handshake went out already
-        response.headers.update(SECURITY_HEADERS)
-    return response
+    """Who may call the route (:func:`_check_access`)."""
+    return await _check_access(request, handler)
+
+
+async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every answer as it goes out (``on_response_prepare``): pages, API, refusals, and the
+    server's own 404s and 500s that no middleware sees."""
+    response.headers.update(SECURITY_HEADERS)
 
 
 async def _check_access(request: web.Request, handler: Handler) -> web.StreamResponse:
