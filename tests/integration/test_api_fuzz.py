@@ -46,6 +46,8 @@ from tests.reliability import Outcome, record, scale
 from web.access import ACCOUNTS
 from web.openapi_operations import OPENAPI_PATH
 
+pytestmark = pytest.mark.adversarial
+
 #: Random cases per operation and generation run, on top of the examples and boundary cases.
 MAX_EXAMPLES = scale(60, 500)
 SETTINGS = hypothesis.settings(

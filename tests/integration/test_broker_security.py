@@ -21,6 +21,9 @@ from ioc.messages import RawMessage
 from ioc.private_services import PrivateMosquitto, free_port
 from tests.factories import registry
 from tests.integration.conftest import eventually
+from tests.reliability import Outcome, record
+
+pytestmark = pytest.mark.adversarial
 
 QUEUED = 200
 
@@ -113,6 +116,18 @@ async def test_an_enterprise_using_the_service_client_id_gets_none_of_its_sessio
 
         with contextlib.suppress(AssertionError):
             await eventually(all_received, within_s=10)
+    record(
+        Outcome(
+            "attack: an enterprise takes the service's client id",
+            "MQTT QoS 1 (persistent session)",
+            QUEUED,
+            len(received),
+            0,
+            QUEUED - len(received),
+            0,
+            f"{stolen} delivered to the intruder",
+        )
+    )
     assert (stolen, len(received)) == (0, QUEUED)
     assert received == sent
 

@@ -30,6 +30,8 @@ from ioc.config import IocConfig
 from tests.integration.conftest import RunningService, eventually, run_service
 from tests.reliability import Outcome, record, scale
 
+pytestmark = pytest.mark.adversarial
+
 FS_BYTES = 4 * 1024 * 1024
 #: Whole seconds from a day ago, one per reading: distinct after the ms conversion.
 STAMPS = itertools.count(int(time.time()) - 86_400)

@@ -18,6 +18,8 @@ from tests.factories import fresh_ts
 from tests.integration.conftest import TEST_USERS, RunningService, eventually
 from tests.reliability import Outcome, record, scale
 
+pytestmark = pytest.mark.adversarial
+
 BIG = "9" * 400
 DEEP = b"[" * 100_000 + b"]" * 100_000
 

@@ -15,6 +15,8 @@ import pytest
 
 from ioc.private_services import PrivateInfluxDB, PrivateMosquitto, free_port
 
+pytestmark = pytest.mark.adversarial
+
 Factory = Callable[[Path], PrivateMosquitto | PrivateInfluxDB]
 SERVICES: dict[str, Factory] = {
     "mosquitto": lambda directory: PrivateMosquitto(directory, free_port()),

@@ -36,6 +36,8 @@ from tests.integration.test_end_to_end import next_frame, publish
 from tests.reliability import Outcome, record
 from web.alerts_api import MAX_TEXT
 
+pytestmark = pytest.mark.adversarial
+
 OPERATOR = TEST_USERS[Role.OPERATOR]
 EVIL = "http://evil.example"
 BURST = 41

@@ -25,6 +25,9 @@ from ingest.validate import Origin, ReadingValidator
 from ioc.config import DEFAULT_FILE_SYMBOLS, IngestConfig
 from ioc.messages import InstrumentStatus, Reading, Rejection, RejectReason
 from tests.factories import fresh_ts, now_ms, registry
+from tests.reliability import scale
+
+pytestmark = pytest.mark.adversarial
 
 DEEP = b"[" * 100_000 + b"]" * 100_000
 BIG = "9" * 400
@@ -134,7 +137,9 @@ reading_objects = st.fixed_dictionaries(
         "station_id": st.sampled_from(["AIR-1", "AIR-2", "NOPE"]) | json_value,
     },
 )
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=scale(200, 2_000), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def well_formed(refusals: list[Rejection]) -> bool:
