@@ -166,3 +166,34 @@ async def test_a_rotation_while_an_fsync_runs_is_not_an_error(tmp_path: Path) ->
     await syncing
     await s.sync()
     assert read_all(s) == lines(0, 12)
+
+
+class UnwritableDisk:
+    """The segment file on a disk that refuses every write with ``code`` (read-only
+    remount, a failing device)."""
+
+    def __init__(self, real: Any, code: int) -> None:
+        self._real, self.code = real, code
+
+    def write(self, data: bytes) -> int:
+        raise OSError(self.code, os.strerror(self.code))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.EIO, errno.EACCES])
+def test_an_unwritable_spool_refuses_with_its_reason_and_recovers(
+    tmp_path: Path, code: int
+) -> None:
+    s = spool(tmp_path)
+    s.append(lines(0, 2))
+    real = s._writer
+    s._writer = UnwritableDisk(real, code)  # type: ignore[assignment]
+    with pytest.raises(StorageFull) as refused:
+        s.append(lines(2, 1))
+    assert s.full is not None and s.full.reason == os.strerror(code) == refused.value.reason
+    s._writer = real
+    assert s.recheck()
+    s.append(lines(2, 1))
+    assert read_all(s) == lines(0, 3)
