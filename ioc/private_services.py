@@ -32,8 +32,12 @@ PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 #: Mosquitto 2.0 keeps its state (sessions, queued QoS 1 messages) only in the snapshot it
 #: rewrites on each autosave: after every change here, so a broker crash loses at most what it
 #: acknowledged in its last event-loop pass (docs/protocol.md, "Broker security and
-#: persistence"); the default, every 30 s, lost up to 30 s of acknowledged readings.
+#: persistence"); the default, every 30 s, lost up to 30 s of acknowledged readings. Saving the
+#: whole snapshot on every change costs throughput (hundreds of QoS 1 messages a second, less
+#: as the queue grows): benchmarks opt out (``durable=False``), as a do-it-yourself stack on
+#: Mosquitto's defaults runs.
 AUTOSAVE = ("autosave_on_changes true", "autosave_interval 1")
+AUTOSAVE_DEFAULT = ("autosave_interval 30",)
 
 
 def free_port(preferred: int | None = None) -> int:
@@ -197,9 +201,16 @@ class PrivateMosquitto(_PrivateService):
 
     name = "mosquitto"
 
-    def __init__(self, directory: Path, port: int, auth: tuple[Path, Path] | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        port: int,
+        auth: tuple[Path, Path] | None = None,
+        durable: bool = True,
+    ) -> None:
         super().__init__(directory, port)
         self.auth = auth
+        self.autosave = AUTOSAVE if durable else AUTOSAVE_DEFAULT
 
     def _command(self) -> list[str]:
         binary = _binary("mosquitto", "mosquitto")
@@ -210,7 +221,7 @@ class PrivateMosquitto(_PrivateService):
             f"listener {self.port} 127.0.0.1",
             "persistence true",
             f"persistence_location {data}/",
-            *AUTOSAVE,
+            *self.autosave,
             # QoS 1 bursts (a station backlog, a benchmark) must not be dropped: the default
             # limit of 1000 queued messages per client would drop them.
             "max_queued_messages 1000000",
