@@ -49,7 +49,7 @@ from web.openapi_operations import OPENAPI_PATH
 pytestmark = pytest.mark.adversarial
 
 #: Random cases per operation and generation run, on top of the examples and boundary cases.
-MAX_EXAMPLES = scale(60, 500)
+MAX_EXAMPLES = scale(60, 200)
 SETTINGS = hypothesis.settings(
     max_examples=MAX_EXAMPLES,
     derandomize=True,  # the same cases on every run: a finding never comes and goes

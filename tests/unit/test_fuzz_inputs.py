@@ -138,7 +138,7 @@ reading_objects = st.fixed_dictionaries(
     },
 )
 FUZZ = settings(
-    max_examples=scale(200, 2_000), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=scale(200, 1_000), deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 
