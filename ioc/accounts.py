@@ -39,6 +39,7 @@ USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 TOKEN_BYTES = 32
 API_KEY_PREFIX = "ioc_"
 ADDRESS_FAILURES_FACTOR = 5  # an address is locked after 5x the failures that lock a user
+FAILURES_TRACKED = 10_000  # keys with failures kept before the expired ones are dropped
 KEEP_EXPIRED_MS = 7 * 86_400_000  # an expired token is still recognised (to say "expired")
 
 SCHEMA = """
@@ -312,6 +313,8 @@ class AccountBook:
                     del self._in_flight[key]
                 if not good:
                     self._failures[key].append(time.monotonic())
+            if not good and len(self._failures) > FAILURES_TRACKED:
+                self._forget_expired_failures(time.monotonic())
         if not good:
             raise LoginRefused("wrong user name or password")
         self._failures.pop(user_key, None)
@@ -337,6 +340,14 @@ class AccountBook:
         stored = row[0] if row else self._decoy
         good = await asyncio.to_thread(password_matches, password, stored)
         return good and row is not None and not row[1]
+
+    def _forget_expired_failures(self, now: float) -> None:
+        """Drop the keys whose failures all left the window: sprayed user names and
+        addresses that are never tried again must not stay in memory."""
+        window = self._config.lockout_s
+        self._failures = defaultdict(
+            deque, {k: f for k, f in self._failures.items() if now - f[-1] <= window}
+        )
 
     def _check_lockout(self, key: str, now: float) -> None:
         """Refuse when the failures within the window, with the attempts in flight, reach

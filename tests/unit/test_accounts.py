@@ -150,3 +150,21 @@ def test_api_keys_are_shown_once_kept_hashed_and_revocable(book: AccountBook) ->
     assert book.api_keys("ENT-B") == []
     book.revoke_api_key(record.id)
     assert book.check_api_key(key) is None
+
+
+async def test_sprayed_user_names_do_not_stay_in_memory(
+    book: AccountBook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Failures of names never tried again leave the window and are dropped once many keys are
+    tracked, so spraying made-up names from many addresses cannot grow memory forever."""
+    monkeypatch.setattr("ioc.accounts.FAILURES_TRACKED", 20)
+    clock = [1_000.0]
+    monkeypatch.setattr("ioc.accounts.time.monotonic", lambda: clock[0])
+    for n in range(40):
+        with pytest.raises(LoginRefused):
+            await book.login(f"sprayed-{n}", "wrong", f"10.0.{n}.1", "bearer")
+    assert len(book._failures) > 20  # all within the window: still counted
+    clock[0] += CONFIG.lockout_s + 1
+    with pytest.raises(LoginRefused):
+        await book.login("one-more", "wrong", "10.1.0.1", "bearer")
+    assert set(book._failures) == {"user:one-more", "address:10.1.0.1"}
