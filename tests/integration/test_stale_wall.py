@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 import yaml
+from jsonschema import Draft202012Validator
 from playwright.async_api import Browser, Page, expect
 
 from ioc.accounts import AccountBook, Role
@@ -29,6 +30,7 @@ from tests.integration.conftest import (
     eventually,
 )
 from web.access import SESSION_COOKIE
+from web.openapi import openapi_for
 
 #: The issue's bound: the wall shows its data as stale within 10 s of its feed going quiet.
 STALE_WITHIN_S = 10.0
@@ -36,10 +38,15 @@ SERVICE_STOP_S = 30.0
 
 
 async def health(service: RunningService) -> dict[str, Any]:
+    """The health answer, checked against the schema the OpenAPI document gives it."""
     async with service.http() as http, http.get(f"{service.url}/api/v1/health") as response:
         assert response.status == 200
         body: dict[str, Any] = await response.json()
-        return body
+    operation = openapi_for(service.app)["paths"]["/api/v1/health"]["get"]
+    Draft202012Validator(
+        operation["responses"]["200"]["content"]["application/json"]["schema"]
+    ).validate(body)
+    return body
 
 
 async def test_health_reports_a_stall_of_the_event_loop(service: RunningService) -> None:
