@@ -101,6 +101,11 @@ async def test_the_wall_shows_a_frozen_service_as_stale_and_clears_it_when_it_re
 
         service.send_signal(signal.SIGCONT)
         await expect(banner_vi).to_be_hidden(timeout=STALE_WITHIN_S * 1000)
+        # Frozen again right after the first frame that cleared it: stale again, as fast.
+        service.send_signal(signal.SIGSTOP)
+        await expect(banner_vi).to_be_visible(timeout=STALE_WITHIN_S * 1000)
+        service.send_signal(signal.SIGCONT)
+        await expect(banner_vi).to_be_hidden(timeout=STALE_WITHIN_S * 1000)
         await expect(banner_en).to_be_hidden(timeout=STALE_WITHIN_S * 1000)
         await expect(page_vi.locator("body")).to_have_attribute("data-feed", "live")
         await page_vi.screenshot(path=str(ARTIFACTS / "wall-stale-service-resumed.png"))

@@ -38,7 +38,7 @@ export function createFeed({ socketUrl, onFrame, onChange, onClosed }) {
   let connected = false;
   let disconnectedAt = null;  // Date.now() when the connection was lost
   let heartbeatMs = DEFAULT_HEARTBEAT_MS;
-  let lastFrameAt = null;   // performance.now() of the last frame
+  let lastFrameAt = null;   // performance.now() of the last frame (or of the attempt's start)
   let stale = false;
   let staleTimer = null;
   let lostTimer = null;
@@ -69,18 +69,17 @@ export function createFeed({ socketUrl, onFrame, onChange, onClosed }) {
     opened.addEventListener('message', (event) => {
       if (opened !== socket) return;
       lastFrameAt = performance.now();
-      armTimers();
+      const wasLive = connected && !stale;
       if (!connected) {
         connected = true;
         disconnectedAt = null;
         everConnected = true;
         backoffMs = RECONNECT_MIN_MS;
         attempt = 0;
-        onChange();
-      } else if (stale) {
-        stale = false;
-        onChange();
       }
+      stale = false;
+      armTimers();
+      if (!wasLive) onChange();
       onFrame(event.data);
     });
     const onLost = () => {
