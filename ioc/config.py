@@ -192,7 +192,14 @@ class WebConfig(Section):
     replay_events: int = Field(
         10_000, ge=100, le=1_000_000, description="Events kept for clients that resume."
     )
-    heartbeat_s: float = Field(5.0, gt=0, le=60, description="Heartbeat interval.")
+    heartbeat_s: float = Field(
+        2.5,
+        ge=0.5,
+        le=30,
+        description="Interval of the heartbeats on the wall's websocket (they carry the "
+        "server's clock). A wall that receives nothing for about two intervals shows its data "
+        "as stale.",
+    )
     station_push_interval_s: float = Field(
         1.0, gt=0, le=60, description="How often changed station states are pushed."
     )
@@ -208,6 +215,27 @@ class WebConfig(Section):
         "or unfinished headers (aiohttp's keepalive_timeout). It does not bound a slow body: "
         "behind a reverse proxy, let the proxy bound that (nginx client_body_timeout) and keep "
         "its upstream keepalive_timeout shorter than this.",
+    )
+    loop_check_interval_s: float = Field(
+        0.25,
+        ge=0.05,
+        le=5,
+        description="How often the event-loop monitor wakes up to measure its lag (the drift "
+        "of a sleep), reported in GET /api/v1/health `loop`.",
+    )
+    loop_stall_ms: float = Field(
+        1000.0,
+        ge=50,
+        le=60_000,
+        description="A wake-up of the event-loop monitor later than this is a stall: nothing "
+        "ran on the loop meanwhile (no websocket frames, heartbeats, MQTT or HTTP).",
+    )
+    loop_stall_recent_s: float = Field(
+        60.0,
+        ge=1,
+        le=3600,
+        description="After a stall, health reports `degraded` (reason `loop_stall`) for this "
+        "long, with the worst stall of this window.",
     )
 
 

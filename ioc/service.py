@@ -10,7 +10,8 @@
                       MQTT link (receiver) and the pipeline task between them
     cameras_context   camera frames (MQTT or URL) → camera workers → metrics, alerts, snapshots
     drop_folder_context  the watched folder of station data files (if configured)
-    wall_context      periodic station deltas and heartbeats to websocket clients
+    wall_context      periodic station deltas and heartbeats to websocket clients, and the
+                      event-loop monitor (lag and stalls in health)
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from ioc.config_store import ConfigStore
 from ioc.database import open_database
 from ioc.errors import StorageFull, StoreError
 from ioc.live_config import LiveConfiguration
+from ioc.loop_monitor import LOOP_MONITOR, PIPELINE_LAG, LoopMonitor, PipelineLag
 from ioc.messages import RawMessage
 from ioc.pipeline import Pipeline
 from ioc.registry import StationRegistry, read_registry_document
@@ -219,6 +221,7 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
             "alerts": [alert_json(a, rules, registry) for a in alerts.open_alerts()],
             "parameters": parameters_json(registry),
             "language": config.web.language,
+            "heartbeat_s": config.web.heartbeat_s,
         }
 
     validator = ReadingValidator(registry, config.ingest)
@@ -247,6 +250,13 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
         gather_s=config.ingest.gather_ms / 1000,
     )
     alerts.subscribe(pipeline.publish_alert_events)
+    lag = PipelineLag(inbox.qsize)
+    app[PIPELINE_LAG] = lag
+
+    def acknowledge(batch: list[RawMessage]) -> None:
+        mqtt.acknowledge(batch)
+        lag.processed(batch)
+
     app[appkeys.MQTT] = mqtt
     app[appkeys.BOARD] = board
     app[appkeys.BROADCASTER] = broadcaster
@@ -275,7 +285,7 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
             pipeline.apply_analytics(pipeline.engine.tick(now_ms()))
 
     async with (
-        _background(pipeline.run(inbox, mqtt.acknowledge), "pipeline"),
+        _background(pipeline.run(inbox, acknowledge), "pipeline"),
         _background(analytics_ticks(), "analytics-ticks"),
         _background(mqtt.run(), "mqtt"),
     ):
@@ -340,6 +350,10 @@ async def drop_folder_context(app: web.Application) -> AsyncIterator[None]:
 async def wall_context(app: web.Application) -> AsyncIterator[None]:
     config = app[appkeys.CONFIG].web
     board, broadcaster = app[appkeys.BOARD], app[appkeys.BROADCASTER]
+    monitor = LoopMonitor(
+        config.loop_check_interval_s, config.loop_stall_ms, config.loop_stall_recent_s
+    )
+    app[LOOP_MONITOR] = monitor
 
     async def push_station_changes() -> None:
         while True:
@@ -351,11 +365,12 @@ async def wall_context(app: web.Application) -> AsyncIterator[None]:
     async def heartbeats() -> None:
         while True:
             await asyncio.sleep(config.heartbeat_s)
-            broadcaster.heartbeat(iso_utc(int(time.time() * 1000)) or "")
+            broadcaster.heartbeat(iso_utc(int(time.time() * 1000)) or "", config.heartbeat_s)
 
     async with (
         _background(push_station_changes(), "station-push"),
         _background(heartbeats(), "heartbeat"),
+        _background(monitor.run(), "loop-monitor"),
     ):
         yield
 

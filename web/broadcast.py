@@ -4,7 +4,8 @@ is switched to a fresh snapshot (resync) instead of slowing the others.
 
 Every event gets a strictly increasing ``seq``. A reconnecting client that names the last
 ``seq`` it saw gets exactly the events it missed from the replay buffer, or a snapshot when
-they are no longer there. Heartbeats carry the current ``seq`` without advancing it.
+they are no longer there. Heartbeats carry the current ``seq`` without advancing it, the
+server's clock and their own interval.
 """
 
 from __future__ import annotations
@@ -70,8 +71,11 @@ class Broadcaster:
                 self.stats.resyncs += 1
                 client.request_resync()
 
-    def heartbeat(self, server_time: str) -> None:
-        text = json.dumps({"type": "heartbeat", "seq": self.seq, "server_time": server_time})
+    def heartbeat(self, server_time: str, interval_s: float) -> None:
+        """A heartbeat names the interval of the next ones: a client that receives nothing
+        for about two intervals knows its data is stale."""
+        frame = {"type": "heartbeat", "seq": self.seq, "server_time": server_time}
+        text = json.dumps({**frame, "interval_s": interval_s})
         for client in self._clients:
             if not client.resyncing and not client.queue.full():
                 client.queue.put_nowait(text)

@@ -703,22 +703,59 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/health"): Op(
         "Service health counters",
         "system",
-        "MQTT, store, pipeline, rejections by reason, wall clients and webhooks.",
+        "`status` `ok`, or `degraded` with its `reasons`; event-loop lag and stalls; MQTT, "
+        "store, pipeline (with its processing lag and queue), rejections by reason, wall "
+        "clients and webhooks.",
         ok_content=_json(
-            {
-                "type": "object",
-                "properties": {
-                    k: _ANY_OBJECT
-                    for k in (
-                        "mqtt",
-                        "store",
-                        "pipeline",
-                        "rejected_by_reason",
-                        "wall",
-                        "webhooks",
-                    )
+            _obj(
+                {
+                    "status": _s(enum=["ok", "degraded"]),
+                    "reasons": {
+                        "type": "array",
+                        "items": _s(enum=["storage_full", "loop_stall"]),
+                        "description": "Why `degraded`: the spool is full; the event loop "
+                        "stalled within `web.loop_stall_recent_s`.",
+                    },
+                    "loop": _obj(
+                        {
+                            "lag_ms": _n("The monitor's latest wake-up delay."),
+                            "worst_stall_ms": _n(
+                                "The longest stall within `web.loop_stall_recent_s` (0: none)."
+                            ),
+                            "stalls": _n("Stalls since start.", "integer", minimum=0),
+                            "stall_threshold_ms": _n("A longer delay is a stall."),
+                        },
+                        ("lag_ms", "worst_stall_ms", "stalls", "stall_threshold_ms"),
+                        "Event-loop lag: how late a periodic wake-up came.",
+                    ),
+                    "pipeline": _obj(
+                        {
+                            "lag_ms": _n(
+                                "Receipt to processed and durable of the newest processed "
+                                "MQTT message; while messages wait, now minus its receipt.",
+                                "integer",
+                                minimum=0,
+                            ),
+                            "queued": _n(
+                                "MQTT messages waiting to be processed.", "integer", minimum=0
+                            ),
+                        },
+                        ("lag_ms", "queued"),
+                    ),
+                    **{
+                        k: _ANY_OBJECT
+                        for k in (
+                            "storage",
+                            "mqtt",
+                            "store",
+                            "rejected_by_reason",
+                            "wall",
+                            "webhooks",
+                        )
+                    },
                 },
-            }
+                ("status", "reasons", "loop", "pipeline"),
+            )
         ),
     ),
     ("GET", OPENAPI_PATH): Op(

@@ -17,6 +17,7 @@ from ioc import appkeys
 from ioc.accounts import Role
 from ioc.audit import DENIED, OK
 from ioc.clock import iso_utc
+from ioc.loop_monitor import LOOP_MONITOR, PIPELINE_LAG
 from web.access import (
     PRINCIPAL,
     Can,
@@ -135,16 +136,35 @@ def _is_comment(value: object) -> bool:
 
 
 async def health(request: web.Request) -> web.Response:
-    """``status`` is ``ok``, or ``degraded`` while the spool is full (``storage`` says why and
-    since when; input is refused meanwhile)."""
+    """``status`` is ``ok``, or ``degraded`` with its ``reasons``: ``storage_full`` while the
+    spool is full (``storage`` says why and since when; input is refused meanwhile),
+    ``loop_stall`` for ``web.loop_stall_recent_s`` after the event loop stalled (``loop``)."""
     app = request.app
     store = app[appkeys.STORE]
     mqtt = app[appkeys.MQTT]
     spool = store.spool
     full = spool.full
+    monitor = app[LOOP_MONITOR]
+    stall = monitor.worst_recent_stall(asyncio.get_running_loop().time())
+    pipeline_lag = app[PIPELINE_LAG]
+    reasons = [
+        reason
+        for reason, present in (
+            ("storage_full", full is not None),
+            ("loop_stall", stall is not None),
+        )
+        if present
+    ]
     return web.json_response(
         {
-            "status": "ok" if full is None else "degraded",
+            "status": "degraded" if reasons else "ok",
+            "reasons": reasons,
+            "loop": {
+                "lag_ms": round(monitor.lag_ms, 1),
+                "worst_stall_ms": 0 if stall is None else round(stall.ms),
+                "stalls": monitor.stalls,
+                "stall_threshold_ms": monitor.stall_threshold_ms,
+            },
             "storage": {
                 "state": "ok" if full is None else "full",
                 "reason": None if full is None else full.reason,
@@ -168,7 +188,11 @@ async def health(request: web.Request) -> web.Response:
                 "refused_points": store.stats.refused_points,
                 "last_error": store.stats.last_error,
             },
-            "pipeline": vars_of(app[appkeys.PIPELINE].stats),
+            "pipeline": {
+                **vars_of(app[appkeys.PIPELINE].stats),
+                "lag_ms": pipeline_lag.lag_ms(),
+                "queued": pipeline_lag.queued(),
+            },
             "rejected_by_reason": dict(app[appkeys.REJECTIONS].by_reason),
             "wall": vars_of(app[appkeys.BROADCASTER].stats),
             "webhooks": vars_of(app[appkeys.NOTIFIER].stats),

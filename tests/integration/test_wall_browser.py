@@ -4,9 +4,10 @@ test-artifacts/."""
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qs, urlsplit
 
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Page, expect
 
 from ioc.accounts import Role
 from tests.factories import payload
@@ -94,3 +95,22 @@ async def test_without_a_login_the_wall_sends_to_the_login_page(
     await page.goto(f"{service.url}/wall?lang=en")
     url = urlsplit(page.url)
     assert url.path == "/login" and parse_qs(url.query)["next"] == ["/wall?lang=en"]
+
+
+async def test_a_large_skew_of_the_walls_clock_is_shown_and_the_feed_stays_live(
+    service: RunningService, browser: Browser
+) -> None:
+    """This computer's clock 10 minutes behind the server's: the wall says so by its clock.
+    Liveness does not depend on either clock (the page's monotonic clock), so it stays live."""
+    context = await logged_in_context(browser, service, Role.VIEWER, 1600, 900)
+    await context.clock.set_fixed_time(time.time() - 600)
+    page = await context.new_page()
+    await page.goto(f"{service.url}/wall")
+    skew = page.get_by_test_id("clock-skew")
+    await expect(skew).to_be_visible(timeout=10_000)
+    await expect(skew).to_contain_text("lệch +6")  # +599 … +601 s
+    await expect(page.locator("body")).to_have_attribute("data-feed", "live")
+    await page.get_by_test_id("lang-en").click()
+    await expect(skew).to_contain_text("Server clock +6")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "wall-clock-skew.png"))

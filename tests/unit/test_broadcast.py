@@ -65,6 +65,7 @@ def test_heartbeats_carry_the_sequence_without_advancing_it() -> None:
     client = b.attach(None)
     drain(b, client)
     b.publish({"type": "alert"})
-    b.heartbeat("2026-11-23T08:00:00Z")
+    b.heartbeat("2026-11-23T08:00:00Z", 2.5)
     frames = drain(b, client)
     assert [(f["type"], f["seq"]) for f in frames] == [("alert", 1), ("heartbeat", 1)]
+    assert frames[1]["server_time"] == "2026-11-23T08:00:00Z" and frames[1]["interval_s"] == 2.5

@@ -1,7 +1,7 @@
 /*
  * IOC operations wall — live environmental monitoring display.
  *
- * Plain ES2020; shared helpers from common.js (window.IOC). No network resources other than
+ * An ES module (ES2020); shared helpers from common.js (window.IOC). No network resources other than
  * the same-origin websocket at /ws and GET /api/v1/readings (trend chart).
  * See wall.html for the static skeleton.
  *
@@ -13,13 +13,13 @@
  *   1. Constants and the VI/EN dictionary
  *   2. Formatting helpers (time in Asia/Ho_Chi_Minh, numbers, labels)
  *   3. Application state
- *   4. Websocket connection (reconnect with backoff, watchdog)
+ *   4. Websocket connection (wall/connection.js: reconnect with backoff, stale and lost feed)
  *   5. Protocol message handlers
  *   6. Renderers: header/clock, KPIs (incl. worst AQI, fire danger), map,
  *      tooltip, alert list, station table, trend chart; map colouring, kiosk
  *   7. Language switching and start-up
  */
-'use strict';
+import { createFeed } from './wall/connection.js';
 
 (() => {
   // ---------------------------------------------------------------------------
@@ -36,12 +36,10 @@
   const LANG_STORAGE_KEY = 'ioc.wall.lang';
   const SUPPORTED_LANGS = IOC.LANGS;
 
-  const RECONNECT_MIN_MS = 1000;
-  const RECONNECT_MAX_MS = 15000;
-  const FRAME_TIMEOUT_MS = 20000;      // no frame for this long => connection lost
   const RESOLVED_KEEP = 10;            // "recently resolved" list length
   const CRITICAL_FLASH_MS = 6000;      // flashing of a new critical alert row
   const TOAST_MS = 8000;               // error frame display time
+  const CLOCK_SKEW_SHOWN_MS = 5000;    // a larger server clock skew is shown by the clock
   const HOUR_MS = 3600 * 1000;
   const TREND_WINDOW_MS = 24 * HOUR_MS;  // trend chart: last 24 h
   const TREND_REFRESH_MS = 30000;        // re-fetch while the chart is open
@@ -92,6 +90,10 @@
       cameraAnalysisPaused: 'tạm dừng phân tích',
       connConnecting: 'Đang kết nối…',
       connLost: 'Mất kết nối',
+      connStale: 'Dữ liệu cũ',
+      staleTitle: 'DỮ LIỆU KHÔNG CẬP NHẬT',
+      staleDetail: (s) => `Không nhận được gì từ máy chủ trong ${s} giây · kết nối vẫn mở · dữ liệu hiển thị đã cũ`,
+      clockSkew: (s) => `Đồng hồ máy chủ lệch ${s} giây so với máy này`,
       bannerRetryIn: (s, n) => `Thử kết nối lại sau ${s} giây (lần ${n}) · dữ liệu hiển thị có thể đã cũ`,
       bannerRetrying: (n) => `Đang kết nối lại (lần ${n})… · dữ liệu hiển thị có thể đã cũ`,
       bannerSince: (t) => ` · mất kết nối từ ${t}`,
@@ -191,6 +193,10 @@
       cameraAnalysisPaused: 'analysis paused',
       connConnecting: 'Connecting…',
       connLost: 'Disconnected',
+      connStale: 'Stale',
+      staleTitle: 'DATA NOT UPDATING',
+      staleDetail: (s) => `Nothing received from the server for ${s} s · connection still open · displayed data is stale`,
+      clockSkew: (s) => `Server clock ${s} s off this computer's`,
       bannerRetryIn: (s, n) => `Retrying in ${s} s (attempt ${n}) · displayed data may be stale`,
       bannerRetrying: (n) => `Reconnecting (attempt ${n})… · displayed data may be stale`,
       bannerSince: (t) => ` · disconnected since ${t}`,
@@ -407,8 +413,6 @@
     serverSeq: null,
     serverOffsetMs: 0,
     lastDataAt: null,
-    connected: false,
-    disconnectedAt: null,
     selectedStationId: null,   // pinned in the tooltip panel and shown in the trend chart
     hoveredStationId: null,
     mapColor: 'status',        // map marker colouring: 'status' or 'aqi' (air stations)
@@ -416,109 +420,26 @@
   };
 
   // ---------------------------------------------------------------------------
-  // 4. Websocket connection
+  // 4. Websocket connection: wall/connection.js (reconnects, stale and lost feed)
   // ---------------------------------------------------------------------------
 
-  const connection = {
-    socket: null,
-    backoffMs: RECONNECT_MIN_MS,
-    attempt: 0,
-    retryTimer: null,
-    retryAt: null,
-    watchdogTimer: null,
-    everConnected: false,
-  };
-
-  function buildSocketUrl() {
-    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    let url = `${scheme}//${location.host}/ws`;
-    if (state.lastSeq != null) url += `?since=${encodeURIComponent(state.lastSeq)}`;
-    return url;
-  }
-
-  function connect() {
-    clearTimeout(connection.retryTimer);
-    connection.retryTimer = null;
-    connection.retryAt = null;
-    connection.attempt += 1;
-    renderConnectionState();
-
-    let socket;
-    try {
-      socket = new WebSocket(buildSocketUrl());
-    } catch (err) {
-      console.warn('[wall] websocket construction failed', err);
-      scheduleReconnect();
-      return;
-    }
-    connection.socket = socket;
-    // Also guards against a connect attempt that never opens nor fails.
-    armWatchdog();
-
-    socket.addEventListener('message', (event) => {
-      if (socket !== connection.socket) return;
-      armWatchdog();
-      if (!state.connected) markConnected();
-      handleFrame(event.data);
-    });
-    const onLost = () => {
-      if (socket !== connection.socket) return;
-      handleConnectionLost();
-      loadUser();  // a refused connection may be an expired login: go to the login page
-    };
-    socket.addEventListener('close', onLost);
-    socket.addEventListener('error', onLost);
-  }
-
-  /** Restart the "no frame for 20 s" timer. */
-  function armWatchdog() {
-    clearTimeout(connection.watchdogTimer);
-    connection.watchdogTimer = setTimeout(() => {
-      console.warn('[wall] no frame for', FRAME_TIMEOUT_MS, 'ms; reconnecting');
-      handleConnectionLost();
-    }, FRAME_TIMEOUT_MS);
-  }
-
-  function markConnected() {
-    state.connected = true;
-    state.disconnectedAt = null;
-    connection.everConnected = true;
-    connection.backoffMs = RECONNECT_MIN_MS;
-    connection.attempt = 0;
-    renderConnectionState();
-  }
-
-  function handleConnectionLost() {
-    const socket = connection.socket;
-    connection.socket = null;
-    clearTimeout(connection.watchdogTimer);
-    if (socket) {
-      try { socket.close(); } catch (_) { /* already closed */ }
-    }
-    if (state.connected || state.disconnectedAt == null) state.disconnectedAt = nowMs();
-    state.connected = false;
-    scheduleReconnect();
-  }
+  const feed = createFeed({
+    socketUrl() {
+      const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+      let url = `${scheme}//${location.host}/ws`;
+      if (state.lastSeq != null) url += `?since=${encodeURIComponent(state.lastSeq)}`;
+      return url;
+    },
+    onFrame: handleFrame,
+    onChange: renderConnectionState,
+    onClosed: loadUser,  // a refused connection may be an expired login: go to the login page
+  });
 
   /** Reconnect at once without ?since= so the server sends a snapshot. */
   function resyncFromScratch() {
     console.warn('[wall] server seq went backwards; requesting a fresh snapshot');
     state.lastSeq = null;
-    const socket = connection.socket;
-    connection.socket = null;
-    if (socket) {
-      try { socket.close(); } catch (_) { /* ignore */ }
-    }
-    connect();
-  }
-
-  function scheduleReconnect() {
-    if (connection.retryTimer) return;
-    const delay = connection.backoffMs;
-    connection.backoffMs = Math.min(connection.backoffMs * 2, RECONNECT_MAX_MS);
-    connection.retryAt = Date.now() + delay;
-    connection.retryTimer = setTimeout(connect, delay);
-    renderConnectionState();
+    feed.restart();
   }
 
   // ---------------------------------------------------------------------------
@@ -558,6 +479,7 @@
         break;
       case 'heartbeat':
         applyServerTime(msg.server_time);
+        feed.heartbeatsEvery(msg.interval_s);
         if (typeof msg.seq === 'number') {
           state.serverSeq = msg.seq;
           document.body.dataset.serverSeq = String(msg.seq);
@@ -590,11 +512,13 @@
     if (Math.abs(offset - state.serverOffsetMs) > 2000) {
       state.serverOffsetMs = Math.abs(offset) > 2000 ? offset : 0;
       renderClock();
+      renderClockSkew();
     }
   }
 
   function applySnapshot(msg) {
     applyServerTime(msg.server_time);
+    feed.heartbeatsEvery(msg.heartbeat_s);
     state.parameters = msg.parameters || {};
 
     state.stations = new Map();
@@ -730,30 +654,46 @@
   }
 
   function renderConnectionState() {
-    const connected = state.connected;
-    document.body.dataset.connected = connected ? 'true' : 'false';
+    const phase = feed.phase;
+    document.body.dataset.connected = feed.connected ? 'true' : 'false';
+    document.body.dataset.feed = phase;
 
-    const indicator = $('conn-indicator');
-    let indicatorState = 'live';
-    if (!connected) indicatorState = connection.everConnected || connection.attempt > 1 ? 'lost' : 'connecting';
-    indicator.dataset.state = indicatorState;
-    setText($('conn-label'), t(indicatorState === 'live' ? 'connLive' : indicatorState === 'lost' ? 'connLost' : 'connConnecting'));
+    $('conn-indicator').dataset.state = phase;
+    setText($('conn-label'), t({ live: 'connLive', stale: 'connStale', lost: 'connLost' }[phase] ?? 'connConnecting'));
 
     // The banner appears once a connection was lost or the first attempt failed.
     const banner = $('conn-banner');
-    const showBanner = indicatorState === 'lost';
+    const showBanner = phase === 'lost';
     if (banner.hidden === showBanner) banner.hidden = !showBanner;
     if (showBanner) {
       let detail;
-      if (connection.retryAt) {
-        const seconds = Math.max(0, Math.ceil((connection.retryAt - Date.now()) / 1000));
-        detail = t('bannerRetryIn', seconds, connection.attempt + 1);
+      if (feed.retryAt) {
+        const seconds = Math.max(0, Math.ceil((feed.retryAt - Date.now()) / 1000));
+        detail = t('bannerRetryIn', seconds, feed.attempt + 1);
       } else {
-        detail = t('bannerRetrying', Math.max(1, connection.attempt));
+        detail = t('bannerRetrying', Math.max(1, feed.attempt));
       }
-      if (state.disconnectedAt) detail += t('bannerSince', formatTime(state.disconnectedAt));
+      if (feed.disconnectedAt) detail += t('bannerSince', formatTime(feed.disconnectedAt + state.serverOffsetMs));
       setText($('conn-banner-detail'), detail);
     }
+
+    // Connected, but nothing arrives: the server (or the path to it) is frozen.
+    const staleBanner = $('stale-banner');
+    const showStale = phase === 'stale';
+    if (staleBanner.hidden === showStale) staleBanner.hidden = !showStale;
+    if (showStale) {
+      setText($('stale-banner-title'), t('staleTitle'));
+      setText($('stale-banner-detail'), t('staleDetail', Math.floor(feed.silentForMs / 1000)));
+    }
+  }
+
+  /** The server's clock is shown; a large skew of this computer's clock is said. */
+  function renderClockSkew() {
+    const skew = $('clock-skew');
+    const seconds = Math.round(state.serverOffsetMs / 1000);
+    const show = Math.abs(state.serverOffsetMs) >= CLOCK_SKEW_SHOWN_MS;
+    skew.hidden = !show;
+    if (show) setText(skew, t('clockSkew', `${seconds > 0 ? '+' : '−'}${Math.abs(seconds)}`));
   }
 
   function showToast(message) {
@@ -1444,7 +1384,7 @@
     },
 
     renderEmptyState() {
-      $('alerts-empty').hidden = state.openAlerts.size > 0 || !connection.everConnected;
+      $('alerts-empty').hidden = state.openAlerts.size > 0 || !feed.everConnected;
     },
   };
 
@@ -1518,10 +1458,7 @@
       t('ack'));
     button.addEventListener('click', (event) => {
       event.stopPropagation();
-      const socket = connection.socket;
-      if (!socket || socket.readyState !== WebSocket.OPEN) return;
-      button.disabled = true;
-      socket.send(JSON.stringify({ type: 'ack', alert_id: alert.id }));
+      if (feed.send({ type: 'ack', alert_id: alert.id })) button.disabled = true;
     });
     return button;
   }
@@ -2383,6 +2320,7 @@
     renderClock();
     renderLastUpdate();
     renderConnectionState();
+    renderClockSkew();
     renderKpis();
     alertList.rebuild();
     renderResolvedList();
@@ -2399,7 +2337,7 @@
     renderLastHourKpi();
     alertList.tick();
     tooltip.tick();
-    if (!state.connected) renderConnectionState(); // retry countdown
+    if (feed.phase !== 'live') renderConnectionState(); // retry countdown, silence
   }
 
   /** Run tick() just after each (server-corrected) second boundary. */
@@ -2431,7 +2369,7 @@
     scheduleTick();
     $('logout-button').addEventListener('click', () => IOC.logout('/wall'));
     loadUser();
-    connect();
+    feed.start();
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
