@@ -1,3 +1,4 @@
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ def local_stamp(offset_s: int = 0) -> str:
 
 def run(validator: ReadingValidator, name: str, text: str, owner: str | None = None):  # type: ignore[no-untyped-def]
     origin = Origin("file", now_ms(), text.encode(), owner)
-    return ingest_station_file(validator, origin, name, text, DEFAULT_FILE_SYMBOLS)
+    return ingest_station_file(validator, origin, name, text.encode(), DEFAULT_FILE_SYMBOLS)
 
 
 def test_local_time_becomes_utc() -> None:
@@ -51,7 +52,7 @@ def test_every_bad_line_gets_its_reason_and_good_lines_stay(validator: ReadingVa
         [
             f"PM2,5 12 ug/m3 {ts} 00",
             f"PM10 high ug/m3 {ts} 00",
-            f"NO2 5 mg/m3 {ts} 00",
+            f"NO2 5 m3/h {ts} 00",
             f"Benzene 1 ug/m3 {ts} 00",
             f"PM2,5 12 ug/m3 {ts} 07",
             "PM10 3",
@@ -99,11 +100,11 @@ def test_repeated_lines_each_get_a_result(validator: ReadingValidator) -> None:
 def test_a_refused_line_keeps_that_line_not_the_file(validator: ReadingValidator) -> None:
     ts = local_stamp(600)
     filler = "".join(f"# comment {n:05}\n" for n in range(1_000))  # 16 KB of refused lines
-    text = f"{filler}NO2 5 mg/m3 {ts} 00\nPM10 {'9' * 10_000} ug/m3 {ts} 00\n"
+    text = f"{filler}NO2 5 m3/h {ts} 00\nPM10 {'9' * 10_000} ug/m3 {ts} 00\n"
     result = run(validator, f"AIR-1_{ts}.txt", text)
     payloads = [r.payload for r in result.rejections]
     assert payloads[0] == "# comment 00000"
-    assert payloads[1_000] == f"NO2 5 mg/m3 {ts} 00"
+    assert payloads[1_000] == f"NO2 5 m3/h {ts} 00"
     assert len(payloads[1_001]) <= 4_096 and payloads[1_001].startswith("PM10 999")
     assert sum(map(len, payloads)) < 30_000
 
@@ -116,7 +117,7 @@ def test_the_drop_folder_takes_a_file_whose_name_is_not_utf8(
     from ingest.drop_folder import DropFolder
     from ingest.station_files import FileResult
 
-    def process(owner: str | None, name: str, data: bytes) -> FileResult:
+    async def process(owner: str | None, name: str, data: bytes) -> FileResult:
         return run(validator, name, data.decode(), owner)
 
     folder = tmp_path / "drop"
@@ -127,6 +128,6 @@ def test_the_drop_folder_takes_a_file_whose_name_is_not_utf8(
         f.write(f"PM10 5 ug/m3 {ts} 00\n".encode())
     os.utime(path, (0, 0))
     drop = DropFolder(folder, set(), process)
-    assert drop.scan() == 1
+    assert asyncio.run(drop.scan()) == 1
     [summary] = (folder / "processed").rglob("*.result.json")
     assert "unknown_station" in summary.read_text()
