@@ -133,9 +133,11 @@ async def ingest_files(request: web.Request) -> web.Response:
         if not query_name:
             raise json_error(web.HTTPBadRequest, "multipart files, or a body with ?filename=")
         _refuse_above(limit, query_name, request.content_length or 0)
-        data = bytes(await request.read())
-        _refuse_above(limit, query_name, len(data))
-        files.append((query_name, data))
+        received = bytearray()
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            received += chunk
+            _refuse_above(limit, query_name, len(received))
+        files.append((query_name, bytes(received)))
     if not files:
         raise json_error(web.HTTPBadRequest, "no file in the request")
     owner = principal_of(request).enterprise
@@ -147,7 +149,12 @@ async def ingest_files(request: web.Request) -> web.Response:
 def _refuse_above(limit: int, name: str, size: int) -> None:
     if size > limit:
         detail = f"file {name!r} is larger than {limit} bytes (ingest.max_file_bytes)"
-        raise json_error(web.HTTPRequestEntityTooLarge, detail)
+        raise web.HTTPRequestEntityTooLarge(
+            max_size=limit,
+            actual_size=size,
+            text=json.dumps({"error": detail}, ensure_ascii=False),
+            content_type="application/json",
+        )
 
 
 async def process_file(

@@ -132,11 +132,12 @@ class UnitConverter:
             at_one = float(given.to(wanted.units).m)
         except pint.DimensionalityError:
             raise UnitRefused("another kind of quantity") from None
-        scale = (at_one - at_zero) / float(wanted.magnitude)
-        offset = at_zero / float(wanted.magnitude)
+        # 12 significant digits: pint's chain of factors leaves noise (L/s → m3/h = 3.6000…01)
+        scale = float(f"{(at_one - at_zero) / float(wanted.magnitude):.12g}")
+        offset = float(f"{at_zero / float(wanted.magnitude):.12g}")
         if not (math.isfinite(scale) and math.isfinite(offset)) or scale == 0:
             raise UnitRefused("not a unit")  # "nan", "inf"
-        return Conversion(1.0 if abs(scale - 1.0) < 1e-12 else scale, offset)
+        return Conversion(scale, offset)
 
     def _as_mass_concentration(self, parameter: str, fraction: Quantity) -> Quantity:
         """A volume fraction of a gas (ppm, ppb) as mass per volume at the reference
