@@ -3,6 +3,7 @@ refusals with their reason, and round trips through pint (property tests)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from pathlib import Path
@@ -26,7 +27,10 @@ PROPERTY = settings(
 
 @pytest.fixture(scope="module")
 def units() -> UnitConverter:
-    return UnitConverter(ReferenceConditions(), DEFAULT_GAS_MOLAR_MASSES)
+    """A converter whose clock moves a second a call: its budget of new units never ends."""
+    return UnitConverter(
+        ReferenceConditions(), DEFAULT_GAS_MOLAR_MASSES, itertools.count().__next__
+    )
 
 
 @pytest.mark.parametrize(
@@ -108,6 +112,22 @@ def test_a_refusal_is_remembered_like_a_conversion(units: UnitConverter) -> None
     for _ in range(2):
         with pytest.raises(UnitRefused):
             units.conversion("no2", "furlong", "ug/m3")
+
+
+def test_a_flood_of_made_up_units_is_refused_without_working_each_out() -> None:
+    from ingest.units import NEW_UNITS_BURST, NEW_UNITS_PER_S
+
+    now = [0.0]
+    units = UnitConverter(ReferenceConditions(), DEFAULT_GAS_MOLAR_MASSES, lambda: now[0])
+    assert units.conversion("dust", "ug/Nm3", "mg/Nm3").scale == 0.001
+    for n in range(NEW_UNITS_BURST - 1):
+        with pytest.raises(UnitRefused, match=r"^not a unit$"):
+            units.conversion("pm25", f"made-up-{n}", "ug/m3")
+    with pytest.raises(UnitRefused, match=r"^a unit not seen before, while too many new units"):
+        units.conversion("pm25", "mg/m3", "ug/m3")
+    assert units.conversion("dust", "ug/Nm3", "mg/Nm3").scale == 0.001  # known: still converted
+    now[0] += 1 / NEW_UNITS_PER_S
+    assert units.conversion("pm25", "mg/m3", "ug/m3").scale == 1000.0  # later, worked out
 
 
 MASS_CONCENTRATIONS = ["ng/m3", "ug/m3", "ug/Nm3", "mg/m3", "mg/Nm3", "g/m3", "mg/L", "ug/L"]
