@@ -151,7 +151,10 @@ class UnitConverter:
     def _work_out(self, parameter: str, sent: str, target: str) -> Conversion:
         if len(sent) > MAX_UNIT_CHARS:
             raise UnitRefused(f"not a unit ({len(sent)} characters)")
-        wanted = parse_unit(target)
+        try:
+            wanted = parse_unit(target)
+        except UnitRefused:
+            raise UnitRefused(f"the registry's unit {target!r} is not one pint reads") from None
         given = parse_unit(sent)
         if given.dimensionless and wanted.check("[mass]/[length]**3"):
             if parameter not in self._molar_masses:
@@ -164,6 +167,8 @@ class UnitConverter:
             at_zero = float(given.__class__(0 * given.magnitude, given.units).to(wanted.units).m)
             at_one = float(given.to(wanted.units).m)
         except pint.DimensionalityError:
+            if sent.strip() in ("", "-"):
+                raise UnitRefused("no unit given (a blank or '-' is pH's unit only)") from None
             raise UnitRefused("another kind of quantity") from None
         # 12 significant digits: pint's chain of factors leaves noise (L/s → m3/h = 3.6000…01)
         scale = float(f"{(at_one - at_zero) / float(wanted.magnitude):.12g}")
