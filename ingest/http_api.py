@@ -2,7 +2,8 @@
 
     POST /api/v1/ingest         JSON readings or SenML (application/senml+json)
     POST /api/v1/ingest/files   station data files: multipart (one or many), or one raw
-                                body with ?filename=<STATION>_<YYYYMMDDhhmmss>.txt
+                                body with ?filename=<STATION>_<YYYYMMDDhhmmss>.txt; a file
+                                above ingest.max_file_bytes is a 413
 
 ``Authorization: Bearer <api key>`` (or an enterprise user's login, as the portal does): an
 enterprise writes its own stations only (web.access). The
@@ -13,6 +14,7 @@ durable (spooled) before the answer is sent.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import replace
@@ -22,7 +24,13 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ingest.decode import decode_reading, decode_senml
-from ingest.station_files import FileResult, LineResult, ingest_station_file
+from ingest.station_files import (
+    FileResult,
+    LineResult,
+    read_station_file,
+    refused_file,
+    validate_station_file,
+)
 from ingest.validate import Origin, ReadingValidator, internal_error, message_rejection
 from ioc import appkeys
 from ioc.clock import now_ms
@@ -31,6 +39,7 @@ from web.access import principal_of
 from web.requests import json_error
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
+IN_THREAD_BYTES = 64 * 1024  # a file larger than this is read in a worker thread
 log = logging.getLogger(__name__)
 
 
@@ -100,6 +109,7 @@ def _decode_item(
 
 
 async def ingest_files(request: web.Request) -> web.Response:
+    limit = request.app[appkeys.CONFIG].ingest.max_file_bytes
     files: list[tuple[str, bytes]] = []
     if request.content_type.startswith("multipart/"):
         try:
@@ -110,7 +120,11 @@ async def ingest_files(request: web.Request) -> web.Response:
                 if not _is_utf8(part.name) or not _is_utf8(part.filename):
                     raise json_error(web.HTTPBadRequest, "a part's name is not UTF-8")
                 if part.filename:
-                    files.append((part.filename, bytes(await part.read(decode=True))))
+                    received = bytearray()
+                    while chunk := await part.read_chunk():
+                        received += chunk
+                        _refuse_above(limit, part.filename, len(received))
+                    files.append((part.filename, bytes(part.decode(bytes(received)))))
         except (ValueError, HttpProcessingError) as exc:  # no boundary, a bad part header
             reason = f"unreadable multipart body: {exc}".strip()
             raise json_error(web.HTTPBadRequest, reason) from None
@@ -118,29 +132,59 @@ async def ingest_files(request: web.Request) -> web.Response:
         query_name = request.query.get("filename")
         if not query_name:
             raise json_error(web.HTTPBadRequest, "multipart files, or a body with ?filename=")
-        files.append((query_name, await request.read()))
+        _refuse_above(limit, query_name, request.content_length or 0)
+        received = bytearray()
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            received += chunk
+            _refuse_above(limit, query_name, len(received))
+        files.append((query_name, bytes(received)))
     if not files:
         raise json_error(web.HTTPBadRequest, "no file in the request")
     owner = principal_of(request).enterprise
-    results = [process_file(request.app, owner, name, data) for name, data in files]
+    results = [await process_file(request.app, owner, name, data) for name, data in files]
     await request.app[appkeys.STORE].spool.sync()
     return web.json_response({"files": [file_result_json(r) for r in results]})
 
 
-def process_file(app: web.Application, owner: str | None, name: str, data: bytes) -> FileResult:
+def _refuse_above(limit: int, name: str, size: int) -> None:
+    if size > limit:
+        detail = f"file {name!r} is larger than {limit} bytes (ingest.max_file_bytes)"
+        raise web.HTTPRequestEntityTooLarge(
+            max_size=limit,
+            actual_size=size,
+            text=json.dumps({"error": detail}, ensure_ascii=False),
+            content_type="application/json",
+        )
+
+
+async def process_file(
+    app: web.Application, owner: str | None, name: str, data: bytes
+) -> FileResult:
     """Validate one station file and hand its readings and refusals to the pipeline; a bug
-    refuses the file (``internal_error``, kept) and not the other files of the request."""
+    refuses the file (``internal_error``, kept) and not the other files of the request.
+
+    ``owner`` must be an enterprise of the registry in force (checked now, not at start): a
+    drop-folder subfolder naming no enterprise has its files refused."""
     origin = Origin("file", now_ms(), data, owner)
-    symbols = app[appkeys.CONFIG].ingest.file_symbols
-    try:
-        text = data.decode("utf-8", "replace")
-        result = ingest_station_file(app[appkeys.VALIDATOR], origin, name, text, symbols)
-    except Exception:
-        log.exception("station file %r failed", name)
-        result = FileResult(name, None)
-        rejection = internal_error(origin)
-        result.rejections.append(rejection)
-        result.lines.append(LineResult(0, None, False, rejection.reason.value, rejection.detail))
+    config = app[appkeys.CONFIG].ingest
+    if owner is not None and owner not in app[appkeys.REGISTRY].enterprises:
+        detail = f"{owner!r} is not an enterprise of the registry: its files are refused"
+        result = refused_file(origin, name, RejectReason.NOT_OWNER, detail)
+    elif len(data) > config.max_file_bytes:
+        detail = f"file larger than {config.max_file_bytes} bytes (ingest.max_file_bytes)"
+        result = refused_file(replace(origin, payload=b""), name, RejectReason.TOO_LARGE, detail)
+    else:
+        try:
+            args = (origin, name, data, config.file_symbols, config.file_time_tolerance_s)
+            if len(data) > IN_THREAD_BYTES:
+                read = await asyncio.to_thread(read_station_file, *args)
+            else:
+                read = read_station_file(*args)
+            result = validate_station_file(app[appkeys.VALIDATOR], origin, read)
+        except Exception:
+            log.exception("station file %r failed", name)
+            rejection = internal_error(origin)
+            result = refused_file(origin, name, rejection.reason, rejection.detail)
     app[appkeys.PIPELINE].accept(result.readings, result.rejections)
     return result
 
@@ -158,14 +202,20 @@ def file_result_json(result: FileResult) -> dict[str, Any]:
     return {
         "name": result.name,
         "station_id": result.station_id,
+        "encoding": result.encoding,
         "accepted": result.accepted,
         "rejected": sum(not line.accepted for line in result.lines),
-        "lines": [
-            {"line": line.line, "parameter": line.parameter, "accepted": line.accepted}
-            | ({"reason": line.reason, "detail": line.detail} if not line.accepted else {})
-            for line in result.lines
-        ],
+        "status_missing": result.status_missing,
+        "lines": [line_result_json(line) for line in result.lines],
     }
+
+
+def line_result_json(line: LineResult) -> dict[str, Any]:
+    return (
+        {"line": line.line, "parameter": line.parameter, "accepted": line.accepted}
+        | ({"reason": line.reason, "detail": line.detail} if not line.accepted else {})
+        | ({"status_missing": True} if line.status_missing else {})
+    )
 
 
 def _rejection_json(r: Rejection) -> dict[str, Any]:

@@ -4,9 +4,10 @@ every refusal becomes a :class:`Rejection` with its reason, and the valid values
 bad message are kept.
 
 Checks, in order: station known; caller may write it (enterprise ownership); timestamp within
-``[now - max_age, now + max_future]``; per value: parameter known, unit as registered, a
-finite number, inside the plausible range, not already received (same station, timestamp and
-parameter).
+``[now - max_age, now + max_future]``; per value: parameter known, a finite number, a unit
+that is the registry's or converts to it (ingest.units: the value is converted, the unit it
+arrived in kept in ``Reading.sent_units``), inside the plausible range, not already received
+(same station, timestamp and parameter).
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from ingest.units import ReferenceConditions, UnitConverter, UnitRefused
 from ioc.clock import iso_utc
 from ioc.config import IngestConfig
 from ioc.messages import InstrumentStatus, Reading, Rejection, RejectReason
-from ioc.registry import StationRegistry, normalize_unit
+from ioc.registry import StationRegistry
 
 PAYLOAD_KEPT_CHARS = 4_096
 DEDUP_TIMESTAMPS_PER_STATION = 4_096
@@ -60,7 +62,10 @@ class ReadingValidator:
         self._registry = registry
         self._max_future_ms = int(config.max_future_s * 1000)
         self._max_age_ms = int(config.max_age_s * 1000)
-        # station → {ts_ms: parameters already received}, oldest first, bounded per station.
+        reference = ReferenceConditions(
+            config.reference_temperature_c, config.reference_pressure_kpa
+        )
+        self._units = UnitConverter(reference, config.gas_molar_masses_g_mol)
         # station → {ts_ms: bit mask of the parameters received}, oldest first, bounded per
         # station; a mask (one int) instead of a set of names keeps a full window ~7× smaller.
         self._received: dict[str, dict[int, int]] = {}
@@ -75,6 +80,7 @@ class ReadingValidator:
         rejections: list[Rejection],
         units: Mapping[str, object] | None = None,
         status: Mapping[str, InstrumentStatus] | None = None,
+        status_missing: frozenset[str] = frozenset(),
     ) -> Reading | None:
         def reject(reason: RejectReason, detail: str, parameter: str | None = None) -> None:
             rejection = message_rejection(origin, reason, detail, station_id or None)
@@ -104,6 +110,7 @@ class ReadingValidator:
             received = self._received[station_id] = {}
         mask = received.get(ts_ms, 0)
         kept: dict[str, float] = {}
+        sent_units: dict[str, str] = {}
         specs = station.parameters
         units = units or {}
         for key, value in values.items():
@@ -124,15 +131,25 @@ class ReadingValidator:
                 reject(RejectReason.NOT_NUMERIC, f"{key}={_shown(value)} is not a number", key)
                 continue
             unit = units.get(key)
-            if unit is not None and (
-                not isinstance(unit, str) or normalize_unit(unit) != normalize_unit(spec.unit)
-            ):
-                reject(
-                    RejectReason.WRONG_UNIT,
-                    f"{key} sent in {_shown(unit)}, the registry expects {spec.unit!r}",
-                    key,
-                )
-                continue
+            if unit is not None:
+                try:
+                    if not isinstance(unit, str):
+                        raise UnitRefused("not a unit")
+                    conversion = self._units.conversion(key, unit, spec.unit)
+                except UnitRefused as refusal:
+                    reject(
+                        RejectReason.WRONG_UNIT,
+                        f"{key} sent in {_shown(unit)}, the registry expects {spec.unit!r}: "
+                        f"{refusal}",
+                        key,
+                    )
+                    continue
+                if not conversion.identity:
+                    try:
+                        value = conversion.apply(value)
+                    except OverflowError:  # an int beyond any float
+                        value = math.inf  # refused as out of range below
+                    sent_units[key] = unit
             if not spec.low <= value <= spec.high:
                 reject(
                     RejectReason.OUT_OF_RANGE,
@@ -162,6 +179,8 @@ class ReadingValidator:
             values=kept,
             received_ms=origin.received_ms,
             status={k: s for k, s in (status or {}).items() if k in kept},
+            status_missing=status_missing & kept.keys(),
+            sent_units={k: u for k, u in sent_units.items() if k in kept},
         )
 
     def _new_bit(self, parameter: str) -> int:

@@ -142,6 +142,19 @@ DEFAULT_FILE_SYMBOLS = {
 }
 
 
+MAX_FILE_BYTES_ALLOWED = 50 * 1024 * 1024
+DEFAULT_GAS_MOLAR_MASSES = {
+    "so2": 64.066,
+    "no2": 46.0055,
+    "nox": 46.0055,
+    "no": 30.006,
+    "co": 28.010,
+    "o3": 47.997,
+    "nh3": 17.031,
+    "h2s": 34.08,
+}
+
+
 class IngestConfig(Section):
     max_future_s: float = Field(
         300.0, ge=0, description="Readings stamped further in the future are rejected."
@@ -179,6 +192,34 @@ class IngestConfig(Section):
         default_factory=lambda: dict(DEFAULT_FILE_SYMBOLS),
         description="Parameter symbols of station files → registry keys (case-insensitive); "
         "a symbol not listed is lower-cased.",
+    )
+    reference_temperature_c: float = Field(
+        25.0,
+        ge=-50,
+        le=100,
+        description="Reference temperature of gas volumes (Nm³) at which ppm/ppb of a gas become "
+        "µg/m³; 25 °C and 101.325 kPa (760 mmHg) as QCVN air standards are commonly read "
+        "(not confirmed from the regulation's text: configure).",
+    )
+    reference_pressure_kpa: float = Field(
+        101.325, gt=0, le=200, description="Reference pressure of gas volumes (see above)."
+    )
+    gas_molar_masses_g_mol: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_GAS_MOLAR_MASSES),
+        description="Molar mass of each gas parameter (g/mol), to convert ppm/ppb; NOx as NO2.",
+    )
+    max_file_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=1024,
+        le=MAX_FILE_BYTES_ALLOWED,
+        description="Largest station data file accepted (HTTP answers 413 above it; the drop "
+        "folder refuses it with a .result.json).",
+    )
+    file_time_tolerance_s: float | None = Field(
+        3600.0,
+        ge=0,
+        description="A line whose time is further than this from the time in its file's name "
+        "is refused (bad_timestamp); null: not checked.",
     )
 
 

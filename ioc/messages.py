@@ -30,6 +30,7 @@ class RejectReason(StrEnum):
     BAD_TIMESTAMP = "bad_timestamp"  # unparsable, too far in the future or too old
     DUPLICATE = "duplicate"  # same station, timestamp and parameter already received
     NOT_OWNER = "not_owner"  # the caller may not write this station
+    TOO_LARGE = "too_large"  # a station file above ingest.max_file_bytes
     INTERNAL_ERROR = "internal_error"  # a bug while processing: the message is kept here
 
 
@@ -56,7 +57,10 @@ class RawMessage:
 class Reading:
     """Validated values of one station at one instant. ``ts_ms`` is UTC epoch milliseconds.
 
-    ``status`` lists only the values whose instrument was not measuring normally.
+    ``status`` lists only the values whose instrument was not measuring normally;
+    ``status_missing`` the values sent without a status (taken as measuring: a rule may
+    choose to leave them out). ``sent_units`` keeps, for audit, the unit a value arrived in
+    when it was converted to the registry's unit.
     """
 
     station_id: str
@@ -64,6 +68,8 @@ class Reading:
     values: dict[str, float]
     received_ms: int
     status: dict[str, InstrumentStatus] = field(default_factory=dict)
+    status_missing: frozenset[str] = frozenset()
+    sent_units: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

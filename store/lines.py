@@ -1,7 +1,9 @@
 """Line protocol for what the backend stores.
 
-Measurements: ``reading`` (tags station, kind, owner; one float field per parameter and an
-integer ``<parameter>_status`` when the instrument was not measuring), ``rejected`` (the
+Measurements: ``reading`` (tags station, kind, owner; one float field per parameter, an
+integer ``<parameter>_status`` when the instrument was not measuring, a boolean
+``<parameter>_status_missing`` when no status was sent, and a string ``<parameter>_unit``, the
+unit it arrived in, when the value was converted to the registry's unit), ``rejected`` (the
 dead-letter record of refused input) and ``alert`` (alert transitions, for charts).
 Readings are serialised by hand (≈3 µs instead of ≈14 µs per point through
 ``influxdb_client.Point``): station ids and parameter keys are restricted by the registry to
@@ -39,6 +41,12 @@ class ReadingSerializer:
             fields = ",".join([f"{k}={v!r}" for k, v in r.values.items()])
             if r.status:
                 fields += "," + ",".join([f"{k}_status={int(s)}i" for k, s in r.status.items()])
+            if r.status_missing:
+                fields += "," + ",".join([f"{k}_status_missing=true" for k in r.status_missing])
+            if r.sent_units:
+                fields += "," + ",".join(
+                    [f'{k}_unit="{_string(u)}"' for k, u in r.sent_units.items()]
+                )
             out.append(f"{prefix[r.station_id]}{fields} {r.ts_ms}")
         return out
 

@@ -90,12 +90,25 @@ def test_bad_values_are_refused_one_by_one_and_the_rest_kept(
 
 
 def test_wrong_unit_and_non_finite_values(decoder: ReadingValidator) -> None:
-    body = b'{"ts": %d, "values": {"pm25": 5, "pm10": NaN, "no2": 3}, "units": {"pm25": "mg/m3"}}'
+    body = b'{"ts": %d, "values": {"pm25": 5, "pm10": NaN, "no2": 3}, "units": {"pm25": "ppm"}}'
     reading, rejections = decode(decoder, "AIR-1", body % (now_ms() // 1000))
     assert reading is not None and reading.values == {"no2": 3.0}
     reasons = {r.parameter: r.reason for r in rejections}
     assert reasons == {"pm25": RejectReason.WRONG_UNIT, "pm10": RejectReason.NOT_NUMERIC}
-    assert "registry expects 'ug/m3'" in next(r.detail for r in rejections if r.parameter == "pm25")
+    detail = next(r.detail for r in rejections if r.parameter == "pm25")
+    assert detail.startswith("pm25 sent in 'ppm', the registry expects 'ug/m3': a volume fraction")
+
+
+def test_a_convertible_unit_is_converted_and_the_sent_unit_kept(
+    decoder: ReadingValidator,
+) -> None:
+    units = {"pm25": "mg/Nm3", "pm10": "ug/Nm3"}
+    reading, rejections = decode(
+        decoder, "AIR-1", payload({"pm25": 0.035, "pm10": 40}, units=units)
+    )
+    assert rejections == [] and reading is not None
+    assert reading.values == {"pm25": pytest.approx(35.0), "pm10": 40.0}
+    assert reading.sent_units == {"pm25": "mg/Nm3"}  # ug/Nm3 is the registry's unit: not kept
 
 
 def test_booleans_are_not_numbers(decoder: ReadingValidator) -> None:
@@ -138,7 +151,7 @@ def test_senml_records_resolve_base_fields_and_group_by_time(decoder: ReadingVal
         {"bn": "AIR-1:", "bt": 1_795_000_000, "bu": "ug/m3", "n": "pm25", "v": 20.5},
         {"n": "pm10", "v": 40},
         {"n": "pm25", "t": 60, "v": 22},
-        {"bn": "AIR-2/", "n": "no2", "u": "mg/m3", "v": 1},
+        {"bn": "AIR-2/", "n": "no2", "u": "m3/h", "v": 1},
     ]
     readings, rejections = senml(decoder, pack)
     assert sorted((r.station_id, r.ts_ms, tuple(sorted(r.values.items()))) for r in readings) == [

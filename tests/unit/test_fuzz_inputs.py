@@ -196,7 +196,8 @@ def test_any_station_file_gives_every_line_a_result(
     good = f"NO2 7 ug/m3 {ts} 00"
     text = "\n".join([*(line.replace("{ts}", ts) for line in lines), good])
     origin = Origin("file", now_ms(), text.encode())
-    result = ingest_station_file(checker, origin, f"AIR-2_{ts}.txt", text, DEFAULT_FILE_SYMBOLS)
+    name = f"AIR-2_{ts}.txt"
+    result = ingest_station_file(checker, origin, name, text.encode(), DEFAULT_FILE_SYMBOLS)
     numbers = [line.line for line in result.lines]
     assert numbers == sorted(set(numbers))
     assert len(numbers) == sum(1 for line in text.splitlines() if line.split())
