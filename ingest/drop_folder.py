@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,14 +29,8 @@ ProcessFile = Callable[[str | None, str, bytes], Awaitable[FileResult]]  # (owne
 
 
 class DropFolder:
-    def __init__(
-        self,
-        folder: Path,
-        enterprises_at_start: Collection[str],
-        process: ProcessFile,
-    ) -> None:
-        """``enterprises_at_start`` is not used: confinement follows the live registry in
-        ``process``. It stays until ioc/service.py stops passing it."""
+    def __init__(self, folder: Path, process: ProcessFile) -> None:
+        """Confinement of a subfolder follows the live registry: ``process`` checks it."""
         self.folder = folder
         self._process = process
         self.processed = 0

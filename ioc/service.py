@@ -340,7 +340,6 @@ async def drop_folder_context(app: web.Application) -> AsyncIterator[None]:
         return
     folder = DropFolder(
         config.drop_folder,
-        set(app[appkeys.REGISTRY].enterprises),
         lambda owner, name, data: process_file(app, owner, name, data),
     )
     async with _background(folder.run(config.drop_folder_poll_s), "drop-folder"):

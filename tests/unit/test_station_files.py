@@ -130,7 +130,7 @@ def test_the_drop_folder_takes_a_file_whose_name_is_not_utf8(
     with open(path, "wb") as f:
         f.write(f"PM10 5 ug/m3 {ts} 00\n".encode())
     os.utime(path, (0, 0))
-    drop = DropFolder(folder, set(), process)
+    drop = DropFolder(folder, process)
     assert asyncio.run(drop.scan()) == 1
     [summary] = (folder / "processed").rglob("*.result.json")
     assert "unknown_station" in summary.read_text()
