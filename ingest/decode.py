@@ -13,7 +13,8 @@ JSON is parsed by orjson (≈0.5 µs for a reading of six values, the standard l
 orjson is strict RFC 8259; what it refuses is parsed again by the standard library, so its
 extensions keep today's meaning: ``NaN``/``Infinity`` literals and ``1e400`` reach the
 validator as non-finite numbers (refused per value), lone surrogates, UTF-16/32 and a byte
-order mark are accepted as before, and only what neither takes is malformed.
+order mark are accepted as before, and only what neither takes is malformed. orjson reads
+integers beyond 64 bits as floats: a value or time that big is out of range either way.
 """
 
 from __future__ import annotations
