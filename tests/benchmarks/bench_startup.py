@@ -25,7 +25,8 @@ import time
 import urllib.request
 from datetime import datetime
 
-import paho.mqtt.publish
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.benchmarks.bench_load import VALUE_RANGES, write_bench_registry
 from tests.benchmarks.bench_stack import (
@@ -76,6 +77,18 @@ def _write_history(stack: BenchStack, database: str, stations: list[str]) -> int
     return len(lines)
 
 
+def _publish(stack: BenchStack, topic: str, body: str) -> None:
+    """One QoS 1 message, returned once the broker acknowledged it."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    client.connect("127.0.0.1", stack.mosquitto.port)
+    client.loop_start()
+    try:
+        client.publish(topic, body, qos=1).wait_for_publish(timeout=10)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
 def _logged_at(line: str) -> float | None:
     """Epoch seconds of a log line (``%(asctime)s``: local time with milliseconds)."""
     try:
@@ -92,13 +105,7 @@ def _log_since(service: ServiceProcess, offset: int) -> str:
 
 def _one_start(service: ServiceProcess, stack: BenchStack, station: str) -> dict[str, float]:
     ts_s = round(time.time() - 1, 3)
-    paho.mqtt.publish.single(
-        service.topic(station),
-        f'{{"ts":{ts_s},"values":{{"pm25":21.5,"pm10":33.0}}}}',
-        qos=1,
-        hostname="127.0.0.1",
-        port=stack.mosquitto.port,
-    )
+    _publish(stack, service.topic(station), f'{{"ts":{ts_s},"values":{{"pm25":21.5,"pm10":33.0}}}}')
     log_offset = service.log_path.stat().st_size if service.log_path.exists() else 0
     where = f"station = '{station}' AND time = {int(ts_s * 1000)}ms"
     with service.log_path.open("ab") as log:
