@@ -6,6 +6,9 @@ time in a worker thread (analytics/cameras/worker.py), so a slow camera never qu
 stale frames nor delays the others; frames replaced before analysis are counted. Every
 output — metrics lines, rule transitions, a snapshot now and then — goes to ``on_output``.
 Frames for an unknown camera are counted and dropped.
+
+The camera analytics (OpenCV, SciPy: ~0.5 s to import) are imported when the feed is built,
+not with this module, so importing the service does not wait for them.
 """
 
 from __future__ import annotations
@@ -15,21 +18,23 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import aiomqtt
 
 from analytics.cameras.config import CamerasConfig
-from analytics.cameras.source import CameraSource
-from analytics.cameras.worker import CameraOutput, CameraWorker, workers
 from ioc.clock import now_ms
 from ioc.config import MqttConfig
 from ioc.errors import ConfigError
+
+if TYPE_CHECKING:
+    from analytics.cameras.worker import CameraOutput, CameraWorker
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0
 FROM_MQTT = "mqtt"
 
-OnOutput = Callable[[str, int, CameraOutput], None]  # (camera id, frame time, output)
+OnOutput = Callable[[str, int, "CameraOutput"], None]  # (camera id, frame time, output)
 
 
 @dataclass(slots=True)
@@ -43,6 +48,8 @@ class CameraFeedStats:
 
 class CameraFeed:
     def __init__(self, mqtt: MqttConfig, cameras: CamerasConfig, on_output: OnOutput) -> None:
+        from analytics.cameras.worker import workers
+
         self._mqtt = mqtt
         self._config = cameras
         self._on_output = on_output
@@ -117,6 +124,8 @@ class CameraFeed:
             self._emit(camera_id, now, worker.tick(now))
 
     async def _analyse_url(self, camera_id: str, url: str, fps: float) -> None:
+        from analytics.cameras.source import CameraSource
+
         worker, source = self.workers[camera_id], CameraSource(url, fps)
         try:
             async for image, ts_ms in source.frames():

@@ -7,7 +7,8 @@
                       the check that ends a full spool's state when there is room again
     alerts_context    alert book (SQLite), webhook notifier, escalation check
     pipeline_context  validator, analytics engine, station board, broadcaster,
-                      MQTT link (receiver) and the pipeline task between them
+                      MQTT link (receiver) and the pipeline task between them; subscribed
+                      before the analytics warm-up (ioc.warmup), processing after it
     cameras_context   camera frames (MQTT or URL) → camera workers → metrics, alerts, snapshots
     drop_folder_context  the watched folder of station data files (if configured)
     wall_context      periodic station deltas and heartbeats to websocket clients, and the
@@ -22,7 +23,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
@@ -30,7 +31,6 @@ from aiohttp import web
 from alerts.lifecycle import AlertBook
 from alerts.notify import WebhookNotifier
 from analytics.cameras.snapshots import SnapshotStore
-from analytics.cameras.worker import CameraOutput
 from analytics.engine import AnalyticsEngine
 from ingest.camera_feed import CameraFeed
 from ingest.credentials import ENTERPRISE, Credentials
@@ -67,6 +67,9 @@ from web.routes import add_routes
 from web.station_board import StationBoard
 from web.unavailable import refuse_while_storage_full
 from web.wire import alert_json, parameters_json
+
+if TYPE_CHECKING:
+    from analytics.cameras.worker import CameraOutput
 
 log = logging.getLogger(__name__)
 SHUTDOWN_FLUSH_S = 10.0
@@ -277,18 +280,27 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.SETTINGS].subscribe(live)
     app[appkeys.LIVE_CONFIG] = live
 
-    await warm_up(engine, store, registry, alerts, config.analytics.warmup_hours)
+    # Subscribed first: while the analytics warm up from InfluxDB, what arrives waits in the
+    # inbox (then in the broker), and is processed once the history is in.
+    warmed_up = asyncio.Event()
+
+    async def process() -> None:
+        await warmed_up.wait()
+        await pipeline.run(inbox, acknowledge)
 
     async def analytics_ticks() -> None:  # offline stations, hourly AQI, daily fire danger
+        await warmed_up.wait()
         while True:
             await asyncio.sleep(ANALYTICS_TICK_S)
             pipeline.apply_analytics(pipeline.engine.tick(now_ms()))
 
     async with (
-        _background(pipeline.run(inbox, acknowledge), "pipeline"),
+        _background(process(), "pipeline"),
         _background(analytics_ticks(), "analytics-ticks"),
         _background(mqtt.run(), "mqtt"),
     ):
+        await warm_up(engine, store, registry, alerts, config.analytics.warmup_hours)
+        warmed_up.set()
         yield
     await live.close()
     # Receiving stopped first, then processing: what was received is still processed.
@@ -326,7 +338,9 @@ async def cameras_context(app: web.Application) -> AsyncIterator[None]:
             )
         alerts.apply(out.transitions)
 
-    feed = CameraFeed(app[appkeys.CONFIG].mqtt, config, on_output)
+    # Built in a thread: importing OpenCV and SciPy (~0.5 s) leaves the event loop to the
+    # pipeline, which starts on the readings received while the analytics warmed up.
+    feed = await asyncio.to_thread(CameraFeed, app[appkeys.CONFIG].mqtt, config, on_output)
     app[appkeys.CAMERAS] = feed
     app[appkeys.SNAPSHOTS] = snapshots
     async with _background(feed.run(), "cameras"):

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ingest.decode import loads
 from ioc import appkeys
 from ioc.errors import StoreError
 
@@ -51,7 +52,7 @@ async def json_body(
     and every ``required`` one."""
     raw = await request.read()
     try:
-        body = json.loads(raw) if raw.strip() else {}
+        body = loads(raw) if raw.strip() else {}
     except UnicodeDecodeError:  # before ValueError: it is one
         raise bad_request("the body is not UTF-8") from None
     except (ValueError, RecursionError):

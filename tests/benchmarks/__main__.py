@@ -5,7 +5,9 @@ progress output, then rewrite docs/benchmarks.md.
    Wall (bench_wall): alert latency under load and websocket fan-out.
    HTTP (bench_http): POST /api/v1/ingest in batches of 500 into InfluxDB.
    Cameras (bench_cameras): traffic pipeline frames/s, counting accuracy, smoke detection.
-   Both are other modules' ``main()``, which return flat dicts of figures.
+   Pipeline (bench_pipeline): CPU per message of ``Pipeline.process`` (batches of 500).
+   Start-up (bench_startup): ``ioc serve`` process start → MQTT subscribed → first stored point.
+   All are other modules' ``main()``, which return flat dicts of figures.
 2. Raw broker ceiling (bench_broker): publishers → Mosquitto → a bare counting subscriber.
 3. Catch-up (bench_catchup): a backlog queued in the broker while the service was down,
    worked off by ``ioc serve`` with no publisher competing: the service's own ceiling.
@@ -40,6 +42,8 @@ FIGURES_BENCHMARKS = {  # name → module whose main() returns {figure: value}
     "wall": "tests.benchmarks.bench_wall",
     "http": "tests.benchmarks.bench_http",
     "cameras": "tests.benchmarks.bench_cameras",
+    "pipeline": "tests.benchmarks.bench_pipeline",
+    "startup": "tests.benchmarks.bench_startup",
 }
 BENCHMARKS = [*FIGURES_BENCHMARKS, "broker", "catchup", "ingest"]
 T = TypeVar("T")

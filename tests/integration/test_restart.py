@@ -7,8 +7,11 @@ import asyncio
 import time
 
 import aiohttp
+import aiomqtt
+import pytest
 from aiohttp import web
 
+import ioc.service
 from alerts.lifecycle import AlertBook
 from ioc import appkeys
 from ioc.config import IocConfig
@@ -16,6 +19,8 @@ from ioc.messages import RuleTransition, Severity
 from ioc.registry import StationRegistry
 from ioc.service import create_app
 from store.influx import InfluxStore
+from tests.factories import payload
+from tests.integration.conftest import eventually
 
 
 async def test_a_restart_rebuilds_windows_and_reconciles_alerts(config: IocConfig) -> None:
@@ -62,5 +67,43 @@ async def test_a_restart_rebuilds_windows_and_reconciles_alerts(config: IocConfi
         assert book.get(stuck.id).state.value == "resolved"
         active = {(a.rule_id, a.station_id) for a in book.open_alerts()}
         assert active == {("pm25_24h", "AIR-1")}
+    finally:
+        await runner.cleanup()
+
+
+async def test_readings_received_during_the_warm_up_are_processed_after_it(
+    config: IocConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service subscribes before the warm-up: a reading published meanwhile waits in the
+    inbox, and is processed once the history is in."""
+    app = create_app(config, StationRegistry.from_file(config.registry))
+    real_warm_up = ioc.service.warm_up
+    processed_during_warm_up: list[int] = []
+
+    async def warm_up_while_a_reading_arrives(*args: object) -> int:
+        mqtt, pipeline = app[appkeys.MQTT], app[appkeys.PIPELINE]
+        await asyncio.wait_for(mqtt.connected.wait(), 10)
+        async with aiomqtt.Client("127.0.0.1", config.mqtt.port) as client:
+            topic = f"{config.mqtt.topic_prefix}/stations/AIR-1/readings"
+            await client.publish(topic, payload({"pm25": 12}), qos=1)
+
+        async def received() -> int:
+            return mqtt.stats.received
+
+        await eventually(received)
+        await asyncio.sleep(0.2)  # time the pipeline would have had to take it
+        processed_during_warm_up.append(pipeline.stats.messages)
+        return await real_warm_up(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ioc.service, "warm_up", warm_up_while_a_reading_arrives)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        assert processed_during_warm_up == [0]
+
+        async def processed() -> bool:
+            return app[appkeys.PIPELINE].stats.readings == 1
+
+        await eventually(processed)
     finally:
         await runner.cleanup()

@@ -179,3 +179,65 @@ def test_senml_on_a_station_topic_and_relative_times(decoder: ReadingValidator) 
 def test_senml_mistakes_are_explained(decoder: ReadingValidator, pack: object, detail: str) -> None:
     readings, rejections = senml(decoder, pack)
     assert readings == [] and detail in rejections[0].detail
+
+
+# JSON is parsed by orjson, and what orjson refuses by the standard library (ingest.decode):
+# the refusals are those of json.loads, whichever library parsed the message.
+
+
+@pytest.mark.parametrize(
+    ("literal", "reason"),
+    [
+        (b"NaN", RejectReason.NOT_NUMERIC),
+        (b"Infinity", RejectReason.NOT_NUMERIC),
+        (b"-Infinity", RejectReason.NOT_NUMERIC),
+        (b"1e400", RejectReason.NOT_NUMERIC),  # orjson: "number is infinity"
+        (b"123456789012345678901234567890", RejectReason.OUT_OF_RANGE),  # beyond 64 bits
+    ],
+)
+def test_numbers_orjson_refuses_or_widens_are_refused_per_value(
+    decoder: ReadingValidator, literal: bytes, reason: RejectReason
+) -> None:
+    body = b'{"ts": %d, "values": {"pm25": 5, "pm10": %s}}' % (now_ms() // 1000, literal)
+    reading, rejections = decode(decoder, "AIR-1", body)
+    assert reading is not None and reading.values == {"pm25": 5.0}
+    assert [(r.parameter, r.reason) for r in rejections] == [("pm10", reason)]
+
+
+@pytest.mark.parametrize(
+    ("body", "values"),
+    [
+        (b'{"ts": %d, "values": {"pm25": 1, "pm25": 2}}', {"pm25": 2.0}),  # the last one wins
+        (b'\xef\xbb\xbf{"ts": %d, "values": {"pm25": 3}}', {"pm25": 3.0}),  # UTF-8 BOM
+        (b'{"ts": %d, "values": {"pm25": 4}, "x": ' + b"[" * 900 + b"]" * 900 + b"}", None),
+    ],
+)
+def test_json_the_standard_library_took_is_still_taken(
+    decoder: ReadingValidator, body: bytes, values: dict[str, float] | None
+) -> None:
+    """Duplicate keys, a byte order mark (orjson refuses it) and deep nesting in a field that
+    is ignored (orjson takes up to 1024 levels, json.loads about 990)."""
+    ts = b"%d" % (now_ms() // 1000)
+    reading, rejections = decode(decoder, "AIR-1", body.replace(b"%d", ts))
+    assert rejections == []
+    assert reading is not None and reading.values == (values or {"pm25": 4.0})
+
+
+def test_a_lone_surrogate_names_an_unknown_parameter_not_a_malformed_message(
+    decoder: ReadingValidator,
+) -> None:
+    body = b'{"ts": %d, "values": {"pm25": 5, "pm\\udcff": 1}}' % (now_ms() // 1000)
+    reading, rejections = decode(decoder, "AIR-1", body)
+    assert reading is not None and reading.values == {"pm25": 5.0}
+    assert [r.reason for r in rejections] == [RejectReason.UNKNOWN_PARAMETER]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"\xff{}", b'{"ts": 1, "values": {"pm25": 5}', b"[" * 5000 + b"]" * 5000, b""],
+)
+def test_what_neither_library_parses_is_malformed(decoder: ReadingValidator, body: bytes) -> None:
+    reading, rejections = decode(decoder, "AIR-1", body)
+    assert reading is None
+    assert [r.reason for r in rejections] == [RejectReason.MALFORMED]
+    assert rejections[0].detail.startswith("not JSON")

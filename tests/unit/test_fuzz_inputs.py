@@ -17,6 +17,7 @@ from ingest.decode import (
     decode_reading,
     decode_senml,
     instrument_status,
+    loads,
     parse_json,
     parse_timestamp,
 )
@@ -151,6 +152,31 @@ def well_formed(refusals: list[Rejection]) -> bool:
 def test_any_timestamp_is_parsed_or_explained(ts: object) -> None:
     ts_ms, problem = parse_timestamp(ts)
     assert problem or -(2**63) < ts_ms * 1_000_000 < 2**63
+
+
+# Integers of 64 bits (orjson reads bigger ones as floats: a value or time that big is out of
+# range either way, see tests/unit/test_decode.py), strings with lone surrogates.
+json_value_64 = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats()
+    | st.text(st.characters(categories=["L", "N", "P", "Cc", "Cs"]), max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+
+
+@FUZZ
+@given(value=json_value_64, ensure_ascii=st.booleans())
+def test_json_is_parsed_as_the_standard_library_parses_it(
+    value: object, ensure_ascii: bool
+) -> None:
+    """orjson with the standard library behind it (ingest.decode.loads): the same values,
+    NaN, infinities and lone surrogates included."""
+    text = json.dumps(value, ensure_ascii=ensure_ascii)
+    payload = text.encode("utf-8", "surrogatepass")
+    assert repr(loads(payload)) == repr(json.loads(payload))
 
 
 @FUZZ
