@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from ingest.decode import decode_reading, decode_senml
+from ingest.decode import decode_reading, decode_senml, loads
 from ingest.station_files import (
     FileResult,
     LineResult,
@@ -52,7 +52,7 @@ async def ingest_readings(request: web.Request) -> web.Response:
     body = await request.read()
     origin = Origin("http", now_ms(), body, principal_of(request).enterprise)
     try:
-        parsed = json.loads(body)
+        parsed = loads(body)
     except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise json_error(web.HTTPBadRequest, f"body is not JSON: {exc}") from None
     validator = request.app[appkeys.VALIDATOR]

@@ -7,16 +7,14 @@ unit it arrived in, when the value was converted to the registry's unit), ``reje
 dead-letter record of refused input) and ``alert`` (alert transitions, for charts).
 Readings are serialised by hand (≈3 µs instead of ≈14 µs per point through
 ``influxdb_client.Point``): station ids and parameter keys are restricted by the registry to
-characters that need no escaping. Rejections too, escaped as ``Point`` escapes (their text is
-whatever was sent). Rare alert records go through ``Point``.
+characters that need no escaping. Rejections and alert records too, escaped as ``Point``
+escapes (their text is whatever was sent): no client library on the write path.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
-
-from influxdb_client.client.write.point import Point
-from influxdb_client.domain.write_precision import WritePrecision
 
 from ioc.messages import Alert, Reading, Rejection
 from ioc.registry import StationRegistry
@@ -86,15 +84,15 @@ def _tag(value: str) -> str:
 
 
 def alert_line(event: str, alert: Alert, ts_ms: int) -> str:
-    point = (
-        Point("alert")
-        .tag("rule", alert.rule_id)
-        .tag("station", alert.station_id)
-        .tag("severity", alert.severity.value)
-        .tag("event", event)
-        .field("alert_id", alert.id)
-        .field("value", alert.value)
-        .field("limit", alert.limit)
-        .time(ts_ms, WritePrecision.MS)
+    """An alert transition, for charts. A value or limit that is not finite is left out, as
+    InfluxDB cannot store it."""
+    numbers = "".join(
+        f",{name}={str(number).removesuffix('.0')}"
+        for name, number in (("limit", float(alert.limit)), ("value", float(alert.value)))
+        if math.isfinite(number)
     )
-    return str(point.to_line_protocol())
+    return (
+        f"alert,event={_tag(event)},rule={_tag(alert.rule_id)},"
+        f"severity={alert.severity.value},station={_tag(alert.station_id)} "
+        f'alert_id="{_string(alert.id)}"{numbers} {ts_ms}'
+    )

@@ -310,3 +310,43 @@ def test_seconds_with_milliseconds_round_to_the_millisecond_they_name() -> None:
     ...386 and make the next millisecond's reading a false duplicate."""
     assert parse_timestamp(1796427756.3869998) == (1796427756387, "")
     assert parse_timestamp(1796427756.387) == (1796427756387, "")
+
+
+@FUZZ
+@given(
+    text=st.text(),
+    value=st.floats(allow_nan=True, allow_infinity=True),
+    limit=st.floats(allow_nan=False, allow_infinity=False),
+)
+def test_alert_lines_say_what_influxdb_client_would(text: str, value: float, limit: float) -> None:
+    """The hand-written alert record is what Point writes (tags and fields sorted, whole
+    floats without ".0", what is not finite left out)."""
+    from influxdb_client.client.write.point import Point
+    from influxdb_client.domain.write_precision import WritePrecision
+
+    from ioc.messages import Alert, AlertState, Severity
+    from store.lines import alert_line
+
+    alert = Alert(
+        text or "a",
+        f"rule {text}",
+        f"st,{text}",
+        "pm25",
+        Severity.CRITICAL,
+        AlertState.OPEN,
+        1,
+        value,
+        limit,
+    )
+    reference = (
+        Point("alert")
+        .tag("rule", alert.rule_id)
+        .tag("station", alert.station_id)
+        .tag("severity", alert.severity.value)
+        .tag("event", "opened")
+        .field("alert_id", alert.id)
+        .field("value", alert.value)
+        .field("limit", alert.limit)
+        .time(7, WritePrecision.MS)
+    )
+    assert alert_line("opened", alert, 7) == str(reference.to_line_protocol())
