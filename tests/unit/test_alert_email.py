@@ -11,16 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from pydantic import ValidationError
 
 from alerts.config import EmailConfig
 from alerts.lifecycle import AlertBook
-from alerts.mail import EmailNotifier
+from alerts.mail import EMAIL_NOTIFIER, EmailNotifier
+from ioc import appkeys
 from ioc.config import IocConfig, friendly_errors
 from ioc.messages import Alert, Severity
 from ioc.registry import StationRegistry
+from ioc.service import alerts_context
 from tests.factories import registry
 from tests.unit.test_alerts import RULES, T0, Clock, config, fire
 from web.wire import alert_facts
@@ -336,3 +339,27 @@ def test_bad_e_mail_settings_are_refused_with_a_clear_reason(
     with pytest.raises(ValidationError) as refused:
         IocConfig.model_validate({"alerts": {"email": email}})
     assert friendly_errors(refused.value) == [problem]
+
+
+async def test_the_service_e_mails_what_the_alert_book_raises(
+    smtp: tuple[Mailbox, int], tmp_path: Path
+) -> None:
+    mailbox, port = smtp
+    route = {"name": "duty", "to": ["d@example.vn"]}
+    email = email_config(port, route).model_dump(mode="json")
+    app = web.Application()
+    app[appkeys.CONFIG] = IocConfig.model_validate(
+        {"alerts": {"database": str(tmp_path / "alerts.sqlite3"), "email": email}}
+    )
+    app[appkeys.RULES] = dict(RULES)
+    app[appkeys.REGISTRY] = registry(tmp_path)
+    context = alerts_context(app)
+    await anext(context)
+    app[appkeys.ALERTS].apply([fire()])
+    async with asyncio.timeout(WAIT_S):
+        await app[EMAIL_NOTIFIER].join()
+    with contextlib.suppress(StopAsyncIteration):
+        await anext(context)
+    [(to, message)] = mailbox.received
+    assert to == ["d@example.vn"]
+    assert message["Subject"] == "[KHẨN] Cảnh báo mới: Stack one — " + RULES["stack_dust"].name
