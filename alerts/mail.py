@@ -164,7 +164,7 @@ class EmailNotifier:
                 delay = min(delay * 2, MAX_BACKOFF_S)
                 continue
             except (smtplib.SMTPException, ValueError) as exc:
-                reason = _describe_error(exc)
+                reason = _smtp_reason(exc)
                 break
             self.stats.sent += 1
             if refused:
@@ -200,11 +200,11 @@ class EmailNotifier:
                 return client.send_message(message)
         except smtplib.SMTPRecipientsRefused as exc:
             if any(400 <= code < 500 for code, _ in exc.recipients.values()):
-                raise TemporaryFailure(_describe_error(exc)) from exc
+                raise TemporaryFailure(_smtp_reason(exc)) from exc
             raise
         except smtplib.SMTPResponseException as exc:
             if 400 <= exc.smtp_code < 500:
-                raise TemporaryFailure(_describe_error(exc)) from exc
+                raise TemporaryFailure(_smtp_reason(exc)) from exc
             raise
         except smtplib.SMTPServerDisconnected as exc:
             raise TemporaryFailure(f"SMTPServerDisconnected {exc}".strip()) from exc
@@ -237,7 +237,7 @@ def _quiet(route: EmailRoute, severity: Severity, utc_ms: int) -> bool:
     return local >= start or local < end  # across midnight
 
 
-def _describe_error(exc: Exception) -> str:
+def _smtp_reason(exc: Exception) -> str:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return "recipients refused: " + ", ".join(
             f"{to} ({code} {text.decode(errors='replace')})"
