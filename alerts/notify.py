@@ -4,7 +4,8 @@ Subscribe :meth:`WebhookNotifier.enqueue` to the alert book and run :meth:`Webho
 as a background task. ``enqueue`` never blocks: it keeps the events worth sending — listed in
 ``alerts.notify_events``, of an alert neither silenced nor flapping, with webhooks configured
 for its severity — as one call per URL in a bounded queue, and counts what did not fit.
-``run`` POSTs ``{"event": ..., "alert": {...}}`` with ``webhook_workers`` calls in flight. A
+``run`` POSTs ``{"event": ..., "alert": {...}}`` — or, to a webhook of format ``text``, its
+``fields`` and a one-line message (alerts.wording) — with ``webhook_workers`` calls in flight. A
 call that fails (no connection, timeout, HTTP 5xx, 408 or 429) is tried again after
 ``webhook_backoff_s``, doubled each time, up to ``webhook_attempts`` attempts; then it is
 logged and counted as failed. Any other answer outside 2xx fails at once.
@@ -21,6 +22,7 @@ from typing import Any
 import aiohttp
 
 from alerts.config import AlertsConfig
+from alerts.wording import AlertFacts, bare_facts, one_line
 from ioc.messages import Alert, Severity
 
 log = logging.getLogger(__name__)
@@ -40,23 +42,22 @@ class NotifierStats:
 
 class WebhookNotifier:
     """``render`` turns an alert into the JSON object sent (the service passes
-    ``web.wire.alert_json`` with its rules and registry); by default, the Alert's fields."""
+    ``web.wire.alert_json`` with its rules and registry); by default, the Alert's fields.
+    ``describe`` gives the names and unit of a ``text`` message; by default, the ids."""
 
     def __init__(
         self,
         config: AlertsConfig,
         session: aiohttp.ClientSession,
         render: Callable[[Alert], Mapping[str, Any]] = asdict,
+        describe: Callable[[Alert], AlertFacts] = bare_facts,
     ) -> None:
         self._config = config
         self._session = session
         self._render = render
+        self._describe = describe
         self._events = frozenset(config.notify_events)
-        self._urls = {
-            Severity.INFO: [str(url) for url in config.webhooks.info],
-            Severity.WARNING: [str(url) for url in config.webhooks.warning],
-            Severity.CRITICAL: [str(url) for url in config.webhooks.critical],
-        }
+        self._webhooks = {s: config.webhooks.for_severity(s) for s in Severity}
         self._timeout = aiohttp.ClientTimeout(total=config.webhook_timeout_s)
         self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(
             config.webhook_queue_size
@@ -72,13 +73,17 @@ class WebhookNotifier:
             if alert.silenced or alert.flapping:
                 self.stats.suppressed += 1
                 continue
-            urls = self._urls[alert.severity]
-            if not urls:
+            webhooks = self._webhooks[alert.severity]
+            if not webhooks:
                 continue
-            body = {"event": event, "alert": dict(self._render(alert))}
-            for url in urls:
+            json_body: dict[str, Any] = {"event": event, "alert": dict(self._render(alert))}
+            for webhook in webhooks:
+                body = json_body
+                if webhook.format == "text":
+                    text = one_line(event, self._describe(alert), webhook.language)
+                    body = {**webhook.fields, webhook.text_key: text}
                 try:
-                    self._queue.put_nowait((url, body))
+                    self._queue.put_nowait((str(webhook.url), body))
                 except asyncio.QueueFull:
                     self.stats.dropped += 1
                     if not self._overflowing:
@@ -125,11 +130,7 @@ class WebhookNotifier:
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF_S)
         self.stats.failed += 1
+        what = f"{body['event']} of alert {body['alert'].get('id')}" if "alert" in body else body
         log.warning(
-            "webhook %s: %s of alert %s not delivered after %d attempt(s): %s",
-            url,
-            body["event"],
-            body["alert"].get("id"),
-            attempt,
-            reason,
+            "webhook %s: %s not delivered after %d attempt(s): %s", url, what, attempt, reason
         )

@@ -5,7 +5,7 @@
                       configuration (seeded from the files on first start)
     store_context     aiohttp client session + InfluxStore flush task (spool → InfluxDB) and
                       the check that ends a full spool's state when there is room again
-    alerts_context    alert book (SQLite), webhook notifier, escalation check
+    alerts_context    alert book (SQLite), webhook and e-mail notifiers, escalation check
     pipeline_context  validator, analytics engine, station board, broadcaster,
                       MQTT link (receiver) and the pipeline task between them; subscribed
                       before the analytics warm-up (ioc.warmup), processing after it
@@ -29,6 +29,7 @@ import aiohttp
 from aiohttp import web
 
 from alerts.lifecycle import AlertBook
+from alerts.mail import EMAIL_NOTIFIER, EmailNotifier
 from alerts.notify import WebhookNotifier
 from analytics.cameras.snapshots import SnapshotStore
 from analytics.engine import AnalyticsEngine
@@ -66,7 +67,7 @@ from web.portal_api import add_portal_routes
 from web.routes import add_routes
 from web.station_board import StationBoard
 from web.unavailable import refuse_while_storage_full
-from web.wire import alert_json, parameters_json
+from web.wire import alert_facts, alert_json, parameters_json
 
 if TYPE_CHECKING:
     from analytics.cameras.worker import CameraOutput
@@ -175,7 +176,8 @@ async def store_context(app: web.Application) -> AsyncIterator[None]:
 
 
 async def alerts_context(app: web.Application) -> AsyncIterator[None]:
-    """The alert book (SQLite), its webhook notifier and the periodic escalation check."""
+    """The alert book (SQLite), its webhook and e-mail notifiers and the periodic escalation
+    check."""
     config, rules, registry = app[appkeys.CONFIG], app[appkeys.RULES], app[appkeys.REGISTRY]
     if config.alerts.database != ":memory:":
         Path(config.alerts.database).parent.mkdir(parents=True, exist_ok=True)
@@ -191,18 +193,29 @@ async def alerts_context(app: web.Application) -> AsyncIterator[None]:
     try:
         async with aiohttp.ClientSession() as session:
             notifier = WebhookNotifier(
-                config.alerts, session, render=lambda a: alert_json(a, rules, registry)
+                config.alerts,
+                session,
+                render=lambda a: alert_json(a, rules, registry),
+                describe=lambda a: alert_facts(a, rules, registry),
+            )
+            mailer = EmailNotifier(
+                config.alerts.email,
+                registry.get,
+                describe=lambda a: alert_facts(a, rules, registry),
             )
             book.subscribe(notifier.enqueue)
+            book.subscribe(mailer.enqueue)
             app[appkeys.NOTIFIER] = notifier
+            app[EMAIL_NOTIFIER] = mailer
             async with (
                 _background(notifier.run(), "webhooks"),
+                _background(mailer.run(), "e-mail"),
                 _background(escalate_and_purge(), "escalations"),
             ):
                 yield
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(SHUTDOWN_FLUSH_S):
-                        await notifier.join()
+                        await asyncio.gather(notifier.join(), mailer.join())
     finally:
         book.shutdown()
 

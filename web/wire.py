@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from alerts.wording import AlertFacts
 from analytics.cameras.alarms import RULES as CAMERA_RULES
 from analytics.detectors import ANOMALY_RULES
 from ioc.clock import iso_utc
@@ -50,6 +51,21 @@ def alert_json(
         "closed_at": iso_utc(alert.closed_ms),
         "snapshot": evidence,
     }
+
+
+def alert_facts(
+    alert: Alert, rules: Mapping[str, RuleConfig], registry: StationRegistry
+) -> AlertFacts:
+    """Names and unit of an alert for messages in words (e-mail, text webhooks)."""
+    rule = rules.get(alert.rule_id)
+    station = registry.get(alert.station_id)
+    spec = station.parameters.get(alert.parameter) if station else None
+    return AlertFacts(
+        alert,
+        station_name=station.name if station else alert.station_id,
+        rule_name=rule.name if rule else builtin_rule_name(alert.rule_id),
+        unit=spec.unit_display if spec else "",
+    )
 
 
 def builtin_rule_name(rule_id: str) -> str:

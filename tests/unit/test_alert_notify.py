@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestServer
 from alerts.config import AlertsConfig
 from alerts.lifecycle import AlertBook
 from alerts.notify import WebhookNotifier
+from alerts.wording import AlertFacts
 from ioc.messages import Severity
 from tests.factories import registry
 from tests.unit.test_alerts import RULES, T0, Clock, config, fire
@@ -50,7 +51,7 @@ async def hook(aiohttp_server: Callable[..., Any]) -> AsyncIterator[tuple[Hook, 
     receiver.release.set()
 
 
-def notifier_config(*urls: str, **changes: object) -> AlertsConfig:
+def notifier_config(*urls: str | dict[str, Any], **changes: object) -> AlertsConfig:
     values: dict[str, object] = {
         "webhooks": {"critical": list(urls)},
         "webhook_backoff_s": 0.01,
@@ -173,3 +174,30 @@ async def test_enqueue_never_blocks_and_counts_what_does_not_fit(
     notifier = WebhookNotifier(config, session)  # not running: nothing leaves the queue
     notifier.enqueue(an_alert_event() * 2)
     assert (notifier.stats.queued, notifier.stats.dropped) == (3, 1)
+
+
+async def test_a_text_webhook_gets_its_fields_and_a_one_line_message(
+    hook: tuple[Hook, str], session: aiohttp.ClientSession
+) -> None:
+    receiver, url = hook
+    sms = {"url": url, "format": "text", "text_key": "message", "fields": {"to": "+84901234567"}}
+    chat = {"url": url, "format": "text", "language": "en", "fields": {"chat_id": -100123}}
+    notifier = WebhookNotifier(
+        notifier_config(sms, chat),
+        session,
+        describe=lambda a: AlertFacts(a, "Stack one", "Dust", unit="mg/Nm³"),
+    )
+    async with delivering(notifier):
+        notifier.enqueue(an_alert_event())  # opened 2027-01-15 08:00 UTC = 15:00 Vietnam time
+    assert sorted(receiver.bodies, key=lambda body: "to" in body) == [
+        {
+            "chat_id": -100123,
+            "text": "[CRITICAL] New alert: Stack one — Dust: "
+            "250 mg/Nm³ (limit 200 mg/Nm³), 15:00 15/01",
+        },
+        {
+            "to": "+84901234567",
+            "message": "[KHẨN] Cảnh báo mới: Stack one — Dust: "
+            "250 mg/Nm³ (giới hạn 200 mg/Nm³), 15:00 15/01",
+        },
+    ]
