@@ -751,6 +751,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                             "rejected_by_reason",
                             "wall",
                             "webhooks",
+                            "email",
                         )
                     },
                 },

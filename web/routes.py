@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from alerts.lifecycle import AlertError
+from alerts.mail import EMAIL_NOTIFIER
 from ioc import appkeys
 from ioc.accounts import Role
 from ioc.audit import DENIED, OK
@@ -196,6 +197,7 @@ async def health(request: web.Request) -> web.Response:
             "rejected_by_reason": dict(app[appkeys.REJECTIONS].by_reason),
             "wall": vars_of(app[appkeys.BROADCASTER].stats),
             "webhooks": vars_of(app[appkeys.NOTIFIER].stats),
+            "email": vars_of(app[EMAIL_NOTIFIER].stats),
         }
     )
 
