@@ -175,7 +175,7 @@ async def test_an_alert_acknowledged_from_the_wall_reaches_every_wall(
 
 
 BAD_VALUES = [
-    ("wrong_unit", b'{"ts": %(ts)s, "values": {"pm25": 5, "pm10": 9}, "units": {"pm25": "mg/m3"}}'),
+    ("wrong_unit", b'{"ts": %(ts)s, "values": {"pm25": 5, "pm10": 9}, "units": {"pm25": "m3/h"}}'),
     ("not_numeric", b'{"ts": %(ts)s, "values": {"pm25": NaN, "pm10": 9}}'),
     ("not_numeric", b'{"ts": %(ts)s, "values": {"pm25": "5", "pm10": 9}}'),
     ("out_of_range", b'{"ts": %(ts)s, "values": {"pm25": 100000, "pm10": 9}}'),
