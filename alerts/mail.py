@@ -26,6 +26,7 @@ from email.utils import formatdate, make_msgid
 from aiohttp import web
 
 from alerts.config import EmailConfig, EmailRoute
+from alerts.delivery import DeliveryQueue
 from alerts.wording import AlertFacts, bare_facts, body, subject
 from ioc.clock import LOCAL_TZ, now_ms
 from ioc.messages import Alert, Severity
@@ -74,9 +75,10 @@ class EmailNotifier:
         self._station_of = station_of
         self._describe = describe
         self._clock = clock
-        self._queue: asyncio.Queue[Outgoing] = asyncio.Queue(config.queue_size)
-        self._overflowing = False
         self.stats = EmailStats()
+        self._outbox: DeliveryQueue[Outgoing] = DeliveryQueue(
+            "e-mail", config.queue_size, config.workers, self._deliver, self.stats
+        )
 
     def enqueue(self, events: Iterable[tuple[str, Alert]]) -> None:
         """Queue the e-mails of ``events``; never blocks (an alert book subscriber)."""
@@ -94,17 +96,17 @@ class EmailNotifier:
                 if _quiet(route, alert.severity, self._clock()):
                     self.stats.quiet += 1
                     continue
-                self._put(Outgoing(route.name, event, alert.id, self._message(route, event, facts)))
+                self._outbox.put(
+                    Outgoing(route.name, event, alert.id, self._message(route, event, facts))
+                )
 
     async def run(self) -> None:
         """Send the queued e-mails until cancelled."""
-        async with asyncio.TaskGroup() as workers:
-            for n in range(self._config.workers):
-                workers.create_task(self._work(), name=f"email-{n}")
+        await self._outbox.run()
 
     async def join(self) -> None:
         """Wait until every queued e-mail was sent or given up (at shutdown)."""
-        await self._queue.join()
+        await self._outbox.join()
 
     def _wants(self, route: EmailRoute, event: str, alert: Alert) -> bool:
         if event not in route.events or alert.severity not in route.severities:
@@ -128,26 +130,6 @@ class EmailNotifier:
         message["Message-ID"] = make_msgid("ioc-alert")
         message.set_content(body(event, facts, route.language))
         return message
-
-    def _put(self, outgoing: Outgoing) -> None:
-        try:
-            self._queue.put_nowait(outgoing)
-        except asyncio.QueueFull:
-            self.stats.dropped += 1
-            if not self._overflowing:
-                log.warning("e-mail queue full: dropping e-mails until it has room")
-            self._overflowing = True
-        else:
-            self.stats.queued += 1
-            self._overflowing = False
-
-    async def _work(self) -> None:
-        while True:
-            outgoing = await self._queue.get()
-            try:
-                await self._deliver(outgoing)
-            finally:
-                self._queue.task_done()
 
     async def _deliver(self, outgoing: Outgoing) -> None:
         delay = self._config.backoff_s

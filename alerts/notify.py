@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 
 from alerts.config import AlertsConfig
+from alerts.delivery import DeliveryQueue
 from alerts.wording import AlertFacts, bare_facts, one_line
 from ioc.messages import Alert, Severity
 
@@ -59,11 +60,10 @@ class WebhookNotifier:
         self._events = frozenset(config.notify_events)
         self._webhooks = {s: config.webhooks.for_severity(s) for s in Severity}
         self._timeout = aiohttp.ClientTimeout(total=config.webhook_timeout_s)
-        self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(
-            config.webhook_queue_size
-        )
-        self._overflowing = False
         self.stats = NotifierStats()
+        self._outbox: DeliveryQueue[tuple[str, dict[str, Any]]] = DeliveryQueue(
+            "webhook", config.webhook_queue_size, config.webhook_workers, self._call, self.stats
+        )
 
     def enqueue(self, events: Iterable[tuple[str, Alert]]) -> None:
         """Queue the webhook calls of ``events``; never blocks (an alert book subscriber)."""
@@ -82,36 +82,18 @@ class WebhookNotifier:
                 if webhook.format == "text":
                     text = one_line(event, self._describe(alert), webhook.language)
                     body = {**webhook.fields, webhook.text_key: text}
-                try:
-                    self._queue.put_nowait((str(webhook.url), body))
-                except asyncio.QueueFull:
-                    self.stats.dropped += 1
-                    if not self._overflowing:
-                        log.warning("webhook queue full: dropping calls until it has room")
-                    self._overflowing = True
-                else:
-                    self.stats.queued += 1
-                    self._overflowing = False
+                self._outbox.put((str(webhook.url), body))
 
     async def run(self) -> None:
         """Make the queued calls until cancelled."""
-        async with asyncio.TaskGroup() as workers:
-            for n in range(self._config.webhook_workers):
-                workers.create_task(self._work(), name=f"webhook-{n}")
+        await self._outbox.run()
 
     async def join(self) -> None:
         """Wait until every queued call was delivered or given up (at shutdown)."""
-        await self._queue.join()
+        await self._outbox.join()
 
-    async def _work(self) -> None:
-        while True:
-            url, body = await self._queue.get()
-            try:
-                await self._deliver(url, body)
-            finally:
-                self._queue.task_done()
-
-    async def _deliver(self, url: str, body: dict[str, Any]) -> None:
+    async def _call(self, call: tuple[str, dict[str, Any]]) -> None:
+        url, body = call
         delay = self._config.webhook_backoff_s
         attempts = self._config.webhook_attempts
         for attempt in range(1, attempts + 1):
