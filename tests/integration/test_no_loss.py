@@ -46,6 +46,22 @@ async def stored_count(url: str, database: str) -> int:
     return int(series[0]["values"][0][1]) if series else 0
 
 
+def in_process_config(
+    tmp_path: Path, mqtt: dict[str, object], influx: dict[str, object]
+) -> IocConfig:
+    """A service run in the test's process, with its state under ``tmp_path``."""
+    return IocConfig.model_validate(
+        {
+            "registry": str(write_registry(tmp_path / "stations.yaml")),
+            "mqtt": mqtt,
+            "influx": {"flush_interval_s": 0.05, "spool_dir": str(tmp_path / "spool")} | influx,
+            "analytics": {"rules": TEST_RULES},
+            "alerts": {"database": ":memory:"},
+            "access": {"database": str(tmp_path / "ioc.sqlite3")},
+        }
+    )
+
+
 @pytest.fixture
 async def own_influxdb(tmp_path: Path) -> AsyncIterator[PrivateInfluxDB]:
     database = PrivateInfluxDB(tmp_path / "influxdb", free_port())
@@ -58,25 +74,10 @@ async def test_an_influxdb_outage_loses_nothing_and_duplicates_nothing(
     tmp_path: Path, mosquitto: PrivateMosquitto, own_influxdb: PrivateInfluxDB
 ) -> None:
     unique = uuid.uuid4().hex[:8]
-    config = IocConfig.model_validate(
-        {
-            "registry": str(write_registry(tmp_path / "stations.yaml")),
-            "mqtt": {
-                "port": mosquitto.port,
-                "topic_prefix": f"t/{unique}",
-                "client_id": f"outage-{unique}",
-            },
-            "influx": {
-                "url": own_influxdb.url,
-                "database": "outage",
-                "flush_interval_s": 0.05,
-                "spool_dir": str(tmp_path / "spool"),
-                "timeout_s": 2,
-            },
-            "analytics": {"rules": TEST_RULES},
-            "alerts": {"database": ":memory:"},
-            "access": {"database": str(tmp_path / "ioc.sqlite3")},
-        }
+    config = in_process_config(
+        tmp_path,
+        {"port": mosquitto.port, "topic_prefix": f"t/{unique}", "client_id": f"outage-{unique}"},
+        {"url": own_influxdb.url, "database": "outage", "timeout_s": 2},
     )
     app = create_app(config, StationRegistry.from_file(config.registry))
     runner = web.AppRunner(app)
@@ -169,25 +170,15 @@ async def test_a_broker_restart_loses_nothing(tmp_path: Path, influxdb: PrivateI
     broker.start()
     unique = uuid.uuid4().hex[:8]
     database = f"restart_{unique}"
-    config = IocConfig.model_validate(
+    config = in_process_config(
+        tmp_path,
         {
-            "registry": str(write_registry(tmp_path / "stations.yaml")),
-            "mqtt": {
-                "port": broker.port,
-                "topic_prefix": f"r/{unique}",
-                "client_id": f"restart-{unique}",
-                "reconnect_max_s": 0.5,
-            },
-            "influx": {
-                "url": influxdb.url,
-                "database": database,
-                "flush_interval_s": 0.05,
-                "spool_dir": str(tmp_path / "spool"),
-            },
-            "analytics": {"rules": TEST_RULES},
-            "alerts": {"database": ":memory:"},
-            "access": {"database": str(tmp_path / "ioc.sqlite3")},
-        }
+            "port": broker.port,
+            "topic_prefix": f"r/{unique}",
+            "client_id": f"restart-{unique}",
+            "reconnect_max_s": 0.5,
+        },
+        {"url": influxdb.url, "database": database},
     )
     app = create_app(config, StationRegistry.from_file(config.registry))
     runner = web.AppRunner(app)
