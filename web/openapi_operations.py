@@ -295,6 +295,11 @@ SCHEMAS: dict[str, JsonObject] = {
             "last_seen": _TIME_OR_NULL,
             "values": {"type": "object", "additionalProperties": {"type": "number"}},
             "units": {"type": "object", "additionalProperties": _STRING},
+            "labels": {
+                "type": "object",
+                "description": "Parameters whose label differs from the common one.",
+                "additionalProperties": _obj({"label_vi": _s(), "label_en": _s()}),
+            },
         },
         ("id", "status"),
         "A station as the wall shows it.",

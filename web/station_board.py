@@ -92,6 +92,10 @@ class StationBoard:
         return changed
 
     def snapshot(self, now_ms: int) -> list[dict[str, Any]]:
+        """Every station as the wall draws it. ``labels`` names the parameters whose label
+        differs from the common one (the wall's parameter table): ``temp`` of a stack is the
+        flue gas's, of a weather station the air's."""
+        common = self._registry.parameters()
         return [
             {
                 "id": s.id,
@@ -104,6 +108,12 @@ class StationBoard:
                 "last_seen": iso_utc(self._latest_ts.get(s.id)),
                 "values": dict(self._values[s.id]),
                 "units": {key: spec.unit_display for key, spec in s.parameters.items()},
+                "labels": {
+                    key: {"label_vi": spec.label_vi, "label_en": spec.label_en}
+                    for key, spec in s.parameters.items()
+                    if (spec.label_vi, spec.label_en)
+                    != (common[key].label_vi, common[key].label_en)
+                },
             }
             for s in self._registry
         ]

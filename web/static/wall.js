@@ -334,11 +334,11 @@ import { createFeed } from './wall/connection.js';
   /** Label and unit of a parameter; a station's own unit wins (so2 is µg/m³ in the air but
    *  mg/Nm³ in a stack). */
   function parameterInfo(key, stationId) {
-    const p = state.parameters[key] || {};
+    const station = stationId != null ? state.stations.get(String(stationId)) : null;
+    const p = station?.labels?.[key] || state.parameters[key] || {};
     const fallback = I18N.vi[`param_${key}`] != null ? t(`param_${key}`) : key;
     const label = (state.lang === 'en' ? p.label_en || p.label_vi : p.label_vi || p.label_en) || fallback;
-    const stationUnit = stationId != null ? state.stations.get(String(stationId))?.units?.[key] : null;
-    return { label, unit: stationUnit || p.unit || '' };
+    return { label, unit: station?.units?.[key] || state.parameters[key]?.unit || '' };
   }
 
   function formatValueWithUnit(value, paramKey, stationId) {
