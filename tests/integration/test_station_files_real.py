@@ -59,16 +59,7 @@ async def upload(
 
 
 async def upload_json(service: RunningService, key: str, name: str, data: bytes) -> Any:
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(
-            f"{service.url}/api/v1/ingest/files",
-            params={"filename": name},
-            data=data,
-            headers=auth(key),
-        ) as response,
-    ):
-        return await answer(response, 200)
+    return await answer(await upload(service, key, name, data), 200)  # the body was read
 
 
 async def test_an_air_file_in_ug_per_nm3_is_stored_with_the_right_values(

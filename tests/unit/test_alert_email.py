@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -25,6 +25,7 @@ from ioc.messages import Alert, Severity
 from ioc.registry import StationRegistry
 from ioc.service import alerts_context
 from tests.factories import registry
+from tests.unit.test_alert_notify import delivering
 from tests.unit.test_alerts import RULES, T0, Clock, config, fire
 from web.wire import alert_facts
 
@@ -97,20 +98,6 @@ def mailer(config: EmailConfig, reg: StationRegistry, now_ms: int = AT_15_00) ->
     )
 
 
-@contextlib.asynccontextmanager
-async def sending(notifier: EmailNotifier) -> AsyncIterator[None]:
-    """Run the notifier; on leaving, wait until every queued e-mail was sent or given up."""
-    task = asyncio.create_task(notifier.run())
-    try:
-        yield
-        async with asyncio.timeout(WAIT_S):
-            await notifier.join()
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 def opened(severity: Severity = Severity.CRITICAL, station: str = "STK-1") -> tuple[str, Alert]:
     book = AlertBook(RULES, config(), clock=Clock())
     [event] = book.apply([fire(severity=severity, station=station)])
@@ -140,7 +127,7 @@ async def test_each_route_gets_the_alerts_of_its_severities_and_area(
         },
     )
     notifier = mailer(config, registry(tmp_path))
-    async with sending(notifier):
+    async with delivering(notifier):
         notifier.enqueue([opened()])  # critical at STK-1: a stack of ENT-A at 11.8, 108.3
     assert mailbox.recipients() == [
         ["a@example.vn", "b@example.vn"],
@@ -161,7 +148,7 @@ async def test_a_route_may_write_in_english(smtp: tuple[Mailbox, int], tmp_path:
     mailbox, port = smtp
     route = {"name": "en", "to": ["x@example.vn"], "language": "en"}
     notifier = mailer(email_config(port, route), registry(tmp_path))
-    async with sending(notifier):
+    async with delivering(notifier):
         notifier.enqueue([opened()])
     [(_, message)] = mailbox.received
     assert message["Subject"].startswith("[CRITICAL] New alert: Stack one — ")
@@ -184,7 +171,7 @@ async def test_quiet_hours_hold_back_all_but_the_critical_alerts_let_through(
     )
     reg = registry(tmp_path)
     at_night, by_day = mailer(config, reg, AT_23_00), mailer(config, reg, AT_15_00)
-    async with sending(at_night), sending(by_day):
+    async with delivering(at_night), delivering(by_day):
         at_night.enqueue([opened(Severity.WARNING)])
         at_night.enqueue([opened(Severity.CRITICAL)])
         by_day.enqueue([opened(Severity.WARNING)])
@@ -207,9 +194,9 @@ async def test_a_temporary_failure_is_retried_and_a_permanent_one_given_up(
         email_config(port, {"name": "duty", "to": ["d@example.vn"]}), registry(tmp_path)
     )
     with caplog.at_level(logging.WARNING, logger="alerts.mail"):
-        async with sending(notifier):
+        async with delivering(notifier):
             notifier.enqueue([opened()])  # 451, then 554: given up
-        async with sending(notifier):
+        async with delivering(notifier):
             notifier.enqueue([opened()])  # delivered
     assert mailbox.attempts == 3
     assert len(mailbox.received) == 1
@@ -224,7 +211,7 @@ async def test_an_unreachable_server_is_tried_until_the_attempts_run_out(
     route = {"name": "duty", "to": ["d@example.vn"]}
     notifier = mailer(email_config(unused_tcp_port, route), registry(tmp_path))
     with caplog.at_level(logging.WARNING, logger="alerts.mail"):
-        async with sending(notifier):
+        async with delivering(notifier):
             notifier.enqueue([opened()])
     assert (notifier.stats.sent, notifier.stats.retried, notifier.stats.failed) == (0, 2, 1)
     assert "not sent after 3 attempt(s): ConnectionRefusedError" in caplog.text
@@ -238,7 +225,7 @@ async def test_refused_recipients_are_logged_and_the_others_served(
     route = {"name": "duty", "to": ["gone@example.vn", "d@example.vn"]}
     notifier = mailer(email_config(port, route), registry(tmp_path))
     with caplog.at_level(logging.WARNING, logger="alerts.mail"):
-        async with sending(notifier):
+        async with delivering(notifier):
             notifier.enqueue([opened()])
     assert mailbox.recipients() == [["d@example.vn"]]
     assert (notifier.stats.sent, notifier.stats.failed) == (1, 0)
@@ -254,7 +241,7 @@ async def test_silenced_and_flapping_alerts_and_unchosen_events_are_not_sent(
     book = AlertBook(RULES, config(), clock=Clock())
     book.subscribe(notifier.enqueue)
     book.add_silence(station_id="STK-1", start_ms=T0, end_ms=T0 + 1, reason="m", user="lan")
-    async with sending(notifier):
+    async with delivering(notifier):
         book.apply([fire(station="STK-1")])  # silenced
         [(_, sent)] = book.apply([fire(station="STK-3")])
         book.apply([fire(station="STK-3", value=300.0)])  # "updated": not chosen

@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import pytest
@@ -66,9 +66,15 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
+class Notifier(Protocol):
+    async def run(self) -> None: ...
+    async def join(self) -> None: ...
+
+
 @contextlib.asynccontextmanager
-async def delivering(notifier: WebhookNotifier) -> AsyncIterator[None]:
-    """Run the notifier; on leaving, wait until every queued call was made or given up."""
+async def delivering(notifier: Notifier) -> AsyncIterator[None]:
+    """Run a notifier (webhooks, e-mail); on leaving, wait until everything it queued was
+    delivered or given up."""
     task = asyncio.create_task(notifier.run())
     try:
         yield
