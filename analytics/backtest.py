@@ -107,12 +107,13 @@ def lookback_ms(rule: RuleConfig) -> int:
 
 def selected_stations(
     rule: RuleConfig, registry: StationRegistry, config: AnalyticsConfig, only: Sequence[str]
-) -> tuple[list[str], list[str]]:
-    """(station ids to run, problems): the stations the rule selects that measure its inputs."""
-    problems = [f"unknown station {s!r}" for s in only if registry.get(s) is None]
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """(station ids to run, problems as (field, message)): the stations the rule selects that
+    measure its inputs."""
+    problems = [("stations", f"unknown station {s!r}") for s in only if registry.get(s) is None]
     if rule.parameter not in DERIVED_PARAMETERS and rule.parameter not in registry.parameters():
         known = ", ".join([*sorted(registry.parameters()), *DERIVED_PARAMETERS])
-        problems.append(f"rule.parameter: unknown parameter {rule.parameter!r} (known: {known})")
+        problems.append(("rule.parameter", f"unknown parameter {rule.parameter!r} ({known})"))
     needed = input_parameters(config, rule)
     chosen = [
         s.id
@@ -122,7 +123,7 @@ def selected_stations(
         and any(p in s.parameters for p in needed)
     ]
     if not chosen and not problems:
-        problems.append(f"no selected station measures {rule.parameter!r}")
+        problems.append(("rule", f"no selected station measures {rule.parameter!r}"))
     return chosen, problems
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
+from pydantic import ConfigDict, Field
 
 from ingest.decode import decode_reading, decode_senml, loads
 from ingest.station_files import (
@@ -36,25 +37,121 @@ from ioc import appkeys
 from ioc.clock import now_ms
 from ioc.messages import Reading, Rejection, RejectReason
 from web.access import principal_of
-from web.requests import json_error
+from web.api import Answer, ApiRoutes, Query, error_answer
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
 IN_THREAD_BYTES = 64 * 1024  # a file larger than this is read in a worker thread
 log = logging.getLogger(__name__)
 
 
+api = ApiRoutes()
+#: The bodies are what devices send: read by the tolerant decoders (ingest.decode), item by
+#: item, so one bad item is refused with its reason and its neighbours are stored. These
+#: models describe them for the document; the answers are built without a model on this hot
+#: path and described by the models below (the contract test checks they agree).
+
+
+class ReadingItem(Answer):
+    """One reading (docs/protocol.md); unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="allow")
+    station_id: str
+    ts: float | str = Field(description="Epoch seconds, or ISO 8601 with an offset.")
+    values: dict[str, float]
+    units: dict[str, str] | None = None
+    status: dict[str, int | str] | None = Field(
+        None, description="0/measuring, 1/calibrating, 2/device_error per parameter."
+    )
+
+
+class ReadingBatch(Answer):
+    readings: list[ReadingItem]
+
+
+class SenMLRecord(Answer):
+    """RFC 8428 record; name `<station_id>:<parameter>`."""
+
+    model_config = ConfigDict(extra="allow")
+    bn: str | None = None
+    bt: float | None = None
+    bu: str | None = None
+    n: str | None = None
+    u: str | None = None
+    v: float | None = None
+    t: float | None = None
+
+
+class RejectionAnswer(Answer):
+    station_id: str | None
+    parameter: str | None
+    reason: RejectReason
+    detail: str
+
+
+class IngestResult(Answer):
+    accepted: int = Field(description="Values accepted.")
+    accepted_readings: int = Field(description="Readings accepted.")
+    rejected: list[RejectionAnswer]
+
+
+class LineAnswer(Answer):
+    line: int
+    parameter: str | None
+    accepted: bool
+    reason: RejectReason | None = None
+    detail: str | None = None
+    status_missing: bool | None = None
+
+
+class FileAnswer(Answer):
+    name: str
+    station_id: str | None
+    encoding: str
+    accepted: int
+    rejected: int
+    status_missing: int = Field(description="Lines without a status column.")
+    lines: list[LineAnswer]
+
+
+class FileResults(Answer):
+    files: list[FileAnswer]
+
+
+class FileQuery(Query):
+    filename: str | None = Field(
+        None,
+        description="The file's name when the body is one raw file: "
+        "`<STATION>_<YYYYMMDDhhmmss>.txt`.",
+    )
+
+
 def add_ingest_routes(app: web.Application) -> None:
-    app.router.add_post("/api/v1/ingest", ingest_readings)
-    app.router.add_post("/api/v1/ingest/files", ingest_files)
+    api.add_to(app)
 
 
-async def ingest_readings(request: web.Request) -> web.Response:
+@api.post(
+    "/api/v1/ingest",
+    tag="ingest",
+    errors=(400, 503),
+    answer=IngestResult,
+    request_media={
+        "application/json": ReadingItem | ReadingBatch | list[SenMLRecord],
+        "application/senml+json": list[SenMLRecord],
+    },
+)
+async def ingest_readings(request: web.Request) -> web.StreamResponse:
+    """Send readings
+
+    A reading, a batch `{"readings": [...]}` or a SenML pack (a JSON array, or
+    `Content-Type: application/senml+json`). Good items of a partly bad batch are accepted;
+    every refusal is listed with its reason and kept in the dead-letter store. Accepted data
+    is durable before the answer."""
     body = await request.read()
     origin = Origin("http", now_ms(), body, principal_of(request).enterprise)
     try:
         parsed = loads(body)
     except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
-        raise json_error(web.HTTPBadRequest, f"body is not JSON: {exc}") from None
+        raise error_answer(web.HTTPBadRequest, f"body is not JSON: {exc}") from None
     validator = request.app[appkeys.VALIDATOR]
     readings: list[Reading] = []
     rejections: list[Rejection] = []
@@ -67,7 +164,7 @@ async def ingest_readings(request: web.Request) -> web.Response:
     else:
         items = parsed.get("readings", [parsed]) if isinstance(parsed, dict) else None
         if not isinstance(items, list):
-            raise json_error(web.HTTPBadRequest, 'send a reading, {"readings": [...]} or SenML')
+            raise error_answer(web.HTTPBadRequest, 'send a reading, {"readings": [...]} or SenML')
         for index, item in enumerate(items):
             try:
                 _decode_item(validator, origin, index, item, readings, rejections)
@@ -108,7 +205,25 @@ def _decode_item(
         readings.append(reading)
 
 
-async def ingest_files(request: web.Request) -> web.Response:
+@api.post(
+    "/api/v1/ingest/files",
+    tag="ingest",
+    errors=(413, 503),
+    answer=FileResults,
+    request_media={
+        "multipart/form-data": {
+            "type": "object",
+            "properties": {"files": {"type": "array", "items": {"type": "string"}}},
+        },
+        "text/plain": {"type": "string", "description": "One station file (with ?filename=)."},
+    },
+)
+async def ingest_files(request: web.Request, query: FileQuery) -> web.StreamResponse:
+    """Send station data files
+
+    `multipart/form-data` with one or many files, or one file as the body with
+    `?filename=<STATION>_<YYYYMMDDhhmmss>.txt`. Each line gets a result; a file above
+    `ingest.max_file_bytes` is a 413."""
     limit = request.app[appkeys.CONFIG].ingest.max_file_bytes
     files: list[tuple[str, bytes]] = []
     if request.content_type.startswith("multipart/"):
@@ -118,7 +233,7 @@ async def ingest_files(request: web.Request) -> web.Response:
                 if not isinstance(part, BodyPartReader):
                     continue
                 if not _is_utf8(part.name) or not _is_utf8(part.filename):
-                    raise json_error(web.HTTPBadRequest, "a part's name is not UTF-8")
+                    raise error_answer(web.HTTPBadRequest, "a part's name is not UTF-8")
                 if part.filename:
                     received = bytearray()
                     while chunk := await part.read_chunk():
@@ -127,11 +242,11 @@ async def ingest_files(request: web.Request) -> web.Response:
                     files.append((part.filename, bytes(part.decode(bytes(received)))))
         except (ValueError, HttpProcessingError) as exc:  # no boundary, a bad part header
             reason = f"unreadable multipart body: {exc}".strip()
-            raise json_error(web.HTTPBadRequest, reason) from None
+            raise error_answer(web.HTTPBadRequest, reason) from None
     else:
-        query_name = request.query.get("filename")
+        query_name = query.filename
         if not query_name:
-            raise json_error(web.HTTPBadRequest, "multipart files, or a body with ?filename=")
+            raise error_answer(web.HTTPBadRequest, "multipart files, or a body with ?filename=")
         _refuse_above(limit, query_name, request.content_length or 0)
         received = bytearray()
         async for chunk in request.content.iter_chunked(64 * 1024):
@@ -139,7 +254,7 @@ async def ingest_files(request: web.Request) -> web.Response:
             _refuse_above(limit, query_name, len(received))
         files.append((query_name, bytes(received)))
     if not files:
-        raise json_error(web.HTTPBadRequest, "no file in the request")
+        raise error_answer(web.HTTPBadRequest, "no file in the request")
     owner = principal_of(request).enterprise
     results = [await process_file(request.app, owner, name, data) for name, data in files]
     await request.app[appkeys.STORE].spool.sync()

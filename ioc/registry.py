@@ -70,7 +70,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class _ParameterEntry(_Strict):
+class ParameterEntry(_Strict):
     unit: str = Field(min_length=1)
     min: float
     max: float
@@ -84,26 +84,26 @@ class _ParameterEntry(_Strict):
         return self
 
 
-class _EnterpriseEntry(_Strict):
+class EnterpriseEntry(_Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     name: str
 
 
-class _StationEntry(_Strict):
+class StationEntry(_Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)
     name: str
     kind: StationKind
     owner: str = STATE_OWNER
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
-    parameters: str | dict[str, _ParameterEntry]
+    parameters: str | dict[str, ParameterEntry]
     interval_s: float = Field(300.0, gt=0, le=86_400)
 
 
 class _RegistryFile(_Strict):
-    enterprises: list[_EnterpriseEntry] = Field(default_factory=list)
-    parameter_sets: dict[str, dict[str, _ParameterEntry]] = Field(default_factory=dict)
-    stations: list[_StationEntry]
+    enterprises: list[EnterpriseEntry] = Field(default_factory=list)
+    parameter_sets: dict[str, dict[str, ParameterEntry]] = Field(default_factory=dict)
+    stations: list[StationEntry]
 
 
 class StationRegistry:
@@ -169,7 +169,7 @@ class StationRegistry:
         seen: set[str] = set()
         fields = [""] * len(problems)
 
-        def station_problem(i: int, entry: _StationEntry, field: str, text: str) -> None:
+        def station_problem(i: int, entry: StationEntry, field: str, text: str) -> None:
             problems.append(f"stations.{i} ({entry.id}): {text}")
             fields.append(f"stations.{i}.{field}")
 
@@ -217,7 +217,7 @@ def read_registry_document(path: Path) -> dict[str, Any]:
     return raw
 
 
-def _spec(key: str, entry: _ParameterEntry) -> ParameterSpec:
+def _spec(key: str, entry: ParameterEntry) -> ParameterSpec:
     return ParameterSpec(
         key=key,
         unit=entry.unit,

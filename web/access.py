@@ -44,7 +44,7 @@ from ioc import appkeys
 from ioc.accounts import API_KEY_PREFIX, AccountBook, ApiKey, Login, Role, TokenRejected
 from ioc.audit import DENIED, AuditLog
 from ioc.registry import Station
-from web.requests import json_error
+from web.api import error_answer
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "ioc_session"
@@ -225,7 +225,7 @@ async def _check_access(request: web.Request, handler: Handler) -> web.StreamRes
     need = ROUTE_ACCESS.get(key)
     if need is None:
         log.error("route %s %s has no access policy: refused", *key)
-        raise json_error(web.HTTPForbidden, "this route has no access policy")
+        raise error_answer(web.HTTPForbidden, "this route has no access policy")
     page = not key[1].startswith("/api/") and key != WEBSOCKET
     try:
         principal = authenticate(request)
@@ -235,7 +235,7 @@ async def _check_access(request: web.Request, handler: Handler) -> web.StreamRes
         audit(request, "anonymous", "access", DENIED, reason=str(exc))
         if page:
             raise _to_login(request, clear_cookie=True) from None
-        raise json_error(web.HTTPUnauthorized, str(exc), expired=exc.expired) from None
+        raise error_answer(web.HTTPUnauthorized, str(exc), expired=exc.expired) from None
     if principal is not None:
         request[PRINCIPAL] = principal
     if need == Can.PUBLIC:
@@ -243,7 +243,7 @@ async def _check_access(request: web.Request, handler: Handler) -> web.StreamRes
     if principal is None:
         if page:
             raise _to_login(request)
-        raise json_error(
+        raise error_answer(
             web.HTTPUnauthorized,
             "log in first: send `Authorization: Bearer <token>` (POST /api/v1/auth/token)",
         )
@@ -253,7 +253,7 @@ async def _check_access(request: web.Request, handler: Handler) -> web.StreamRes
         audit(request, principal.name, "access", DENIED, reason=reason)
         if page:
             raise web.HTTPForbidden(text=f"403: {reason}", content_type="text/plain")
-        raise json_error(web.HTTPForbidden, reason)
+        raise error_answer(web.HTTPForbidden, reason)
     if principal.via == "session" and (request.method not in SAFE_METHODS or key == WEBSOCKET):
         _check_same_origin(request, principal)
     return await handler(request)
@@ -311,7 +311,7 @@ def check_station(request: web.Request, station_id: str) -> None:
     if station is None or not principal.sees(station):
         reason = f"station {station_id!r} is not one of enterprise {principal.enterprise}'s"
         audit(request, principal.name, "access", DENIED, reason=reason, station=station_id)
-        raise json_error(web.HTTPForbidden, reason, station_id=station_id)
+        raise error_answer(web.HTTPForbidden, reason, station_id=station_id)
 
 
 def visible_station_ids(request: web.Request) -> list[str] | None:
@@ -331,7 +331,7 @@ def _check_same_origin(request: web.Request, principal: Principal) -> None:
     if origin and urlsplit(origin).netloc != request.host and origin.lower() not in allowed:
         reason = f"cross-site request from {origin} refused"
         audit(request, principal.name, "access", DENIED, reason=reason)
-        raise json_error(web.HTTPForbidden, reason)
+        raise error_answer(web.HTTPForbidden, reason)
 
 
 def _to_login(request: web.Request, clear_cookie: bool = False) -> web.HTTPFound:

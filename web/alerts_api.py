@@ -19,9 +19,10 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
+from pydantic import Field
 
 from alerts.lifecycle import (
     ACTIVE,
@@ -36,177 +37,273 @@ from ioc.audit import OK
 from ioc.clock import iso_utc
 from ioc.messages import Alert, AlertState, Severity
 from web.access import audit, principal_of
-from web.requests import bad_request, count_param, json_body, text_field, time_param, time_value
+from web.api import Answer, ApiRoutes, Body, Query, error_answer
+from web.fields import IsoTime, Text, UtcTime, WholeNumber, count
 from web.wire import alert_json
 
 MAX_ROWS = 10_000
 MAX_ID = 64
 MAX_TEXT = 2_000
-SEVERITIES = tuple(s.value for s in Severity)
 STATES = tuple(s.value for s in AlertState)
 
-Handler = Callable[[web.Request], Awaitable[web.Response]]
+api = ApiRoutes()
+Handler = Callable[..., Awaitable[Any]]
+
+
+class AlertAnswer(Answer):
+    """An alert as the API and the wall show it."""
+
+    id: str
+    rule_id: str
+    rule_name: str
+    station_id: str
+    station_name: str
+    parameter: str
+    severity: Severity
+    state: AlertState
+    opened_at: UtcTime | None
+    resolved_at: UtcTime | None
+    value: float | None
+    limit: float | None
+    window: str
+    raised_at: UtcTime | None
+    last_seen: UtcTime | None
+    peak: float | None
+    count: int
+    flaps: int
+    flapping: bool
+    silenced: bool
+    escalated: bool
+    retroactive: bool
+    acknowledged_at: UtcTime | None
+    acknowledged_by: str | None
+    resolved_by: str | None
+    closed_at: UtcTime | None
+    snapshot: str | None = Field(description="Camera alerts: the evidence frame's URL.")
+
+
+class HistoryEntryAnswer(Answer):
+    action: str
+    at: UtcTime | None
+    recorded_at: UtcTime | None
+    user: str | None
+    from_state: AlertState | None
+    to_state: AlertState
+    value: float | None
+    comment: str | None
+    retroactive: bool
+
+
+class SilenceAnswer(Answer):
+    id: str
+    station_id: str | None
+    rule_id: str | None
+    start: UtcTime
+    end: UtcTime
+    reason: str
+    created_by: str
+    created_at: UtcTime
+
+
+class AlertList(Answer):
+    alerts: list[AlertAnswer]
+
+
+class AlertDetail(Answer):
+    alert: AlertAnswer
+    history: list[HistoryEntryAnswer]
+
+
+class OneAlert(Answer):
+    alert: AlertAnswer
+
+
+class SilenceList(Answer):
+    silences: list[SilenceAnswer]
+
+
+class OneSilence(Answer):
+    silence: SilenceAnswer
+
+
+class AlertQuery(Query):
+    state: str = Field(
+        "all",
+        description=f"all (default), active, or a comma-separated list of {', '.join(STATES)}.",
+    )
+    severity: Severity | None = Field(None, description="Only this severity.")
+    station: str | None = Field(
+        None, min_length=1, max_length=MAX_ID, description="Only this station."
+    )
+    since: IsoTime | None = Field(None, description="Opened at or after.")
+    until: IsoTime | None = Field(None, description="Opened before.")
+    limit: WholeNumber = count(100, MAX_ROWS)
+
+
+class AlertAction(Body):
+    comment: str = Field("", max_length=MAX_TEXT)
+
+
+class AlertComment(Body):
+    text: Text = Field(max_length=MAX_TEXT, description="The comment.")
+
+
+class SilenceRequest(Body):
+    station_id: str | None = Field(
+        None, max_length=MAX_ID, description="A known station (none: every station)."
+    )
+    rule_id: str | None = Field(
+        None, max_length=MAX_ID, description="A known rule (none: every rule)."
+    )
+    start: IsoTime | None = Field(None, description="Default now.")
+    end: IsoTime
+    reason: Text = Field(max_length=MAX_TEXT, description="Why.")
 
 
 def add_alert_routes(app: web.Application) -> None:
-    app.router.add_get("/api/v1/alerts", list_alerts)
-    app.router.add_get("/api/v1/alerts/{id}", show_alert)
-    app.router.add_post("/api/v1/alerts/{id}/{action:ack|resolve|close}", act_on_alert)
-    app.router.add_post("/api/v1/alerts/{id}/comment", comment_alert)
-    app.router.add_get("/api/v1/silences", list_silences)
-    app.router.add_post("/api/v1/silences", add_silence)
-    app.router.add_delete("/api/v1/silences/{id}", remove_silence)
+    api.add_to(app)
 
 
 def _answering_errors(handler: Handler) -> Handler:
     """Turn the alert book's errors into JSON answers."""
 
     @functools.wraps(handler)
-    async def answer(request: web.Request) -> web.Response:
+    async def answer(request: web.Request, **inputs: Any) -> Any:
         try:
-            return await handler(request)
+            return await handler(request, **inputs)
         except InvalidTransition as exc:
-            return _error(409, str(exc), alert_id=exc.alert_id, state=exc.state.value)
+            raise error_answer(
+                web.HTTPConflict, str(exc), alert_id=exc.alert_id, state=exc.state.value
+            ) from None
         except UnknownAlert as exc:
-            return _error(404, str(exc), alert_id=exc.alert_id)
+            raise error_answer(web.HTTPNotFound, str(exc), alert_id=exc.alert_id) from None
         except UnknownSilence as exc:
-            return _error(404, str(exc), silence_id=exc.silence_id)
+            raise error_answer(web.HTTPNotFound, str(exc), silence_id=exc.silence_id) from None
         except InvalidSilence as exc:
-            return _error(400, str(exc))
+            raise error_answer(web.HTTPBadRequest, str(exc)) from None
 
     return answer
 
 
-@_answering_errors
-async def list_alerts(request: web.Request) -> web.Response:
-    """``state``: all (default), active, or states separated by commas."""
-    query = request.query
-    severity = query.get("severity")
-    if severity is not None and severity not in SEVERITIES:
-        raise bad_request(f"`severity` must be one of {', '.join(SEVERITIES)}")
-    station = query.get("station")
-    if station is not None and not 1 <= len(station) <= MAX_ID:
-        raise bad_request("`station` must be a station id")
-    limit = count_param(query, "limit", 100, MAX_ROWS)
+@api.get("/api/v1/alerts", tag="alerts")
+async def list_alerts(request: web.Request, query: AlertQuery) -> AlertList:
+    """Query alerts
+
+    Newest first."""
     alerts = request.app[appkeys.ALERTS].query(
-        state=_states(query.get("state", "all")),
-        severity=Severity(severity) if severity else None,
-        station_id=station,
-        since_ms=time_param(query, "since"),
-        until_ms=time_param(query, "until"),
-        limit=limit,
+        state=_states(query.state),
+        severity=query.severity,
+        station_id=query.station,
+        since_ms=query.since,
+        until_ms=query.until,
+        limit=query.limit,
     )
-    return web.json_response({"alerts": [_alert(request, a) for a in alerts]})
+    return AlertList(alerts=[_alert(request, a) for a in alerts])
 
 
+@api.get("/api/v1/alerts/{id}", tag="alerts", errors=(404,))
 @_answering_errors
-async def show_alert(request: web.Request) -> web.Response:
+async def show_alert(request: web.Request, id: str) -> AlertDetail:
+    """One alert and its history"""
     book = request.app[appkeys.ALERTS]
-    alert_id = request.match_info["id"]
-    alert = book.get(alert_id)
-    history = [_history_json(entry) for entry in book.history(alert_id)]
-    return web.json_response({"alert": _alert(request, alert), "history": history})
+    alert = book.get(id)
+    history = [_history(entry) for entry in book.history(id)]
+    return AlertDetail(alert=_alert(request, alert), history=history)
 
 
+@api.post("/api/v1/alerts/{id}/{action:ack|resolve|close}", tag="alerts", errors=(404, 409))
 @_answering_errors
-async def act_on_alert(request: web.Request) -> web.Response:
-    body = await json_body(request, {"comment"})
+async def act_on_alert(
+    request: web.Request, id: str, action: Literal["ack", "resolve", "close"], body: AlertAction
+) -> OneAlert:
+    """Acknowledge, resolve or close an alert
+
+    As the caller; 409 (with `alert_id` and `state`) when the alert's state does not allow it.
+    The comment is optional (an empty body is fine)."""
     book = request.app[appkeys.ALERTS]
-    name = request.match_info["action"]
-    action = {"ack": book.acknowledge, "resolve": book.resolve, "close": book.close}[name]
+    act = {"ack": book.acknowledge, "resolve": book.resolve, "close": book.close}[action]
     user = principal_of(request).name
-    alert = action(request.match_info["id"], user, text_field(body, "comment", "", MAX_TEXT))
-    audit(request, user, f"alert.{name}", OK, alert_id=alert.id, station=alert.station_id)
-    return web.json_response({"alert": _alert(request, alert)})
+    alert = act(id, user, body.comment)
+    audit(request, user, f"alert.{action}", OK, alert_id=alert.id, station=alert.station_id)
+    return OneAlert(alert=_alert(request, alert))
 
 
+@api.post("/api/v1/alerts/{id}/comment", tag="alerts", errors=(404, 409))
 @_answering_errors
-async def comment_alert(request: web.Request) -> web.Response:
-    body = await json_body(request, {"text"})
-    text = text_field(body, "text", "", MAX_TEXT)
-    if not text.strip():
-        raise bad_request("`text` is required: the comment")
+async def comment_alert(request: web.Request, id: str, body: AlertComment) -> OneAlert:
+    """Comment on an alert"""
     user = principal_of(request).name
-    alert = request.app[appkeys.ALERTS].comment(request.match_info["id"], user, text)
+    alert = request.app[appkeys.ALERTS].comment(id, user, body.text)
     audit(request, user, "alert.comment", OK, alert_id=alert.id)
-    return web.json_response({"alert": _alert(request, alert)})
+    return OneAlert(alert=_alert(request, alert))
 
 
-@_answering_errors
-async def list_silences(request: web.Request) -> web.Response:
+@api.get("/api/v1/silences", tag="silences")
+async def list_silences(request: web.Request) -> SilenceList:
+    """Silences not yet ended"""
     silences = request.app[appkeys.ALERTS].silences()
-    return web.json_response({"silences": [_silence_json(s) for s in silences]})
+    return SilenceList(silences=[_silence(s) for s in silences])
 
 
+@api.post("/api/v1/silences", tag="silences", status=201)
 @_answering_errors
-async def add_silence(request: web.Request) -> web.Response:
-    body = await json_body(request, {"station_id", "rule_id", "start", "end", "reason"})
-    station_id = text_field(body, "station_id", "", MAX_ID) or None
-    if station_id is not None and request.app[appkeys.REGISTRY].get(station_id) is None:
-        raise bad_request(f"unknown station {station_id!r}")
-    rule_id = text_field(body, "rule_id", "", MAX_ID) or None
-    if rule_id is not None and rule_id not in request.app[appkeys.RULES]:
-        raise bad_request(f"unknown rule {rule_id!r}")
-    reason = text_field(body, "reason", "", MAX_TEXT)
-    if not reason.strip():
-        raise bad_request("`reason` is required: why alerts are silenced")
-    if "end" not in body:
-        raise bad_request("`end` is required (ISO 8601 with offset)")
+async def add_silence(request: web.Request, body: SilenceRequest) -> OneSilence:
+    """Silence alerts of a station and/or rule for a while"""
+    if body.station_id and request.app[appkeys.REGISTRY].get(body.station_id) is None:
+        raise error_answer(web.HTTPBadRequest, f"unknown station {body.station_id!r}")
+    if body.rule_id and body.rule_id not in request.app[appkeys.RULES]:
+        raise error_answer(web.HTTPBadRequest, f"unknown rule {body.rule_id!r}")
     silence = request.app[appkeys.ALERTS].add_silence(
-        station_id=station_id,
-        rule_id=rule_id,
-        start_ms=time_value(body["start"], "start") if "start" in body else int(time.time() * 1000),
-        end_ms=time_value(body["end"], "end"),
-        reason=reason,
+        station_id=body.station_id or None,
+        rule_id=body.rule_id or None,
+        start_ms=body.start if body.start is not None else int(time.time() * 1000),
+        end_ms=body.end,
+        reason=body.reason,
         user=principal_of(request).name,
     )
-    audit(request, silence.created_by, "silence.add", OK, silence_id=silence.id, reason=reason)
-    return web.json_response({"silence": _silence_json(silence)}, status=201)
+    audit(request, silence.created_by, "silence.add", OK, silence_id=silence.id, reason=body.reason)
+    return OneSilence(silence=_silence(silence))
 
 
+@api.delete("/api/v1/silences/{id}", tag="silences", errors=(404,))
 @_answering_errors
-async def remove_silence(request: web.Request) -> web.Response:
-    request.app[appkeys.ALERTS].remove_silence(request.match_info["id"])
-    audit(
-        request,
-        principal_of(request).name,
-        "silence.remove",
-        OK,
-        silence_id=request.match_info["id"],
-    )
+async def remove_silence(request: web.Request, id: str) -> web.StreamResponse:
+    """End a silence"""
+    request.app[appkeys.ALERTS].remove_silence(id)
+    audit(request, principal_of(request).name, "silence.remove", OK, silence_id=id)
     return web.Response(status=204)
 
 
-def _alert(request: web.Request, alert: Alert) -> dict[str, Any]:
+def _alert(request: web.Request, alert: Alert) -> AlertAnswer:
     rules = request.app[appkeys.RULES]
-    return alert_json(alert, rules, request.app[appkeys.REGISTRY])
+    return AlertAnswer.model_validate(alert_json(alert, rules, request.app[appkeys.REGISTRY]))
 
 
-def _history_json(entry: HistoryEntry) -> dict[str, Any]:
-    return {
-        "action": entry.action,
-        "at": iso_utc(entry.ts_ms),
-        "recorded_at": iso_utc(entry.recorded_ms),
-        "user": entry.user,
-        "from_state": entry.from_state.value if entry.from_state else None,
-        "to_state": entry.to_state.value,
-        "value": entry.value,
-        "comment": entry.comment,
-        "retroactive": entry.retroactive,
-    }
+def _history(entry: HistoryEntry) -> HistoryEntryAnswer:
+    return HistoryEntryAnswer(
+        action=entry.action,
+        at=iso_utc(entry.ts_ms),
+        recorded_at=iso_utc(entry.recorded_ms),
+        user=entry.user,
+        from_state=entry.from_state,
+        to_state=entry.to_state,
+        value=entry.value,
+        comment=entry.comment,
+        retroactive=entry.retroactive,
+    )
 
 
-def _silence_json(silence: Silence) -> dict[str, Any]:
-    return {
-        "id": silence.id,
-        "station_id": silence.station_id,
-        "rule_id": silence.rule_id,
-        "start": iso_utc(silence.start_ms),
-        "end": iso_utc(silence.end_ms),
-        "reason": silence.reason,
-        "created_by": silence.created_by,
-        "created_at": iso_utc(silence.created_ms),
-    }
+def _silence(silence: Silence) -> SilenceAnswer:
+    return SilenceAnswer(
+        id=silence.id,
+        station_id=silence.station_id,
+        rule_id=silence.rule_id,
+        start=iso_utc(silence.start_ms),
+        end=iso_utc(silence.end_ms),
+        reason=silence.reason,
+        created_by=silence.created_by,
+        created_at=iso_utc(silence.created_ms),
+    )
 
 
 def _states(raw: str) -> list[AlertState] | None:
@@ -218,9 +315,7 @@ def _states(raw: str) -> list[AlertState] | None:
     unknown = [n for n in names if n not in STATES]
     if unknown:
         known = ", ".join(["all", "active", *STATES])
-        raise bad_request(f"`state` {', '.join(unknown)!r} unknown: use {known} (or a list)")
+        raise error_answer(
+            web.HTTPBadRequest, f"`state` {', '.join(unknown)!r} unknown: use {known} (or a list)"
+        )
     return [AlertState(n) for n in names]
-
-
-def _error(status: int, reason: str, **details: str) -> web.Response:
-    return web.json_response({"error": reason, **details}, status=status)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import Field
 
 from analytics.aqi import BANDS
 from analytics.backtest import (
@@ -37,90 +37,181 @@ from analytics.backtest import (
 from analytics.engine import AnalyticsEngine
 from analytics.fire_danger import NESTEROV_LABELS_EN, NESTEROV_LABELS_VI
 from ioc.clock import iso_utc
-from ioc.config import friendly_errors
-from web.requests import bad_request, json_error, query_store
+from ioc.messages import Severity
+from web.api import Answer, ApiRoutes, Problem, Query, error_answer, invalid
+from web.fields import UtcTime
+from web.store_query import query_store
 
 #: The running engine (replaced whole when the station registry changes).
 ANALYTICS: web.AppKey[Callable[[], AnalyticsEngine]] = web.AppKey("analytics")
 MAX_EVENTS = 10_000
 
+api = ApiRoutes()
+
+
+class Period(Answer):
+    start: UtcTime
+    end: UtcTime
+
+
+class BacktestSummary(Answer):
+    stations: int
+    values: int
+    events: int
+    alerts: int
+    flaps: int
+    firing_s: float
+    stations_alerted: int
+
+
+class StationSummary(Answer):
+    alerts: int
+    flaps: int
+    firing_s: float
+
+
+class BacktestEvent(Answer):
+    time: UtcTime
+    station_id: str
+    parameter: str
+    firing: bool
+    severity: Severity
+    value: float | None
+    limit: float | None
+
+
+class BacktestAnswer(Answer):
+    rule: dict[str, Any]
+    period: Period
+    summary: BacktestSummary
+    stations: dict[str, StationSummary]
+    events: list[BacktestEvent]
+    events_truncated: bool
+
+
+class LocalDay(Answer):
+    date: str = Field(json_schema_extra={"format": "date"})
+    aqi: float | None
+    complete: bool
+
+
+class AqiAnswer(Answer):
+    station_id: str
+    time: UtcTime | None
+    aqi: float | None
+    band: int = Field(description="-1 when unknown.")
+    label_vi: str | None
+    label_en: str | None
+    color: str | None = Field(description="#rrggbb")
+    sub_indices: dict[str, Any]
+    day: LocalDay
+
+
+class AqiList(Answer):
+    aqi: list[AqiAnswer]
+
+
+class AqiQuery(Query):
+    station: str | None = Field(None, description="Only this station.")
+
+
+class FireDangerAnswer(Answer):
+    station_id: str
+    station_name: str
+    date: str = Field(json_schema_extra={"format": "date"})
+    time: UtcTime | None
+    complete: bool
+    nesterov: float | None
+    level: int | None = Field(description="Nesterov level 1..5.")
+    label_vi: str | None
+    label_en: str | None
+    ffmc: float | None
+    dmc: float | None
+    dc: float | None
+    isi: float | None
+    bui: float | None
+    fwi: float | None
+
+
+class FireDangerList(Answer):
+    fire_danger: list[FireDangerAnswer]
+
 
 def add_analytics_routes(app: web.Application) -> None:
-    app.router.add_post("/api/v1/rules/backtest", backtest)
-    app.router.add_get("/api/v1/aqi", aqi)
-    app.router.add_get("/api/v1/fire-danger", fire_danger)
+    api.add_to(app)
 
 
-async def backtest(request: web.Request) -> web.Response:
+@api.post("/api/v1/rules/backtest", tag="analytics", errors=(503,))
+async def backtest(request: web.Request, body: BacktestRequest) -> BacktestAnswer:
+    """Backtest a rule over stored history
+
+    Runs the rule through the live engine code over the history in InfluxDB: its events,
+    flaps and a summary. A bad rule or period is a 400 listing every problem."""
     engine = request.app[ANALYTICS]()
-    try:
-        body = await request.json()
-    except ValueError:
-        raise bad_request("the body is not JSON") from None
-    try:
-        ask = BacktestRequest.model_validate(body)
-    except ValidationError as exc:
-        raise bad_request("invalid backtest request", problems=friendly_errors(exc)) from None
-    config = backtest_config(engine.config, ask.rule)
-    stations, problems = selected_stations(ask.rule, engine.registry, config, ask.stations)
+    config = backtest_config(engine.config, body.rule)
+    stations, problems = selected_stations(body.rule, engine.registry, config, body.stations)
     if problems:
-        raise bad_request("invalid backtest request", problems=problems)
-    parameters = input_parameters(config, ask.rule)
-    query = history_query(parameters, stations, ask.start_ms - lookback_ms(ask.rule), ask.end_ms)
-    rows = await query_store(request, query)
+        raise invalid([Problem(field=f, message=m) for f, m in problems], "invalid backtest")
+    parameters = input_parameters(config, body.rule)
+    since = body.start_ms - lookback_ms(body.rule)
+    rows = await query_store(request, history_query(parameters, stations, since, body.end_ms))
 
     def run() -> BacktestResult:  # off the event loop: a long history takes seconds
         live = AnalyticsEngine(config, engine.registry)
         points = points_from_rows(rows, live.table, parameters)
-        return run_backtest(live, points, ask.start_ms, ask.end_ms, ask.flap_window_s)
+        return run_backtest(live, points, body.start_ms, body.end_ms, body.flap_window_s)
 
     result = await asyncio.get_running_loop().run_in_executor(None, run)
-    return web.json_response(_backtest_json(ask, stations, result))
+    return _backtest_answer(body, stations, result)
 
 
-def _backtest_json(
+def _backtest_answer(
     ask: BacktestRequest, stations: list[str], result: BacktestResult
-) -> dict[str, Any]:
+) -> BacktestAnswer:
     quiet = StationBacktest(alerts=0, flaps=0, firing_s=0.0)
     per_station = {
-        s: {"alerts": r.alerts, "flaps": r.flaps, "firing_s": r.firing_s}
+        s: StationSummary(alerts=r.alerts, flaps=r.flaps, firing_s=r.firing_s)
         for s in stations
         for r in [result.stations.get(s, quiet)]
     }
-    return {
-        "rule": ask.rule.model_dump(mode="json", exclude_defaults=True),
-        "period": {"start": ask.start.isoformat(), "end": ask.end.isoformat()},
-        "summary": {
-            "stations": len(stations),
-            "values": result.values,
-            "events": len(result.events),
-            "alerts": sum(r.alerts for r in result.stations.values()),
-            "flaps": sum(r.flaps for r in result.stations.values()),
-            "firing_s": sum(r.firing_s for r in result.stations.values()),
-            "stations_alerted": sum(1 for r in result.stations.values() if r.alerts),
-        },
-        "stations": per_station,
-        "events": [
-            {
-                "time": iso_utc(e.ts_ms),
-                "station_id": e.station_id,
-                "parameter": e.parameter,
-                "firing": e.firing,
-                "severity": e.severity.value,
-                "value": e.value,
-                "limit": e.limit,
-            }
+    return BacktestAnswer(
+        rule=ask.rule.model_dump(mode="json", exclude_defaults=True),
+        period=Period(start=ask.start.isoformat(), end=ask.end.isoformat()),
+        summary=BacktestSummary(
+            stations=len(stations),
+            values=result.values,
+            events=len(result.events),
+            alerts=sum(r.alerts for r in result.stations.values()),
+            flaps=sum(r.flaps for r in result.stations.values()),
+            firing_s=sum(r.firing_s for r in result.stations.values()),
+            stations_alerted=sum(1 for r in result.stations.values() if r.alerts),
+        ),
+        stations=per_station,
+        events=[
+            BacktestEvent(
+                time=iso_utc(e.ts_ms) or "",
+                station_id=e.station_id,
+                parameter=e.parameter,
+                firing=e.firing,
+                severity=e.severity,
+                value=e.value,
+                limit=e.limit,
+            )
             for e in result.events[:MAX_EVENTS]
         ],
-        "events_truncated": len(result.events) > MAX_EVENTS,
-    }
+        events_truncated=len(result.events) > MAX_EVENTS,
+    )
 
 
-async def aqi(request: web.Request) -> web.Response:
+@api.get("/api/v1/aqi", tag="analytics", errors=(404,))
+async def aqi(request: web.Request, query: AqiQuery) -> AqiList:
+    """Current VN_AQI
+
+    The latest hourly VN_AQI (NowCast for PM) and today's daily AQI so far."""
     engine = request.app[ANALYTICS]()
-    station = request.query.get("station")
+    station = query.station
     if station is not None and engine.registry.get(station) is None:
-        raise json_error(web.HTTPNotFound, f"unknown station {station!r}")
+        raise error_answer(web.HTTPNotFound, f"unknown station {station!r}")
     offset = timedelta(hours=engine.config.utc_offset_h)
     out = []
     for now in sorted(engine.aqi_now().values(), key=lambda a: a.station_id):
@@ -128,26 +219,30 @@ async def aqi(request: web.Request) -> web.Response:
             continue
         band = BANDS[now.band] if now.band >= 0 else None
         out.append(
-            {
-                "station_id": now.station_id,
-                "time": iso_utc(now.hour_end_ms),
-                "aqi": _number(now.aqi),
-                "band": now.band,
-                "label_vi": band.label_vi if band else None,
-                "label_en": band.label_en if band else None,
-                "color": "#{:02x}{:02x}{:02x}".format(*band.rgb) if band else None,
-                "sub_indices": now.sub_indices,
-                "day": {
-                    "date": _local_date(now.day_start_ms, offset),
-                    "aqi": _number(now.day_aqi),
-                    "complete": now.day_complete,
-                },
-            }
+            AqiAnswer(
+                station_id=now.station_id,
+                time=iso_utc(now.hour_end_ms),
+                aqi=_number(now.aqi),
+                band=now.band,
+                label_vi=band.label_vi if band else None,
+                label_en=band.label_en if band else None,
+                color="#{:02x}{:02x}{:02x}".format(*band.rgb) if band else None,
+                sub_indices=now.sub_indices,
+                day=LocalDay(
+                    date=_local_date(now.day_start_ms, offset),
+                    aqi=_number(now.day_aqi),
+                    complete=now.day_complete,
+                ),
+            )
         )
-    return web.json_response({"aqi": out})
+    return AqiList(aqi=out)
 
 
-async def fire_danger(request: web.Request) -> web.Response:
+@api.get("/api/v1/fire-danger", tag="analytics")
+async def fire_danger(request: web.Request) -> FireDangerList:
+    """Forest-fire danger today
+
+    Nesterov level (I–V) and FWI components so far today, per forest weather station."""
     engine = request.app[ANALYTICS]()
     offset = timedelta(hours=engine.config.utc_offset_h)
     out = []
@@ -155,20 +250,20 @@ async def fire_danger(request: web.Request) -> web.Response:
         station = engine.registry.get(now.station_id)
         level = now.level
         out.append(
-            {
-                "station_id": now.station_id,
-                "station_name": station.name if station else now.station_id,
-                "date": _local_date(now.day_start_ms, offset),
-                "time": iso_utc(now.hour_end_ms),
-                "complete": now.complete,
-                "nesterov": _number(now.nesterov),
-                "level": level,
-                "label_vi": NESTEROV_LABELS_VI[level - 1] if level else None,
-                "label_en": NESTEROV_LABELS_EN[level - 1] if level else None,
+            FireDangerAnswer(
+                station_id=now.station_id,
+                station_name=station.name if station else now.station_id,
+                date=_local_date(now.day_start_ms, offset),
+                time=iso_utc(now.hour_end_ms),
+                complete=now.complete,
+                nesterov=_number(now.nesterov),
+                level=level,
+                label_vi=NESTEROV_LABELS_VI[level - 1] if level else None,
+                label_en=NESTEROV_LABELS_EN[level - 1] if level else None,
                 **{k: _number(getattr(now, k)) for k in ("ffmc", "dmc", "dc", "isi", "bui", "fwi")},
-            }
+            )
         )
-    return web.json_response({"fire_danger": out})
+    return FireDangerList(fire_danger=out)
 
 
 def _number(value: float) -> float | None:

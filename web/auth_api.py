@@ -26,9 +26,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from aiohttp import web
+from pydantic import Field
 
 from ioc import appkeys
 from ioc.accounts import (
@@ -52,70 +53,183 @@ from web.access import (
     login_principal,
     principal_of,
 )
-from web.requests import (
-    bad_request,
-    count_param,
-    json_body,
-    json_error,
-    text_field,
-    time_param,
-    whole_number,
-)
+from web.api import Answer, ApiRoutes, Body, Query, error_answer, respond
+from web.fields import IsoTime, Text, UtcTime, WholeNumber, count
 
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_AUDIT_ROWS = 5_000
 T = TypeVar("T")
+Password = Field(max_length=1024, json_schema_extra={"format": "password"})
+
+api = ApiRoutes()
+
+
+class Credentials(Body):
+    username: str = Field(max_length=64)
+    password: str = Password
+
+
+class PasswordChange(Body):
+    current: str = Password
+    new: str = Password
+
+
+class NewUser(Body):
+    username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")
+    role: Role
+    password: str = Password
+    enterprise: str | None = Field(None, description="A known enterprise id.")
+    display_name: str = Field("", max_length=200)
+
+
+class UserChange(Body):
+    """Every field is optional: an empty body changes nothing."""
+
+    role: Role | None = None
+    enterprise: str | None = None
+    display_name: str | None = Field(None, max_length=200)
+    disabled: bool | None = None
+
+
+class NewPassword(Body):
+    password: str = Password
+
+
+class NewApiKey(Body):
+    label: Text = Field(max_length=200, description="What the key is for.")
+    enterprise: str | None = Field(None, description="Admins: its enterprise; null = state.")
+
+
+class AuditQuery(Query):
+    actor: str | None = Field(None, description="Only this actor.")
+    action: str | None = Field(None, description="Only this action (e.g. login, access).")
+    outcome: Literal["ok", "denied", "failed"] | None = Field(None, description="Only this.")
+    since: IsoTime | None = Field(None, description="Only from this time on.")
+    limit: WholeNumber = count(200, MAX_AUDIT_ROWS)
+
+
+class ApiKeyQuery(Query):
+    enterprise: str | None = Field(
+        None, description="Admins: only this enterprise's keys (empty: state gateway keys)."
+    )
+
+
+class Me(Answer):
+    username: str
+    role: Role
+    enterprise: str | None = Field(description="The enterprise the user is confined to.")
+    display_name: str
+    capabilities: list[Can]
+
+
+class Login(Answer):
+    """A session login."""
+
+    user: Me
+    expires_at: UtcTime
+
+
+class Token(Login):
+    token: str = Field(description="Send as `Authorization: Bearer <token>`.")
+    token_type: Literal["bearer"]
+
+
+class LoggedOut(Answer):
+    logged_out: str
+
+
+class Changed(Answer):
+    changed: bool
+    note: str | None = None
+
+
+class UserAnswer(Answer):
+    username: str
+    role: Role
+    enterprise: str | None
+    display_name: str
+    disabled: bool
+    created_at: UtcTime
+
+
+class UserList(Answer):
+    users: list[UserAnswer]
+
+
+class Removed(Answer):
+    removed: str
+
+
+class AuditEntryAnswer(Answer):
+    id: int
+    time: UtcTime
+    actor: str = Field(description="User name, `apikey:<id>`, `anonymous` or `system`.")
+    action: str = Field(description="e.g. login, logout, access, rule.update, alert.ack.")
+    target: str = Field(description="What it was about: a route, a rule id ...")
+    outcome: Literal["ok", "denied", "failed"]
+    address: str = Field(description="The client's address.")
+    detail: dict[str, Any]
+
+
+class AuditList(Answer):
+    entries: list[AuditEntryAnswer]
+
+
+class ApiKeyAnswer(Answer):
+    id: int
+    enterprise: str | None = Field(description="Its enterprise; null for a state gateway key.")
+    label: str
+    created_by: str
+    created_at: UtcTime
+    revoked_at: UtcTime | None
+
+
+class ApiKeyList(Answer):
+    api_keys: list[ApiKeyAnswer]
+
+
+class NewApiKeyAnswer(ApiKeyAnswer):
+    key: str = Field(description="Shown once: store it now.")
+    note: str
 
 
 def add_auth_routes(app: web.Application) -> None:
     app.router.add_get("/login", login_page)
-    app.router.add_post("/api/v1/auth/login", login_session)
-    app.router.add_post("/api/v1/auth/token", login_token)
-    app.router.add_post("/api/v1/auth/logout", logout)
-    app.router.add_get("/api/v1/auth/me", me)
-    app.router.add_post("/api/v1/auth/password", change_own_password)
-    app.router.add_get("/api/v1/users", list_users)
-    app.router.add_post("/api/v1/users", add_user)
-    app.router.add_patch("/api/v1/users/{username}", update_user)
-    app.router.add_delete("/api/v1/users/{username}", remove_user)
-    app.router.add_post("/api/v1/users/{username}/password", reset_password)
-    app.router.add_get("/api/v1/audit", list_audit)
-    app.router.add_get("/api/v1/apikeys", list_api_keys)
-    app.router.add_post("/api/v1/apikeys", create_api_key)
-    app.router.add_delete("/api/v1/apikeys/{id}", revoke_api_key)
+    api.add_to(app)
 
 
 async def login_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC_DIR / "login.html")
 
 
-async def _login(request: web.Request, kind: str) -> tuple[str, dict[str, Any]]:
-    body = await json_body(request, {"username", "password"}, frozenset({"username", "password"}))
-    username = text_field(body, "username", max_length=64)
-    password = text_field(body, "password", max_length=1024)
+async def _login(request: web.Request, body: Credentials, kind: str) -> tuple[str, Login]:
     accounts = request.app[ACCOUNTS]
     address = client_address(request)
+    username = body.username
     try:
-        token, login = await accounts.login(username, password, address, kind)
+        token, login = await accounts.login(username, body.password, address, kind)
     except LoginLocked as exc:
         request.app[AUDIT].record(username, "login", "", DENIED, address, reason=str(exc))
-        error = json_error(web.HTTPTooManyRequests, str(exc), retry_after_s=exc.retry_after_s)
+        error = error_answer(web.HTTPTooManyRequests, str(exc), retry_after_s=exc.retry_after_s)
         error.headers["Retry-After"] = str(exc.retry_after_s)
         raise error from None
     except LoginRefused as exc:
         request.app[AUDIT].record(username, "login", "", FAILED, address, reason=str(exc))
-        raise json_error(web.HTTPUnauthorized, str(exc)) from None
+        raise error_answer(web.HTTPUnauthorized, str(exc)) from None
     request.app[AUDIT].record(username, "login", "", OK, address, kind=kind)
     principal = login_principal(login, kind, token)
-    return token, {
-        "user": _me(principal.name, login.user, principal.capabilities),
-        "expires_at": iso_utc(login.expires_ms),
-    }
+    user = _me(principal.name, login.user, principal.capabilities)
+    return token, Login(user=user, expires_at=iso_utc(login.expires_ms) or "")
 
 
-async def login_session(request: web.Request) -> web.Response:
-    token, answer = await _login(request, "session")
-    response = web.json_response(answer)
+@api.post("/api/v1/auth/login", tag="auth", errors=(401, 429), answer=Login)
+async def login_session(request: web.Request, body: Credentials) -> web.StreamResponse:
+    """Log in for the pages (session cookie)
+
+    Sets the `ioc_session` cookie (HttpOnly, SameSite=Strict). A wrong password is a 401;
+    too many failures lock the user and address out (429)."""
+    token, answer = await _login(request, body, "session")
+    response = respond(answer)
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -128,232 +242,243 @@ async def login_session(request: web.Request) -> web.Response:
     return response
 
 
-async def login_token(request: web.Request) -> web.Response:
-    token, answer = await _login(request, "bearer")
-    return web.json_response({"token": token, "token_type": "bearer", **answer})
+@api.post("/api/v1/auth/token", tag="auth", errors=(401, 429))
+async def login_token(request: web.Request, body: Credentials) -> Token:
+    """Log in for a bearer token
+
+    For programs: send the token as `Authorization: Bearer <token>`. A wrong password is a 401;
+    too many failures lock the user and address out (429)."""
+    token, answer = await _login(request, body, "bearer")
+    return Token(token=token, token_type="bearer", user=answer.user, expires_at=answer.expires_at)
 
 
-async def logout(request: web.Request) -> web.Response:
+@api.post("/api/v1/auth/logout", tag="auth", answer=LoggedOut)
+async def logout(request: web.Request) -> web.StreamResponse:
+    """Log out
+
+    Ends the login used for this request (and clears the session cookie)."""
     principal = principal_of(request)
     request.app[ACCOUNTS].logout(principal.token)
     audit(request, principal.name, "logout", OK)
-    response = web.json_response({"logged_out": principal.name})
+    response = respond(LoggedOut(logged_out=principal.name))
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
 
 
-async def me(request: web.Request) -> web.Response:
+@api.get("/api/v1/auth/me", tag="auth")
+async def me(request: web.Request) -> Me:
+    """The caller: name, role, enterprise and capabilities"""
     principal = principal_of(request)
     user = request.app[ACCOUNTS].user(principal.name)
     assert user is not None
-    return web.json_response(_me(principal.name, user, principal.capabilities))
+    return _me(principal.name, user, principal.capabilities)
 
 
-def _me(name: str, user: User, capabilities: frozenset[Can]) -> dict[str, Any]:
-    return {
-        "username": name,
-        "role": user.role.value,
-        "enterprise": user.enterprise,
-        "display_name": user.display_name,
-        "capabilities": sorted(c.value for c in capabilities),
-    }
+def _me(name: str, user: User, capabilities: frozenset[Can]) -> Me:
+    return Me(
+        username=name,
+        role=user.role,
+        enterprise=user.enterprise,
+        display_name=user.display_name,
+        capabilities=sorted(capabilities),
+    )
 
 
-async def change_own_password(request: web.Request) -> web.Response:
+@api.post("/api/v1/auth/password", tag="auth", answer=Changed)
+async def change_own_password(request: web.Request, body: PasswordChange) -> web.StreamResponse:
+    """Change one's own password
+
+    Needs the current password (403 when wrong). Every login of the user ends."""
     principal = principal_of(request)
-    body = await json_body(request, {"current", "new"}, frozenset({"current", "new"}))
     accounts = request.app[ACCOUNTS]
     try:
-        await accounts.login(
-            principal.name,
-            text_field(body, "current", max_length=1024),
-            client_address(request),
-            "bearer",
-        )
+        await accounts.login(principal.name, body.current, client_address(request), "bearer")
     except (LoginRefused, LoginLocked) as exc:
         audit(request, principal.name, "user.password", FAILED, reason=str(exc))
-        raise json_error(web.HTTPForbidden, "the current password is wrong") from None
-    _account_change(accounts.set_password, principal.name, text_field(body, "new", max_length=1024))
+        raise error_answer(web.HTTPForbidden, "the current password is wrong") from None
+    _account_change(accounts.set_password, principal.name, body.new)
     audit(request, principal.name, "user.password", OK, user=principal.name)
-    response = web.json_response({"changed": True, "note": "every login of the user ended"})
+    response = respond(Changed(changed=True, note="every login of the user ended"))
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
 
 
-async def list_users(request: web.Request) -> web.Response:
-    return web.json_response({"users": [_user_json(u) for u in request.app[ACCOUNTS].users()]})
+@api.get("/api/v1/users", tag="users")
+async def list_users(request: web.Request) -> UserList:
+    """List every user"""
+    return UserList(users=[_user(u) for u in request.app[ACCOUNTS].users()])
 
 
-async def add_user(request: web.Request) -> web.Response:
-    body = await json_body(
-        request,
-        {"username", "role", "password", "enterprise", "display_name"},
-        frozenset({"username", "role", "password"}),
-    )
-    role = _role(body.get("role"))
-    enterprise = _enterprise(request, body.get("enterprise"))
+@api.post("/api/v1/users", tag="users", status=201)
+async def add_user(request: web.Request, body: NewUser) -> UserAnswer:
+    """Add a user
+
+    An enterprise user needs `enterprise`."""
     user = _account_change(
         request.app[ACCOUNTS].add_user,
-        text_field(body, "username", max_length=64),
-        role,
-        text_field(body, "password", max_length=1024),
-        enterprise,
-        text_field(body, "display_name", max_length=200),
+        body.username,
+        body.role,
+        body.password,
+        _enterprise(request, body.enterprise),
+        body.display_name,
     )
-    audit(request, principal_of(request).name, "user.create", OK, user=user.username, role=role)
-    return web.json_response(_user_json(user), status=201)
+    who = principal_of(request).name
+    audit(request, who, "user.create", OK, user=user.username, role=body.role)
+    return _user(user)
 
 
-async def update_user(request: web.Request) -> web.Response:
-    body = await json_body(request, {"role", "enterprise", "display_name", "disabled"})
-    username = request.match_info["username"]
-    disabled = body.get("disabled")
-    if disabled is not None and not isinstance(disabled, bool):
-        raise bad_request("`disabled` must be true or false")
+@api.patch("/api/v1/users/{username}", tag="users", errors=(404,))
+async def update_user(request: web.Request, username: str, body: UserChange) -> UserAnswer:
+    """Change a user
+
+    Disabling a user or changing the role ends its logins. An unknown user is a 404. Every
+    field is optional (an empty body changes nothing)."""
     user = _account_change(
         request.app[ACCOUNTS].update_user,
         username,
-        role=_role(body["role"]) if "role" in body else None,
-        enterprise=_enterprise(request, body.get("enterprise")),
-        display_name=text_field(body, "display_name", max_length=200)
-        if "display_name" in body
-        else None,
-        disabled=disabled,
+        role=body.role,
+        enterprise=_enterprise(request, body.enterprise),
+        display_name=body.display_name,
+        disabled=body.disabled,
     )
-    audit(request, principal_of(request).name, "user.update", OK, user=username, change=body)
-    return web.json_response(_user_json(user))
+    change = body.model_dump(exclude_unset=True, mode="json")
+    audit(request, principal_of(request).name, "user.update", OK, user=username, change=change)
+    return _user(user)
 
 
-async def remove_user(request: web.Request) -> web.Response:
-    username = request.match_info["username"]
+@api.delete("/api/v1/users/{username}", tag="users", errors=(404, 409))
+async def remove_user(request: web.Request, username: str) -> Removed:
+    """Remove a user
+
+    One's own account cannot be removed (409); an unknown user is a 404."""
     if username == principal_of(request).name:
-        raise json_error(web.HTTPConflict, "you cannot remove your own account")
+        raise error_answer(web.HTTPConflict, "you cannot remove your own account")
     _account_change(request.app[ACCOUNTS].remove_user, username)
     audit(request, principal_of(request).name, "user.delete", OK, user=username)
-    return web.json_response({"removed": username})
+    return Removed(removed=username)
 
 
-async def reset_password(request: web.Request) -> web.Response:
-    body = await json_body(request, {"password"}, frozenset({"password"}))
-    username = request.match_info["username"]
-    _account_change(
-        request.app[ACCOUNTS].set_password, username, text_field(body, "password", max_length=1024)
-    )
+@api.post("/api/v1/users/{username}/password", tag="users", errors=(404,))
+async def reset_password(request: web.Request, username: str, body: NewPassword) -> Changed:
+    """Set a user's password
+
+    Every login of the user ends. A short password is a 400; an unknown user is a 404."""
+    _account_change(request.app[ACCOUNTS].set_password, username, body.password)
     audit(request, principal_of(request).name, "user.password", OK, user=username)
-    return web.json_response({"changed": True})
+    return Changed(changed=True)
 
 
-async def list_audit(request: web.Request) -> web.Response:
-    query = request.query
-    limit = count_param(query, "limit", 200, MAX_AUDIT_ROWS)
+@api.get("/api/v1/audit", tag="audit")
+async def list_audit(request: web.Request, query: AuditQuery) -> AuditList:
+    """Read the audit log
+
+    Newest first."""
     entries = request.app[AUDIT].query(
-        actor=query.get("actor"),
-        action=query.get("action"),
-        outcome=query.get("outcome"),
-        since_ms=time_param(query, "since"),
-        limit=limit,
+        actor=query.actor,
+        action=query.action,
+        outcome=query.outcome,
+        since_ms=query.since,
+        limit=query.limit,
     )
-    return web.json_response({"entries": [_audit_json(e) for e in entries]})
+    return AuditList(entries=[_audit_entry(e) for e in entries])
 
 
-async def list_api_keys(request: web.Request) -> web.Response:
+@api.get("/api/v1/apikeys", tag="apikeys")
+async def list_api_keys(request: web.Request, query: ApiKeyQuery) -> ApiKeyList:
+    """List API keys
+
+    An enterprise user sees its own; an admin every key, or one enterprise's with
+    `?enterprise=` (empty: state gateway keys)."""
     principal = principal_of(request)
     accounts = request.app[ACCOUNTS]
     if principal.enterprise is not None:
         keys = accounts.api_keys(principal.enterprise)
-    elif "enterprise" in request.query:
-        keys = accounts.api_keys(request.query["enterprise"] or None)
+    elif query.enterprise is not None:
+        keys = accounts.api_keys(query.enterprise or None)
     else:
         keys = accounts.api_keys(everyone=True)
-    return web.json_response({"api_keys": [_key_json(k) for k in keys]})
+    return ApiKeyList(api_keys=[_key(k) for k in keys])
 
 
-async def create_api_key(request: web.Request) -> web.Response:
+@api.post("/api/v1/apikeys", tag="apikeys", status=201)
+async def create_api_key(request: web.Request, body: NewApiKey) -> NewApiKeyAnswer:
+    """Make an API key
+
+    The key is in the answer once and never again. Enterprises make keys for themselves;
+    admins for any enterprise (`enterprise`: null = a state gateway)."""
     principal = principal_of(request)
-    body = await json_body(request, {"label", "enterprise"}, frozenset({"label"}))
-    label = text_field(body, "label", max_length=200).strip()
-    if not label:
-        raise bad_request("`label` must say what the key is for")
+    label = body.label.strip()
     if principal.enterprise is not None:
-        if body.get("enterprise") not in (None, principal.enterprise):
-            raise json_error(web.HTTPForbidden, "an enterprise makes keys for itself only")
+        if body.enterprise not in (None, principal.enterprise):
+            raise error_answer(web.HTTPForbidden, "an enterprise makes keys for itself only")
         enterprise: str | None = principal.enterprise
     else:
-        enterprise = _enterprise(request, body.get("enterprise"))
+        enterprise = _enterprise(request, body.enterprise)
     key, record = request.app[ACCOUNTS].create_api_key(enterprise, label, principal.name)
     audit(request, principal.name, "apikey.create", OK, key_id=record.id, enterprise=enterprise)
-    return web.json_response(
-        {**_key_json(record), "key": key, "note": "shown once: store it now"}, status=201
-    )
+    return NewApiKeyAnswer(**_key(record).model_dump(), key=key, note="shown once: store it now")
 
 
-async def revoke_api_key(request: web.Request) -> web.Response:
+@api.delete("/api/v1/apikeys/{id}", tag="apikeys", errors=(404,))
+async def revoke_api_key(request: web.Request, id: WholeNumber) -> ApiKeyAnswer:
+    """Revoke an API key"""
     principal = principal_of(request)
-    raw = request.match_info["id"]
     accounts = request.app[ACCOUNTS]
-    key_id = whole_number(raw)
-    key = accounts.api_key(key_id) if key_id is not None else None
+    key = accounts.api_key(id)
     if key is None or (principal.enterprise is not None and key.enterprise != principal.enterprise):
-        raise json_error(web.HTTPNotFound, f"no API key {raw} of yours")
+        raise error_answer(web.HTTPNotFound, f"no API key {id} of yours")
     revoked = accounts.revoke_api_key(key.id)
     audit(request, principal.name, "apikey.revoke", OK, key_id=key.id, enterprise=key.enterprise)
-    return web.json_response(_key_json(revoked))
+    return _key(revoked)
 
 
 def _account_change(change: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
         return change(*args, **kwargs)
     except UnknownUser as exc:
-        raise json_error(web.HTTPNotFound, str(exc)) from None
+        raise error_answer(web.HTTPNotFound, str(exc)) from None
     except InvalidAccount as exc:
-        raise bad_request(str(exc)) from None
+        raise error_answer(web.HTTPBadRequest, str(exc)) from None
 
 
-def _role(raw: object) -> Role:
-    try:
-        return Role(str(raw))
-    except ValueError:
-        raise bad_request(f"`role` must be one of {', '.join(r.value for r in Role)}") from None
+def _enterprise(request: web.Request, enterprise: str | None) -> str | None:
+    if enterprise is not None and enterprise not in request.app[appkeys.REGISTRY].enterprises:
+        raise error_answer(
+            web.HTTPBadRequest, f"`enterprise` {enterprise!r} is not a known enterprise"
+        )
+    return enterprise
 
 
-def _enterprise(request: web.Request, raw: object) -> str | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, str) or raw not in request.app[appkeys.REGISTRY].enterprises:
-        raise bad_request(f"`enterprise` {raw!r} is not a known enterprise")
-    return raw
+def _user(user: User) -> UserAnswer:
+    return UserAnswer(
+        username=user.username,
+        role=user.role,
+        enterprise=user.enterprise,
+        display_name=user.display_name,
+        disabled=user.disabled,
+        created_at=iso_utc(user.created_ms) or "",
+    )
 
 
-def _user_json(user: User) -> dict[str, Any]:
-    return {
-        "username": user.username,
-        "role": user.role.value,
-        "enterprise": user.enterprise,
-        "display_name": user.display_name,
-        "disabled": user.disabled,
-        "created_at": iso_utc(user.created_ms),
-    }
+def _key(key: ApiKey) -> ApiKeyAnswer:
+    return ApiKeyAnswer(
+        id=key.id,
+        enterprise=key.enterprise,
+        label=key.label,
+        created_by=key.created_by,
+        created_at=iso_utc(key.created_ms) or "",
+        revoked_at=iso_utc(key.revoked_ms) if key.revoked_ms else None,
+    )
 
 
-def _key_json(key: ApiKey) -> dict[str, Any]:
-    return {
-        "id": key.id,
-        "enterprise": key.enterprise,
-        "label": key.label,
-        "created_by": key.created_by,
-        "created_at": iso_utc(key.created_ms),
-        "revoked_at": iso_utc(key.revoked_ms) if key.revoked_ms else None,
-    }
-
-
-def _audit_json(entry: AuditEntry) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "time": iso_utc(entry.ts_ms),
-        "actor": entry.actor,
-        "action": entry.action,
-        "target": entry.target,
-        "outcome": entry.outcome,
-        "address": entry.address,
-        "detail": entry.detail,
-    }
+def _audit_entry(entry: AuditEntry) -> AuditEntryAnswer:
+    return AuditEntryAnswer(
+        id=entry.id,
+        time=iso_utc(entry.ts_ms) or "",
+        actor=entry.actor,
+        action=entry.action,
+        target=entry.target,
+        outcome=entry.outcome,
+        address=entry.address,
+        detail=entry.detail,
+    )

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 
+from analytics.config import RuleConfig
 from ioc import appkeys
 from ioc.audit import OK
 from ioc.clock import iso_utc
@@ -37,111 +39,195 @@ from ioc.config_store import (
     SettingRejected,
     StaleSetting,
 )
+from ioc.registry import EnterpriseEntry, ParameterEntry, StationEntry
 from web.access import CONFIG_WRITERS, audit, principal_of
-from web.requests import bad_request, json_body, json_error, whole_number
+from web.api import Answer, ApiRoutes, Body, Query, SchemaOf, error_answer
+from web.fields import UtcTime, WholeNumber, count
 
-KIND_OF_PATH = {
-    "rules": RULE,
-    "stations": STATION,
-    "enterprises": ENTERPRISE,
-    "parameter-sets": PARAMETER_SET,
-}
 MAX_HISTORY = 1_000
+VERSION_TEXT = "The version the editor read: 409 if it changed since (0: must not exist yet)."
+
+
+class ParameterSet(RootModel[dict[str, ParameterEntry]]):
+    """Parameter key → its unit and plausible range."""
+
+
+#: path → (kind, its name in words, the model of its items)
+KIND_OF_PATH: dict[str, tuple[str, str, type[BaseModel]]] = {
+    "rules": (RULE, "rule", RuleConfig),
+    "stations": (STATION, "station", StationEntry),
+    "enterprises": (ENTERPRISE, "enterprise", EnterpriseEntry),
+    "parameter-sets": (PARAMETER_SET, "parameter set", ParameterSet),
+}
+
+api = ApiRoutes()
+
+
+class ConfigItem(Answer):
+    key: str
+    version: int
+    item: dict[str, Any]
+
+
+class ItemList(Answer):
+    items: list[ConfigItem]
+
+
+class ConfigChangeAnswer(Answer):
+    id: int
+    time: UtcTime
+    actor: str
+    kind: Literal["rule", "station", "enterprise", "parameter_set"]
+    key: str
+    action: Literal["seed", "create", "update", "delete", "rollback"]
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+    rollback_of: int | None
+
+
+class ItemDetail(ConfigItem):
+    history: list[ConfigChangeAnswer]
+
+
+class Valid(Answer):
+    """A dry run's answer: the item would be taken."""
+
+    model_config = ConfigDict(extra="forbid")
+    valid: Literal[True]
+
+
+class ChangeList(Answer):
+    changes: list[ConfigChangeAnswer]
+
+
+class PutItem(Body):
+    item: dict[str, Any] = Field(description="The item; checked with the whole configuration.")
+    version: int | None = Field(None, description=VERSION_TEXT)
+
+
+class PutQuery(Query):
+    dry_run: Literal["1", "true", "0", "false"] | None = Field(
+        None, description="1 or true: only validate."
+    )
+
+
+class DeleteQuery(Query):
+    version: WholeNumber | None = Field(None, description=VERSION_TEXT)
+
+
+class HistoryQuery(Query):
+    kind: Literal["rule", "station", "enterprise", "parameter_set"] | None = Field(
+        None, description="Only this kind."
+    )
+    key: str | None = Field(None, description="Only this item.")
+    limit: WholeNumber = count(100, MAX_HISTORY)
 
 
 def add_config_routes(app: web.Application) -> None:
-    for path in KIND_OF_PATH:
-        app.router.add_get(f"/api/v1/config/{path}", list_items)
-        app.router.add_get(f"/api/v1/config/{path}/{{key}}", show_item)
-        app.router.add_put(f"/api/v1/config/{path}/{{key}}", put_item)
-        app.router.add_delete(f"/api/v1/config/{path}/{{key}}", delete_item)
-    app.router.add_get("/api/v1/config/history", history)
-    app.router.add_post("/api/v1/config/history/{id}/rollback", rollback)
+    for path, (kind, name, model) in KIND_OF_PATH.items():
+        _add_kind_routes(path, kind, name, model)
+    api.add_to(app)
 
 
-def _kind(request: web.Request) -> str:
-    return KIND_OF_PATH[request.path.split("/")[4]]
+def _add_kind_routes(path: str, kind: str, name: str, model: type[BaseModel]) -> None:
+    """The four routes of one kind: its handlers, typed and described for it."""
+    base = f"/api/v1/config/{path}"
+    writers = "officers and admins" if kind == RULE else "admins"
+    put_body = create_model(
+        f"Put{model.__name__}",
+        __base__=PutItem,
+        item=(Annotated[dict[str, Any], SchemaOf(model)], PutItem.model_fields["item"]),
+    )
+
+    async def list_items(request: web.Request) -> ItemList:
+        items = _settings(request).items(kind)
+        return ItemList(
+            items=[ConfigItem(key=k, version=i.version, item=i.body) for k, i in items.items()]
+        )
+
+    async def show_item(request: web.Request, key: str) -> ItemDetail:
+        settings = _settings(request)
+        item = settings.item(kind, key)
+        if item is None:
+            raise error_answer(web.HTTPNotFound, f"no {kind} {key!r}")
+        changes = settings.history(kind, key, limit=50)
+        return ItemDetail(
+            key=key, version=item.version, item=item.body, history=[_change(c) for c in changes]
+        )
+
+    async def put_item(
+        request: web.Request, key: str, query: PutQuery, body: PutItem
+    ) -> ConfigChangeAnswer | Valid:
+        settings = _settings(request)
+        with _answering_rejections():
+            if query.dry_run in ("1", "true"):
+                settings.check(kind, key, body.item)
+                return Valid(valid=True)
+            change = settings.put(kind, key, body.item, principal_of(request).name, body.version)
+        _audit_change(request, change)
+        return _change(change)
+
+    async def delete_item(request: web.Request, key: str, query: DeleteQuery) -> ConfigChangeAnswer:
+        with _answering_rejections():
+            change = _settings(request).delete(kind, key, principal_of(request).name, query.version)
+        _audit_change(request, change)
+        return _change(change)
+
+    rule_note = " `item.id` may be left out: it is the key." if kind == RULE else ""
+    api.get(base, tag="config", summary=f"List every {name} with its version")(list_items)
+    api.get(f"{base}/{{key}}", tag="config", errors=(404,), summary=f"One {name} and its history")(
+        show_item
+    )
+    api.put(
+        f"{base}/{{key}}",
+        tag="config",
+        errors=(409,),
+        summary=f"Create or replace a {name}",
+        description=f"In force at once when the whole configuration stays valid; otherwise 400 "
+        f"with `problems` (`field`, `message`). `?dry_run=1` only validates. Changed by "
+        f"{writers}.{rule_note}",
+        models={"body": put_body},
+    )(put_item)
+    api.delete(
+        f"{base}/{{key}}",
+        tag="config",
+        errors=(409,),
+        summary=f"Remove a {name}",
+        description="Refused (400) when the configuration without it would be invalid.",
+    )(delete_item)
 
 
 def _settings(request: web.Request) -> ConfigStore:
     return request.app[appkeys.SETTINGS]
 
 
-async def list_items(request: web.Request) -> web.Response:
-    items = _settings(request).items(_kind(request))
-    return web.json_response(
-        {"items": [{"key": k, "version": i.version, "item": i.body} for k, i in items.items()]}
-    )
+@api.get("/api/v1/config/history", tag="config")
+async def history(request: web.Request, query: HistoryQuery) -> ChangeList:
+    """Configuration changes
+
+    Newest first."""
+    changes = _settings(request).history(query.kind, query.key, query.limit)
+    return ChangeList(changes=[_change(c) for c in changes])
 
 
-async def show_item(request: web.Request) -> web.Response:
-    kind, key = _kind(request), request.match_info["key"]
+@api.post("/api/v1/config/history/{id}/rollback", tag="config", errors=(404,))
+async def rollback(request: web.Request, id: WholeNumber) -> ConfigChangeAnswer:
+    """Put back what a change replaced
+
+    Recorded as a new change; the caller must be allowed to change that kind (403)."""
     settings = _settings(request)
-    item = settings.item(kind, key)
-    if item is None:
-        raise json_error(web.HTTPNotFound, f"no {kind} {key!r}")
-    changes = settings.history(kind, key, limit=50)
-    return web.json_response(
-        {
-            "key": key,
-            "version": item.version,
-            "item": item.body,
-            "history": [change_json(c) for c in changes],
-        }
-    )
-
-
-async def put_item(request: web.Request) -> web.Response:
-    kind, key = _kind(request), request.match_info["key"]
-    body = await json_body(request, {"item", "version"}, frozenset({"item"}))
-    item, version = body["item"], _version(body.get("version"))
-    if not isinstance(item, dict):
-        raise bad_request("`item` must be a JSON object")
-    settings = _settings(request)
-    with _answering_rejections():
-        if request.query.get("dry_run") in ("1", "true"):
-            settings.check(kind, key, item)
-            return web.json_response({"valid": True})
-        change = settings.put(kind, key, item, principal_of(request).name, version)
-    _audit_change(request, change)
-    return web.json_response(change_json(change))
-
-
-async def delete_item(request: web.Request) -> web.Response:
-    kind, key = _kind(request), request.match_info["key"]
-    version = _version(request.query.get("version"))
-    with _answering_rejections():
-        change = _settings(request).delete(kind, key, principal_of(request).name, version)
-    _audit_change(request, change)
-    return web.json_response(change_json(change))
-
-
-async def history(request: web.Request) -> web.Response:
-    query = request.query
-    kind = query.get("kind")
-    if kind is not None and kind not in CONFIG_WRITERS:
-        raise bad_request(f"`kind` must be one of {', '.join(CONFIG_WRITERS)}")
-    limit = whole_number(query.get("limit", "100"))
-    if limit is None or not 1 <= limit <= MAX_HISTORY:
-        raise bad_request(f"`limit` must be 1..{MAX_HISTORY}")
-    changes = _settings(request).history(kind, query.get("key"), limit)
-    return web.json_response({"changes": [change_json(c) for c in changes]})
-
-
-async def rollback(request: web.Request) -> web.Response:
-    raw = request.match_info["id"]
-    settings = _settings(request)
-    change_id = whole_number(raw)
-    target = None if change_id is None else settings.change(change_id)
+    target = settings.change(id)
     if target is None:
-        raise json_error(web.HTTPNotFound, f"no configuration change {raw}")
+        raise error_answer(web.HTTPNotFound, f"no configuration change {id}")
     principal = principal_of(request)
     if not principal.may(CONFIG_WRITERS[target.kind]):
-        raise json_error(web.HTTPForbidden, f"role {principal.role} may not change {target.kind}s")
+        raise error_answer(
+            web.HTTPForbidden, f"role {principal.role} may not change {target.kind}s"
+        )
     with _answering_rejections():
         change = settings.rollback(target.id, principal.name)
     _audit_change(request, change)
-    return web.json_response(change_json(change))
+    return _change(change)
 
 
 @contextlib.contextmanager
@@ -150,26 +236,15 @@ def _answering_rejections() -> Iterator[None]:
     try:
         yield
     except StaleSetting as exc:
-        raise json_error(
+        raise error_answer(
             web.HTTPConflict, str(exc), current_version=exc.current, problems=_problems(exc)
         ) from None
     except SettingRejected as exc:
-        raise json_error(web.HTTPBadRequest, str(exc), problems=_problems(exc)) from None
+        raise error_answer(web.HTTPBadRequest, str(exc), problems=_problems(exc)) from None
 
 
 def _problems(exc: SettingRejected) -> list[dict[str, str]]:
     return [{"field": field, "message": message} for field, message in exc.problems]
-
-
-def _version(raw: object) -> int | None:
-    if raw is None:
-        return None
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return raw
-    number = whole_number(raw) if isinstance(raw, str) else None
-    if number is None:
-        raise bad_request("`version` must be an integer")
-    return number
 
 
 def _audit_change(request: web.Request, change: ConfigChange) -> None:
@@ -185,15 +260,15 @@ def _audit_change(request: web.Request, change: ConfigChange) -> None:
     )
 
 
-def change_json(change: ConfigChange) -> dict[str, Any]:
-    return {
-        "id": change.id,
-        "time": iso_utc(change.ts_ms),
-        "actor": change.actor,
-        "kind": change.kind,
-        "key": change.key,
-        "action": change.action,
-        "old": change.old,
-        "new": change.new,
-        "rollback_of": change.rollback_of,
-    }
+def _change(change: ConfigChange) -> ConfigChangeAnswer:
+    return ConfigChangeAnswer(
+        id=change.id,
+        time=iso_utc(change.ts_ms) or "",
+        actor=change.actor,
+        kind=change.kind,
+        key=change.key,
+        action=change.action,
+        old=change.old,
+        new=change.new,
+        rollback_of=change.rollback_of,
+    )

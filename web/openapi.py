@@ -1,70 +1,124 @@
 """The OpenAPI 3.1 description of the REST API: ``GET /api/v1/openapi.json`` (public).
 
-The paths and methods come from the application's router when the document is first asked
-for, so the document lists exactly the routes that exist: every ``/api/...`` route and the
-wall's websocket ``/ws`` (pages and static files are left out). What each operation means —
-summary, description, parameters, request body, answers — comes from the table
-:data:`web.openapi_operations.OPERATIONS`, keyed by (method, route path); a route without an
-entry there is still listed, marked undocumented. Who may call it comes from
+Generated from the application's router when first asked for, so it lists exactly the routes
+that exist: every typed route (web.api) with its parameters, body and answers as the pydantic
+models declare them (schemas in ``components``), and the access rule of
 :data:`web.access.ROUTE_ACCESS`: every non-public operation needs ``bearerAuth`` (a login
 token, or an API key) or ``cookieAuth`` (the pages' session cookie), and says the capability
-it needs in ``x-capability`` and its description.
-
-Request bodies of rules and backtests are the pydantic models' own JSON schemas
-(:class:`analytics.config.RuleConfig`, :class:`analytics.backtest.BacktestRequest`); the
-rest are written after the handlers. Errors are ``{"error": reason, ...}``.
-
-The document is built once per application and then served from a cache.
+it needs in ``x-capability`` and its description. Errors share one answer model. Built once
+per application, then served from a cache.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from http import HTTPStatus
 from importlib import metadata
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import TypeAdapter
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 
-from analytics.backtest import BacktestRequest
-from analytics.config import RuleConfig
 from web.access import API_KEY_CAPABILITIES, ROLE_CAPABILITIES, ROUTE_ACCESS, SESSION_COOKIE, Can
-from web.openapi_operations import (
-    _STRING,
-    BACKTEST_PLACEHOLDER,
-    CAPABILITY_NOTES,
-    ERROR_NAMES,
-    ERROR_RESPONSES,
-    INFO_DESCRIPTION,
-    OPENAPI_PATH,
-    OPERATIONS,
-    RULE_PLACEHOLDER,
-    SCHEMAS,
-    TAGS,
-    Body,
-    JsonObject,
-    Op,
-    Param,
-    _ref,
+from web.api import (
+    JSON,
+    SCHEMA_OF,
+    SCHEMA_REF,
+    ApiRoutes,
+    ErrorAnswer,
+    Operation,
+    models_documented_later,
+    operation_of,
 )
 
+JsonObject = dict[str, Any]
+OPENAPI_PATH = "/api/v1/openapi.json"
 PACKAGE = "ioc-backend"
 FALLBACK_VERSION = "0.1.0"
 #: The built document of each application: {"document": dict, "text": its JSON}.
 OPENAPI_CACHE: web.AppKey[dict[str, Any]] = web.AppKey("openapi_cache")
-_PATH_PARAM = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
+
+CAPABILITY_NOTES = {
+    Can.OWN_DATA: "Enterprise users see their own enterprise's stations only.",
+    Can.PORTAL: "Enterprise users act for their own enterprise; admins for any.",
+    Can.INGEST: "An enterprise (user or key) writes its own stations only (others: "
+    "`not_owner`); a state gateway key writes every station.",
+    Can.SIGNED_IN: "API keys cannot: they only send data.",
+}
+
+INFO_DESCRIPTION = """\
+REST API of the IOC monitoring backend: stations and their readings, alerts and their
+lifecycle, silences, analytics (VN_AQI, forest-fire danger, rule backtests), cameras, HTTP
+ingest of readings and station files, the versioned configuration, accounts and the audit log.
+
+**Authentication.** `POST /api/v1/auth/token` with `{"username", "password"}` gives a bearer
+token; send it as `Authorization: Bearer <token>`. Enterprises and state gateways send data
+with an API key in the same header. The pages use the `ioc_session` cookie of
+`POST /api/v1/auth/login` instead. Each operation states the capability it needs
+(`x-capability`): 401 means no or a bad credential (an expired login says so), 403 a caller
+that may not do this. Refusals are in the audit log.
+
+**Errors** answer `{"error": reason, ...}`, sometimes with `problems` (every problem of a bad
+body) or other details. Times are ISO 8601 with an offset; answers use UTC (`Z`).
+
+**Websocket.** `GET /ws` is the wall's live feed (JSON text frames), documented here for its
+access rule and query; the frames are described in docs/protocol.md.
+"""
+
+TAGS = {
+    "auth": "Logging in and out, one's own account.",
+    "users": "User accounts (admins).",
+    "audit": "The audit log (admins).",
+    "apikeys": "API keys of enterprises and state gateways.",
+    "stations": "Stations, readings and refused data.",
+    "alerts": "The alert lifecycle.",
+    "silences": "Maintenance windows that silence alerts.",
+    "analytics": "VN_AQI, forest-fire danger and rule backtests.",
+    "cameras": "Camera numbers and snapshots.",
+    "ingest": "Readings and station files sent over HTTP.",
+    "config": "The versioned configuration in force: rules, stations, enterprises, parameter sets.",
+    "portal": "The enterprise portal.",
+    "system": "Health, this document and the wall's websocket.",
+    "undocumented": "Routes without a description yet.",
+}
+
+ERROR_NAMES = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    409: "Conflict",
+    413: "TooLarge",
+    429: "TooManyRequests",
+    503: "ServiceUnavailable",
+}
+_ERROR_TEXT = {
+    400: "Bad query or body: `error` says what, `problems` may list every problem.",
+    401: "No credential, or a bad one (unknown, revoked or expired: `expired` is true then).",
+    403: "Logged in (or an API key) but not allowed; or a cross-site cookie request.",
+    404: "No such item.",
+    409: "Conflict with the current state (details in the body).",
+    413: "The body is larger than the service takes.",
+    429: "Too many failed logins: `retry_after_s` says when to try again.",
+    503: "A backing service (InfluxDB) is unavailable.",
+}
+
+
+api = ApiRoutes()
+
+
+@api.get(OPENAPI_PATH, tag="system", answer=dict[str, Any])
+async def openapi_document(request: web.Request) -> web.StreamResponse:
+    """This OpenAPI document"""
+    openapi_for(request.app)
+    return web.Response(text=request.app[OPENAPI_CACHE]["text"], content_type=JSON)
 
 
 def add_openapi_routes(app: web.Application) -> None:
     app[OPENAPI_CACHE] = {}
-    app.router.add_get(OPENAPI_PATH, openapi_document)
-
-
-async def openapi_document(request: web.Request) -> web.Response:
-    """The OpenAPI document of this service (built on the first call, then cached)."""
-    openapi_for(request.app)
-    return web.Response(text=request.app[OPENAPI_CACHE]["text"], content_type="application/json")
+    api.add_to(app)
 
 
 def openapi_for(app: web.Application) -> JsonObject:
@@ -80,36 +134,45 @@ def openapi_for(app: web.Application) -> JsonObject:
     return document
 
 
-def documented_route(method: str, path: str) -> bool:
-    """Whether a router route belongs in the document: the API and the websocket."""
-    return method != "HEAD" and (path.startswith("/api/") or path == "/ws")
-
-
-def router_operations(app: web.Application) -> list[tuple[str, str]]:
-    """(method, route path) of every route the document describes, in router order."""
-    seen: list[tuple[str, str]] = []
+def typed_operations(app: web.Application) -> list[Operation]:
+    """The operation of every typed route, in router order (HEAD twins left out)."""
+    found = []
     for route in app.router.routes():
-        resource = route.resource
-        if resource is None:
-            continue
-        key = (route.method.upper(), resource.canonical)
-        if documented_route(*key) and key not in seen:
-            seen.append(key)
-    return seen
+        operation = operation_of(route.handler)
+        if operation is not None and route.method == operation.method:
+            found.append(operation)
+    return found
 
 
-# --- building ------------------------------------------------------------------------------
+class _Schemas(GenerateJsonSchema):
+    """pydantic's JSON schemas without a title on every field."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
 
 
 def build_document(app: web.Application) -> JsonObject:
-    schemas = dict(SCHEMAS)
-    rule_ref = _pydantic_schema(RuleConfig, schemas)
-    backtest_ref = _pydantic_schema(BacktestRequest, schemas)
+    operations = typed_operations(app)
+    inputs = []
+    for n, op in enumerate(operations):
+        for place, kind in _types_of(op):
+            mode: JsonSchemaMode = "serialization" if place.startswith("answer") else "validation"
+            inputs.append(((n, place), mode, TypeAdapter(kind).core_schema))
+    inputs.append(((-1, "error"), "serialization", TypeAdapter(ErrorAnswer).core_schema))
+    refs, definitions = _Schemas(ref_template=SCHEMA_REF).generate_definitions(inputs)
+    schemas: JsonObject = {str(name): definition for name, definition in definitions.items()}
+    by_place: dict[int, JsonObject] = {}
+    for ((n, place), _), ref in refs.items():
+        by_place.setdefault(n, {})[place] = ref
     paths: dict[str, JsonObject] = {}
-    for method, path in router_operations(app):
-        spec = OPERATIONS.get((method, path)) or _undocumented(method, path)
-        operation = _operation(method, path, spec, rule_ref, backtest_ref)
-        paths.setdefault(_openapi_path(path), {})[method.lower()] = operation
+    for n, op in enumerate(operations):
+        operation = _operation(op, by_place.get(n, {}), schemas)
+        paths.setdefault(op.path, {})[op.method.lower()] = operation
+    for places in by_place.values():  # the query models are parameters now, not schemas
+        if "query" in places:
+            schemas.pop(_name(places["query"]), None)
+    schemas["Error"] = schemas.pop(_name(by_place[-1]["error"]))
+    schemas = _with_references(schemas)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -123,78 +186,130 @@ def build_document(app: web.Application) -> JsonObject:
         "tags": [{"name": name, "description": text} for name, text in TAGS.items()],
         "paths": dict(sorted(paths.items())),
         "components": {
-            "securitySchemes": {
-                "bearerAuth": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "A login token (POST /api/v1/auth/token) or an API key "
-                    "(enterprise or state gateway; API keys may only send data: `ingest`).",
-                },
-                "cookieAuth": {
-                    "type": "apiKey",
-                    "in": "cookie",
-                    "name": SESSION_COOKIE,
-                    "description": "The session cookie of the pages (POST /api/v1/auth/login). "
-                    "Changes (POST, PUT, PATCH, DELETE) must come from the service's own "
-                    "pages: a cross-site `Origin` is refused with 403.",
-                },
-            },
+            "securitySchemes": SECURITY_SCHEMES,
             "schemas": dict(sorted(schemas.items())),
             "responses": ERROR_RESPONSES,
         },
     }
 
 
-def package_version() -> str:
-    try:
-        return metadata.version(PACKAGE)
-    except metadata.PackageNotFoundError:
-        return FALLBACK_VERSION
+def _types_of(op: Operation) -> list[tuple[str, Any]]:
+    """(place, type) of every model the operation names: where its schema goes."""
+    out: list[tuple[str, Any]] = [(f"path:{n}", kind) for n, kind in op.path_params.items()]
+    if op.query is not None:
+        out.append(("query", op.query))
+    if op.body is not None:
+        out.append(("body", op.body))
+        out.extend((f"later:{m.__name__}", m) for m in models_documented_later(op.body))
+    if op.answer is not None:
+        out.append(("answer", op.answer))
+    for place, media in (("request", op.request_media), ("answer", op.answer_media)):
+        out.extend(
+            (f"{place}:{m}", kind) for m, kind in media.items() if not isinstance(kind, dict)
+        )
+    return out
 
 
-def _pydantic_schema(model: type[BaseModel], schemas: dict[str, JsonObject]) -> JsonObject:
-    """Put ``model``'s JSON schema (and the models it uses) in ``schemas``; its reference."""
-    schema: JsonObject = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    for name, definition in schema.pop("$defs", {}).items():
-        schemas.setdefault(name, definition)
-    schemas[model.__name__] = schema
-    return _ref(model.__name__)
-
-
-def _openapi_path(path: str) -> str:
-    """aiohttp's ``{name:regex}`` → OpenAPI's ``{name}`` (canonical paths already are)."""
-    return _PATH_PARAM.sub(lambda m: "{" + m.group(1) + "}", path)
-
-
-def _operation(
-    method: str, path: str, spec: Op, rule_ref: JsonObject, backtest_ref: JsonObject
-) -> JsonObject:
-    need = ROUTE_ACCESS.get((method, path))
+def _operation(op: Operation, schema: JsonObject, schemas: JsonObject) -> JsonObject:
+    need = ROUTE_ACCESS.get((op.method, op.path))
     operation: JsonObject = {
-        "tags": [spec.tag],
-        "summary": spec.summary,
-        "operationId": _operation_id(method, path),
+        "tags": [op.tag],
+        "summary": op.summary,
+        "operationId": _operation_id(op),
+        "description": "\n\n".join(filter(None, [op.description, _access_text(need)])),
+        "x-capability": need.value if need is not None else "none",
     }
-    description = [spec.description.strip()] if spec.description else []
-    description.append(_access_text(need))
-    operation["description"] = "\n\n".join(description)
-    operation["x-capability"] = need.value if need is not None else "none"
-    parameters = _parameters(path, spec)
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": schema[f"path:{name}"]}
+        for name in op.path_params
+    ]
+    if op.query is not None:
+        parameters.extend(_query_parameters(schemas[_name(schema["query"])], schemas))
     if parameters:
         operation["parameters"] = parameters
-    if spec.body is not None:
-        operation["requestBody"] = _request_body(spec.body, rule_ref, backtest_ref)
-    operation["responses"] = _responses(spec, need)
-    if need == Can.PUBLIC:
-        operation["security"] = []
-    else:
-        operation["security"] = [{"bearerAuth": []}, {"cookieAuth": []}]
+    content = _content(op.request_media, schema, "request")
+    if op.body is not None:
+        body_schema = schemas[_name(schema["body"])]
+        content = {JSON: {"schema": schema["body"]}, **content}
+        operation["requestBody"] = {
+            "required": bool(body_schema.get("required")),
+            "content": content,
+        }
+    elif content:
+        operation["requestBody"] = {"required": True, "content": content}
+    ok: JsonObject = {"description": HTTPStatus(op.status).phrase}
+    answers = _content(op.answer_media, schema, "answer")
+    if op.answer is not None:
+        answers = {JSON: {"schema": schema["answer"]}, **answers}
+    if answers:
+        ok["content"] = answers
+    responses: JsonObject = {str(op.status): ok}
+    codes = set(op.errors) | (set() if need == Can.PUBLIC else {401, 403})
+    for code in sorted(codes):
+        name = "NotAWebsocket" if op.status == 101 and code == 400 else ERROR_NAMES[code]
+        responses[str(code)] = {"$ref": f"#/components/responses/{name}"}
+    operation["responses"] = responses
+    public = need == Can.PUBLIC
+    operation["security"] = [] if public else [{"bearerAuth": []}, {"cookieAuth": []}]
     return operation
 
 
-def _operation_id(method: str, path: str) -> str:
-    words = re.findall(r"[A-Za-z0-9]+", path.removeprefix("/api/v1"))
-    return "_".join([method.lower(), *(w.lower() for w in words)]) or method.lower()
+def _with_references(node: Any) -> Any:
+    """``{"x-schema-of": name, ...}`` (web.api.SchemaOf) → a reference to that schema."""
+    if isinstance(node, dict):
+        if SCHEMA_OF in node:
+            return {"$ref": SCHEMA_REF.format(model=node[SCHEMA_OF])}
+        return {key: _with_references(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_with_references(value) for value in node]
+    return node
+
+
+def _name(ref: JsonObject) -> str:
+    """The component's name in a ``{"$ref": ...}``."""
+    return str(ref["$ref"]).rsplit("/", 1)[1]
+
+
+def _query_parameters(model: JsonObject, schemas: JsonObject) -> list[JsonObject]:
+    required = set(model.get("required", ()))
+    out = []
+    for name, field in model.get("properties", {}).items():
+        prop = _plain(field, schemas)
+        description = prop.pop("description", None)
+        param: JsonObject = {"name": name, "in": "query", "schema": prop}
+        if description:
+            param["description"] = description
+        if name in required:
+            param["required"] = True
+        out.append(param)
+    return out
+
+
+def _plain(field: JsonObject, schemas: JsonObject) -> JsonObject:
+    """A query parameter's schema: no null (a query string cannot send one), no default of
+    None, and an enum inlined rather than referenced."""
+    out = {k: v for k, v in field.items() if k != "anyOf" and not (k == "default" and v is None)}
+    choices = [c for c in field.get("anyOf", [field]) if c.get("type") != "null"]
+    if len(choices) == 1:
+        choice = choices[0]
+        out |= schemas[_name(choice)] if "$ref" in choice else choice
+        out.pop("$ref", None)
+        out.pop("title", None)
+    else:
+        out["anyOf"] = choices
+    return out
+
+
+def _content(media: Any, schema: JsonObject, place: str) -> JsonObject:
+    return {
+        m: {"schema": kind if isinstance(kind, dict) else schema[f"{place}:{m}"]}
+        for m, kind in media.items()
+    }
+
+
+def _operation_id(op: Operation) -> str:
+    words = re.findall(r"[A-Za-z0-9]+", op.path.removeprefix("/api/v1"))
+    return "_".join([op.method.lower(), *(w.lower() for w in words)])
 
 
 def _access_text(need: Can | None) -> str:
@@ -214,58 +329,38 @@ def _access_text(need: Can | None) -> str:
     )
 
 
-def _parameters(path: str, spec: Op) -> list[JsonObject]:
-    given = {p.name: p for p in spec.params}
-    out = []
-    for name in _PATH_PARAM.findall(path):
-        param = given.get(name) or Param(name, f"The `{name}` of the route.", _STRING, "path")
-        out.append(param.json(required=True))
-    out.extend(p.json(required=p.required) for p in spec.params if p.where == "query")
-    return out
+def package_version() -> str:
+    try:
+        return metadata.version(PACKAGE)
+    except metadata.PackageNotFoundError:
+        return FALLBACK_VERSION
 
 
-def _request_body(body: Body, rule_ref: JsonObject, backtest_ref: JsonObject) -> JsonObject:
-    content: JsonObject = {}
-    for media, schema in body.content.items():
-        resolved = _resolve(schema, rule_ref, backtest_ref)
-        content[media] = {"schema": resolved}
-    out: JsonObject = {"required": body.required, "content": content}
-    if body.description:
-        out["description"] = body.description
-    return out
-
-
-def _resolve(schema: JsonObject, rule_ref: JsonObject, backtest_ref: JsonObject) -> JsonObject:
-    """Replace the placeholders of the pydantic schemas with their references."""
-    if schema is RULE_PLACEHOLDER:
-        return rule_ref
-    if schema is BACKTEST_PLACEHOLDER:
-        return backtest_ref
-    return {key: _resolve_any(value, rule_ref, backtest_ref) for key, value in schema.items()}
-
-
-def _resolve_any(value: object, rule_ref: JsonObject, backtest_ref: JsonObject) -> object:
-    if isinstance(value, dict):
-        return _resolve(value, rule_ref, backtest_ref)
-    if isinstance(value, list):
-        return [_resolve_any(v, rule_ref, backtest_ref) for v in value]
-    return value
-
-
-def _responses(spec: Op, need: Can | None) -> JsonObject:
-    responses: JsonObject = {}
-    ok: JsonObject = {"description": spec.ok_description}
-    if spec.ok_content:
-        ok["content"] = {media: {"schema": s} for media, s in spec.ok_content.items()}
-    responses[str(spec.ok)] = ok
-    codes = set(spec.errors)
-    if need is None or need != Can.PUBLIC:
-        codes |= {401, 403}
-    names = ERROR_NAMES | spec.own_errors
-    for code in sorted(codes):
-        responses[str(code)] = {"$ref": f"#/components/responses/{names[code]}"}
-    return responses
-
-
-def _undocumented(method: str, path: str) -> Op:
-    return Op(f"{method} {path} (not documented yet)", "undocumented")
+ERROR_RESPONSES: JsonObject = {
+    name: {
+        "description": _ERROR_TEXT[code],
+        "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    for code, name in ERROR_NAMES.items()
+}
+#: aiohttp's own answer to a GET /ws that is not a websocket upgrade.
+ERROR_RESPONSES["NotAWebsocket"] = {
+    "description": "Not a websocket upgrade (aiohttp's answer, plain text).",
+    "content": {"text/plain": {"schema": {"type": "string"}}},
+}
+SECURITY_SCHEMES = {
+    "bearerAuth": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A login token (POST /api/v1/auth/token) or an API key "
+        "(enterprise or state gateway; API keys may only send data: `ingest`).",
+    },
+    "cookieAuth": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": SESSION_COOKIE,
+        "description": "The session cookie of the pages (POST /api/v1/auth/login). "
+        "Changes (POST, PUT, PATCH, DELETE) must come from the service's own "
+        "pages: a cross-site `Origin` is refused with 403.",
+    },
+}

@@ -50,9 +50,10 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
+from pydantic import Field
 
 from ioc import appkeys
 from ioc.audit import DENIED
@@ -60,7 +61,8 @@ from ioc.clock import LOCAL_TZ, iso_utc, now_ms
 from ioc.errors import StoreError
 from ioc.registry import STATE_OWNER, Station
 from web.access import audit, principal_of
-from web.requests import bad_request, count_param, json_error
+from web.api import Answer, ApiRoutes, Query, error_answer
+from web.fields import UtcTime, WholeNumber, count
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 31
@@ -71,13 +73,82 @@ PARALLEL_QUERIES = 4
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
+api = ApiRoutes()
+Day = Field(json_schema_extra={"format": "date"})
+
+
+class PortalQuery(Query):
+    days: WholeNumber = count(DEFAULT_DAYS, MAX_DAYS, "Local days, today included.")
+    enterprise: str | None = Field(None, description="Admins: only this enterprise.")
+
+
+class Completeness(Answer):
+    day: str = Day
+    received: int = Field(description="Distinct reading times stored that day.")
+    expected: int = Field(description="Reporting intervals of the day (so far, today).")
+    ratio: float | None = Field(description="received / expected, at most 1; null: none due.")
+    partial: bool = Field(description="Today: not over yet.")
+
+
+class CompletenessTotal(Answer):
+    received: int
+    expected: int
+    ratio: float | None
+
+
+class ParameterLabel(Answer):
+    label_vi: str
+    label_en: str
+    unit: str
+
+
+class PortalStation(Answer):
+    id: str
+    name: str
+    kind: str
+    owner: str
+    owner_name: str
+    lat: float
+    lon: float
+    interval_s: float
+    status: Literal["unknown", "ok", "alert", "offline"]
+    last_seen: UtcTime | None
+    values: dict[str, float]
+    units: dict[str, str]
+    parameters: dict[str, ParameterLabel]
+    completeness: list[Completeness]
+    completeness_total: CompletenessTotal
+
+
+class EnterpriseName(Answer):
+    id: str
+    name: str
+
+
+class PortalStations(Answer):
+    enterprise: str | None = Field(description="The enterprise shown; null = every enterprise.")
+    enterprises: list[EnterpriseName] = Field(description="Those the caller may choose from.")
+    timezone: str
+    generated_at: UtcTime
+    days: list[str] = Field(description="Local days, oldest first; the last one is today.")
+    stations: list[PortalStation]
+
+
 def add_portal_routes(app: web.Application) -> None:
-    app.router.add_get("/api/v1/portal/stations", portal_stations)
+    api.add_to(app)
 
 
-async def portal_stations(request: web.Request) -> web.Response:
-    days = _days_param(request)
-    enterprise = _enterprise_param(request)
+@api.get("/api/v1/portal/stations", tag="portal", errors=(503,))
+async def portal_stations(request: web.Request, query: PortalQuery) -> PortalStations:
+    """The enterprise's stations and their daily data completeness
+
+    An enterprise user sees its own enterprise's stations (asking for another `enterprise` is
+    a 403, audited); an admin those of `?enterprise=ID`, or of every enterprise (state
+    stations are not in the portal). Per station: the wall's snapshot, its parameters and,
+    per local day (Asia/Ho_Chi_Minh), how many of the expected readings were received
+    (`ratio` capped at 1; today is `partial`)."""
+    days = query.days
+    enterprise = _enterprise_param(request, query.enterprise)
     registry = request.app[appkeys.REGISTRY]
     stations = [
         s
@@ -90,7 +161,7 @@ async def portal_stations(request: web.Request) -> web.Response:
     try:
         received = await _received_per_day(request, stations, first, today)
     except StoreError as exc:
-        raise json_error(
+        raise error_answer(
             web.HTTPServiceUnavailable,
             "database unavailable: the data completeness cannot be computed now",
             detail=str(exc),
@@ -128,7 +199,7 @@ async def portal_stations(request: web.Request) -> web.Response:
         )
     principal = principal_of(request)
     choices = [principal.enterprise] if principal.enterprise is not None else list(names)
-    return web.json_response(
+    return PortalStations.model_validate(
         {
             "enterprise": enterprise,
             "enterprises": [{"id": e, "name": names.get(e, e)} for e in choices],
@@ -209,20 +280,17 @@ async def _received_per_day(
     return {s.id: c for s, c in zip(stations, counts, strict=True)}
 
 
-def _days_param(request: web.Request) -> int:
-    return count_param(request.query, "days", DEFAULT_DAYS, MAX_DAYS)
-
-
-def _enterprise_param(request: web.Request) -> str | None:
+def _enterprise_param(request: web.Request, asked: str | None) -> str | None:
     """The enterprise to show: the caller's own, or for an admin ``?enterprise=`` (None: all)."""
     principal = principal_of(request)
-    asked = request.query.get("enterprise") or None
+    asked = asked or None
     if principal.enterprise is not None:
         if asked is not None and asked != principal.enterprise:
             reason = f"enterprise {principal.enterprise} may not see enterprise {asked!r}"
             audit(request, principal.name, "access", DENIED, reason=reason, enterprise=asked)
-            raise json_error(web.HTTPForbidden, reason)
+            raise error_answer(web.HTTPForbidden, reason)
         return principal.enterprise
     if asked is not None and asked not in request.app[appkeys.REGISTRY].enterprises:
-        raise bad_request(f"`enterprise` {asked!r} is not a known enterprise")
+        reason = f"`enterprise` {asked!r} is not a known enterprise"
+        raise error_answer(web.HTTPBadRequest, reason)
     return asked

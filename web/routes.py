@@ -8,9 +8,10 @@ import json
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
+from pydantic import ConfigDict, Field
 
 from alerts.lifecycle import AlertError
 from alerts.mail import EMAIL_NOTIFIER
@@ -28,15 +29,125 @@ from web.access import (
     visible_station_ids,
 )
 from web.alerts_api import MAX_TEXT
+from web.api import Answer, ApiRoutes, Query
 from web.broadcast import Broadcaster, WallClient
-from web.requests import bad_request, count_param, query_store, time_param, whole_number
+from web.fields import ID_PATTERN, IsoTime, UtcTime, WholeNumber, count, whole_number
+from web.store_query import query_store
 
 STATIC_DIR = Path(__file__).parent / "static"
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_ROWS = 10_000
 #: The longest message the wall sends: an ``ack`` whose comment has MAX_TEXT characters, each
 #: escaped as a surrogate pair in JSON (12 bytes), fits.
 MAX_SOCKET_MESSAGE = 32 * 1024
+
+
+api = ApiRoutes()
+
+
+class StationLabel(Answer):
+    label_vi: str
+    label_en: str
+
+
+class StationAnswer(Answer):
+    """A station as the wall shows it."""
+
+    id: str
+    name: str
+    kind: str
+    owner: str = Field(description="Enterprise id, or `state`.")
+    lat: float
+    lon: float
+    status: Literal["unknown", "ok", "alert", "offline"]
+    last_seen: UtcTime | None
+    values: dict[str, float]
+    units: dict[str, str]
+    labels: dict[str, StationLabel] = Field(
+        description="Parameters whose label differs from the common one."
+    )
+
+
+class StationList(Answer):
+    stations: list[StationAnswer]
+
+
+class StoredRow(Answer):
+    """A stored row: its time and its fields (values, station, reason ...)."""
+
+    model_config = ConfigDict(extra="allow")
+    time: UtcTime
+
+
+class StationReadings(Answer):
+    station: str
+    readings: list[StoredRow]
+
+
+class RejectedList(Answer):
+    rejected: list[StoredRow]
+
+
+class RejectedQuery(Query):
+    station: str | None = Field(None, pattern=ID_PATTERN, description="Only this station.")
+    since: IsoTime | None = Field(None, description="Only from this time on.")
+    limit: WholeNumber = count(100, MAX_ROWS, "At most this many rows, newest first.")
+
+
+class ReadingsQuery(RejectedQuery):
+    station: str = Field(pattern=ID_PATTERN, description="The station id.")
+
+
+class SocketQuery(Query):
+    since: str | None = Field(
+        None, description="The last `seq` seen: the feed resumes after it (else a snapshot)."
+    )
+
+
+class LoopHealth(Answer):
+    """Event-loop lag: how late a periodic wake-up came."""
+
+    lag_ms: float = Field(description="The monitor's latest wake-up delay.")
+    worst_stall_ms: float = Field(
+        description="The longest stall within `web.loop_stall_recent_s` (0: none)."
+    )
+    stalls: int = Field(ge=0, description="Stalls since start.")
+    stall_threshold_ms: float = Field(description="A longer delay is a stall.")
+
+
+class StorageHealth(Answer):
+    state: Literal["ok", "full"]
+    reason: str | None
+    since: UtcTime | None
+    full_episodes: int
+    refused_appends: int
+    unstored_derived_lines: int
+
+
+class PipelineHealth(Answer):
+    model_config = ConfigDict(extra="allow")
+    lag_ms: int = Field(
+        ge=0,
+        description="Receipt to processed and durable of the newest processed MQTT message; "
+        "while messages wait, now minus its receipt.",
+    )
+    queued: int = Field(ge=0, description="MQTT messages waiting to be processed.")
+
+
+class Health(Answer):
+    status: Literal["ok", "degraded"]
+    reasons: list[Literal["storage_full", "loop_stall"]] = Field(
+        description="Why `degraded`: the spool is full; the event loop stalled within "
+        "`web.loop_stall_recent_s`."
+    )
+    loop: LoopHealth
+    storage: StorageHealth
+    mqtt: dict[str, Any]
+    store: dict[str, Any]
+    pipeline: PipelineHealth
+    rejected_by_reason: dict[str, int]
+    wall: dict[str, Any]
+    webhooks: dict[str, Any]
+    email: dict[str, Any]
 
 
 def add_routes(app: web.Application) -> None:
@@ -45,11 +156,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/console", console_page)
     app.router.add_get("/portal", portal_page)
     app.router.add_static("/static", STATIC_DIR)
-    app.router.add_get("/ws", wall_socket)
-    app.router.add_get("/api/v1/health", health)
-    app.router.add_get("/api/v1/stations", stations)
-    app.router.add_get("/api/v1/readings", readings)
-    app.router.add_get("/api/v1/rejected", rejected)
+    api.add_to(app)
 
 
 async def to_wall(request: web.Request) -> web.StreamResponse:
@@ -70,13 +177,17 @@ async def portal_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC_DIR / "portal.html")
 
 
-async def wall_socket(request: web.Request) -> web.WebSocketResponse:
-    """The wall's feed; a larger message than :data:`MAX_SOCKET_MESSAGE` closes it (1009)."""
+@api.get("/ws", tag="system", status=101)
+async def wall_socket(request: web.Request, query: SocketQuery) -> web.WebSocketResponse:
+    """The wall's live feed (websocket)
+
+    A websocket upgrade: JSON text frames `snapshot`, `stations`, `alert`, `camera`,
+    `heartbeat`; client frames `ping` and `ack` (operators and above). See docs/protocol.md.
+    A client message larger than 32 KiB closes the socket (1009)."""
     ws = web.WebSocketResponse(max_msg_size=MAX_SOCKET_MESSAGE)
     await ws.prepare(request)
     broadcaster = request.app[appkeys.BROADCASTER]
-    since = request.query.get("since")
-    client = broadcaster.attach(whole_number(since))
+    client = broadcaster.attach(whole_number(query.since))
     sender = asyncio.create_task(_send_events(ws, client, broadcaster))
     try:
         async for message in ws:
@@ -136,10 +247,15 @@ def _is_comment(value: object) -> bool:
     return value is None or (isinstance(value, str) and len(value) <= MAX_TEXT)
 
 
-async def health(request: web.Request) -> web.Response:
-    """``status`` is ``ok``, or ``degraded`` with its ``reasons``: ``storage_full`` while the
-    spool is full (``storage`` says why and since when; input is refused meanwhile),
-    ``loop_stall`` for ``web.loop_stall_recent_s`` after the event loop stalled (``loop``)."""
+@api.get("/api/v1/health", tag="system")
+async def health(request: web.Request) -> Health:
+    """Service health counters
+
+    `status` is `ok`, or `degraded` with its `reasons`: `storage_full` while the spool is full
+    (`storage` says why and since when; input is refused meanwhile), `loop_stall` for
+    `web.loop_stall_recent_s` after the event loop stalled (`loop`). Also MQTT, store,
+    pipeline (its processing lag and queue), rejections by reason, wall clients, webhooks and
+    e-mail."""
     app = request.app
     store = app[appkeys.STORE]
     mqtt = app[appkeys.MQTT]
@@ -156,7 +272,7 @@ async def health(request: web.Request) -> web.Response:
         )
         if present
     ]
-    return web.json_response(
+    return Health.model_validate(
         {
             "status": "degraded" if reasons else "ok",
             "reasons": reasons,
@@ -206,72 +322,62 @@ def vars_of(stats: object) -> dict[str, Any]:
     return {name: getattr(stats, name) for name in getattr(stats, "__slots__", ())}
 
 
-async def stations(request: web.Request) -> web.Response:
-    """The stations with their latest values; an enterprise sees its own only."""
+@api.get("/api/v1/stations", tag="stations")
+async def stations(request: web.Request) -> StationList:
+    """Stations with their latest values
+
+    An enterprise sees its own only."""
     board = request.app[appkeys.BOARD]
     now_ms = int(datetime.now().timestamp() * 1000)
     rows = board.snapshot(now_ms)
     visible = visible_station_ids(request)
     if visible is not None:
         rows = [row for row in rows if row["id"] in set(visible)]
-    return web.json_response({"stations": rows})
+    return StationList.model_validate({"stations": rows})
 
 
-async def readings(request: web.Request) -> web.Response:
-    """Stored readings of one station, newest first: ``?station=ID&since=ISO&limit=N``."""
-    station = _station_param(request, required=True)
-    assert station is not None
-    check_station(request, station)
-    where = f"station = '{station}'" + _since_clause(request)
+@api.get("/api/v1/readings", tag="stations", errors=(503,))
+async def readings(request: web.Request, query: ReadingsQuery) -> StationReadings:
+    """Stored readings of one station
+
+    Newest first."""
+    check_station(request, query.station)
+    where = f"station = '{query.station}'" + _since_clause(query)
     rows = await query_store(
-        request, f"SELECT * FROM reading WHERE {where} ORDER BY time DESC LIMIT {_limit(request)}"
+        request, f"SELECT * FROM reading WHERE {where} ORDER BY time DESC LIMIT {query.limit}"
     )
-    return web.json_response({"station": station, "readings": [_row(r) for r in rows]})
+    return StationReadings(station=query.station, readings=[_row(r) for r in rows])
 
 
-async def rejected(request: web.Request) -> web.Response:
-    """The dead-letter store: ``?station=ID&since=ISO&limit=N``, newest first. An enterprise
-    sees what was refused for its own stations, but not others' attempts on them
-    (``not_owner``: the payload is the sender's)."""
-    station = _station_param(request, required=False)
+@api.get("/api/v1/rejected", tag="stations", errors=(503,))
+async def rejected(request: web.Request, query: RejectedQuery) -> RejectedList:
+    """Refused data (the dead-letter store)
+
+    Newest first. An enterprise sees what was refused for its own stations, but not others'
+    attempts on them (`not_owner`: the payload is the sender's)."""
+    station = query.station
     where = "time > 0" + (f" AND station = '{station}'" if station else "")
     visible = visible_station_ids(request)
     if station:
         check_station(request, station)
     elif visible is not None:
         if not visible:  # `=~ /^()$/` would match the refusals that have no station
-            return web.json_response({"rejected": []})
+            return RejectedList(rejected=[])
         where += " AND station =~ /^(" + "|".join(map(re.escape, visible)) + ")$/"
     if visible is not None:  # another sender's attempt on its station is not its data
         where += " AND reason != 'not_owner'"
-    where += _since_clause(request)
+    where += _since_clause(query)
     rows = await query_store(
-        request, f"SELECT * FROM rejected WHERE {where} ORDER BY time DESC LIMIT {_limit(request)}"
+        request, f"SELECT * FROM rejected WHERE {where} ORDER BY time DESC LIMIT {query.limit}"
     )
-    return web.json_response({"rejected": [_row(r) for r in rows]})
+    return RejectedList(rejected=[_row(r) for r in rows])
 
 
-def _row(row: dict[str, Any]) -> dict[str, Any]:
+def _row(row: dict[str, Any]) -> StoredRow:
     out = {k: v for k, v in row.items() if k not in ("tags", "time") and v is not None}
     out["time"] = iso_utc(row["time"])
-    return out
+    return StoredRow.model_validate(out)
 
 
-def _station_param(request: web.Request, required: bool) -> str | None:
-    station = request.query.get("station")
-    if station is None:
-        if required:
-            raise bad_request("`station` is required")
-        return None
-    if not _SAFE_ID.match(station):
-        raise bad_request(f"`station` {station!r} is not a station id")
-    return station
-
-
-def _since_clause(request: web.Request) -> str:
-    since_ms = time_param(request.query, "since")
-    return "" if since_ms is None else f" AND time >= {since_ms}ms"
-
-
-def _limit(request: web.Request) -> int:
-    return count_param(request.query, "limit", 100, MAX_ROWS)
+def _since_clause(query: RejectedQuery) -> str:
+    return "" if query.since is None else f" AND time >= {query.since}ms"
