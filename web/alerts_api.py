@@ -280,28 +280,15 @@ def _alert(request: web.Request, alert: Alert) -> AlertAnswer:
 
 
 def _history(entry: HistoryEntry) -> HistoryEntryAnswer:
-    return HistoryEntryAnswer(
-        action=entry.action,
-        at=iso_utc(entry.ts_ms),
-        recorded_at=iso_utc(entry.recorded_ms),
-        user=entry.user,
-        from_state=entry.from_state,
-        to_state=entry.to_state,
-        value=entry.value,
-        comment=entry.comment,
-        retroactive=entry.retroactive,
-    )
+    at, recorded_at = iso_utc(entry.ts_ms), iso_utc(entry.recorded_ms)
+    return HistoryEntryAnswer.of(entry, at=at, recorded_at=recorded_at)
 
 
 def _silence(silence: Silence) -> SilenceAnswer:
-    return SilenceAnswer(
-        id=silence.id,
-        station_id=silence.station_id,
-        rule_id=silence.rule_id,
+    return SilenceAnswer.of(
+        silence,
         start=iso_utc(silence.start_ms),
         end=iso_utc(silence.end_ms),
-        reason=silence.reason,
-        created_by=silence.created_by,
         created_at=iso_utc(silence.created_ms),
     )
 

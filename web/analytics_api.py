@@ -187,18 +187,7 @@ def _backtest_answer(
             stations_alerted=sum(1 for r in result.stations.values() if r.alerts),
         ),
         stations=per_station,
-        events=[
-            BacktestEvent(
-                time=iso_utc(e.ts_ms) or "",
-                station_id=e.station_id,
-                parameter=e.parameter,
-                firing=e.firing,
-                severity=e.severity,
-                value=e.value,
-                limit=e.limit,
-            )
-            for e in result.events[:MAX_EVENTS]
-        ],
+        events=[BacktestEvent.of(e, time=iso_utc(e.ts_ms)) for e in result.events[:MAX_EVENTS]],
         events_truncated=len(result.events) > MAX_EVENTS,
     )
 

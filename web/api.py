@@ -34,7 +34,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, Self, TypeVar, get_type_hints
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -68,6 +68,13 @@ class Query(BaseModel):
 
 class Answer(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+    @classmethod
+    def of(cls, source: object, **fields: Any) -> Self:
+        """The answer for ``source`` (a record of the domain): its attributes of the same
+        names, and ``fields`` for the others (times as ISO text ...)."""
+        taken = {name: getattr(source, name) for name in cls.model_fields if hasattr(source, name)}
+        return cls.model_validate(taken | fields)
 
 
 class Problem(Answer):
@@ -259,7 +266,10 @@ def _wording(error: ErrorDetails, model: Any) -> str:
         known = sorted(model.model_fields) if len(error["loc"]) == 1 and model else []
         return "is not a known field" + (f" (expected {', '.join(known)})" if known else "")
     if kind in _TYPE_WORDS:
-        return _TYPE_WORDS[kind].format(**error.get("ctx", {}))
+        context = {
+            k: f"{v:g}" if isinstance(v, float) else v for k, v in error.get("ctx", {}).items()
+        }
+        return _TYPE_WORDS[kind].format(**context)
     message = error["msg"].removeprefix("Value error, ").replace("Input should", "must")
     return message[:1].lower() + message[1:]
 

@@ -450,35 +450,13 @@ def _enterprise(request: web.Request, enterprise: str | None) -> str | None:
 
 
 def _user(user: User) -> UserAnswer:
-    return UserAnswer(
-        username=user.username,
-        role=user.role,
-        enterprise=user.enterprise,
-        display_name=user.display_name,
-        disabled=user.disabled,
-        created_at=iso_utc(user.created_ms) or "",
-    )
+    return UserAnswer.of(user, created_at=iso_utc(user.created_ms))
 
 
 def _key(key: ApiKey) -> ApiKeyAnswer:
-    return ApiKeyAnswer(
-        id=key.id,
-        enterprise=key.enterprise,
-        label=key.label,
-        created_by=key.created_by,
-        created_at=iso_utc(key.created_ms) or "",
-        revoked_at=iso_utc(key.revoked_ms) if key.revoked_ms else None,
-    )
+    revoked_at = iso_utc(key.revoked_ms) if key.revoked_ms else None
+    return ApiKeyAnswer.of(key, created_at=iso_utc(key.created_ms), revoked_at=revoked_at)
 
 
 def _audit_entry(entry: AuditEntry) -> AuditEntryAnswer:
-    return AuditEntryAnswer(
-        id=entry.id,
-        time=iso_utc(entry.ts_ms) or "",
-        actor=entry.actor,
-        action=entry.action,
-        target=entry.target,
-        outcome=entry.outcome,
-        address=entry.address,
-        detail=entry.detail,
-    )
+    return AuditEntryAnswer.of(entry, time=iso_utc(entry.ts_ms))

@@ -261,14 +261,4 @@ def _audit_change(request: web.Request, change: ConfigChange) -> None:
 
 
 def _change(change: ConfigChange) -> ConfigChangeAnswer:
-    return ConfigChangeAnswer(
-        id=change.id,
-        time=iso_utc(change.ts_ms) or "",
-        actor=change.actor,
-        kind=change.kind,
-        key=change.key,
-        action=change.action,
-        old=change.old,
-        new=change.new,
-        rollback_of=change.rollback_of,
-    )
+    return ConfigChangeAnswer.of(change, time=iso_utc(change.ts_ms))

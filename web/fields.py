@@ -43,6 +43,8 @@ def _digits(raw: object) -> object:
         if number is None:
             raise ValueError(f"{raw[:40]!r} is not a whole number")
         return number
+    if isinstance(raw, int) and raw < 0:
+        raise ValueError("must be a whole number (0 or more)")
     return raw
 
 
@@ -63,7 +65,7 @@ IsoTime = Annotated[
 #: A time in an answer: ISO 8601, UTC (``Z``).
 UtcTime = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 #: A whole number written in the query string.
-WholeNumber = Annotated[int, BeforeValidator(_digits), Field(ge=0)]
+WholeNumber = Annotated[int, BeforeValidator(_digits)]
 #: Text that must say something (not only spaces).
 Text = Annotated[str, AfterValidator(_not_blank), Field(pattern=r"\S")]
 #: A station, rule or other id as the registry writes them.

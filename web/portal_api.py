@@ -50,7 +50,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
 from pydantic import Field
@@ -63,6 +63,7 @@ from ioc.registry import STATE_OWNER, Station
 from web.access import audit, principal_of
 from web.api import Answer, ApiRoutes, Query, error_answer
 from web.fields import UtcTime, WholeNumber, count
+from web.routes import StationState
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 31
@@ -102,19 +103,9 @@ class ParameterLabel(Answer):
     unit: str
 
 
-class PortalStation(Answer):
-    id: str
-    name: str
-    kind: str
-    owner: str
+class PortalStation(StationState):
     owner_name: str
-    lat: float
-    lon: float
     interval_s: float
-    status: Literal["unknown", "ok", "alert", "offline"]
-    last_seen: UtcTime | None
-    values: dict[str, float]
-    units: dict[str, str]
     parameters: dict[str, ParameterLabel]
     completeness: list[Completeness]
     completeness_total: CompletenessTotal

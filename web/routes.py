@@ -49,8 +49,8 @@ class StationLabel(Answer):
     label_en: str
 
 
-class StationAnswer(Answer):
-    """A station as the wall shows it."""
+class StationState(Answer):
+    """A station and its latest values, as the wall's board has them."""
 
     id: str
     name: str
@@ -62,6 +62,11 @@ class StationAnswer(Answer):
     last_seen: UtcTime | None
     values: dict[str, float]
     units: dict[str, str]
+
+
+class StationAnswer(StationState):
+    """A station as the wall shows it."""
+
     labels: dict[str, StationLabel] = Field(
         description="Parameters whose label differs from the common one."
     )
