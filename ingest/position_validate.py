@@ -31,7 +31,9 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from ingest.validate import Origin
+import orjson
+
+from ingest.validate import PAYLOAD_KEPT_CHARS, Origin
 from ioc.clock import iso_utc
 from ioc.messages import PositionFix, PositionRejection, RejectReason
 from ioc.vehicles_config import VehiclesConfig
@@ -50,6 +52,14 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dl = math.radians(lon2 - lon1)
     h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+def _payload(origin: Origin, fix: PositionFix) -> str:
+    """What a refusal keeps: the message as sent, or for a batch (a JSON array) the fix."""
+    if origin.payload.lstrip()[:1] != b"[":
+        return origin.payload[:PAYLOAD_KEPT_CHARS].decode("utf-8", "replace")
+    sent = {"ts": fix.ts_ms, "lat": fix.lat, "lon": fix.lon, "speed": fix.speed_kmh}
+    return orjson.dumps(sent).decode()
 
 
 class _Track:
@@ -117,7 +127,7 @@ class PositionValidator:
                     vehicle=vehicle,
                     parameter=parameter,
                     index=index,
-                    payload=origin.payload[:4_096].decode("utf-8", "replace"),
+                    payload=_payload(origin, fix),
                 )
             )
 

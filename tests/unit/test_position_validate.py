@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.position_validate import PositionValidator, distance_m
+from ingest.positions import PositionDecoder
 from ingest.validate import Origin
 from ioc.messages import PositionFix, PositionRejection, RejectReason
 from ioc.vehicles_config import AreaConfig, VehiclesConfig
@@ -198,3 +199,40 @@ def test_every_fix_is_kept_or_refused_with_a_reason(
         assert one.flags <= {"gps_jump", "late"}
     seen = [(f.vehicle, f.ts_ms) for f in kept]
     assert len(seen) == len(set(seen))
+
+
+def test_configuration_rejects_unknown_keys_and_bad_bounds() -> None:
+    with pytest.raises(ValueError, match="extra"):
+        VehiclesConfig(speed_limit=80)  # type: ignore[call-arg]
+    with pytest.raises(ValueError):
+        VehiclesConfig(max_speed_kmh=0)
+    with pytest.raises(ValueError, match="min_lat < max_lat"):
+        AreaConfig(min_lat=12, max_lat=11)
+    assert VehiclesConfig.model_validate({"area": {"margin_km": 5}}).area.margin_km == 5
+
+
+@given(st.binary(max_size=400))
+def test_decode_then_validate_never_raises(payload: bytes) -> None:
+    rejections: list[PositionRejection] = []
+    origin = Origin("mqtt", NOW, payload)
+    config = VehiclesConfig()
+    fixes = PositionDecoder(config).decode_message(
+        origin, "ioc/v1/vehicles/49A12345/positions", rejections
+    )
+    kept = PositionValidator(VEHICLES, config).validate_all(origin, fixes, rejections)
+    assert len(kept) <= len(fixes)
+    assert all(isinstance(r.reason, RejectReason) for r in rejections)
+
+
+def test_a_refusal_in_a_batch_keeps_the_fix_not_the_whole_batch(
+    validator: PositionValidator,
+) -> None:
+    rejections: list[PositionRejection] = []
+    origin = Origin("mqtt", NOW, b' [{"ts": 1}, "many more fixes"]')
+    validator.validate(origin, fix(speed=300.0), rejections)
+    assert rejections[0].payload == (
+        f'{{"ts":{NOW - 60_000},"lat":{HCM[0]},"lon":{HCM[1]},"speed":300.0}}'
+    )
+    single: list[PositionRejection] = []
+    validator.validate(Origin("mqtt", NOW, b'{"speed": 300}'), fix(speed=300.0), single)
+    assert single[0].payload == '{"speed": 300}'
