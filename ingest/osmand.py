@@ -13,7 +13,7 @@ Three forms, as Traccar reads them:
   (m), "event", "activity", "battery": {"level" (0..1), "is_charging"}, "extras": {...}}}``.
 
 Query and form keys: ``id``/``deviceid``; ``timestamp`` (Unix seconds below 2^31, else
-milliseconds, or ISO 8601, or ``yyyy-MM-dd HH:mm:ss`` in
+milliseconds, a fraction allowed, or ISO 8601, or ``yyyy-MM-dd HH:mm:ss`` in
 ``vehicles.osmand_naive_utc_offset_min``; missing: the arrival time, flagged
 ``server_time``); ``lat`` and ``lon`` or ``location=lat,lon``; ``speed`` in knots unless the
 device's or the configured unit says ``kmh``, ``mps`` or ``mph`` (missing: 0, flagged
@@ -120,7 +120,9 @@ class OsmAndRefused(Exception):  # a refusal, not a bug
 
 
 def hash_device_key(key: str) -> str:
-    """The SHA-256 (hex) of a device's secret, as ``vehicles.osmand_devices.*.key_sha256``."""
+    """The SHA-256 (hex) of a device's secret, as ``vehicles.osmand_devices.*.key_sha256``.
+    Unsalted: secrets must be random (e.g. ``secrets.token_urlsafe(24)``), not chosen words,
+    so the configured hash cannot be reversed by guessing."""
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -295,6 +297,14 @@ class OsmAndDecoder:
             if not -TS_LIMIT_MS <= ts_ms <= TS_LIMIT_MS:
                 detail = f"timestamp {stamp!r} is out of range (years 1677 to 2262)"
                 raise OsmAndRefused(RejectReason.BAD_TIMESTAMP, detail, sent_id)
+        elif _NUMBER.fullmatch(stamp):  # fractional Unix time, which Traccar refuses
+            sent_time = float(stamp)
+            if abs(sent_time) < SECONDS_BELOW - 1:
+                sent_time *= 1000
+            if not -TS_LIMIT_MS <= sent_time <= TS_LIMIT_MS:  # also false for infinity
+                detail = f"timestamp {stamp[:40]!r} is out of range (years 1677 to 2262)"
+                raise OsmAndRefused(RejectReason.BAD_TIMESTAMP, detail, sent_id)
+            ts_ms = round(sent_time)
         else:
             ts_ms = self._text_time(stamp, sent_id)
 

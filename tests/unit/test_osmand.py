@@ -466,3 +466,11 @@ def test_query_values_round_trip(
     fix = query(target)
     assert (fix.lat, fix.lon, fix.ts_ms, fix.heading) == (lat, lon, ts * 1000, heading)
     assert fix.speed_kmh == pytest.approx(knots * 1.852)
+
+
+def test_fractional_unix_times_are_accepted() -> None:
+    assert query("/?id=123456&lat=1&lon=2&timestamp=1504763810.5").ts_ms == 1504763810500
+    assert query("/?id=123456&lat=1&lon=2&timestamp=1504763810500.0").ts_ms == 1504763810500
+    with pytest.raises(OsmAndRefused) as refused:
+        query("/?id=123456&lat=1&lon=2&timestamp=1e400")
+    assert refused.value.reason is RejectReason.BAD_TIMESTAMP
