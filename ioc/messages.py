@@ -32,6 +32,11 @@ class RejectReason(StrEnum):
     NOT_OWNER = "not_owner"  # the caller may not write this station
     TOO_LARGE = "too_large"  # a station file above ingest.max_file_bytes
     INTERNAL_ERROR = "internal_error"  # a bug while processing: the message is kept here
+    # vehicles (transport journey monitoring)
+    UNKNOWN_VEHICLE = "unknown_vehicle"  # not in the vehicle registry (or an unknown device)
+    INVALID_PLATE = "invalid_plate"  # the vehicle id is no Vietnamese number plate
+    OUTSIDE_AREA = "outside_area"  # a fix outside the configured area and its margin
+    UNAUTHORIZED = "unauthorized"  # a device's secret missing or wrong (OsmAnd)
 
 
 class Severity(StrEnum):
@@ -146,3 +151,49 @@ class Alert:
     acknowledged_by: str | None = None
     resolved_by: str | None = None  # None: resolved because the condition cleared
     closed_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PositionFix:
+    """One GPS fix of a vehicle (transport journey monitoring, issue #13).
+
+    ``vehicle`` is the normalised number plate (ingest.plates: ``49A12345``); ``ts_ms`` the
+    fix time, UTC epoch ms; ``speed_kmh`` km/h whatever unit the device sent; ``heading``
+    degrees clockwise from north in [0, 360); ``odometer_km`` the device's odometer.
+    ``attributes`` keeps other keys the device sent, as (key, value) pairs in arrival order
+    (bounded in count and size by the decoder). ``flags`` marks what validation noticed
+    without refusing the fix, e.g. ``gps_jump`` (implausible move from the previous fix: the
+    fix is stored but never counts as speeding).
+    """
+
+    vehicle: str
+    ts_ms: int
+    lat: float
+    lon: float
+    speed_kmh: float
+    received_ms: int = 0
+    heading: float | None = None
+    accuracy_m: float | None = None
+    altitude_m: float | None = None
+    ignition: bool | None = None
+    door: bool | None = None
+    driver: str | None = None  # driver-licence number
+    odometer_km: float | None = None
+    attributes: tuple[tuple[str, str | int | float | bool], ...] = ()
+    flags: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class PositionRejection:
+    """A refused vehicle fix (``parameter`` None) or a refused field of one, in the shape of
+    :class:`Rejection`. ``vehicle`` is the id as sent (normalised when it was a valid plate,
+    or an OsmAnd device id); ``index`` the fix's place in a batch (a JSON array), if any."""
+
+    source: str
+    reason: RejectReason
+    detail: str
+    received_ms: int
+    vehicle: str | None = None
+    parameter: str | None = None
+    index: int | None = None
+    payload: str = ""

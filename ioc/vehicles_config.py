@@ -1,0 +1,145 @@
+"""Configuration of vehicle position input (transport journey monitoring, issue #13): the
+``vehicles`` section. Read by ingest.positions, ingest.osmand and ingest.position_validate."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from ingest.plates import PlateError, normalise_plate
+from ioc.section import Section
+
+SpeedUnit = Literal["kn", "kmh", "mps", "mph"]
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+class AreaConfig(Section):
+    """The area vehicles are expected in (WGS84 degrees); default: Vietnam."""
+
+    min_lat: float = Field(8.0, ge=-90, le=90, description="Southern edge.")
+    max_lat: float = Field(23.5, ge=-90, le=90, description="Northern edge.")
+    min_lon: float = Field(102.0, ge=-180, le=180, description="Western edge.")
+    max_lon: float = Field(110.0, ge=-180, le=180, description="Eastern edge.")
+    margin_km: float = Field(
+        20.0,
+        ge=0,
+        le=1_000,
+        description="Fixes up to this far outside the box are accepted (vehicles cross the "
+        "border, GPS errs); further out they are refused as `outside_area`.",
+    )
+
+    @model_validator(mode="after")
+    def _edges_in_order(self) -> AreaConfig:
+        if self.min_lat >= self.max_lat or self.min_lon >= self.max_lon:
+            raise ValueError("the area needs min_lat < max_lat and min_lon < max_lon")
+        return self
+
+
+class OsmAndDeviceConfig(Section):
+    """One device speaking the OsmAnd protocol (Traccar Client, phones, trackers)."""
+
+    vehicle: str = Field(description="The vehicle's plate (normalised on load: 49A-123.45).")
+    key_sha256: str | None = Field(
+        None,
+        description="SHA-256 (hex) of the device's secret, sent as `key=` in the URL "
+        "(ingest.osmand.hash_device_key). None: the device sends no secret, acceptable only "
+        "on a network where nobody else can reach the port.",
+    )
+    speed_unit: SpeedUnit | None = Field(
+        None, description="Unit of `speed` in the query form; None: `osmand_speed_unit`."
+    )
+
+    @field_validator("vehicle")
+    @classmethod
+    def _plate(cls, value: str) -> str:
+        try:
+            return normalise_plate(value)
+        except PlateError as error:
+            raise ValueError(str(error)) from None
+
+    @field_validator("key_sha256")
+    @classmethod
+    def _hex(cls, value: str | None) -> str | None:
+        if value is not None and not _SHA256_HEX.fullmatch(value):
+            raise ValueError("key_sha256 must be 64 lower-case hex digits")
+        return value
+
+
+class VehiclesConfig(Section):
+    max_speed_kmh: float = Field(
+        250.0,
+        gt=0,
+        le=1_000,
+        description="Fixes reporting a higher speed are refused (`out_of_range`).",
+    )
+    jump_speed_kmh: float = Field(
+        300.0,
+        gt=0,
+        le=5_000,
+        description="A fix whose distance from the previous one (in event time) implies a "
+        "faster move is flagged `gps_jump`: stored, never counted as speeding.",
+    )
+    jump_tolerance_m: float = Field(
+        100.0,
+        ge=0,
+        le=10_000,
+        description="GPS noise allowed before the implied speed is computed (two fixes a "
+        "second apart 50 m off are not a 180 km/h move).",
+    )
+    max_future_s: float = Field(
+        300.0, ge=0, le=86_400, description="Fixes stamped further in the future are refused."
+    )
+    max_age_s: float = Field(
+        7 * 86_400.0,
+        gt=0,
+        le=400 * 86_400.0,
+        description="Fixes older than this are refused (a device's backlog after a long time "
+        "without coverage).",
+    )
+    dedup_window_fixes: int = Field(
+        256,
+        ge=2,
+        le=100_000,
+        description="Fixes remembered per vehicle to refuse duplicates (same vehicle and "
+        "time) and to find the previous fix of a late one; 256 fixes are about 2 h at one fix "
+        "every 30 s. Older duplicates are stored again (InfluxDB keeps one point per time).",
+    )
+    max_batch_fixes: int = Field(
+        1_000,
+        ge=1,
+        le=100_000,
+        description="Fixes in one MQTT message (a JSON array, a device's backlog) at most; "
+        "the rest are refused (`too_large`).",
+    )
+    max_attributes: int = Field(
+        32, ge=0, le=1_000, description="Other keys of a fix kept as attributes, at most."
+    )
+    max_attribute_chars: int = Field(
+        256,
+        ge=1,
+        le=65_536,
+        description="Longest attribute key or string value kept; longer ones are left out "
+        "(the fix is flagged `attributes_truncated`).",
+    )
+    area: AreaConfig = Field(default_factory=AreaConfig, description="Expected area.")
+    osmand_speed_unit: SpeedUnit = Field(
+        "kn",
+        description="Unit of `speed` in OsmAnd query and form requests, unless the device "
+        "says otherwise (knots, as Traccar expects).",
+    )
+    osmand_naive_utc_offset_min: int = Field(
+        0,
+        ge=-720,
+        le=840,
+        description="UTC offset of OsmAnd times written without one (`2014-06-04 09:10:11`); "
+        "420 for devices set to Vietnam time.",
+    )
+    osmand_min_accuracy_m: float = Field(
+        0.0, ge=0, description="OsmAnd JSON accuracies below this are left out (as Traccar)."
+    )
+    osmand_devices: dict[str, OsmAndDeviceConfig] = Field(
+        default_factory=dict,
+        description="OsmAnd device id (`id`/`deviceid`/`device_id`) → its vehicle and secret.",
+    )

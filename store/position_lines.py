@@ -1,0 +1,82 @@
+"""Line protocol for vehicle positions (transport journey monitoring, issue #13).
+
+Measurement ``position``, tag ``vehicle`` (the normalised plate), fields ``lat``, ``lon``,
+``speed`` (km/h), and when sent ``heading``, ``accuracy``, ``altitude`` (m), ``odometer``
+(km), ``ignition``, ``door`` (booleans), ``driver`` (licence number); ``flags`` (a string,
+comma-separated, e.g. ``gps_jump,late``) and the boolean ``gps_jump`` when flagged, so that a
+query can leave jumps out; ``attributes`` (a JSON object as a string field) for the other keys
+a device sent. Attributes are one string, not one field each: InfluxDB refuses a field whose
+type differs from what the shard already holds (a device sending ``fuel=24`` and later
+``fuel="low"`` would have its points refused), and every distinct key would be a new field.
+
+Refused fixes go to the dead-letter measurement ``rejected`` in the shape of the stations'
+(store.lines.rejection_line): tags ``reason``, ``source`` and ``vehicle`` (only for a vehicle
+in the registry: made-up ids must not become series; else the field ``sent_vehicle``), fields
+``detail``, ``parameter``, ``payload`` and ``index`` (the fix's place in a batch).
+
+By hand, with store.lines' escaping (no client library on the write path).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+import orjson
+
+from ioc.messages import PositionFix, PositionRejection
+from store.lines import _string, _tag
+
+FLAG_GPS_JUMP = "gps_jump"
+
+
+def position_line(fix: PositionFix) -> str:
+    """One fix as a ``position`` point at its event time (ms precision)."""
+    fields = f"lat={fix.lat!r},lon={fix.lon!r},speed={fix.speed_kmh!r}"
+    if fix.heading is not None:
+        fields += f",heading={fix.heading!r}"
+    if fix.accuracy_m is not None:
+        fields += f",accuracy={fix.accuracy_m!r}"
+    if fix.altitude_m is not None:
+        fields += f",altitude={fix.altitude_m!r}"
+    if fix.odometer_km is not None:
+        fields += f",odometer={fix.odometer_km!r}"
+    if fix.ignition is not None:
+        fields += ",ignition=true" if fix.ignition else ",ignition=false"
+    if fix.door is not None:
+        fields += ",door=true" if fix.door else ",door=false"
+    if fix.driver is not None:
+        fields += f',driver="{_string(fix.driver)}"'
+    if fix.flags:
+        fields += f',flags="{_string(",".join(sorted(fix.flags)))}"'
+        if FLAG_GPS_JUMP in fix.flags:
+            fields += ",gps_jump=true"
+    if fix.attributes:
+        fields += f',attributes="{_string(_json(dict(fix.attributes)))}"'
+    return f"position,vehicle={_tag(fix.vehicle)} {fields} {fix.ts_ms}"
+
+
+def _json(attributes: dict[str, object]) -> str:
+    try:
+        return orjson.dumps(attributes).decode()
+    except TypeError:  # a lone surrogate (JSON may carry "\udcff"), an int beyond 64 bits
+        return json.dumps(attributes)
+
+
+def position_lines(fixes: Iterable[PositionFix]) -> list[str]:
+    return [position_line(fix) for fix in fixes]
+
+
+def position_rejection_line(rejection: PositionRejection, ts_ms: int, tagged: bool = True) -> str:
+    """The dead-letter record of a refused fix at ``ts_ms`` (the arrival time, spread like the
+    stations' by ingest.rejections); ``tagged`` only when the vehicle is in the registry."""
+    vehicle = rejection.vehicle or ""
+    tag = f",vehicle={_tag(vehicle)}" if vehicle and tagged else ""
+    sent = f'sent_vehicle="{_string(vehicle)}",' if vehicle and not tagged else ""
+    index = f"index={rejection.index}i," if rejection.index is not None else ""
+    return (
+        f"rejected,reason={rejection.reason.value},source={_tag(rejection.source)}{tag} "
+        f'detail="{_string(rejection.detail)}",{index}'
+        f'parameter="{_string(rejection.parameter or "")}",'
+        f'{sent}payload="{_string(rejection.payload)}" {ts_ms}'
+    )
