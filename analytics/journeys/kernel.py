@@ -98,22 +98,22 @@ class JourneyKernel:
 
         order: npt.NDArray[np.int64] | None = None
         if n > 1 and not _sorted(v, t):
-            order = np.lexsort((t, v))
+            order = _order(v, t)
             v, t, la, lo, sp = v[order], t[order], la[order], lo[order], sp[order]
             ign = None if ign is None else ign[order]
             jump = None if jump is None else jump[order]
         late = t <= self.watermark[v]
         late[1:] |= (v[1:] == v[:-1]) & (t[1:] == t[:-1])
-        out = JourneyOutput()
         if late.any():
             position = np.flatnonzero(late)
-            out.late.resize(0)
-            object.__setattr__(out, "late", position if order is None else order[position])
+            out = JourneyOutput(late=position if order is None else order[position])
             np.add.at(self.late, v[late], 1)
             keep = ~late
             v, t, la, lo, sp = v[keep], t[keep], la[keep], lo[keep], sp[keep]
             ign = None if ign is None else ign[keep]
             jump = None if jump is None else jump[keep]
+        else:
+            out = JourneyOutput()
         if not len(v):
             return out
         moving = sp > self._moving
@@ -123,7 +123,7 @@ class JourneyKernel:
         last = np.append(v[1:] != v[:-1], True)
         self.watermark[v[last]] = t[last]
 
-        clean = np.isfinite(la) & np.isfinite(lo) & np.isfinite(sp)
+        clean = np.isfinite(la + lo + sp)
         if jump is not None:
             clean &= ~jump
         if not clean.all():
@@ -163,6 +163,14 @@ class JourneyKernel:
     def odometer_m(self) -> npt.NDArray[np.float64]:
         """Distance driven per vehicle since the kernel started (gaps not counted)."""
         return self.trips.odometer
+
+
+def _order(v: npt.NDArray[np.int64], t: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Indices sorting by (vehicle, time): one argsort of a packed key when it fits."""
+    t_min = int(t.min())
+    if int(t.max()) - t_min < 1 << 40 and int(v.max()) < 1 << 22:
+        return np.argsort((v << 40) | (t - t_min), kind="stable")
+    return np.lexsort((t, v))
 
 
 def _sorted(v: npt.NDArray[np.int64], t: npt.NDArray[np.int64]) -> bool:

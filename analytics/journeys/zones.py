@@ -1,9 +1,10 @@
 """Zones (polygons and circles): enter and exit events, speed limits inside, restricted hours.
 
-Each zone is handled in its own planar frame (metres east and north of its centre, longitude
-scaled by cos(latitude): exact enough for zones a few km across). A fix's segment from the
-vehicle's previous fix is a *candidate* for a zone when the bounding boxes overlap; only
-candidates are looked at, all of a zone's at once:
+Each zone has its own planar frame (metres east and north of its centre, longitude scaled by
+cos(latitude): exact enough for zones a few km across). A fix's segment from the vehicle's
+previous fix is a *candidate* for a zone when their bounding boxes overlap (one vectorised test
+of every segment against every zone). All candidate (segment, zone) pairs of a batch, whatever
+their zone, are then handled together (polygons padded to the largest vertex count):
 
 * whether each end is inside (crossing number for polygons, distance for circles);
 * where the segment crosses the boundary (each polygon edge, or the circle's quadratic), so a
@@ -20,7 +21,6 @@ keeps the inside / violated state of each (vehicle, zone).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,98 +32,111 @@ M_PER_DEG = 111_320.0
 MARGIN_DEG = 1e-6
 
 
-@dataclass(frozen=True, slots=True)
-class _Zone:
-    config: ZoneConfig
-    lat0: float
-    lon0: float
-    kx: float  # metres per degree of longitude
-    box: tuple[float, float, float, float]  # min lat, max lat, min lon, max lon
-    vertices: FloatArray | None  # (E, 2) x, y, not closed
-    radius: float
-    limit: FloatArray  # per class, inf without one
-    banned: BoolArray | None  # (classes, 1440) forbidden minutes per class
-    hours: str
+class ZoneTable:
+    """Every zone as rows of arrays: frames, boxes, padded polygon edges, circles, limits per
+    class, forbidden minutes per class."""
 
-    def xy(self, lat: FloatArray, lon: FloatArray) -> tuple[FloatArray, FloatArray]:
-        return (lon - self.lon0) * self.kx, (lat - self.lat0) * M_PER_DEG
+    def __init__(self, zones: list[ZoneConfig], classes: list[str], class_limits: FloatArray):
+        z = len(zones)
+        self.ids = [zone.id for zone in zones]
+        self.lat0, self.lon0, self.kx = np.zeros(z), np.zeros(z), np.zeros(z)
+        self.box = np.zeros((4, z))  # min lat, max lat, min lon, max lon
+        self.circle = np.zeros(z, dtype=bool)
+        self.r2 = np.zeros(z)
+        edges = max([len(zone.polygon or ()) for zone in zones] + [1])
+        self.qx, self.qy = np.full((z, edges), np.nan), np.full((z, edges), np.nan)
+        self.ex, self.ey = np.full((z, edges), np.nan), np.full((z, edges), np.nan)
+        self.limit = np.full((z, len(classes)), np.inf)
+        self.banned = np.zeros((z, len(classes), 1440), dtype=bool)
+        self.hours: list[str] = []
+        minutes = np.arange(1440)
+        for i, zone in enumerate(zones):
+            if zone.circle is not None:
+                c = zone.circle
+                lat0, lon0 = c.lat, c.lon
+                kx = M_PER_DEG * math.cos(math.radians(lat0))
+                dlat, dlon = c.radius_m / M_PER_DEG, c.radius_m / kx
+                box = (lat0 - dlat, lat0 + dlat, lon0 - dlon, lon0 + dlon)
+                self.circle[i], self.r2[i] = True, c.radius_m**2
+            else:
+                points = np.asarray(zone.polygon, dtype=np.float64)
+                lat0, lon0 = float(points[:, 0].mean()), float(points[:, 1].mean())
+                kx = M_PER_DEG * math.cos(math.radians(lat0))
+                box = (
+                    points[:, 0].min(),
+                    points[:, 0].max(),
+                    points[:, 1].min(),
+                    points[:, 1].max(),
+                )
+                x, y = (points[:, 1] - lon0) * kx, (points[:, 0] - lat0) * M_PER_DEG
+                e = len(points)
+                self.qx[i, :e], self.qy[i, :e] = x, y
+                self.ex[i, :e], self.ey[i, :e] = np.roll(x, -1) - x, np.roll(y, -1) - y
+            self.lat0[i], self.lon0[i], self.kx[i] = lat0, lon0, kx
+            self.box[:, i] = (
+                box[0] - MARGIN_DEG,
+                box[1] + MARGIN_DEG,
+                box[2] - MARGIN_DEG,
+                box[3] + MARGIN_DEG,
+            )
+            if zone.speed_limit_kmh is not None:
+                self.limit[i] = zone.speed_limit_kmh
+            for name, value in zone.class_speed_limits_kmh.items():
+                k = classes.index(name)
+                self.limit[i, k] = min(self.limit[i, k], value)
+            for rule in zone.forbidden:
+                start, end = minute_of_day(rule.start), minute_of_day(rule.end)
+                span = (
+                    (minutes >= start) & (minutes < end)
+                    if start < end
+                    else (minutes >= start) | (minutes < end)
+                )
+                for name in rule.classes:
+                    self.banned[i, classes.index(name)] |= span
+            self.hours.append(", ".join(f"{r.start}-{r.end}" for r in zone.forbidden))
+        self.limit = np.where(self.limit < class_limits[None, :], self.limit, np.inf)
+        self.restricted: BoolArray = np.asarray(self.banned.any(axis=(1, 2)))
 
-    def contains(self, x: FloatArray, y: FloatArray) -> BoolArray:
-        if self.vertices is None:
-            return np.asarray(x * x + y * y <= self.radius * self.radius)
-        qx, qy = self.vertices[:, 0], self.vertices[:, 1]
-        rx, ry = np.roll(qx, -1), np.roll(qy, -1)
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def contains(self, z: IntArray, x: FloatArray, y: FloatArray) -> BoolArray:
+        """Whether each point (x, y), in zone z's frame, is inside zone z."""
+        qx, qy, ex, ey = self.qx[z], self.qy[z], self.ex[z], self.ey[z]
         px, py = x[:, None], y[:, None]
-        straddles = (qy > py) != (ry > py)
+        straddles = (qy > py) != (qy + ey > py)
         with np.errstate(divide="ignore", invalid="ignore"):
-            at = qx + (py - qy) * (rx - qx) / (ry - qy)
-        return np.asarray(((straddles & (px < at)).sum(axis=1) % 2) == 1)
+            at = qx + (py - qy) * ex / ey
+        polygon = ((straddles & (px < at)).sum(axis=1) % 2) == 1
+        return np.where(self.circle[z], x * x + y * y <= self.r2[z], polygon)
 
     def crossings(
-        self, x0: FloatArray, y0: FloatArray, x1: FloatArray, y1: FloatArray
+        self, z: IntArray, x0: FloatArray, y0: FloatArray, x1: FloatArray, y1: FloatArray
     ) -> tuple[IntArray, FloatArray]:
         """(row, s) of every boundary crossing at s in (0, 1] along each segment."""
         dx, dy = x1 - x0, y1 - y0
-        if self.vertices is None:
-            a = dx * dx + dy * dy
-            b = 2 * (x0 * dx + y0 * dy)
-            c = x0 * x0 + y0 * y0 - self.radius * self.radius
-            disc = b * b - 4 * a * c
-            ok = (a > 0) & (disc > 0)
-            root = np.sqrt(np.where(ok, disc, 0.0))
-            safe = np.where(ok, 2 * a, 1.0)
-            s = np.stack([(-b - root) / safe, (-b + root) / safe], axis=1)
-            hit = ok[:, None] & (s > 0) & (s <= 1)
-        else:
-            qx, qy = self.vertices[:, 0], self.vertices[:, 1]
-            ex, ey = np.roll(qx, -1) - qx, np.roll(qy, -1) - qy
-            wx, wy = qx[None, :] - x0[:, None], qy[None, :] - y0[:, None]
-            den = dx[:, None] * ey[None, :] - dy[:, None] * ex[None, :]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                s = (wx * ey[None, :] - wy * ex[None, :]) / den
-                u = (wx * dy[:, None] - wy * dx[:, None]) / den
-            hit = (den != 0) & (s > 0) & (s <= 1) & (u >= 0) & (u < 1)
-        rows, cols = np.nonzero(hit)
-        return rows.astype(np.int64), np.asarray(s[rows, cols], dtype=np.float64)
-
-
-def _zone(config: ZoneConfig, classes: list[str], class_limits: FloatArray) -> _Zone:
-    if config.circle is not None:
-        c = config.circle
-        lat0, lon0, radius = c.lat, c.lon, c.radius_m
-        kx = M_PER_DEG * math.cos(math.radians(lat0))
-        dlat, dlon = radius / M_PER_DEG, radius / kx
-        box = (lat0 - dlat, lat0 + dlat, lon0 - dlon, lon0 + dlon)
-        vertices = None
-    else:
-        points = np.asarray(config.polygon, dtype=np.float64)
-        lat0, lon0 = float(points[:, 0].mean()), float(points[:, 1].mean())
-        kx = M_PER_DEG * math.cos(math.radians(lat0))
-        radius = 0.0
-        box = (points[:, 0].min(), points[:, 0].max(), points[:, 1].min(), points[:, 1].max())
-        vertices = np.stack([(points[:, 1] - lon0) * kx, (points[:, 0] - lat0) * M_PER_DEG], 1)
-    box = (box[0] - MARGIN_DEG, box[1] + MARGIN_DEG, box[2] - MARGIN_DEG, box[3] + MARGIN_DEG)
-    limit = np.full(len(classes), np.inf)
-    if config.speed_limit_kmh is not None:
-        limit[:] = config.speed_limit_kmh
-    for name, value in config.class_speed_limits_kmh.items():
-        limit[classes.index(name)] = min(limit[classes.index(name)], value)
-    limit = np.where(limit < class_limits, limit, np.inf)  # only a lower limit matters
-    banned = None
-    if config.forbidden:
-        banned = np.zeros((len(classes), 1440), dtype=bool)
-        minutes = np.arange(1440)
-        for rule in config.forbidden:
-            start, end = minute_of_day(rule.start), minute_of_day(rule.end)
-            span = (
-                (minutes >= start) & (minutes < end)
-                if start < end
-                else (minutes >= start) | (minutes < end)
-            )
-            for name in rule.classes:
-                banned[classes.index(name)] |= span
-    hours = ", ".join(f"{r.start}-{r.end}" for r in config.forbidden)
-    return _Zone(config, lat0, lon0, kx, box, vertices, radius, limit, banned, hours)
+        # circles
+        a = dx * dx + dy * dy
+        b = 2 * (x0 * dx + y0 * dy)
+        c = x0 * x0 + y0 * y0 - self.r2[z]
+        disc = b * b - 4 * a * c
+        ok = self.circle[z] & (a > 0) & (disc > 0)
+        root = np.sqrt(np.where(ok, disc, 0.0))
+        safe = np.where(ok, 2 * a, 1.0)
+        sc = np.stack([(-b - root) / safe, (-b + root) / safe], axis=1)
+        hit_c = ok[:, None] & (sc > 0) & (sc <= 1)
+        # polygons (NaN padding never hits)
+        ex, ey = self.ex[z], self.ey[z]
+        wx, wy = self.qx[z] - x0[:, None], self.qy[z] - y0[:, None]
+        den = dx[:, None] * ey - dy[:, None] * ex
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sp = (wx * ey - wy * ex) / den
+            u = (wx * dy[:, None] - wy * dx[:, None]) / den
+        hit_p = (den != 0) & (sp > 0) & (sp <= 1) & (u >= 0) & (u < 1)
+        rc, cc = np.nonzero(hit_c)
+        rp, cp = np.nonzero(hit_p)
+        rows = np.concatenate([rc, rp]).astype(np.int64)
+        return rows, np.concatenate([sc[rc, cc], sp[rp, cp]])
 
 
 class ZoneState:
@@ -136,7 +149,7 @@ class ZoneState:
         gap_s: float,
         utc_offset_h: int,
     ) -> None:
-        self.zones = [_zone(z, classes, class_limits) for z in zones]
+        self.table = ZoneTable(zones, classes, class_limits)
         self.classes = classes
         self.vehicle_class = vehicle_class
         self._gap = int(gap_s * 1000)
@@ -152,107 +165,112 @@ class ZoneState:
         self, tr: Track, ids: list[str]
     ) -> tuple[FloatArray, list[ZoneEvent], list[ZoneViolation]]:
         """(lowest zone limit of each fix, inf outside limited zones; events; violations)."""
-        n = len(tr)
+        n, zt = len(tr), self.table
         limit = np.full(n, np.inf)
-        if not n or not self.zones:
+        if not n or not len(zt):
             return limit, [], []
         p_lat = np.where(tr.has_prev, tr.prev_lat, tr.lat)
         p_lon = np.where(tr.has_prev, tr.prev_lon, tr.lon)
-        lo_lat, hi_lat = np.minimum(p_lat, tr.lat), np.maximum(p_lat, tr.lat)
-        lo_lon, hi_lon = np.minimum(p_lon, tr.lon), np.maximum(p_lon, tr.lon)
-        straight = tr.has_prev & (tr.dt <= self._gap)
-        # items: fix index, position along its segment, zone, what (0 exit, 1 enter, 2 inside)
-        rows: list[IntArray] = []
-        where: list[FloatArray] = []
-        zone_of: list[IntArray] = []
-        what: list[IntArray] = []
-        for z, zone in enumerate(self.zones):
-            a, b, c, d = zone.box
-            k = np.flatnonzero((hi_lat >= a) & (lo_lat <= b) & (hi_lon >= c) & (lo_lon <= d))
-            if not len(k):
-                continue
-            x0, y0 = zone.xy(p_lat[k], p_lon[k])
-            x1, y1 = zone.xy(tr.lat[k], tr.lon[k])
-            in0 = zone.contains(x0, y0) & tr.has_prev[k]
-            in1 = zone.contains(x1, y1)
-            cls = self.vehicle_class[tr.vehicle[k]]
-            limited = in1 & np.isfinite(zone.limit[cls])
-            if limited.any():
-                kk = k[limited]
-                limit[kk] = np.minimum(limit[kk], zone.limit[cls[limited]])
-            r, s = zone.crossings(x0, y0, x1, y1)
-            r, s = r[straight[k][r]], s[straight[k][r]]
-            count = np.bincount(r, minlength=len(k))
-            consistent = (count % 2 == 1) == (in0 != in1)
-            # interpolated crossings where consistent; otherwise one event at the fix
-            use = consistent[r] & straight[k][r]
-            r, s = r[use], s[use]
-            if len(r):
-                order = np.lexsort((s, r))
-                r, s = r[order], s[order]
-                nth = np.arange(len(r)) - np.searchsorted(r, r)
-                entering = (nth % 2 == 0) != in0[r]
-                rows.append(k[r])
-                where.append(s)
-                zone_of.append(np.full(len(r), z))
-                what.append(entering.astype(np.int64))
-            jump = np.flatnonzero((in0 != in1) & ~(consistent & straight[k]))
-            if len(jump):
-                rows.append(k[jump])
-                where.append(np.ones(len(jump)))
-                zone_of.append(np.full(len(jump), z))
-                what.append(in1[jump].astype(np.int64))
-            if zone.banned is not None:
-                ins = k[in1]
-                hot = zone.banned[self.vehicle_class[tr.vehicle[ins]], self._minute(tr.t[ins])]
-                hot &= ~self.violated[tr.vehicle[ins], z]
-                ins = ins[hot]
-                if len(ins):
-                    runs = np.ones(len(ins), dtype=bool)
-                    runs[1:] = (ins[1:] != ins[:-1] + 1) | tr.first[ins[1:]]
-                    ins = ins[runs]
-                    rows.append(ins)
-                    where.append(np.full(len(ins), 2.0))
-                    zone_of.append(np.full(len(ins), z))
-                    what.append(np.full(len(ins), 2))
-        if not rows:
+        a, b, c, d = zt.box
+        near = (np.maximum(p_lat, tr.lat)[:, None] >= a) & (np.minimum(p_lat, tr.lat)[:, None] <= b)
+        near &= (np.maximum(p_lon, tr.lon)[:, None] >= c) & (
+            np.minimum(p_lon, tr.lon)[:, None] <= d
+        )
+        k, z = np.nonzero(near)  # candidate pairs, by fix then zone
+        if not len(k):
             return limit, [], []
-        fix, pos, zs, kinds = (np.concatenate(x) for x in (rows, where, zone_of, what))
-        order = np.lexsort((pos, fix))
+        kx, lat0, lon0 = zt.kx[z], zt.lat0[z], zt.lon0[z]
+        x0, y0 = (p_lon[k] - lon0) * kx, (p_lat[k] - lat0) * M_PER_DEG
+        x1, y1 = (tr.lon[k] - lon0) * kx, (tr.lat[k] - lat0) * M_PER_DEG
+        both = zt.contains(
+            np.concatenate([z, z]), np.concatenate([x0, x1]), np.concatenate([y0, y1])
+        )
+        m = len(k)
+        in0, in1 = both[:m] & tr.has_prev[k], both[m:]
+        v = tr.vehicle[k]
+        cls = self.vehicle_class[v]
+        zone_limit = zt.limit[z, cls]
+        limited = np.flatnonzero(in1 & np.isfinite(zone_limit))
+        if len(limited):
+            np.minimum.at(limit, k[limited], zone_limit[limited])
+
+        straight = tr.has_prev[k] & (tr.dt[k] <= self._gap)
+        r, s = zt.crossings(z, x0, y0, x1, y1)
+        keep = straight[r]
+        r, s = r[keep], s[keep]
+        count = np.bincount(r, minlength=m)
+        consistent = straight & ((count % 2 == 1) == (in0 != in1))
+        use = consistent[r]
+        r, s = r[use], s[use]
+        order = np.lexsort((s, r))
+        r, s = r[order], s[order]
+        nth = np.arange(len(r)) - np.searchsorted(r, r)
+        entering = (nth % 2 == 0) != in0[r]
+        jump = np.flatnonzero((in0 != in1) & ~consistent)
+        item_pair = [r, jump]
+        item_pos = [s, np.ones(len(jump))]
+        item_what = [entering.astype(np.int64), in1[jump].astype(np.int64)]
+        # restricted zones: the first inside fix of each run at a forbidden time
+        hot = np.flatnonzero(
+            in1 & zt.restricted[z] & zt.banned[z, cls, self._minute(tr.t[k])] & ~self.violated[v, z]
+        )
+        if len(hot):
+            hot = hot[np.lexsort((k[hot], z[hot]))]
+            fresh = np.ones(len(hot), dtype=bool)
+            fresh[1:] = (
+                (z[hot][1:] != z[hot][:-1]) | (k[hot][1:] != k[hot][:-1] + 1) | tr.first[k[hot][1:]]
+            )
+            hot = hot[fresh]
+            item_pair.append(hot)
+            item_pos.append(np.full(len(hot), 2.0))
+            item_what.append(np.full(len(hot), 2))
+        pair, pos, what = (np.concatenate(x) for x in (item_pair, item_pos, item_what))
+        if not len(pair):
+            return limit, [], []
+        order = np.lexsort((pos, k[pair]))
+        pair, pos, what = pair[order], pos[order], what[order]
+        return limit, *self._apply(tr, ids, k[pair], z[pair], pos, what, p_lat, p_lon)
+
+    def _apply(
+        self,
+        tr: Track,
+        ids: list[str],
+        fixes: IntArray,
+        zones: IntArray,
+        where: FloatArray,
+        what: IntArray,
+        p_lat: FloatArray,
+        p_lon: FloatArray,
+    ) -> tuple[list[ZoneEvent], list[ZoneViolation]]:
+        """Events in time order: update the inside / violated state, build the outputs."""
+        zt = self.table
         events: list[ZoneEvent] = []
         violations: list[ZoneViolation] = []
-        for i, s, z, kind in zip(
-            fix[order].tolist(), pos[order].tolist(), zs[order].tolist(), kinds[order].tolist(),
-            strict=True,
-        ):  # fmt: skip
+        for i, z, s, kind in zip(
+            fixes.tolist(), zones.tolist(), where.tolist(), what.tolist(), strict=True
+        ):
             vi = int(tr.vehicle[i])
-            zone = self.zones[z]
+            zone_id = zt.ids[z]
             if kind == 2:
                 at, lat, lon = int(tr.t[i]), float(tr.lat[i]), float(tr.lon[i])
             else:
-                f = min(s, 1.0)
-                at = int(tr.t[i] - round((1.0 - f) * float(tr.dt[i])))
-                lat = float(p_lat[i] + f * (tr.lat[i] - p_lat[i]))
-                lon = float(p_lon[i] + f * (tr.lon[i] - p_lon[i]))
+                at = int(tr.t[i] - round((1.0 - s) * float(tr.dt[i])))
+                lat = float(p_lat[i] + s * (tr.lat[i] - p_lat[i]))
+                lon = float(p_lon[i] + s * (tr.lon[i] - p_lon[i]))
             if kind == 0:
                 self.inside[vi, z] = self.violated[vi, z] = False
-                events.append(ZoneEvent(ids[vi], vi, zone.config.id, "exit", at, lat, lon, s < 1.0))
+                events.append(ZoneEvent(ids[vi], vi, zone_id, "exit", at, lat, lon, s < 1.0))
                 continue
             if kind == 1:
                 self.inside[vi, z] = True
-                events.append(
-                    ZoneEvent(ids[vi], vi, zone.config.id, "enter", at, lat, lon, s < 1.0)
-                )
+                events.append(ZoneEvent(ids[vi], vi, zone_id, "enter", at, lat, lon, s < 1.0))
             klass = int(self.vehicle_class[vi])
-            if (
-                zone.banned is not None
-                and not self.violated[vi, z]
-                and zone.banned[klass, int(self._minute(np.asarray(at)))]
-            ):
+            minute = ((at + self._offset) // MINUTE_MS) % 1440
+            if zt.restricted[z] and not self.violated[vi, z] and zt.banned[z, klass, minute]:
                 self.violated[vi, z] = True
                 violations.append(
                     ZoneViolation(
-                        ids[vi], vi, zone.config.id, at, lat, lon, self.classes[klass], zone.hours
+                        ids[vi], vi, zone_id, at, lat, lon, self.classes[klass], zt.hours[z]
                     )
                 )
-        return limit, events, violations
+        return events, violations
