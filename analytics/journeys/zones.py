@@ -211,9 +211,7 @@ class ZoneState:
         item_pos = [s, np.ones(len(jump))]
         item_what = [entering.astype(np.int64), in1[jump].astype(np.int64)]
         # restricted zones: the first inside fix of each run at a forbidden time
-        hot = np.flatnonzero(
-            in1 & zt.restricted[z] & zt.banned[z, cls, self._minute(tr.t[k])] & ~self.violated[v, z]
-        )
+        hot = np.flatnonzero(in1 & zt.restricted[z] & zt.banned[z, cls, self._minute(tr.t[k])])
         if len(hot):
             hot = hot[np.lexsort((k[hot], z[hot]))]
             fresh = np.ones(len(hot), dtype=bool)

@@ -88,3 +88,16 @@ def test_track_far_from_zones_has_no_events() -> None:
     b = TrackBuilder(lat=12.0).fix(60).move(600, 60)
     out = run(kernel(cfg), b.rows)
     assert out.zone_events == [] and out.zone_violations == []
+
+
+def test_each_stay_in_a_restricted_zone_is_one_violation() -> None:
+    zone = {"id": "town", "polygon": SQUARE,
+            "forbidden": [{"classes": ["truck"], "start": "06:00", "end": "20:00"}]}  # fmt: skip
+    cfg = config(zones=[zone])
+    b = TrackBuilder(t=T0 + 10 * H).fix(60).move(240, 60)  # through: 1 km inside
+    b.move(240, 60, heading=270)  # and back through, in the same batch
+    b.advance(30, 60, heading=270).fix(60)
+    for cuts in ([], [3], list(range(1, len(b.rows)))):
+        out = run(kernel(cfg, ("truck",)), b.rows, cuts)
+        assert [e.kind for e in out.zone_events] == ["enter", "exit", "enter", "exit"]
+        assert len(out.zone_violations) == 2
