@@ -2,9 +2,10 @@
 
 Each zone has its own planar frame (metres east and north of its centre, longitude scaled by
 cos(latitude): exact enough for zones a few km across). A fix's segment from the vehicle's
-previous fix is a *candidate* for a zone when their bounding boxes overlap (one vectorised test
-of every segment against every zone). All candidate (segment, zone) pairs of a batch, whatever
-their zone, are then handled together (polygons padded to the largest vertex count):
+previous fix is a *candidate* for a zone when their bounding boxes overlap (found through a
+grid of cells listing the zones over them, so the cost hardly grows with the number of zones).
+All candidate (segment, zone) pairs of a batch, whatever their zone, are then handled together
+(polygons padded to the largest vertex count):
 
 * whether each end is inside (crossing number for polygons, distance for circles);
 * where the segment crosses the boundary (each polygon edge, or the circle's quadratic), so a
@@ -30,6 +31,8 @@ from analytics.journeys.track import HOUR_MS, MINUTE_MS, BoolArray, FloatArray, 
 
 M_PER_DEG = 111_320.0
 MARGIN_DEG = 1e-6
+CELL_DEG = 0.02  # ~2.2 km: most segments (30 s apart) fall in at most 2 x 2 cells
+MAX_CELLS = 4_000_000
 
 
 class ZoneTable:
@@ -96,6 +99,71 @@ class ZoneTable:
             self.hours.append(", ".join(f"{r.start}-{r.end}" for r in zone.forbidden))
         self.limit = np.where(self.limit < class_limits[None, :], self.limit, np.inf)
         self.restricted: BoolArray = np.asarray(self.banned.any(axis=(1, 2)))
+        self._grid()
+
+    def _grid(self) -> None:
+        """A dense grid of ``CELL_DEG`` cells over the zones' boxes: each cell lists (CSR) the
+        zones whose box overlaps it. The last cell stands for "outside the grid" (no zone)."""
+        g, (a, b, c, d) = CELL_DEG, self.box
+        z = len(self)
+        self.origin = (math.floor(a.min() / g), math.floor(c.min() / g)) if z else (0, 0)
+        self.rows = (math.floor(b.max() / g) - self.origin[0] + 1) if z else 0
+        self.cols = (math.floor(d.max() / g) - self.origin[1] + 1) if z else 0
+        if self.rows * self.cols > MAX_CELLS:  # zones spread too far: test every zone
+            self.rows = self.cols = 0
+        cells: list[IntArray] = []
+        for i in range(z if self.rows else 0):
+            r = np.arange(math.floor(a[i] / g), math.floor(b[i] / g) + 1) - self.origin[0]
+            q = np.arange(math.floor(c[i] / g), math.floor(d[i] / g) + 1) - self.origin[1]
+            cells.append((r[:, None] * self.cols + q[None, :]).ravel())
+        cell = np.concatenate(cells) if cells else np.zeros(0, dtype=np.int64)
+        zone = np.repeat(np.arange(len(cells)), [len(x) for x in cells])
+        order = np.argsort(cell, kind="stable")
+        self.cell_zone = zone[order].astype(np.int64)
+        self.cell_count = np.bincount(cell, minlength=self.rows * self.cols + 1)
+        self.cell_start = np.cumsum(self.cell_count) - self.cell_count
+
+    def candidates(
+        self, lo_lat: FloatArray, hi_lat: FloatArray, lo_lon: FloatArray, hi_lon: FloatArray
+    ) -> tuple[IntArray, IntArray]:
+        """(segment, zone) pairs whose boxes overlap, sorted by segment then zone. A segment
+        spanning at most 2 x 2 cells looks up the zones of those cells; longer ones (and all,
+        without a grid) are tested against every zone."""
+        g, z = CELL_DEG, len(self)
+        r0 = np.floor(lo_lat / g).astype(np.int64) - self.origin[0]
+        r1 = np.floor(hi_lat / g).astype(np.int64) - self.origin[0]
+        c0 = np.floor(lo_lon / g).astype(np.int64) - self.origin[1]
+        c1 = np.floor(hi_lon / g).astype(np.int64) - self.origin[1]
+        small = (r1 - r0 <= 1) & (c1 - c0 <= 1) if self.rows else np.zeros(len(r0), bool)
+        segs: list[IntArray] = []
+        zones: list[IntArray] = []
+        outside = self.rows * self.cols
+        for r, c in ((r0, c0), (r0, c1), (r1, c0), (r1, c1)):
+            ok = small & (r >= 0) & (r < self.rows) & (c >= 0) & (c < self.cols)
+            count = self.cell_count[np.where(ok, r * self.cols + c, outside)]
+            hit = np.flatnonzero(count)
+            if len(hit):
+                n = count[hit]
+                cell = r[hit] * self.cols + c[hit]
+                at = np.repeat(self.cell_start[cell] - np.cumsum(n) + n, n) + np.arange(n.sum())
+                segs.append(np.repeat(hit, n))
+                zones.append(self.cell_zone[at])
+        large = np.flatnonzero(~small)
+        if len(large):
+            segs.append(np.repeat(large, z))
+            zones.append(np.tile(np.arange(z), len(large)))
+        if not segs:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        key = np.unique(np.concatenate(segs) * z + np.concatenate(zones))
+        k, zz = key // z, key % z
+        a, b, c, d = self.box
+        near = (
+            (hi_lat[k] >= a[zz])
+            & (lo_lat[k] <= b[zz])
+            & (hi_lon[k] >= c[zz])
+            & (lo_lon[k] <= d[zz])
+        )
+        return k[near], zz[near]
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -171,12 +239,10 @@ class ZoneState:
             return limit, [], []
         p_lat = np.where(tr.has_prev, tr.prev_lat, tr.lat)
         p_lon = np.where(tr.has_prev, tr.prev_lon, tr.lon)
-        a, b, c, d = zt.box
-        near = (np.maximum(p_lat, tr.lat)[:, None] >= a) & (np.minimum(p_lat, tr.lat)[:, None] <= b)
-        near &= (np.maximum(p_lon, tr.lon)[:, None] >= c) & (
-            np.minimum(p_lon, tr.lon)[:, None] <= d
-        )
-        k, z = np.nonzero(near)  # candidate pairs, by fix then zone
+        k, z = zt.candidates(
+            np.minimum(p_lat, tr.lat), np.maximum(p_lat, tr.lat),
+            np.minimum(p_lon, tr.lon), np.maximum(p_lon, tr.lon),
+        )  # fmt: skip
         if not len(k):
             return limit, [], []
         kx, lat0, lon0 = zt.kx[z], zt.lat0[z], zt.lon0[z]

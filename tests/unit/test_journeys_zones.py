@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from analytics.journeys.zones import ZoneTable
 from tests.unit.test_journeys_support import M_PER_DEG, T0, H, S, TrackBuilder, config, kernel, run
 
 # a 1 km square centred 2 km east of the start (11.0, 108.0)
@@ -101,3 +103,30 @@ def test_each_stay_in_a_restricted_zone_is_one_violation() -> None:
         out = run(kernel(cfg, ("truck",)), b.rows, cuts)
         assert [e.kind for e in out.zone_events] == ["enter", "exit", "enter", "exit"]
         assert len(out.zone_violations) == 2
+
+
+@pytest.mark.parametrize("spread", [False, True])
+def test_grid_candidates_match_every_box_test(spread: bool) -> None:
+    rng = np.random.default_rng(7)
+    zones = [
+        {"id": f"z{i}", "circle": {"lat": float(11 + rng.uniform(-0.3, 0.3)),
+                                    "lon": float(108 + rng.uniform(-0.3, 0.3)),
+                                    "radius_m": float(rng.uniform(100, 3000))}}
+        for i in range(40)
+    ]  # fmt: skip
+    if spread:  # too far apart for a grid: every zone is tested
+        zones.append({"id": "far", "circle": {"lat": -40.0, "lon": -70.0, "radius_m": 500}})
+    cfg = config(zones=zones)
+    table = ZoneTable(cfg.zones, ["car"], np.array([90.0]))
+    lat0, lon0 = 11 + rng.uniform(-0.35, 0.35, 5000), 108 + rng.uniform(-0.35, 0.35, 5000)
+    step = rng.choice([0.001, 0.01, 0.05, 0.3], 5000)
+    lat1, lon1 = lat0 + rng.normal(0, 1, 5000) * step, lon0 + rng.normal(0, 1, 5000) * step
+    lo_lat, hi_lat = np.minimum(lat0, lat1), np.maximum(lat0, lat1)
+    lo_lon, hi_lon = np.minimum(lon0, lon1), np.maximum(lon0, lon1)
+    k, z = table.candidates(lo_lat, hi_lat, lo_lon, hi_lon)
+    a, b, c, d = table.box
+    brute = (hi_lat[:, None] >= a) & (lo_lat[:, None] <= b)
+    brute &= (hi_lon[:, None] >= c) & (lo_lon[:, None] <= d)
+    bk, bz = np.nonzero(brute)
+    assert len(bk) > 100
+    assert (k.tolist(), z.tolist()) == (bk.tolist(), bz.tolist())
