@@ -11,7 +11,8 @@ rule fires too. Arrays are built before the clock starts; the clock covers ``pro
 * **live**: fixes in arrival order (by time), batches of 10,000 (one fix per vehicle), 5,000
   and 1,000: the worst case for per-vehicle carry (every batch is re-sorted by vehicle and
   every fix takes its predecessor from the carry);
-* **backlog**: fixes in batches of 10,000 sorted by vehicle (100 vehicles x 100 fixes).
+* **backlog**: fixes in batches of 10,000 sorted by vehicle (100 vehicles x 100 fixes);
+* **200 zones**: live batches of 10,000 with 200 zones instead of 20.
 
 Target: ≥ 1,000,000 positions/s (CPU). ``main()`` prints progress and returns the figures.
 """
@@ -39,9 +40,9 @@ def fleet(rng: np.random.Generator) -> list[Vehicle]:
     return [Vehicle(f"51C{i:05d}", str(c)) for i, c in enumerate(classes)]
 
 
-def zones(rng: np.random.Generator) -> list[dict[str, Any]]:
+def zones(rng: np.random.Generator, count: int = 20) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for z in range(20):
+    for z in range(count):
         lat, lon = 10.6 + 0.8 * rng.random(), 107.6 + 0.8 * rng.random()
         size = 1000 + 2000 * rng.random()
         zone: dict[str, Any] = {"id": f"Z{z:02d}", "speed_limit_kmh": 50}
@@ -159,6 +160,14 @@ def main(profile: bool = False) -> dict[str, float]:
             f"{name}: {len(parts)} batches of {size:,}: {cpu:.2f} s CPU, {wall:.2f} s wall "
             f"→ {n / cpu:,.0f} positions/s CPU; {counts}"
         )
+    many = config.model_copy(update={"zones": JourneyConfig.model_validate(
+        {"zones": zones(np.random.default_rng(14), 200)}).zones})  # fmt: skip
+    parts = batches(data, 10_000, True)
+    wall, cpu, counts = min(
+        (run(JourneyKernel(many, vehicles), parts) for _ in range(3)), key=lambda r: r[1]
+    )
+    figures["live_10000_200_zones_positions_per_s_cpu"] = n / cpu
+    log(f"live_10000 with 200 zones: {n / cpu:,.0f} positions/s CPU; {counts}")
     if profile:
         parts = batches(data, 10_000, True)
         kernel = JourneyKernel(config, vehicles)
