@@ -122,6 +122,12 @@ class ZoneTable:
         self.cell_zone = zone[order].astype(np.int64)
         self.cell_count = np.bincount(cell, minlength=self.rows * self.cols + 1)
         self.cell_start = np.cumsum(self.cell_count) - self.cell_count
+        # block[r, c]: a zone in cells r..r+1 x c..c+1 (all a small segment at (r, c) can touch)
+        occupied = (self.cell_count[:-1] > 0).reshape(self.rows, self.cols)
+        block = occupied.copy()
+        block[:-1] |= occupied[1:]
+        block[:, :-1] |= block[:, 1:].copy()
+        self.block = np.append(block.ravel(), False)
 
     def candidates(
         self, lo_lat: FloatArray, hi_lat: FloatArray, lo_lon: FloatArray, hi_lon: FloatArray
@@ -129,25 +135,31 @@ class ZoneTable:
         """(segment, zone) pairs whose boxes overlap, sorted by segment then zone. A segment
         spanning at most 2 x 2 cells looks up the zones of those cells; longer ones (and all,
         without a grid) are tested against every zone."""
-        g, z = CELL_DEG, len(self)
+        g, z, rows, cols = CELL_DEG, len(self), self.rows, self.cols
         r0 = np.floor(lo_lat / g).astype(np.int64) - self.origin[0]
         r1 = np.floor(hi_lat / g).astype(np.int64) - self.origin[0]
         c0 = np.floor(lo_lon / g).astype(np.int64) - self.origin[1]
         c1 = np.floor(hi_lon / g).astype(np.int64) - self.origin[1]
-        small = (r1 - r0 <= 1) & (c1 - c0 <= 1) if self.rows else np.zeros(len(r0), bool)
+        small = (r1 - r0 <= 1) & (c1 - c0 <= 1) if rows else np.zeros(len(r0), bool)
+        # a small segment whose lower corner is a row or column before the grid still
+        # reaches into it: look its block up one cell in (its cells are then checked below)
+        rb, cb = np.maximum(r0, np.minimum(r1, 0)), np.maximum(c0, np.minimum(c1, 0))
+        ok = small & (rb >= 0) & (rb < rows) & (cb >= 0) & (cb < cols)
+        near = np.flatnonzero(self.block[np.where(ok, rb * cols + cb, rows * cols)])
         segs: list[IntArray] = []
         zones: list[IntArray] = []
-        outside = self.rows * self.cols
-        for r, c in ((r0, c0), (r0, c1), (r1, c0), (r1, c1)):
-            ok = small & (r >= 0) & (r < self.rows) & (c >= 0) & (c < self.cols)
-            count = self.cell_count[np.where(ok, r * self.cols + c, outside)]
-            hit = np.flatnonzero(count)
-            if len(hit):
-                n = count[hit]
-                cell = r[hit] * self.cols + c[hit]
-                at = np.repeat(self.cell_start[cell] - np.cumsum(n) + n, n) + np.arange(n.sum())
-                segs.append(np.repeat(hit, n))
-                zones.append(self.cell_zone[at])
+        if len(near):
+            nr0, nr1, nc0, nc1 = r0[near], r1[near], c0[near], c1[near]
+            for r, c in ((nr0, nc0), (nr0, nc1), (nr1, nc0), (nr1, nc1)):
+                inside = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
+                count = self.cell_count[np.where(inside, r * cols + c, rows * cols)]
+                hit = np.flatnonzero(count)
+                if len(hit):
+                    n = count[hit]
+                    start = self.cell_start[r[hit] * cols + c[hit]]
+                    at = np.repeat(start - np.cumsum(n) + n, n) + np.arange(n.sum())
+                    segs.append(np.repeat(near[hit], n))
+                    zones.append(self.cell_zone[at])
         large = np.flatnonzero(~small)
         if len(large):
             segs.append(np.repeat(large, z))
@@ -157,13 +169,13 @@ class ZoneTable:
         key = np.unique(np.concatenate(segs) * z + np.concatenate(zones))
         k, zz = key // z, key % z
         a, b, c, d = self.box
-        near = (
+        overlap = (
             (hi_lat[k] >= a[zz])
             & (lo_lat[k] <= b[zz])
             & (hi_lon[k] >= c[zz])
             & (lo_lon[k] <= d[zz])
         )
-        return k[near], zz[near]
+        return k[overlap], zz[overlap]
 
     def __len__(self) -> int:
         return len(self.ids)
