@@ -98,7 +98,7 @@ class TripState:
         stop_moved_off = ends_run & (p_stop | lasted)
         stop_cut = gap & ~tr.prev_moving & p_stop
 
-        # Trips: resets (rank 2i) and openings (rank 2i + 1), the carry just before the batch.
+        # Trips: resets (rank 3i + 3) and openings (3i + 4), the carry (3s + 2) just before.
         closes_at_run = qualify_still | qualify_end
         reset = closes_at_run | brk
         virtual = 3 * gs + 2  # ranks: reset at i 3i + 3, opening 3i + 4
