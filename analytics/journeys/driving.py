@@ -30,6 +30,7 @@ from analytics.journeys.track import (
     Track,
     ffill,
     restarting_cumsum,
+    true_at,
 )
 
 Rule = Literal["continuous", "daily", "weekly"]
@@ -111,7 +112,7 @@ class DrivingState:
             out += self._crossings(
                 tr, drive, total - tail, total, t - tail, total - tail, rule, threshold, start, ids
             )
-            straddle = np.flatnonzero(head > 0)
+            straddle = true_at(head > 0)
             if len(straddle):
                 k = straddle
                 per_a = period.index(tr.prev_t[k])
@@ -129,10 +130,10 @@ class DrivingState:
                     tr, mask, prev_total, prev_total + head, tr.prev_t, prev_total, rule,
                     threshold, starts, ids,
                 )  # fmt: skip
-            e = np.flatnonzero(tr.last)
+            e = true_at(tr.last)
             self.period[rule][v[e]], self.total[rule][v[e]] = per[e], total[e]
 
-        e = np.flatnonzero(tr.last)
+        e = true_at(tr.last)
         ve = v[e]
         self.cont[ve], self.cont_start[ve] = cont[e], since[e]
         de = d[e]
@@ -165,7 +166,7 @@ class DrivingState:
                 hit = where & (before <= level) & (after > level)
             else:
                 hit = where & (before < level) & (after >= level)
-            for i in np.flatnonzero(hit).tolist():
+            for i in true_at(hit).tolist():
                 vi = int(tr.vehicle[i])
                 out.append(
                     DrivingTimeViolation(

@@ -35,7 +35,7 @@ from analytics.journeys.driving import DrivingState
 from analytics.journeys.events import JourneyOutput, Vehicle
 from analytics.journeys.signal import SignalState
 from analytics.journeys.speeding import SpeedingState
-from analytics.journeys.track import NO_TIME, Carry, Track
+from analytics.journeys.track import NO_TIME, Carry, Track, true_at
 from analytics.journeys.trips import TripState
 from analytics.journeys.zones import ZoneState
 
@@ -105,7 +105,7 @@ class JourneyKernel:
         late = t <= self.watermark[v]
         late[1:] |= (v[1:] == v[:-1]) & (t[1:] == t[:-1])
         if late.any():
-            position = np.flatnonzero(late)
+            position = true_at(late)
             out = JourneyOutput(late=position if order is None else order[position])
             np.add.at(self.late, v[late], 1)
             keep = ~late

@@ -10,7 +10,7 @@ import numpy as np
 
 from analytics.journeys.config import SignalConfig
 from analytics.journeys.events import SignalLost
-from analytics.journeys.track import NO_TIME, BoolArray, FloatArray, IntArray
+from analytics.journeys.track import NO_TIME, BoolArray, FloatArray, IntArray, true_at
 
 
 class SignalState:
@@ -47,7 +47,7 @@ class SignalState:
         prev_moving[first] = self.moving[fv]
         limit = np.where(prev_moving, self._moving_ms, self._stopped_ms)
         out: list[SignalLost] = []
-        for i in np.flatnonzero((prev_t != NO_TIME) & (t - prev_t > limit)).tolist():
+        for i in true_at((prev_t != NO_TIME) & (t - prev_t > limit)).tolist():
             vi = int(vehicle[i])
             if first[i]:
                 p_lat, p_lon = float(self.lat[vi]), float(self.lon[vi])
@@ -77,7 +77,7 @@ class SignalState:
                 bool(self.moving[x]),
                 None,
             )
-            for x in np.flatnonzero(silent).tolist()
+            for x in true_at(silent).tolist()
         ]
         self.reported |= silent
         return out

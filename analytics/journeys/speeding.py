@@ -14,7 +14,7 @@ import numpy as np
 
 from analytics.journeys.config import SpeedingConfig
 from analytics.journeys.events import SpeedBand, SpeedingViolation
-from analytics.journeys.track import NO_TIME, FloatArray, IntArray, Track, band_of
+from analytics.journeys.track import NO_TIME, FloatArray, IntArray, Track, band_of, true_at
 
 BANDS: tuple[SpeedBand, ...] = ("5-10", "10-20", "20-35", ">35")
 
@@ -52,11 +52,11 @@ class SpeedingState:
         if cut.any():
             out += self._emit(v[cut], ids)
             self.open[v[cut]] = False
-        ov = np.flatnonzero(over)
+        ov = true_at(over)
         if not len(ov):
             return out
         begins = (~cont | first)[ov]
-        sp = np.flatnonzero(begins)  # run starts, positions in ov
+        sp = true_at(begins)  # run starts, positions in ov
         ep = np.append(sp[1:], len(ov)) - 1
         s, e = ov[sp], ov[ep]
         rv = v[s]
@@ -88,7 +88,7 @@ class SpeedingState:
         end_t = tr.t[e]
         ended = ~tr.last[e]
         ok = ended & (end_t - start_t >= self._min_ms) & (count >= self.config.min_fixes)
-        for i in np.flatnonzero(ok).tolist():
+        for i in true_at(ok).tolist():
             out.append(
                 self._violation(
                     ids,
@@ -121,13 +121,13 @@ class SpeedingState:
 
     def tick(self, now_ms: int, ids: list[str]) -> list[SpeedingViolation]:
         """Close the episodes of vehicles silent for longer than ``max_gap_s``."""
-        silent = np.flatnonzero(self.open & (now_ms - self.last_t > self._gap_ms))
+        silent = true_at(self.open & (now_ms - self.last_t > self._gap_ms))
         out = self._emit(silent, ids)
         self.open[silent] = False
         return out
 
     def flush(self, ids: list[str]) -> list[SpeedingViolation]:
-        vs = np.flatnonzero(self.open)
+        vs = true_at(self.open)
         out = self._emit(vs, ids)
         self.open[:] = False
         return out

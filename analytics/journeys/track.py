@@ -124,6 +124,12 @@ def haversine_m(
     return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0))))
 
 
+def true_at(mask: npt.NDArray[Any]) -> IntArray:
+    """Indices where a 1-D array is non-zero (``np.flatnonzero`` without its wrappers: it is
+    called a few dozen times per batch)."""
+    return mask.nonzero()[0]
+
+
 def ffill(anchor: BoolArray) -> IntArray:
     """Index of the last anchor at or before each position (-1 before the first)."""
     return np.maximum.accumulate(np.where(anchor, np.arange(len(anchor)), -1))

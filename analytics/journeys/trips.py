@@ -34,6 +34,7 @@ from analytics.journeys.track import (
     Track,
     ffill,
     restarting_cumsum,
+    true_at,
 )
 from analytics.journeys.track import shift as _prev
 
@@ -128,7 +129,7 @@ class TripState:
         op_odo = odo - step
 
         trips: list[Trip] = []
-        closing = np.flatnonzero((closes_at_run | gap) & open_before)
+        closing = true_at((closes_at_run | gap) & open_before)
         if len(closing):
             k = closing
             at_run = closes_at_run[k]
@@ -151,7 +152,7 @@ class TripState:
             )  # fmt: skip
 
         stops: list[Stop] = []
-        ending = np.flatnonzero(stop_moved_off | stop_cut)
+        ending = true_at(stop_moved_off | stop_cut)
         for i in ending.tolist():
             vi = int(v[i])
             end = int(t[i]) if stop_moved_off[i] else int(tr.prev_t[i])
@@ -160,7 +161,7 @@ class TripState:
             )
 
         # Carry.
-        e = np.flatnonzero(tr.last)
+        e = true_at(tr.last)
         ve = v[e]
         self.odometer[ve] = odo[e]
         s = still[e]
@@ -176,7 +177,7 @@ class TripState:
 
     def flush(self, carry: Carry, ids: list[str]) -> list[Trip]:
         """End every open trip at its vehicle's last fix (or the start of its still run)."""
-        vk = np.flatnonzero(self.trip_open)
+        vk = true_at(self.trip_open)
         in_run = self.run_t[vk] != NO_TIME
         trips = self._trips(
             vk,
@@ -207,7 +208,7 @@ class TripState:
         ids: list[str],
     ) -> list[Trip]:
         c = self.config
-        keep = np.flatnonzero(
+        keep = true_at(
             (end_t - start_t >= c.min_trip_duration_s * 1000) & (distance >= c.min_trip_distance_m)
         )
         reasons = ("stop", "gap", "flush")

@@ -27,7 +27,15 @@ import numpy as np
 
 from analytics.journeys.config import ZoneConfig, minute_of_day
 from analytics.journeys.events import ZoneEvent, ZoneViolation
-from analytics.journeys.track import HOUR_MS, MINUTE_MS, BoolArray, FloatArray, IntArray, Track
+from analytics.journeys.track import (
+    HOUR_MS,
+    MINUTE_MS,
+    BoolArray,
+    FloatArray,
+    IntArray,
+    Track,
+    true_at,
+)
 
 M_PER_DEG = 111_320.0
 MARGIN_DEG = 1e-6
@@ -145,7 +153,7 @@ class ZoneTable:
         # reaches into it: look its block up one cell in (its cells are then checked below)
         rb, cb = np.maximum(r0, np.minimum(r1, 0)), np.maximum(c0, np.minimum(c1, 0))
         ok = small & (rb >= 0) & (rb < rows) & (cb >= 0) & (cb < cols)
-        near = np.flatnonzero(self.block[np.where(ok, rb * cols + cb, rows * cols)])
+        near = true_at(self.block[np.where(ok, rb * cols + cb, rows * cols)])
         segs: list[IntArray] = []
         zones: list[IntArray] = []
         if len(near):
@@ -153,14 +161,14 @@ class ZoneTable:
             for r, c in ((nr0, nc0), (nr0, nc1), (nr1, nc0), (nr1, nc1)):
                 inside = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
                 count = self.cell_count[np.where(inside, r * cols + c, rows * cols)]
-                hit = np.flatnonzero(count)
+                hit = true_at(count)
                 if len(hit):
                     n = count[hit]
                     start = self.cell_start[r[hit] * cols + c[hit]]
                     at = np.repeat(start - np.cumsum(n) + n, n) + np.arange(n.sum())
                     segs.append(np.repeat(near[hit], n))
                     zones.append(self.cell_zone[at])
-        large = np.flatnonzero(~small)
+        large = true_at(~small)
         if len(large):
             segs.append(np.repeat(large, z))
             zones.append(np.tile(np.arange(z), len(large)))
@@ -268,7 +276,7 @@ class ZoneState:
         v = tr.vehicle[k]
         cls = self.vehicle_class[v]
         zone_limit = zt.limit[z, cls]
-        limited = np.flatnonzero(in1 & np.isfinite(zone_limit))
+        limited = true_at(in1 & np.isfinite(zone_limit))
         if len(limited):
             np.minimum.at(limit, k[limited], zone_limit[limited])
 
@@ -284,12 +292,12 @@ class ZoneState:
         r, s = r[order], s[order]
         nth = np.arange(len(r)) - np.searchsorted(r, r)
         entering = (nth % 2 == 0) != in0[r]
-        jump = np.flatnonzero((in0 != in1) & ~consistent)
+        jump = true_at((in0 != in1) & ~consistent)
         item_pair = [r, jump]
         item_pos = [s, np.ones(len(jump))]
         item_what = [entering.astype(np.int64), in1[jump].astype(np.int64)]
         # restricted zones: the first inside fix of each run at a forbidden time
-        hot = np.flatnonzero(in1 & zt.restricted[z] & zt.banned[z, cls, self._minute(tr.t[k])])
+        hot = true_at(in1 & zt.restricted[z] & zt.banned[z, cls, self._minute(tr.t[k])])
         if len(hot):
             hot = hot[np.lexsort((k[hot], z[hot]))]
             fresh = np.ones(len(hot), dtype=bool)
