@@ -7,6 +7,7 @@ progress output, then rewrite docs/benchmarks.md.
    Cameras (bench_cameras): traffic pipeline frames/s, counting accuracy, smoke detection.
    Pipeline (bench_pipeline): CPU per message of ``Pipeline.process`` (batches of 500).
    Start-up (bench_startup): ``ioc serve`` process start → MQTT subscribed → first stored point.
+   Journeys (bench_journeys): the transport journey kernel, positions/s on one core.
    All are other modules' ``main()``, which return flat dicts of figures.
 2. Raw broker ceiling (bench_broker): publishers → Mosquitto → a bare counting subscriber.
 3. Catch-up (bench_catchup): a backlog queued in the broker while the service was down,
@@ -44,6 +45,7 @@ FIGURES_BENCHMARKS = {  # name → module whose main() returns {figure: value}
     "cameras": "tests.benchmarks.bench_cameras",
     "pipeline": "tests.benchmarks.bench_pipeline",
     "startup": "tests.benchmarks.bench_startup",
+    "journeys": "tests.benchmarks.bench_journeys",
 }
 BENCHMARKS = [*FIGURES_BENCHMARKS, "broker", "catchup", "ingest"]
 T = TypeVar("T")

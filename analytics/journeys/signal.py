@@ -1,0 +1,83 @@
+"""Lost signal: no fix for longer than ``moving_max_gap_s`` after a moving fix, or
+``stopped_max_gap_s`` after a stopped one. Found two ways: when the next fix arrives (a gap,
+reported with ``restored_ms``) and on the clock (:meth:`SignalState.tick`: vehicles silent
+now, reported once per silence with ``restored_ms=None``). Every processed fix counts,
+GPS-jump ones included: the device was talking."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from analytics.journeys.config import SignalConfig
+from analytics.journeys.events import SignalLost
+from analytics.journeys.track import NO_TIME, BoolArray, FloatArray, IntArray, true_at
+
+
+class SignalState:
+    def __init__(self, config: SignalConfig, vehicles: int) -> None:
+        self._moving_ms = int(config.moving_max_gap_s * 1000)
+        self._stopped_ms = int(config.stopped_max_gap_s * 1000)
+        self.t = np.full(vehicles, NO_TIME, dtype=np.int64)
+        self.lat = np.zeros(vehicles)
+        self.lon = np.zeros(vehicles)
+        self.moving = np.zeros(vehicles, dtype=bool)
+        self.reported = np.zeros(vehicles, dtype=bool)
+
+    def process(
+        self,
+        vehicle: IntArray,
+        t: IntArray,
+        lat: FloatArray,
+        lon: FloatArray,
+        moving: BoolArray,
+        ids: list[str],
+    ) -> list[SignalLost]:
+        """Fixes sorted by (vehicle, time)."""
+        n = len(t)
+        if not n:
+            return []
+        first = np.ones(n, dtype=bool)
+        first[1:] = vehicle[1:] != vehicle[:-1]
+        fv = vehicle[first]
+        prev_t = np.empty_like(t)
+        prev_t[1:] = t[:-1]
+        prev_t[first] = self.t[fv]
+        prev_moving = np.empty_like(moving)
+        prev_moving[1:] = moving[:-1]
+        prev_moving[first] = self.moving[fv]
+        limit = np.where(prev_moving, self._moving_ms, self._stopped_ms)
+        out: list[SignalLost] = []
+        for i in true_at((prev_t != NO_TIME) & (t - prev_t > limit)).tolist():
+            vi = int(vehicle[i])
+            if first[i]:
+                p_lat, p_lon = float(self.lat[vi]), float(self.lon[vi])
+            else:
+                p_lat, p_lon = float(lat[i - 1]), float(lon[i - 1])
+            out.append(
+                SignalLost(
+                    ids[vi], vi, int(prev_t[i]), p_lat, p_lon, bool(prev_moving[i]), int(t[i])
+                )
+            )
+        last = np.append(first[1:], True)
+        lv = vehicle[last]
+        self.t[lv], self.lat[lv], self.lon[lv] = t[last], lat[last], lon[last]
+        self.moving[lv], self.reported[lv] = moving[last], False
+        return out
+
+    def tick(self, now_ms: int, ids: list[str]) -> list[SignalLost]:
+        limit = np.where(self.moving, self._moving_ms, self._stopped_ms)
+        silent = (self.t != NO_TIME) & ~self.reported & (now_ms - self.t > limit)
+        out = [
+            SignalLost(
+                ids[x],
+                x,
+                int(self.t[x]),
+                float(self.lat[x]),
+                float(self.lon[x]),
+                bool(self.moving[x]),
+                None,
+            )
+            for x in true_at(silent).tolist()
+        ]
+        self.reported |= silent
+        return out
