@@ -165,6 +165,7 @@ def write_broker_files(
     passwd.chmod(0o600)
     subprocess.run([tool, "-U", str(passwd)], check=True, capture_output=True)
     stations, frames = f"{topic_prefix}/stations", f"{topic_prefix}/cameras/+/frames"
+    positions = f"{topic_prefix}/vehicles/+/positions"
     lines = ["# Generated from the station registry and the accounts file: do not edit."]
     for account in credentials.accounts:
         lines.append(f"\nuser {account.username}")
@@ -172,12 +173,17 @@ def write_broker_files(
             lines += [
                 f"topic read {stations}/+/readings",
                 f"topic read {stations}/+/senml",
+                f"topic read {positions}",
                 f"topic write {topic_prefix}/rejected",
             ]
         elif account.role == CAMERA_FEED:
             lines.append(f"topic read {frames}")
         elif account.role == PUBLISHER:
-            lines += [f"topic write {stations}/+/readings", f"topic write {stations}/+/senml"]
+            lines += [
+                f"topic write {stations}/+/readings",
+                f"topic write {stations}/+/senml",
+                f"topic write {positions}",
+            ]
         elif account.role == CAMERA_PUBLISHER:
             lines.append(f"topic write {frames}")
         else:

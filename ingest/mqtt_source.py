@@ -39,9 +39,11 @@ class MqttStats:
     last_error: str = ""
 
 
-def station_filters(config: MqttConfig) -> list[str]:
-    """Reading JSON and SenML topics, as shared subscriptions when a group is configured."""
+def input_filters(config: MqttConfig) -> list[str]:
+    """Reading JSON and SenML topics of stations and vehicles' positions, as shared
+    subscriptions when a group is configured."""
     topics = [f"{config.topic_prefix}/stations/+/{kind}" for kind in ("readings", "senml")]
+    topics.append(f"{config.topic_prefix}/vehicles/+/positions")
     if config.shared_group:
         return [f"$share/{config.shared_group}/{topic}" for topic in topics]
     return topics
@@ -81,7 +83,7 @@ class MqttLink:
             client._client.manual_ack_set(True)  # aiomqtt does not expose it; paho does
             try:
                 async with client:
-                    await client.subscribe([(topic, 1) for topic in station_filters(config)])
+                    await client.subscribe([(topic, 1) for topic in input_filters(config)])
                     self._session += 1
                     self._client = client
                     self.stats.connected = True

@@ -24,9 +24,10 @@ from collections import Counter, deque
 from collections.abc import Callable
 
 from ioc.clock import iso_utc
-from ioc.messages import Rejection
+from ioc.messages import PositionRejection, Rejection
 from store.influx import InfluxStore
 from store.lines import rejection_line
+from store.position_lines import position_rejection_line
 from web.wire import rejection_json
 
 log = logging.getLogger(__name__)
@@ -77,24 +78,48 @@ class RejectionSink:
         for station_id, refused in by_station.items():
             self._publish(self._topic, _notice(station_id, refused))
 
+    def handle_positions(
+        self, rejections: list[PositionRejection], is_vehicle: Callable[[str], bool]
+    ) -> None:
+        """Refused vehicle fixes: counted and stored like the stations' (tag ``vehicle`` only
+        for a vehicle of the registry), without a notice on the rejection topic."""
+        if not rejections:
+            return
+        self._prune(min(r.received_ms for r in rejections))
+        lines = []
+        for r in rejections:
+            self.by_reason[r.reason.value] += 1
+            vehicle = r.vehicle if r.vehicle and is_vehicle(r.vehicle) else None
+            ts_ms = self._spread((r.source, r.reason, f"vehicle:{vehicle}"), r.received_ms)
+            lines.append(position_rejection_line(r, ts_ms, tagged=vehicle is not None))
+        self._store.append(lines)
+
     def _registered(self, station_id: str | None) -> str | None:
         return station_id if station_id and self._is_station(station_id) else None
 
     def _lines(self, rejections: list[Rejection], stations: list[str | None]) -> list[str]:
         """One line per refusal, each at its own time within its series."""
-        last_stored = self._last_stored
-        if len(last_stored) > SERIES_REMEMBERED:  # keep what a new refusal could collide with
-            oldest = min(r.received_ms for r in rejections)
-            self._last_stored = last_stored = {k: t for k, t in last_stored.items() if t >= oldest}
-        lines = []
-        for r, station in zip(rejections, stations, strict=True):
-            series = (r.source, r.reason, station)
-            ts_ms = last_stored.get(series, -1) + 1
-            if ts_ms < r.received_ms:
-                ts_ms = r.received_ms
-            last_stored[series] = ts_ms
-            lines.append(rejection_line(r, ts_ms, tagged=station is not None))
-        return lines
+        self._prune(min(r.received_ms for r in rejections))
+        return [
+            rejection_line(
+                r,
+                self._spread((r.source, r.reason, station), r.received_ms),
+                tagged=station is not None,
+            )
+            for r, station in zip(rejections, stations, strict=True)
+        ]
+
+    def _prune(self, oldest_ms: int) -> None:
+        """Keep the series times a new refusal could collide with, when there are many."""
+        if len(self._last_stored) > SERIES_REMEMBERED:
+            self._last_stored = {k: t for k, t in self._last_stored.items() if t >= oldest_ms}
+
+    def _spread(self, series: tuple[str, str, str | None], received_ms: int) -> int:
+        """The time to store a refusal of ``series`` at: its arrival, or 1 ms after the
+        series' previous one."""
+        ts_ms = max(self._last_stored.get(series, -1) + 1, received_ms)
+        self._last_stored[series] = ts_ms
+        return ts_ms
 
 
 def _notice(station_id: str | None, refused: list[Rejection]) -> bytes:

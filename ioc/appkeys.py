@@ -21,6 +21,7 @@ from ioc.registry import StationRegistry
 from store.influx import InfluxStore
 from web.broadcast import Broadcaster
 from web.station_board import StationBoard
+from web.vehicle_board import VehicleBoard
 
 CONFIG = web.AppKey("config", IocConfig)
 REGISTRY = web.AppKey("registry", StationRegistry)
@@ -32,6 +33,7 @@ ALERTS = web.AppKey("alerts", AlertBook)
 BOARD = web.AppKey("board", StationBoard)
 BROADCASTER = web.AppKey("broadcaster", Broadcaster)
 PIPELINE = web.AppKey("pipeline", Pipeline)
+VEHICLE_BOARD = web.AppKey("vehicle_board", VehicleBoard)
 VALIDATOR = web.AppKey("validator", ReadingValidator)
 SETTINGS = web.AppKey("settings", ConfigStore)
 LIVE_CONFIG = web.AppKey("live_config", LiveConfiguration)

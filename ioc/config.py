@@ -18,8 +18,10 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from alerts.config import AlertsConfig
 from analytics.cameras.config import CamerasConfig
 from analytics.config import AnalyticsConfig, RuleConfig
+from analytics.journeys.config import JourneyConfig
 from ioc.errors import ConfigError
 from ioc.section import Section, StationKind
+from ioc.vehicles_config import VehiclesConfig
 
 __all__ = ["IocConfig", "RuleConfig", "Section", "StationKind", "load_config"]
 
@@ -374,6 +376,13 @@ class IocConfig(Section):
     web: WebConfig = Field(default_factory=WebConfig)
     access: AccessConfig = Field(default_factory=AccessConfig)
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
+    vehicles: VehiclesConfig = Field(
+        default_factory=VehiclesConfig, description="Vehicle positions: input and validation."
+    )
+    journeys: JourneyConfig = Field(
+        default_factory=JourneyConfig,
+        description="Journey rules: trips, speeding, driving time, lost signal, zones.",
+    )
 
 
 def friendly_errors(error: ValidationError) -> list[str]:

@@ -30,8 +30,17 @@ from ingest.validate import Origin, ReadingValidator, internal_error, message_re
 from ioc.clock import now_ms
 from ioc.config import RuleConfig
 from ioc.errors import StorageFull
-from ioc.messages import Alert, RawMessage, Reading, Rejection, RejectReason
+from ioc.messages import (
+    Alert,
+    PositionFix,
+    PositionRejection,
+    RawMessage,
+    Reading,
+    Rejection,
+    RejectReason,
+)
 from ioc.registry import StationRegistry
+from ioc.vehicle_pipeline import VehiclePipeline
 from store.influx import InfluxStore
 from store.lines import ReadingSerializer, alert_line
 from web.broadcast import Broadcaster
@@ -65,6 +74,7 @@ class Pipeline:
         board: StationBoard,
         broadcaster: Broadcaster,
         batch_size: int,
+        vehicles: VehiclePipeline | None = None,
         gather_s: float = 0.0,
     ) -> None:
         self._registry = registry
@@ -77,6 +87,7 @@ class Pipeline:
         self._alerts = alerts
         self._board = board
         self._broadcaster = broadcaster
+        self.vehicles = vehicles or VehiclePipeline.without_fleet(store, rejections, alerts)
         self._batch_size = batch_size
         self._gather_s = gather_s
         self.stats = PipelineStats()
@@ -155,10 +166,15 @@ class Pipeline:
             self._process_safely(batch)
 
     def process(self, messages: list[RawMessage]) -> None:
-        """Decode MQTT messages (reading JSON or SenML by topic), then :meth:`accept` them.
-        A bug while decoding one message refuses that message (``internal_error``) only."""
+        """Decode MQTT messages (reading JSON or SenML by topic; vehicles' positions), then
+        :meth:`accept` them. A bug while decoding one message refuses that message
+        (``internal_error``) only."""
         readings: list[Reading] = []
         rejections: list[Rejection] = []
+        positions = [m for m in messages if _is_positions(m.topic)]
+        if positions:
+            messages = [m for m in messages if not _is_positions(m.topic)]
+        fixes, refused = self.vehicles.decode(positions)
         for message in messages:
             origin = Origin("mqtt", message.received_ms, message.payload)
             try:
@@ -166,9 +182,9 @@ class Pipeline:
             except Exception:
                 log.exception("decoding failed on a message of %s", message.topic)
                 rejections.append(internal_error(origin, _parse_topic(message.topic)[0]))
-        self.stats.messages += len(messages)
+        self.stats.messages += len(messages) + len(positions)
         self.stats.batches += 1
-        self.accept(readings, rejections)
+        self.accept(readings, rejections, fixes, refused)
 
     def _decode(
         self,
@@ -192,15 +208,25 @@ class Pipeline:
         else:
             readings += decode_senml(self._validator, origin, body, rejections, station_id)
 
-    def accept(self, readings: list[Reading], rejections: list[Rejection]) -> None:
-        """Store validated readings and refusals from any input, then run rules and alerts.
-        Raises :class:`StorageFull` when the spool is full: nothing of the batch was kept, and
-        its readings are forgotten by the validator so they may come again."""
+    def accept(
+        self,
+        readings: list[Reading],
+        rejections: list[Rejection],
+        fixes: list[PositionFix] | None = None,
+        refused: list[PositionRejection] | None = None,
+    ) -> None:
+        """Store validated readings (and vehicles' fixes) and refusals from any input, then
+        run rules and alerts. Raises :class:`StorageFull` when the spool is full: nothing of
+        the batch was kept, and its readings and fixes are forgotten by the validators so they
+        may come again."""
+        fixes, refused = fixes or [], refused or []
         try:
-            self._store.append_input(self._serializer.lines(readings))
+            self._store.append_input(self._serializer.lines(readings) + self.vehicles.lines(fixes))
         except StorageFull:
             self._validator.forget(readings)
+            self.vehicles.forget(fixes)
             raise
+        self.vehicles.stored(fixes, refused)
         self._rejections.handle(rejections)
         self._board.observe(readings)
         self.apply_analytics(self.engine.evaluate(readings))
@@ -233,6 +259,11 @@ class Pipeline:
                 }
             )
         self._store.append(lines)
+
+
+def _is_positions(topic: str) -> bool:
+    """``<prefix>/vehicles/<plate>/positions`` (ingest.positions checks the rest)."""
+    return topic.endswith("/positions") and "/vehicles/" in topic
 
 
 def _parse_topic(topic: str) -> tuple[str | None, str]:

@@ -48,11 +48,13 @@ from ioc.config import IocConfig
 from ioc.config_store import ConfigStore
 from ioc.database import open_database
 from ioc.errors import StorageFull, StoreError
+from ioc.fleet import FleetRegistry
 from ioc.live_config import LiveConfiguration
 from ioc.loop_monitor import LOOP_MONITOR, PIPELINE_LAG, LoopMonitor, PipelineLag
 from ioc.messages import RawMessage
 from ioc.pipeline import Pipeline
 from ioc.registry import StationRegistry, read_registry_document
+from ioc.vehicle_pipeline import VehiclePipeline
 from ioc.warmup import warm_up
 from store.influx import InfluxStore
 from web.access import ACCOUNTS, AUDIT, access_control, add_security_headers
@@ -67,6 +69,8 @@ from web.portal_api import add_portal_routes
 from web.routes import add_routes
 from web.station_board import StationBoard
 from web.unavailable import refuse_while_storage_full
+from web.vehicle_board import VehicleBoard
+from web.vehicles_api import add_vehicle_routes
 from web.wire import alert_facts, alert_json, parameters_json
 
 if TYPE_CHECKING:
@@ -105,6 +109,7 @@ def create_app(config: IocConfig, registry: StationRegistry) -> web.Application:
     add_camera_routes(app)
     add_ingest_routes(app)
     add_portal_routes(app)
+    add_vehicle_routes(app)
     add_openapi_routes(app)
     return app
 
@@ -228,12 +233,17 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
     mqtt = MqttLink(config.mqtt, inbox)
     alerts = app[appkeys.ALERTS]
     board = StationBoard(registry, config.web.offline_after_intervals)
+    fleet = FleetRegistry.from_file(config.vehicles.fleet) if config.vehicles.fleet else None
+    fleet = fleet or FleetRegistry.empty()
+    vehicle_board = VehicleBoard(fleet, offline_after_s=config.journeys.signal.stopped_max_gap_s)
 
     def snapshot() -> dict[str, Any]:
         now_ms = int(time.time() * 1000)
         return {
             "server_time": iso_utc(now_ms),
             "stations": board.snapshot(now_ms),
+            "vehicles": vehicle_board.snapshot(now_ms),
+            "vehicle_counts": vehicle_board.counts(now_ms),
             "alerts": [alert_json(a, rules, registry) for a in alerts.open_alerts()],
             "parameters": parameters_json(registry),
             "language": config.web.language,
@@ -252,6 +262,17 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
         config.ingest.reject_log_interval_s,
         is_station=lambda station_id: registry.get(station_id) is not None,
     )
+    vehicles = VehiclePipeline(
+        fleet=fleet,
+        config=config.vehicles,
+        journeys=config.journeys,
+        topic_prefix=config.mqtt.topic_prefix,
+        store=store,
+        rejections=rejections,
+        alerts=alerts,
+        board=vehicle_board,
+        clock=now_ms,
+    )
     pipeline = Pipeline(
         registry=registry,
         rules=rules,
@@ -264,6 +285,7 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
         broadcaster=broadcaster,
         batch_size=config.ingest.batch_size,
         gather_s=config.ingest.gather_ms / 1000,
+        vehicles=vehicles,
     )
     alerts.subscribe(pipeline.publish_alert_events)
     lag = PipelineLag(inbox.qsize)
@@ -275,6 +297,7 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
 
     app[appkeys.MQTT] = mqtt
     app[appkeys.BOARD] = board
+    app[appkeys.VEHICLE_BOARD] = vehicle_board
     app[appkeys.BROADCASTER] = broadcaster
     app[appkeys.REJECTIONS] = rejections
     app[appkeys.PIPELINE] = pipeline
@@ -306,6 +329,7 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
         while True:
             await asyncio.sleep(ANALYTICS_TICK_S)
             pipeline.apply_analytics(pipeline.engine.tick(now_ms()))
+            vehicles.tick(now_ms())
 
     async with (
         _background(process(), "pipeline"),
@@ -376,6 +400,7 @@ async def drop_folder_context(app: web.Application) -> AsyncIterator[None]:
 async def wall_context(app: web.Application) -> AsyncIterator[None]:
     config = app[appkeys.CONFIG].web
     board, broadcaster = app[appkeys.BOARD], app[appkeys.BROADCASTER]
+    vehicle_board = app[appkeys.VEHICLE_BOARD]
     monitor = LoopMonitor(
         config.loop_check_interval_s, config.loop_stall_ms, config.loop_stall_recent_s
     )
@@ -384,9 +409,14 @@ async def wall_context(app: web.Application) -> AsyncIterator[None]:
     async def push_station_changes() -> None:
         while True:
             await asyncio.sleep(config.station_push_interval_s)
-            changes = board.take_changes(int(time.time() * 1000))
+            now = int(time.time() * 1000)
+            changes = board.take_changes(now)
             if changes:
                 broadcaster.publish({"type": "stations", "stations": changes})
+            moved = vehicle_board.take_changes(now)
+            if moved:
+                counts = vehicle_board.counts(now)
+                broadcaster.publish({"type": "vehicles", "vehicles": moved, "counts": counts})
 
     async def heartbeats() -> None:
         while True:

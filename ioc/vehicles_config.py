@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -68,6 +69,11 @@ class OsmAndDeviceConfig(Section):
 
 
 class VehiclesConfig(Section):
+    fleet: Path | None = Field(
+        None,
+        description="Transport registry file: companies, vehicles, drivers, zones, speed "
+        "limits (ioc.fleet; the demo's is config/fleet.yaml). None: no vehicles.",
+    )
     max_speed_kmh: float = Field(
         250.0,
         gt=0,

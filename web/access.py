@@ -117,6 +117,11 @@ ROUTE_ACCESS: dict[tuple[str, str], Can] = {
     ("POST", "/api/v1/apikeys"): Can.PORTAL,
     ("DELETE", "/api/v1/apikeys/{id}"): Can.PORTAL,
     ("GET", "/api/v1/portal/stations"): Can.PORTAL,
+    ("GET", "/api/v1/vehicles"): Can.READ,
+    ("GET", "/api/v1/vehicles/{id}/track"): Can.READ,
+    # Trackers and phone apps (OsmAnd protocol) have no login: a device secret in the URL.
+    ("GET", "/api/v1/osmand"): Can.PUBLIC,
+    ("POST", "/api/v1/osmand"): Can.PUBLIC,
 }
 # The configuration: officers read all and change rules; admins change the registry.
 for _kind, _writer in (

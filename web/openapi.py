@@ -80,6 +80,7 @@ TAGS = {
     "ingest": "Readings and station files sent over HTTP.",
     "config": "The versioned configuration in force: rules, stations, enterprises, parameter sets.",
     "portal": "The enterprise portal.",
+    "vehicles": "Transport vehicles: positions (OsmAnd protocol), states and tracks.",
     "system": "Health, this document and the wall's websocket.",
     "undocumented": "Routes without a description yet.",
 }
