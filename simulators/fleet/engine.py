@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from simulators.fleet.config import FleetConfig
-from simulators.fleet.episodes import BANDS, GroundTruth
+from simulators.fleet.episodes import BANDS, EpisodeKind, GroundTruth
 from simulators.fleet.registry import EPISODE_ROLES, ZONES, Vehicle, Zone, build_vehicles
 from simulators.fleet.roads import (
     LIMIT_TABLE,
@@ -40,7 +40,12 @@ DAILY_MAX_S = 10 * 3600
 LIMIT_LOOKAHEAD_M = 250.0  # clean drivers slow down this far before a lower limit
 CLOSING_HOUR = 23.0  # everyone parks by then
 #: Scripted over-speed (km/h over the limit): every fix in (low, peak], one fix at the peak.
-SPEEDING_PLANS = {"speed-5": (5, 9), "speed-10": (10, 18), "speed-20": (20, 32), "speed-35": (35, 45)}
+SPEEDING_PLANS = {
+    "speed-5": (5, 9),
+    "speed-10": (10, 18),
+    "speed-20": (20, 32),
+    "speed-35": (35, 45),
+}
 
 # stop kinds
 NONE, DWELL, PICKUP, BREAK, PARK, LONG = range(6)
@@ -80,7 +85,10 @@ class FixBatch:
     @staticmethod
     def concat(batches: list[FixBatch]) -> FixBatch:
         return FixBatch(
-            **{f.name: np.concatenate([getattr(b, f.name) for b in batches]) for f in fields(FixBatch)}
+            **{
+                f.name: np.concatenate([getattr(b, f.name) for b in batches])
+                for f in fields(FixBatch)
+            }
         )
 
 
@@ -179,6 +187,7 @@ class FleetSimulator:
             np.isin(self._vtype, [VEHICLE_TYPES.index(t) for t in z.vehicle_types])
             for z in self.zones
         ]
+        self._restricted = restricted
         self._restricted_any = np.any(restricted, axis=0)
         self._zone_geo = [_ZoneGeometry(z) for z in self.zones]
         self._scripted = self._schedule(start_s)
@@ -415,7 +424,10 @@ class FleetSimulator:
                     duration = 60.0 * (3 + self._prng.randrange(4))
                     fixes = int(duration // dt)
                     behind, ahead = net.uniform_run(
-                        int(self._route[v]), float(self._s[v]), int(self._dir[v]), int(self._vtype[v])
+                        int(self._route[v]),
+                        float(self._s[v]),
+                        int(self._dir[v]),
+                        int(self._vtype[v]),
                     )
                     need = (here[v] + peak) / 3.6 * (fixes + 1) * dt + 300.0
                     _, hour = _local(t)
@@ -427,7 +439,9 @@ class FleetSimulator:
                         and hour + duration / 3600 < CLOSING_HOUR
                     )
                     if ok:
-                        plan = [float(self._prng.randint(int(low) + 1, int(peak))) for _ in range(fixes)]
+                        plan = [
+                            float(self._prng.randint(int(low) + 1, int(peak))) for _ in range(fixes)
+                        ]
                         plan[self._prng.randrange(fixes)] = peak
                         ep.state, ep.plan, ep.limit, ep.k = "active", plan, float(here[v]), 0
                 if ep.state == "active":
@@ -449,7 +463,7 @@ class FleetSimulator:
                 ep.started_ms = self._fix_ms(v, t)
 
     def _fix_ms(self, v: int, t: float) -> int:
-        return int(round(t * 1000)) + int(self._offset_ms[v])
+        return round(t * 1000) + int(self._offset_ms[v])
 
     def _record_speeding(self, ep: _Scripted, end_ms: int) -> None:
         top = max(ep.plan)
@@ -477,7 +491,7 @@ class FleetSimulator:
             elif t <= ep.until_s:
                 emit[v] = False
             elif emit[v]:
-                kind = "gap_moving" if ep.role == "gap-moving" else "gap_stopped"
+                kind: EpisodeKind = "gap_moving" if ep.role == "gap-moving" else "gap_stopped"
                 self.ground_truth.append(
                     GroundTruth(kind, self.vehicles[v].id, ep.started_ms, int(ts_ms[v]))
                 )
@@ -552,10 +566,8 @@ class FleetSimulator:
         px, py = self._prev_xy[0, vs], self._prev_xy[1, vs]
         cx, cy = x[cand], y[cand]
         ts = fixes.ts_ms[cand]
-        for zone, geo in zip(self.zones, self._zone_geo, strict=True):
-            near = geo.near(cx, cy, px, py) & np.isin(
-                self._vtype[vs], [VEHICLE_TYPES.index(t) for t in zone.vehicle_types]
-            )
+        for zone, geo, restricted in zip(self.zones, self._zone_geo, self._restricted, strict=True):
+            near = geo.near(cx, cy, px, py) & restricted[vs]
             for k in np.flatnonzero(near):
                 v, now = int(vs[k]), int(ts[k])
                 hour = _local(now / 1000.0)[1]
@@ -591,7 +603,9 @@ class FleetSimulator:
         span = self._inside.pop(key, None)
         if span is not None:
             self.ground_truth.append(
-                GroundTruth("zone_intrusion", self.vehicles[key[0]].id, span[0], span[1], zone=key[1])
+                GroundTruth(
+                    "zone_intrusion", self.vehicles[key[0]].id, span[0], span[1], zone=key[1]
+                )
             )
 
     def _finish(self) -> None:
@@ -656,7 +670,11 @@ class _ZoneGeometry:
         if self.circle:
             dx, dy = bx - ax, by - ay
             length2 = dx * dx + dy * dy
-            u = 0.0 if length2 == 0 else max(0.0, min(1.0, ((self.cx - ax) * dx + (self.cy - ay) * dy) / length2))
+            u = (
+                0.0
+                if length2 == 0
+                else max(0.0, min(1.0, ((self.cx - ax) * dx + (self.cy - ay) * dy) / length2))
+            )
             return math.hypot(ax + u * dx - self.cx, ay + u * dy - self.cy) <= self.r
         return any(
             self.contains(ax + (bx - ax) * f, ay + (by - ay) * f) for f in np.linspace(0, 1, 41)

@@ -30,7 +30,9 @@ def positions_topic(topic_prefix: str, vehicle: str) -> str:
     return f"{topic_prefix}/vehicles/{vehicle}/positions"
 
 
-def _objects(batch: FixBatch, rows: Sequence[int], vehicles: Sequence[Vehicle]) -> list[dict[str, Any]]:
+def _objects(
+    batch: FixBatch, rows: Sequence[int], vehicles: Sequence[Vehicle]
+) -> list[dict[str, Any]]:
     ts, lat, lon = batch.ts_ms.tolist(), batch.lat.tolist(), batch.lon.tolist()
     speed, heading, acc = batch.speed.tolist(), batch.heading.tolist(), batch.accuracy.tolist()
     ign, door, odo = batch.ignition.tolist(), batch.door.tolist(), batch.odometer.tolist()
@@ -40,7 +42,7 @@ def _objects(batch: FixBatch, rows: Sequence[int], vehicles: Sequence[Vehicle]) 
             "ts": ts[i],
             "lat": lat[i],
             "lon": lon[i],
-            "speed": int(round(speed[i])),
+            "speed": round(speed[i]),
             "heading": int(heading[i]),
             "accuracy": acc[i],
             "ignition": ign[i],

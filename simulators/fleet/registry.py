@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -68,7 +67,12 @@ ZONES: tuple[Zone, ...] = (
         "polygon",
         HEAVY,
         ((6.0, 20.0),),
-        polygon=((11.9460, 108.4330), (11.9460, 108.4410), (11.9395, 108.4410), (11.9395, 108.4330)),
+        polygon=(
+            (11.9460, 108.4330),
+            (11.9460, 108.4410),
+            (11.9395, 108.4410),
+            (11.9395, 108.4330),
+        ),
     ),
     Zone(
         "Z-BL-CENTRE",
@@ -77,7 +81,12 @@ ZONES: tuple[Zone, ...] = (
         "polygon",
         HEAVY,
         ((6.0, 20.0),),
-        polygon=((11.5600, 107.8000), (11.5600, 107.8100), (11.5540, 107.8100), (11.5540, 107.8000)),
+        polygon=(
+            (11.5600, 107.8000),
+            (11.5600, 107.8100),
+            (11.5540, 107.8100),
+            (11.5540, 107.8000),
+        ),
     ),
     Zone(
         "Z-LD-SCHOOL",
@@ -121,9 +130,9 @@ def build_vehicles(count: int, seed: int, episodes: bool = True) -> list[Vehicle
         acc += TYPE_SHARE[t]
         cumulative.append(acc)
 
-    def unique(make: Callable[[], str], seen: set[str]) -> str:
+    def unique(prefix: str, low: int, high: int, width: int, seen: set[str]) -> str:
         while True:
-            value = make()
+            value = f"{prefix}{rng.randrange(low, high):0{width}d}"
             if value not in seen:
                 seen.add(value)
                 return value
@@ -136,7 +145,7 @@ def build_vehicles(count: int, seed: int, episodes: bool = True) -> list[Vehicle
             u = rng.random() * acc
             vtype = next(t for t, c in zip(VEHICLE_TYPES, cumulative, strict=True) if u < c)
             route = rng.choice(routes_for[vtype])
-        plate = unique(lambda t=vtype: f"49{SERIES[t]}{rng.randrange(100_000):05d}", plates)
-        licence = unique(lambda: f"{rng.randrange(10**11, 10**12):012d}", licences)
+        plate = unique(f"49{SERIES[vtype]}", 0, 100_000, 5, plates)
+        licence = unique("", 10**11, 10**12, 12, licences)
         vehicles.append(Vehicle(plate, vtype, rng.choice(companies_for[vtype]), licence, route))
     return vehicles

@@ -26,6 +26,7 @@ LAT0, LON0 = 11.75, 108.0
 M_PER_DEG_LAT = 111_320.0
 M_PER_DEG_LON = 111_320.0 * math.cos(math.radians(LAT0))
 PIECE_M = 400.0
+BUCKET_M = 100.0
 
 VEHICLE_TYPES = ("bus", "coach", "truck", "container", "tractor", "taxi")
 ROAD_CLASSES = ("urban", "rural", "highway", "pass")
@@ -205,7 +206,9 @@ ROUTES: tuple[Route, ...] = (
     Route("B05", "Đức Trọng – Đơn Dương", (_leg("QL27", 0, 3),), ("bus",)),
     Route("B06", "Bảo Lộc – Di Linh", (_leg("QL20", 14, 10),), ("bus",)),
     Route("C01", "Đà Lạt – Đạ Huoai (→ Đồng Nai)", (_leg("QL20"),), ("coach",)),
-    Route("C02", "Đà Lạt – Đơn Dương (→ Ninh Thuận)", (_leg("QL20", 0, 6), _leg("QL27")), ("coach",)),
+    Route(
+        "C02", "Đà Lạt – Đơn Dương (→ Ninh Thuận)", (_leg("QL20", 0, 6), _leg("QL27")), ("coach",)
+    ),
     Route("C03", "Di Linh (→ Bình Thuận)", (_leg("QL28"),), ("coach", *_ALL_HEAVY)),
     Route("C04", "Bảo Lộc (→ Bình Thuận)", (_leg("QL55"),), ("coach", *_ALL_HEAVY)),
     Route("T01", "Đức Trọng – Đạ Huoai (→ Đồng Nai)", (_leg("QL20", 6, 19),), _ALL_HEAVY),
@@ -214,7 +217,9 @@ ROUTES: tuple[Route, ...] = (
     Route("X01", "Taxi Đà Lạt", (_leg("DALAT-STREETS"),), ("taxi",)),
     Route("X02", "Taxi Bảo Lộc", (_leg("BAOLOC-STREETS"),), ("taxi",)),
     # Episode routes (given to scripted vehicles only).
-    Route("E01", "Đức Trọng – chợ Đà Lạt (giao hàng)", (_leg("QL20", 6, 0), _leg("DALAT-MARKET")), ()),
+    Route(
+        "E01", "Đức Trọng – chợ Đà Lạt (giao hàng)", (_leg("QL20", 6, 0), _leg("DALAT-MARKET")), ()
+    ),
     Route("E02", "Đà Lạt – Lạc Dương (xe tải)", (_leg("LACDUONG"),), ()),
 )
 ROUTE_INDEX = {r.id: i for i, r in enumerate(ROUTES)}
@@ -294,10 +299,29 @@ class Network:
         self.last = np.array(last, dtype=np.int64)
         self.base = np.array(base)
         self.length = np.array(length)
+        # piece lookup without a binary search: the piece at the start of each BUCKET_M of
+        # every route (pieces are longer than a bucket, so at most one step forward remains)
+        assert (
+            min(float(self.seg[a : b + 1].min()) for a, b in zip(first, last, strict=True))
+            > BUCKET_M
+        )
+        tables, bucket_base, offset = [], [], 0
+        for r in range(len(routes)):
+            starts = self.base[r] + np.arange(int(self.length[r] // BUCKET_M) + 2) * BUCKET_M
+            table = np.searchsorted(self.cum, starts, side="right") - 1
+            tables.append(np.clip(table, self.first[r], self.last[r]))
+            bucket_base.append(offset)
+            offset += len(starts)
+        self._table = np.concatenate(tables).astype(np.int64)
+        self._bucket_base = np.array(bucket_base, dtype=np.int64)
 
     def piece(self, route: I64, s: F64) -> I64:
-        i = np.searchsorted(self.cum, self.base[route] + s, side="right") - 1
-        return np.clip(i, self.first[route], self.last[route])
+        s = np.clip(s, 0.0, self.length[route])
+        i = self._table[self._bucket_base[route] + (s // BUCKET_M).astype(np.int64)]
+        last = self.last[route]
+        after = np.minimum(i + 1, last)
+        result: I64 = np.where((i < last) & (self.cum[after] <= self.base[route] + s), after, i)
+        return result
 
     def position(self, route: I64, s: F64) -> tuple[F64, F64, I64]:
         """Projected (x, y) and piece index of arc length ``s`` along each vehicle's route."""
@@ -308,7 +332,8 @@ class Network:
     def heading(self, piece: I64, direction: F64) -> F64:
         """Degrees clockwise from north, of travel along ``direction`` (+1 forward, -1 back)."""
         h = np.degrees(np.arctan2(self.dx[piece] * direction, self.dy[piece] * direction))
-        return np.mod(h, 360.0)
+        result: F64 = np.mod(h, 360.0)
+        return result
 
     def limit(self, route: I64, s: F64, vtype: I64) -> F64:
         """The speed limit at arc length ``s`` for each vehicle's type (km/h)."""
@@ -338,8 +363,10 @@ class Network:
         while hi < b and lim[hi + 1] == lim[i]:
             hi += 1
         start = float(self.cum[lo] - self.base[route])
-        end = float(self.cum[hi] + self.seg[hi] - self.base[route]) if hi < b else float(
-            self.length[route]
+        end = (
+            float(self.cum[hi] + self.seg[hi] - self.base[route])
+            if hi < b
+            else float(self.length[route])
         )
         end = min(end, float(self.length[route]))
         return (s - start, end - s) if direction > 0 else (end - s, s - start)

@@ -47,7 +47,9 @@ def build_registry(config: FleetConfig | None = None) -> dict[str, Any]:
         "drivers": sorted({v.driver for v in vehicles}),
         "zones": [zone_entry(z) for z in ZONES],
         "speed_limits": LIMITS,
-        "towns": {name: {"lat": la, "lon": lo, "urban_radius_m": r} for name, (la, lo, r) in TOWNS.items()},
+        "towns": {
+            name: {"lat": la, "lon": lo, "urban_radius_m": r} for name, (la, lo, r) in TOWNS.items()
+        },
         "roads": {
             rid: {"name": name, "waypoints": [[la, lo, c] for la, lo, c in wps]}
             for rid, (name, wps) in ROADS.items()

@@ -151,9 +151,10 @@ def test_gaps_have_no_fixes(day: Day) -> None:
 def _metres(lat: np.ndarray, lon: np.ndarray, lat0: float, lon0: float) -> np.ndarray:
     """Haversine distance (m), independent of the simulator's projection."""
     p1, p2 = np.radians(lat), math.radians(lat0)
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * math.cos(p2) * np.sin(
-        np.radians(lon0 - lon) / 2
-    ) ** 2
+    a = (
+        np.sin((p2 - p1) / 2) ** 2
+        + np.cos(p1) * math.cos(p2) * np.sin(np.radians(lon0 - lon) / 2) ** 2
+    )
     return 2 * 6_371_000 * np.arcsin(np.sqrt(a))
 
 
@@ -175,7 +176,9 @@ def test_zone_crossed_between_two_fixes_has_no_fix_inside(day: Day) -> None:
         assert zone.forbidden_at(float(local_hour(np.array([g.start_ms]))[0]))
 
 
-def _inside_polygon(lat: np.ndarray, lon: np.ndarray, polygon: tuple[tuple[float, float], ...]) -> np.ndarray:
+def _inside_polygon(
+    lat: np.ndarray, lon: np.ndarray, polygon: tuple[tuple[float, float], ...]
+) -> np.ndarray:
     inside = np.zeros(lat.shape, bool)
     j = len(polygon) - 1
     for i in range(len(polygon)):
@@ -193,7 +196,8 @@ def test_zone_intrusions_only_by_the_scripted_truck(day: Day) -> None:
     intrusions = day.truths("zone_intrusion")
     assert intrusions
     heavy = np.isin(
-        f.vehicle, [i for i, v in enumerate(day.sim.vehicles) if v.type in ("truck", "container", "tractor")]
+        f.vehicle,
+        [i for i, v in enumerate(day.sim.vehicles) if v.type in ("truck", "container", "tractor")],
     )
     for zone in day.sim.zones:
         if zone.shape != "polygon":
@@ -280,7 +284,9 @@ def test_clean_vehicles_have_no_ground_truth(day: Day) -> None:
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31), hour=st.integers(0, 23), moving=st.sampled_from([10, 15, 30]))
-def test_any_seed_keeps_clean_vehicles_lawful_and_on_cadence(seed: int, hour: int, moving: int) -> None:
+def test_any_seed_keeps_clean_vehicles_lawful_and_on_cadence(
+    seed: int, hour: int, moving: int
+) -> None:
     sim = FleetSimulator(FleetConfig(vehicles=60, moving_interval_s=moving), seed=seed)
     f = sim.run_all(DAY_START + hour * 3_600_000, 4 * 3600)
     speeding = [g for g in sim.ground_truth if g.kind == "speeding"]
@@ -292,6 +298,10 @@ def test_any_seed_keeps_clean_vehicles_lawful_and_on_cadence(seed: int, hour: in
     assert (f.speed >= 0).all() and ((f.heading >= 0) & (f.heading < 360)).all()
     s = f.take(np.lexsort((f.ts_ms, f.vehicle)))
     same = (s.vehicle[1:] == s.vehicle[:-1]) & (s.speed[:-1] > 0)
-    gaps = {[x.id for x in sim.vehicles].index(g.vehicle) for g in sim.ground_truth if g.kind == "gap_moving"}
+    gaps = {
+        [x.id for x in sim.vehicles].index(g.vehicle)
+        for g in sim.ground_truth
+        if g.kind == "gap_moving"
+    }
     same &= ~np.isin(s.vehicle[1:], list(gaps))
     assert ((s.ts_ms[1:] - s.ts_ms[:-1])[same] == moving * 1000).all()
