@@ -44,7 +44,7 @@ def build_registry(config: FleetConfig | None = None) -> dict[str, Any]:
             {"id": v.id, "type": v.type, "company": v.company, "driver": v.driver, "route": v.route}
             for v in vehicles
         ],
-        "drivers": sorted({v.driver for v in vehicles}),
+        "drivers": [{"licence": v.driver, "company": v.company} for v in vehicles],
         "zones": [zone_entry(z) for z in ZONES],
         "speed_limits": LIMITS,
         "towns": {
