@@ -19,6 +19,13 @@ class FleetConfig(Section):
     speedup: float = Field(
         1.0, gt=0, description="Simulated seconds per real second when publishing live."
     )
+    history_s: int = Field(
+        0,
+        ge=0,
+        le=7 * 86_400,
+        description="Live publishing starts this many simulated seconds in the past and "
+        "catches up at `speedup`; no fix is ever published before its timestamp.",
+    )
     gps_noise_m: float = Field(3.0, ge=0, le=50, description="GPS noise (σ, metres).")
     episodes: bool = Field(True, description="Script the ground-truth episodes.")
 

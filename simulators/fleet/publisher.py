@@ -83,11 +83,15 @@ async def publish_fleet(
     start_ms: int | None = None,
     simulator: FleetSimulator | None = None,
 ) -> FleetSimulator:
-    """Publish the fleet's fixes until cancelled (or for ``ticks`` ticks). Simulated time starts
-    at ``start_ms`` (default now) and runs ``config.speedup`` times faster than real time."""
+    """Publish the fleet's fixes until cancelled (or for ``ticks`` ticks); returns the
+    simulator (its ``ground_truth`` holds what happened).
+
+    Simulated time starts at ``start_ms`` (default: ``config.history_s`` before now) and runs
+    ``config.speedup`` times faster than real time, but no fix is published before its own
+    timestamp: history is caught up at ``speedup``, then the fleet runs live."""
     sim = simulator or FleetSimulator(config)
-    start = int(time.time() * 1000) if start_ms is None else start_ms
-    dt = config.moving_interval_s / config.speedup
+    start = int(time.time() * 1000) - config.history_s * 1000 if start_ms is None else start_ms
+    step = config.moving_interval_s / config.speedup
     async with aiomqtt.Client(
         mqtt.host,
         mqtt.port,
@@ -100,11 +104,13 @@ async def publish_fleet(
         began = time.monotonic()
         published = 0
         for k, batch in enumerate(sim.ticks(start, ticks), start=1):
+            await asyncio.sleep(max(0.0, began + k * step - time.monotonic()))
+            if len(batch):
+                await asyncio.sleep(max(0.0, int(batch.ts_ms.max()) / 1000 - time.time()))
             items = fix_payloads(batch, sim.vehicles, mqtt.topic_prefix)
             for first in range(0, len(items), PUBLISH_CHUNK):
                 chunk = items[first : first + PUBLISH_CHUNK]
                 await asyncio.gather(*(client.publish(t, p, qos=1) for t, p in chunk))
             published += len(items)
-            await asyncio.sleep(max(0.0, began + k * dt - time.monotonic()))
         log.info("fleet: %d messages published", published)
     return sim

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -60,3 +61,34 @@ async def test_fleet_fixes_reach_a_subscriber(mosquitto: PrivateMosquitto) -> No
     first_array = next(i for i, body in enumerate(order) if isinstance(body, list))
     newest_before = max(body["ts"] for body in order[:first_array] if isinstance(body, dict))
     assert newest_before > arrays[0][0]["ts"]
+
+
+async def test_accelerated_time_never_publishes_a_fix_before_its_timestamp(
+    mosquitto: PrivateMosquitto,
+) -> None:
+    prefix = f"test/{uuid.uuid4().hex[:10]}/ioc/v1"
+    mqtt = MqttConfig.model_validate({"port": mosquitto.port, "topic_prefix": prefix})
+    config = FleetConfig(
+        vehicles=3, moving_interval_s=1, stopped_interval_s=30, speedup=1000, episodes=False
+    )
+    start = int(time.time() * 1000) - 3000  # 3 s of history, then live
+    offline = FleetSimulator(config)
+    expected = sum(len(b) for b in offline.ticks(start, 6))  # parked at night: fewer fixes
+    seen: list[tuple[int, int]] = []  # (arrival, ts)
+    async with aiomqtt.Client("127.0.0.1", mqtt.port) as subscriber:
+        await subscriber.subscribe(f"{prefix}/vehicles/+/positions", qos=1)
+        publisher = asyncio.create_task(publish_fleet(mqtt, config, ticks=6, start_ms=start))
+
+        async def receive() -> None:
+            async for message in subscriber.messages:
+                assert isinstance(message.payload, bytes)
+                body = json.loads(message.payload)
+                seen.append((int(time.time() * 1000), body["ts"]))
+                if len(seen) == expected:
+                    return
+
+        await asyncio.wait_for(receive(), 20)
+        await asyncio.wait_for(publisher, 10)
+    assert all(arrival >= ts for arrival, ts in seen)  # live fixes waited for the clock
+    live = [arrival - ts for arrival, ts in seen if ts > start + 3000]
+    assert all(delay < 1500 for delay in live)  # and not much longer

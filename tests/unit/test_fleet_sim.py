@@ -38,9 +38,9 @@ class Day:
         return {self.index[g.vehicle] for g in self.sim.ground_truth}
 
 
-@pytest.fixture(scope="module")
-def day() -> Day:
-    sim = FleetSimulator(FleetConfig(vehicles=300), seed=7)
+@pytest.fixture(scope="module", params=[7, 2026, 99])
+def day(request: pytest.FixtureRequest) -> Day:
+    sim = FleetSimulator(FleetConfig(vehicles=300), seed=request.param)
     return Day(sim, sim.run_all(DAY_START, 86_400))
 
 
@@ -67,8 +67,7 @@ def test_fixes_stay_on_their_route_except_gps_jumps(day: Day) -> None:
     f, net = day.fixes, day.sim.network
     rng = np.random.default_rng(0)
     sample = f.take(rng.choice(len(f), 20_000, replace=False))
-    routes = net.piece.__self__.routes  # type: ignore[attr-defined]
-    route_of = np.array([[r.id for r in routes].index(v.route) for v in day.sim.vehicles])
+    route_of = np.array([[r.id for r in net.routes].index(v.route) for v in day.sim.vehicles])
     x, y = project(sample.lat, sample.lon)
     for r in np.unique(route_of[sample.vehicle]):
         mine = route_of[sample.vehicle] == r
