@@ -148,20 +148,28 @@ class FleetSimulator:
         self._fnom = rng.uniform(0.72, 0.9, n)
         self._ar = np.zeros(n)
         self._shift_h = np.where(taxi, rng.uniform(6.0, 8.0, n), rng.uniform(5.0, 7.0, n))
+        # a day's driving: the vehicle parks at the terminus where its next leg would exceed
+        # ``_budget``, or wherever it is at ``_cap`` (clean vehicles: under 10 h a day)
         self._budget = rng.uniform(5.0, 8.0, n) * 3600
+        self._cap = self._budget + 1.5 * 3600
+        self._leg_s = length / (self._fnom * 55.0 / 3.6)  # a rough leg duration
         self._cont_max = np.full(n, 3.0 * 3600)
         self._dwell = np.stack([np.full(n, 20.0 * 60), np.full(n, 40.0 * 60)])
         self._odo = rng.uniform(20_000, 300_000, n)  # km
         self._offset_ms = rng.integers(0, cfg.moving_interval_s * 1000, n)
         self._heading = net.heading(net.piece(self._route, self._s), self._dir)
         roles = self.roles
+        self._leg_s[list(roles.values())] = 0.0  # scripted vehicles drive on at 09:00
         if "continuous" in roles:  # no breaks for 4 h 25 min, short terminus stops
             v = roles["continuous"]
             self._cont_max[v] = 4 * 3600 + 25 * 60
             self._dwell[:, v] = (5 * 60, 8 * 60)
-            self._budget[v] = 8 * 3600
+            self._budget[v] = self._cap[v] = 8 * 3600
+            self._leg_s[v] = 0.0
         if "daily" in roles:
-            self._budget[roles["daily"]] = 10 * 3600 + 40 * 60
+            v = roles["daily"]
+            self._budget[v] = self._cap[v] = 10 * 3600 + 40 * 60
+            self._leg_s[v] = 0.0
         for role in ("intrusion", "crossing"):
             if role in roles:
                 self._shift_h[roles[role]] = 6.5
@@ -315,7 +323,11 @@ class FleetSimulator:
         kind[tired], dur[tired] = BREAK, (20.0 + 10.0 * u[tired]) * 60
         forced = forced_stop > 0
         kind[forced], dur[forced] = forced_stop[forced], forced_dur[forced]
-        done = moving & ((self._day_drive >= self._budget) | (hour >= CLOSING_HOUR))
+        done = moving & (
+            (self._day_drive >= self._cap)
+            | (hour >= CLOSING_HOUR)
+            | (arrived & (self._day_drive + self._leg_s > self._budget))
+        )
         stopping = (kind > 0) & ~done
         self._stop_until[stopping] = t + dur[stopping]
         self._stop_kind[stopping] = kind[stopping]
@@ -435,7 +447,7 @@ class FleetSimulator:
                         behind > 150.0
                         and ahead > need
                         and t - self._cont_start[v] + duration < self._cont_max[v] - dt
-                        and self._day_drive[v] + duration < self._budget[v] - dt
+                        and self._day_drive[v] + duration < self._cap[v] - dt
                         and hour + duration / 3600 < CLOSING_HOUR
                     )
                     if ok:
