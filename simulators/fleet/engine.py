@@ -281,12 +281,11 @@ class FleetSimulator:
         # -- speeds: each driver's share of the lowest limit within LIMIT_LOOKAHEAD_M
         here = net.limit(route, self._s, vtype)
         reach = self._dir * (here / 3.6 * dt * 1.2 + LIMIT_LOOKAHEAD_M)
-        ahead = net.limit(route, np.clip(self._s + reach, 0, length), vtype)
-        behind = net.limit(
-            route, np.clip(self._s - self._dir * LIMIT_LOOKAHEAD_M, 0, length), vtype
+        probes = np.concatenate(
+            (self._s + reach, self._s + reach / 2, self._s - self._dir * LIMIT_LOOKAHEAD_M)
         )
-        middle = net.limit(route, np.clip(self._s + reach / 2, 0, length), vtype)
-        lim = np.minimum(np.minimum(here, middle), np.minimum(ahead, behind))
+        around = net.limit(np.tile(route, 3), probes, np.tile(vtype, 3)).reshape(3, n)
+        lim = np.minimum(here, around.min(axis=0))
         rho, sigma = 0.85, 0.04
         self._ar = rho * self._ar + math.sqrt(1 - rho * rho) * sigma * rng.standard_normal(n)
         speed = np.clip(np.round(lim * self._fnom * (1.0 + self._ar)), 5.0, lim + 4.0)
@@ -344,7 +343,7 @@ class FleetSimulator:
         batch_of = np.full(n, -1, np.int64)
         self._suppress(t, emit, ts_ms)
         idx = np.flatnonzero(emit)
-        x, y, _ = net.position(route[idx], self._s[idx])
+        x, y = net.point(piece[idx], route[idx], self._s[idx])
         noise = cfg.gps_noise_m
         nx = x + rng.normal(0.0, noise, idx.size) if noise else x
         ny = y + rng.normal(0.0, noise, idx.size) if noise else y
@@ -365,11 +364,11 @@ class FleetSimulator:
             accuracy=np.round(rng.uniform(3.0, 8.0, idx.size), 1),
             ignition=~stopped_now | (t - self._stop_start[idx] < 300.0),
             door=stopped_now
-            & np.isin(stop_kind, (DWELL, PICKUP))
+            & ((stop_kind == DWELL) | (stop_kind == PICKUP))
             & (vtype[idx] != VEHICLE_TYPES.index("truck")),
             odometer=np.round(self._odo[idx], 1),
             batch=batch_of[idx],
-            limit_kmh=LIMIT_TABLE[net.cls[net.piece(route[idx], self._s[idx])], vtype[idx]],
+            limit_kmh=LIMIT_TABLE[net.cls[piece[idx]], vtype[idx]],
             jump=jump,
             true_lat=true_lat,
             true_lon=true_lon,

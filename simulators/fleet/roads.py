@@ -326,8 +326,12 @@ class Network:
     def position(self, route: I64, s: F64) -> tuple[F64, F64, I64]:
         """Projected (x, y) and piece index of arc length ``s`` along each vehicle's route."""
         i = self.piece(route, s)
+        return (*self.point(i, route, s), i)
+
+    def point(self, i: I64, route: I64, s: F64) -> tuple[F64, F64]:
+        """Projected (x, y) of arc length ``s`` on route ``route``, known to be in piece ``i``."""
         frac = np.clip((self.base[route] + s - self.cum[i]) / self.seg[i], 0.0, 1.0)
-        return self.x[i] + frac * self.dx[i], self.y[i] + frac * self.dy[i], i
+        return self.x[i] + frac * self.dx[i], self.y[i] + frac * self.dy[i]
 
     def heading(self, piece: I64, direction: F64) -> F64:
         """Degrees clockwise from north, of travel along ``direction`` (+1 forward, -1 back)."""
