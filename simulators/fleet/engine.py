@@ -47,6 +47,7 @@ SPEEDING_PLANS = {
     "speed-35": (35, 45),
 }
 
+NO_BREAK_S = 4 * 3600 + 25 * 60  # the scripted driver skips breaks this long, once a day
 # stop kinds
 NONE, DWELL, PICKUP, BREAK, PARK, LONG = range(6)
 
@@ -162,7 +163,7 @@ class FleetSimulator:
         self._leg_s[list(roles.values())] = 0.0  # scripted vehicles drive on at 09:00
         if "continuous" in roles:  # no breaks for 4 h 25 min, short terminus stops
             v = roles["continuous"]
-            self._cont_max[v] = 4 * 3600 + 25 * 60
+            self._cont_max[v] = NO_BREAK_S
             self._dwell[:, v] = (5 * 60, 8 * 60)
             self._budget[v] = self._cap[v] = 8 * 3600
             self._leg_s[v] = 0.0
@@ -275,6 +276,8 @@ class FleetSimulator:
             self._day[new_day] = day
             self._day_drive[new_day] = 0.0
             self._day_first_ms[new_day] = -1
+            if "continuous" in self.roles and new_day[self.roles["continuous"]]:
+                self._cont_max[self.roles["continuous"]] = NO_BREAK_S
         ts_ms = tick_ms + self._offset_ms
         moving = self._stop_until <= t - dt
         route, vtype, length = self._route, self._vtype, net.length[self._route]
@@ -391,6 +394,7 @@ class FleetSimulator:
                         driving_s=float(self._cont_drive[v]),
                     )
                 )
+                self._cont_max[v] = 3.0 * 3600  # one violation a day is enough
             if park[v] and self._day_drive[v] > DAILY_MAX_S:
                 self.ground_truth.append(
                     GroundTruth(
@@ -441,15 +445,8 @@ class FleetSimulator:
                         int(self._vtype[v]),
                     )
                     need = (here[v] + peak) / 3.6 * (fixes + 1) * dt + 300.0
-                    _, hour = _local(t)
-                    ok = (
-                        behind > 150.0
-                        and ahead > need
-                        and t - self._cont_start[v] + duration < self._cont_max[v] - dt
-                        and self._day_drive[v] + duration < self._cap[v] - dt
-                        and hour + duration / 3600 < CLOSING_HOUR
-                    )
-                    if ok:
+                    ok = behind > 150.0 and ahead > need
+                    if ok and self._drives_on(v, t, dt, duration, need):
                         plan = [
                             float(self._prng.randint(int(low) + 1, int(peak))) for _ in range(fixes)
                         ]
@@ -469,9 +466,25 @@ class FleetSimulator:
                 ep.state, ep.until_s = "active", t + 40 * 60
                 ep.started_ms = self._fix_ms(v, t)
             elif ep.role in ("gap-moving", "backlog", "jump") and ep.state == "armed" and moving[v]:
-                ep.state = "active"
-                ep.until_s = t + (5 * 60 if ep.role == "gap-moving" else 10 * 60)
-                ep.started_ms = self._fix_ms(v, t)
+                duration = 5 * 60 if ep.role == "gap-moving" else 10 * 60
+                if self._drives_on(v, t, dt, duration, here[v] / 3.6 * (duration + dt) + 300):
+                    ep.state = "active"
+                    ep.until_s = t + duration
+                    ep.started_ms = self._fix_ms(v, t)
+
+    def _drives_on(self, v: int, t: float, dt: float, duration: float, distance: float) -> bool:
+        """Whether vehicle ``v`` will keep driving for ``duration`` (no terminus within
+        ``distance``, no break, day's end or closing hour due)."""
+        to_end = (
+            self._s[v] if self._dir[v] < 0 else self.network.length[self._route[v]] - self._s[v]
+        )
+        _, hour = _local(t)
+        return bool(
+            to_end > distance
+            and t - self._cont_start[v] + duration < self._cont_max[v] - dt
+            and self._day_drive[v] + duration < self._cap[v] - dt
+            and hour + duration / 3600 < CLOSING_HOUR
+        )
 
     def _fix_ms(self, v: int, t: float) -> int:
         return round(t * 1000) + int(self._offset_ms[v])

@@ -72,9 +72,8 @@ def test_fixes_stay_on_their_route_except_gps_jumps(day: Day) -> None:
     for r in np.unique(route_of[sample.vehicle]):
         mine = route_of[sample.vehicle] == r
         d = net.distance_to_route(int(r), x[mine], y[mine])
-        jump = sample.jump[mine]
+        jump = sample.jump[mine]  # tens of km off its true position (test_gps_jump_…)
         assert (d[~jump] < 30.0).all(), d[~jump].max()
-        assert (d[jump] > 10_000).all()
     assert day.fixes.jump.sum() == 1
 
 
