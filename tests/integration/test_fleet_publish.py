@@ -17,7 +17,7 @@ from simulators.fleet import FleetConfig, FleetSimulator, fix_payloads, publish_
 
 ICT = timezone(timedelta(hours=7))
 START = int(datetime(2026, 12, 1, 9, 30, tzinfo=ICT).timestamp() * 1000)
-TICKS = 130  # 65 simulated minutes: the scripted backlog is released after ~55
+TICKS = 140  # 70 simulated minutes: the scripted backlog is released after ~65
 
 
 async def test_fleet_fixes_reach_a_subscriber(mosquitto: PrivateMosquitto) -> None:
@@ -29,7 +29,7 @@ async def test_fleet_fixes_reach_a_subscriber(mosquitto: PrivateMosquitto) -> No
             "client_id": f"ioc-test-{unique}",
         }
     )
-    config = FleetConfig(vehicles=12, seed=21, speedup=3600)
+    config = FleetConfig(vehicles=12, seed=22, speedup=3600)
     offline = FleetSimulator(config)
     expected = [
         item
