@@ -213,7 +213,7 @@ ROUTES: tuple[Route, ...] = (
     Route("C04", "Bảo Lộc (→ Bình Thuận)", (_leg("QL55"),), ("coach", *_ALL_HEAVY)),
     Route("T01", "Đức Trọng – Đạ Huoai (→ Đồng Nai)", (_leg("QL20", 6, 19),), _ALL_HEAVY),
     Route("T02", "Đức Trọng (→ Ninh Thuận)", (_leg("QL27"),), _ALL_HEAVY),
-    Route("T03", "Lâm Hà – Di Linh – Bảo Lộc", (_leg("QL20", 6, 14),), _ALL_HEAVY),
+    Route("T03", "Đức Trọng – Di Linh – Bảo Lộc", (_leg("QL20", 6, 14),), _ALL_HEAVY),
     Route("X01", "Taxi Đà Lạt", (_leg("DALAT-STREETS"),), ("taxi",)),
     Route("X02", "Taxi Bảo Lộc", (_leg("BAOLOC-STREETS"),), ("taxi",)),
     # Episode routes (given to scripted vehicles only).
