@@ -38,11 +38,14 @@ from ioc.config import MqttConfig, friendly_errors
 from ioc.errors import ConfigError, ServiceStartError
 from ioc.registry import StationRegistry
 
-Role = Literal["service", "camera-feed", "publisher", "camera-publisher", "enterprise"]
+Role = Literal[
+    "service", "camera-feed", "publisher", "camera-publisher", "fleet-publisher", "enterprise"
+]
 SERVICE: Role = "service"
 CAMERA_FEED: Role = "camera-feed"
 PUBLISHER: Role = "publisher"
 CAMERA_PUBLISHER: Role = "camera-publisher"
+FLEET_PUBLISHER: Role = "fleet-publisher"  # the simulated fleet's positions
 ENTERPRISE: Role = "enterprise"
 #: Roles that post readings over HTTP too, and so have an API key.
 SENDERS: frozenset[Role] = frozenset({PUBLISHER, ENTERPRISE})
@@ -109,6 +112,7 @@ class Credentials:
             ("ioc-cameras", CAMERA_FEED, None),
             ("ioc-publisher", PUBLISHER, None),
             ("ioc-camera-publisher", CAMERA_PUBLISHER, None),
+            ("ioc-fleet-publisher", FLEET_PUBLISHER, None),
             *((e, ENTERPRISE, e) for e in registry.enterprises),
         ]
         for username, role, enterprise in wanted:
@@ -179,13 +183,11 @@ def write_broker_files(
         elif account.role == CAMERA_FEED:
             lines.append(f"topic read {frames}")
         elif account.role == PUBLISHER:
-            lines += [
-                f"topic write {stations}/+/readings",
-                f"topic write {stations}/+/senml",
-                f"topic write {positions}",
-            ]
+            lines += [f"topic write {stations}/+/readings", f"topic write {stations}/+/senml"]
         elif account.role == CAMERA_PUBLISHER:
             lines.append(f"topic write {frames}")
+        elif account.role == FLEET_PUBLISHER:
+            lines.append(f"topic write {positions}")
         else:
             for station in registry:
                 if station.owner == account.enterprise:

@@ -20,6 +20,7 @@ from ioc.config import IocConfig, load_config
 from ioc.errors import ConfigError, IocError
 from ioc.registry import StationRegistry
 from ioc.users_cli import add_users_parser, users_command
+from simulators.fleet.config import FleetConfig
 
 DEFAULT_CONFIG = Path("config/ioc.yaml")
 
@@ -34,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
         ("serve", "run the service (external broker and database from the config)"),
         ("dev", "start private Mosquitto/InfluxDB, the service and the simulators"),
         ("simulate", "publish the simulated station network"),
+        ("simulate-fleet", "publish the simulated vehicle fleet's positions"),
         ("check-config", "validate a config file and its station registry"),
         ("credentials", "make or complete the accounts file (var/credentials.yaml)"),
         ("broker-files", "write Mosquitto password_file and acl_file"),
@@ -71,6 +73,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def fleet_config(config: IocConfig) -> FleetConfig:
+    """The simulated fleet of ``config``: its size, and history caught up 60 times faster."""
+    simulator = config.simulator
+    return FleetConfig(
+        vehicles=max(simulator.vehicles, 1), history_s=simulator.vehicle_history_s, speedup=60
+    )
+
+
 def load_config_and_registry(path: Path | None) -> tuple[IocConfig, StationRegistry]:
     if path is None and DEFAULT_CONFIG.exists():
         path = DEFAULT_CONFIG
@@ -104,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
             return users_command(args, config, registry)
         if args.command in ("credentials", "broker-files"):
             return _accounts_command(args, config, registry)
-        if args.command in ("serve", "simulate") and config.ingest.credentials_file:
+        if (
+            args.command in ("serve", "simulate", "simulate-fleet")
+            and config.ingest.credentials_file
+        ):
             config = _with_account_passwords(config)
         if args.command == "serve":
             from ioc.runner import serve
@@ -114,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
             from simulators.runner import simulate
 
             asyncio.run(simulate(config, registry))
+        elif args.command == "simulate-fleet":
+            from simulators.fleet import publish_fleet
+
+            asyncio.run(publish_fleet(config.mqtt, fleet_config(config)))
         elif args.command == "dev":
             from ioc.devstack import run_dev
 

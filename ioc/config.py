@@ -361,6 +361,20 @@ class SimulatorConfig(Section):
         "1.0 = Hanoi, the default 0.5 suits a cleaner highland province.",
     )
     seed: int | None = Field(None, description="Random seed; None = different every run.")
+    vehicles: int = Field(
+        500,
+        ge=0,
+        le=100_000,
+        description="Simulated transport vehicles (`ioc dev`); 0 = none. Another count than "
+        "the fleet registry's writes a matching registry under the dev folder.",
+    )
+    vehicle_history_s: int = Field(
+        3 * 3600,
+        ge=0,
+        le=86_400,
+        description="The fleet starts this far in the past and catches up, so its scripted "
+        "episodes (09:00-14:00 local) and tracks are on the wall soon after start.",
+    )
 
 
 class IocConfig(Section):

@@ -29,19 +29,22 @@ from urllib.parse import urlsplit
 from ingest.credentials import (
     CAMERA_FEED,
     CAMERA_PUBLISHER,
+    FLEET_PUBLISHER,
     PUBLISHER,
     SERVICE,
     Credentials,
     write_broker_files,
 )
 from ioc.accounts import AccountBook, Role
-from ioc.cli import DEFAULT_CONFIG, load_config_and_registry
+from ioc.cli import DEFAULT_CONFIG, fleet_config, load_config_and_registry
 from ioc.config import IocConfig
 from ioc.config_store import ConfigStore
 from ioc.database import open_database
+from ioc.fleet import FleetRegistry
 from ioc.private_services import PrivateInfluxDB, PrivateMosquitto, free_port
 from ioc.registry import StationRegistry
 from ioc.runner import serve
+from simulators.fleet import write_registry
 
 PREFERRED_MQTT_PORT = 18830
 PREFERRED_INFLUX_PORT = 18086
@@ -69,6 +72,7 @@ def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
     if config.ingest.drop_folder is None:
         ingest_update["drop_folder"] = var / "drop"
     config = config.model_copy(update={"ingest": config.ingest.model_copy(update=ingest_update)})
+    fleet_env = env
     with ExitStack() as stack:
         if not external_mqtt:
             auth = write_broker_files(
@@ -83,6 +87,7 @@ def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
             feed, feed_password = credentials.login_of(CAMERA_FEED)
             publisher, publisher_password = credentials.login_of(PUBLISHER)
             cameras, cameras_password = credentials.login_of(CAMERA_PUBLISHER)
+            fleet, fleet_password = credentials.login_of(FLEET_PUBLISHER)
             config = config.model_copy(
                 update={
                     "mqtt": config.mqtt.model_copy(
@@ -104,6 +109,10 @@ def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
                 "IOC_MQTT__PASSWORD": publisher_password.get_secret_value(),
                 "IOC_MQTT__CAMERAS_USERNAME": cameras,
                 "IOC_MQTT__CAMERAS_PASSWORD": cameras_password.get_secret_value(),
+            }
+            fleet_env = env | {
+                "IOC_MQTT__USERNAME": fleet,
+                "IOC_MQTT__PASSWORD": fleet_password.get_secret_value(),
             }
         else:
             _say(f"using the configured broker {config.mqtt.host}:{config.mqtt.port}")
@@ -139,6 +148,12 @@ def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
             _say(f"starting simulators for {len(registry)} stations")
             simulator = subprocess.Popen(command, env=env, start_new_session=True)
             stack.callback(_stop_process, simulator)
+            if config.simulator.vehicles:
+                config = _with_simulated_fleet(config, var)
+                _say(f"starting the simulated fleet of {config.simulator.vehicles} vehicles")
+                fleet_command = [sys.executable, "-m", "ioc", "simulate-fleet", *command[3:]]
+                fleet_sim = subprocess.Popen(fleet_command, env=fleet_env, start_new_session=True)
+                stack.callback(_stop_process, fleet_sim)
 
         def ready(url: str) -> None:
             _say(f"wall:    {url}")
@@ -154,6 +169,18 @@ def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
         _say("stopping")
     _say("stopped")
     return 0
+
+
+def _with_simulated_fleet(config: IocConfig, var: Path) -> IocConfig:
+    """``config`` reading a fleet registry that has the simulated vehicles: the configured
+    one when it has as many, else one written under ``var`` for this count."""
+    wanted = config.simulator.vehicles
+    path = config.vehicles.fleet
+    if path is None or len(FleetRegistry.from_file(path).vehicles) != wanted:
+        path = write_registry(var / f"fleet-{wanted}.yaml", fleet_config(config))
+    return config.model_copy(
+        update={"vehicles": config.vehicles.model_copy(update={"fleet": path})}
+    )
 
 
 def _ensure_credentials(path: Path, registry: StationRegistry) -> Credentials:

@@ -6,6 +6,7 @@ import pytest
 from ingest.credentials import (
     CAMERA_FEED,
     CAMERA_PUBLISHER,
+    FLEET_PUBLISHER,
     ENTERPRISE,
     PUBLISHER,
     SERVICE,
@@ -29,6 +30,7 @@ def test_generated_accounts_round_trip_privately(tmp_path: Path) -> None:
         ("ioc-cameras", CAMERA_FEED),
         ("ioc-publisher", PUBLISHER),
         ("ioc-camera-publisher", CAMERA_PUBLISHER),
+        ("ioc-fleet-publisher", FLEET_PUBLISHER),
         ("ENT-A", ENTERPRISE),
         ("ENT-B", ENTERPRISE),
     ]
@@ -78,6 +80,7 @@ def test_broker_acls_follow_roles_and_ownership(tmp_path: Path) -> None:
     assert blocks["ioc-service"] == {
         "topic read ioc/v1/stations/+/readings",
         "topic read ioc/v1/stations/+/senml",
+        "topic read ioc/v1/vehicles/+/positions",
         "topic write ioc/v1/rejected",
     }
     assert blocks["ioc-cameras"] == {"topic read ioc/v1/cameras/+/frames"}
@@ -86,6 +89,7 @@ def test_broker_acls_follow_roles_and_ownership(tmp_path: Path) -> None:
         "topic write ioc/v1/stations/+/senml",
     }
     assert blocks["ioc-camera-publisher"] == {"topic write ioc/v1/cameras/+/frames"}
+    assert blocks["ioc-fleet-publisher"] == {"topic write ioc/v1/vehicles/+/positions"}
     assert blocks["ENT-A"] == {
         "topic write ioc/v1/stations/STK-1/readings",
         "topic write ioc/v1/stations/STK-1/senml",
