@@ -314,10 +314,18 @@ async def log_in(base: str, user: str, password: str) -> str:
             timeout=aiohttp.ClientTimeout(total=30),
         ) as response,
     ):
-        body = await response.json(content_type=None)
+        text = await response.text()
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            body = {"error": text[:200]}
         if 400 <= response.status < 500:
             raise LoginRefused(f"{response.status}: {body.get('error', '')}")
         response.raise_for_status()
+        if not isinstance(body.get("token"), str):
+            raise aiohttp.ClientPayloadError("the login answer has no token")
         return str(body["token"])
 
 

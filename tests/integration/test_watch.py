@@ -12,10 +12,12 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import pytest
+
 from ioc import appkeys
 from ioc.accounts import Role
 from ioc.config import IocConfig
-from ioc.watch import Feed, Style, WatchOptions, watch
+from ioc.watch import Feed, LoginRefused, Style, WatchOptions, watch
 from tests.factories import payload
 from tests.integration.conftest import (
     TEST_PASSWORD,
@@ -244,3 +246,17 @@ def restarted(config: IocConfig, tmp_path: Path) -> IocConfig:
             "access": config.access.model_copy(update={"database": fresh / "ioc.sqlite3"}),
         }
     )
+
+
+async def test_refused_credentials_end_watch_with_the_reason(service: RunningService) -> None:
+    quiet: list[str] = []
+    wrong_password = WatchOptions(service.url, user=TEST_USERS[Role.VIEWER], password="wrong")
+    with pytest.raises(LoginRefused, match="401"):
+        await asyncio.wait_for(watch(wrong_password, quiet.append, quiet.append), 15)
+    bad_token = WatchOptions(service.url, token="not-a-token", language="en")
+    with pytest.raises(LoginRefused, match="refused the login \\(401\\)"):
+        await asyncio.wait_for(watch(bad_token, quiet.append, quiet.append), 15)
+    enterprise = WatchOptions(service.url, token=service.tokens[Role.ENTERPRISE])
+    with pytest.raises(LoginRefused, match="403"):  # may not see the wall
+        await asyncio.wait_for(watch(enterprise, quiet.append, quiet.append), 15)
+    assert not any(line.startswith(("{", "Open", "Cảnh báo")) for line in quiet)
