@@ -28,6 +28,7 @@ from web.access import (
     visible_station_ids,
 )
 from web.alerts_api import MAX_TEXT
+from web.api_docs import ASSETS, PAGE, SWAGGER_UI_DIR, api_docs_page
 from web.broadcast import Broadcaster, WallClient
 from web.requests import bad_request, count_param, query_store, time_param, whole_number
 
@@ -45,6 +46,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/console", console_page)
     app.router.add_get("/portal", portal_page)
     app.router.add_static("/static", STATIC_DIR)
+    app.router.add_get(PAGE, api_docs_page)
+    app.router.add_static(ASSETS, SWAGGER_UI_DIR)
     app.router.add_get("/ws", wall_socket)
     app.router.add_get("/api/v1/health", health)
     app.router.add_get("/api/v1/stations", stations)

@@ -25,6 +25,9 @@ from web.access import ROUTE_ACCESS, Can
 from web.openapi import OPERATIONS, openapi_document, openapi_for
 
 METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
+#: The page that shows the document (web/api_docs.py): under /api/ but no API operation.
+#: web/openapi.py still lists it as undocumented until its rewrite leaves it out.
+API_PAGE = ("GET", "/api/docs")
 
 
 @pytest.fixture
@@ -53,13 +56,14 @@ def router_api_routes(app: web.Application) -> set[tuple[str, str]]:
         path = route.resource.canonical
         if route.method != "HEAD" and (path.startswith("/api/") or path == "/ws"):
             found.add((route.method, path))
+    found.discard(API_PAGE)
     return found
 
 
 def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
     for path, item in document["paths"].items():
         for method, operation in item.items():
-            if method in METHODS:
+            if method in METHODS and (method.upper(), path) != API_PAGE:
                 yield method.upper(), path, operation
 
 
