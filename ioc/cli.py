@@ -5,6 +5,7 @@ ioc dev           private Mosquitto + InfluxDB under ./var, the service and the 
 ioc simulate      run the simulated station network against the configured broker
 ioc check-config  validate a configuration file and its station registry
 ioc users         add, list, disable users and reset passwords (the first admin)
+ioc watch         follow the wall's alerts in the terminal (over the websocket)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ioc.config import IocConfig, load_config
 from ioc.errors import ConfigError, IocError
 from ioc.registry import StationRegistry
 from ioc.users_cli import add_users_parser, users_command
+from ioc.watch import add_watch_parser, watch_command
 from simulators.fleet.config import FleetConfig
 
 DEFAULT_CONFIG = Path("config/ioc.yaml")
@@ -40,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
         ("credentials", "make or complete the accounts file (var/credentials.yaml)"),
         ("broker-files", "write Mosquitto password_file and acl_file"),
         ("users", "add, list, disable users and set passwords"),
+        ("watch", "follow the wall's alerts in the terminal"),
     ]:
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument(
@@ -58,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
             )
         if name == "users":
             add_users_parser(sub)
+        if name == "watch":
+            add_watch_parser(sub)
         if name == "broker-files":
             sub.add_argument("--out", type=Path, required=True, help="directory to write to")
         if name == "dev":
@@ -102,6 +107,12 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    if args.command == "watch":  # a client: the config's address at most, no registry
+        try:
+            return watch_command(args)
+        except ConfigError as exc:
+            print(f"Configuration error in {exc.path}: {'; '.join(exc.problems)}", file=sys.stderr)
+            return 2
     try:
         config, registry = load_config_and_registry(args.config)
         if args.command == "check-config":

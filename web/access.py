@@ -16,7 +16,8 @@ administer     admin: users, stations, enterprises, the audit log
 ingest         enterprise users, admin, API keys: post readings and station files
 portal         enterprise users (their enterprise), admin (any)
 signed_in      any logged-in user: who am I, log out, change own password
-public         no login: the login page, static files, health, the OpenAPI document
+public         no login: the login page, static files, health, the OpenAPI document and
+               its page /api/docs
 =============  =====================================================================
 
 Refusals answer 401 (no or bad credential: log in) or 403 (logged in, not allowed) with
@@ -79,6 +80,8 @@ ROUTE_ACCESS: dict[tuple[str, str], Can] = {
     ("GET", "/static"): Can.PUBLIC,
     ("GET", "/api/v1/health"): Can.PUBLIC,
     ("GET", "/api/v1/openapi.json"): Can.PUBLIC,
+    ("GET", "/api/docs"): Can.PUBLIC,  # the document above, to read and try (web/api_docs.py)
+    ("GET", "/vendor/swagger-ui"): Can.PUBLIC,  # Swagger UI's files
     ("POST", "/api/v1/auth/login"): Can.PUBLIC,
     ("POST", "/api/v1/auth/token"): Can.PUBLIC,
     ("POST", "/api/v1/auth/logout"): Can.SIGNED_IN,

@@ -76,6 +76,8 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("GET", "/"): Row(EVERYONE, "/"),
     ("GET", "/login"): Row(EVERYONE, "/login"),
     ("GET", "/static"): Row(EVERYONE, "/static/wall.css"),
+    ("GET", "/api/docs"): Row(EVERYONE, "/api/docs"),
+    ("GET", "/vendor/swagger-ui"): Row(EVERYONE, "/vendor/swagger-ui/swagger-ui.css"),
     ("GET", "/wall"): Row(STAFF, "/wall"),
     ("GET", "/console"): Row(OFFICERS, "/console"),
     ("GET", "/portal"): Row(PORTAL, "/portal"),

@@ -6,8 +6,8 @@ import pytest
 from ingest.credentials import (
     CAMERA_FEED,
     CAMERA_PUBLISHER,
-    FLEET_PUBLISHER,
     ENTERPRISE,
+    FLEET_PUBLISHER,
     PUBLISHER,
     SERVICE,
     Account,

@@ -25,6 +25,8 @@ from web.access import ROUTE_ACCESS, Can
 from web.openapi import openapi_document, openapi_for, typed_operations
 
 METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
+#: The page that shows the document (web/api_docs.py): under /api/ but no API operation.
+API_PAGE = ("GET", "/api/docs")
 
 
 @pytest.fixture
@@ -53,6 +55,7 @@ def router_api_routes(app: web.Application) -> set[tuple[str, str]]:
         path = route.resource.canonical
         if route.method != "HEAD" and (path.startswith("/api/") or path == "/ws"):
             found.add((route.method, path))
+    found.discard(API_PAGE)
     return found
 
 
@@ -71,6 +74,7 @@ def test_the_document_has_exactly_the_routes_of_the_router(
     assert routes - documented == set(), "routes missing from the document"
     assert documented - routes == set(), "documented operations the router does not have"
     assert ("GET", "/ws") in documented
+    assert "/api/docs" not in document["paths"]  # the page that shows it, no operation
     assert not any(path in ("/", "/wall", "/login", "/static") for _, path in documented)
 
 
