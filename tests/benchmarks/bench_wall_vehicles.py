@@ -28,12 +28,19 @@ from typing import Any
 
 from playwright.async_api import Page, async_playwright
 
+from ingest.credentials import Credentials
 from ioc import appkeys
 from ioc.accounts import Role
 from ioc.config import IocConfig
 from tests.benchmarks.bench_stack import BenchStack, private_stack
-from tests.factories import TEST_RULES, write_registry
-from tests.integration.conftest import CHROMIUM, CHROMIUM_ARGS, RunningService, run_service
+from tests.factories import TEST_RULES, registry, write_registry
+from tests.integration.conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    RunningService,
+    logged_in_context,
+    run_service,
+)
 
 VEHICLES = 10_000
 SECONDS = 5
@@ -147,7 +154,10 @@ async def publish_moving_fleet(
 
 
 def bench_config(directory: Path, stack: BenchStack) -> IocConfig:
+    """The integration tests' configuration (tests/integration/conftest.py) on this stack."""
     unique = uuid.uuid4().hex[:10]
+    credentials, _ = Credentials.generate(registry(directory))
+    credentials.write(directory / "credentials.yaml")
     return IocConfig.model_validate(
         {
             "registry": str(write_registry(directory / "stations.yaml")),
@@ -174,8 +184,6 @@ def bench_config(directory: Path, stack: BenchStack) -> IocConfig:
 
 
 async def measure(stack: BenchStack, log: Log) -> dict[str, float]:
-    from tests.integration.conftest import logged_in_context
-
     async with (
         run_service(bench_config(stack.directory, stack)) as service,
         async_playwright() as playwright,
