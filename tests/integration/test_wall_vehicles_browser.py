@@ -260,3 +260,42 @@ async def test_ten_thousand_moving_vehicles_are_drawn(
     assert figures["frames"] > 0
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "wall-vehicles-10000.png"))
+
+
+async def test_a_snapshot_with_vehicles_and_a_journey_alert(
+    service: RunningService, browser: Browser
+) -> None:
+    """The snapshot the server will send (``vehicles``, ``vehicle_counts``, a journey alert
+    among the open ones), simulated by wrapping the broadcaster's snapshot; every client is
+    sent a fresh one. A click on the ticker entry opens the vehicle's panel."""
+    page = await open_wall(browser, service, "/wall?lang=en")
+    broadcaster = service.app[appkeys.BROADCASTER]
+    server_snapshot = broadcaster._snapshot
+
+    def snapshot() -> dict[str, Any]:
+        frame = server_snapshot()
+        alerts = [*frame["alerts"], speeding_alert("51B12345", 104.6, 90)]
+        return frame | {"vehicles": FLEET, "vehicle_counts": COUNTS, "alerts": alerts}
+
+    broadcaster._snapshot = snapshot
+    broadcaster.resync_all()
+    canvas = page.get_by_test_id("vehicle-canvas")
+    await expect(canvas).to_have_attribute("data-vehicles", "5")
+    await expect(page.locator("#kpi-veh-violations")).to_have_text("7")
+    entry = page.get_by_test_id("vehicle-violation").first
+    await expect(entry).to_contain_text("51B-123.45")
+    await expect(entry).to_contain_text("105 / 90 km/h")
+    await expect(entry).to_contain_text("Speeding")
+    await entry.click()
+    panel = page.get_by_test_id("vehicle-panel")
+    await expect(panel).to_have_attribute("data-vehicle-id", "51B12345")
+    await expect(page.get_by_test_id("vehicle-panel-facts")).to_contain_text("Violating")
+    await expect(canvas).to_have_attribute("data-selected", "51B12345")
+
+    # A later snapshot without vehicle keys (today's server): no vehicles, zeros, panel closed.
+    broadcaster._snapshot = server_snapshot
+    broadcaster.resync_all()
+    await expect(canvas).to_have_attribute("data-vehicles", "0")
+    await expect(page.locator("#kpi-veh-online")).to_have_text("0")
+    await expect(panel).to_be_hidden()
+    await expect(page.get_by_test_id("vehicle-ticker")).to_contain_text("No violations yet")

@@ -429,6 +429,7 @@ export function createVehicleLayer({ canvas, wrap, getProjection, onChanged = ()
       list = [];
       gridDirty = true;
       applyList(vehicles, { tween: false });
+      canvas.dataset.vehicles = String(list.length);
       request();
       onChanged(null);
     },
@@ -508,7 +509,7 @@ export function createVehicleLayer({ canvas, wrap, getProjection, onChanged = ()
       return best ? best.id : null;
     },
 
-    /** Redraw (e.g. after a language change nothing moves: not needed). */
+    /** Draw again on the next animation frame. */
     redraw: request,
   };
 }
