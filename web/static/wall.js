@@ -18,8 +18,11 @@
  *   6. Renderers: header/clock, KPIs (incl. worst AQI, fire danger), map,
  *      tooltip, alert list, station table, trend chart; map colouring, kiosk
  *   7. Language switching and start-up
+ * The vehicle layer (canvas over the map, counters, ticker, panel): wall/vehicles-wall.js.
  */
 import { createFeed } from './wall/connection.js';
+import { createVehicleWall } from './wall/vehicles-wall.js';
+import { VEHICLE_I18N } from './wall/vehicles-i18n.js';
 
 (() => {
   // ---------------------------------------------------------------------------
@@ -285,6 +288,8 @@ import { createFeed } from './wall/connection.js';
     },
   };
 
+  for (const lang of Object.keys(VEHICLE_I18N)) Object.assign(I18N[lang], VEHICLE_I18N[lang]);
+
   // ---------------------------------------------------------------------------
   // 2. Formatting helpers
   // ---------------------------------------------------------------------------
@@ -419,6 +424,8 @@ import { createFeed } from './wall/connection.js';
     kiosk: false,
   };
 
+  let vehicleWall = null;  // wall/vehicles-wall.js, created at start-up
+
   // ---------------------------------------------------------------------------
   // 4. Websocket connection: wall/connection.js (reconnects, stale and lost feed)
   // ---------------------------------------------------------------------------
@@ -458,7 +465,7 @@ import { createFeed } from './wall/connection.js';
 
     // Events numbered below what we already hold mean the server restarted
     // (replays only ever contain events after ?since=). Resync from scratch.
-    const isEvent = msg.type === 'stations' || msg.type === 'alert';
+    const isEvent = msg.type === 'stations' || msg.type === 'alert' || msg.type === 'vehicles';
     if (isEvent && typeof msg.seq === 'number' && typeof state.lastSeq === 'number' && msg.seq < state.lastSeq) {
       resyncFromScratch();
       return;
@@ -473,6 +480,9 @@ import { createFeed } from './wall/connection.js';
         break;
       case 'alert':
         applyAlertEvent(msg.event, msg.alert);
+        break;
+      case 'vehicles':
+        vehicleWall.applyVehicles(msg);
         break;
       case 'camera':
         cameraGrid.update(msg.camera, msg.snapshot);
@@ -549,6 +559,7 @@ import { createFeed } from './wall/connection.js';
     renderKpis();
     selectStation(state.selectedStationId); // re-applies highlight classes, refreshes tooltip
     if (trend.stationId) trend.onAlertsChanged(); // names, statuses and limits may have changed
+    vehicleWall.applySnapshot(msg);
   }
 
   function applyStationDeltas(deltas) {
@@ -595,6 +606,7 @@ import { createFeed } from './wall/connection.js';
     if (!alert || alert.id == null) return;
     const id = String(alert.id);
     rememberAlertOpenTime(alert);
+    vehicleWall.applyAlert(event, alert);  // journey.* violations: the ticker
 
     if (event === 'resolved' || event === 'closed' || alert.state === 'resolved' || alert.state === 'closed') {
       // Merge with what we know so a sparse (or repeated) event keeps details.
@@ -1018,6 +1030,7 @@ import { createFeed } from './wall/connection.js';
         $('map-grid').replaceChildren();
         $('map-grid-labels').replaceChildren();
         $('map-scale').replaceChildren();
+        vehicleWall?.onProjection();
         return;
       }
 
@@ -1051,6 +1064,7 @@ import { createFeed } from './wall/connection.js';
       this.drawGraticule();
       this.drawScaleBar();
       tooltip.refresh();
+      vehicleWall?.onProjection();
     },
 
     /** Light lat/lon grid covering the whole visible panel. */
@@ -1161,6 +1175,7 @@ import { createFeed } from './wall/connection.js';
 
   function selectStation(stationId) {
     state.selectedStationId = stationId && state.stations.has(stationId) ? stationId : null;
+    if (state.selectedStationId) vehicleWall?.close();
     for (const { group } of mapView.markers.values()) group.classList.remove('is-selected');
     for (const row of stationTable.rows.values()) row.classList.remove('is-selected');
     if (state.selectedStationId) {
@@ -2328,6 +2343,7 @@ import { createFeed } from './wall/connection.js';
     if (mapView.projection) mapView.fit();
     tooltip.refresh();
     trend.onLanguage();
+    vehicleWall.onLanguage();
     $('map-color-toggle').setAttribute('aria-label', t('mapColorLabel'));
   }
 
@@ -2351,7 +2367,7 @@ import { createFeed } from './wall/connection.js';
     for (const button of document.querySelectorAll('.lang-switch button')) {
       button.addEventListener('click', () => setLanguage(button.dataset.lang, { persist: true }));
     }
-    document.addEventListener('keydown', (e) => { if (e.key === 'Escape') selectStation(null); });
+    document.addEventListener('keydown', (e) => { if (e.key === 'Escape') { selectStation(null); vehicleWall.close(); } });
     initKiosk();
     for (const button of document.querySelectorAll('[data-map-color]')) {
       button.addEventListener('click', () => setMapColor(button.dataset.mapColor, { persist: true }));
@@ -2363,6 +2379,11 @@ import { createFeed } from './wall/connection.js';
     }
     setMapColor(pickSetting('map', MAP_COLOR_STORAGE_KEY, MAP_COLOR_MODES, 'status'), { persist: false });
     trend.init();
+    vehicleWall = createVehicleWall({
+      t, formatNumber, formatTime, formatDateTime, nowMs,
+      getProjection: () => mapView.projection,
+      onVehicleSelected: () => selectStation(null),
+    });
     mapView.init();
     cameraGrid.init();
     applyLanguage();
