@@ -106,8 +106,8 @@ class VehicleBoard:
             "plate": format_plate(vehicle),
             "type": entry.type if entry else None,
             "company": entry.company if entry else None,
-            "lat": latest.lat,
-            "lon": latest.lon,
+            "lat": round(latest.lat, 5),  # 1 m: a 10,000-vehicle frame stays small
+            "lon": round(latest.lon, 5),
             "speed": round(latest.speed, 1),
             "heading": latest.heading,
             "ts": iso_utc(latest.ts_ms),

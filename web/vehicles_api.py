@@ -169,7 +169,7 @@ OSMAND_MEDIA = {
 }
 
 
-@api.get("/api/v1/osmand", tag="vehicles", errors=(401,), answer=Accepted)
+@api.get("/api/v1/osmand", tag="vehicles", errors=(400, 401), answer=Accepted)
 async def osmand_get(request: web.Request) -> web.StreamResponse:
     """Send a position (OsmAnd protocol, query string)
 

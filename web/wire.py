@@ -8,6 +8,8 @@ from typing import Any
 from alerts.wording import AlertFacts
 from analytics.cameras.alarms import RULES as CAMERA_RULES
 from analytics.detectors import ANOMALY_RULES
+from analytics.journeys.transitions import JOURNEY_RULES
+from ingest.plates import PlateError, format_plate
 from ioc.clock import iso_utc
 from ioc.config import RuleConfig
 from ioc.messages import Alert, Rejection
@@ -19,6 +21,7 @@ def alert_json(
 ) -> dict[str, Any]:
     rule = rules.get(alert.rule_id)
     station = registry.get(alert.station_id)
+    name = station.name if station else subject_name(alert.rule_id, alert.station_id)
     evidence = None
     if alert.rule_id in CAMERA_RULES:  # the frame that raised it (analytics/cameras/snapshots)
         evidence = f"/api/v1/cameras/{alert.station_id}/snapshots/{alert.opened_ms}.jpg"
@@ -27,7 +30,7 @@ def alert_json(
         "rule_id": alert.rule_id,
         "rule_name": rule.name if rule else builtin_rule_name(alert.rule_id),
         "station_id": alert.station_id,
-        "station_name": station.name if station else alert.station_id,
+        "station_name": name,
         "parameter": alert.parameter,
         "severity": alert.severity.value,
         "state": alert.state.value,
@@ -69,12 +72,24 @@ def alert_facts(
 
 
 def builtin_rule_name(rule_id: str) -> str:
-    """Names of the rules the code defines (anomalies, cameras); else the id itself."""
+    """Names of the rules the code defines (anomalies, cameras, journeys); else the id."""
     if rule_id in ANOMALY_RULES:
         return ANOMALY_RULES[rule_id][0]
+    if rule_id in JOURNEY_RULES:
+        return JOURNEY_RULES[rule_id][0]
     if rule_id in CAMERA_RULES:
         return CAMERA_RULES[rule_id].name
     return rule_id
+
+
+def subject_name(rule_id: str, subject: str) -> str:
+    """What an alert is about when it is no station: a vehicle's plate as printed."""
+    if rule_id not in JOURNEY_RULES:
+        return subject
+    try:
+        return format_plate(subject)
+    except PlateError:
+        return subject
 
 
 def parameters_json(registry: StationRegistry) -> dict[str, dict[str, str]]:

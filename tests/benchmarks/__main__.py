@@ -46,6 +46,7 @@ FIGURES_BENCHMARKS = {  # name → module whose main() returns {figure: value}
     "pipeline": "tests.benchmarks.bench_pipeline",
     "startup": "tests.benchmarks.bench_startup",
     "journeys": "tests.benchmarks.bench_journeys",
+    "wall_vehicles": "tests.benchmarks.bench_wall_vehicles",
 }
 BENCHMARKS = [*FIGURES_BENCHMARKS, "broker", "catchup", "ingest"]
 T = TypeVar("T")

@@ -138,6 +138,11 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/apikeys"): Row(PORTAL, "/api/v1/apikeys", {}),
     ("DELETE", "/api/v1/apikeys/{id}"): Row(PORTAL, "/api/v1/apikeys/999999"),
     ("GET", "/api/v1/portal/stations"): Row(PORTAL, "/api/v1/portal/stations"),
+    # vehicles: the wall's people read them; trackers send without a login (device secret)
+    ("GET", "/api/v1/vehicles"): Row(STAFF, "/api/v1/vehicles"),
+    ("GET", "/api/v1/vehicles/{id}/track"): Row(STAFF, f"/api/v1/vehicles/{NO_SUCH}/track"),
+    ("GET", "/api/v1/osmand"): Row(EVERYONE, "/api/v1/osmand"),
+    ("POST", "/api/v1/osmand"): Row(EVERYONE, "/api/v1/osmand", {}),
 }
 
 
