@@ -6,10 +6,12 @@ registry and a backtest of a wastewater rule."""
 from __future__ import annotations
 
 import copy
+import random
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 from aiohttp import web
@@ -26,6 +28,7 @@ from ioc.config import IngestConfig
 from ioc.errors import ConfigError
 from ioc.messages import Reading, RejectReason, RuleTransition
 from ioc.registry import StationRegistry
+from simulators.models import StationModel
 from tests.factories import REGISTRY_DOC, payload
 from tests.unit.test_analytics_backtest import FakeStore, iso, rows_of
 from tests.unit.test_analytics_engine import DAY0, MINUTE
@@ -344,3 +347,25 @@ async def test_backtest_of_the_shipped_ph_rule(client: Client) -> None:
         (False, 7.1, 9.0, iso(DAY0 + 30 * HOUR_MS + 30 * MINUTE)),
     ]
     assert (out["summary"]["stations"], out["summary"]["stations_alerted"]) == (2, 1)
+
+
+# --------------------------------------------------------------------------- demo province
+
+
+def test_the_demo_province_has_the_seeds_groundwater_network() -> None:
+    reg = StationRegistry.from_file(Path("config/stations.yaml"))
+    wells = [s for s in reg if s.kind == "groundwater"]
+    licensed = {s.owner for s in wells if s.licence is not None}
+    assert len(licensed) == 18 and "state" not in licensed
+    assert [s.id for s in wells if s.owner == "state"] == ["GWM-01", "GWM-02", "GWM-03"]
+    assert all(s.licence is None and "volume" not in s.parameters for s in wells[-3:])
+
+
+def test_the_well_model_counts_up_and_now_and_then_resets() -> None:
+    model = StationModel("groundwater", random.Random(4), 3, parameters=GROUNDWATER)
+    days = [model.values(DAY0 / 1000 + i * 3600) for i in range(24 * 120)]  # hourly, 120 days
+    assert {tuple(sorted(d)) for d in days} == {("level", "temp", "volume")}
+    volume = np.array([d["volume"] for d in days])
+    drops = np.flatnonzero(np.diff(volume) < 0)
+    assert 1 <= len(drops) <= 10  # about monthly
+    assert all(0 <= d["level"] <= 34 and 10 <= d["temp"] <= 42 for d in days)
