@@ -203,11 +203,7 @@ class AlertBook:
         """``alert`` after another firing transition: count, peak, value, severity, silence."""
         rule = self._rules.get(t.rule_id)
         peak = t.value if alert.peak is None else alert.peak
-        peak = (
-            min(peak, t.value)
-            if rule is not None and rule.direction == "below"
-            else max(peak, t.value)
-        )
+        peak = max(peak, t.value) if rule is None else rule.worse(peak, t.value)
         return replace(
             alert,
             severity=t.severity,

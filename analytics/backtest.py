@@ -29,6 +29,7 @@ DAY_MS = 24 * HOUR_MS
 MAX_DAYS = 366
 AQI_PARAMETERS = ("aqi", "aqi_day")
 FIRE_PARAMETERS = ("nesterov", "fire_level", "fwi")
+VOLUME_PARAMETER = "volume_day"
 
 
 class BacktestRequest(Section):
@@ -83,6 +84,9 @@ def backtest_config(base: AnalyticsConfig, rule: RuleConfig) -> AnalyticsConfig:
             "anomaly": base.anomaly.model_copy(update={"enabled": False}),
             "aqi": base.aqi.model_copy(update={"enabled": rule.parameter in AQI_PARAMETERS}),
             "fire": base.fire.model_copy(update={"enabled": rule.parameter in FIRE_PARAMETERS}),
+            "abstraction": base.abstraction.model_copy(
+                update={"enabled": rule.parameter == VOLUME_PARAMETER}
+            ),
         }
     )
 
@@ -94,14 +98,19 @@ def input_parameters(config: AnalyticsConfig, rule: RuleConfig) -> list[str]:
     if rule.parameter in FIRE_PARAMETERS:
         f = config.fire
         return [f.temperature, f.humidity, f.wind, f.rain]
+    if rule.parameter == VOLUME_PARAMETER:
+        return [config.abstraction.counter]
     return [rule.parameter]
 
 
 def lookback_ms(rule: RuleConfig) -> int:
-    """History needed before the period: the window, the NowCast and day, or fire build-up."""
+    """History needed before the period: the window, the NowCast and day, fire build-up, or
+    the day of a daily volume."""
     if rule.parameter in FIRE_PARAMETERS:
         return 30 * DAY_MS
-    extra = 36 if rule.parameter in AQI_PARAMETERS else 0
+    extra = (
+        36 if rule.parameter in AQI_PARAMETERS else 24 if rule.parameter == VOLUME_PARAMETER else 0
+    )
     return (rule.hours + extra) * HOUR_MS
 
 
@@ -129,7 +138,7 @@ def selected_stations(
 
 def history_query(parameters: Sequence[str], stations: Sequence[str], start: int, end: int) -> str:
     """InfluxQL for the values (and instrument status) of ``parameters``, by station."""
-    fields = ", ".join(f'"{p}", "{p}_status"' for p in parameters)
+    fields = ", ".join(f'"{p}", "{p}_status", "{p}_status_missing"' for p in parameters)
     where = " OR ".join(f"\"station\" = '{s}'" for s in stations)
     return (
         f'SELECT {fields} FROM "reading" WHERE time >= {start}ms AND time < {end}ms '
@@ -140,10 +149,12 @@ def history_query(parameters: Sequence[str], stations: Sequence[str], start: int
 def points_from_rows(
     rows: Iterable[dict[str, Any]], table: SeriesTable, parameters: Sequence[str]
 ) -> Points:
-    """Rows of :func:`history_query` as points; values with an instrument status are left out."""
+    """Rows of :func:`history_query` as points; values with an instrument status are left out,
+    those stored flagged ``status_missing`` keep the flag."""
     series: list[int] = []
     times: list[int] = []
     values: list[float] = []
+    no_status: list[bool] = []
     for row in rows:
         station = row.get("tags", {}).get("station")
         if station not in table.lookup:
@@ -154,12 +165,14 @@ def points_from_rows(
                 series.append(table.add(station, p))
                 times.append(int(row["time"]))
                 values.append(float(value))
+                no_status.append(row.get(f"{p}_status_missing") is True)
     n = len(series)
     return Points.build(
         np.array(series, dtype=np.int64),
         np.array(times, dtype=np.int64),
         np.array(values, dtype=np.float64),
         np.zeros(n, dtype=bool),
+        np.array(no_status, dtype=bool),
     )
 
 

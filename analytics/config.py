@@ -2,7 +2,14 @@
 
 A rule in its simple form (``above`` or ``below``, optional ``clear_at`` and ``severity``)
 has one level; with ``thresholds`` it has up to three, one per severity, in increasing order
-of severity. Either way it is read by :attr:`RuleConfig.levels`.
+of severity. Either way it is read by :attr:`RuleConfig.levels`. Two more simple forms:
+
+* a *range* (``below`` and ``above`` together, e.g. pH 5.5-9) fires outside it;
+* a *licence* rule (``above_licence: max_level_m``) takes its limit, per station, from the
+  station's licence in the registry (groundwater wells).
+
+A rule for one permit (``stations`` or ``owners``) may ``replace`` a kind-wide rule at the
+stations it selects, so a discharge permit's own limit wins over the default.
 
 Besides the registry's parameters, rules may watch the values the analytics derive
 (:data:`DERIVED_PARAMETERS`): e.g. ``parameter: fire_level`` on ``kinds: [weather]``.
@@ -19,7 +26,7 @@ from pydantic import Field, model_validator
 
 from analytics.fire_danger import NESTEROV_THRESHOLDS
 from ioc.messages import Severity
-from ioc.section import Section, StationKind
+from ioc.section import LicenceLimit, Section, StationKind
 
 Window = Literal["instant", "1h", "8h", "24h"]
 WINDOW_HOURS: dict[str, int] = {"instant": 0, "1h": 1, "8h": 8, "24h": 24}
@@ -33,6 +40,7 @@ DERIVED_PARAMETERS: dict[str, str] = {
     "nesterov": "Nesterov index of the local day so far",
     "fire_level": "Nesterov fire-danger level 1..5 of the local day so far",
     "fwi": "Canadian Fire Weather Index of the local day so far",
+    "volume_day": "groundwater abstracted in the local day so far, m³ (from the counter)",
 }
 
 
@@ -160,6 +168,11 @@ class RuleConfig(Section):
     clear_at: float | None = Field(
         None, description="Clears only once the value is back past this (hysteresis)."
     )
+    above_licence: LicenceLimit | None = Field(
+        None,
+        description="Instead of above/below: fires when the value is above this limit of the "
+        "station's licence (stations without it are not selected).",
+    )
     severity: Severity = Field(Severity.WARNING, description="Severity of its alerts.")
     thresholds: list[Threshold] = Field(
         default_factory=list,
@@ -175,33 +188,77 @@ class RuleConfig(Section):
     min_coverage: float = Field(
         0.75, gt=0, le=1, description="Share of the window's hours that must have data."
     )
+    ignore_status_missing: bool = Field(
+        False,
+        description="Leave out values sent without an instrument status (station files "
+        "without a status column; stored flagged `status_missing`). Instant rules only.",
+    )
+    replaces: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9_.-]+$",
+        description="Id of a rule (same parameter) this one replaces at the stations it "
+        "selects: a permit's own limit instead of the kind-wide one.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.thresholds:
-            simple = [
-                k for k in ("above", "below", "clear_at", "severity") if k in self.model_fields_set
+        form = "thresholds" if self.thresholds else "above_licence" if self.above_licence else ""
+        if form:
+            allowed = {form, "severity"} if form == "above_licence" else {form}
+            others = [
+                k
+                for k in ("above", "below", "clear_at", "severity", "above_licence")
+                if k in self.model_fields_set and getattr(self, k) is not None and k not in allowed
             ]
-            if simple:
-                raise FieldProblem(
-                    "thresholds", f"give either `thresholds` or {'/'.join(simple)}, not both"
-                )
+            if others:
+                raise FieldProblem(form, f"give either `{form}` or {'/'.join(others)}, not both")
+        elif self.above is not None and self.below is not None:
+            if self.below >= self.above:
+                raise FieldProblem("below", "a range needs `below` under `above`")
+            if self.clear_at is not None:
+                raise FieldProblem("clear_at", "a range (`below` and `above`) takes no clear_at")
         else:
             _check_threshold(self.above, self.below, self.clear_at)
         if self.aggregate == "max" and self.window == "instant":
             raise FieldProblem("aggregate", "aggregate `max` needs a window of 1h, 8h or 24h")
+        if self.ignore_status_missing and self.window != "instant":
+            raise FieldProblem(
+                "ignore_status_missing",
+                "ignore_status_missing needs window `instant` (the windows hold every value)",
+            )
+        if self.replaces == self.id:
+            raise FieldProblem("replaces", "a rule cannot replace itself")
         _check_order(self.thresholds)
         return self
 
     @property
-    def direction(self) -> Literal["above", "below"]:
+    def direction(self) -> Literal["above", "below", "range"]:
+        if self.is_range:
+            return "range"
         first = self.thresholds[0] if self.thresholds else self
-        return "above" if first.above is not None else "below"
+        return "below" if first.below is not None else "above"
+
+    @property
+    def is_range(self) -> bool:
+        return self.above is not None and self.below is not None
 
     @property
     def levels(self) -> tuple[Level, ...]:
-        """The levels in increasing severity (a simple rule has one)."""
-        return tuple(_level(t) for t in self.thresholds) if self.thresholds else (_level(self),)
+        """The levels in increasing severity (a simple rule has one). A range's level is its
+        upper end, a licence rule's 0 (its limit is per station)."""
+        if self.thresholds:
+            return tuple(_level(t) for t in self.thresholds)
+        if self.above_licence:
+            return (Level(0.0, 0.0, self.severity),)
+        return (_level(self),)
+
+    def worse(self, a: float, b: float) -> float:
+        """The more extreme of two values in the rule's direction (an alert's peak)."""
+        if self.is_range:
+            assert self.above is not None and self.below is not None
+            middle = (self.above + self.below) / 2
+            return a if abs(a - middle) >= abs(b - middle) else b
+        return min(a, b) if self.direction == "below" else max(a, b)
 
     @property
     def limit(self) -> float:
@@ -235,9 +292,56 @@ def _check_order(thresholds: list[Threshold]) -> None:
             )
 
 
+def _water_rules() -> list[RuleConfig]:
+    """Wastewater and groundwater defaults (REFERENCE §7, §8).
+
+    Wastewater: QCVN 40:2025/BTNMT (Circular 06/2025/TT-BTNMT, in force 01/09/2025) is the
+    regulation in force, but its table values are not confirmed here. The numbers below are
+    **placeholders**, QCVN 40:2011 column B values, which an officer must replace with each
+    discharge permit's limits (a per-permit rule with ``replaces``). Groundwater: the limits
+    come from each well's licence in the registry."""
+    permit = "(QCVN 40:2025 — giá trị tạm, đặt theo giấy phép xả thải)"
+
+    def ww(id: str, name: str, parameter: str, **kw: object) -> RuleConfig:
+        body = {"id": id, "name": f"{name} {permit}", "parameter": parameter}
+        return RuleConfig.model_validate(body | {"kinds": ["wastewater"], **kw})
+
+    def gw(id: str, name: str, parameter: str, **kw: object) -> RuleConfig:
+        body = {"id": id, "name": name, "parameter": parameter, "kinds": ["groundwater"]}
+        return RuleConfig.model_validate(body | kw)
+
+    critical = {"severity": "critical"}
+    return [
+        ww("ww_ph", "pH nước thải ngoài 5,5-9", "ph", below=5.5, above=9.0, **critical),
+        ww("ww_bod5", "BOD5 nước thải", "bod5", above=50.0, clear_at=48.0, **critical),
+        ww("ww_cod", "COD nước thải", "cod", above=150.0, clear_at=145.0, **critical),
+        ww("ww_tss", "TSS nước thải", "tss", above=100.0, clear_at=95.0, **critical),
+        ww("ww_nh4", "Amoni (N) nước thải", "nh4", above=10.0, clear_at=9.5, **critical),
+        ww("ww_tn", "Tổng N nước thải", "tn", above=40.0, clear_at=38.0, **critical),
+        ww("ww_tp", "Tổng P nước thải", "tp", above=6.0, clear_at=5.7, **critical),
+        ww("ww_temp", "Nhiệt độ nước thải", "temp", above=40.0, clear_at=39.0),
+        ww("ww_color", "Độ màu nước thải", "color", above=150.0, clear_at=140.0),
+        ww("ww_flow", "Lưu lượng xả TB 1h", "flow", window="1h", above=300.0, clear_at=290.0),
+        gw(
+            "gw_level",
+            "Mực nước động sâu hơn mức cho phép (giấy phép khai thác)",
+            "level",
+            above_licence="max_level_m",
+            severity="critical",
+        ),
+        gw(
+            "gw_volume_day",
+            "Lượng nước khai thác trong ngày vượt giấy phép",
+            "volume_day",
+            above_licence="permitted_m3_day",
+        ),
+    ]
+
+
 def _qcvn_rules() -> list[RuleConfig]:
     """Shipped defaults: QCVN 05:2023 ambient air (PM2.5 24 h: 45 µg/m³ from 01/01/2026) and
-    QCVN 19:2009 column B stack limits, plus alerts on bad VN_AQI and fire danger IV-V."""
+    QCVN 19:2009 column B stack limits, plus alerts on bad VN_AQI and fire danger IV-V, and
+    the water rules of :func:`_water_rules`."""
     air: list[StationKind] = ["air"]
     stack: list[StationKind] = ["stack"]
 
@@ -297,6 +401,7 @@ def _qcvn_rules() -> list[RuleConfig]:
                 {"above": 4.5, "severity": "critical"},
             ],
         ),
+        *_water_rules(),
     ]
 
 
@@ -345,6 +450,27 @@ class FireConfig(Section):
         return self.rain_reset_mm_by_month.get(month, self.rain_reset_mm)
 
 
+class AbstractionConfig(Section):
+    """The daily volume of groundwater wells from their cumulative counters (REFERENCE §7)."""
+
+    enabled: bool = Field(True, description="Compute `volume_day` of the wells.")
+    kinds: list[StationKind] = Field(["groundwater"], description="Station kinds of the wells.")
+    counter: str = Field("volume", description="Parameter key of the cumulative volume, m³.")
+    counter_max_m3: float | None = Field(
+        None,
+        gt=0,
+        description="The counters roll over to 0 past this (e.g. 9999999 for seven digits); "
+        "None: they never do, and every drop is a reset.",
+    )
+    rollover_band: float = Field(
+        0.1,
+        gt=0,
+        lt=0.5,
+        description="A drop from the top share of counter_max_m3 into the bottom share is a "
+        "roll-over; any other drop is a reset (counted from the new value).",
+    )
+
+
 class ParameterChecks(Section):
     zscore: bool = Field(True, description="Robust z-score and seasonal spike checks.")
     flatline: bool = Field(True, description="Stuck-sensor check.")
@@ -361,7 +487,7 @@ class ParameterChecks(Section):
 
 
 def _default_checks() -> dict[str, ParameterChecks]:
-    calm = ParameterChecks(zscore=False, flatline=False, drift=False)  # mostly 0: rain, wind
+    calm = ParameterChecks(zscore=False, flatline=False, drift=False)  # e.g. mostly 0: rain
     return {
         "rain": calm,
         "wind": ParameterChecks(flatline=False, mad_floor=0.5),
@@ -369,9 +495,14 @@ def _default_checks() -> dict[str, ParameterChecks]:
         "temp": ParameterChecks(mad_floor=0.3),
         "pm25": ParameterChecks(mad_floor=1.0),
         "pm10": ParameterChecks(mad_floor=1.5),
-        "flow": ParameterChecks(flatline=False),
+        "flow": ParameterChecks(flatline=False),  # 0 while a pump is off
+        "volume": calm,  # a counter: steps, holds and resets are its nature
         "ph": ParameterChecks(low=0.0, high=14.0, mad_floor=0.05),
     }
+
+
+def _default_offline_after_s() -> dict[StationKind, float]:
+    return {"groundwater": 3600.0}
 
 
 class AnomalyConfig(Section):
@@ -407,6 +538,11 @@ class AnomalyConfig(Section):
     offline_after_intervals: int = Field(
         3, ge=1, le=1000, description="Missed reporting intervals before offline / no data."
     )
+    offline_after_s: dict[StationKind, float] = Field(
+        default_factory=_default_offline_after_s,
+        description="Per kind, instead of offline_after_intervals: silence (s) before offline "
+        "/ no data. Groundwater: at least one record an hour (Circular 17/2021 art. 13).",
+    )
     neighbour_radius_km: float = Field(
         15.0, gt=0, le=500, description="Stations this close are neighbours (cross-station)."
     )
@@ -429,7 +565,16 @@ class AnomalyConfig(Section):
             raise ValueError("seasonal_min_days must be <= seasonal_days")
         if self.drift_window_hours > self.seasonal_days * 24 // 2:
             raise ValueError("drift_window_hours must be at most half of seasonal_days * 24")
+        if any(not 0 < s <= 7 * 86_400 for s in self.offline_after_s.values()):
+            raise ValueError("offline_after_s: silences between 0 and 7 days")
         return self
+
+    def offline_silence_s(self, kind: str, interval_s: float) -> float:
+        """Silence (s) after which a station of ``kind`` is offline."""
+        for known, silence in self.offline_after_s.items():
+            if known == kind:
+                return silence
+        return self.offline_after_intervals * interval_s
 
     def for_parameter(self, parameter: str) -> ParameterChecks:
         return self.checks.get(parameter) or ParameterChecks()
@@ -458,6 +603,7 @@ class AnalyticsConfig(Section):
     )
     aqi: AqiConfig = Field(default_factory=AqiConfig)
     fire: FireConfig = Field(default_factory=FireConfig)
+    abstraction: AbstractionConfig = Field(default_factory=AbstractionConfig)
     anomaly: AnomalyConfig = Field(default_factory=AnomalyConfig)
 
     @model_validator(mode="after")

@@ -9,8 +9,9 @@ series (history, then the new samples), so every check scores the new samples on
 * ``flatline`` (stuck sensor) and ``out_of_range`` (physical range);
 * for each closed hour, ``seasonal``: the hourly mean against the median/MAD of the same hour
   of day over the past days; for each closed local day, ``drift`` of the hourly means;
-* at each :meth:`AnomalyWatch.tick`, ``offline`` (a station silent for K intervals) and
-  ``no_data`` (a parameter silent for K intervals while its station reports).
+* at each :meth:`AnomalyWatch.tick`, ``offline`` (a station silent for K intervals, or for
+  its kind's ``offline_after_s``) and ``no_data`` (a parameter silent as long while its
+  station reports).
 
 A kind fires for a station while any of its parameters is flagged (the alert book keeps one
 alert per rule and station) and clears when none is. Flagged samples and hours are written as
@@ -111,7 +112,7 @@ class AnomalyWatch:
         )
         self._lat = np.array([s.lat for s in stations])
         self._lon = np.array([s.lon for s in stations])
-        self._interval_s = np.array([s.interval_s for s in stations])
+        self._silence_s = np.array([c.offline_silence_s(s.kind, s.interval_s) for s in stations])
         neighbourly = np.array([s.kind in c.neighbour_kinds for s in stations], dtype=bool)
         self._neighbours = {
             p: np.array(
@@ -318,9 +319,8 @@ class AnomalyWatch:
         now_s = now_ms / 1000
         if np.isnan(self._started_s):
             self._started_s = now_s  # never-seen stations count from the first tick
-        missed = self._config.offline_after_intervals
         last = np.where(np.isnan(self._last_seen_s), self._started_s, self._last_seen_s)
-        offline = kernels.offline(last, now_s, self._interval_s, missed)
+        offline = kernels.offline(last, now_s, self._silence_s, 1)
         for station in np.flatnonzero(offline != self._open["offline"]):
             self._emit(
                 "offline",
@@ -328,7 +328,7 @@ class AnomalyWatch:
                 "",
                 bool(offline[station]),
                 now_s - last[station],
-                float(missed),
+                float(self._silence_s[station]),
                 now_ms,
                 False,
                 out,
@@ -343,7 +343,7 @@ class AnomalyWatch:
         silent = (
             has_data
             & ~offline[station_of]
-            & kernels.offline(newest_s, now_s, self._interval_s[station_of], missed)
+            & kernels.offline(newest_s, now_s, self._silence_s[station_of], 1)
         )
         times = np.full(len(series), now_ms, dtype=np.int64)
         self._report(
@@ -353,7 +353,7 @@ class AnomalyWatch:
             now_s - newest_s,
             silent,
             np.zeros(len(series), dtype=bool),
-            float(missed),
+            self._silence_s[station_of],
             out,
             write_lines=False,
         )

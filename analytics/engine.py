@@ -10,6 +10,7 @@ For each batch (:meth:`AnalyticsEngine.evaluate`):
 3. hours of a station are *closed* once a later hour of it has data: each closed hour gets
    its VN_AQI, fire danger of the day so far and seasonal check. A late value re-closes the
    hours from its own on, so their AQI is recomputed (fire danger of committed days is not);
+   the wells' counters add up the day's abstracted volume (:mod:`analytics.abstraction`);
 4. the derived values (``aqi``, ``fire_level`` ...) go through the limit rules like readings.
 
 :meth:`AnalyticsEngine.tick` closes hours that ended ``late_grace_s`` ago by the clock (a
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analytics.abstraction import Abstraction
 from analytics.air_quality import AirQuality, AqiNow
 from analytics.config import AnalyticsConfig, RuleConfig
 from analytics.detectors import AnomalyWatch
@@ -48,8 +50,8 @@ NO_HOUR = np.iinfo(np.int64).min // 2
 @dataclass(frozen=True, slots=True)
 class AnalyticsOutput:
     """What one batch or tick produced: rule transitions (limits and ``anomaly.*``), InfluxDB
-    lines (measurements ``aqi``, ``fire_danger``, ``anomaly``) and the latest metrics of the
-    stations that changed, e.g. ``{"AIR-001": {"aqi": 87.0, "aqi_band": 1.0}}``."""
+    lines (measurements ``aqi``, ``fire_danger``, ``abstraction``, ``anomaly``) and the latest
+    metrics of the stations that changed, e.g. ``{"AIR-001": {"aqi": 87.0, "aqi_band": 1.0}}``."""
 
     transitions: list[RuleTransition]
     lines: list[str]
@@ -67,6 +69,7 @@ class AnalyticsEngine:
         self.limits = LimitRules(config.rules, self.table)
         self.air = AirQuality(config.aqi, self.table, offset)
         self.fire = FireDanger(config.fire, self.table, offset)
+        self.abstraction = Abstraction(config.abstraction, self.table, offset)
         self.anomalies = (
             AnomalyWatch(config.anomaly, self.table, offset) if config.anomaly.enabled else None
         )
@@ -101,6 +104,7 @@ class AnalyticsEngine:
             self.anomalies.observe(points, stale, out)
         self._store.add(points)
         self._close_after(points, out)
+        self.abstraction.observe(points, out)
         return self._finish(out)
 
     def tick(self, now_ms: int) -> AnalyticsOutput:

@@ -6,12 +6,16 @@ A rule has one to three levels (:class:`analytics.config.Level`). For each level
 back to the level's clear value (hysteresis); the level holds while an excursion has lasted
 ``min_duration_s`` (event time). The rule's level is the highest level holding, and every
 change of it is a :class:`RuleTransition`: firing (start, escalation, de-escalation, with the
-level's severity) or not (cleared). A ``below`` rule is the same on negated values.
+level's severity) or not (cleared). Every rule runs on a *signed* value that fires above its
+levels: a ``below`` rule on the negated value, a range (pH 5.5-9) on the distance outside it
+and a licence rule on the value minus its station's licensed limit (the last two with one
+level at 0). Transitions carry the value itself and the limit it was compared with.
 
 Observed values: ``instant`` rules see each value as it comes (a value older than its
 series' newest is left to the windows); windowed rules see the window of their point
 (:mod:`analytics.windows`) once ``min_coverage`` of its hours have data. Decisions on late
-or out-of-order values are ``retroactive``.
+or out-of-order values are ``retroactive``. A rule with ``ignore_status_missing`` takes no
+decision on a value sent without an instrument status.
 """
 
 from __future__ import annotations
@@ -38,23 +42,46 @@ UNDECIDED = -1  # the level of a (rule, series) pair whose rule was just changed
 
 
 def applies(rule: RuleConfig, station: Station) -> bool:
-    """Whether the rule's station selector (kinds, ids, owners, area) takes the station."""
+    """Whether the rule's station selector (kinds, ids, owners, area) takes the station; a
+    licence rule takes only stations whose licence sets its limit."""
     return (
         (not rule.kinds or station.kind in rule.kinds)
         and (not rule.stations or station.id in rule.stations)
         and (not rule.owners or station.owner in rule.owners)
         and (rule.area is None or rule.area.contains(station.lat, station.lon))
+        and (rule.above_licence is None or licence_limit(rule, station) is not None)
     )
 
 
+def licence_limit(rule: RuleConfig, station: Station) -> float | None:
+    """The limit a licence rule takes from the station's licence (None: not set)."""
+    if rule.above_licence is None or station.licence is None:
+        return None
+    return station.licence.limit(rule.above_licence)
+
+
 def rule_problems(rules: Sequence[RuleConfig], registry: StationRegistry) -> dict[str, str]:
-    """Rules that cannot fire, by id: a measured parameter no station they select has."""
-    return {
+    """Rules that cannot fire, by id: a measured parameter no station they select has, or a
+    ``replaces`` naming no rule of the same parameter."""
+    parameter_of = {rule.id: rule.parameter for rule in rules}
+    problems = {
+        rule.id: f"replaces {rule.replaces!r}, which is no rule of parameter {rule.parameter!r}"
+        for rule in rules
+        if rule.replaces is not None and parameter_of.get(rule.replaces) != rule.parameter
+    }
+    return problems | {
         rule.id: f"parameter {rule.parameter!r} is measured by no station it selects"
         for rule in rules
         if rule.parameter not in DERIVED_PARAMETERS
         and not any(rule.parameter in s.parameters and applies(rule, s) for s in registry)
     }
+
+
+def _selected(rules: Sequence[RuleConfig], parameter: str, station: Station) -> list[int]:
+    """Indices of the rules of ``parameter`` at ``station``, less those another replaces."""
+    taking = [i for i, r in enumerate(rules) if r.parameter == parameter and applies(r, station)]
+    replaced = {rules[i].replaces for i in taking}
+    return [i for i in taking if rules[i].id not in replaced]
 
 
 class LimitRules:
@@ -66,13 +93,18 @@ class LimitRules:
         self.rules = list(rules)
         self._table = table
         n = len(self.rules)
-        self._sign = np.array([1.0 if r.direction == "above" else -1.0 for r in rules])
+        self._sign = np.array([-1.0 if r.direction == "below" else 1.0 for r in rules])
+        self._range = np.array([r.is_range for r in rules], dtype=bool)
+        self._low = np.array([r.below if r.is_range else np.nan for r in rules], dtype=float)
+        self._high = np.array([r.above if r.is_range else np.nan for r in rules], dtype=float)
+        self._licensed = np.array([r.above_licence is not None for r in rules], dtype=bool)
+        self._ignore_no_status = np.array([r.ignore_status_missing for r in rules], dtype=bool)
         self._value = np.full((n, MAX_LEVELS), np.inf)
         self._clear = np.full((n, MAX_LEVELS), np.inf)
         for i, rule in enumerate(self.rules):
             for k, level in enumerate(rule.levels):
-                self._value[i, k] = self._sign[i] * level.value
-                self._clear[i, k] = self._sign[i] * level.clear
+                self._value[i, k] = 0.0 if rule.is_range else self._sign[i] * level.value
+                self._clear[i, k] = 0.0 if rule.is_range else self._sign[i] * level.clear
         self._n_levels = np.array([len(r.levels) for r in rules], dtype=np.int64)
         self._min_duration = np.array([int(r.min_duration_s * 1000) for r in rules], np.int64)
         self._min_coverage = np.array([r.min_coverage for r in rules]) - 1e-9  # 0.7 of 10 h: 7
@@ -83,6 +115,9 @@ class LimitRules:
         self._pair_rule: list[int] = []
         self._start_array = np.zeros(1, np.int64)
         self._pair_rule_array = np.zeros(0, np.int64)
+        self._pair_limit: list[float] = []  # a licence rule's limit at the pair's station
+        self._pair_limit_array = np.zeros(0)
+        self._crossed: dict[int, float] = {}  # pair of a firing range rule -> the end crossed
         self._raw = np.zeros((0, MAX_LEVELS), dtype=bool)
         self._since = np.zeros((0, MAX_LEVELS), dtype=np.int64)
         self._level = np.zeros(0, dtype=np.int64)
@@ -141,6 +176,7 @@ class LimitRules:
         pair = offset + np.arange(len(point))
         rule = self._pair_rule_array[pair]
         observed = self._observe(store, points, t_eval, stale, point, rule)
+        observed[self._ignore_no_status[rule] & points.no_status[point]] = np.nan
         keep = np.isfinite(observed)
         pair, point, rule, observed = pair[keep], point[keep], rule[keep], observed[keep]
         if not len(pair):
@@ -149,7 +185,7 @@ class LimitRules:
             order = np.argsort(pair, kind="stable")
             pair, point, rule, observed = pair[order], point[order], rule[order], observed[order]
         t = t_eval[point]
-        level, before = self._advance(pair, rule, t, observed)
+        level, before = self._advance(pair, rule, t, self._signed(observed, rule, pair))
         retroactive = points.late[point] | stale[point]
         out = []
         for i in np.flatnonzero(level != before):
@@ -163,14 +199,39 @@ class LimitRules:
                     station_id=self._table.stations[self._table.station_of[series]].id,
                     parameter=rule_config.parameter,
                     firing=now > 0,
-                    value=round(float(self._sign[rule[i]] * observed[i]), 3),
-                    limit=shown.value,
+                    value=round(float(observed[i]), 3),
+                    limit=self._shown_limit(
+                        rule_config, shown.value, observed[i], int(pair[i]), now
+                    ),
                     ts_ms=int(t[i]),
                     severity=shown.severity,
                     retroactive=bool(retroactive[i]),
                 )
             )
         return out
+
+    def _signed(self, x: FloatArray, rule: IntArray, pair: IntArray) -> FloatArray:
+        """The values as the levels compare them: past a level = above it."""
+        signed = x * self._sign[rule]
+        outside = np.maximum(x - self._high[rule], self._low[rule] - x)
+        signed = np.where(self._range[rule], outside, signed)
+        return np.where(self._licensed[rule], x - self._pair_limit_array[pair], signed)
+
+    def _shown_limit(
+        self, rule: RuleConfig, level: float, value: float, pair: int, now: int
+    ) -> float:
+        """The limit a transition names: the level's, the station's licensed one, or the end
+        of a range its excursion crossed (a clear names the end its start crossed)."""
+        if rule.above_licence is not None:
+            return float(self._pair_limit_array[pair])
+        if not rule.is_range:
+            return level
+        assert rule.above is not None and rule.below is not None
+        nearer = rule.above if value > (rule.above + rule.below) / 2 else rule.below
+        if now > 0:
+            self._crossed[pair] = nearer
+            return nearer
+        return self._crossed.pop(pair, nearer)
 
     def _observe(
         self,
@@ -181,7 +242,7 @@ class LimitRules:
         point: IntArray,
         rule: IntArray,
     ) -> FloatArray:
-        """The value each (point, rule) pair compares, signed for the rule; NaN: no decision."""
+        """The value each (point, rule) pair compares; NaN: no decision."""
         observed = np.full(len(point), np.nan)
         spec = self._spec_of[rule]
         for spec_id, (hours, aggregate) in enumerate(self._specs):
@@ -204,7 +265,7 @@ class LimitRules:
                 position = (np.cumsum(needed) - 1)[at]
             enough = coverage[position] >= self._min_coverage[rule[use]]
             observed[use] = np.where(enough, value[position], np.nan)
-        return np.asarray(observed * self._sign[rule], dtype=np.float64)
+        return observed
 
     def _advance(
         self, pair: IntArray, rule: IntArray, t: IntArray, x: FloatArray
@@ -246,12 +307,9 @@ class LimitRules:
             return
         for series in range(len(self._start) - 1, len(table)):
             station = table.stations[table.station_of[series]]
-            parameter = table.parameter_of[series]
-            self._pair_rule += [
-                i
-                for i, r in enumerate(self.rules)
-                if r.parameter == parameter and applies(r, station)
-            ]
+            rules = _selected(self.rules, table.parameter_of[series], station)
+            self._pair_rule += rules
+            self._pair_limit += [licence_limit(self.rules[i], station) or np.nan for i in rules]
             self._start.append(len(self._pair_rule))
         grow = len(self._pair_rule) - len(self._level)
         self._raw = np.concatenate([self._raw, np.zeros((grow, MAX_LEVELS), dtype=bool)])
@@ -259,3 +317,4 @@ class LimitRules:
         self._level = np.concatenate([self._level, np.zeros(grow, np.int64)])
         self._start_array = np.asarray(self._start, dtype=np.int64)
         self._pair_rule_array = np.asarray(self._pair_rule, dtype=np.int64)
+        self._pair_limit_array = np.asarray(self._pair_limit, dtype=np.float64)

@@ -98,17 +98,28 @@ class SeriesTable:
 class Points:
     """Values of a batch, sorted by series then time, without NaN or duplicates.
 
-    ``late`` marks values received after their clock hour ended (plus a grace period).
+    ``late`` marks values received after their clock hour ended (plus a grace period),
+    ``no_status`` values sent without an instrument status (``Reading.status_missing``).
     """
 
     series: IntArray
     ts: IntArray
     value: FloatArray
     late: BoolArray
+    no_status: BoolArray
 
     @classmethod
-    def build(cls, series: IntArray, ts: IntArray, value: FloatArray, late: BoolArray) -> Points:
-        points = cls(series, ts, value, late)
+    def build(
+        cls,
+        series: IntArray,
+        ts: IntArray,
+        value: FloatArray,
+        late: BoolArray,
+        no_status: BoolArray | None = None,
+    ) -> Points:
+        """Points of unsorted arrays; ``no_status`` None: every value had its status."""
+        flags = np.zeros(len(value), dtype=bool) if no_status is None else no_status
+        points = cls(series, ts, value, late, flags)
         finite = np.isfinite(value)
         if not finite.all():
             points = points.select(finite)
@@ -126,7 +137,13 @@ class Points:
 
     def select(self, which: npt.NDArray[np.bool_] | npt.NDArray[np.intp] | IntArray) -> Points:
         """The points of a mask or an index array."""
-        return Points(self.series[which], self.ts[which], self.value[which], self.late[which])
+        return Points(
+            self.series[which],
+            self.ts[which],
+            self.value[which],
+            self.late[which],
+            self.no_status[which],
+        )
 
     def by_period(self, period_ms: int) -> Iterator[Points]:
         """The points of each ``period_ms`` (aligned to the epoch) in time order, each still
@@ -152,6 +169,7 @@ def points_from_readings(
     normally are left out; the station still counts as reporting."""
     series: list[int] = []
     values: list[float] = []
+    no_status: list[int] = []  # positions of values sent without a status
     meta: list[tuple[int, int, int, int]] = []  # station, time, received, values kept
     lookup, station_index = table.lookup, table.station_index
     for r in readings:
@@ -159,6 +177,8 @@ def points_from_readings(
         if by_parameter is None:
             continue
         kept = {p: v for p, v in r.values.items() if p not in r.status} if r.status else r.values
+        if r.status_missing:
+            no_status += [len(series) + i for i, p in enumerate(kept) if p in r.status_missing]
         try:
             series += [by_parameter[p] for p in kept]
         except KeyError:
@@ -170,11 +190,14 @@ def points_from_readings(
     seen = np.full(len(table.stations), NO_TIME, dtype=np.int64)
     np.maximum.at(seen, station, ts)
     late = (received - late_grace_ms) // HOUR_MS > ts // HOUR_MS
+    unconfirmed = np.zeros(len(values), dtype=bool)
+    unconfirmed[no_status] = True
     points = Points.build(
         np.asarray(series, dtype=np.int64),
         np.repeat(ts, counts),
         np.asarray(values, dtype=np.float64),
         np.repeat(late, counts),
+        unconfirmed,
     )
     return points, seen
 

@@ -140,6 +140,7 @@ DEFAULT_FILE_SYMBOLS = {
     "Temp": "temp",
     "NH4+": "nh4",
     "NH4": "nh4",
+    "BOD": "bod5",
     "NOx": "nox",
 }
 

@@ -9,6 +9,11 @@ File shape::
     stations:
       - {id: AIR-001, name: "...", kind: air, owner: state, lat: 11.94, lon: 108.44,
          parameters: air, interval_s: 300}
+      - {id: ENT-07-GW01, name: "...", kind: groundwater, owner: ENT-07, ...,
+         licence: {number: "12/GP-UBND", permitted_m3_day: 500, max_level_m: 30}}
+
+A ``licence`` (groundwater wells only) holds what the abstraction licence sets for the well;
+rules take their limit from it with ``above_licence`` (:mod:`analytics.config`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ioc.config import friendly_errors
 from ioc.errors import ConfigError
-from ioc.section import StationKind
+from ioc.section import LicenceLimit, StationKind
 
 STATE_OWNER = "state"
 PARAMETER_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -54,6 +59,37 @@ class ParameterSpec:
         return UNIT_DISPLAY.get(normalize_unit(self.unit), self.unit)
 
 
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Licence(_Strict):
+    """What a groundwater abstraction licence sets for one well (REFERENCE §7; Circular
+    17/2021 art. 13). A monitoring well may have none."""
+
+    number: str = Field("", max_length=64, description="Licence number, for the record.")
+    permitted_m3_day: float | None = Field(
+        None, gt=0, le=1_000_000, description="Permitted abstraction of the well, m³/day."
+    )
+    max_level_m: float | None = Field(
+        None,
+        gt=0,
+        le=500,
+        description="Maximum permitted dynamic water level, m below ground (Decree 167/2018: "
+        "at most 30 m in most porous aquifers).",
+    )
+
+    @model_validator(mode="after")
+    def _sets_a_limit(self) -> Self:
+        if self.permitted_m3_day is None and self.max_level_m is None:
+            raise ValueError("a licence sets permitted_m3_day, max_level_m or both")
+        return self
+
+    def limit(self, key: LicenceLimit) -> float | None:
+        value: float | None = getattr(self, key)
+        return value
+
+
 @dataclass(frozen=True, slots=True)
 class Station:
     id: str
@@ -64,10 +100,7 @@ class Station:
     lon: float
     interval_s: float
     parameters: Mapping[str, ParameterSpec]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    licence: Licence | None = None
 
 
 class ParameterEntry(_Strict):
@@ -98,6 +131,7 @@ class StationEntry(_Strict):
     lon: float = Field(ge=-180, le=180)
     parameters: str | dict[str, ParameterEntry]
     interval_s: float = Field(300.0, gt=0, le=86_400)
+    licence: Licence | None = None
 
 
 class _RegistryFile(_Strict):
@@ -179,6 +213,8 @@ class StationRegistry:
             seen.add(entry.id)
             if entry.owner != STATE_OWNER and entry.owner not in enterprises:
                 station_problem(i, entry, "owner", f"owner {entry.owner!r} is not an enterprise")
+            if entry.licence is not None and entry.kind != "groundwater":
+                station_problem(i, entry, "licence", "only groundwater wells have a licence")
             if isinstance(entry.parameters, str):
                 params = sets.get(entry.parameters)
                 if params is None:
@@ -197,6 +233,7 @@ class StationRegistry:
                     lon=entry.lon,
                     interval_s=entry.interval_s,
                     parameters=MappingProxyType(params),
+                    licence=entry.licence,
                 )
             )
         if problems:

@@ -7,7 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-StationKind = Literal["air", "weather", "stack", "wastewater"]
+StationKind = Literal["air", "weather", "stack", "wastewater", "groundwater"]
+#: What a groundwater abstraction licence sets per well, which a rule may take as its limit.
+LicenceLimit = Literal["max_level_m", "permitted_m3_day"]
 
 
 class Section(BaseModel):

@@ -1,15 +1,20 @@
 """Value models of simulated stations: daily cycles in local time, slow random variation and
 pollution episodes, with magnitudes from shared/domain/REFERENCE.md §5 (Hanoi PM2.5 monthly
-means and daily cycle, Central Highlands dry-season weather, QCVN 19 stack levels)."""
+means and daily cycle, Central Highlands dry-season weather, QCVN 19 stack levels) and §7
+(groundwater wells: level 0-34 m below ground, flow m³/h, a cumulative volume counter that is
+now and then reset)."""
 
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Collection
 from dataclasses import dataclass
 
 LOCAL_UTC_OFFSET_H = 7  # Asia/Ho_Chi_Minh, no daylight saving
 PM25_MONTHLY_MEAN = [76, 69, 48, 40, 20, 30, 21, 28, 30, 41, 54, 34]  # Jan..Dec, µg/m³
+COUNTER_RESETS_PER_S = 1 / (30 * 86_400)  # a well's volume counter is reset about monthly
+EPISODE_PARAMETER = {"air": "pm25", "stack": "dust", "wastewater": "cod", "groundwater": "level"}
 
 
 def local_hour(ts_s: float) -> float:
@@ -34,16 +39,26 @@ class Episode:
 class StationModel:
     """Values of one station at a time; ``episode`` multiplies one parameter for a while."""
 
-    def __init__(self, kind: str, rng: random.Random, month: int, pm_scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        kind: str,
+        rng: random.Random,
+        month: int,
+        pm_scale: float = 1.0,
+        parameters: Collection[str] = (),
+    ) -> None:
         self.kind = kind
         self._rng = rng
+        self._parameters = frozenset(parameters)  # empty: all the kind's
         self.level = rng.lognormvariate(0, 0.3)  # this station's long-term level
         self._month_mean = PM25_MONTHLY_MEAN[month - 1] * pm_scale
         self._drift = 1.0
+        self._volume = rng.uniform(1_000.0, 500_000.0)  # a well's counter, m³
+        self._last_s: float | None = None
         self.episode: Episode | None = None
 
     def start_episode(self, now_s: float, duration_s: float, factor: float | None = None) -> str:
-        parameter = {"air": "pm25", "stack": "dust", "wastewater": "cod"}.get(self.kind, "temp")
+        parameter = EPISODE_PARAMETER.get(self.kind, "temp")
         if factor is None:
             factor = (
                 self._rng.uniform(3.0, 5.0) if self.kind == "air" else self._rng.uniform(2.5, 3.5)
@@ -56,6 +71,10 @@ class StationModel:
         self._drift = min(1.6, max(0.6, self._drift * math.exp(rng.gauss(0, 0.03))))
         hour = local_hour(ts_s)
         values = getattr(self, f"_{self.kind}")(hour, rng)
+        if self.kind == "groundwater":
+            self._count(values, ts_s)
+        if self._parameters:
+            values = {k: v for k, v in values.items() if k in self._parameters}
         episode = self.episode
         if episode is not None:
             if ts_s >= episode.until_s:
@@ -113,3 +132,27 @@ class StationModel:
             "cod": 65.0 * self.level * self._noise(0.12),
             "nh4": 4.0 * self.level * self._noise(0.2),
         }
+
+    def _groundwater(self, hour: float, rng: random.Random) -> dict[str, float]:
+        """A production well pumping 05-22 h: the level (depth) is its static level plus a
+        drawdown while pumping."""
+        pumping = 5 <= hour < 22
+        flow = 22.0 * self.level * self._noise(0.05) if pumping else 0.0
+        static = 6.0 + 10.0 * self.level
+        ec = 420.0 * self.level * self._noise(0.03)
+        return {
+            "level": static + 0.12 * flow + rng.gauss(0, 0.05),
+            "flow": flow,
+            "temp": 27.5 + rng.gauss(0, 0.2),
+            "ec": ec,
+            "tds": 0.65 * ec,
+        }
+
+    def _count(self, values: dict[str, float], ts_s: float) -> None:
+        """Add the volume pumped since the last call to the counter; reset it now and then."""
+        elapsed = 0.0 if self._last_s is None else max(0.0, ts_s - self._last_s)
+        self._last_s = ts_s
+        if self._rng.random() < elapsed * COUNTER_RESETS_PER_S:
+            self._volume = 0.0
+        self._volume += values["flow"] * elapsed / 3600
+        values["volume"] = self._volume

@@ -46,7 +46,8 @@ class NetworkSimulator:
         self._rng = random.Random(config.seed)
         month = datetime.now(UTC).month
         self._models = {
-            s.id: StationModel(s.kind, self._rng, month, config.pm_scale) for s in registry
+            s.id: StationModel(s.kind, self._rng, month, config.pm_scale, s.parameters)
+            for s in registry
         }
         self.published = 0
 

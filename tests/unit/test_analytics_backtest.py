@@ -117,7 +117,7 @@ async def test_backtest_round_trip(client: Client, store: FakeStore) -> None:
     status, body = await post(client, {"rule": RULE, "start": iso(start), "end": iso(end)})
     assert status == 200, body
     assert store.queries == [
-        'SELECT "pm25", "pm25_status" FROM "reading" '
+        'SELECT "pm25", "pm25_status", "pm25_status_missing" FROM "reading" '
         f"WHERE time >= {start - HOUR_MS}ms AND time < {end}ms "
         "AND (\"station\" = 'AIR-1' OR \"station\" = 'AIR-2' OR \"station\" = 'AIR-3' "
         'OR "station" = \'AIR-FAR\') GROUP BY "station"'
@@ -193,7 +193,7 @@ async def test_backtest_of_the_derived_aqi(client: Client, store: FakeStore) -> 
         client, {"rule": rule, "start": iso(DAY0), "end": iso(DAY0 + 48 * HOUR_MS)}
     )
     assert status == 200, out
-    assert '"pm25", "pm25_status", "pm10"' in store.queries[0]
+    assert '"pm25", "pm25_status", "pm25_status_missing", "pm10"' in store.queries[0]
     assert [e["firing"] for e in out["events"]][:2] == [True, False]  # the first episode
 
 

@@ -41,7 +41,7 @@ def test_thresholds_give_levels_in_increasing_severity() -> None:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"above": 1, "below": 0}, "exactly one of"),
+        ({"above": 0, "below": 1}, "a range needs `below` under `above`"),
         ({}, "exactly one of"),
         ({"above": 50, "clear_at": 60}, "must be <= above"),
         ({"above": 1, "window": "2h"}, "window"),

@@ -60,7 +60,7 @@ def test_the_credentials_command_completes_without_replacing(
     path = tmp_path / "accounts.yaml"
     assert main(["credentials", "-c", "config/ioc.yaml", "--accounts", str(path)]) == 0
     first = capsys.readouterr().out
-    assert first.count("new API key") == 7  # the publisher and six enterprises
+    assert first.count("new API key") == 19  # the publisher and 18 enterprises
     before = path.read_text()
     assert main(["credentials", "-c", "config/ioc.yaml", "--accounts", str(path)]) == 0
     assert "new API key" not in capsys.readouterr().out

@@ -45,7 +45,7 @@
   const RULE_FORM_FIELDS = ['id', 'name', 'parameter', 'window', 'aggregate', 'above', 'below',
     'clear_at', 'severity', 'min_duration_s'];
   const RULE_SIMPLE_FIELDS = ['above', 'below', 'clear_at', 'severity'];
-  const DERIVED_PARAMETERS = ['aqi', 'aqi_day', 'nesterov', 'fire_level', 'fwi'];
+  const DERIVED_PARAMETERS = ['aqi', 'aqi_day', 'nesterov', 'fire_level', 'fwi', 'volume_day'];
 
   const I18N = {
     vi: {
@@ -212,6 +212,7 @@
       kind_weather: 'Khí tượng',
       kind_stack: 'Khí thải ống khói',
       kind_wastewater: 'Nước thải',
+      kind_groundwater: 'Nước dưới đất',
       silencesTitle: 'Tạm tắt cảnh báo',
       fStation: 'Trạm',
       fRule: 'Quy tắc',
@@ -410,6 +411,7 @@
       kind_weather: 'Weather',
       kind_stack: 'Stack emissions',
       kind_wastewater: 'Wastewater',
+      kind_groundwater: 'Groundwater',
       silencesTitle: 'Alert silences',
       fStation: 'Station',
       fRule: 'Rule',
@@ -594,6 +596,11 @@
   }
 
   function levelsText(rule) {
+    const severity = severityLabel(rule.severity);
+    if (rule.above_licence) return `> ${rule.above_licence} · ${severity}`;
+    if (finite(rule.above) != null && finite(rule.below) != null) {
+      return `< ${formatNumber(rule.below)} | > ${formatNumber(rule.above)} · ${severity}`;
+    }
     const levels = ruleLevels(rule);
     if (!levels.length) return '—';
     return levels.map((l) => {

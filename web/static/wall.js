@@ -53,7 +53,7 @@ import { VEHICLE_I18N } from './wall/vehicles-i18n.js';
 
   const STATUS_ORDER = { alert: 0, offline: 1, unknown: 2, ok: 3 };
   const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 };
-  const KINDS = ['air', 'weather', 'stack', 'wastewater'];
+  const KINDS = ['air', 'weather', 'stack', 'wastewater', 'groundwater'];
   const STATUSES = ['ok', 'alert', 'offline', 'unknown'];
 
   /** Parameter a trend chart opens with when the station has no open alert. */
@@ -62,6 +62,7 @@ import { VEHICLE_I18N } from './wall/vehicles-i18n.js';
     weather: ['temp', 'temperature', 'air_temp', 't'],
     stack: ['dust', 'tsp', 'pm'],
     wastewater: ['cod', 'tss', 'bod5'],
+    groundwater: ['level', 'flow', 'volume'],
   };
   /** Reading fields that are not plottable parameters (tags, flags, band codes). */
   const NON_PARAMETER_KEYS = new Set(['time', 'station', 'station_id', 'kind', 'owner', 'aqi_band']);
@@ -77,6 +78,7 @@ import { VEHICLE_I18N } from './wall/vehicles-i18n.js';
     weather: ['temp', 'temperature', 'air_temp', 't', 'rain', 'humidity'],
     stack: ['dust', 'tsp', 'pm', 'so2', 'nox', 'co'],
     wastewater: ['cod', 'tss', 'bod5', 'nh4', 'ph'],
+    groundwater: ['level', 'flow', 'ec'],
   };
 
   const I18N = {
@@ -130,6 +132,7 @@ import { VEHICLE_I18N } from './wall/vehicles-i18n.js';
       kind_weather: 'Khí tượng',
       kind_stack: 'Khí thải ống khói',
       kind_wastewater: 'Nước thải',
+      kind_groundwater: 'Nước dưới đất',
       sev_critical: 'Nghiêm trọng',
       sev_warning: 'Cảnh báo',
       sev_info: 'Thông tin',
@@ -233,6 +236,7 @@ import { VEHICLE_I18N } from './wall/vehicles-i18n.js';
       kind_weather: 'Weather',
       kind_stack: 'Stack emissions',
       kind_wastewater: 'Wastewater',
+      kind_groundwater: 'Groundwater',
       sev_critical: 'Critical',
       sev_warning: 'Warning',
       sev_info: 'Info',
@@ -839,6 +843,7 @@ import { VEHICLE_I18N } from './wall/vehicles-i18n.js';
     weather: () => svgEl('path', { class: 'shape', d: 'M0,-8.5 L7.8,5.5 L-7.8,5.5 Z' }),
     stack: () => svgEl('rect', { class: 'shape', x: -6, y: -6, width: 12, height: 12 }),
     wastewater: () => svgEl('path', { class: 'shape', d: 'M0,-8.5 L8.5,0 L0,8.5 L-8.5,0 Z' }),
+    groundwater: () => svgEl('path', { class: 'shape', d: 'M0,8.5 L7.8,-5.5 L-7.8,-5.5 Z' }),
   };
 
   const mapView = {
