@@ -80,6 +80,7 @@ TAGS = {
     "ingest": "Readings and station files sent over HTTP.",
     "config": "The versioned configuration in force: rules, stations, enterprises, parameter sets.",
     "portal": "The enterprise portal.",
+    "reports": "The regulator's monthly reports: data completeness and exceedances.",
     "system": "Health, this document and the wall's websocket.",
     "undocumented": "Routes without a description yet.",
 }
