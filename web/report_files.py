@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Literal
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from ioc.clock import LOCAL_TZ
@@ -167,7 +168,7 @@ def report_xlsx(report: MonthlyReport, lang: Lang) -> bytes:
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         for row in rows:
-            sheet.append([_text_safe(v) for v in row])
+            sheet.append([_xlsx_cell(v) for v in row])
         for column in sheet.iter_cols(min_row=2):
             for cell in column:
                 if isinstance(cell.value, datetime):
@@ -199,6 +200,13 @@ def _csv_cell(value: Cell) -> Cell:
         return value.strftime(LOCAL_TIME_FORMAT)
     if isinstance(value, bool):
         return int(value)
+    return _text_safe(value)
+
+
+def _xlsx_cell(value: Cell) -> Cell:
+    """Control characters, which XLSX cannot hold, become U+FFFD."""
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
     return _text_safe(value)
 
 

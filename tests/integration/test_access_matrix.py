@@ -136,6 +136,12 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/apikeys"): Row(PORTAL, "/api/v1/apikeys", {}),
     ("DELETE", "/api/v1/apikeys/{id}"): Row(PORTAL, "/api/v1/apikeys/999999"),
     ("GET", "/api/v1/portal/stations"): Row(PORTAL, "/api/v1/portal/stations"),
+    ("GET", "/api/v1/portal/alerts"): Row(PORTAL, "/api/v1/portal/alerts"),
+    ("GET", "/api/v1/portal/reports/monthly"): Row(PORTAL, "/api/v1/portal/reports/monthly"),
+    ("GET", "/portal/report"): Row(PORTAL, "/portal/report"),
+    # the regulator's monthly reports: officers, not every wall viewer
+    ("GET", "/api/v1/reports/monthly"): Row(OFFICERS, "/api/v1/reports/monthly"),
+    ("GET", "/reports/monthly"): Row(OFFICERS, "/reports/monthly"),
 }
 
 

@@ -189,3 +189,12 @@ async def test_text_that_looks_like_a_formula_is_quoted(tmp_path: Path, book: Al
     assert "'=HYPERLINK(1)" in report_csv(named, "en").decode("utf-8-sig")
     sheet = openpyxl.load_workbook(io.BytesIO(report_xlsx(named, "en")))["Stations"]
     assert sheet["B2"].value == "'=HYPERLINK(1)" and sheet["B2"].data_type == "s"
+
+
+async def test_control_characters_do_not_break_the_xlsx(tmp_path: Path, book: AlertBook) -> None:
+    report = await report_of(tmp_path, book, "ENT-A")
+    named = report.model_copy(
+        update={"stations": [report.stations[0].model_copy(update={"name": "a\x01b\x1fc"})]}
+    )
+    sheet = openpyxl.load_workbook(io.BytesIO(report_xlsx(named, "en")))["Stations"]
+    assert sheet["B2"].value == "a\ufffdb\ufffdc"
