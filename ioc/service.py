@@ -66,6 +66,7 @@ from web.cameras_api import add_camera_routes
 from web.config_api import add_config_routes
 from web.openapi import add_openapi_routes
 from web.portal_api import add_portal_routes
+from web.reports_api import add_report_routes
 from web.routes import add_routes
 from web.station_board import StationBoard
 from web.unavailable import refuse_while_storage_full
@@ -110,6 +111,7 @@ def create_app(config: IocConfig, registry: StationRegistry) -> web.Application:
     add_ingest_routes(app)
     add_portal_routes(app)
     add_vehicle_routes(app)
+    add_report_routes(app)
     add_openapi_routes(app)
     return app
 

@@ -125,6 +125,13 @@ ROUTE_ACCESS: dict[tuple[str, str], Can] = {
     # Trackers and phone apps (OsmAnd protocol) have no login: a device secret in the URL.
     ("GET", "/api/v1/osmand"): Can.PUBLIC,
     ("POST", "/api/v1/osmand"): Can.PUBLIC,
+    ("GET", "/api/v1/portal/alerts"): Can.PORTAL,
+    # Monthly reports (web/reports_api.py): the province's and any enterprise's are the
+    # regulator's (officers), not every wall viewer's; an enterprise gets its own.
+    ("GET", "/api/v1/reports/monthly"): Can.CONFIGURE,
+    ("GET", "/reports/monthly"): Can.CONFIGURE,
+    ("GET", "/api/v1/portal/reports/monthly"): Can.PORTAL,
+    ("GET", "/portal/report"): Can.PORTAL,
 }
 # The configuration: officers read all and change rules; admins change the registry.
 for _kind, _writer in (

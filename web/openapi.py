@@ -81,6 +81,7 @@ TAGS = {
     "config": "The versioned configuration in force: rules, stations, enterprises, parameter sets.",
     "portal": "The enterprise portal.",
     "vehicles": "Transport vehicles: positions (OsmAnd protocol), states and tracks.",
+    "reports": "The regulator's monthly reports: data completeness and exceedances.",
     "system": "Health, this document and the wall's websocket.",
     "undocumented": "Routes without a description yet.",
 }

@@ -1,6 +1,13 @@
 """REST API of the enterprise portal (the page is ``GET /portal``, web/static/portal.*)::
 
     GET /api/v1/portal/stations[?days=7][&enterprise=ID]
+    GET /api/v1/portal/alerts[?days=30][&enterprise=ID]
+
+(and the enterprise's monthly report, web/reports_api.py).
+
+**Alerts.** ``open``: the open and acknowledged alerts of the stations shown, newest first;
+``history``: every alert of those stations opened in the last ``days`` (1..92, default 30),
+whatever its state, newest first, at most :data:`MAX_HISTORY`. Shapes as ``GET /api/v1/alerts``.
 
 An enterprise user sees its own enterprise's stations (asking for another ``enterprise`` is a
 403, audited); an admin sees the stations of ``?enterprise=ID``, or of every enterprise
@@ -49,7 +56,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import date
 from typing import Any
 
 from aiohttp import web
@@ -57,21 +63,31 @@ from pydantic import Field
 
 from ioc import appkeys
 from ioc.audit import DENIED
-from ioc.clock import LOCAL_TZ, iso_utc, now_ms
+from ioc.clock import iso_utc, now_ms
 from ioc.errors import StoreError
 from ioc.registry import STATE_OWNER, Station
 from web.access import audit, principal_of
+from web.alerts_api import AlertAnswer
 from web.api import Answer, ApiRoutes, Query, error_answer
+from web.completeness import (
+    DAY_MS,
+    PARALLEL_QUERIES,
+    day_label,
+    day_start_ms,
+    expected_intervals,
+    local_day,
+    ratio,
+)
 from web.fields import UtcTime, WholeNumber, count
 from web.routes import StationState
+from web.wire import alert_json
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 31
-DAY_MS = 86_400_000
-LOCAL_OFFSET_MS = int(LOCAL_TZ.utcoffset(None).total_seconds() * 1000)
 TIME_ZONE_NAME = "Asia/Ho_Chi_Minh"
-PARALLEL_QUERIES = 4
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+DEFAULT_ALERT_DAYS = 30
+MAX_ALERT_DAYS = 92
+MAX_HISTORY = 500
 
 
 api = ApiRoutes()
@@ -116,6 +132,17 @@ class EnterpriseName(Answer):
     name: str
 
 
+class PortalAlertQuery(Query):
+    days: WholeNumber = count(DEFAULT_ALERT_DAYS, MAX_ALERT_DAYS, "History of the last days.")
+    enterprise: str | None = Field(None, description="Admins: only this enterprise.")
+
+
+class PortalAlerts(Answer):
+    enterprise: str | None = Field(description="The enterprise shown; null = every enterprise.")
+    open: list[AlertAnswer] = Field(description="Open and acknowledged, newest first.")
+    history: list[AlertAnswer] = Field(description="Opened in the last `days`, newest first.")
+
+
 class PortalStations(Answer):
     enterprise: str | None = Field(description="The enterprise shown; null = every enterprise.")
     enterprises: list[EnterpriseName] = Field(description="Those the caller may choose from.")
@@ -139,7 +166,7 @@ async def portal_stations(request: web.Request, query: PortalQuery) -> PortalSta
     per local day (Asia/Ho_Chi_Minh), how many of the expected readings were received
     (`ratio` capped at 1; today is `partial`)."""
     days = query.days
-    enterprise = _enterprise_param(request, query.enterprise)
+    enterprise = enterprise_param(request, query.enterprise)
     registry = request.app[appkeys.REGISTRY]
     stations = [
         s
@@ -202,23 +229,40 @@ async def portal_stations(request: web.Request, query: PortalQuery) -> PortalSta
     )
 
 
-def local_day(ts_ms: int) -> int:
-    """The local (UTC+7) day of a UTC epoch-ms time, as days since 1970-01-01."""
-    return (ts_ms + LOCAL_OFFSET_MS) // DAY_MS
+@api.get("/api/v1/portal/alerts", tag="portal")
+async def portal_alerts(request: web.Request, query: PortalAlertQuery) -> PortalAlerts:
+    """The enterprise's open alerts and alert history
 
-
-def day_start_ms(day: int) -> int:
-    """UTC epoch ms of the local midnight starting ``day``."""
-    return day * DAY_MS - LOCAL_OFFSET_MS
-
-
-def day_label(day: int) -> str:
-    return date.fromordinal(_EPOCH_ORDINAL + day).isoformat()
-
-
-def expected_intervals(interval_s: float, seconds: float) -> int:
-    """Reporting intervals of ``interval_s`` in ``seconds``: one value is due per interval."""
-    return int(max(seconds, 0.0) // interval_s)
+    Only the alerts of the enterprise's own stations (asking for another `enterprise` is a
+    403, audited); an admin those of `?enterprise=ID`, or of every enterprise. `open`: open
+    and acknowledged, newest first; `history`: opened in the last `days`, any state."""
+    enterprise = enterprise_param(request, query.enterprise)
+    ids = {
+        s.id
+        for s in request.app[appkeys.REGISTRY]
+        if s.owner != STATE_OWNER and (enterprise is None or s.owner == enterprise)
+    }
+    book = request.app[appkeys.ALERTS]
+    since = now_ms() - query.days * DAY_MS
+    history = [
+        a
+        for sid in sorted(ids)
+        for a in book.query(station_id=sid, since_ms=since, limit=MAX_HISTORY)
+    ]
+    history.sort(key=lambda a: (a.opened_ms, int(a.id)), reverse=True)
+    rules, registry = request.app[appkeys.RULES], request.app[appkeys.REGISTRY]
+    return PortalAlerts(
+        enterprise=enterprise,
+        open=[
+            AlertAnswer.model_validate(alert_json(a, rules, registry))
+            for a in book.open_alerts()
+            if a.station_id in ids
+        ],
+        history=[
+            AlertAnswer.model_validate(alert_json(a, rules, registry))
+            for a in history[:MAX_HISTORY]
+        ],
+    )
 
 
 def _day_entry(day: int, received: int, interval_s: float, today: int, now: int) -> dict[str, Any]:
@@ -229,7 +273,7 @@ def _day_entry(day: int, received: int, interval_s: float, today: int, now: int)
         "day": day_label(day),
         "received": received,
         "expected": expected,
-        "ratio": _ratio(received, expected),
+        "ratio": ratio(received, expected),
         "partial": partial,
     }
 
@@ -237,13 +281,7 @@ def _day_entry(day: int, received: int, interval_s: float, today: int, now: int)
 def _total(days: list[dict[str, Any]]) -> dict[str, Any]:
     received = sum(min(d["received"], d["expected"]) for d in days)
     expected = sum(d["expected"] for d in days)
-    return {"received": received, "expected": expected, "ratio": _ratio(received, expected)}
-
-
-def _ratio(received: int, expected: int) -> float | None:
-    if expected <= 0:
-        return None
-    return round(min(received / expected, 1.0), 4)
+    return {"received": received, "expected": expected, "ratio": ratio(received, expected)}
 
 
 async def _received_per_day(
@@ -271,7 +309,7 @@ async def _received_per_day(
     return {s.id: c for s, c in zip(stations, counts, strict=True)}
 
 
-def _enterprise_param(request: web.Request, asked: str | None) -> str | None:
+def enterprise_param(request: web.Request, asked: str | None) -> str | None:
     """The enterprise to show: the caller's own, or for an admin ``?enterprise=`` (None: all)."""
     principal = principal_of(request)
     asked = asked or None

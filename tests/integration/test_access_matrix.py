@@ -143,6 +143,12 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/vehicles/{id}/track"): Row(STAFF, f"/api/v1/vehicles/{NO_SUCH}/track"),
     ("GET", "/api/v1/osmand"): Row(EVERYONE, "/api/v1/osmand"),
     ("POST", "/api/v1/osmand"): Row(EVERYONE, "/api/v1/osmand", {}),
+    ("GET", "/api/v1/portal/alerts"): Row(PORTAL, "/api/v1/portal/alerts"),
+    ("GET", "/api/v1/portal/reports/monthly"): Row(PORTAL, "/api/v1/portal/reports/monthly"),
+    ("GET", "/portal/report"): Row(PORTAL, "/portal/report"),
+    # the regulator's monthly reports: officers, not every wall viewer
+    ("GET", "/api/v1/reports/monthly"): Row(OFFICERS, "/api/v1/reports/monthly"),
+    ("GET", "/reports/monthly"): Row(OFFICERS, "/reports/monthly"),
 }
 
 

@@ -1,12 +1,16 @@
 /*
  * IOC enterprise portal — an enterprise's own stations, their daily data completeness,
- * station-file upload with per-line results, refused data with reasons, and API keys.
+ * station-file upload with per-line results, refused data with reasons, and API keys. The
+ * alerts and monthly-report sections are ES modules (portal/alerts.js, portal/report.js):
+ * this script tells them the language and enterprise shown (shareContext).
  *
  * Plain ES2020; shared helpers from common.js (window.IOC); same-origin requests only (the
  * session cookie):
  *   GET  /api/v1/auth/me                 who is logged in (401 → /login?next=/portal)
  *   POST /api/v1/auth/logout
  *   GET  /api/v1/portal/stations?days=N[&enterprise=ID]
+ *   (portal/alerts.js: GET /api/v1/portal/alerts; portal/report.js:
+ *    GET /api/v1/portal/reports/monthly)
  *   POST /api/v1/ingest/files            multipart, one part per file
  *   GET  /api/v1/rejected?limit=N[&station=ID]
  *   GET/POST /api/v1/apikeys, DELETE /api/v1/apikeys/{id}
@@ -41,6 +45,8 @@
       allEnterprises: 'Tất cả doanh nghiệp',
       logout: 'Đăng xuất',
       navStations: 'Trạm & độ đầy đủ dữ liệu',
+      navAlerts: 'Cảnh báo',
+      navReport: 'Báo cáo tháng',
       navUpload: 'Gửi tệp dữ liệu',
       navRejected: 'Dữ liệu bị từ chối',
       navKeys: 'Khóa API',
@@ -142,6 +148,8 @@
       allEnterprises: 'All enterprises',
       logout: 'Log out',
       navStations: 'Stations & data completeness',
+      navAlerts: 'Alerts',
+      navReport: 'Monthly report',
       navUpload: 'Upload data files',
       navRejected: 'Refused data',
       navKeys: 'API keys',
@@ -662,6 +670,13 @@
   // Language, header, start-up
   // ---------------------------------------------------------------------------
 
+  /** The language and enterprise shown, for the sections in ES modules (portal/context.js). */
+  function shareContext() {
+    const detail = Object.freeze({ lang: state.lang, enterprise: state.enterprise, me: state.me });
+    window.portalContext = detail;
+    document.dispatchEvent(new CustomEvent('portal:context', { detail }));
+  }
+
   function applyLanguage() {
     translatePage(t, state.lang);
     $('new-key-close').title = t('close');
@@ -680,6 +695,7 @@
     renderRejected();
     renderUploads();
     renderKeys();
+    shareContext();
   }
 
   function updateUrl(changes) {
@@ -713,6 +729,7 @@
     $('enterprise-select').addEventListener('change', async (e) => {
       state.enterprise = e.target.value;
       updateUrl({ enterprise: state.enterprise });
+      shareContext();
       await loadStations();
       await Promise.all([loadRejected(), loadKeys()]);
     });
@@ -739,6 +756,7 @@
       return;
     }
     renderHeader();
+    shareContext();
     await loadStations();
     await Promise.all([loadRejected(), loadKeys()]);
     document.body.dataset.ready = 'true';
