@@ -36,6 +36,7 @@ from store.position_lines import position_lines
 from web.vehicle_board import VehicleBoard
 
 log = logging.getLogger(__name__)
+LIVE_WITHIN_MS = 60_000  # a feed whose newest fix is this recent is live
 
 
 class VehiclePipeline:
@@ -63,6 +64,7 @@ class VehiclePipeline:
         self._board = board
         self._clock = clock
         self.positions = 0
+        self._newest_fix_ms = 0
 
     @classmethod
     def without_fleet(
@@ -119,12 +121,20 @@ class VehiclePipeline:
         """After the fixes are durable: the refusals, the board and the journey rules."""
         self._rejections.handle_positions(refused, lambda v: v in self.fleet.vehicles)
         self.positions += len(fixes)
+        if fixes:
+            self._newest_fix_ms = max(self._newest_fix_ms, max(f.ts_ms for f in fixes))
         self._board.observe(fixes)
         self._apply(self.kernel.process(*self._columns(fixes)))
 
     def tick(self, now_ms: int) -> None:
-        """Vehicles silent now (lost signal), and violations that ended without a next fix."""
-        self._apply(self.kernel.tick(now_ms))
+        """Vehicles silent now (lost signal), and violations that ended without a next fix.
+
+        "Now" is event time: the clock while the feed is live (its newest fix is within
+        :data:`LIVE_WITHIN_MS`), else the newest fix any vehicle sent. A feed replaying its
+        history (a gateway's backlog, the simulator catching up) or stopped as a whole is then
+        not every vehicle losing its signal at once: a vehicle is silent against the others."""
+        newest = self._newest_fix_ms
+        self._apply(self.kernel.tick(now_ms if now_ms - newest <= LIVE_WITHIN_MS else newest))
 
     def _columns(self, fixes: list[PositionFix]) -> tuple[np.ndarray, ...]:
         known = [f for f in fixes if f.vehicle in self._index]
