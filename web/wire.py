@@ -8,7 +8,7 @@ from typing import Any
 from alerts.wording import AlertFacts
 from analytics.cameras.alarms import RULES as CAMERA_RULES
 from analytics.detectors import ANOMALY_RULES
-from analytics.journeys.transitions import JOURNEY_RULES
+from analytics.journeys.transitions import JOURNEY_PARAMETERS, JOURNEY_RULES
 from ingest.plates import PlateError, format_plate
 from ioc.clock import iso_utc
 from ioc.config import RuleConfig
@@ -93,10 +93,13 @@ def subject_name(rule_id: str, subject: str) -> str:
 
 
 def parameters_json(registry: StationRegistry) -> dict[str, dict[str, str]]:
-    return {
+    """Labels and units of every parameter the wall may show: the registry's, and the
+    values journey alerts carry."""
+    own = {
         key: {"label_vi": spec.label_vi, "label_en": spec.label_en, "unit": spec.unit_display}
         for key, spec in registry.parameters().items()
     }
+    return JOURNEY_PARAMETERS | own
 
 
 def rejection_json(r: Rejection) -> dict[str, Any]:

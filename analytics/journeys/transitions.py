@@ -25,6 +25,12 @@ JOURNEY_RULES: dict[str, tuple[str, Severity]] = {
     "journey.zone_forbidden": ("Vào vùng cấm giờ cấm (restricted zone)", Severity.CRITICAL),
     "journey.signal_lost": ("Mất tín hiệu (signal lost)", Severity.WARNING),
 }
+#: What the journey alerts' values are, for the wall's parameter table.
+JOURNEY_PARAMETERS: dict[str, dict[str, str]] = {
+    "speed_kmh": {"label_vi": "Tốc độ", "label_en": "Speed", "unit": "km/h"},
+    "driving_h": {"label_vi": "Thời gian lái xe", "label_en": "Driving time", "unit": "h"},
+    "silence_s": {"label_vi": "Thời gian mất tín hiệu", "label_en": "Silence", "unit": "s"},
+}
 #: Speeding bands (km/h over the limit at the peak) of the fines that are critical.
 CRITICAL_BANDS = frozenset({"20-35", ">35"})
 
