@@ -33,6 +33,7 @@ from dataclasses import replace
 
 import orjson
 
+from ingest.positions import refusal
 from ingest.validate import PAYLOAD_KEPT_CHARS, Origin
 from ioc.clock import iso_utc
 from ioc.messages import PositionFix, PositionRejection, RejectReason
@@ -118,16 +119,10 @@ class PositionValidator:
         vehicle = fix.vehicle
 
         def refuse(reason: RejectReason, detail: str, parameter: str | None = None) -> None:
+            shown = _payload(origin, fix)
             rejections.append(
-                PositionRejection(
-                    source=origin.source,
-                    reason=reason,
-                    detail=detail if index is None else f"fix {index}: {detail}",
-                    received_ms=origin.received_ms,
-                    vehicle=vehicle,
-                    parameter=parameter,
-                    index=index,
-                    payload=_payload(origin, fix),
+                refusal(
+                    origin, reason, detail, vehicle, parameter=parameter, index=index, payload=shown
                 )
             )
 

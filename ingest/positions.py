@@ -214,17 +214,10 @@ class PositionDecoder:
         """One fix object (already parsed JSON); None when refused (the reason appended)."""
 
         def refuse(reason: RejectReason, detail: str, parameter: str | None = None) -> None:
-            shown = origin.payload[:PAYLOAD_KEPT_CHARS].decode("utf-8", "replace")
+            shown = None if index is None else fix_payload(body)
             rejections.append(
-                PositionRejection(
-                    source=origin.source,
-                    reason=reason,
-                    detail=detail if index is None else f"fix {index}: {detail}",
-                    received_ms=origin.received_ms,
-                    vehicle=vehicle,
-                    parameter=parameter,
-                    index=index,
-                    payload=shown if index is None else fix_payload(body),
+                refusal(
+                    origin, reason, detail, vehicle, parameter=parameter, index=index, payload=shown
                 )
             )
 
@@ -327,14 +320,26 @@ def _switch(body: dict[str, Any], key: str, flags: list[str]) -> bool | None:
 
 
 def refusal(
-    origin: Origin, reason: RejectReason, detail: str, vehicle: str | None = None
+    origin: Origin,
+    reason: RejectReason,
+    detail: str,
+    vehicle: str | None = None,
+    *,
+    parameter: str | None = None,
+    index: int | None = None,
+    payload: str | None = None,
 ) -> PositionRejection:
-    """A refusal of a whole position message (or of an OsmAnd request)."""
+    """A refusal of a position message, an OsmAnd request, or of fix ``index`` of a batch
+    (``payload``: that fix; default the message's beginning)."""
+    if payload is None:
+        payload = origin.payload[:PAYLOAD_KEPT_CHARS].decode("utf-8", "replace")
     return PositionRejection(
         source=origin.source,
         reason=reason,
-        detail=detail,
+        detail=detail if index is None else f"fix {index}: {detail}",
         received_ms=origin.received_ms,
         vehicle=vehicle,
-        payload=origin.payload[:PAYLOAD_KEPT_CHARS].decode("utf-8", "replace"),
+        parameter=parameter,
+        index=index,
+        payload=payload,
     )
