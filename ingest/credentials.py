@@ -170,6 +170,7 @@ def write_broker_files(
     subprocess.run([tool, "-U", str(passwd)], check=True, capture_output=True)
     stations, frames = f"{topic_prefix}/stations", f"{topic_prefix}/cameras/+/frames"
     positions = f"{topic_prefix}/vehicles/+/positions"
+    images = f"{topic_prefix}/vehicles/+/images"
     lines = ["# Generated from the station registry and the accounts file: do not edit."]
     for account in credentials.accounts:
         lines.append(f"\nuser {account.username}")
@@ -178,6 +179,7 @@ def write_broker_files(
                 f"topic read {stations}/+/readings",
                 f"topic read {stations}/+/senml",
                 f"topic read {positions}",
+                f"topic read {images}",
                 f"topic write {topic_prefix}/rejected",
             ]
         elif account.role == CAMERA_FEED:
@@ -187,7 +189,7 @@ def write_broker_files(
         elif account.role == CAMERA_PUBLISHER:
             lines.append(f"topic write {frames}")
         elif account.role == FLEET_PUBLISHER:
-            lines.append(f"topic write {positions}")
+            lines += [f"topic write {positions}", f"topic write {images}"]
         else:
             for station in registry:
                 if station.owner == account.enterprise:

@@ -40,10 +40,10 @@ class MqttStats:
 
 
 def input_filters(config: MqttConfig) -> list[str]:
-    """Reading JSON and SenML topics of stations and vehicles' positions, as shared
-    subscriptions when a group is configured."""
+    """Reading JSON and SenML topics of stations, vehicles' positions and driver images, as
+    shared subscriptions when a group is configured."""
     topics = [f"{config.topic_prefix}/stations/+/{kind}" for kind in ("readings", "senml")]
-    topics.append(f"{config.topic_prefix}/vehicles/+/positions")
+    topics += [f"{config.topic_prefix}/vehicles/+/{kind}" for kind in ("positions", "images")]
     if config.shared_group:
         return [f"$share/{config.shared_group}/{topic}" for topic in topics]
     return topics

@@ -64,13 +64,15 @@ _KNOWN = frozenset(
 AttributeValue = str | int | float | bool
 
 
-def topic_vehicle(topic: str, prefix: str = "ioc/v1") -> tuple[str, RejectReason | None, str]:
-    """``<prefix>/vehicles/{vehicle}/positions`` → (normalised plate, refusal reason, why)."""
-    head = f"{prefix}/vehicles/"
-    if not topic.startswith(head) or not topic.endswith("/positions"):
-        detail = f"topic {topic[:100]!r} is not {head}<plate>/positions"
+def topic_vehicle(
+    topic: str, prefix: str = "ioc/v1", kind: str = "positions"
+) -> tuple[str, RejectReason | None, str]:
+    """``<prefix>/vehicles/{vehicle}/<kind>`` → (normalised plate, refusal reason, why)."""
+    head, tail = f"{prefix}/vehicles/", f"/{kind}"
+    if not topic.startswith(head) or not topic.endswith(tail) or len(topic) <= len(head + tail):
+        detail = f"topic {topic[:100]!r} is not {head}<plate>{tail}"
         return "", RejectReason.MALFORMED, detail
-    sent = topic[len(head) : -len("/positions")]
+    sent = topic[len(head) : -len(tail)]
     try:
         return normalise_plate(sent), None, ""
     except PlateError as error:

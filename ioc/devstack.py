@@ -134,6 +134,13 @@ def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
                 ),
                 "access": config.access.model_copy(update={"database": var / "ioc.sqlite3"}),
                 "cameras": config.cameras.model_copy(update={"snapshot_dir": var / "snapshots"}),
+                "vehicles": config.vehicles.model_copy(
+                    update={
+                        "images": config.vehicles.images.model_copy(
+                            update={"directory": var / "vehicle-images"}
+                        )
+                    }
+                ),
             }
         )
         logins = _ensure_dev_logins(config, registry, var / "dev-logins.txt")

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from alerts.lifecycle import AlertBook
 from analytics.engine import AnalyticsEngine, AnalyticsOutput
 from ingest.decode import decode_reading, decode_senml, parse_json
+from ingest.driver_images import images_topic
 from ingest.rejections import RejectionSink
 from ingest.validate import Origin, ReadingValidator, internal_error, message_rejection
 from ioc.clock import now_ms
@@ -171,9 +172,17 @@ class Pipeline:
         (``internal_error``) only."""
         readings: list[Reading] = []
         rejections: list[Rejection] = []
-        positions = [m for m in messages if _is_positions(m.topic)]
-        if positions:
-            messages = [m for m in messages if not _is_positions(m.topic)]
+        stations: list[RawMessage] = []
+        positions: list[RawMessage] = []
+        images: list[RawMessage] = []
+        for m in messages:
+            topic = m.topic
+            kind = (
+                positions if _is_positions(topic) else images if images_topic(topic) else stations
+            )
+            kind.append(m)
+        messages = stations
+        self.vehicles.take_images(images)
         fixes, refused = self.vehicles.decode(positions)
         for message in messages:
             origin = Origin("mqtt", message.received_ms, message.payload)
@@ -182,7 +191,7 @@ class Pipeline:
             except Exception:
                 log.exception("decoding failed on a message of %s", message.topic)
                 rejections.append(internal_error(origin, _parse_topic(message.topic)[0]))
-        self.stats.messages += len(messages) + len(positions)
+        self.stats.messages += len(messages) + len(positions) + len(images)
         self.stats.batches += 1
         self.accept(readings, rejections, fixes, refused)
 

@@ -21,7 +21,9 @@ import numpy as np
 
 from alerts.lifecycle import AlertBook
 from analytics.journeys import JourneyConfig, JourneyKernel, JourneyOutput
+from analytics.journeys.images import DriverImageRule
 from analytics.journeys.transitions import journey_transitions
+from ingest.driver_images import DriverImageDecoder, DriverImageStore
 from ingest.position_validate import PositionValidator
 from ingest.positions import PositionDecoder, refusal
 from ingest.rejections import RejectionSink
@@ -32,7 +34,7 @@ from ioc.fleet import FleetRegistry
 from ioc.messages import PositionFix, PositionRejection, RawMessage, RejectReason
 from ioc.vehicles_config import VehiclesConfig
 from store.influx import InfluxStore
-from store.position_lines import position_lines
+from store.position_lines import driver_image_line, position_lines
 from web.vehicle_board import VehicleBoard
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,11 @@ class VehiclePipeline:
         self._clock = clock
         self.positions = 0
         self._newest_fix_ms = 0
+        images = config.images
+        self.image_decoder = DriverImageDecoder(images, topic_prefix)
+        self.image_store = DriverImageStore(images.directory, images.keep_days)
+        required = [v.id for v in fleet.vehicles.values() if v.type in images.required_types]
+        self._image_rule = DriverImageRule(required, images.max_gap_s)
 
     @classmethod
     def without_fleet(
@@ -101,6 +108,40 @@ class VehiclePipeline:
                 refused.append(refusal(origin, RejectReason.INTERNAL_ERROR, detail))
         return fixes, refused
 
+    def take_images(self, messages: list[RawMessage]) -> None:
+        """Driver images: kept on disk (durably, before their acknowledgement) with a
+        ``driver_image`` point each; a refused one recorded with its reason. A full disk
+        raises StorageFull: the batch is held, and saving again is harmless."""
+        refused: list[PositionRejection] = []
+        lines, transitions = [], []
+        for message in messages:
+            origin = Origin("mqtt", message.received_ms, message.payload)
+            try:
+                image = self.image_decoder.decode(origin, message.topic, refused)
+            except Exception:
+                log.exception("decoding failed on a message of %s", message.topic)
+                detail = "a bug while processing: the message is kept here"
+                refused.append(refusal(origin, RejectReason.INTERNAL_ERROR, detail))
+                continue
+            if image is None:
+                continue
+            if image.vehicle not in self.fleet.vehicles:
+                detail = f"vehicle {image.vehicle} is not in the registry"
+                refused.append(refusal(origin, RejectReason.UNKNOWN_VEHICLE, detail, image.vehicle))
+                continue
+            try:
+                self.image_store.save(image)
+            except OSError as exc:
+                raise StorageFull(
+                    f"driver image not saved: {exc.strerror}", exc.errno or 0
+                ) from exc
+            lines.append(driver_image_line(image))
+            transitions += self._image_rule.image(image.vehicle, image.ts_ms)
+        self._rejections.handle_positions(refused, lambda v: v in self.fleet.vehicles)
+        self._store.append(lines)
+        if transitions:
+            self._alerts.apply(transitions)
+
     def accept(self, fixes: list[PositionFix], refused: list[PositionRejection]) -> None:
         """Store the fixes (raises StorageFull, having kept nothing), then :meth:`stored`."""
         try:
@@ -124,6 +165,8 @@ class VehiclePipeline:
         if fixes:
             self._newest_fix_ms = max(self._newest_fix_ms, max(f.ts_ms for f in fixes))
         self._board.observe(fixes)
+        for fix in fixes:
+            self._image_rule.seen(fix.vehicle, fix.ts_ms)
         self._apply(self.kernel.process(*self._columns(fixes)))
 
     def tick(self, now_ms: int) -> None:
@@ -134,7 +177,11 @@ class VehiclePipeline:
         history (a gateway's backlog, the simulator catching up) or stopped as a whole is then
         not every vehicle losing its signal at once: a vehicle is silent against the others."""
         newest = self._newest_fix_ms
-        self._apply(self.kernel.tick(now_ms if now_ms - newest <= LIVE_WITHIN_MS else newest))
+        event_now = now_ms if now_ms - newest <= LIVE_WITHIN_MS else newest
+        self._apply(self.kernel.tick(event_now))
+        late = self._image_rule.check(event_now, lambda v: self._board.is_moving(v, event_now))
+        if late:
+            self._alerts.apply(late)
 
     def _columns(self, fixes: list[PositionFix]) -> tuple[np.ndarray, ...]:
         known = [f for f in fixes if f.vehicle in self._index]

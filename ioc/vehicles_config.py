@@ -68,6 +68,31 @@ class OsmAndDeviceConfig(Section):
         return value
 
 
+class DriverImagesConfig(Section):
+    """Driver images (ingest.driver_images): what is taken, where it is kept, how long."""
+
+    directory: Path = Field(Path("var/vehicle-images"), description="Where images are kept.")
+    keep_days: int = Field(
+        92, ge=1, le=3_650, description="Images are kept this long (the law: >= 3 months)."
+    )
+    min_width: int = Field(640, ge=1, le=10_000, description="Narrowest image taken (px).")
+    min_height: int = Field(480, ge=1, le=10_000, description="Lowest image taken (px).")
+    max_message_bytes: int = Field(
+        2 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Largest image message."
+    )
+    required_types: list[str] = Field(
+        default_factory=lambda: ["bus", "coach", "tractor"],
+        description="Vehicle types that must send images (passenger >= 8 seats, tractors).",
+    )
+    max_gap_s: float = Field(
+        900.0,
+        gt=0,
+        le=86_400,
+        description="A vehicle of those types moving this long without an image is a "
+        "violation (`journey.no_driver_image`).",
+    )
+
+
 class VehiclesConfig(Section):
     fleet: Path | None = Field(
         None,
@@ -130,6 +155,9 @@ class VehiclesConfig(Section):
         "(the fix is flagged `attributes_truncated`).",
     )
     area: AreaConfig = Field(default_factory=AreaConfig, description="Expected area.")
+    images: DriverImagesConfig = Field(
+        default_factory=DriverImagesConfig, description="Driver images: checks and keeping."
+    )
     osmand_speed_unit: SpeedUnit = Field(
         "kn",
         description="Unit of `speed` in OsmAnd query and form requests, unless the device "

@@ -21,10 +21,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import orjson
 
 from ioc.messages import PositionFix, PositionRejection
+
+if TYPE_CHECKING:
+    from ingest.driver_images import DriverImage
 from store.lines import _string, _tag
 
 FLAG_GPS_JUMP = "gps_jump"
@@ -61,6 +65,16 @@ def _json(attributes: dict[str, object]) -> str:
         return orjson.dumps(attributes).decode()
     except TypeError:  # a lone surrogate (JSON may carry "\udcff"), an int beyond 64 bits
         return json.dumps(attributes)
+
+
+def driver_image_line(image: DriverImage) -> str:
+    """A kept driver image as a ``driver_image`` point (the file is named by its time)."""
+    fields = f"width={image.width}i,height={image.height}i,bytes={len(image.jpeg)}i"
+    if image.driver is not None:
+        fields += f',driver="{_string(image.driver)}"'
+    if image.lat is not None and image.lon is not None:
+        fields += f",lat={image.lat!r},lon={image.lon!r}"
+    return f"driver_image,vehicle={_tag(image.vehicle)} {fields} {image.ts_ms}"
 
 
 def position_lines(fixes: Iterable[PositionFix]) -> list[str]:

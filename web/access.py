@@ -122,6 +122,8 @@ ROUTE_ACCESS: dict[tuple[str, str], Can] = {
     ("GET", "/api/v1/portal/stations"): Can.PORTAL,
     ("GET", "/api/v1/vehicles"): Can.READ,
     ("GET", "/api/v1/vehicles/{id}/track"): Can.READ,
+    ("GET", "/api/v1/vehicles/{id}/images"): Can.READ,
+    ("GET", "/api/v1/vehicles/{id}/images/{name}"): Can.READ,
     # Trackers and phone apps (OsmAnd protocol) have no login: a device secret in the URL.
     ("GET", "/api/v1/osmand"): Can.PUBLIC,
     ("POST", "/api/v1/osmand"): Can.PUBLIC,

@@ -90,6 +90,10 @@ class VehicleBoard:
             "violations_today": self._violations_today if day == self._violations_day else 0,
         }
 
+    def is_moving(self, vehicle: str, now_ms: int) -> bool:
+        latest = self._latest.get(vehicle)
+        return latest is not None and self._state(vehicle, latest, now_ms) in (MOVING, VIOLATING)
+
     def _state(self, vehicle: str, latest: _Latest, now_ms: int) -> str:
         if now_ms - latest.ts_ms > self._offline_after_ms:
             return OFFLINE

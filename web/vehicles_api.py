@@ -59,15 +59,6 @@ class VehicleList(Answer):
     counts: VehicleCounts
 
 
-class TrackQuery(Query):
-    date: str | None = Field(
-        None,
-        pattern=r"^\d{4}-\d{2}-\d{2}$",
-        description="Local day (Asia/Ho_Chi_Minh), YYYY-MM-DD; default today.",
-    )
-    format: Literal["geojson", "gpx"] = "geojson"
-
-
 class TrackAnswer(Answer):
     """A GeoJSON FeatureCollection with one LineString of the day's fixes (none: empty)."""
 
@@ -77,6 +68,28 @@ class TrackAnswer(Answer):
 
 class Accepted(Answer):
     accepted: int
+
+
+class DayQuery(Query):
+    date: str | None = Field(
+        None,
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description="Local day (Asia/Ho_Chi_Minh), YYYY-MM-DD; default today.",
+    )
+
+
+class TrackQuery(DayQuery):
+    format: Literal["geojson", "gpx"] = "geojson"
+
+
+class DriverImageAnswer(Answer):
+    time: str = Field(json_schema_extra={"format": "date-time"})
+    url: str
+
+
+class DriverImageList(Answer):
+    vehicle: str
+    images: list[DriverImageAnswer]
 
 
 def add_vehicle_routes(app: web.Application) -> None:
@@ -109,16 +122,7 @@ async def vehicle_track(request: web.Request, id: str, query: TrackQuery) -> web
 
     GeoJSON (a LineString with `times` and `speeds` in its properties) or GPX 1.1; fixes
     flagged as GPS jumps are left out."""
-    fleet = request.app[appkeys.PIPELINE].vehicles.fleet
-    if id not in fleet.vehicles:
-        raise error_answer(web.HTTPNotFound, f"no vehicle {id!r}")
-    try:
-        day = date.fromisoformat(query.date) if query.date else datetime.now(LOCAL_TZ).date()
-    except ValueError:
-        raise error_answer(web.HTTPBadRequest, f"`date` {query.date!r} is no date") from None
-    start = datetime(day.year, day.month, day.day, tzinfo=LOCAL_TZ)
-    start_ms = int(start.timestamp() * 1000)
-    end_ms = int((start + timedelta(days=1)).timestamp() * 1000)
+    day, start_ms, end_ms = _vehicle_day(request, id, query)
     rows = await query_store(
         request,
         f"SELECT lat, lon, speed, gps_jump FROM position WHERE vehicle = '{id}' "
@@ -128,6 +132,48 @@ async def vehicle_track(request: web.Request, id: str, query: TrackQuery) -> web
     if query.format == "gpx":
         return web.Response(text=_gpx(id, fixes), content_type=GPX)
     return respond(_geojson(id, day, fixes), kind=TrackAnswer)
+
+
+def _vehicle_day(request: web.Request, vehicle: str, query: DayQuery) -> tuple[date, int, int]:
+    """The local day asked for a registered vehicle: (day, start ms, end ms); 404, 400."""
+    if vehicle not in request.app[appkeys.PIPELINE].vehicles.fleet.vehicles:
+        raise error_answer(web.HTTPNotFound, f"no vehicle {vehicle!r}")
+    try:
+        day = date.fromisoformat(query.date) if query.date else datetime.now(LOCAL_TZ).date()
+    except ValueError:
+        raise error_answer(web.HTTPBadRequest, f"`date` {query.date!r} is no date") from None
+    start = datetime(day.year, day.month, day.day, tzinfo=LOCAL_TZ)
+    end = start + timedelta(days=1)
+    return day, int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+
+
+@api.get("/api/v1/vehicles/{id}/images", tag="vehicles", errors=(404,))
+async def driver_images(request: web.Request, id: str, query: DayQuery) -> DriverImageList:
+    """A vehicle's driver images of one local day
+
+    Oldest first; each `url` gives the JPEG. Kept `vehicles.images.keep_days` (92)."""
+    _, start_ms, end_ms = _vehicle_day(request, id, query)
+    store = request.app[appkeys.PIPELINE].vehicles.image_store
+    times = store.names(id, start_ms, end_ms)
+    images = [
+        DriverImageAnswer(time=iso_utc(t) or "", url=f"/api/v1/vehicles/{id}/images/{t}.jpg")
+        for t in times
+    ]
+    return DriverImageList(vehicle=id, images=images)
+
+
+@api.get(
+    "/api/v1/vehicles/{id}/images/{name}",
+    tag="vehicles",
+    errors=(404,),
+    answer_media={"image/jpeg": {"type": "string", "contentMediaType": "image/jpeg"}},
+)
+async def driver_image(request: web.Request, id: str, name: str) -> web.StreamResponse:
+    """One driver image (`<ms>.jpg`)"""
+    path = request.app[appkeys.PIPELINE].vehicles.image_store.path(id, name)
+    if path is None:
+        raise error_answer(web.HTTPNotFound, "no such image")
+    return web.FileResponse(path)
 
 
 def _geojson(vehicle: str, day: date, fixes: list[dict[str, Any]]) -> TrackAnswer:

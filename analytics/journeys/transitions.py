@@ -24,12 +24,14 @@ JOURNEY_RULES: dict[str, tuple[str, Severity]] = {
     "journey.weekly_driving": ("Lái xe quá 48 giờ/tuần (weekly driving)", Severity.CRITICAL),
     "journey.zone_forbidden": ("Vào vùng cấm giờ cấm (restricted zone)", Severity.CRITICAL),
     "journey.signal_lost": ("Mất tín hiệu (signal lost)", Severity.WARNING),
+    "journey.no_driver_image": ("Không gửi ảnh lái xe (no driver image)", Severity.WARNING),
 }
 #: What the journey alerts' values are, for the wall's parameter table.
 JOURNEY_PARAMETERS: dict[str, dict[str, str]] = {
     "speed_kmh": {"label_vi": "Tốc độ", "label_en": "Speed", "unit": "km/h"},
     "driving_h": {"label_vi": "Thời gian lái xe", "label_en": "Driving time", "unit": "h"},
     "silence_s": {"label_vi": "Thời gian mất tín hiệu", "label_en": "Silence", "unit": "s"},
+    "image_gap_s": {"label_vi": "Không có ảnh lái xe", "label_en": "No driver image", "unit": "s"},
 }
 #: Speeding bands (km/h over the limit at the peak) of the fines that are critical.
 CRITICAL_BANDS = frozenset({"20-35", ">35"})

@@ -28,6 +28,9 @@ class FleetConfig(Section):
     )
     gps_noise_m: float = Field(3.0, ge=0, le=50, description="GPS noise (σ, metres).")
     episodes: bool = Field(True, description="Script the ground-truth episodes.")
+    image_every_s: float = Field(
+        240.0, ge=0, le=3600, description="A driver image this often while moving; 0 = none."
+    )
 
     @model_validator(mode="after")
     def _cadences(self) -> FleetConfig:

@@ -8,6 +8,8 @@ client, QoS 1, chunks of ``PUBLISH_CHUNK`` publishes awaited together.
 from __future__ import annotations
 
 import asyncio
+import base64
+import io
 import json
 import logging
 import random
@@ -16,12 +18,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import aiomqtt
+from PIL import Image, ImageDraw
 
 from ioc.config import MqttConfig
 from simulators.fleet.config import FleetConfig
 from simulators.fleet.engine import FixBatch, FleetSimulator
 from simulators.fleet.registry import Vehicle
 from simulators.runner import PUBLISH_CHUNK
+
+IMAGE_TYPES = frozenset({"bus", "coach", "tractor"})  # passenger >= 8 seats, tractor units
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +57,50 @@ def _objects(
         }
         for i in rows
     ]
+
+
+class DriverCameras:
+    """The in-cab cameras of the vehicles that must have one (buses, coaches, tractors): a
+    JPEG of 640×480 every ``every_s`` of event time while the vehicle moves (Decree 10/2020:
+    one every 3-5 minutes). One picture per vehicle type, drawn once."""
+
+    def __init__(self, every_s: float) -> None:
+        self._every_ms = int(every_s * 1000)
+        self._next_ms: dict[int, int] = {}
+        self._pictures: dict[str, str] = {}
+
+    def images(
+        self, batch: FixBatch, vehicles: Sequence[Vehicle], topic_prefix: str
+    ) -> list[tuple[str, bytes]]:
+        if self._every_ms <= 0:
+            return []
+        out = []
+        moving = (batch.speed > 5) & (batch.batch < 0)
+        for i in moving.nonzero()[0].tolist():
+            v, ts = int(batch.vehicle[i]), int(batch.ts_ms[i])
+            vehicle = vehicles[v]
+            if vehicle.type not in IMAGE_TYPES or ts < self._next_ms.get(v, 0):
+                continue
+            self._next_ms[v] = ts + self._every_ms
+            body = {
+                "ts": ts,
+                "jpeg": self._picture(vehicle.type),
+                "driver": vehicle.driver,
+                "lat": float(batch.lat[i]),
+                "lon": float(batch.lon[i]),
+            }
+            topic = f"{topic_prefix}/vehicles/{vehicle.id}/images"
+            out.append((topic, json.dumps(body, separators=(",", ":")).encode()))
+        return out
+
+    def _picture(self, vehicle_type: str) -> str:
+        if vehicle_type not in self._pictures:
+            picture = Image.new("RGB", (640, 480), (38, 50, 64))
+            ImageDraw.Draw(picture).text((24, 24), f"IOC fleet simulator: {vehicle_type}")
+            out = io.BytesIO()
+            picture.save(out, "JPEG", quality=60)
+            self._pictures[vehicle_type] = base64.b64encode(out.getvalue()).decode()
+        return self._pictures[vehicle_type]
 
 
 def fix_payloads(
@@ -92,6 +141,7 @@ async def publish_fleet(
     sim = simulator or FleetSimulator(config)
     start = int(time.time() * 1000) - config.history_s * 1000 if start_ms is None else start_ms
     step = config.moving_interval_s / config.speedup
+    cameras = DriverCameras(config.image_every_s)
     async with aiomqtt.Client(
         mqtt.host,
         mqtt.port,
@@ -108,6 +158,7 @@ async def publish_fleet(
             if len(batch):
                 await asyncio.sleep(max(0.0, int(batch.ts_ms.max()) / 1000 - time.time()))
             items = fix_payloads(batch, sim.vehicles, mqtt.topic_prefix)
+            items += cameras.images(batch, sim.vehicles, mqtt.topic_prefix)
             for first in range(0, len(items), PUBLISH_CHUNK):
                 chunk = items[first : first + PUBLISH_CHUNK]
                 await asyncio.gather(*(client.publish(t, p, qos=1) for t, p in chunk))

@@ -141,6 +141,10 @@ EXPECTED: dict[tuple[str, str], Row] = {
     # vehicles: the wall's people read them; trackers send without a login (device secret)
     ("GET", "/api/v1/vehicles"): Row(STAFF, "/api/v1/vehicles"),
     ("GET", "/api/v1/vehicles/{id}/track"): Row(STAFF, f"/api/v1/vehicles/{NO_SUCH}/track"),
+    ("GET", "/api/v1/vehicles/{id}/images"): Row(STAFF, f"/api/v1/vehicles/{NO_SUCH}/images"),
+    ("GET", "/api/v1/vehicles/{id}/images/{name}"): Row(
+        STAFF, f"/api/v1/vehicles/{NO_SUCH}/images/1.jpg"
+    ),
     ("GET", "/api/v1/osmand"): Row(EVERYONE, "/api/v1/osmand"),
     ("POST", "/api/v1/osmand"): Row(EVERYONE, "/api/v1/osmand", {}),
     ("GET", "/api/v1/portal/alerts"): Row(PORTAL, "/api/v1/portal/alerts"),

@@ -5,6 +5,8 @@ refused with its reason and recorded, and the day's track comes back as GeoJSON 
 from __future__ import annotations
 
 import asyncio
+import base64
+import io
 import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -15,6 +17,7 @@ import aiohttp
 import aiomqtt
 import pytest
 import yaml
+from PIL import Image
 
 from ioc import appkeys
 from ioc.accounts import Role
@@ -44,7 +47,11 @@ def config(config: IocConfig, tmp_path: Path) -> IocConfig:
     }
     path = tmp_path / "fleet.yaml"
     path.write_text(yaml.safe_dump(fleet, allow_unicode=True), encoding="utf-8")
-    vehicles = {"fleet": str(path), "osmand_devices": {"TRK-1": {"vehicle": OTHER}}}
+    vehicles = {
+        "fleet": str(path),
+        "osmand_devices": {"TRK-1": {"vehicle": OTHER}},
+        "images": {"directory": str(tmp_path / "vehicle-images")},
+    }
     return config.model_copy(update={"vehicles": config.vehicles.model_validate(vehicles)})
 
 
@@ -170,3 +177,36 @@ async def test_the_track_of_the_day_as_geojson_and_gpx(service: RunningService) 
     assert line["geometry"]["coordinates"][0] == [fixes[0]["lon"], fixes[0]["lat"]]
     assert line["properties"]["speeds"] == [40, 42, 44]
     assert gpx.count("<trkpt") == 3
+
+
+async def test_a_driver_image_is_kept_and_served(service: RunningService) -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (640, 480), (40, 80, 120)).save(out, "JPEG")
+    jpeg, ts = out.getvalue(), int(time.time() * 1000)
+    body = {"ts": ts, "jpeg": base64.b64encode(jpeg).decode(), "driver": "790123456789"}
+    topic = f"{service.config.mqtt.topic_prefix}/vehicles/{OTHER}/images"
+    async with aiomqtt.Client("127.0.0.1", service.config.mqtt.port) as client:
+        await client.publish(topic, json.dumps(body), qos=1)
+        await client.publish(topic, json.dumps({"jpeg": "bm90IGEganBlZw=="}), qos=1)
+    async with service.http(Role.VIEWER) as http:
+
+        async def listed() -> list[dict[str, Any]]:
+            async with http.get(f"{service.url}/api/v1/vehicles/{OTHER}/images") as response:
+                images: list[dict[str, Any]] = (await response.json())["images"]
+                return images
+
+        found = await eventually(listed)
+        assert isinstance(found, list) and [i["url"] for i in found] == [
+            f"/api/v1/vehicles/{OTHER}/images/{ts}.jpg"
+        ]
+        async with http.get(service.url + found[0]["url"]) as response:
+            assert response.content_type == "image/jpeg"
+            assert await response.read() == jpeg
+
+    async def refused() -> bool:
+        rows = await service.app[appkeys.STORE].query(
+            "SELECT * FROM rejected WHERE parameter = 'jpeg'"
+        )
+        return any("not a JPEG" in r["detail"] for r in rows)
+
+    assert await eventually(refused)

@@ -81,6 +81,7 @@ def test_broker_acls_follow_roles_and_ownership(tmp_path: Path) -> None:
         "topic read ioc/v1/stations/+/readings",
         "topic read ioc/v1/stations/+/senml",
         "topic read ioc/v1/vehicles/+/positions",
+        "topic read ioc/v1/vehicles/+/images",
         "topic write ioc/v1/rejected",
     }
     assert blocks["ioc-cameras"] == {"topic read ioc/v1/cameras/+/frames"}
@@ -89,7 +90,10 @@ def test_broker_acls_follow_roles_and_ownership(tmp_path: Path) -> None:
         "topic write ioc/v1/stations/+/senml",
     }
     assert blocks["ioc-camera-publisher"] == {"topic write ioc/v1/cameras/+/frames"}
-    assert blocks["ioc-fleet-publisher"] == {"topic write ioc/v1/vehicles/+/positions"}
+    assert blocks["ioc-fleet-publisher"] == {
+        "topic write ioc/v1/vehicles/+/positions",
+        "topic write ioc/v1/vehicles/+/images",
+    }
     assert blocks["ENT-A"] == {
         "topic write ioc/v1/stations/STK-1/readings",
         "topic write ioc/v1/stations/STK-1/senml",

@@ -3,6 +3,7 @@ per backlog) and the registry file (companies, vehicles, drivers, zones)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from datetime import datetime, timedelta, timezone
@@ -19,6 +20,7 @@ from simulators.fleet import (
     positions_topic,
     write_registry,
 )
+from simulators.fleet.publisher import IMAGE_TYPES, DriverCameras
 
 ICT = timezone(timedelta(hours=7))
 START = int(datetime(2026, 12, 1, 9, tzinfo=ICT).timestamp() * 1000)
@@ -123,3 +125,19 @@ def test_scripted_vehicles_can_be_switched_off() -> None:
     assert not [g for g in sim.ground_truth if g.kind not in ("zone_intrusion", "zone_crossing")]
     assert not sim.ground_truth
     assert np.all(fixes.speed <= fixes.limit_kmh + 4)
+
+
+def test_buses_coaches_and_tractors_send_a_driver_image_every_few_minutes() -> None:
+    simulator = FleetSimulator(FleetConfig(vehicles=40, seed=7))
+    cameras = DriverCameras(240)
+    start = 1_796_450_000_000  # mid-morning in Vietnam
+    sent: dict[str, list[int]] = {}
+    for batch in simulator.run(start, 1800):
+        for topic, payload in cameras.images(batch, simulator.vehicles, "ioc/v1"):
+            body = json.loads(payload)
+            sent.setdefault(topic.split("/")[3], []).append(body["ts"])
+            assert body["jpeg"] and body["driver"]
+    types = {v.id: v.type for v in simulator.vehicles}
+    assert sent and {types[plate] for plate in sent} <= IMAGE_TYPES
+    for times in sent.values():
+        assert all(b - a >= 240_000 for a, b in itertools.pairwise(times))
