@@ -18,11 +18,13 @@ import aiomqtt
 import pytest
 import yaml
 from PIL import Image
+from playwright.async_api import Browser, expect
 
 from ioc import appkeys
 from ioc.accounts import Role
 from ioc.config import IocConfig
-from tests.integration.conftest import RunningService, eventually
+from tests.integration.conftest import ARTIFACTS, RunningService, eventually
+from tests.integration.test_wall_browser import open_wall
 from web.access import SESSION_COOKIE
 
 PLATE = "49C12345"
@@ -210,3 +212,32 @@ async def test_a_driver_image_is_kept_and_served(service: RunningService) -> Non
         return any("not a JPEG" in r["detail"] for r in rows)
 
     assert await eventually(refused)
+
+
+async def test_the_wall_shows_a_violating_vehicle_and_its_driver_image(
+    service: RunningService, browser: Browser
+) -> None:
+    """In Chromium: the speeding truck is in the violation ticker; a click opens its panel
+    with today's driver image."""
+    out = io.BytesIO()
+    Image.new("RGB", (640, 480), (200, 120, 40)).save(out, "JPEG")
+    now = int(time.time() * 1000)
+    image = {"ts": now - 150_000, "jpeg": base64.b64encode(out.getvalue()).decode()}
+    page = await open_wall(browser, service, "/wall?lang=en", Role.VIEWER)
+    async with aiomqtt.Client("127.0.0.1", service.config.mqtt.port) as client:
+        topic = f"{service.config.mqtt.topic_prefix}/vehicles/{PLATE}/images"
+        await client.publish(topic, json.dumps(image), qos=1)
+        speeds = [50, 80, 82, 85, 84, 50, 45]
+        fixes = track(now - 120_000, speeds)
+        await client.publish(positions_topic(service, PLATE), json.dumps(fixes), qos=1)
+    entry = page.get_by_test_id("vehicle-violation").first
+    await expect(entry).to_contain_text("49C-123.45")
+    await expect(entry).to_contain_text("85 / 60 km/h")
+    await entry.click()
+    await expect(page.get_by_test_id("vehicle-panel-plate")).to_have_text("49C-123.45")
+    picture = page.get_by_test_id("vehicle-driver-image")
+    await expect(picture).to_be_visible()
+    await expect(picture).to_have_attribute(
+        "src", f"/api/v1/vehicles/{PLATE}/images/{image['ts']}.jpg"
+    )
+    await page.screenshot(path=str(ARTIFACTS / "wall-vehicle-driver-image.png"))

@@ -106,9 +106,13 @@ export function createVehiclePanel({ root, layer, t, formatNumber, formatTime, f
   const playSpeed = el('span', { class: 'vp-play-speed mono muted' });
   const controls = el('div', { class: 'vp-playback', 'data-testid': 'vehicle-playback' },
     el('div', { class: 'vp-playback-row' }, playButton, rates, playTime, playSpeed), slider);
+  const driverImage = el('img', { class: 'vp-driver-image', alt: '', 'data-testid': 'vehicle-driver-image' });
+  const driverCaption = el('figcaption', { class: 'muted' });
+  const driver = el('figure', { class: 'vp-driver', hidden: true }, driverImage, driverCaption);
   root.replaceChildren(
     el('div', { class: 'vp-head' }, dot, plate, closeButton),
     facts,
+    driver,
     el('section', { class: 'vp-track' }, trackTitle, trackMessage, trackSummary, controls),
   );
   root.hidden = true;
@@ -183,6 +187,24 @@ export function createVehiclePanel({ root, layer, t, formatNumber, formatTime, f
     }
     if (trackState !== 'ready') console.warn('[wall] track of', id, trackState, trackError);
     renderTrack();
+  }
+
+  // ----- the latest driver image of the day (GET /api/v1/vehicles/{id}/images)
+  async function loadDriverImage(id) {
+    driver.hidden = true;
+    let images = [];
+    try {
+      const url = `/api/v1/vehicles/${encodeURIComponent(id)}/images?date=${todayLocal()}`;
+      const response = await fetch(url, { cache: 'no-store' });
+      if (response.ok) images = (await response.json()).images || [];
+    } catch (_) {
+      images = [];
+    }
+    const latest = images[images.length - 1];
+    if (id !== vehicleId || !latest) return;
+    driverImage.src = latest.url;
+    setText(driverCaption, t('vehDriverImage', formatTime(Date.parse(latest.time))));
+    driver.hidden = false;
   }
 
   function span() {
@@ -330,6 +352,7 @@ export function createVehiclePanel({ root, layer, t, formatNumber, formatTime, f
       root.hidden = false;
       renderFacts();
       loadTrack(vehicleId);
+      loadDriverImage(vehicleId);
     },
 
     close() {
