@@ -56,6 +56,7 @@ from ioc.pipeline import Pipeline
 from ioc.registry import StationRegistry, read_registry_document
 from ioc.vehicle_pipeline import VehiclePipeline
 from ioc.warmup import warm_up
+from store.forwarding import PositionForwarder
 from store.influx import InfluxStore
 from web.access import ACCOUNTS, AUDIT, access_control, add_security_headers
 from web.alerts_api import add_alert_routes
@@ -264,6 +265,8 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
         config.ingest.reject_log_interval_s,
         is_station=lambda station_id: registry.get(station_id) is not None,
     )
+    forwarding = aiohttp.ClientSession()
+    forwarders = [PositionForwarder(target, forwarding) for target in config.vehicles.forward]
     vehicles = VehiclePipeline(
         fleet=fleet,
         config=config.vehicles,
@@ -274,6 +277,7 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
         alerts=alerts,
         board=vehicle_board,
         clock=now_ms,
+        forwarders=forwarders,
     )
     pipeline = Pipeline(
         registry=registry,
@@ -334,10 +338,14 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
             vehicles.tick(now_ms())
 
     async with (
+        forwarding,
         _background(process(), "pipeline"),
         _background(analytics_ticks(), "analytics-ticks"),
         _background(mqtt.run(), "mqtt"),
+        contextlib.AsyncExitStack() as forwarding_tasks,
     ):
+        for n, forwarder in enumerate(forwarders):
+            await forwarding_tasks.enter_async_context(_background(forwarder.run(), f"forward-{n}"))
         await warm_up(engine, store, registry, alerts, config.analytics.warmup_hours)
         warmed_up.set()
         yield

@@ -15,7 +15,8 @@ are no duplicates when they come again) and the caller holds or refuses the inpu
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -33,6 +34,7 @@ from ioc.errors import StorageFull
 from ioc.fleet import FleetRegistry
 from ioc.messages import PositionFix, PositionRejection, RawMessage, RejectReason
 from ioc.vehicles_config import VehiclesConfig
+from store.forwarding import PositionForwarder
 from store.influx import InfluxStore
 from store.position_lines import driver_image_line, position_lines
 from web.vehicle_board import VehicleBoard
@@ -54,6 +56,7 @@ class VehiclePipeline:
         alerts: AlertBook,
         board: VehicleBoard,
         clock: Callable[[], int],
+        forwarders: Sequence[PositionForwarder] = (),
     ) -> None:
         self.fleet = fleet
         self.decoder = PositionDecoder(config, topic_prefix)
@@ -65,6 +68,7 @@ class VehiclePipeline:
         self._alerts = alerts
         self._board = board
         self._clock = clock
+        self.forwarders = list(forwarders)
         self.positions = 0
         self._newest_fix_ms = 0
         images = config.images
@@ -165,6 +169,8 @@ class VehiclePipeline:
         if fixes:
             self._newest_fix_ms = max(self._newest_fix_ms, max(f.ts_ms for f in fixes))
         self._board.observe(fixes)
+        for forwarder in self.forwarders:
+            forwarder.offer(fixes, time.monotonic())
         for fix in fixes:
             self._image_rule.seen(fix.vehicle, fix.ts_ms)
         self._apply(self.kernel.process(*self._columns(fixes)))

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AnyHttpUrl, Field, field_validator, model_validator
 
 from ingest.plates import PlateError, normalise_plate
 from ioc.section import Section
@@ -93,6 +93,27 @@ class DriverImagesConfig(Section):
     )
 
 
+class ForwardTarget(Section):
+    """Where accepted positions are forwarded (store.forwarding), within 2 minutes."""
+
+    url: AnyHttpUrl = Field(description="Receives POSTed JSON batches of positions.")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Sent with each POST (e.g. an Authorization token)."
+    )
+    every_s: float = Field(
+        30.0, gt=0, le=120, description="Seconds between two sends (the law: within 2 min)."
+    )
+    batch_max: int = Field(5_000, ge=1, le=100_000, description="Positions per POST at most.")
+    queue_max: int = Field(
+        200_000,
+        ge=100,
+        le=10_000_000,
+        description="Positions kept while the target is away; beyond, the oldest are dropped "
+        "(counted in health).",
+    )
+    timeout_s: float = Field(10.0, gt=0, le=120, description="A POST's time limit.")
+
+
 class VehiclesConfig(Section):
     fleet: Path | None = Field(
         None,
@@ -155,6 +176,10 @@ class VehiclesConfig(Section):
         "(the fix is flagged `attributes_truncated`).",
     )
     area: AreaConfig = Field(default_factory=AreaConfig, description="Expected area.")
+    forward: list[ForwardTarget] = Field(
+        default_factory=list,
+        description="Forward accepted positions to these systems (e.g. the national one).",
+    )
     images: DriverImagesConfig = Field(
         default_factory=DriverImagesConfig, description="Driver images: checks and keeping."
     )

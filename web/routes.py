@@ -154,6 +154,10 @@ class Health(Answer):
     wall: dict[str, Any]
     webhooks: dict[str, Any]
     email: dict[str, Any]
+    forwarding: list[dict[str, Any]] = Field(
+        description="Per `vehicles.forward` target: forwarded, failed POSTs, dropped, queued, "
+        "and how long the oldest waiting position has waited (s)."
+    )
 
 
 def add_routes(app: web.Application) -> None:
@@ -322,6 +326,10 @@ async def health(request: web.Request) -> Health:
             "wall": vars_of(app[appkeys.BROADCASTER].stats),
             "webhooks": vars_of(app[appkeys.NOTIFIER].stats),
             "email": vars_of(app[EMAIL_NOTIFIER].stats),
+            "forwarding": [
+                {"url": str(f.target.url), **vars_of(f.stats)}
+                for f in app[appkeys.PIPELINE].vehicles.forwarders
+            ],
         }
     )
 
