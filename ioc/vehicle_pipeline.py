@@ -5,7 +5,8 @@
         → store (measurement ``position``, durable before the MQTT acknowledgement) and the
           dead-letter store (``rejected``, tag ``vehicle``)
         → analytics.journeys (trips, speeding, driving time, lost signal, zones: numpy over
-          the batch, state per vehicle) → alerts.lifecycle (the same alert book)
+          the batch, state per vehicle) → alerts.lifecycle (the same alert book) and the
+          journey journal (store.journey_book: trips, stops, violations for a year)
         → web.vehicle_board → the wall (one ``vehicles`` frame a second)
 
 A full spool refuses a batch whole, as for stations: the validator forgets its fixes (they
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 
@@ -38,6 +40,13 @@ from web.vehicle_board import VehicleBoard
 log = logging.getLogger(__name__)
 
 
+class JourneyJournal(Protocol):
+    """Where the kernel's trips, stops and violations are kept (store.journey_book): one
+    transaction per call, never raising."""
+
+    def record(self, out: JourneyOutput) -> None: ...
+
+
 class VehiclePipeline:
     def __init__(
         self,
@@ -51,6 +60,7 @@ class VehiclePipeline:
         alerts: AlertBook,
         board: VehicleBoard,
         clock: Callable[[], int],
+        journal: JourneyJournal | None = None,
     ) -> None:
         self.fleet = fleet
         self.decoder = PositionDecoder(config, topic_prefix)
@@ -62,6 +72,7 @@ class VehiclePipeline:
         self._alerts = alerts
         self._board = board
         self._clock = clock
+        self._journal = journal
         self.positions = 0
 
     @classmethod
@@ -141,6 +152,8 @@ class VehiclePipeline:
         return vehicle, t_ms, lat, lon, speed, ignition, jump
 
     def _apply(self, out: JourneyOutput) -> None:
+        if self._journal is not None:
+            self._journal.record(out)
         transitions = journey_transitions(out)
         if not transitions:
             return
