@@ -76,7 +76,7 @@ class PasswordChange(Body):
 
 class NewUser(Body):
     username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")
-    role: Role
+    role: Role = Field(strict=False)  # JSON text: a strict enum would take only a Role
     password: str = Password
     enterprise: str | None = Field(
         None, description="A known enterprise id, or a transport company id (fleet registry)."
@@ -87,7 +87,7 @@ class NewUser(Body):
 class UserChange(Body):
     """Every field is optional: an empty body changes nothing."""
 
-    role: Role | None = None
+    role: Role | None = Field(None, strict=False)
     enterprise: str | None = None
     display_name: str | None = Field(None, max_length=200)
     disabled: bool | None = None
