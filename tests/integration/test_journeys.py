@@ -290,6 +290,14 @@ async def test_the_portal_shows_a_company_its_fleet_in_vietnamese_and_english(
     assert href is not None
     status, text, kind = await get(service, href, headers)
     assert status == 200 and kind == "text/csv" and PLATE_A in text and PLATE_B not in text
+    # The station sections' routes still answer a company (no stations: empty).
+    for path in (
+        "/api/v1/portal/stations",
+        "/api/v1/portal/alerts",
+        "/api/v1/portal/reports/monthly",
+    ):
+        status, _, _ = await get(service, path, headers)
+        assert status == 200, path
     await context.close()
 
 
