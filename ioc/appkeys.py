@@ -19,6 +19,7 @@ from ioc.live_config import LiveConfiguration
 from ioc.pipeline import Pipeline
 from ioc.registry import StationRegistry
 from store.influx import InfluxStore
+from store.journey_book import JourneyBook
 from web.broadcast import Broadcaster
 from web.station_board import StationBoard
 from web.vehicle_board import VehicleBoard
@@ -40,3 +41,4 @@ LIVE_CONFIG = web.AppKey("live_config", LiveConfiguration)
 NOTIFIER = web.AppKey("notifier", WebhookNotifier)
 CAMERAS = web.AppKey("cameras", CameraFeed)
 SNAPSHOTS = web.AppKey("snapshots", SnapshotStore)
+JOURNEYS = web.AppKey("journeys", JourneyBook)

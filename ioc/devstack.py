@@ -6,8 +6,9 @@ An external broker or database is used instead of the private one when the confi
 a host other than this machine, or the environment sets ``IOC_MQTT__HOST`` /
 ``IOC_INFLUX__URL``.
 
-The wall and the console require a login: demo accounts (admin, officer, operator, viewer and
-one per enterprise) are made once, with their passwords in ``./var/dev-logins.txt``.
+The wall and the console require a login: demo accounts (admin, officer, operator, viewer,
+one per enterprise and one per transport company: vt-01 ...) are made once, with their
+passwords in ``./var/dev-logins.txt``.
 
 The private broker requires a login: accounts are made once in ``./var/credentials.yaml``
 (the service's two subscribers, the two simulators, one per enterprise; accounts added since
@@ -136,13 +137,16 @@ def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
                 "cameras": config.cameras.model_copy(update={"snapshot_dir": var / "snapshots"}),
                 "vehicles": config.vehicles.model_copy(
                     update={
+                        "journeys_database": str(var / "journeys.sqlite3"),
                         "images": config.vehicles.images.model_copy(
                             update={"directory": var / "vehicle-images"}
-                        )
+                        ),
                     }
                 ),
             }
         )
+        if simulators and config.simulator.vehicles:
+            config = _with_simulated_fleet(config, var)
         logins = _ensure_dev_logins(config, registry, var / "dev-logins.txt")
         if simulators:
             _warn_if_simulated_stations_unknown(config, registry)
@@ -156,7 +160,6 @@ def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
             simulator = subprocess.Popen(command, env=env, start_new_session=True)
             stack.callback(_stop_process, simulator)
             if config.simulator.vehicles:
-                config = _with_simulated_fleet(config, var)
                 _say(f"starting the simulated fleet of {config.simulator.vehicles} vehicles")
                 fleet_command = [sys.executable, "-m", "ioc", "simulate-fleet", *command[3:]]
                 fleet_sim = subprocess.Popen(fleet_command, env=fleet_env, start_new_session=True)
@@ -203,7 +206,8 @@ def _ensure_credentials(path: Path, registry: StationRegistry) -> Credentials:
 
 
 def _ensure_dev_logins(config: IocConfig, registry: StationRegistry, path: Path) -> dict[str, str]:
-    """Demo accounts, one per role and enterprise, made once; passwords kept in ``path``."""
+    """Demo accounts, one per role, enterprise and transport company (with vehicles
+    configured: ``vt-01`` ...), made once; passwords kept in ``path``."""
     logins: dict[str, str] = {}
     if path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -213,6 +217,9 @@ def _ensure_dev_logins(config: IocConfig, registry: StationRegistry, path: Path)
         role.value: (role, None) for role in Role if role != Role.ENTERPRISE
     }
     wanted |= {e.lower(): (Role.ENTERPRISE, e) for e in registry.enterprises}
+    if config.vehicles.fleet is not None:
+        companies = FleetRegistry.from_file(config.vehicles.fleet).companies
+        wanted |= {c.lower(): (Role.ENTERPRISE, c) for c in companies if c.lower() not in wanted}
     db = open_database(config.access.database)
     try:
         accounts = AccountBook(db, config.access)

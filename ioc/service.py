@@ -8,7 +8,8 @@
     alerts_context    alert book (SQLite), webhook and e-mail notifiers, escalation check
     pipeline_context  validator, analytics engine, station board, broadcaster,
                       MQTT link (receiver) and the pipeline task between them; subscribed
-                      before the analytics warm-up (ioc.warmup), processing after it
+                      before the analytics warm-up (ioc.warmup), processing after it; the
+                      vehicle pipeline and its journey journal (SQLite, purged daily)
     cameras_context   camera frames (MQTT or URL) → camera workers → metrics, alerts, snapshots
     drop_folder_context  the watched folder of station data files (if configured)
     wall_context      periodic station deltas and heartbeats to websocket clients, and the
@@ -58,6 +59,7 @@ from ioc.vehicle_pipeline import VehiclePipeline
 from ioc.warmup import warm_up
 from store.forwarding import PositionForwarder
 from store.influx import InfluxStore
+from store.journey_book import JourneyBook
 from web.access import ACCOUNTS, AUDIT, access_control, add_security_headers
 from web.alerts_api import add_alert_routes
 from web.analytics_api import ANALYTICS, add_analytics_routes
@@ -65,6 +67,7 @@ from web.auth_api import add_auth_routes
 from web.broadcast import Broadcaster
 from web.cameras_api import add_camera_routes
 from web.config_api import add_config_routes
+from web.journeys_api import add_journey_routes
 from web.openapi import add_openapi_routes
 from web.portal_api import add_portal_routes
 from web.reports_api import add_report_routes
@@ -81,6 +84,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 SHUTDOWN_FLUSH_S = 10.0
 ANALYTICS_TICK_S = 10.0
+JOURNEY_PURGE_S = 86_400.0
+DAY_MS = 86_400_000
 TASK_STOP_TIMEOUT_S = 5.0
 
 
@@ -112,6 +117,7 @@ def create_app(config: IocConfig, registry: StationRegistry) -> web.Application:
     add_ingest_routes(app)
     add_portal_routes(app)
     add_vehicle_routes(app)
+    add_journey_routes(app)
     add_report_routes(app)
     add_openapi_routes(app)
     return app
@@ -267,6 +273,8 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
     )
     forwarding = aiohttp.ClientSession()
     forwarders = [PositionForwarder(target, forwarding) for target in config.vehicles.forward]
+    journeys = open_journeys(config, fleet)
+    app[appkeys.JOURNEYS] = journeys
     vehicles = VehiclePipeline(
         fleet=fleet,
         config=config.vehicles,
@@ -278,6 +286,7 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
         board=vehicle_board,
         clock=now_ms,
         forwarders=forwarders,
+        journal=journeys,
     )
     pipeline = Pipeline(
         registry=registry,
@@ -337,24 +346,50 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
             pipeline.apply_analytics(pipeline.engine.tick(now_ms()))
             vehicles.tick(now_ms())
 
-    async with (
-        forwarding,
-        _background(process(), "pipeline"),
-        _background(analytics_ticks(), "analytics-ticks"),
-        _background(mqtt.run(), "mqtt"),
-        contextlib.AsyncExitStack() as forwarding_tasks,
-    ):
-        for n, forwarder in enumerate(forwarders):
-            await forwarding_tasks.enter_async_context(_background(forwarder.run(), f"forward-{n}"))
-        await warm_up(engine, store, registry, alerts, config.analytics.warmup_hours)
-        warmed_up.set()
-        yield
-    await live.close()
-    # Receiving stopped first, then processing: what was received is still processed.
+    async def purge_journeys() -> None:  # the law keeps journeys a year: no longer
+        keep_ms = config.vehicles.journeys_retention_days * DAY_MS
+        while True:
+            deleted = journeys.purge(now_ms() - keep_ms)
+            if deleted:
+                log.info("journey journal: %d rows older than the retention deleted", deleted)
+            await asyncio.sleep(JOURNEY_PURGE_S)
+
     try:
-        pipeline.drain(inbox)
-    except StorageFull as exc:  # not acknowledged: the broker sends them again after restart
-        log.error("shutdown: spool full (%s), %d messages left to the broker", exc, inbox.qsize())
+        async with (
+            forwarding,
+            _background(process(), "pipeline"),
+            _background(analytics_ticks(), "analytics-ticks"),
+            _background(mqtt.run(), "mqtt"),
+            _background(purge_journeys(), "journey-purge"),
+            contextlib.AsyncExitStack() as forwarding_tasks,
+        ):
+            for n, forwarder in enumerate(forwarders):
+                task = _background(forwarder.run(), f"forward-{n}")
+                await forwarding_tasks.enter_async_context(task)
+            await warm_up(engine, store, registry, alerts, config.analytics.warmup_hours)
+            warmed_up.set()
+            yield
+        await live.close()
+        # Receiving stopped first, then processing: what was received is still processed.
+        try:
+            pipeline.drain(inbox)
+        except StorageFull as exc:  # not acknowledged: the broker sends them again after restart
+            log.error(
+                "shutdown: spool full (%s), %d messages left to the broker", exc, inbox.qsize()
+            )
+    finally:
+        journeys.close()
+
+
+def open_journeys(config: IocConfig, fleet: FleetRegistry) -> JourneyBook:
+    """The journey journal; in memory without a fleet (nothing to keep)."""
+    path = config.vehicles.journeys_database if config.vehicles.fleet else ":memory:"
+    vehicles = fleet.vehicles
+    return JourneyBook(
+        path,
+        company_of={plate: v.company for plate, v in vehicles.items()},
+        driver_of={plate: v.driver for plate, v in vehicles.items()},
+    )
 
 
 async def cameras_context(app: web.Application) -> AsyncIterator[None]:

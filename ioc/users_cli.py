@@ -20,6 +20,7 @@ from ioc.audit import OK, AuditLog
 from ioc.clock import iso_utc
 from ioc.config import IocConfig
 from ioc.database import open_database
+from ioc.fleet import FleetRegistry
 from ioc.registry import StationRegistry
 
 
@@ -27,7 +28,7 @@ def add_users_parser(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("action", choices=["add", "list", "passwd", "disable", "enable"])
     sub.add_argument("name", nargs="?", help="user name")
     sub.add_argument("--role", choices=[r.value for r in Role], help="role of a new user")
-    sub.add_argument("--enterprise", help="enterprise id of an enterprise user")
+    sub.add_argument("--enterprise", help="enterprise or transport company of an enterprise user")
     sub.add_argument("--display-name", default="", help="name shown in the console")
     sub.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
@@ -52,7 +53,12 @@ def users_command(args: argparse.Namespace, config: IocConfig, registry: Station
             if args.role is None:
                 print("error: --role is required", file=sys.stderr)
                 return 2
-            if args.enterprise and args.enterprise not in registry.enterprises:
+            companies = (
+                FleetRegistry.from_file(config.vehicles.fleet).companies
+                if config.vehicles.fleet
+                else {}
+            )
+            if args.enterprise and args.enterprise not in {**registry.enterprises, **companies}:
                 print(f"error: unknown enterprise {args.enterprise!r}", file=sys.stderr)
                 return 2
             user = accounts.add_user(

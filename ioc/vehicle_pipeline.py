@@ -5,7 +5,8 @@
         → store (measurement ``position``, durable before the MQTT acknowledgement) and the
           dead-letter store (``rejected``, tag ``vehicle``)
         → analytics.journeys (trips, speeding, driving time, lost signal, zones: numpy over
-          the batch, state per vehicle) → alerts.lifecycle (the same alert book)
+          the batch, state per vehicle) → alerts.lifecycle (the same alert book) and the
+          journey journal (store.journey_book: trips, stops, violations for a year)
         → web.vehicle_board → the wall (one ``vehicles`` frame a second)
 
 A full spool refuses a batch whole, as for stations: the validator forgets its fixes (they
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -43,6 +45,13 @@ log = logging.getLogger(__name__)
 LIVE_WITHIN_MS = 60_000  # a feed whose newest fix is this recent is live
 
 
+class JourneyJournal(Protocol):
+    """Where the kernel's trips, stops and violations are kept (store.journey_book): one
+    transaction per call, never raising."""
+
+    def record(self, out: JourneyOutput) -> None: ...
+
+
 class VehiclePipeline:
     def __init__(
         self,
@@ -57,6 +66,7 @@ class VehiclePipeline:
         board: VehicleBoard,
         clock: Callable[[], int],
         forwarders: Sequence[PositionForwarder] = (),
+        journal: JourneyJournal | None = None,
     ) -> None:
         self.fleet = fleet
         self.decoder = PositionDecoder(config, topic_prefix)
@@ -69,6 +79,7 @@ class VehiclePipeline:
         self._board = board
         self._clock = clock
         self.forwarders = list(forwarders)
+        self._journal = journal
         self.positions = 0
         self._newest_fix_ms = 0
         images = config.images
@@ -204,6 +215,8 @@ class VehiclePipeline:
         return vehicle, t_ms, lat, lon, speed, ignition, jump
 
     def _apply(self, out: JourneyOutput) -> None:
+        if self._journal is not None:
+            self._journal.record(out)
         transitions = journey_transitions(out)
         if not transitions:
             return

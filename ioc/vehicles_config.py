@@ -202,3 +202,17 @@ class VehiclesConfig(Section):
         default_factory=dict,
         description="OsmAnd device id (`id`/`deviceid`/`device_id`) → its vehicle and secret.",
     )
+    journeys_database: str = Field(
+        "var/journeys.sqlite3",
+        min_length=1,
+        description="SQLite file of the journey journal (store.journey_book): trips, stops and "
+        "violations, for the trips, violations and company summary routes; `:memory:` keeps "
+        "them in memory only. Without `fleet` the journal is in memory whatever this says.",
+    )
+    journeys_retention_days: int = Field(
+        400,
+        ge=365,
+        le=36_500,
+        description="Journey rows older than this are deleted once a day; the law keeps "
+        "journey data at least a year (Circular 09/2015, 71/2024).",
+    )

@@ -120,8 +120,13 @@ ROUTE_ACCESS: dict[tuple[str, str], Can] = {
     ("POST", "/api/v1/apikeys"): Can.PORTAL,
     ("DELETE", "/api/v1/apikeys/{id}"): Can.PORTAL,
     ("GET", "/api/v1/portal/stations"): Can.PORTAL,
-    ("GET", "/api/v1/vehicles"): Can.READ,
-    ("GET", "/api/v1/vehicles/{id}/track"): Can.READ,
+    # A transport company's user (an enterprise user of a fleet company) sees its own
+    # vehicles, trips, violations and monthly summary (web/journeys_api.py confines it).
+    ("GET", "/api/v1/vehicles"): Can.OWN_DATA,
+    ("GET", "/api/v1/vehicles/{id}/track"): Can.OWN_DATA,
+    ("GET", "/api/v1/vehicles/{id}/trips"): Can.OWN_DATA,
+    ("GET", "/api/v1/violations"): Can.OWN_DATA,
+    ("GET", "/api/v1/companies/{id}/summary"): Can.OWN_DATA,
     ("GET", "/api/v1/vehicles/{id}/images"): Can.READ,
     ("GET", "/api/v1/vehicles/{id}/images/{name}"): Can.READ,
     # Trackers and phone apps (OsmAnd protocol) have no login: a device secret in the URL.

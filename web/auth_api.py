@@ -76,16 +76,18 @@ class PasswordChange(Body):
 
 class NewUser(Body):
     username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")
-    role: Role
+    role: Role = Field(strict=False)  # JSON text: a strict enum would take only a Role
     password: str = Password
-    enterprise: str | None = Field(None, description="A known enterprise id.")
+    enterprise: str | None = Field(
+        None, description="A known enterprise id, or a transport company id (fleet registry)."
+    )
     display_name: str = Field("", max_length=200)
 
 
 class UserChange(Body):
     """Every field is optional: an empty body changes nothing."""
 
-    role: Role | None = None
+    role: Role | None = Field(None, strict=False)
     enterprise: str | None = None
     display_name: str | None = Field(None, max_length=200)
     disabled: bool | None = None
@@ -319,7 +321,7 @@ async def add_user(request: web.Request, body: NewUser) -> UserAnswer:
         body.username,
         body.role,
         body.password,
-        _enterprise(request, body.enterprise),
+        _enterprise(request, body.enterprise, companies=True),
         body.display_name,
     )
     who = principal_of(request).name
@@ -337,7 +339,7 @@ async def update_user(request: web.Request, username: str, body: UserChange) -> 
         request.app[ACCOUNTS].update_user,
         username,
         role=body.role,
-        enterprise=_enterprise(request, body.enterprise),
+        enterprise=_enterprise(request, body.enterprise, companies=True),
         display_name=body.display_name,
         disabled=body.disabled,
     )
@@ -441,12 +443,16 @@ def _account_change(change: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise error_answer(web.HTTPBadRequest, str(exc)) from None
 
 
-def _enterprise(request: web.Request, enterprise: str | None) -> str | None:
-    if enterprise is not None and enterprise not in request.app[appkeys.REGISTRY].enterprises:
-        raise error_answer(
-            web.HTTPBadRequest, f"`enterprise` {enterprise!r} is not a known enterprise"
-        )
-    return enterprise
+def _enterprise(
+    request: web.Request, enterprise: str | None, companies: bool = False
+) -> str | None:
+    """A known enterprise of the station registry; with ``companies`` a transport company of
+    the fleet registry too (its users see its vehicles: web/journeys_api.py)."""
+    if enterprise is None or enterprise in request.app[appkeys.REGISTRY].enterprises:
+        return enterprise
+    if companies and enterprise in request.app[appkeys.PIPELINE].vehicles.fleet.companies:
+        return enterprise
+    raise error_answer(web.HTTPBadRequest, f"`enterprise` {enterprise!r} is not a known enterprise")
 
 
 def _user(user: User) -> UserAnswer:

@@ -1,4 +1,5 @@
-"""REST API of the enterprise portal (the page is ``GET /portal``, web/static/portal.*)::
+"""REST API of the enterprise portal (the page is ``GET /portal``, web/static/portal.*; a
+transport company's users see its fleet there: web/journeys_api.py, web/static/portal/fleet.js)::
 
     GET /api/v1/portal/stations[?days=7][&enterprise=ID]
     GET /api/v1/portal/alerts[?days=30][&enterprise=ID]
@@ -185,7 +186,7 @@ async def portal_stations(request: web.Request, query: PortalQuery) -> PortalSta
             detail=str(exc),
         ) from exc
     board = {row["id"]: row for row in request.app[appkeys.BOARD].snapshot(now)}
-    names = registry.enterprises
+    names = portal_names(request)
     answer = []
     for station in stations:
         row = board.get(station.id, {})
@@ -319,7 +320,16 @@ def enterprise_param(request: web.Request, asked: str | None) -> str | None:
             audit(request, principal.name, "access", DENIED, reason=reason, enterprise=asked)
             raise error_answer(web.HTTPForbidden, reason)
         return principal.enterprise
-    if asked is not None and asked not in request.app[appkeys.REGISTRY].enterprises:
+    if asked is not None and asked not in portal_names(request):
         reason = f"`enterprise` {asked!r} is not a known enterprise"
         raise error_answer(web.HTTPBadRequest, reason)
     return asked
+
+
+def portal_names(request: web.Request) -> dict[str, str]:
+    """Enterprise id → name: those of the station registry and the transport companies of
+    the fleet registry (their portal shows their fleet: web/static/portal/fleet.js)."""
+    companies = request.app[appkeys.PIPELINE].vehicles.fleet.companies
+    return {c.id: c.name for c in companies.values()} | dict(
+        request.app[appkeys.REGISTRY].enterprises
+    )

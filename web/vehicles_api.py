@@ -1,6 +1,7 @@
 """REST API of vehicles (transport journey monitoring, issue #13)::
 
     GET      /api/v1/vehicles                     latest position and state of every vehicle
+                                                  (a transport company's user: its own)
     GET      /api/v1/vehicles/{id}/track          a local day's fixes: GeoJSON or GPX
     GET|POST /api/v1/osmand                       positions in the OsmAnd protocol (Traccar)
 
@@ -26,13 +27,17 @@ from ingest.validate import Origin
 from ioc import appkeys
 from ioc.clock import LOCAL_TZ, iso_utc, now_ms
 from ioc.messages import PositionRejection, RejectReason
+from store.journey_book import VIOLATION_KINDS
+from web.access import principal_of
 from web.api import JSON, Answer, ApiRoutes, Query, error_answer, respond
+from web.journeys_api import check_vehicle
 from web.store_query import query_store
 
 api = ApiRoutes()
 OSMAND_DECODER: web.AppKey[OsmAndDecoder] = web.AppKey("osmand_decoder", OsmAndDecoder)
 MAX_TRACK_FIXES = 20_000  # a day at one fix every 5 s
 GPX = "application/gpx+xml"
+MAX_TODAY = 100_000  # violations of a company in a day, counted at most
 
 
 class VehicleAnswer(Answer):
@@ -102,18 +107,37 @@ async def list_vehicles(request: web.Request) -> VehicleList:
     """Vehicles: latest position and state
 
     Moving, stopped, offline (silent longer than the stopped-signal limit) or violating (a
-    journey violation within the last minutes)."""
+    journey violation within the last minutes). A transport company's user sees its own
+    company's vehicles only, and counts of those."""
     board = request.app[appkeys.VEHICLE_BOARD]
     now = now_ms()
-    return VehicleList.model_validate(
-        {"vehicles": board.snapshot(now), "counts": board.counts(now)}
+    company = principal_of(request).enterprise
+    if company is None:
+        return VehicleList.model_validate(
+            {"vehicles": board.snapshot(now), "counts": board.counts(now)}
+        )
+    rows = [row for row in board.snapshot(now) if row["company"] == company]
+    midnight = datetime.fromtimestamp(now / 1000, LOCAL_TZ).replace(
+        hour=0, minute=0, second=0, microsecond=0
     )
+    today = request.app[appkeys.JOURNEYS].violations(
+        companies=[company],
+        kinds=[k for k in VIOLATION_KINDS if k != "signal_lost"],
+        since_ms=int(midnight.timestamp() * 1000),
+        limit=MAX_TODAY,
+    )
+    counts = {
+        "online": sum(row["state"] != "offline" for row in rows),
+        "moving": sum(row["state"] in ("moving", "violating") for row in rows),
+        "violations_today": len(today),
+    }
+    return VehicleList.model_validate({"vehicles": rows, "counts": counts})
 
 
 @api.get(
     "/api/v1/vehicles/{id}/track",
     tag="vehicles",
-    errors=(404, 503),
+    errors=(403, 404, 503),
     answer=TrackAnswer,
     answer_media={GPX: {"type": "string", "contentMediaType": GPX}},
 )
@@ -121,7 +145,8 @@ async def vehicle_track(request: web.Request, id: str, query: TrackQuery) -> web
     """A vehicle's track of one local day
 
     GeoJSON (a LineString with `times` and `speeds` in its properties) or GPX 1.1; fixes
-    flagged as GPS jumps are left out."""
+    flagged as GPS jumps are left out. A transport company's user: its own vehicles only."""
+    check_vehicle(request, id)
     day, start_ms, end_ms = _vehicle_day(request, id, query)
     rows = await query_store(
         request,

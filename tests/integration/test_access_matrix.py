@@ -138,9 +138,19 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/apikeys"): Row(PORTAL, "/api/v1/apikeys", {}),
     ("DELETE", "/api/v1/apikeys/{id}"): Row(PORTAL, "/api/v1/apikeys/999999"),
     ("GET", "/api/v1/portal/stations"): Row(PORTAL, "/api/v1/portal/stations"),
-    # vehicles: the wall's people read them; trackers send without a login (device secret)
-    ("GET", "/api/v1/vehicles"): Row(STAFF, "/api/v1/vehicles"),
-    ("GET", "/api/v1/vehicles/{id}/track"): Row(STAFF, f"/api/v1/vehicles/{NO_SUCH}/track"),
+    # vehicles: the wall's people read them all, a transport company's user its own (ENT-A
+    # has none: empty answers, 404s); trackers send without a login (device secret)
+    ("GET", "/api/v1/vehicles"): Row(STAFF_AND_ENTERPRISE, "/api/v1/vehicles"),
+    ("GET", "/api/v1/vehicles/{id}/track"): Row(
+        STAFF_AND_ENTERPRISE, f"/api/v1/vehicles/{NO_SUCH}/track"
+    ),
+    ("GET", "/api/v1/vehicles/{id}/trips"): Row(
+        STAFF_AND_ENTERPRISE, f"/api/v1/vehicles/{NO_SUCH}/trips"
+    ),
+    ("GET", "/api/v1/violations"): Row(STAFF_AND_ENTERPRISE, "/api/v1/violations"),
+    ("GET", "/api/v1/companies/{id}/summary"): Row(
+        STAFF_AND_ENTERPRISE, "/api/v1/companies/ENT-A/summary"
+    ),
     ("GET", "/api/v1/vehicles/{id}/images"): Row(STAFF, f"/api/v1/vehicles/{NO_SUCH}/images"),
     ("GET", "/api/v1/vehicles/{id}/images/{name}"): Row(
         STAFF, f"/api/v1/vehicles/{NO_SUCH}/images/1.jpg"

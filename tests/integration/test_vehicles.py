@@ -53,6 +53,7 @@ def config(config: IocConfig, tmp_path: Path) -> IocConfig:
         "fleet": str(path),
         "osmand_devices": {"TRK-1": {"vehicle": OTHER}},
         "images": {"directory": str(tmp_path / "vehicle-images")},
+        "journeys_database": str(tmp_path / "journeys.sqlite3"),
     }
     return config.model_copy(update={"vehicles": config.vehicles.model_validate(vehicles)})
 
