@@ -81,6 +81,7 @@ IDLE_AFTER_S = 10.0
 ROUNDS = 3  # alternating (ours, Node-RED) / (Node-RED, ours); medians reported
 POLL_S = 0.25
 CONNECTION_POLL_S = 0.01
+PROBE_TIMEOUT_S = 30.0
 CONNECTED_LINE = "Connected to broker"
 NOT_PROBE = f"station != '{PROBE_STATION}'"
 
@@ -127,6 +128,7 @@ class SideRun:
     written_at: float = 0.0
     logged_connected_at: float = 0.0  # what the side's own log says (for comparison)
     cpu_since_spawn_s: float = 0.0  # the side's process CPU time, start-up included
+    cpu_at_connect_s: float = 0.0  # ... of which spent before it connected (start-up)
     cpu_percent: dict[str, float] = field(default_factory=dict)
     note: str = ""
 
@@ -146,6 +148,14 @@ class SideRun:
         return min(self.stored, self.queued) / self.drain_s
 
     @property
+    def cpu_us_per_message(self) -> float:
+        """The side's CPU time from connected to the end, per message (start-up left out:
+        at most a few ms of the end's polling counted in)."""
+        if not self.stored or not self.cpu_at_connect_s:
+            return 0.0
+        return 1e6 * (self.cpu_since_spawn_s - self.cpu_at_connect_s) / self.stored
+
+    @property
     def rate_with_start(self) -> float:
         """Messages per second from the process spawn: the whole recovery after a restart."""
         if not self.rate or self.written_at <= self.spawned_at:
@@ -159,7 +169,8 @@ class SideRun:
             f"(start {self.start_s:.2f} s; its log says connected "
             f"{self.logged_connected_at - self.connected_at:+.2f} s from that) → "
             f"{self.rate:,.0f} msg/s ({self.rate_with_start:,.0f} from spawn), lost {lost}, "
-            f"own CPU {self.cpu_since_spawn_s:.2f} s since spawn; CPU % "
+            f"own CPU {self.cpu_since_spawn_s:.2f} s since spawn, {self.cpu_at_connect_s:.2f} s "
+            f"of it before connecting, {self.cpu_us_per_message:,.0f} µs/message after; CPU % "
             + ", ".join(f"{k} {v:.0f}%" for k, v in self.cpu_percent.items())
         )
 
@@ -167,15 +178,19 @@ class SideRun:
 class BrokerConnections:
     """When clients connected to the broker, alike for both sides: a thread lists the
     broker process's sockets (``/proc/<pid>/fd``) every 10 ms and notes when a new one
-    appears (an accepted connection). The side's connection is the first after its process
-    was spawned: nothing else connects meanwhile. Neither side's own account will do: ours
-    logs "MQTT connected" after its SUBACK, which the broker sends only after the queued
-    backlog (seconds late), and its health endpoint answers late while the backlog keeps
-    its event loop busy; Node-RED logs at CONNACK."""
+    appears (an accepted connection), with the CPU time each process of the benchmark (its
+    command line names ``marker``, the benchmark's directory) had used by then: what its
+    start-up cost. The side's connection is the first after its process was spawned:
+    nothing else connects meanwhile (ours opens its readings connection first, its camera
+    frames connection about a second later). Neither side's own account will do: ours logs "MQTT
+    connected" after its SUBACK, which the broker sends only after the queued backlog
+    (seconds late), and its health endpoint answers late while the backlog keeps its event
+    loop busy; Node-RED logs at CONNACK."""
 
-    def __init__(self, broker_pid: int) -> None:
+    def __init__(self, broker_pid: int, marker: str) -> None:
         self._fd_dir = Path(f"/proc/{broker_pid}/fd")
-        self.events: list[float] = []  # times new sockets appeared
+        self._marker = marker.encode()
+        self.events: list[tuple[float, dict[bytes, float]]] = []  # (time, command → CPU s)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="broker-connections", daemon=True)
 
@@ -197,17 +212,32 @@ class BrokerConnections:
                         found.add(target)
         return found
 
+    def _cpu_by_command(self) -> dict[bytes, float]:
+        found = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                with contextlib.suppress(OSError):
+                    command = Path(f"/proc/{entry}/cmdline").read_bytes()
+                    if self._marker in command:
+                        found[command] = cpu_seconds(int(entry))
+        return found
+
     def _watch(self) -> None:
         known = self._sockets()
         while not self._stop.wait(CONNECTION_POLL_S):
             now, current = time.time(), self._sockets()
             if current - known:
-                self.events.append(now)
+                self.events.append((now, self._cpu_by_command()))
             known = current
 
-    def connected_at(self, after: float) -> float:
-        """The first new connection at or after ``after`` (0.0: none seen)."""
-        return next((t for t in self.events if t >= after), 0.0)
+    def connected(self, after: float, command_contains: str) -> tuple[float, float]:
+        """The first new connection at or after ``after``, and the CPU time by then of the
+        process whose command line contains ``command_contains`` ((0.0, 0.0): none seen)."""
+        wanted = command_contains.encode()
+        for t, cpu in self.events:
+            if t >= after:
+                return t, next((s for c, s in cpu.items() if wanted in c), 0.0)
+        return 0.0, 0.0
 
 
 def ours_run(result: CatchUpResult, connections: BrokerConnections) -> SideRun:
@@ -215,7 +245,9 @@ def ours_run(result: CatchUpResult, connections: BrokerConnections) -> SideRun:
     broker appeared (its health endpoint answers late while the backlog keeps the event
     loop busy; its log line comes after the backlog: see :class:`BrokerConnections`)."""
     logged = _service_connected_at(result.log_path)
-    connected = connections.connected_at(result.spawned_at) or logged or result.connected_at
+    service_dir = str(result.log_path.parent) if result.log_path else "-"
+    connected, start_cpu = connections.connected(result.spawned_at, service_dir)
+    connected = connected or logged or result.connected_at
     return SideRun(
         side="ours",
         queued=result.queued,
@@ -226,6 +258,7 @@ def ours_run(result: CatchUpResult, connections: BrokerConnections) -> SideRun:
         written_at=result.written_at,
         logged_connected_at=logged,
         cpu_since_spawn_s=result.cpu_since_spawn_s,
+        cpu_at_connect_s=start_cpu,
         cpu_percent=result.cpu_percent,
         note=result.note,
     )
@@ -282,9 +315,19 @@ class NodeRedResult:
         ours, peer = self.ours_rate_with_start, self.peer_rate_with_start
         return ours / peer if ours and peer else 0.0
 
+    @property
+    def cpu_ratio(self) -> float:
+        """Node-RED's CPU per message ÷ ours (after start-up): the same sense as
+        :attr:`ratio` (above 1: ours is cheaper), and much less moved by other work on the
+        machine than the rates are."""
+        ours = _median([r.cpu_us_per_message for r in self.ours])
+        peer = _median([r.cpu_us_per_message for r in self.peer])
+        return peer / ours if ours and peer else 0.0
+
     def figures(self) -> dict[str, float]:
         """Flat figures (medians over the rounds)."""
         return {
+            "cpu_ratio_node_red_over_ours": self.cpu_ratio,
             "ratio_ours_over_node_red": self.ratio,
             "ours_msg_per_s": self.ours_rate,
             "node_red_msg_per_s": self.peer_rate,
@@ -293,6 +336,8 @@ class NodeRedResult:
             "node_red_msg_per_s_with_start": self.peer_rate_with_start,
             "ours_start_s": _median([r.start_s for r in self.ours]),
             "node_red_start_s": _median([r.start_s for r in self.peer]),
+            "ours_cpu_us_per_message": _median([r.cpu_us_per_message for r in self.ours]),
+            "node_red_cpu_us_per_message": _median([r.cpu_us_per_message for r in self.peer]),
             "ours_cpu_since_spawn_s": _median([r.cpu_since_spawn_s for r in self.ours]),
             "node_red_cpu_since_spawn_s": _median([r.cpu_since_spawn_s for r in self.peer]),
         }
@@ -551,11 +596,14 @@ def node_red_catch_up(
     samples: list[tuple[float, int]] = []
     try:
         node_red.start()  # registers the persistent subscription
-        _publish_probe(stack.mosquitto.port, readings_topic(prefix, PROBE_STATION))
-        deadline = time.monotonic() + 15
+        # Again every 2 s: the first may come before the broker has the new subscription.
+        deadline, next_probe = time.monotonic() + PROBE_TIMEOUT_S, 0.0
         while count_rows(influx, database, f"station = '{PROBE_STATION}'") < 1:
             if time.monotonic() > deadline or node_red.exited():
                 raise RuntimeError(f"the flow did not store a probe:\n{node_red.log_tail()}")
+            if time.monotonic() >= next_probe:
+                _publish_probe(stack.mosquitto.port, readings_topic(prefix, PROBE_STATION))
+                next_probe = time.monotonic() + 2.0
             time.sleep(0.1)
         node_red.stop()
         log(f"[node-red] flow checked, stopped; queueing {count:,} messages in the broker")
@@ -570,7 +618,10 @@ def node_red_catch_up(
             result.note = "; ".join(summary.errors)
         log(f"[node-red] {summary.acked:,} queued ({summary.publish_rate:,.0f}/s); starting it")
         result.spawned_at, logged = node_red.start()
-        result.connected_at = connections.connected_at(result.spawned_at) or logged
+        connected, result.cpu_at_connect_s = connections.connected(
+            result.spawned_at, str(node_red.user_dir)
+        )
+        result.connected_at = connected or logged
         result.logged_connected_at = logged
         cpu = CpuMeter(
             {
@@ -646,7 +697,7 @@ def run_nodered_benchmark(
     log(f"[node-red] peer: {', '.join(f'{k} {v}' for k, v in result.versions.items())}")
     with (
         private_stack("nodered") as stack,
-        BrokerConnections(pid_of(stack.mosquitto.process)) as connections,
+        BrokerConnections(pid_of(stack.mosquitto.process), str(stack.directory)) as connections,
     ):
         registry = stack.directory / "stations.yaml"
         air_ids = write_bench_registry(registry, stations)
@@ -678,7 +729,7 @@ def format_result(result: NodeRedResult) -> str:
     ):
         each = "; ".join(
             f"{r.rate:,.0f} (start {r.start_s:.2f} s, drain {r.drain_s:.2f} s, "
-            f"CPU {r.cpu_since_spawn_s:.2f} s)"
+            f"{r.cpu_us_per_message:,.0f} µs CPU/msg)"
             for r in runs
         )
         lines.append(
@@ -686,7 +737,8 @@ def format_result(result: NodeRedResult) -> str:
         )
     lines.append(
         f"    ratio ours ÷ Node-RED: {result.ratio:.2f}× connected → all written; "
-        f"{result.ratio_with_start:.2f}× from the process spawn"
+        f"{result.ratio_with_start:.2f}× from the process spawn; CPU per message "
+        f"Node-RED ÷ ours {result.cpu_ratio:.2f}×"
     )
     lines.append("    " + DIFFERENCES)
     return "\n".join(lines)

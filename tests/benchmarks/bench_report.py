@@ -217,7 +217,8 @@ def nodered_section(result: NodeRedResult | None) -> list[str]:
     versions = ", ".join(f"{name} {version}" for name, version in result.versions.items())
     lines = [
         f"**Ours ÷ Node-RED: {result.ratio:.2f}×** (connected → all written; "
-        f"{result.ratio_with_start:.2f}× from the process spawn, start-up included). "
+        f"{result.ratio_with_start:.2f}× from the process spawn, start-up included; CPU per "
+        f"message after start-up, Node-RED ÷ ours: {result.cpu_ratio:.2f}×). "
         f"{result.backlog:,} messages queued while each was down, "
         f"{max(len(result.ours), len(result.peer))} rounds alternating, medians. Peer: "
         f"{versions}; flow `mqtt in` (QoS 1, persistent session) → `function` → `join` "
@@ -225,8 +226,9 @@ def nodered_section(result: NodeRedResult | None) -> list[str]:
         "",
         "| Side | msg/s connected → all written | msg/s from spawn | Start (spawn → "
         "connected) | Connected → all written | Stored / queued | Lost | Own CPU since spawn "
-        "| CPU % own / mosquitto / influxd / harness / other (while draining) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "(of it start-up) | Own CPU per message after start-up | "
+        "CPU % own / mosquitto / influxd / harness / other (while draining) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, runs in (("ours (`ioc serve`)", result.ours), ("Node-RED", result.peer)):
         for n, r in enumerate(runs, 1):
@@ -236,7 +238,8 @@ def nodered_section(result: NodeRedResult | None) -> list[str]:
             f"{_n(_median([r.rate_with_start for r in runs]))} | "
             f"{_median([r.start_s for r in runs]):.2f} s | "
             f"{_median([r.drain_s for r in runs]):.2f} s | | | "
-            f"{_median([r.cpu_since_spawn_s for r in runs]):.2f} s | |"
+            f"{_median([r.cpu_since_spawn_s for r in runs]):.2f} s | "
+            f"**{_median([r.cpu_us_per_message for r in runs]):,.0f} µs** | |"
         )
     return [*lines, "", DIFFERENCES]
 
@@ -248,7 +251,8 @@ def _side_row(label: str, r: SideRun) -> str:
     return (
         f"| {label} | {_n(r.rate)} | {_n(r.rate_with_start)} | {r.start_s:.2f} s | "
         f"{r.drain_s:.2f} s | {r.stored:,} / {r.queued:,} | {lost} | "
-        f"{r.cpu_since_spawn_s:.2f} s | {cpu} |" + (f" {r.note}" if r.note else "")
+        f"{r.cpu_since_spawn_s:.2f} s ({r.cpu_at_connect_s:.2f} s) | "
+        f"{r.cpu_us_per_message:,.0f} µs | {cpu} |" + (f" {r.note}" if r.note else "")
     )
 
 
