@@ -464,8 +464,10 @@ a running `make run`.
   service's own "connected" comes only after the queued backlog) → every message a row in
   InfluxDB (ours: health says written; Node-RED: its database counted every 0.25 s). At
   30,000 messages a drain lasts 2–4 s, so the 0.25 s polling alone moves a figure by up to
-  ~10 %; `--backlog` larger for finer figures. The flow does much less per message (see the
-  section), so the ratio is a floor for what the extra work costs.
+  ~10 %; `--backlog` larger for finer figures. *CPU per message after start-up* (each
+  process's CPU time from `/proc` at its broker connection and at the end) is the figure
+  least moved by other work on the machine. The flow does much less per message (see the
+  section): the ratio compares our whole job with a bare MQTT → InfluxDB pipe.
 * **Raw broker ceiling.** The same publishers and a bare paho subscriber process (QoS 1,
   persistent session like the service) that only counts messages, no service. Received
   msg/s = messages / (first publish → last message received).
