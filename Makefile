@@ -1,13 +1,17 @@
 # make run    install what is missing, start broker, database, service and simulators
 # make test   the same set-up, then lint, type check and the whole test suite
 # make check  ruff + mypy only;  make bench  benchmarks (figures in docs/benchmarks.md)
+# make bench-peers  the benchmarks' peers (Node-RED + InfluxDB nodes, npm) in var/peers/
 # make soak   the adversarial suite with bigger counts (figures in docs/reliability.md)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+NODE_RED_PEER := tests/benchmarks/peers/node-red
+NODE_RED_DIR  := var/peers/node-red
+NODE_RED_STAMP := $(NODE_RED_DIR)/.installed-$(shell cat $(NODE_RED_PEER)/package.json $(NODE_RED_PEER)/package-lock.json | cksum | cut -d' ' -f1)
 
-.PHONY: run test check bench soak setup system-packages clean
+.PHONY: run test check bench bench-peers soak setup system-packages clean
 
 run: setup
 	$(BIN)/ioc dev
@@ -20,8 +24,18 @@ check: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: setup
+bench: setup bench-peers
 	$(BIN)/python -m tests.benchmarks
+
+# Node-RED and node-red-contrib-influxdb, pinned by the committed package-lock.json, into
+# var/peers/node-red (npm ci, local): the do-it-yourself peer of tests/benchmarks/bench_nodered.py.
+# Skipped when that lock file is already installed.
+bench-peers: $(NODE_RED_STAMP)
+
+$(NODE_RED_STAMP): $(NODE_RED_PEER)/package.json $(NODE_RED_PEER)/package-lock.json
+	@tests/benchmarks/peers/install-node-red.sh $(NODE_RED_DIR)
+	@rm -f $(NODE_RED_DIR)/.installed-*
+	@touch $@
 
 soak: setup
 	IOC_SOAK=1 IOC_RELIABILITY_REPORT=$(CURDIR)/docs/reliability.md \

@@ -12,6 +12,9 @@ progress output, then rewrite docs/benchmarks.md.
 2. Raw broker ceiling (bench_broker): publishers → Mosquitto → a bare counting subscriber.
 3. Catch-up (bench_catchup): a backlog queued in the broker while the service was down,
    worked off by ``ioc serve`` with no publisher competing: the service's own ceiling.
+   Catch-up against Node-RED (bench_nodered): the same backlog worked off by ``ioc serve``
+   and by a Node-RED flow (the do-it-yourself peer, ``make bench-peers``), alternating, on
+   one broker and database; ours ÷ Node-RED as a ratio.
 4. MQTT ingest (bench_ingest): publishers → Mosquitto → ``ioc serve`` → InfluxDB at rising
    offered rates, with zero-loss check and publish → queryable lag probes.
 
@@ -35,6 +38,8 @@ from typing import TypeVar
 from tests.benchmarks.bench_broker import run_broker_benchmark
 from tests.benchmarks.bench_catchup import run_catchup_benchmark
 from tests.benchmarks.bench_ingest import run_ingest_benchmark
+from tests.benchmarks.bench_nodered import ROUNDS as NODERED_ROUNDS
+from tests.benchmarks.bench_nodered import run_nodered_benchmark
 from tests.benchmarks.bench_report import DOC_PATH, BenchRun, write
 
 DEFAULT_RATES = "1000,2000,5000,10000,20000"
@@ -48,7 +53,7 @@ FIGURES_BENCHMARKS = {  # name → module whose main() returns {figure: value}
     "journeys": "tests.benchmarks.bench_journeys",
     "wall_vehicles": "tests.benchmarks.bench_wall_vehicles",
 }
-BENCHMARKS = [*FIGURES_BENCHMARKS, "broker", "catchup", "ingest"]
+BENCHMARKS = [*FIGURES_BENCHMARKS, "broker", "catchup", "nodered", "ingest"]
 T = TypeVar("T")
 
 
@@ -100,6 +105,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--backlog", type=int, default=30_000,
         help="messages queued for the catch-up benchmark (default 30,000)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--peer-rounds", type=int, default=NODERED_ROUNDS,
+        help=f"rounds of (ours, Node-RED) catch-up in the nodered benchmark (default "
+        f"{NODERED_ROUNDS}; medians reported)",
     )  # fmt: skip
     parser.add_argument("--publishers", type=int, default=2, help="publisher processes (default 2)")
     parser.add_argument(
@@ -156,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     if not 1_000 <= args.backlog <= 1_000_000:
         print("--backlog must be 1,000..1,000,000", file=sys.stderr)
         return 2
+    if not 1 <= args.peer_rounds <= 10:
+        print("--peer-rounds must be 1..10", file=sys.stderr)
+        return 2
     if not 1 <= args.publishers <= 16:
         print("--publishers must be 1..16", file=sys.stderr)
         return 2
@@ -175,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         "Ingest": f"offered {', '.join(f'{r:,}' for r in args.rates)} msg/s, "
         f"{args.duration:.0f} s each",
         "Catch-up": f"{args.backlog:,} messages queued while the service is down",
+        "Catch-up against Node-RED": f"{args.backlog:,} messages, {args.peer_rounds} rounds "
+        "of ours and Node-RED alternating, medians",
         "Broker ceiling": f"offered {', '.join(f'{r:,}' for r in broker_rates)} msg/s, "
         f"{args.broker_duration:.0f} s each",
     }
@@ -196,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     if selected("catchup"):
         run.catchup = guarded(run, "catchup", log, lambda: run_catchup_benchmark(
             args.backlog, args.publishers, args.stations, args.engine, log, args.profile
+        ), failed=None)  # fmt: skip
+    if selected("nodered"):
+        run.nodered = guarded(run, "nodered", log, lambda: run_nodered_benchmark(
+            args.backlog, args.publishers, args.stations, args.engine, log, args.peer_rounds
         ), failed=None)  # fmt: skip
     if selected("ingest"):
         run.ingest = guarded(run, "ingest", log, lambda: run_ingest_benchmark(

@@ -22,10 +22,12 @@ from tests.benchmarks.bench_ingest import HealthSample, Log, recent_rate
 from tests.benchmarks.bench_load import PublisherFleet, summarize, write_bench_registry
 from tests.benchmarks.bench_profile import Profile, ServiceProfiler, format_profile
 from tests.benchmarks.bench_stack import (
+    CLOCK_TICKS,
     BenchStack,
     CpuMeter,
     ServiceProcess,
     count_rows,
+    cpu_seconds,
     pid_of,
     private_stack,
 )
@@ -51,6 +53,13 @@ class CatchUpResult:
     note: str = ""
     profile: Profile | None = None
     profile_path: Path | None = None
+    # Wall-clock times (epoch s) for comparisons with a peer (bench_nodered): the service
+    # process spawned (from /proc, ±10 ms), health said connected, everything written.
+    spawned_at: float = 0.0
+    connected_at: float = 0.0
+    written_at: float = 0.0
+    cpu_since_spawn_s: float = 0.0  # the service's CPU time from its spawn, start-up included
+    log_path: Path | None = None  # the service's log (its "MQTT connected" line)
 
 
 def run_catchup_benchmark(
@@ -100,6 +109,8 @@ async def _catch_up(
     await asyncio.to_thread(service.start)
     connected = time.time()
     result.start_s = connected - started
+    result.spawned_at, result.connected_at = process_started_at(service.pid), connected
+    result.log_path = service.log_path
     profiler = ServiceProfiler(service.pid, profile_dir, "service-catchup") if profile_dir else None
     if profiler:
         profiler.start(min(DRAIN_TIMEOUT_S, 30.0))
@@ -114,6 +125,7 @@ async def _catch_up(
         samples, outcome = await _wait_written(service, result.queued, connected, log)
         cpu.sample()
         result.cpu_percent = cpu.percent()
+        result.cpu_since_spawn_s = cpu_seconds(service.pid)
         result.stored = count_rows(stack.influxdb.url, service.database, "time > 0")
         if result.stored:
             result.service_us_per_message = 1e6 * cpu.seconds("service") / result.stored
@@ -130,6 +142,7 @@ async def _catch_up(
     end = done or (samples[-1] if samples else None)
     if end is not None:
         result.drain_s = end.t - connected
+        result.written_at = end.t
         result.rate = min(end.processed, result.stored) / max(1e-3, result.drain_s)
     result.peak_rate = max(
         (
@@ -153,6 +166,17 @@ async def _catch_up(
         if result.profile:
             log(format_profile(result.profile, profiler.output))
     return result
+
+
+def process_started_at(pid: int) -> float:
+    """When a live process was spawned (epoch s, ±10 ms), from /proc: its start in clock
+    ticks since boot, against the uptime now (``btime`` has only whole seconds)."""
+    try:
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return time.time() - (uptime - ticks / CLOCK_TICKS)
 
 
 async def _wait_written(
