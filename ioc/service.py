@@ -67,6 +67,7 @@ from web.auth_api import add_auth_routes
 from web.broadcast import Broadcaster
 from web.cameras_api import add_camera_routes
 from web.config_api import add_config_routes
+from web.journey_backtest_api import add_journey_backtest_routes
 from web.journeys_api import add_journey_routes
 from web.openapi import add_openapi_routes
 from web.portal_api import add_portal_routes
@@ -117,6 +118,7 @@ def create_app(config: IocConfig, registry: StationRegistry) -> web.Application:
     add_ingest_routes(app)
     add_portal_routes(app)
     add_vehicle_routes(app)
+    add_journey_backtest_routes(app)
     add_journey_routes(app)
     add_report_routes(app)
     add_openapi_routes(app)

@@ -130,6 +130,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Can] = {
     ("GET", "/api/v1/vehicles/{id}/images"): Can.READ,
     ("GET", "/api/v1/vehicles/{id}/images/{name}"): Can.READ,
     # Trackers and phone apps (OsmAnd protocol) have no login: a device secret in the URL.
+    ("POST", "/api/v1/journeys/backtest"): Can.CONFIGURE,
     ("GET", "/api/v1/osmand"): Can.PUBLIC,
     ("POST", "/api/v1/osmand"): Can.PUBLIC,
     ("GET", "/api/v1/portal/alerts"): Can.PORTAL,

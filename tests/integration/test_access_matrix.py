@@ -155,6 +155,7 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/vehicles/{id}/images/{name}"): Row(
         STAFF, f"/api/v1/vehicles/{NO_SUCH}/images/1.jpg"
     ),
+    ("POST", "/api/v1/journeys/backtest"): Row(OFFICERS, "/api/v1/journeys/backtest", {}),
     ("GET", "/api/v1/osmand"): Row(EVERYONE, "/api/v1/osmand"),
     ("POST", "/api/v1/osmand"): Row(EVERYONE, "/api/v1/osmand", {}),
     ("GET", "/api/v1/portal/alerts"): Row(PORTAL, "/api/v1/portal/alerts"),

@@ -22,6 +22,7 @@ from playwright.async_api import Browser, expect
 
 from ioc import appkeys
 from ioc.accounts import Role
+from ioc.clock import iso_utc
 from ioc.config import IocConfig
 from tests.integration.conftest import ARTIFACTS, RunningService, eventually
 from tests.integration.test_wall_browser import open_wall
@@ -242,3 +243,36 @@ async def test_the_wall_shows_a_violating_vehicle_and_its_driver_image(
         "src", f"/api/v1/vehicles/{PLATE}/images/{image['ts']}.jpg"
     )
     await page.screenshot(path=str(ARTIFACTS / "wall-vehicle-driver-image.png"))
+
+
+async def test_an_officer_backtests_journey_rules_over_stored_positions(
+    service: RunningService,
+) -> None:
+    now = int(time.time() * 1000)
+    fixes = track(now - 300_000, [50, 55, 80, 82, 85, 84, 80, 50, 45, 40])
+    async with aiomqtt.Client("127.0.0.1", service.config.mqtt.port) as client:
+        await client.publish(positions_topic(service, PLATE), json.dumps(fixes), qos=1)
+    assert await eventually(lambda: _count(service, PLATE)) == len(fixes)
+    period = {"start": iso_utc(now - 3_600_000), "end": iso_utc(now + 60_000)}
+    async with service.http(Role.OFFICER) as http:
+
+        async def backtest(**rules: Any) -> dict[str, Any]:
+            url = f"{service.url}/api/v1/journeys/backtest"
+            async with http.post(url, json=period | rules) as response:
+                assert response.status == 200, await response.text()
+                answer: dict[str, Any] = await response.json()
+                return answer
+
+        in_force = await backtest()
+        assert in_force["summary"]["speeding_bands"] == {"20-35": 1}
+        [found] = in_force["violations"]
+        assert (found["kind"], found["vehicle"], found["peak_kmh"]) == ("speeding", PLATE, 85)
+        lenient = await backtest(speeding={"min_duration_s": 120})  # 40 s over: too short
+        assert lenient["summary"]["violations"] == {}
+        async with http.post(
+            f"{service.url}/api/v1/journeys/backtest", json=period | {"vehicles": ["NOPE"]}
+        ) as response:
+            assert response.status == 400
+    url = f"{service.url}/api/v1/journeys/backtest"
+    async with service.http(Role.VIEWER) as http, http.post(url, json=period) as response:
+        assert response.status == 403
