@@ -56,6 +56,8 @@ class VehiclePipeline:
         clock: Callable[[], int],
     ) -> None:
         self.fleet = fleet
+        self._config = config
+        self._journeys = journeys
         self.decoder = PositionDecoder(config, topic_prefix)
         self.validator = PositionValidator(fleet.vehicles, config)
         self.kernel = JourneyKernel(fleet.journey_config(journeys), fleet.kernel_vehicles())
@@ -72,6 +74,22 @@ class VehiclePipeline:
         self.image_store = DriverImageStore(images.directory, images.keep_days)
         required = [v.id for v in fleet.vehicles.values() if v.type in images.required_types]
         self._image_rule = DriverImageRule(required, images.max_gap_s)
+
+    def use_fleet(self, fleet: FleetRegistry) -> None:
+        """A changed transport registry (ioc.live_config), in force from the next batch.
+
+        The validator keeps its tracks (duplicates and jumps are still caught); the journey
+        kernel and the driver-image rule are rebuilt for the new vehicle table, limits and
+        zones, so every vehicle's journey state starts afresh: its trip, driving time and
+        ongoing violations are those from its next fix on (alerts already open stay open)."""
+        self.fleet = fleet
+        self.validator.follow(fleet.vehicles)
+        self.kernel = JourneyKernel(fleet.journey_config(self._journeys), fleet.kernel_vehicles())
+        self._index = {vehicle_id: n for n, vehicle_id in enumerate(self.kernel.ids)}
+        images = self._config.images
+        required = [v.id for v in fleet.vehicles.values() if v.type in images.required_types]
+        self._image_rule = DriverImageRule(required, images.max_gap_s)
+        self._board.use_fleet(fleet)
 
     @classmethod
     def without_fleet(
