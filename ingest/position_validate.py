@@ -108,6 +108,10 @@ class PositionValidator:
         self._east = area.max_lon + margin_lon
         self._tracks: dict[str, _Track] = {}
 
+    def follow(self, vehicles: Mapping[str, object]) -> None:
+        """Known vehicles from now on (a registry change); tracks of the others are kept."""
+        self._vehicles = vehicles
+
     def validate(
         self,
         origin: Origin,

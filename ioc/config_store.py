@@ -1,5 +1,6 @@
 """The configuration people change while the service runs: stations, enterprises, parameter
-sets and rules, in the service's SQLite database.
+sets and rules, and the transport registry (companies, vehicles, drivers, zones, speed-limit
+tables), in the service's SQLite database.
 
 On first start the database is seeded from the registry file and the rules of the config
 file (history action ``seed``); from then on the database is the source and the files only
@@ -7,10 +8,17 @@ seed an empty database. Every change is a row of ``config_changes`` (who, when, 
 :meth:`ConfigStore.rollback` puts back what a change replaced, as a new change. A change is
 refused unless the whole configuration it leads to is valid (registry and rules together);
 listeners (:meth:`ConfigStore.subscribe`) then apply it to the running service.
+
+The transport registry is seeded from ``vehicles.fleet`` the first time there is one (an
+older database gets it then too); the file's road data (towns, roads, the simulator's routes)
+stays in the file and is joined to the items to make :attr:`Configuration.fleet`. A vehicle's
+key is its normalised plate (``49A-123.45`` → ``49A12345``; the stored ``id`` is normalised), a
+driver's its licence number, a speed-limit table's its road class.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -18,16 +26,32 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from analytics.config import FieldProblem, RuleConfig
+from analytics.journeys import JourneyConfig
 from analytics.limits import rule_problems
+from ingest.plates import PlateError, normalise_plate
 from ioc.errors import AccessError, ConfigError
+from ioc.fleet import (
+    ROAD_CLASSES,
+    CompanyEntry,
+    DriverEntry,
+    FleetFile,
+    FleetRegistry,
+    SpeedLimitTable,
+    VehicleEntry,
+    ZoneEntry,
+)
 from ioc.registry import StationRegistry
 
 RULE, STATION, ENTERPRISE, PARAMETER_SET = "rule", "station", "enterprise", "parameter_set"
-KINDS = (RULE, STATION, ENTERPRISE, PARAMETER_SET)
+COMPANY, VEHICLE, DRIVER, ZONE, SPEED_LIMIT = "company", "vehicle", "driver", "zone", "speed_limit"
+FLEET_KINDS = (COMPANY, VEHICLE, DRIVER, ZONE, SPEED_LIMIT)
+KINDS = (RULE, STATION, ENTERPRISE, PARAMETER_SET, *FLEET_KINDS)
 REGISTRY_KINDS = frozenset({STATION, ENTERPRISE, PARAMETER_SET})
+#: the field of a fleet item that is its key (speed-limit tables: keyed by road class)
+FLEET_KEY_FIELD = {COMPANY: "id", VEHICLE: "id", DRIVER: "licence", ZONE: "id"}
 SYSTEM = "system"
 SQLITE_MAX_INTEGER = 2**63 - 1
 
@@ -103,16 +127,27 @@ class Configuration:
 
     registry: StationRegistry
     rules: list[RuleConfig]
+    fleet: FleetRegistry
 
 
 Listener = Callable[[ConfigChange, Configuration], None]
 
 
 class ConfigStore:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        roads: FleetFile | None = None,
+        journeys: JourneyConfig | None = None,
+    ) -> None:
+        """``roads``: the fleet file, of which the towns, roads and routes are used (the
+        demo's road data); ``journeys``: the journey settings the fleet's limits complete (a
+        vehicle type needs a speed limit in one or the other)."""
         self._db = db
         db.executescript(SCHEMA)
         self._listeners: list[Listener] = []
+        self._roads = roads or FleetFile()
+        self._journeys = journeys or JourneyConfig()
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -177,12 +212,37 @@ class ConfigStore:
                 self._write(SYSTEM, kind, key, "seed", None, body, None)
         return len(items)
 
+    def seed_fleet(self, fleet: FleetFile) -> int:
+        """The transport registry of the fleet file, unless one was ever kept here (even if
+        since emptied); returns the number of items seeded."""
+        marks = ", ".join("?" * len(FLEET_KINDS))
+        if self._db.execute(
+            f"SELECT 1 FROM config_changes WHERE kind IN ({marks}) LIMIT 1", FLEET_KINDS
+        ).fetchone():
+            return 0
+        items: list[tuple[str, str, dict[str, Any]]] = [
+            (COMPANY, c.id, c.model_dump(mode="json", exclude_defaults=True))
+            for c in fleet.companies
+        ]
+        items += [(DRIVER, d.licence, _dump(d)) for d in fleet.drivers]
+        items += [(VEHICLE, v.id, _dump(v)) for v in fleet.vehicles]
+        items += [(ZONE, z.id, _dump(z)) for z in fleet.zones]
+        items += [
+            (SPEED_LIMIT, k, {str(t): kmh for t, kmh in v.items()})
+            for k, v in fleet.speed_limits.items()
+        ]
+        with self._db:
+            for kind, key, body in items:
+                self._write(SYSTEM, kind, key, "seed", None, body, None)
+        return len(items)
+
     def check(self, kind: str, key: str, body: dict[str, Any] | None) -> Configuration:
         """The configuration with this item set (None: removed); raises SettingRejected."""
         if kind == RULE and body is not None:
             body = {**body, "id": body.get("id", key)}
             if body["id"] != key:
                 raise SettingRejected(kind, key, [("id", f"must be {key!r}, the rule's id")])
+        body = _with_key(kind, key, body)
         everything = {k: {key_: i.body for key_, i in self.items(k).items()} for k in KINDS}
         if body is None:
             everything[kind].pop(key, None)
@@ -215,6 +275,7 @@ class ConfigStore:
         current = self._expect(kind, key, expected_version)
         if kind == RULE:
             body = {**body, "id": body.get("id", key)}
+        body = _with_key(kind, key, body) or body
         configuration = self.check(kind, key, body)
         action = "create" if current is None else "update"
         return self._commit(actor, kind, key, action, current, body, None, configuration)
@@ -334,7 +395,53 @@ class ConfigStore:
             raise SettingRejected(RULE, focus[1], [("parameter", problems[focus[1]])])
         if problems:
             raise ConfigError("rules", [f"rules.{k}: {p}" for k, p in problems.items()])
-        return Configuration(registry, rules)
+        return Configuration(registry, rules, self._fleet(everything, focus))
+
+    def _fleet(
+        self, everything: dict[str, dict[str, Any]], focus: tuple[str, str] | None
+    ) -> FleetRegistry:
+        """The fleet registry of the items and the file's road data, checked item by item
+        (a field problem of the item being changed is its own) and as a whole."""
+        parsed: dict[str, list[Any]] = {}
+        for kind, model in _FLEET_MODELS.items():
+            parsed[kind] = []
+            for key, body in everything[kind].items():
+                try:
+                    entry = model.model_validate(body)
+                    found = None if kind == SPEED_LIMIT else getattr(entry, _key_field(kind))
+                    problem = _key_problem(kind, key, found)
+                except ValidationError as exc:
+                    if focus == (kind, key):
+                        raise SettingRejected(kind, key, field_problems(exc)) from None
+                    raise ConfigError(f"{kind}s.{key}", [str(exc)]) from None
+                if problem is not None:
+                    if focus == (kind, key):
+                        raise SettingRejected(kind, key, [problem])
+                    raise ConfigError(f"{kind}s.{key}", [problem[1]])
+                parsed[kind].append(entry)
+        document = FleetFile.model_construct(
+            companies=parsed[COMPANY],
+            vehicles=parsed[VEHICLE],
+            drivers=parsed[DRIVER],
+            zones=parsed[ZONE],
+            speed_limits={
+                key: table.root
+                for key, table in zip(everything[SPEED_LIMIT], parsed[SPEED_LIMIT], strict=True)
+            },
+            towns=self._roads.towns,
+            roads=self._roads.roads,
+            routes=self._roads.routes,
+        )
+        fleet = FleetRegistry(document)
+        wrong = fleet.problems(self._journeys)
+        own = [(field, message) for kind, key, field, message in wrong if (kind, key) == focus]
+        if focus is not None and own:
+            raise SettingRejected(focus[0], focus[1], own)
+        if wrong:
+            raise ConfigError(
+                "fleet", [f"{kind} {key}: {field}: {m}" for kind, key, field, m in wrong]
+            )
+        return fleet
 
 
 def field_problems(error: ValidationError) -> list[tuple[str, str]]:
@@ -349,6 +456,48 @@ def field_problems(error: ValidationError) -> list[tuple[str, str]]:
         message = "unknown field" if e["type"] == "extra_forbidden" else e["msg"]
         problems.append((".".join(where), message.removeprefix("Value error, ")))
     return problems
+
+
+_FLEET_MODELS: dict[str, type[BaseModel]] = {
+    COMPANY: CompanyEntry,
+    DRIVER: DriverEntry,
+    VEHICLE: VehicleEntry,
+    ZONE: ZoneEntry,
+    SPEED_LIMIT: SpeedLimitTable,
+}
+
+
+def _key_field(kind: str) -> str:
+    return FLEET_KEY_FIELD[kind]
+
+
+def _key_problem(kind: str, key: str, found: Any) -> tuple[str, str] | None:
+    """The item's key must be its id (a vehicle's: the normalised plate)."""
+    if kind == SPEED_LIMIT:
+        if key not in ROAD_CLASSES:
+            return ("", f"the key is a road class: one of {', '.join(ROAD_CLASSES)}")
+        return None
+    if found != key:
+        field = _key_field(kind)
+        what = "the normalised plate" if kind == VEHICLE else f"the {field}"
+        return (field, f"{found!r} is {what}: the key must be it, not {key!r}")
+    return None
+
+
+def _with_key(kind: str, key: str, body: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A fleet item's key field, when left out, is its key; a plate is kept normalised."""
+    if body is None or kind not in FLEET_KEY_FIELD:
+        return body
+    field = FLEET_KEY_FIELD[kind]
+    body = {**body, field: body.get(field, key)}
+    if kind == VEHICLE and isinstance(body[field], str):
+        with contextlib.suppress(PlateError):  # else refused with its reason by the validation
+            body[field] = normalise_plate(body[field])
+    return body
+
+
+def _dump(entry: BaseModel) -> dict[str, Any]:
+    return entry.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
 
 
 def _change(row: tuple[Any, ...]) -> ConfigChange:

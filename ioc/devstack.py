@@ -39,7 +39,7 @@ from ingest.credentials import (
 from ioc.accounts import AccountBook, Role
 from ioc.cli import DEFAULT_CONFIG, fleet_config, load_config_and_registry
 from ioc.config import IocConfig
-from ioc.config_store import ConfigStore
+from ioc.config_store import VEHICLE, ConfigStore
 from ioc.database import open_database
 from ioc.fleet import FleetRegistry
 from ioc.private_services import PrivateInfluxDB, PrivateMosquitto, free_port
@@ -160,6 +160,7 @@ def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
             simulator = subprocess.Popen(command, env=env, start_new_session=True)
             stack.callback(_stop_process, simulator)
             if config.simulator.vehicles:
+                _warn_if_simulated_vehicles_unknown(config)
                 _say(f"starting the simulated fleet of {config.simulator.vehicles} vehicles")
                 fleet_command = [sys.executable, "-m", "ioc", "simulate-fleet", *command[3:]]
                 fleet_sim = subprocess.Popen(fleet_command, env=fleet_env, start_new_session=True)
@@ -252,6 +253,28 @@ def _warn_if_simulated_stations_unknown(config: IocConfig, registry: StationRegi
             f"not in the configuration database {config.access.database}; their readings "
             "will be refused as unknown_station. Add them in the console, or remove that "
             "file to seed it again from the station files."
+        )
+
+
+def _warn_if_simulated_vehicles_unknown(config: IocConfig) -> None:
+    """As for stations: the transport registry, once seeded, is the database's, and a fleet
+    file written later for another number of vehicles does not change it."""
+    if config.vehicles.fleet is None:
+        return
+    db = open_database(config.access.database)
+    try:
+        in_force = set(ConfigStore(db).items(VEHICLE))
+    finally:
+        db.close()
+    if not in_force:
+        return  # seeded from the file at start
+    missing = sorted(set(FleetRegistry.from_file(config.vehicles.fleet).vehicles) - in_force)
+    if missing:
+        _say(
+            f"warning: {len(missing)} simulated vehicles (e.g. {', '.join(missing[:3])}) are "
+            f"not in the configuration database {config.access.database}; their positions "
+            "will be refused as unknown_vehicle. Add them in the console, or remove that "
+            "file to seed it again from the fleet file."
         )
 
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 import itertools
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, RootModel, ValidationError, field_validator
 
 from analytics.journeys import JourneyConfig, Vehicle
 from analytics.journeys.config import CircleConfig, ForbiddenHours, ZoneConfig
@@ -74,6 +74,14 @@ class ZoneEntry(Section):
     speed_limit_kmh: float | None = Field(None, gt=0, le=200)
 
 
+Kmh = Annotated[float, Field(gt=0, le=200)]
+ROAD_CLASSES = ("urban", "rural", "highway", "pass")
+
+
+class SpeedLimitTable(RootModel[dict[VehicleType, Kmh]]):
+    """km/h by vehicle type on one road class (the key: urban, rural, highway or pass)."""
+
+
 class TownEntry(Section):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
@@ -112,15 +120,7 @@ class FleetRegistry:
 
     @classmethod
     def from_file(cls, path: Path) -> FleetRegistry:
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            return cls(FleetFile.model_validate(raw))
-        except OSError as exc:
-            raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from exc
-        except ValidationError as exc:
-            raise ConfigError(str(path), friendly_errors(exc)) from exc
+        return cls(read_fleet_file(path))
 
     @classmethod
     def empty(cls) -> FleetRegistry:
@@ -129,20 +129,63 @@ class FleetRegistry:
     def kernel_vehicles(self) -> list[Vehicle]:
         return [Vehicle(v.id, v.type, v.company) for v in self.vehicles.values()]
 
+    def problems(self, base: JourneyConfig) -> list[tuple[str, str, str, str]]:
+        """What makes this registry unusable as a whole: (kind, key, field, message) of the
+        item concerned — a vehicle's company or driver not registered, a driver's company, a
+        vehicle type or zone type without a speed limit (here or in ``base``)."""
+        out: list[tuple[str, str, str, str]] = []
+        drivers = {d.licence for d in self.document.drivers}
+        limited = set(self._class_limits(base))
+        for v in self.document.vehicles:
+            if v.company not in self.companies:
+                out.append(("vehicle", v.id, "company", f"no company {v.company!r}"))
+            if v.driver is not None and v.driver not in drivers:
+                out.append(("vehicle", v.id, "driver", f"no driver with licence {v.driver!r}"))
+            if v.type not in limited:
+                out.append(("vehicle", v.id, "type", f"no speed limit for {v.type}s"))
+        for d in self.document.drivers:
+            if d.company not in self.companies:
+                out.append(("driver", d.licence, "company", f"no company {d.company!r}"))
+        for z in self.document.zones:
+            for n, kind in enumerate(z.vehicle_types):
+                if kind not in limited:
+                    message = f"{kind}: no speed limit for this type, so no such vehicles"
+                    out.append(("zone", z.id, f"vehicle_types.{n}", message))
+            if z.shape == "polygon" and len(z.polygon or []) < 3:
+                out.append(("zone", z.id, "polygon", "a polygon needs at least 3 vertices"))
+            if z.shape == "circle" and (z.centre is None or z.radius_m is None):
+                out.append(("zone", z.id, "centre", "a circle needs centre and radius_m"))
+            for n, (start, end) in enumerate(z.forbidden_hours):
+                if _hhmm(start) == _hhmm(end) or not (0 <= start <= 24 and 0 <= end <= 24):
+                    message = "from and to are hours 0-24 and differ (all day: 0 to 23.99)"
+                    out.append(("zone", z.id, f"forbidden_hours.{n}", message))
+            if not [p for p in out if p[:2] == ("zone", z.id)]:
+                try:  # what the journey kernel makes of it
+                    _kernel_zone(z)
+                except ValidationError as exc:
+                    out += [("zone", z.id, "", m) for m in friendly_errors(exc)]
+        return out
+
     def journey_config(self, base: JourneyConfig) -> JourneyConfig:
         """``base`` with the class limits, road and town speed zones and restricted zones of
         this registry (those of ``base`` are kept; the registry's limits win)."""
+        zones = [*base.zones, *self._road_zones(), *self._town_zones()]
+        zones += [_kernel_zone(z) for z in self.document.zones]
+        class_limits = self._class_limits(base)
+        speeding = base.speeding.model_copy(update={"class_limits_kmh": class_limits})
+        return base.model_copy(update={"speeding": speeding, "zones": zones})
+
+    def _class_limits(self, base: JourneyConfig) -> dict[str, float]:
+        """Each type's highest limit of the tables (those of ``base`` for the others)."""
         limits = self.document.speed_limits
         types = {v.type for v in self.vehicles.values()} | set(base.speeding.class_limits_kmh)
+        types |= {kind for by_type in limits.values() for kind in by_type}
         class_limits = dict(base.speeding.class_limits_kmh)
         for kind in types:
             known = [by_type[kind] for by_type in limits.values() if kind in by_type]
             if known:
                 class_limits[kind] = max(known)
-        zones = [*base.zones, *self._road_zones(), *self._town_zones()]
-        zones += [_kernel_zone(z) for z in self.document.zones]
-        speeding = base.speeding.model_copy(update={"class_limits_kmh": class_limits})
-        return base.model_copy(update={"speeding": speeding, "zones": zones})
+        return class_limits
 
     def _road_zones(self) -> list[ZoneConfig]:
         out = []
@@ -222,3 +265,16 @@ def _corridor(a: tuple[float, ...], b: tuple[float, ...], half_width_m: float) -
         (a[1] * m_lon - ux - nx, a[0] * m_lat - uy - ny),
     ]
     return [(y / m_lat, x / m_lon) for x, y in corners]
+
+
+def read_fleet_file(path: Path) -> FleetFile:
+    """The fleet file, checked item by item (its cross-checks: :meth:`FleetRegistry.problems`)."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return FleetFile.model_validate(raw)
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from exc
+    except ValidationError as exc:
+        raise ConfigError(str(path), friendly_errors(exc)) from exc

@@ -7,6 +7,11 @@
   (validation, the wall's board and the API see it at once), and the analytics engine is
   rebuilt and warmed up from stored history, as at a restart, then swapped in. Until the swap
   the old engine keeps running, so no reading goes unevaluated.
+* A transport registry change (companies, vehicles, drivers, zones, speed-limit tables) goes
+  to the vehicles' stage (:meth:`ioc.vehicle_pipeline.VehiclePipeline.use_fleet`): the
+  validator knows the new vehicles at once, the journey kernel is rebuilt for the new vehicle
+  table, limits and zones (every vehicle's journey state starts again from its next fix), and
+  the vehicle board shows the new types and companies.
 
 Either way the walls get a fresh snapshot (names, stations and alerts as now configured).
 """
@@ -21,7 +26,7 @@ from collections.abc import MutableMapping
 from alerts.lifecycle import AlertBook
 from analytics.config import AnalyticsConfig, RuleConfig
 from analytics.engine import AnalyticsEngine
-from ioc.config_store import RULE, ConfigChange, Configuration
+from ioc.config_store import FLEET_KINDS, RULE, ConfigChange, Configuration
 from ioc.pipeline import Pipeline
 from ioc.registry import StationRegistry
 from ioc.warmup import warm_up
@@ -64,6 +69,9 @@ class LiveConfiguration:
         if change.kind == RULE:
             self._pipeline.engine.set_rules(configuration.rules)
             log.info("rule %s: %s by %s, live", change.key, change.action, change.actor)
+        elif change.kind in FLEET_KINDS:
+            self._pipeline.vehicles.use_fleet(configuration.fleet)
+            log.info("%s %s: %s by %s, live", change.kind, change.key, change.action, change.actor)
         else:
             self._registry.replace_with(configuration.registry)
             self._board.follow_registry()

@@ -49,7 +49,7 @@ from ioc.config import IocConfig
 from ioc.config_store import ConfigStore
 from ioc.database import open_database
 from ioc.errors import StorageFull, StoreError
-from ioc.fleet import FleetRegistry
+from ioc.fleet import FleetRegistry, read_fleet_file
 from ioc.live_config import LiveConfiguration
 from ioc.loop_monitor import LOOP_MONITOR, PIPELINE_LAG, LoopMonitor, PipelineLag
 from ioc.messages import RawMessage
@@ -132,10 +132,15 @@ async def access_context(app: web.Application) -> AsyncIterator[None]:
     try:
         accounts = AccountBook(db, config.access)
         audit = AuditLog(db, config.access.audit_keep_days)
-        settings = ConfigStore(db)
+        fleet_file = read_fleet_file(config.vehicles.fleet) if config.vehicles.fleet else None
+        settings = ConfigStore(db, fleet_file, config.journeys)
         if settings.is_empty():
             seeded = settings.seed(read_registry_document(config.registry), config.analytics.rules)
             log.info("configuration database seeded with %d items from the files", seeded)
+        if fleet_file is not None and (seeded := settings.seed_fleet(fleet_file)):
+            log.info(
+                "transport registry seeded with %d items from %s", seeded, config.vehicles.fleet
+            )
         configuration = settings.current()
         app[appkeys.REGISTRY].replace_with(configuration.registry)
         app[appkeys.RULES].clear()
@@ -244,8 +249,7 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
     mqtt = MqttLink(config.mqtt, inbox)
     alerts = app[appkeys.ALERTS]
     board = StationBoard(registry, config.web.offline_after_intervals)
-    fleet = FleetRegistry.from_file(config.vehicles.fleet) if config.vehicles.fleet else None
-    fleet = fleet or FleetRegistry.empty()
+    fleet = app[appkeys.SETTINGS].current().fleet  # the transport registry in force
     vehicle_board = VehicleBoard(fleet, offline_after_s=config.journeys.signal.stopped_max_gap_s)
 
     def snapshot() -> dict[str, Any]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -51,6 +51,10 @@ class JourneyJournal(Protocol):
 
     def record(self, out: JourneyOutput) -> None: ...
 
+    def follow_fleet(
+        self, company_of: Mapping[str, str], driver_of: Mapping[str, str | None]
+    ) -> None: ...
+
 
 class VehiclePipeline:
     def __init__(
@@ -69,6 +73,8 @@ class VehiclePipeline:
         journal: JourneyJournal | None = None,
     ) -> None:
         self.fleet = fleet
+        self._config = config
+        self._journeys = journeys
         self.decoder = PositionDecoder(config, topic_prefix)
         self.validator = PositionValidator(fleet.vehicles, config)
         self.kernel = JourneyKernel(fleet.journey_config(journeys), fleet.kernel_vehicles())
@@ -87,6 +93,27 @@ class VehiclePipeline:
         self.image_store = DriverImageStore(images.directory, images.keep_days)
         required = [v.id for v in fleet.vehicles.values() if v.type in images.required_types]
         self._image_rule = DriverImageRule(required, images.max_gap_s)
+
+    def use_fleet(self, fleet: FleetRegistry) -> None:
+        """A changed transport registry (ioc.live_config), in force from the next batch.
+
+        The validator keeps its tracks (duplicates and jumps are still caught); the journey
+        kernel and the driver-image rule are rebuilt for the new vehicle table, limits and
+        zones, so every vehicle's journey state starts afresh: its trip, driving time and
+        ongoing violations are those from its next fix on (alerts already open stay open)."""
+        self.fleet = fleet
+        self.validator.follow(fleet.vehicles)
+        self.kernel = JourneyKernel(fleet.journey_config(self._journeys), fleet.kernel_vehicles())
+        self._index = {vehicle_id: n for n, vehicle_id in enumerate(self.kernel.ids)}
+        images = self._config.images
+        required = [v.id for v in fleet.vehicles.values() if v.type in images.required_types]
+        self._image_rule = DriverImageRule(required, images.max_gap_s)
+        self._board.use_fleet(fleet)
+        if self._journal is not None:
+            vehicles = fleet.vehicles.values()
+            self._journal.follow_fleet(
+                {v.id: v.company for v in vehicles}, {v.id: v.driver for v in vehicles}
+            )
 
     @classmethod
     def without_fleet(

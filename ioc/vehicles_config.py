@@ -117,8 +117,10 @@ class ForwardTarget(Section):
 class VehiclesConfig(Section):
     fleet: Path | None = Field(
         None,
-        description="Transport registry file: companies, vehicles, drivers, zones, speed "
-        "limits (ioc.fleet; the demo's is config/fleet.yaml). None: no vehicles.",
+        description="Transport registry file (ioc.fleet; the demo's is config/fleet.yaml): its "
+        "companies, vehicles, drivers, zones and speed limits seed the configuration database "
+        "once (then edited in the console), its towns, roads and routes are read at each start. "
+        "None: no road data, and no vehicles unless added in the console.",
     )
     max_speed_kmh: float = Field(
         250.0,

@@ -236,6 +236,12 @@ class JourneyBook:
         self.written = 0  # rows written since start
         self.failures = 0  # batches that could not be written
 
+    def follow_fleet(
+        self, company_of: Mapping[str, str], driver_of: Mapping[str, str | None]
+    ) -> None:
+        """A changed transport registry: rows written from now on name these."""
+        self._company_of, self._driver_of = company_of, driver_of
+
     def close(self) -> None:
         self._db.close()
 

@@ -141,21 +141,29 @@ ROUTE_ACCESS: dict[tuple[str, str], Can] = {
     ("GET", "/api/v1/portal/reports/monthly"): Can.PORTAL,
     ("GET", "/portal/report"): Can.PORTAL,
 }
-# The configuration: officers read all and change rules; admins change the registry.
+# The configuration: officers read all and change rules; admins change the registry. In the
+# transport registry, officers (the transport department's) keep vehicles, drivers, zones and
+# speed limits, their daily work that grants nobody access; admins add companies, which
+# become portal accounts like enterprises.
 for _kind, _writer in (
     ("rules", Can.CONFIGURE),
     ("stations", Can.ADMINISTER),
     ("enterprises", Can.ADMINISTER),
     ("parameter-sets", Can.ADMINISTER),
+    ("companies", Can.ADMINISTER),
+    ("vehicles", Can.CONFIGURE),
+    ("drivers", Can.CONFIGURE),
+    ("zones", Can.CONFIGURE),
+    ("speed-limits", Can.CONFIGURE),
 ):
     ROUTE_ACCESS[("GET", f"/api/v1/config/{_kind}")] = Can.CONFIGURE
     ROUTE_ACCESS[("GET", f"/api/v1/config/{_kind}/{{key}}")] = Can.CONFIGURE
     ROUTE_ACCESS[("PUT", f"/api/v1/config/{_kind}/{{key}}")] = _writer
     ROUTE_ACCESS[("DELETE", f"/api/v1/config/{_kind}/{{key}}")] = _writer
 #: Who may change an item of each configuration kind (also checked on rollback).
-CONFIG_WRITERS = {"rule": Can.CONFIGURE} | {
-    kind: Can.ADMINISTER for kind in ("station", "enterprise", "parameter_set")
-}
+CONFIG_WRITERS = {
+    kind: Can.CONFIGURE for kind in ("rule", "vehicle", "driver", "zone", "speed_limit")
+} | {kind: Can.ADMINISTER for kind in ("station", "enterprise", "parameter_set", "company")}
 
 WEBSOCKET = ("GET", "/ws")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -9,8 +9,11 @@
     POST   /api/v1/config/history/{id}/rollback   put back what change {id} replaced
 
 ``{kind}`` is ``rules`` (officers and admins change them), ``stations``, ``enterprises`` or
-``parameter-sets`` (admins). ``version`` is optional; when given and the item changed since,
-the answer is 409 with the current version (``version: 0``: the item must not exist yet).
+``parameter-sets`` (admins), or of the transport registry: ``companies`` (admins),
+``vehicles`` (key: the normalised plate), ``drivers`` (key: the licence number), ``zones`` and
+``speed-limits`` (key: the road class) (officers and admins). ``version`` is optional; when
+given and the item changed since, the answer is 409 with the current version (``version: 0``:
+the item must not exist yet).
 A change that would leave the configuration invalid is a 400 listing ``problems`` as
 ``{"field", "message"}``; a valid one is in force at once (ioc.live_config) and answers the
 recorded change.
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
@@ -30,17 +33,24 @@ from ioc import appkeys
 from ioc.audit import OK
 from ioc.clock import iso_utc
 from ioc.config_store import (
+    COMPANY,
+    DRIVER,
     ENTERPRISE,
+    KINDS,
     PARAMETER_SET,
     RULE,
+    SPEED_LIMIT,
     STATION,
+    VEHICLE,
+    ZONE,
     ConfigChange,
     ConfigStore,
     SettingRejected,
     StaleSetting,
 )
+from ioc.fleet import CompanyEntry, DriverEntry, SpeedLimitTable, VehicleEntry, ZoneEntry
 from ioc.registry import EnterpriseEntry, ParameterEntry, StationEntry
-from web.access import CONFIG_WRITERS, audit, principal_of
+from web.access import CONFIG_WRITERS, Can, audit, principal_of
 from web.api import Answer, ApiRoutes, Body, Query, SchemaOf, error_answer
 from web.fields import UtcTime, WholeNumber, count
 
@@ -58,7 +68,33 @@ KIND_OF_PATH: dict[str, tuple[str, str, type[BaseModel]]] = {
     "stations": (STATION, "station", StationEntry),
     "enterprises": (ENTERPRISE, "enterprise", EnterpriseEntry),
     "parameter-sets": (PARAMETER_SET, "parameter set", ParameterSet),
+    "companies": (COMPANY, "transport company", CompanyEntry),
+    "vehicles": (VEHICLE, "vehicle", VehicleEntry),
+    "drivers": (DRIVER, "driver", DriverEntry),
+    "zones": (ZONE, "zone", ZoneEntry),
+    "speed-limits": (SPEED_LIMIT, "speed-limit table", SpeedLimitTable),
 }
+#: the key of an item of each kind, for the routes' descriptions
+KEY_NOTE = {
+    RULE: " `item.id` may be left out: it is the key.",
+    VEHICLE: " The key is the normalised plate (49A12345); `item.id` may be left out or "
+    "written as on the plate (49A-123.45).",
+    DRIVER: " The key is the licence number; `item.licence` may be left out.",
+    COMPANY: " `item.id` may be left out: it is the key.",
+    ZONE: " `item.id` may be left out: it is the key.",
+    SPEED_LIMIT: " The key is the road class: urban, rural, highway or pass.",
+}
+KindName = Literal[
+    "rule",
+    "station",
+    "enterprise",
+    "parameter_set",
+    "company",
+    "vehicle",
+    "driver",
+    "zone",
+    "speed_limit",
+]
 
 api = ApiRoutes()
 
@@ -77,7 +113,7 @@ class ConfigChangeAnswer(Answer):
     id: int
     time: UtcTime
     actor: str
-    kind: Literal["rule", "station", "enterprise", "parameter_set"]
+    kind: KindName
     key: str
     action: Literal["seed", "create", "update", "delete", "rollback"]
     old: dict[str, Any] | None
@@ -116,11 +152,12 @@ class DeleteQuery(Query):
 
 
 class HistoryQuery(Query):
-    kind: Literal["rule", "station", "enterprise", "parameter_set"] | None = Field(
-        None, description="Only this kind."
-    )
+    kind: KindName | None = Field(None, description="Only this kind.")
     key: str | None = Field(None, description="Only this item.")
     limit: WholeNumber = count(100, MAX_HISTORY)
+
+
+assert set(get_args(KindName)) == set(KINDS)
 
 
 def add_config_routes(app: web.Application) -> None:
@@ -132,7 +169,7 @@ def add_config_routes(app: web.Application) -> None:
 def _add_kind_routes(path: str, kind: str, name: str, model: type[BaseModel]) -> None:
     """The four routes of one kind: its handlers, typed and described for it."""
     base = f"/api/v1/config/{path}"
-    writers = "officers and admins" if kind == RULE else "admins"
+    writers = "officers and admins" if CONFIG_WRITERS[kind] == Can.CONFIGURE else "admins"
     put_body = create_model(
         f"Put{model.__name__}",
         __base__=PutItem,
@@ -173,7 +210,7 @@ def _add_kind_routes(path: str, kind: str, name: str, model: type[BaseModel]) ->
         _audit_change(request, change)
         return _change(change)
 
-    rule_note = " `item.id` may be left out: it is the key." if kind == RULE else ""
+    rule_note = KEY_NOTE.get(kind, "")
     api.get(base, tag="config", summary=f"List every {name} with its version")(list_items)
     api.get(f"{base}/{{key}}", tag="config", errors=(404,), summary=f"One {name} and its history")(
         show_item

@@ -50,6 +50,11 @@ class VehicleBoard:
         self._violations_today = 0
         self._dirty: set[str] = set()
 
+    def use_fleet(self, fleet: FleetRegistry) -> None:
+        """A changed registry: every vehicle's type and company are sent again."""
+        self._fleet = fleet
+        self._dirty.update(self._latest)
+
     def observe(self, fixes: Iterable[PositionFix]) -> None:
         for fix in fixes:
             latest = self._latest.get(fix.vehicle)

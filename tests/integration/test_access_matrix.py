@@ -60,6 +60,12 @@ def _config_rows() -> dict[tuple[str, str], Row]:
         "stations": ("AIR-1", ADMINS),
         "enterprises": ("ENT-A", ADMINS),
         "parameter-sets": ("air", ADMINS),
+        # the transport registry (none in the test service: 404 for the one item)
+        "companies": (NO_SUCH, ADMINS),  # portal accounts' companies, like enterprises
+        "vehicles": ("49C12345", OFFICERS),  # the transport officer's daily registry work
+        "drivers": (NO_SUCH, OFFICERS),
+        "zones": (NO_SUCH, OFFICERS),
+        "speed-limits": ("urban", OFFICERS),
     }
     for kind, (key, writers) in existing.items():
         base = f"/api/v1/config/{kind}"

@@ -6,11 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ioc.config import IocConfig, RuleConfig
 from ioc.config_store import ConfigStore
 from ioc.database import open_database
-from ioc.devstack import _warn_if_simulated_stations_unknown
+from ioc.devstack import _warn_if_simulated_stations_unknown, _warn_if_simulated_vehicles_unknown
+from ioc.fleet import read_fleet_file
 from ioc.registry import StationRegistry, read_registry_document
 from tests.factories import TEST_RULES, registry, write_registry
 
@@ -43,3 +45,43 @@ def test_a_database_that_knows_every_simulated_station_says_nothing(
     config = config_with_database_seeded_from(write_registry(tmp_path / "s.yaml"), tmp_path)
     _warn_if_simulated_stations_unknown(config, registry(tmp_path))
     assert capsys.readouterr().out == ""
+
+
+def test_a_database_of_another_fleet_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = config_with_database_seeded_from(write_registry(tmp_path / "s.yaml"), tmp_path)
+    fleet = {"companies": [{"id": "VT-01", "name": "A"}], "speed_limits": {"rural": {"bus": 60}}}
+    small = tmp_path / "small.yaml"
+    small.write_text(
+        yaml.safe_dump(
+            fleet | {"vehicles": [{"id": "49B11111", "type": "bus", "company": "VT-01"}]}
+        )
+    )
+    big = tmp_path / "big.yaml"
+    big.write_text(
+        yaml.safe_dump(
+            fleet
+            | {
+                "vehicles": [
+                    {"id": f"49B1111{n}", "type": "bus", "company": "VT-01"} for n in range(3)
+                ]
+            }
+        )
+    )
+    db = open_database(config.access.database)
+    try:
+        ConfigStore(db).seed_fleet(read_fleet_file(small))
+    finally:
+        db.close()
+    update = {"fleet": small}
+    _warn_if_simulated_vehicles_unknown(
+        config.model_copy(update={"vehicles": config.vehicles.model_copy(update=update)})
+    )
+    assert capsys.readouterr().out == ""
+    update = {"fleet": big}
+    _warn_if_simulated_vehicles_unknown(
+        config.model_copy(update={"vehicles": config.vehicles.model_copy(update=update)})
+    )
+    said = capsys.readouterr().out
+    assert "2 simulated vehicles" in said and "unknown_vehicle" in said

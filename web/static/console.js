@@ -34,7 +34,7 @@
 
   const VN_OFFSET = '+07:00';
   const LANG_STORAGE_KEY = 'ioc.lang';
-  const TABS = ['rules', 'stations', 'silences', 'history', 'audit'];
+  const TABS = ['rules', 'stations', 'fleet', 'silences', 'history', 'audit'];
   const VALIDATE_DEBOUNCE_MS = 300;
   const TOAST_MS = 6000;
   const DAY_MS = 86400 * 1000;
@@ -237,6 +237,60 @@
       kind_station: 'trạm',
       kind_enterprise: 'doanh nghiệp',
       kind_parameter_set: 'bộ thông số',
+      kind_company: 'doanh nghiệp vận tải',
+      kind_vehicle: 'phương tiện',
+      kind_driver: 'lái xe',
+      kind_zone: 'vùng',
+      kind_speed_limit: 'giới hạn tốc độ',
+      kindCompany: 'Doanh nghiệp vận tải',
+      kindVehicle: 'Phương tiện',
+      kindDriver: 'Lái xe',
+      kindZone: 'Vùng',
+      kindSpeedLimit: 'Giới hạn tốc độ',
+      tabFleet: 'Phương tiện',
+      fleetTitle: 'Phương tiện vận tải',
+      fleetReadOnly: 'Chỉ xem: mục này do quản trị viên sửa',
+      fleetVehicles: 'Phương tiện',
+      fleetCompanies: 'Doanh nghiệp vận tải',
+      fleetDrivers: 'Lái xe',
+      fleetZones: 'Vùng (cấm, hạn chế tốc độ, bến, cửa khẩu)',
+      fleetSpeedLimits: 'Giới hạn tốc độ theo loại đường',
+      newItem: '+ Thêm mới',
+      newItemTitle: (kind) => `Thêm ${kind}`,
+      deleteItem: 'Xóa',
+      itemDeleted: (key) => `Đã xóa ${key}.`,
+      itemHistory: 'Lịch sử thay đổi',
+      pickItem: 'Chọn một mục để xem chi tiết.',
+      keyRequired: 'nhập mã',
+      keyExists: 'đã có mục với mã này',
+      notJson: 'không phải JSON hợp lệ',
+      colPlate: 'Biển số',
+      colType: 'Loại xe',
+      colCompany: 'Doanh nghiệp',
+      colDriver: 'Lái xe',
+      colTypes: 'Loại xe',
+      colLicence: 'Số GPLX',
+      colZoneKind: 'Loại vùng',
+      colHours: 'Giờ cấm',
+      colRoadClass: 'Loại đường',
+      colLimits: 'Giới hạn (km/h)',
+      fPlate: 'Biển số (vd. 49C-123.45)',
+      fVehicleType: 'Loại xe',
+      fCompany: 'Doanh nghiệp vận tải',
+      fDriverLicence: 'Số giấy phép lái xe',
+      fRoute: 'Tuyến',
+      fCompanyId: 'Mã doanh nghiệp',
+      fTypes: 'Loại xe (cách nhau bởi dấu phẩy)',
+      fZoneId: 'Mã vùng',
+      fZoneKind: 'Loại vùng',
+      fShape: 'Hình dạng',
+      fCentre: 'Tâm [vĩ độ, kinh độ]',
+      fRadius: 'Bán kính (m)',
+      fPolygon: 'Đa giác [[vĩ độ, kinh độ], …]',
+      fForbiddenHours: 'Giờ cấm [[từ, đến], …] (giờ VN)',
+      fZoneLimit: 'Giới hạn tốc độ trong vùng (km/h)',
+      fRoadClass: 'Loại đường',
+      fLimits: 'km/h theo loại xe (JSON)',
       keyPlaceholder: 'Mã (tùy chọn)',
       refresh: 'Làm mới',
       auditTitle: 'Nhật ký truy cập',
@@ -436,6 +490,60 @@
       kind_station: 'station',
       kind_enterprise: 'enterprise',
       kind_parameter_set: 'parameter set',
+      kind_company: 'transport company',
+      kind_vehicle: 'vehicle',
+      kind_driver: 'driver',
+      kind_zone: 'zone',
+      kind_speed_limit: 'speed limits',
+      kindCompany: 'Transport company',
+      kindVehicle: 'Vehicle',
+      kindDriver: 'Driver',
+      kindZone: 'Zone',
+      kindSpeedLimit: 'Speed limits',
+      tabFleet: 'Vehicles',
+      fleetTitle: 'Transport registry',
+      fleetReadOnly: 'Read only: administrators change these',
+      fleetVehicles: 'Vehicles',
+      fleetCompanies: 'Transport companies',
+      fleetDrivers: 'Drivers',
+      fleetZones: 'Zones (restricted, speed, depots, border gates)',
+      fleetSpeedLimits: 'Speed limits by road class',
+      newItem: '+ New',
+      newItemTitle: (kind) => `New ${kind}`,
+      deleteItem: 'Delete',
+      itemDeleted: (key) => `${key} deleted.`,
+      itemHistory: 'Change history',
+      pickItem: 'Pick an item to see its details.',
+      keyRequired: 'enter a key',
+      keyExists: 'an item with this key exists',
+      notJson: 'not valid JSON',
+      colPlate: 'Plate',
+      colType: 'Type',
+      colCompany: 'Company',
+      colDriver: 'Driver',
+      colTypes: 'Types',
+      colLicence: 'Licence no.',
+      colZoneKind: 'Zone kind',
+      colHours: 'Forbidden hours',
+      colRoadClass: 'Road class',
+      colLimits: 'Limits (km/h)',
+      fPlate: 'Number plate (e.g. 49C-123.45)',
+      fVehicleType: 'Vehicle type',
+      fCompany: 'Transport company',
+      fDriverLicence: 'Driving-licence number',
+      fRoute: 'Route',
+      fCompanyId: 'Company id',
+      fTypes: 'Vehicle types (comma-separated)',
+      fZoneId: 'Zone id',
+      fZoneKind: 'Zone kind',
+      fShape: 'Shape',
+      fCentre: 'Centre [lat, lon]',
+      fRadius: 'Radius (m)',
+      fPolygon: 'Polygon [[lat, lon], …]',
+      fForbiddenHours: 'Forbidden hours [[from, to], …] (local)',
+      fZoneLimit: 'Speed limit inside (km/h)',
+      fRoadClass: 'Road class',
+      fLimits: 'km/h by vehicle type (JSON)',
       keyPlaceholder: 'Key (optional)',
       refresh: 'Refresh',
       auditTitle: 'Audit log',
@@ -1333,7 +1441,7 @@
 
   /** A row of configuration history (rules editor and History tab). */
   function historyRow(change, { compact: short = false, after } = {}) {
-    const may = change.kind === 'rule' ? state.canConfigure : state.canAdminister;
+    const may = OFFICER_KINDS.has(change.kind) ? state.canConfigure : state.canAdminister;
     const cells = [];
     if (!short) cells.push(el('td', { class: 'mono muted' }, `#${change.id}`));
     cells.push(el('td', { class: 'mono nowrap' }, formatDateTime(change.time)));
@@ -1391,19 +1499,164 @@
   // 5. Stations registry
   // ---------------------------------------------------------------------------
 
-  const stations = {
-    key: null,
-    isNew: false,
-    version: null,
-    original: null,
-    draft: null,
-    problems: [],
-    seq: 0,
-    checkedSeq: -1,
-    timer: null,
+  /** The item editor of a registry kind (stations, and the transport registry's kinds):
+   *  validation as one types (?dry_run=1, problems next to their fields), save with the
+   *  version read (409: reload), delete. ``spec``: prefix of the editor's element ids
+   *  (``${prefix}-save``, ``-status``, ``-problems``, ``-delete``, ``-editor``, ``-form``),
+   *  path() of the kind's routes, items() its Map, canEdit(), keyOf(draft) for a new item,
+   *  localProblems(draft, items) of a new item, inputProblems() (optional: controls that
+   *  cannot be read), savedText(version), deletedText(key), and the list's
+   *  load() and open(key) of the object it is merged into. */
+  function registryEditor(spec) {
+    const id = (suffix) => $(`${spec.prefix}-${suffix}`);
+    return {
+      key: null,
+      isNew: false,
+      version: null,
+      original: null,
+      draft: null,
+      problems: [],
+      seq: 0,
+      checkedSeq: -1,
+      timer: null,
 
-    get form() { return $('station-form'); },
+      get form() { return id('form'); },
 
+      close() {
+        this.key = null;
+        this.draft = null;
+        id('editor').hidden = true;
+        id('editor-placeholder').hidden = false;
+        this.render();
+      },
+
+      dirty() {
+        return this.isNew || canonical(this.draft) !== canonical(this.original);
+      },
+
+      /** After a change of the draft: status, and a validation once typing pauses. */
+      changed() {
+        setStatus(id('status'), this.dirty() ? t('unsaved') : '', this.dirty() ? 'dirty' : 'idle');
+        clearTimeout(this.timer);
+        this.seq += 1; // results of older checks no longer apply
+        this.updateButtons();
+        this.timer = setTimeout(() => this.validate(), VALIDATE_DEBOUNCE_MS);
+      },
+
+      itemKey() {
+        return this.isNew ? spec.keyOf(this.draft) : this.key;
+      },
+
+      async validate() {
+        clearTimeout(this.timer);
+        if (!this.draft || !spec.canEdit()) return [];
+        const seq = ++this.seq;
+        let problems = spec.inputProblems ? spec.inputProblems() : [];
+        if (!problems.length && this.isNew) problems = spec.localProblems(this.draft, spec.items());
+        if (!problems.length) {
+          const key = this.itemKey();
+          const result = await api('PUT', `${spec.path()}/${encodeURIComponent(key)}?dry_run=1`, { item: this.draft });
+          if (seq !== this.seq) return null;
+          if (!result.ok) {
+            problems = Array.isArray(result.body.problems) && result.body.problems.length
+              ? result.body.problems : [{ field: '', message: result.body.error }];
+          }
+        }
+        this.show(problems, seq);
+        return problems;
+      },
+
+      show(problems, seq) {
+        this.problems = problems;
+        this.checkedSeq = seq;
+        const box = id('problems');
+        const shown = problems.map((p) => ({ field: p.field || '', message: p.message }));
+        renderProblems(this.form, shown, box, box, (p) => p.field);
+        this.updateButtons();
+      },
+
+      updateButtons() {
+        const known = this.checkedSeq === this.seq;
+        id('save').disabled = !this.draft || !spec.canEdit() || !this.dirty()
+          || (known && this.problems.length > 0);
+      },
+
+      async save() {
+        const problems = await this.validate();
+        if (problems === null) return;
+        if (problems.length) {
+          setStatus(id('status'), t('refusedInvalid'), 'invalid');
+          return;
+        }
+        const key = this.itemKey();
+        const body = { item: this.draft };
+        if (!this.isNew && this.version != null) body.version = this.version;
+        setStatus(id('status'), t('saving'), 'saving');
+        const result = await api('PUT', `${spec.path()}/${encodeURIComponent(key)}`, body);
+        if (result.ok) {
+          spec.items().set(key, { version: result.body.id, item: result.body.new });
+          this.open(key);
+          setStatus(id('status'), spec.savedText(result.body.id, formatClock(Date.now())), 'ok');
+          this.load();
+          return;
+        }
+        this.refused(result);
+      },
+
+      refused(result) {
+        const status = id('status');
+        if (result.status === 409) {
+          status.replaceChildren();
+          status.dataset.state = 'conflict';
+          const reload = el('button', { type: 'button', class: 'ghost small', 'data-testid': 'conflict-reload' }, t('reload'));
+          reload.addEventListener('click', async () => {
+            const key = this.key;
+            await this.load();
+            if (key && spec.items().has(key)) this.open(key); else this.close();
+          });
+          status.append(el('span', null, t('conflict', result.body.current_version)), ' ', reload);
+        } else if (result.status === 400 && Array.isArray(result.body.problems)) {
+          this.show(result.body.problems, this.seq);
+          setStatus(status, t('refusedInvalid'), 'invalid');
+        } else if (result.status === 403) {
+          setStatus(status, t('forbidden', result.body.error), 'error');
+        } else {
+          setStatus(status, t('failed', errorText(result)), 'error');
+        }
+      },
+
+      async remove() {
+        if (this.isNew || !this.key) return;
+        const key = this.key;
+        const version = this.version != null ? `?version=${this.version}` : '';
+        const result = await api('DELETE', `${spec.path()}/${encodeURIComponent(key)}${version}`);
+        if (result.ok) {
+          this.close();
+          toast(spec.deletedText(key), 'ok');
+          this.load();
+          return;
+        }
+        this.refused(result);
+      },
+    };
+  }
+
+  const stations = Object.assign(registryEditor({
+    prefix: 'station',
+    path: () => '/api/v1/config/stations',
+    items: () => state.configStations,
+    canEdit: () => state.canAdminister,
+    keyOf: (draft) => draft.id,
+    localProblems(draft, items) {
+      const id = draft.id || '';
+      if (!id) return [{ field: 'id', message: t('stationIdRequired') }];
+      if (!STATION_ID.test(id)) return [{ field: 'id', message: t('stationIdPattern') }];
+      if (items.has(id)) return [{ field: 'id', message: t('stationIdExists') }];
+      return [];
+    },
+    savedText: (version, time) => t('stationSaved', version, time),
+    deletedText: (id) => t('stationDeleted', id),
+  }), {
     async load() {
       const [list, enterprises, sets] = await Promise.all([
         api('GET', '/api/v1/config/stations'),
@@ -1507,18 +1760,6 @@
       this.render();
     },
 
-    close() {
-      this.key = null;
-      this.draft = null;
-      $('station-editor').hidden = true;
-      $('station-editor-placeholder').hidden = false;
-      this.render();
-    },
-
-    dirty() {
-      return this.isNew || canonical(this.draft) !== canonical(this.original);
-    },
-
     fromControl(input) {
       const key = input.dataset.key;
       const raw = input.value;
@@ -1531,113 +1772,9 @@
       } else {
         this.draft[key] = raw;
       }
-      setStatus($('station-status'), this.dirty() ? t('unsaved') : '', this.dirty() ? 'dirty' : 'idle');
-      clearTimeout(this.timer);
-      this.seq += 1; // results of older checks no longer apply
-      this.updateButtons();
-      this.timer = setTimeout(() => this.validate(), VALIDATE_DEBOUNCE_MS);
+      this.changed();
     },
-
-    localProblems() {
-      if (!this.isNew) return [];
-      const id = this.draft.id || '';
-      if (!id) return [{ field: 'id', message: t('stationIdRequired') }];
-      if (!STATION_ID.test(id)) return [{ field: 'id', message: t('stationIdPattern') }];
-      if (state.configStations.has(id)) return [{ field: 'id', message: t('stationIdExists') }];
-      return [];
-    },
-
-    async validate() {
-      clearTimeout(this.timer);
-      if (!this.draft || !state.canAdminister) return [];
-      const seq = ++this.seq;
-      let problems = this.localProblems();
-      if (!problems.length) {
-        const id = this.isNew ? this.draft.id : this.key;
-        const result = await api('PUT', `/api/v1/config/stations/${encodeURIComponent(id)}?dry_run=1`, { item: this.draft });
-        if (seq !== this.seq) return null;
-        if (!result.ok) {
-          problems = Array.isArray(result.body.problems) && result.body.problems.length
-            ? result.body.problems : [{ field: '', message: result.body.error }];
-        }
-      }
-      this.show(problems, seq);
-      return problems;
-    },
-
-    show(problems, seq) {
-      this.problems = problems;
-      this.checkedSeq = seq;
-      const box = $('station-problems');
-      const shown = problems.map((p) => ({ field: p.field || '', message: p.message }));
-      renderProblems(this.form, shown, box, box, (p) => p.field);
-      this.updateButtons();
-    },
-
-    updateButtons() {
-      const known = this.checkedSeq === this.seq;
-      $('station-save').disabled = !this.draft || !state.canAdminister || !this.dirty()
-        || (known && this.problems.length > 0);
-    },
-
-    async save() {
-      const problems = await this.validate();
-      if (problems === null) return;
-      if (problems.length) {
-        setStatus($('station-status'), t('refusedInvalid'), 'invalid');
-        return;
-      }
-      const id = this.isNew ? this.draft.id : this.key;
-      const body = { item: this.draft };
-      if (!this.isNew && this.version != null) body.version = this.version;
-      setStatus($('station-status'), t('saving'), 'saving');
-      const result = await api('PUT', `/api/v1/config/stations/${encodeURIComponent(id)}`, body);
-      if (result.ok) {
-        state.configStations.set(id, { version: result.body.id, item: result.body.new });
-        this.open(id);
-        setStatus($('station-status'), t('stationSaved', result.body.id, formatClock(Date.now())), 'ok');
-        this.load();
-        return;
-      }
-      this.refused(result);
-    },
-
-    refused(result) {
-      const status = $('station-status');
-      if (result.status === 409) {
-        status.replaceChildren();
-        status.dataset.state = 'conflict';
-        const reload = el('button', { type: 'button', class: 'ghost small', 'data-testid': 'conflict-reload' }, t('reload'));
-        reload.addEventListener('click', async () => {
-          const id = this.key;
-          await this.load();
-          if (id && state.configStations.has(id)) this.open(id); else this.close();
-        });
-        status.append(el('span', null, t('conflict', result.body.current_version)), ' ', reload);
-      } else if (result.status === 400 && Array.isArray(result.body.problems)) {
-        this.show(result.body.problems, this.seq);
-        setStatus(status, t('refusedInvalid'), 'invalid');
-      } else if (result.status === 403) {
-        setStatus(status, t('forbidden', result.body.error), 'error');
-      } else {
-        setStatus(status, t('failed', errorText(result)), 'error');
-      }
-    },
-
-    async remove() {
-      if (this.isNew || !this.key) return;
-      const id = this.key;
-      const version = this.version != null ? `?version=${this.version}` : '';
-      const result = await api('DELETE', `/api/v1/config/stations/${encodeURIComponent(id)}${version}`);
-      if (result.ok) {
-        this.close();
-        toast(t('stationDeleted', id), 'ok');
-        this.load();
-        return;
-      }
-      this.refused(result);
-    },
-  };
+  });
 
   function ownerLabel(owner) {
     if (!owner || owner === 'state') return t('ownerState');
@@ -1661,6 +1798,209 @@
     }
     $('station-save').addEventListener('click', () => stations.save());
     confirmButton($('station-delete'), () => stations.remove());
+  }
+
+
+  // ---------------------------------------------------------------------------
+  // 5b. Transport registry (companies, vehicles, drivers, zones, speed limits): the kinds'
+  //     fields are in console/fleet-kinds.js; the editor is the stations' registryEditor.
+  // ---------------------------------------------------------------------------
+
+  /** Kinds officers change (the others: admins), as web/access.py CONFIG_WRITERS. */
+  const OFFICER_KINDS = new Set(['rule', 'vehicle', 'driver', 'zone', 'speed_limit']);
+  let fleetKinds = null; // the module, imported when the tab first opens
+
+  const fleet = Object.assign(registryEditor({
+    prefix: 'fleet',
+    path: () => `/api/v1/config/${fleet.kind.path}`,
+    items: () => fleet.items,
+    canEdit: () => Boolean(fleet.kind) && (fleet.kind.admin ? state.canAdminister : state.canConfigure),
+    keyOf: (draft) => fleet.kind.keyOf(draft, fleet.newKey),
+    localProblems(draft, items) {
+      const key = fleet.kind.keyOf(draft, fleet.newKey) || '';
+      const field = fleet.kind.keyField || '__key';
+      if (!key) return [{ field, message: t('keyRequired') }];
+      if (items.has(key)) return [{ field, message: t('keyExists') }];
+      return [];
+    },
+    inputProblems: () => [...fleet.badJson].map((field) => ({ field: field === '__body' ? '' : field, message: t('notJson') })),
+    savedText: (version, time) => t('stationSaved', version, time),
+    deletedText: (key) => t('itemDeleted', key),
+  }), {
+    kind: null,
+    items: new Map(), // key -> {version, item} of the kind shown
+    companies: [],
+    newKey: '',
+    badJson: new Set(), // fields whose text is not JSON (not sent)
+
+    async load() {
+      if (!fleetKinds) {
+        fleetKinds = await import('/static/console/fleet-kinds.js');
+        const select = $('fleet-kind');
+        select.replaceChildren(...fleetKinds.FLEET_KINDS.map((k) => el('option', { value: k.kind }, t(k.label))));
+        this.kind = fleetKinds.FLEET_KINDS[0];
+      }
+      const [list, companies] = await Promise.all([
+        api('GET', `/api/v1/config/${this.kind.path}`),
+        api('GET', '/api/v1/config/companies'),
+      ]);
+      if (!list.ok) {
+        toast(t('loadFailed', errorText(list)), 'error');
+        return;
+      }
+      this.items = new Map(list.body.items.map((i) => [i.key, { version: i.version, item: i.item }]));
+      if (companies.ok) this.companies = companies.body.items.map((i) => i.item);
+      this.render();
+    },
+
+    async switchKind(kind) {
+      this.kind = fleetKinds.FLEET_KINDS.find((k) => k.kind === kind);
+      this.close();
+      await this.load();
+    },
+
+    render() {
+      if (!this.kind) return;
+      for (const option of $('fleet-kind').options) {
+        option.textContent = t(fleetKinds.FLEET_KINDS.find((k) => k.kind === option.value).label);
+      }
+      $('fleet-kind').value = this.kind.kind;
+      const may = this.canEditKind();
+      $('fleet-readonly').hidden = may;
+      $('fleet-new').hidden = !may;
+      $('fleet-head').replaceChildren(...this.kind.columns.map(([label]) => el('th', null, t(label))), el('th'));
+      const rows = [];
+      for (const [key, { item, version }] of this.items) {
+        const button = el('button', { type: 'button', class: 'ghost small', 'data-testid': 'fleet-edit' }, may ? t('edit') : t('view'));
+        button.addEventListener('click', (e) => { e.stopPropagation(); this.open(key); });
+        const row = el('tr', {
+          'data-testid': 'fleet-row',
+          'data-kind': this.kind.kind,
+          'data-key': key,
+          'data-version': version,
+          class: this.key === key ? 'is-selected' : null,
+        }, ...this.kind.columns.map(([, cell], n) => el('td', { class: n === 0 ? 'mono' : null }, cell(key, item) ?? '')),
+        el('td', { class: 'actions' }, button));
+        row.addEventListener('click', () => this.open(key));
+        rows.push(row);
+      }
+      $('fleet-tbody').replaceChildren(...rows);
+    },
+
+    canEditKind() {
+      return Boolean(this.kind) && (this.kind.admin ? state.canAdminister : state.canConfigure);
+    },
+
+    open(key) {
+      const entry = this.items.get(key);
+      if (!entry) return;
+      this.key = key;
+      this.isNew = false;
+      this.version = entry.version;
+      this.original = clone(entry.item);
+      this.draft = clone(entry.item);
+      this.start();
+      this.loadHistory();
+    },
+
+    openNew() {
+      this.key = null;
+      this.isNew = true;
+      this.version = null;
+      this.original = null;
+      this.newKey = '';
+      this.draft = this.kind.blank();
+      if (this.draft.company === '' && this.companies.length) this.draft.company = this.companies[0].id;
+      this.start();
+      $('fleet-history-tbody').replaceChildren();
+    },
+
+    start() {
+      const may = this.canEditKind();
+      $('fleet-editor').hidden = false;
+      $('fleet-editor-placeholder').hidden = true;
+      $('fleet-editor-title').textContent = this.isNew ? t('newItemTitle', t(`kind_${this.kind.kind}`))
+        : `${t(`kind_${this.kind.kind}`)} ${this.key}`;
+      $('fleet-editor-version').textContent = this.version != null ? `(${t('version', this.version)})` : '';
+      $('fleet-editor').dataset.kind = this.kind.kind;
+      $('fleet-editor').dataset.key = this.key || '';
+      this.badJson.clear();
+      const rows = this.kind.fields.map((field) => this.fieldRow(field, may));
+      this.form.replaceChildren(...rows);
+      $('fleet-save').hidden = !may;
+      $('fleet-delete').hidden = !may || this.isNew;
+      setStatus($('fleet-status'), '', 'idle');
+      renderProblems(this.form, [], $('fleet-problems'), $('fleet-problems'), () => '');
+      this.problems = [];
+      this.updateButtons();
+      this.render();
+    },
+
+    fieldRow(field, may) {
+      const id = `fleet-field-${field.key}`;
+      let value = field.key === '__body' ? this.draft : this.draft[field.key];
+      if (field.key === '__key') value = this.isNew ? this.newKey : this.key;
+      let input;
+      if (field.type === 'select') {
+        const options = field.options === 'companies' ? this.companies.map((c) => c.id) : field.options;
+        input = el('select', { id }, ...options.map((o) => el('option', { value: o }, o)));
+      } else if (field.type === 'json') {
+        input = el('textarea', { id, rows: 3, class: 'mono', spellcheck: 'false' });
+      } else {
+        input = el('input', { id, class: 'mono', ...(field.type === 'number' ? { type: 'number', step: 'any' } : {}) });
+      }
+      input.dataset.key = field.key;
+      input.dataset.testid = id;
+      input.value = fleetKinds.toInput(field, value);
+      if (field.key === '__key' && this.isNew && !this.newKey) this.newKey = input.value;
+      input.disabled = !may || (field.keyField && !this.isNew);
+      input.addEventListener(input.tagName === 'SELECT' ? 'change' : 'input', () => {
+        if (this.draft && this.canEditKind()) this.fromControl(field, input);
+      });
+      return el('div', { class: 'form-row', 'data-field-row': field.key === '__body' ? '' : field.key },
+        el('label', { for: id }, t(field.label)), input);
+    },
+
+    fromControl(field, input) {
+      if (field.key === '__key') {
+        this.newKey = input.value;
+      } else {
+        const read = fleetKinds.fromInput(field, input.value);
+        if (read.error) this.badJson.add(field.key); else this.badJson.delete(field.key);
+        if (read.error) {
+          // not sent until it is JSON again
+        } else if (field.key === '__body') {
+          this.draft = read.value;
+        } else if (read.value === undefined) {
+          delete this.draft[field.key];
+        } else {
+          this.draft[field.key] = read.value;
+        }
+      }
+      this.changed();
+    },
+
+    async loadHistory() {
+      const key = this.key;
+      const result = await api('GET', `/api/v1/config/${this.kind.path}/${encodeURIComponent(key)}`);
+      if (!result.ok || key !== this.key) return;
+      $('fleet-history-tbody').replaceChildren(...(result.body.history || []).map((c) => historyRow(c, {
+        compact: true,
+        after: async () => {
+          await this.load();
+          if (this.items.has(key)) this.open(key); else this.close();
+        },
+      })));
+    },
+  });
+
+  function initFleet() {
+    $('fleet-kind').addEventListener('change', () => fleet.switchKind($('fleet-kind').value));
+    $('fleet-new').addEventListener('click', () => fleet.openNew());
+    $('fleet-close').addEventListener('click', () => fleet.close());
+    $('fleet-form').addEventListener('submit', (e) => e.preventDefault());
+    $('fleet-save').addEventListener('click', () => fleet.save());
+    confirmButton($('fleet-delete'), () => fleet.remove());
   }
 
   // ---------------------------------------------------------------------------
@@ -1781,6 +2121,8 @@
             if (editor.key === change.key) {
               if (state.rules.has(change.key)) editor.open(change.key); else editor.close();
             }
+          } else if (fleet.kind && fleetKinds.FLEET_KINDS.some((k) => k.kind === change.kind)) {
+            await fleet.load();
           } else {
             await stations.load();
           }
@@ -1870,6 +2212,7 @@
     if (!load) return;
     if (name === 'rules') rules.load();
     else if (name === 'stations') stations.load();
+    else if (name === 'fleet') fleet.load();
     else if (name === 'silences') { silences.load(); }
     else if (name === 'history') configHistory.load();
     else if (name === 'audit') audit.load();
@@ -1902,6 +2245,8 @@
       if (editor.preview) editor.renderPreview();
     }
     if (stations.draft) stations.start();
+    if (fleet.kind) fleet.render();
+    if (fleet.draft) fleet.start();
   }
 
   async function start() {
@@ -1915,6 +2260,7 @@
     $('logout').addEventListener('click', () => IOC.logout());
     initRules();
     initStations();
+    initFleet();
     initSilences();
     initHistory();
     initAudit();
