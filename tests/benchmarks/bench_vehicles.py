@@ -21,10 +21,18 @@ nothing as too old; lost-signal gaps are the fleet's own), published on
   ``SUSTAINED_S`` s; ``lag`` is, at each poll, how long ago the last stored fix was published
   (the publish timeline against the stored count).
 
-``loss`` = sent - refused - stored (0 is the goal). Goal: catch-up ≥ 20,000 positions/s on
-2 cores. ``traccar_quoted_msgs_per_s`` is the peer's figure as quoted by its maintainer
-(~8,000 messages/s for 30,000 devices on one server; Traccar needs Java and its own jar,
-neither is installed here): quoted, not measured; ``*_vs_traccar_quoted`` the ratio.
+``*_lost`` = sent - refused - stored (0 is the goal; -1: not all accounted for within
+``DRAIN_TIMEOUT_S``). ``*_service_cpu_us_per_fix``: the service process's CPU time over the
+drain per stored fix (MQTT receive included). Goal: catch-up ≥ 20,000 positions/s on 2 cores.
+
+``traccar_quoted_msgs_per_s`` is the peer's figure as quoted by its maintainer (~8,000
+messages/s for 30,000 devices on one server): **quoted, not measured** — Debian offers a Java
+runtime (default-jre-headless) but Traccar itself is packaged in neither Debian, PyPI nor npm
+(its server ships as an installer from traccar.org), so it is not run here;
+``*_vs_traccar_quoted`` is the ratio of our measured rate to that quote.
+
+On a machine other work is using (CPU column ``other``), the rates drop with the cores left
+to the service; CPU per fix moves much less.
 
 ``main()`` prints progress and returns the figures as a flat dict.
 """
