@@ -44,6 +44,8 @@ FLAG_LATE = "late"
 EARTH_RADIUS_M = 6_371_008.8  # mean radius
 KM_PER_DEGREE_LAT = 111.32
 REFERENCE_LOOKBACK = 8  # flagged fixes skipped at most when looking for the reference fix
+M_PER_DEGREE = EARTH_RADIUS_M * math.pi / 180  # of a great circle
+BOUND_MARGIN = 0.999  # _too_fast's shortcut only well clear of the threshold
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -61,6 +63,23 @@ def _payload(origin: Origin, fix: PositionFix) -> str:
         return origin.payload[:PAYLOAD_KEPT_CHARS].decode("utf-8", "replace")
     sent = {"ts": fix.ts_ms, "lat": fix.lat, "lon": fix.lon, "speed": fix.speed_kmh}
     return orjson.dumps(sent).decode()
+
+
+def _refuse(
+    origin: Origin,
+    fix: PositionFix,
+    rejections: list[PositionRejection],
+    index: int | None,
+    reason: RejectReason,
+    detail: str,
+    parameter: str | None = None,
+) -> None:
+    shown = _payload(origin, fix)
+    rejections.append(
+        refusal(
+            origin, reason, detail, fix.vehicle, parameter=parameter, index=index, payload=shown
+        )
+    )
 
 
 class _Track:
@@ -121,40 +140,79 @@ class PositionValidator:
     ) -> PositionFix | None:
         """``fix`` as it is to be stored (flags added), or None when refused."""
         vehicle = fix.vehicle
-
-        def refuse(reason: RejectReason, detail: str, parameter: str | None = None) -> None:
-            shown = _payload(origin, fix)
-            rejections.append(
-                refusal(
-                    origin, reason, detail, vehicle, parameter=parameter, index=index, payload=shown
-                )
-            )
-
         info = self._vehicles.get(vehicle)
         if info is None:
-            refuse(RejectReason.UNKNOWN_VEHICLE, f"vehicle {vehicle!r} is not in the registry")
+            _refuse(
+                origin,
+                fix,
+                rejections,
+                index,
+                RejectReason.UNKNOWN_VEHICLE,
+                f"vehicle {vehicle!r} is not in the registry",
+            )
             return None
         if origin.owner is not None:
             owner = getattr(info, "owner", origin.owner)
             if owner != origin.owner:
-                refuse(RejectReason.NOT_OWNER, f"{origin.owner} may not write vehicle {vehicle}")
+                _refuse(
+                    origin,
+                    fix,
+                    rejections,
+                    index,
+                    RejectReason.NOT_OWNER,
+                    f"{origin.owner} may not write vehicle {vehicle}",
+                )
                 return None
         ts_ms = fix.ts_ms
         if ts_ms - origin.received_ms > self._max_future_ms:
-            refuse(RejectReason.BAD_TIMESTAMP, f"time {iso_utc(ts_ms)} is in the future", "ts")
+            _refuse(
+                origin,
+                fix,
+                rejections,
+                index,
+                RejectReason.BAD_TIMESTAMP,
+                f"time {iso_utc(ts_ms)} is in the future",
+                "ts",
+            )
             return None
         if origin.received_ms - ts_ms > self._max_age_ms:
-            refuse(RejectReason.BAD_TIMESTAMP, f"time {iso_utc(ts_ms)} is too old", "ts")
+            _refuse(
+                origin,
+                fix,
+                rejections,
+                index,
+                RejectReason.BAD_TIMESTAMP,
+                f"time {iso_utc(ts_ms)} is too old",
+                "ts",
+            )
             return None
         lat, lon = fix.lat, fix.lon
         if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
-            refuse(RejectReason.OUT_OF_RANGE, f"lat={lat!r}, lon={lon!r} are not WGS84 degrees")
+            _refuse(
+                origin,
+                fix,
+                rejections,
+                index,
+                RejectReason.OUT_OF_RANGE,
+                f"lat={lat!r}, lon={lon!r} are not WGS84 degrees",
+            )
             return None
         if not (self._south <= lat <= self._north and self._west <= lon <= self._east):
-            refuse(RejectReason.OUTSIDE_AREA, f"({lat}, {lon}) is outside the configured area")
+            _refuse(
+                origin,
+                fix,
+                rejections,
+                index,
+                RejectReason.OUTSIDE_AREA,
+                f"({lat}, {lon}) is outside the configured area",
+            )
             return None
         if not 0.0 <= fix.speed_kmh <= self._max_speed:
-            refuse(
+            _refuse(
+                origin,
+                fix,
+                rejections,
+                index,
                 RejectReason.OUT_OF_RANGE,
                 f"speed {fix.speed_kmh!r} km/h is outside 0..{self._max_speed:g}",
                 "speed",
@@ -167,7 +225,14 @@ class PositionValidator:
         times = track.ts
         at = bisect_left(times, ts_ms)
         if at < len(times) and times[at] == ts_ms:
-            refuse(RejectReason.DUPLICATE, f"a fix of {vehicle} at {iso_utc(ts_ms)} was received")
+            _refuse(
+                origin,
+                fix,
+                rejections,
+                index,
+                RejectReason.DUPLICATE,
+                f"a fix of {vehicle} at {iso_utc(ts_ms)} was received",
+            )
             return None
         late = at < len(times)
         jumped = self._jumped(track, at, ts_ms, lat, lon)
@@ -182,7 +247,9 @@ class PositionValidator:
     def _jumped(self, track: _Track, at: int, ts_ms: int, lat: float, lon: float) -> bool:
         """Whether the move from the previous unflagged fix (in event time) is implausible."""
         reference = at - 1
-        stop = max(-1, at - 1 - REFERENCE_LOOKBACK)
+        stop = at - 1 - REFERENCE_LOOKBACK
+        if stop < -1:
+            stop = -1
         while reference > stop and track.jump[reference]:
             reference -= 1
         if reference <= stop:
@@ -199,8 +266,16 @@ class PositionValidator:
 
     def _too_fast(self, track: _Track, i: int, ts_ms: int, lat: float, lon: float) -> bool:
         seconds = (ts_ms - track.ts[i]) / 1000
+        plausible = self._jump_mps * seconds
+        allowed = (plausible if plausible > 0 else 0.0) + self._tolerance_m
+        # An upper bound first (along the meridian, then the parallel: a path at least as
+        # long as the great circle): most moves are far below the allowance, and the
+        # haversine is only needed near it. The margin covers rounding.
+        bound = M_PER_DEGREE * (abs(lat - track.lat[i]) + abs(lon - track.lon[i]))
+        if bound < allowed * BOUND_MARGIN:
+            return False
         metres = distance_m(track.lat[i], track.lon[i], lat, lon) - self._tolerance_m
-        return metres > 0 and metres > self._jump_mps * seconds
+        return metres > 0 and metres > plausible
 
     def validate_all(
         self,

@@ -39,6 +39,7 @@ from ioc.vehicles_config import VehiclesConfig
 SECONDS_BELOW = 2**31  # a numeric time below this is in seconds (as Traccar reads it)
 TS_LIMIT_MS = 9_223_372_036_000  # InfluxDB's nanosecond int64: years 1677 to 2262
 MAX_DRIVER_CHARS = 32
+TOPIC_CACHE_SIZE = 100_000  # topics whose plate is remembered (cleared when full)
 
 # Flags a decoder sets (ingest.position_validate adds gps_jump and late).
 FLAG_ATTRIBUTES_TRUNCATED = "attributes_truncated"
@@ -62,6 +63,7 @@ _KNOWN = frozenset(
     )
 )
 AttributeValue = str | int | float | bool
+_NO_FLAGS: frozenset[str] = frozenset()
 
 
 def topic_vehicle(
@@ -165,12 +167,19 @@ class PositionDecoder:
         self._max_batch = config.max_batch_fixes
         self._max_attributes = config.max_attributes
         self._max_chars = config.max_attribute_chars
+        self._topics: dict[str, tuple[str, RejectReason | None, str]] = {}  # topic_vehicle's
 
     def decode_message(
         self, origin: Origin, topic: str, rejections: list[PositionRejection]
     ) -> list[PositionFix]:
         """A whole MQTT message: the topic names the vehicle, ``origin.payload`` the fixes."""
-        vehicle, reason, problem = topic_vehicle(topic, self._prefix)
+        known = self._topics.get(topic)
+        if known is None:
+            known = topic_vehicle(topic, self._prefix)
+            if len(self._topics) >= TOPIC_CACHE_SIZE:
+                self._topics.clear()
+            self._topics[topic] = known
+        vehicle, reason, problem = known
         if reason is not None:
             rejections.append(refusal(origin, reason, problem))
             return []
@@ -213,50 +222,61 @@ class PositionDecoder:
         rejections: list[PositionRejection],
         index: int | None = None,
     ) -> PositionFix | None:
-        """One fix object (already parsed JSON); None when refused (the reason appended)."""
+        """One fix object (already parsed JSON); None when refused (the reason appended).
 
-        def refuse(reason: RejectReason, detail: str, parameter: str | None = None) -> None:
-            shown = None if index is None else fix_payload(body)
-            rejections.append(
-                refusal(
-                    origin, reason, detail, vehicle, parameter=parameter, index=index, payload=shown
-                )
-            )
-
+        The hot path of vehicle ingest (every fix, tens of thousands a second in a
+        catch-up): one lookup per key, no call for an absent optional key, and the refusal
+        built only when there is one."""
         if not isinstance(body, dict):
-            refuse(RejectReason.MALFORMED, "a fix must be a JSON object")
-            return None
-        ts_ms, problem = fix_time(body.get("ts"))
-        if problem:
-            refuse(RejectReason.BAD_TIMESTAMP, problem, "ts")
+            _refuse_fix(origin, vehicle, body, rejections, index, RejectReason.MALFORMED,
+                        "a fix must be a JSON object")  # fmt: skip
             return None
         get = body.get
-        lat, lon, speed = get("lat"), get("lon"), get("speed")
-        for key, value in (("lat", lat), ("lon", lon), ("speed", speed)):
-            if value is None:
-                refuse(RejectReason.MALFORMED, f"`{key}` is missing", key)
-                return None
-            if number(value) is None:
-                refuse(RejectReason.NOT_NUMERIC, f"`{key}` is not a finite number", key)
-                return None
+        ts_ms, problem = fix_time(get("ts"))
+        if problem:
+            _refuse_fix(origin, vehicle, body, rejections, index, RejectReason.BAD_TIMESTAMP,
+                        problem, "ts")  # fmt: skip
+            return None
+        lat, lon, speed = number(get("lat")), number(get("lon")), number(get("speed"))
+        if lat is None or lon is None or speed is None:  # the first one that is not
+            key = next(k for k in ("lat", "lon", "speed") if number(get(k)) is None)
+            if get(key) is None:
+                reason, detail = RejectReason.MALFORMED, f"`{key}` is missing"
+            else:
+                reason, detail = RejectReason.NOT_NUMERIC, f"`{key}` is not a finite number"
+            _refuse_fix(origin, vehicle, body, rejections, index, reason, detail, key)
+            return None
         flags: list[str] = []
-        heading = _optional(body, "heading", flags, unknown_below_zero=True, high=360.0)
-        accuracy = _optional(body, "accuracy", flags, unknown_below_zero=True)
-        altitude = _optional(body, "altitude", flags)
-        odometer = _optional(body, "odometer", flags, low=0.0)
+        raw = get("heading")
+        heading = None if raw is None else _optional_value(raw, "heading", flags, True, high=360.0)
+        raw = get("accuracy")
+        accuracy = None if raw is None else _optional_value(raw, "accuracy", flags, True)
+        raw = get("altitude")
+        altitude = None if raw is None else _optional_value(raw, "altitude", flags)
+        raw = get("odometer")
+        odometer = None if raw is None else _optional_value(raw, "odometer", flags, low=0.0)
         if heading == 360.0:
             heading = 0.0
-        ignition = _switch(body, "ignition", flags)
-        door = _switch(body, "door", flags)
+        ignition = get("ignition")
+        if not (ignition is None or ignition is True or ignition is False):
+            ignition = _switch_value(ignition, "ignition", flags)
+        door = get("door")
+        if not (door is None or door is True or door is False):
+            door = _switch_value(door, "door", flags)
         driver = get("driver")
         if driver is not None:
             if type(driver) is int and driver >= 0:
                 driver = str(driver)
-            elif not isinstance(driver, str) or not 0 < len(driver.strip()) <= MAX_DRIVER_CHARS:
+            elif not isinstance(driver, str):
                 flags.append("invalid_driver")
                 driver = None
             else:
-                driver = driver.strip()
+                stripped = driver.strip()
+                if 0 < len(stripped) <= MAX_DRIVER_CHARS:
+                    driver = stripped
+                else:
+                    flags.append("invalid_driver")
+                    driver = None
         attributes: tuple[tuple[str, AttributeValue], ...] = ()
         if not _KNOWN.issuperset(body):
             bag = None
@@ -269,23 +289,31 @@ class PositionDecoder:
                 attributes = tuple(bag.items)
                 if bag.truncated:
                     flags.append(FLAG_ATTRIBUTES_TRUNCATED)
+        # Positional, in PositionFix's field order: vehicle, ts_ms, lat, lon, speed_kmh,
+        # received_ms, heading, accuracy_m, altitude_m, ignition, door, driver, odometer_km,
+        # attributes, flags.
         return PositionFix(
-            vehicle=vehicle,
-            ts_ms=ts_ms,
-            lat=float(lat),  # type: ignore[arg-type]  # numbers, checked above
-            lon=float(lon),  # type: ignore[arg-type]
-            speed_kmh=float(speed),  # type: ignore[arg-type]
-            received_ms=origin.received_ms,
-            heading=heading,
-            accuracy_m=accuracy,
-            altitude_m=altitude,
-            ignition=ignition,
-            door=door,
-            driver=driver,
-            odometer_km=odometer,
-            attributes=attributes,
-            flags=frozenset(flags) if flags else frozenset(),
-        )
+            vehicle, ts_ms, lat, lon, speed, origin.received_ms, heading, accuracy, altitude,
+            ignition, door, driver, odometer, attributes,
+            frozenset(flags) if flags else _NO_FLAGS,
+        )  # fmt: skip
+
+
+def _refuse_fix(
+    origin: Origin,
+    vehicle: str,
+    body: object,
+    rejections: list[PositionRejection],
+    index: int | None,
+    reason: RejectReason,
+    detail: str,
+    parameter: str | None = None,
+) -> None:
+    """A refused fix: the message as sent, or for a fix of a batch the fix and its index."""
+    shown = None if index is None else fix_payload(body)
+    rejections.append(
+        refusal(origin, reason, detail, vehicle, parameter=parameter, index=index, payload=shown)
+    )
 
 
 def _optional(
@@ -299,6 +327,19 @@ def _optional(
     raw = body.get(key)
     if raw is None:
         return None
+    return _optional_value(raw, key, flags, unknown_below_zero, low, high)
+
+
+def _optional_value(
+    raw: object,
+    key: str,
+    flags: list[str],
+    unknown_below_zero: bool = False,
+    low: float = -math.inf,
+    high: float = math.inf,
+) -> float | None:
+    """An optional number that is present (not None): the value, or None (flagged
+    ``invalid_<key>`` unless negative meaning unknown)."""
     value = number(raw)
     if value is None:
         flags.append(f"invalid_{key}")
@@ -315,6 +356,11 @@ def _switch(body: dict[str, Any], key: str, flags: list[str]) -> bool | None:
     raw = body.get(key)
     if raw is None or raw is True or raw is False:
         return raw
+    return _switch_value(raw, key, flags)
+
+
+def _switch_value(raw: object, key: str, flags: list[str]) -> bool | None:
+    """A switch sent as something else than a boolean: 0 or 1, or flagged and left out."""
     if type(raw) is int and raw in (0, 1):
         return raw == 1
     flags.append(f"invalid_{key}")

@@ -8,6 +8,9 @@ progress output, then rewrite docs/benchmarks.md.
    Pipeline (bench_pipeline): CPU per message of ``Pipeline.process`` (batches of 500).
    Start-up (bench_startup): ``ioc serve`` process start → MQTT subscribed → first stored point.
    Journeys (bench_journeys): the transport journey kernel, positions/s on one core.
+   Vehicle pipeline (bench_vehicle_pipeline): CPU per fix of the vehicle data path.
+   Vehicles (bench_vehicles): positions/s through ``ioc serve`` (catch-up, sustained).
+   Vehicle alerts (bench_vehicle_alerts): speeding fix → wall alert frame latency.
    All are other modules' ``main()``, which return flat dicts of figures.
 2. Raw broker ceiling (bench_broker): publishers → Mosquitto → a bare counting subscriber.
 3. Catch-up (bench_catchup): a backlog queued in the broker while the service was down,
@@ -52,6 +55,9 @@ FIGURES_BENCHMARKS = {  # name → module whose main() returns {figure: value}
     "startup": "tests.benchmarks.bench_startup",
     "journeys": "tests.benchmarks.bench_journeys",
     "wall_vehicles": "tests.benchmarks.bench_wall_vehicles",
+    "vehicle_pipeline": "tests.benchmarks.bench_vehicle_pipeline",
+    "vehicles": "tests.benchmarks.bench_vehicles",
+    "vehicle_alerts": "tests.benchmarks.bench_vehicle_alerts",
 }
 BENCHMARKS = [*FIGURES_BENCHMARKS, "broker", "catchup", "nodered", "ingest"]
 T = TypeVar("T")

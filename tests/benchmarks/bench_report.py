@@ -159,6 +159,18 @@ def broker_table(steps: list[BrokerStep]) -> list[str]:
 FIGURES_SECTIONS = {  # benchmark → (title, module that defines the figures)
     "analytics": ("Analytics (in process, one core)", "tests/benchmarks/bench_analytics.py"),
     "wall": ("Wall: alert latency and websocket fan-out", "tests/benchmarks/bench_wall.py"),
+    "vehicle_pipeline": (
+        "Vehicle pipeline: CPU per fix (in process)",
+        "tests/benchmarks/bench_vehicle_pipeline.py",
+    ),
+    "vehicles": (
+        "Vehicles through the service: positions/s, catch-up and sustained",
+        "tests/benchmarks/bench_vehicles.py",
+    ),
+    "vehicle_alerts": (
+        "Vehicles: speeding alert latency on the wall",
+        "tests/benchmarks/bench_vehicle_alerts.py",
+    ),
 }
 
 
