@@ -80,7 +80,10 @@ def config(
             "cameras": {"snapshot_dir": str(tmp_path / "snapshots")},
             "web": {"heartbeat_s": 1, "station_push_interval_s": 0.1},
             "analytics": {"rules": TEST_RULES},
-            "vehicles": {"images": {"directory": str(tmp_path / "vehicle-images")}},
+            "vehicles": {
+                "images": {"directory": str(tmp_path / "vehicle-images")},
+                "journeys_database": str(tmp_path / "journeys.sqlite3"),
+            },
         }
     )
 

@@ -46,7 +46,11 @@ def config(config: IocConfig, tmp_path: Path) -> IocConfig:
     }
     path = tmp_path / "fleet.yaml"
     path.write_text(yaml.safe_dump(fleet, allow_unicode=True), encoding="utf-8")
-    vehicles = {"fleet": str(path), "images": {"directory": str(tmp_path / "images")}}
+    vehicles = {
+        "fleet": str(path),
+        "images": {"directory": str(tmp_path / "images")},
+        "journeys_database": str(tmp_path / "journeys.sqlite3"),
+    }
     return config.model_copy(update={"vehicles": config.vehicles.model_validate(vehicles)})
 
 

@@ -46,6 +46,7 @@ FLEET = {
     ],
     "drivers": [
         {"licence": "790123456789", "company": "VT-01", "name": "Nguyễn Văn An"},
+        {"licence": "790000000002", "company": "VT-01", "name": "Lê Văn Cường"},
         {"licence": "790000000003", "company": "VT-02", "name": "Trần Thị Bình"},
     ],
 }
