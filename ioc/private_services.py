@@ -257,7 +257,21 @@ class PrivateInfluxDB(_PrivateService):
 
     def __init__(self, directory: Path, port: int, rpc_port: int | None = None) -> None:
         super().__init__(directory, port)
+        self._own_rpc_port = rpc_port is None
         self.rpc_port = rpc_port or free_port()
+
+    def start(self) -> None:
+        """As for every service; a free port for the internal RPC listener taken by another
+        process meanwhile (free_port() can only say it was free) is chosen again, twice."""
+        for attempt in range(3):
+            try:
+                super().start()
+                return
+            except ServiceStartError as exc:
+                taken = f"127.0.0.1:{self.rpc_port}: bind: address already in use"
+                if not self._own_rpc_port or attempt == 2 or taken not in str(exc):
+                    raise
+                self.rpc_port = free_port()
 
     @property
     def url(self) -> str:

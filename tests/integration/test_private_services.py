@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -84,3 +85,20 @@ def test_private_services_die_with_the_process_that_started_them(tmp_path: Path)
     starter.send_signal(signal.SIGKILL)
     starter.wait()
     wait_until(lambda: processes_using(tmp_path) == [])
+
+
+def test_influxdb_takes_another_rpc_port_when_its_own_was_taken_meanwhile(
+    tmp_path: Path,
+) -> None:
+    """free_port() only says a port was free: another process may bind it before influxd
+    does (seen in `make bench`). The internal RPC port is then chosen again."""
+    database = PrivateInfluxDB(tmp_path / "influxdb", free_port())
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        database.rpc_port = taken.getsockname()[1]
+        database.start()
+        try:
+            assert database.running and database.rpc_port != taken.getsockname()[1]
+        finally:
+            database.stop()
