@@ -213,13 +213,15 @@ class BrokerConnections:
         return found
 
     def _cpu_by_command(self) -> dict[bytes, float]:
+        """CPU seconds of the benchmark's processes by command line; Node-RED renames its
+        process (``process.title``), so it is also found by that name, keyed by its pid."""
         found = {}
         for entry in os.listdir("/proc"):
             if entry.isdigit():
                 with contextlib.suppress(OSError):
                     command = Path(f"/proc/{entry}/cmdline").read_bytes()
-                    if self._marker in command:
-                        found[command] = cpu_seconds(int(entry))
+                    if self._marker in command or command.startswith(b"node-red"):
+                        found[command + f"\0pid={entry}".encode()] = cpu_seconds(int(entry))
         return found
 
     def _watch(self) -> None:
@@ -619,7 +621,7 @@ def node_red_catch_up(
         log(f"[node-red] {summary.acked:,} queued ({summary.publish_rate:,.0f}/s); starting it")
         result.spawned_at, logged = node_red.start()
         connected, result.cpu_at_connect_s = connections.connected(
-            result.spawned_at, str(node_red.user_dir)
+            result.spawned_at, f"pid={node_red.pid}"
         )
         result.connected_at = connected or logged
         result.logged_connected_at = logged
