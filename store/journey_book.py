@@ -301,99 +301,71 @@ class JourneyBook:
             (s.vehicle, company.get(s.vehicle, ""), s.start_ms, s.end_ms, s.lat, s.lon)
             for s in out.stops
         ]
-        violations: list[tuple[Any, ...]] = []
-        for s in out.speeding:
-            violations.append(
-                (
-                    "speeding",
-                    "violation",
-                    s.vehicle,
-                    company.get(s.vehicle, ""),
-                    driver.get(s.vehicle),
-                    s.start_ms,
-                    s.end_ms,
-                    s.lat,
-                    s.lon,
-                    s.peak_kmh,
-                    s.limit_kmh,
-                    s.excess_kmh,
-                    s.band,
-                    s.fixes,
-                    s.distance_m,
-                    None,
-                    None,
-                    "",
-                )
+
+        def violation(kind: str, level: str, vehicle: str, **fields: Any) -> tuple[Any, ...]:
+            """A row of ``violations``: the columns not given are empty."""
+            values = {"company": company.get(vehicle, ""), "driver": driver.get(vehicle)}
+            values |= {"kind": kind, "level": level, "vehicle": vehicle, "detail": ""} | fields
+            return tuple(values.get(column) for column in _VIOLATION_COLUMNS)
+
+        violations = [
+            violation(
+                "speeding",
+                "violation",
+                s.vehicle,
+                start_ms=s.start_ms,
+                end_ms=s.end_ms,
+                lat=s.lat,
+                lon=s.lon,
+                peak_kmh=s.peak_kmh,
+                limit_kmh=s.limit_kmh,
+                excess_kmh=s.excess_kmh,
+                band=s.band,
+                fixes=s.fixes,
+                distance_m=s.distance_m,
             )
-        for d in out.driving:
-            violations.append(
-                (
-                    f"{d.rule}_driving",
-                    d.kind,
-                    d.vehicle,
-                    company.get(d.vehicle, ""),
-                    driver.get(d.vehicle),
-                    d.at_ms,
-                    d.at_ms,
-                    d.lat,
-                    d.lon,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    d.threshold_h,
-                    None,
-                    "",
-                )
+            for s in out.speeding
+        ]
+        violations += [
+            violation(
+                f"{d.rule}_driving",
+                d.kind,
+                d.vehicle,
+                start_ms=d.at_ms,
+                end_ms=d.at_ms,
+                lat=d.lat,
+                lon=d.lon,
+                threshold_h=d.threshold_h,
             )
-        for z in out.zone_violations:
-            violations.append(
-                (
-                    "zone_forbidden",
-                    "violation",
-                    z.vehicle,
-                    company.get(z.vehicle, ""),
-                    driver.get(z.vehicle),
-                    z.at_ms,
-                    z.at_ms,
-                    z.lat,
-                    z.lon,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    z.zone,
-                    f"{z.vehicle_class} {z.hours}",
-                )
+            for d in out.driving
+        ]
+        violations += [
+            violation(
+                "zone_forbidden",
+                "violation",
+                z.vehicle,
+                start_ms=z.at_ms,
+                end_ms=z.at_ms,
+                lat=z.lat,
+                lon=z.lon,
+                zone=z.zone,
+                detail=f"{z.vehicle_class} {z.hours}",
             )
-        for lost in out.signal:
-            violations.append(
-                (
-                    "signal_lost",
-                    "warning",
-                    lost.vehicle,
-                    company.get(lost.vehicle, ""),
-                    driver.get(lost.vehicle),
-                    lost.last_ms,
-                    lost.restored_ms,
-                    lost.lat,
-                    lost.lon,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    "moving" if lost.moving else "stopped",
-                )
+            for z in out.zone_violations
+        ]
+        violations += [
+            violation(
+                "signal_lost",
+                "warning",
+                lost.vehicle,
+                start_ms=lost.last_ms,
+                end_ms=lost.restored_ms,
+                lat=lost.lat,
+                lon=lost.lon,
+                detail="moving" if lost.moving else "stopped",
             )
+            for lost in out.signal
+        ]
         return trips, stops, violations
 
     def purge(self, before_ms: int) -> int:

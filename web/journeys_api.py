@@ -213,6 +213,17 @@ def check_vehicle(request: web.Request, plate: str) -> str:
     return vehicle.company
 
 
+def local_day(text: str | None) -> tuple[date, int, int]:
+    """A local day (YYYY-MM-DD, default today) and its UTC ms bounds; 400 for no date."""
+    try:
+        day = date.fromisoformat(text) if text else datetime.now(LOCAL_TZ).date()
+    except ValueError:
+        raise error_answer(web.HTTPBadRequest, f"`date` {text!r} is no date") from None
+    start = datetime(day.year, day.month, day.day, tzinfo=LOCAL_TZ)
+    end = start + timedelta(days=1)
+    return day, int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+
+
 def fleet_of(request: web.Request) -> FleetRegistry:
     return request.app[appkeys.PIPELINE].vehicles.fleet
 
@@ -228,13 +239,7 @@ async def vehicle_trips(request: web.Request, id: str, query: TripsQuery) -> Tri
     them: a trip moves ≥ 200 m and ≥ 180 s, a stop lasts ≥ 300 s, a gap > 1 h ends a trip. A
     transport company's user sees its own vehicles only."""
     company = check_vehicle(request, id)
-    try:
-        day = date.fromisoformat(query.date) if query.date else datetime.now(LOCAL_TZ).date()
-    except ValueError:
-        raise error_answer(web.HTTPBadRequest, f"`date` {query.date!r} is no date") from None
-    start = datetime(day.year, day.month, day.day, tzinfo=LOCAL_TZ)
-    start_ms = int(start.timestamp() * 1000)
-    end_ms = int((start + timedelta(days=1)).timestamp() * 1000)
+    day, start_ms, end_ms = local_day(query.date)
     book = request.app[appkeys.JOURNEYS]
     trips = book.trips(id, start_ms, end_ms)
     stops = book.stops(id, start_ms, end_ms)

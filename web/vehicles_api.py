@@ -14,7 +14,7 @@ A refusal answers 400 (401 for a missing or wrong secret) and is recorded like e
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Literal
 from xml.sax.saxutils import escape
 
@@ -30,7 +30,7 @@ from ioc.messages import PositionRejection, RejectReason
 from store.journey_book import VIOLATION_KINDS
 from web.access import principal_of
 from web.api import JSON, Answer, ApiRoutes, Query, error_answer, respond
-from web.journeys_api import check_vehicle
+from web.journeys_api import check_vehicle, local_day
 from web.store_query import query_store
 
 api = ApiRoutes()
@@ -163,13 +163,7 @@ def _vehicle_day(request: web.Request, vehicle: str, query: DayQuery) -> tuple[d
     """The local day asked for a registered vehicle: (day, start ms, end ms); 404, 400."""
     if vehicle not in request.app[appkeys.PIPELINE].vehicles.fleet.vehicles:
         raise error_answer(web.HTTPNotFound, f"no vehicle {vehicle!r}")
-    try:
-        day = date.fromisoformat(query.date) if query.date else datetime.now(LOCAL_TZ).date()
-    except ValueError:
-        raise error_answer(web.HTTPBadRequest, f"`date` {query.date!r} is no date") from None
-    start = datetime(day.year, day.month, day.day, tzinfo=LOCAL_TZ)
-    end = start + timedelta(days=1)
-    return day, int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    return local_day(query.date)
 
 
 @api.get("/api/v1/vehicles/{id}/images", tag="vehicles", errors=(404,))
