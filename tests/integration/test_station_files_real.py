@@ -78,7 +78,8 @@ async def test_an_air_file_in_ug_per_nm3_is_stored_with_the_right_values(
     assert (result["accepted"], result["rejected"], result["status_missing"]) == (3, 0, 1)
     assert result["encoding"] == "utf-8 with BOM"
     assert result["lines"][2]["status_missing"] is True
-    [row] = await eventually(lambda: stored(service, "AIR-1"))  # type: ignore[misc]
+    complete = ("pm25", "pm10", "pm10_unit", "pm10_status", "no2", "no2_unit")
+    [row] = await eventually(lambda: stored(service, "AIR-1", complete))  # type: ignore[misc]
     assert row["pm25"] == 35.2 and row.get("pm25_unit") is None  # ug/Nm3 is the registry's unit
     assert (row["pm10"], row["pm10_unit"], row["pm10_status"]) == (51.0, "mg/Nm3", 1)
     assert round(row["no2"], 2) == 188.04 and row["no2_unit"] == "ppb"  # at 25 °C, 101.325 kPa
@@ -97,7 +98,8 @@ async def test_a_wastewater_file_with_ph_dash_and_temp_in_oc_is_stored(
     )
     [result] = body["files"]
     assert (result["accepted"], result["rejected"]) == (3, 0), result
-    [row] = await eventually(lambda: stored(service, "WW-1"))  # type: ignore[misc]
+    complete = ("ph", "temp", "flow", "flow_unit")
+    [row] = await eventually(lambda: stored(service, "WW-1", complete))  # type: ignore[misc]
     assert (row["ph"], row["temp"], row["flow"], row["flow_unit"]) == (7.2, 28.5, 36.0, "L/s")
     assert row.get("ph_unit") is None and row.get("temp_unit") is None
 
