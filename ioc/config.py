@@ -53,8 +53,9 @@ class MqttConfig(Section):
     )
     shared_group: str | None = Field(
         None,
-        description="If set, subscribe as `$share/<group>/...` so several ingest processes "
-        "split the stream (MQTT 5 shared subscriptions).",
+        description="If set, subscribe as `$share/<group>/...` (MQTT 5 shared subscriptions). "
+        "Not for splitting one province's stream between several services: per-station state "
+        "lives in the one process that receives the station (docs/deployment.md).",
     )
     queue_size: int = Field(
         20_000,

@@ -58,3 +58,27 @@ def test_every_connection_logs_in_with_its_own_account() -> None:
     for name in ("broker-files", "ioc", "simulators"):
         environment = services[name]["environment"]
         assert environment["IOC_INGEST__CREDENTIALS_FILE"] == "/app/var/credentials.yaml"
+
+
+def unit_settings() -> dict[str, list[str]]:
+    settings: dict[str, list[str]] = {}
+    for line in (DOCKER / "systemd" / "ioc.service").read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith(("#", "[")):
+            key, _, value = line.partition("=")
+            settings.setdefault(key.strip(), []).append(value.strip())
+    return settings
+
+
+def test_the_systemd_unit_runs_commands_the_cli_has_with_the_compose_settings() -> None:
+    from ioc.cli import _parser
+
+    unit = unit_settings()
+    [check], [serve] = unit["ExecStartPre"], unit["ExecStart"]
+    for line, command in ((check, "check-config"), (serve, "serve")):
+        assert line.split()[0].endswith("/bin/ioc")
+        assert _parser().parse_args(line.split()[1:]).command == command
+    assert check.split()[2:] == serve.split()[2:] == ["-c", "/etc/ioc/ioc.yaml"]
+    assert unit["KillSignal"] == ["SIGTERM"]  # ioc.runner stops cleanly on it
+    tz = compose()["services"]["ioc"]["environment"]["TZ"]
+    assert unit["Environment"] == [f"TZ={tz}"]
+    assert unit["WorkingDirectory"] == unit["ReadWritePaths"]  # var/... is writable
