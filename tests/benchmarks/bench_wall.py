@@ -24,6 +24,11 @@ Order of the run (one service for all of it):
    missing); ``*_seen_max_ms`` is the slowest one seen. The figures also give the background
    rate achieved, what the service processed meanwhile, its CPU per message and how long
    its event loop waited for a CPU (``/proc``: the machine is shared).
+3. **Alert latency while catching up.** The service is stopped, ``CATCHUP_BACKLOG`` air
+   readings (100,000) are queued for its persistent session, it is started again and the
+   probes run while it works the backlog off: a live reading must not wait behind the
+   backlog. Target: p99 ≤ 250 ms. The figures (``alert_latency_catchup_*``) count the probes
+   published before the service had caught up; how long catching up took is reported beside.
 
 Everything runs on 127.0.0.1: a private Mosquitto and InfluxDB (ioc.private_services) in a
 temporary directory on free ports, the service as a subprocess with a generated registry
@@ -56,6 +61,8 @@ import aiohttp
 import yaml
 
 from ioc.private_services import PrivateInfluxDB, PrivateMosquitto
+from tests.benchmarks.bench_catchup import FILL_RATE
+from tests.benchmarks.bench_load import PublisherFleet, summarize
 from tests.benchmarks.bench_stack import ServiceProcess, private_stack
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -75,6 +82,9 @@ MODERATE_RATE = 500  # then under a load the service keeps up with (0: skip)
 MODERATE_PROBES = 20
 PROBE_INTERVAL_S = 0.5
 PROBE_DRAIN_S = 15.0  # longest wait for late probe frames once the load has stopped
+CATCHUP_BACKLOG = 100_000  # queued while the service is down, then probed through
+CATCHUP_PROBES = 40
+CATCHUP_PUBLISHERS = 2
 
 FANOUT_CLIENTS = 1_000  # including the stalled one
 FANOUT_EVENTS = 50
@@ -963,6 +973,64 @@ async def measure_alert_latency(
     return figures
 
 
+async def measure_catchup_latency(
+    service: ServiceProcess,
+    broker: PrivateMosquitto,
+    probe: ProbePublisher,
+    air_ids: list[str],
+    backlog: int,
+    log: Log,
+) -> dict[str, float]:
+    """Probes while the restarted service works off ``backlog`` queued readings."""
+    label = "latency:catch-up"
+    await asyncio.to_thread(service.stop)
+    fleet = PublisherFleet(
+        broker.port, service.prefix, air_ids, CATCHUP_PUBLISHERS, FILL_RATE, backlog,
+        f"wall-{uuid.uuid4().hex[:6]}",
+    )  # fmt: skip
+    await asyncio.to_thread(fleet.start)
+    fleet.go()
+    summary = summarize(await asyncio.to_thread(fleet.results, backlog / 1000 + 90))
+    log(f"[{label}] {summary.acked:,} readings queued for the stopped service; starting it")
+    started = time.monotonic()
+    await asyncio.to_thread(service.start)
+    figures: dict[str, float] = {"alert_latency_catchup_queued": float(summary.acked)}
+    caught_up_at = math.inf
+    async with aiohttp.ClientSession(headers=service.headers) as session:
+        listener = WallListener()
+        await listener.connect(session, f"{service.url}/ws")
+
+        async def watch_backlog() -> None:  # the restarted process counts from 0
+            nonlocal caught_up_at
+            while True:
+                h = await health(session, service)
+                if h["pipeline"]["messages"] >= summary.acked:
+                    caught_up_at = time.monotonic()
+                    return
+                await asyncio.sleep(0.05)
+
+        watcher = asyncio.create_task(watch_backlog())
+        try:
+            await asyncio.wait_for(listener.first_frame.wait(), 30)
+            expected = await probe_series(listener, probe, CATCHUP_PROBES, 3, label, log)
+            await wait_for_frames(listener, expected, PROBE_DRAIN_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(watcher), 60)
+        finally:
+            watcher.cancel()
+            listener.consume()
+            await listener.close()
+    during = {key: t for key, t in expected.items() if t < caught_up_at}
+    figures |= latency_figures("alert_latency_catchup", listener, during)
+    figures["alert_latency_catchup_caught_up_s"] = round(caught_up_at - started, 2)
+    log_latency(log, label, "alert_latency_catchup", figures)
+    log(
+        f"[{label}] caught up {figures['alert_latency_catchup_caught_up_s']:.1f} s after the "
+        f"restart; {len(during)} of {len(expected)} frames were probed before that"
+    )
+    return figures
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -993,6 +1061,9 @@ async def measure(
             figures |= await measure_alert_latency(
                 session, service, broker, probe, air_ids, rate, probes, pids, log
             )
+        figures |= await measure_catchup_latency(
+            service, broker, probe, air_ids, CATCHUP_BACKLOG, log
+        )
     finally:
         probe.close()
     return figures
