@@ -6,14 +6,17 @@ The accounts file (``ioc credentials init``) is YAML, mode 0600::
     accounts:
       - {username: ioc-service, role: service, password: ...}     # the IOC's subscriber
       - {username: ioc-cameras, role: camera-feed, password: ...} # the IOC's frame subscriber
+      - {username: ioc-service-live, role: live-lane, password: ...} # its live lane
       - {username: ioc-publisher, role: publisher, password: ..., api_key_sha256: ...}
       - {username: ioc-camera-publisher, role: camera-publisher, password: ...}
       - {username: ENT-01, role: enterprise, enterprise: ENT-01, password: ..., api_key_sha256: ...}
+      - {username: VT-01, role: transport-company, enterprise: VT-01, password: ...}
 
 Passwords are kept as text because clients and the broker file are made from them; API keys
 only as SHA-256 hashes (shown once, when made). An enterprise account may publish to, and post
 for, its own stations only; the publisher account (state stations, the station simulator) to
-all; the camera publisher only camera frames. Only the IOC's two subscribers read anything.
+all; the camera publisher only camera frames; a transport company (the fleet registry) the
+positions and driver images of its own vehicles. Only the IOC's three subscribers read anything.
 
 The broker uses each account's user name as its client id (``use_username_as_clientid``), so
 no account can take over another's persistent session — and every connection that must stay
@@ -36,17 +39,27 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from ioc.accounts import sha256_hex
 from ioc.config import MqttConfig, friendly_errors
 from ioc.errors import ConfigError, ServiceStartError
+from ioc.fleet import FleetRegistry
 from ioc.registry import StationRegistry
 
 Role = Literal[
-    "service", "camera-feed", "publisher", "camera-publisher", "fleet-publisher", "enterprise"
+    "service",
+    "camera-feed",
+    "live-lane",
+    "publisher",
+    "camera-publisher",
+    "fleet-publisher",
+    "enterprise",
+    "transport-company",
 ]
 SERVICE: Role = "service"
 CAMERA_FEED: Role = "camera-feed"
+LIVE_LANE: Role = "live-lane"  # the service's live readings while it catches up a backlog
 PUBLISHER: Role = "publisher"
 CAMERA_PUBLISHER: Role = "camera-publisher"
 FLEET_PUBLISHER: Role = "fleet-publisher"  # the simulated fleet's positions
 ENTERPRISE: Role = "enterprise"
+COMPANY: Role = "transport-company"  # its vehicles' devices; ``enterprise`` holds its id
 #: Roles that post readings over HTTP too, and so have an API key.
 SENDERS: frozenset[Role] = frozenset({PUBLISHER, ENTERPRISE})
 
@@ -96,24 +109,32 @@ class Credentials:
             update["password"] = passwords[mqtt.username]
         if mqtt.cameras_username in passwords and mqtt.cameras_password is None:
             update["cameras_password"] = passwords[mqtt.cameras_username]
+        if mqtt.live_username in passwords and mqtt.live_password is None:
+            update["live_password"] = passwords[mqtt.live_username]
         return mqtt.model_copy(update=update)
 
     @classmethod
     def generate(
-        cls, registry: StationRegistry, existing: Credentials | None = None
+        cls,
+        registry: StationRegistry,
+        existing: Credentials | None = None,
+        fleet: FleetRegistry | None = None,
     ) -> tuple[Credentials, NewSecrets]:
-        """Accounts for the service's two subscribers, the two publishers and every enterprise
-        of the registry; those ``existing`` already has are kept as they are."""
+        """Accounts for the service's three subscribers, the publishers, every enterprise of
+        the registry and every transport company of ``fleet``; those ``existing`` already has
+        are kept as they are."""
         accounts = list(existing.accounts) if existing else []
         have = {a.username for a in accounts}
         keys: dict[str, str] = {}
         wanted: list[tuple[str, Role, str | None]] = [
             ("ioc-service", SERVICE, None),
             ("ioc-cameras", CAMERA_FEED, None),
+            ("ioc-service-live", LIVE_LANE, None),
             ("ioc-publisher", PUBLISHER, None),
             ("ioc-camera-publisher", CAMERA_PUBLISHER, None),
             ("ioc-fleet-publisher", FLEET_PUBLISHER, None),
             *((e, ENTERPRISE, e) for e in registry.enterprises),
+            *((c, COMPANY, c) for c in (fleet.companies if fleet else ())),
         ]
         for username, role, enterprise in wanted:
             if username in have:
@@ -157,9 +178,15 @@ class Credentials:
 
 
 def write_broker_files(
-    credentials: Credentials, registry: StationRegistry, topic_prefix: str, directory: Path
+    credentials: Credentials,
+    registry: StationRegistry,
+    topic_prefix: str,
+    directory: Path,
+    fleet: FleetRegistry | None = None,
 ) -> tuple[Path, Path]:
-    """Mosquitto ``password_file`` (hashed by ``mosquitto_passwd``) and ``acl_file``."""
+    """Mosquitto ``password_file`` (hashed by ``mosquitto_passwd``) and ``acl_file``. An
+    enterprise may write its stations' topics, a transport company its vehicles' (plates as
+    ``fleet`` has them)."""
     tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
     if not Path(tool).exists():
         raise ServiceStartError("mosquitto_passwd", "not installed (Debian package mosquitto)")
@@ -184,12 +211,21 @@ def write_broker_files(
             ]
         elif account.role == CAMERA_FEED:
             lines.append(f"topic read {frames}")
+        elif account.role == LIVE_LANE:
+            lines += [f"topic read {stations}/+/readings", f"topic read {stations}/+/senml"]
         elif account.role == PUBLISHER:
             lines += [f"topic write {stations}/+/readings", f"topic write {stations}/+/senml"]
         elif account.role == CAMERA_PUBLISHER:
             lines.append(f"topic write {frames}")
         elif account.role == FLEET_PUBLISHER:
             lines += [f"topic write {positions}", f"topic write {images}"]
+        elif account.role == COMPANY:
+            for vehicle in fleet.vehicles.values() if fleet else ():
+                if vehicle.company == account.enterprise:
+                    lines += [
+                        f"topic write {topic_prefix}/vehicles/{vehicle.id}/positions",
+                        f"topic write {topic_prefix}/vehicles/{vehicle.id}/images",
+                    ]
         else:
             for station in registry:
                 if station.owner == account.enterprise:

@@ -163,17 +163,21 @@ def _accounts_command(
     args: argparse.Namespace, config: IocConfig, registry: StationRegistry
 ) -> int:
     from ingest.credentials import Credentials, write_broker_files
+    from ioc.fleet import FleetRegistry
 
     path = args.accounts or config.ingest.credentials_file or Path("var/credentials.yaml")
     existing = Credentials.from_file(path) if path.exists() else None
+    fleet_file = config.vehicles.fleet
+    fleet = FleetRegistry.from_file(fleet_file) if fleet_file is not None else None
     if args.command == "broker-files":
         if existing is None:
             print(f"error: no accounts file {path} (run `ioc credentials` first)", file=sys.stderr)
             return 1
-        passwd, acl = write_broker_files(existing, registry, config.mqtt.topic_prefix, args.out)
+        prefix = config.mqtt.topic_prefix
+        passwd, acl = write_broker_files(existing, registry, prefix, args.out, fleet)
         print(f"wrote {passwd} and {acl}")
         return 0
-    credentials, secrets = Credentials.generate(registry, existing)
+    credentials, secrets = Credentials.generate(registry, existing, fleet)
     credentials.write(path)
     print(f"{path}: {len(credentials.accounts)} accounts")
     for username, key in secrets.api_keys.items():

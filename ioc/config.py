@@ -48,6 +48,19 @@ class MqttConfig(Section):
         "uses the user name as client id, one account means one connection.",
     )
     cameras_password: SecretStr | None = Field(None, description="Password for `cameras_username`.")
+    live_lane: bool = Field(
+        True,
+        description="While the persistent session works off a backlog, a second, clean-session "
+        "connection takes the stations' live readings at once, so an alert does not wait "
+        "behind the backlog (ingest.live_lane).",
+    )
+    live_username: str | None = Field(
+        None,
+        description="Account of the live-lane connection; with `username` the lane runs only "
+        "if it is set (an account of its own, as for cameras; `ioc credentials` makes "
+        "ioc-service-live).",
+    )
+    live_password: SecretStr | None = Field(None, description="Password for `live_username`.")
     topic_prefix: str = Field(
         "ioc/v1", min_length=1, description="Prefix of every topic, see docs/protocol.md."
     )
@@ -75,7 +88,27 @@ class MqttConfig(Section):
                 "cameras_username must differ from username: the camera connection would take "
                 "over the ingest subscriber's session"
             )
+        if self.live_username is not None and self.live_username in (
+            self.username,
+            self.cameras_username,
+        ):
+            raise ValueError(
+                "live_username must differ from username and cameras_username: the live lane "
+                "would take over another connection's session"
+            )
         return self
+
+    def live_login(self) -> tuple[str | None, str | None] | None:
+        """User name and password of the live-lane connection; None when the lane is off
+        (switched off, or the broker needs a login and no live account is configured)."""
+        if not self.live_lane:
+            return None
+        if self.username is None:
+            return None, None
+        if self.live_username is None:
+            return None
+        password = self.live_password
+        return self.live_username, password.get_secret_value() if password else None
 
     def cameras_login(self) -> tuple[str | None, str | None]:
         """User name and password of the camera-frame connection; none if the broker takes

@@ -31,6 +31,7 @@ from ingest.credentials import (
     CAMERA_FEED,
     CAMERA_PUBLISHER,
     FLEET_PUBLISHER,
+    LIVE_LANE,
     PUBLISHER,
     SERVICE,
     Credentials,
@@ -86,6 +87,7 @@ def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
             # One account per connection: the broker uses the user name as client id.
             service, service_password = credentials.login_of(SERVICE)
             feed, feed_password = credentials.login_of(CAMERA_FEED)
+            live, live_password = credentials.login_of(LIVE_LANE)
             publisher, publisher_password = credentials.login_of(PUBLISHER)
             cameras, cameras_password = credentials.login_of(CAMERA_PUBLISHER)
             fleet, fleet_password = credentials.login_of(FLEET_PUBLISHER)
@@ -99,6 +101,8 @@ def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
                             "password": service_password,
                             "cameras_username": feed,
                             "cameras_password": feed_password,
+                            "live_username": live,
+                            "live_password": live_password,
                         }
                     )
                 }
@@ -195,11 +199,12 @@ def _with_simulated_fleet(config: IocConfig, var: Path) -> IocConfig:
 
 
 def _ensure_credentials(path: Path, registry: StationRegistry) -> Credentials:
-    """The accounts file, made (or completed for new enterprises) on first use."""
+    """The accounts file, made (or completed with new accounts) on first use."""
     existing = Credentials.from_file(path) if path.exists() else None
     credentials, secrets = Credentials.generate(registry, existing)
-    if secrets.api_keys:
+    if existing is None or len(credentials.accounts) != len(existing.accounts):
         credentials.write(path)
+    if secrets.api_keys:
         _say(f"accounts written to {path}; API keys (shown once, only hashes are kept):")
         for username, key in secrets.api_keys.items():
             _say(f"  {username:<14} {key}")

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from ioc.accounts import Role
 from ioc.audit import AuditLog
+from ioc.fleet import FleetFile, FleetRegistry
 from ioc.messages import RawMessage
 from ioc.registry import StationRegistry
 from web.access import PRINCIPAL, ROLE_CAPABILITIES, Principal
@@ -134,3 +135,18 @@ def acting_as(name: str, role: Role, enterprise: str | None = None) -> Any:
 
 def memory_audit() -> AuditLog:
     return AuditLog(sqlite3.connect(":memory:"), keep_days=30)
+
+
+def two_companies() -> FleetRegistry:
+    """Companies VT-A (bus 49A11111, written 49A-111.11) and VT-B (truck 49C22222)."""
+    return FleetRegistry(
+        FleetFile.model_validate(
+            {
+                "companies": [{"id": "VT-A", "name": "A"}, {"id": "VT-B", "name": "B"}],
+                "vehicles": [
+                    {"id": "49A-111.11", "type": "bus", "company": "VT-A"},
+                    {"id": "49C22222", "type": "truck", "company": "VT-B"},
+                ],
+            }
+        )
+    )

@@ -6,17 +6,20 @@ import pytest
 from ingest.credentials import (
     CAMERA_FEED,
     CAMERA_PUBLISHER,
+    COMPANY,
     ENTERPRISE,
     FLEET_PUBLISHER,
+    LIVE_LANE,
     PUBLISHER,
     SERVICE,
     Account,
     Credentials,
+    write_broker_files,
 )
 from ioc.accounts import sha256_hex
 from ioc.config import MqttConfig
 from ioc.errors import ConfigError
-from tests.factories import registry
+from tests.factories import registry, two_companies
 
 
 def test_generated_accounts_round_trip_privately(tmp_path: Path) -> None:
@@ -28,6 +31,7 @@ def test_generated_accounts_round_trip_privately(tmp_path: Path) -> None:
     assert [(a.username, a.role) for a in loaded.accounts] == [
         ("ioc-service", SERVICE),
         ("ioc-cameras", CAMERA_FEED),
+        ("ioc-service-live", LIVE_LANE),
         ("ioc-publisher", PUBLISHER),
         ("ioc-camera-publisher", CAMERA_PUBLISHER),
         ("ioc-fleet-publisher", FLEET_PUBLISHER),
@@ -68,8 +72,6 @@ def test_the_credentials_command_completes_without_replacing(
 
 
 def test_broker_acls_follow_roles_and_ownership(tmp_path: Path) -> None:
-    from ingest.credentials import write_broker_files
-
     reg = registry(tmp_path)
     credentials, _ = Credentials.generate(reg)
     passwd, acl = write_broker_files(credentials, reg, "ioc/v1", tmp_path / "broker")
@@ -85,6 +87,10 @@ def test_broker_acls_follow_roles_and_ownership(tmp_path: Path) -> None:
         "topic write ioc/v1/rejected",
     }
     assert blocks["ioc-cameras"] == {"topic read ioc/v1/cameras/+/frames"}
+    assert blocks["ioc-service-live"] == {  # stations only: no positions, no rejections
+        "topic read ioc/v1/stations/+/readings",
+        "topic read ioc/v1/stations/+/senml",
+    }
     assert blocks["ioc-publisher"] == {
         "topic write ioc/v1/stations/+/readings",
         "topic write ioc/v1/stations/+/senml",
@@ -115,19 +121,34 @@ def test_an_older_accounts_file_gets_the_missing_accounts_and_keeps_the_rest(
     completed, secrets = Credentials.generate(registry(tmp_path), Credentials([service, publisher]))
     by_name = {a.username: a for a in completed.accounts}
     assert by_name["ioc-service"] == service and by_name["ioc-publisher"] == publisher
-    assert {"ioc-cameras", "ioc-camera-publisher", "ENT-A", "ENT-B"} <= set(by_name)
+    assert {"ioc-cameras", "ioc-service-live", "ioc-camera-publisher", "ENT-A"} <= set(by_name)
     assert set(secrets.api_keys) == {"ENT-A", "ENT-B"}  # subscribers and cameras post nothing
 
 
 def test_configured_user_names_get_their_passwords_from_the_accounts(tmp_path: Path) -> None:
     credentials, _ = Credentials.generate(registry(tmp_path))
     mqtt = credentials.complete_mqtt(
-        MqttConfig(username="ioc-service", cameras_username="ioc-cameras")
+        MqttConfig(
+            username="ioc-service",
+            cameras_username="ioc-cameras",
+            live_username="ioc-service-live",
+        )
     )
     passwords = {a.username: a.password for a in credentials.accounts}
     assert mqtt.password is not None and mqtt.cameras_password is not None
     assert mqtt.password.get_secret_value() == passwords["ioc-service"]
     assert mqtt.cameras_login() == ("ioc-cameras", passwords["ioc-cameras"])
+    assert mqtt.live_login() == ("ioc-service-live", passwords["ioc-service-live"])
+
+
+def test_the_live_lane_has_an_account_of_its_own_or_does_not_run() -> None:
+    with pytest.raises(ValueError, match="live_username must differ"):
+        MqttConfig(username="ioc-service", cameras_username="c", live_username="ioc-service")
+    with pytest.raises(ValueError, match="live_username must differ"):
+        MqttConfig(username="s", cameras_username="ioc-cameras", live_username="ioc-cameras")
+    assert MqttConfig(username="s", cameras_username="c").live_login() is None  # older setups
+    assert MqttConfig().live_login() == (None, None)  # an anonymous broker
+    assert MqttConfig(live_lane=False).live_login() is None
 
 
 def test_camera_frames_never_share_the_ingest_account() -> None:
@@ -136,3 +157,24 @@ def test_camera_frames_never_share_the_ingest_account() -> None:
     with pytest.raises(ValueError, match="take over"):
         MqttConfig(username="ioc-service", cameras_username="ioc-service")
     assert MqttConfig().cameras_login() == (None, None)  # an anonymous broker
+
+
+def test_a_transport_company_may_write_only_its_own_vehicles(tmp_path: Path) -> None:
+    reg, fleet = registry(tmp_path), two_companies()
+    credentials, secrets = Credentials.generate(reg, fleet=fleet)
+    by_name = {a.username: a for a in credentials.accounts}
+    assert (by_name["VT-A"].role, by_name["VT-A"].enterprise) == (COMPANY, "VT-A")
+    assert "VT-A" not in secrets.api_keys  # devices publish over MQTT (or OsmAnd secrets)
+    _, acl = write_broker_files(credentials, reg, "ioc/v1", tmp_path / "broker", fleet)
+    blocks = {
+        block.split("\n")[0].removeprefix("user "): set(block.split("\n")[1:]) - {""}
+        for block in acl.read_text().split("\n\n")[1:]
+    }
+    assert blocks["VT-A"] == {  # the plate as the registry normalised it
+        "topic write ioc/v1/vehicles/49A11111/positions",
+        "topic write ioc/v1/vehicles/49A11111/images",
+    }
+    assert blocks["VT-B"] == {
+        "topic write ioc/v1/vehicles/49C22222/positions",
+        "topic write ioc/v1/vehicles/49C22222/images",
+    }
