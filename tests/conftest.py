@@ -27,7 +27,7 @@ set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "ioc-tests-hypothesis")
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 #: What running Python and the tools leave by design (all ignored by git).
-TOOL_LEFTOVERS = (".venv", ".pytest_cache", ".mypy_cache", ".ruff_cache", "test-artifacts")
+TOOL_LEFTOVERS = (".venv", ".pytest_cache", ".mypy_cache", ".ruff_cache")
 
 
 def _left_in_checkout() -> set[str]:

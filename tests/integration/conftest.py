@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -154,7 +156,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-ARTIFACTS = Path("test-artifacts")  # screenshots
+#: Screenshots of the browser tests, kept for a look after the run: outside the checkout (tests
+#: never write into it), under the temp dir unless IOC_TEST_ARTIFACTS names another place.
+ARTIFACTS = Path(
+    os.environ.get("IOC_TEST_ARTIFACTS") or Path(tempfile.gettempdir()) / "ioc-test-artifacts"
+)
 
 
 @pytest.fixture

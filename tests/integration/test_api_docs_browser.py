@@ -1,7 +1,7 @@
 """The API page ``/api/docs`` in a real headless Chromium (Debian's), against the real
 service: Swagger UI, served from the service itself, renders the operations of
 ``/api/v1/openapi.json`` under the pages' Content-Security-Policy, with no violation, no page
-error and no request to another host. A screenshot is kept in test-artifacts/."""
+error and no request to another host. A screenshot is kept in conftest.ARTIFACTS."""
 
 from __future__ import annotations
 

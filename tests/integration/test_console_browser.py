@@ -1,7 +1,7 @@
 """The officer console in a real headless Chromium (Debian's), against the real service: an
 officer logs in, tunes a rule's threshold with live validation, previews it on stored
 history, saves it, and the wall shows the alert the new threshold raises. A screenshot of the
-preview is kept in test-artifacts/."""
+preview is kept in conftest.ARTIFACTS (outside the checkout)."""
 
 from __future__ import annotations
 

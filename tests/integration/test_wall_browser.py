@@ -1,6 +1,6 @@
 """The wall in a real headless Chromium (Debian's), against the real service: an alert
 appears after an MQTT publish, is acknowledged from the wall, and a screenshot is kept in
-test-artifacts/."""
+the artifacts directory (tests.integration.conftest.ARTIFACTS)."""
 
 from __future__ import annotations
 
