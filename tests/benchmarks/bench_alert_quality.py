@@ -43,6 +43,7 @@ import asyncio
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import aiohttp
@@ -154,6 +155,12 @@ def main() -> dict[str, float]:
         flush=True,
     )
     print(result.table(), flush=True)
+    unmatched = Counter(a.rule_id for a, e in result.matches if e is None)
+    print(
+        "[alert_quality] alerts matching no episode, by rule: "
+        + (", ".join(f"{rule} {n}" for rule, n in unmatched.most_common()) or "none"),
+        flush=True,
+    )
     if "--alerts" in sys.argv[1:]:
         for alert, episode in result.matches:
             where = "no episode" if episode is None else f"{episode.family} at {episode.station}"
