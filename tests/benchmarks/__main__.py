@@ -11,6 +11,8 @@ progress output, then rewrite docs/benchmarks.md.
    Vehicle pipeline (bench_vehicle_pipeline): CPU per fix of the vehicle data path.
    Vehicles (bench_vehicles): positions/s through ``ioc serve`` (catch-up, sustained).
    Vehicle alerts (bench_vehicle_alerts): speeding fix → wall alert frame latency.
+   Alert quality (bench_alert_quality): precision, recall, time to alert and alerts per
+   hour of each alert family on a scripted simulated day with ground truth.
    All are other modules' ``main()``, which return flat dicts of figures.
 2. Raw broker ceiling (bench_broker): publishers → Mosquitto → a bare counting subscriber.
 3. Catch-up (bench_catchup): a backlog queued in the broker while the service was down,
@@ -58,6 +60,7 @@ FIGURES_BENCHMARKS = {  # name → module whose main() returns {figure: value}
     "vehicle_pipeline": "tests.benchmarks.bench_vehicle_pipeline",
     "vehicles": "tests.benchmarks.bench_vehicles",
     "vehicle_alerts": "tests.benchmarks.bench_vehicle_alerts",
+    "alert_quality": "tests.benchmarks.bench_alert_quality",
 }
 BENCHMARKS = [*FIGURES_BENCHMARKS, "broker", "catchup", "nodered", "ingest"]
 T = TypeVar("T")

@@ -171,6 +171,10 @@ FIGURES_SECTIONS = {  # benchmark → (title, module that defines the figures)
         "Vehicles: speeding alert latency on the wall",
         "tests/benchmarks/bench_vehicle_alerts.py",
     ),
+    "alert_quality": (
+        "Alert quality: precision, recall and alert budget on a simulated day",
+        "tests/benchmarks/bench_alert_quality.py",
+    ),
 }
 
 

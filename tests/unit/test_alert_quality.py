@@ -1,0 +1,152 @@
+"""The alert-quality scenario and scorer (simulators/scenario.py,
+tests/benchmarks/bench_alert_quality.py): ground truth, matching and figures. The quality
+goals themselves are not asserted here (the detectors are tuned against the benchmark)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from simulators.scenario import (
+    ALERT_FAMILIES,
+    TARGET,
+    Episode,
+    RaisedAlert,
+    Scenario,
+    ScenarioConfig,
+    Score,
+    score,
+)
+from tests.benchmarks.bench_alert_quality import run
+
+SMALL = ScenarioConfig(
+    seed=7,
+    warmup_hours=2,
+    blocks=2,
+    tail_hours=1,
+    max_per_kind=8,
+    episodes={family: 1 for family in TARGET} | {"sensor_fault": 2},
+)
+MINUTE = 60_000
+
+
+@pytest.fixture(scope="module")
+def small_run() -> tuple[Scenario, Score]:
+    return run(SMALL)
+
+
+def test_ground_truth_has_every_family_on_distinct_stations() -> None:
+    scenario = Scenario(SMALL)
+    families = [e.family for e in scenario.episodes]
+    assert sorted(set(families)) == sorted(TARGET)
+    assert families.count("sensor_fault") == 2
+    stations = [s for e in scenario.episodes for s in e.stations]
+    assert len(stations) == len(set(stations)), "a station carries at most one episode"
+    known = {s.id for s in scenario.registry}
+    for e in scenario.episodes:
+        assert set(e.stations) <= known
+        assert scenario.start_ms <= e.start_ms <= e.end_ms <= scenario.end_ms
+        if e.family != "drift":  # ordinary hours stay ordinary
+            assert not any(lo < e.end_ms and e.start_ms < hi for lo, hi in scenario.ordinary)
+    pollution = next(e for e in scenario.episodes if e.family == "pollution_event")
+    assert pollution.also, "a pollution event is seen partly at neighbours"
+
+
+def test_scenario_is_deterministic_and_applies_its_episodes() -> None:
+    a, b = Scenario(SMALL), Scenario(SMALL)
+    assert a.episodes == b.episodes
+    steps = list(a.steps())
+    assert steps == list(b.steps())
+    by_family = {e.family: e for e in a.episodes}
+    sent = {(ts, sid): values for ts, due in steps for sid, values in due}
+
+    offline = by_family["offline"]
+    during = [ts for ts, _ in steps if offline.start_ms <= ts <= offline.end_ms]
+    assert during and all((ts, offline.station) not in sent for ts in during)
+    assert (offline.start_ms - a.step_ms, offline.station) in sent
+
+    stuck = by_family["flatline"]
+    held = {sent[ts, stuck.station][stuck.parameter] for ts in range(
+        stuck.start_ms, stuck.end_ms + 1, a.step_ms)}  # fmt: skip
+    assert len(held) == 1
+
+    stack = by_family["stack_exceedance"]
+    assert all(
+        sent[ts, stack.station]["dust"] > 200.0
+        for ts in range(stack.start_ms, stack.end_ms + 1, a.step_ms)
+    )
+    fault = by_family["sensor_fault"]
+    normal = sent[fault.samples[0] - a.step_ms, fault.station]["pm25"]
+    assert sent[fault.samples[0], fault.station]["pm25"] > 4 * normal
+
+
+def test_replay_finds_the_forced_stack_exceedance(small_run: tuple[Scenario, Score]) -> None:
+    scenario, result = small_run
+    stack = next(e for e in scenario.episodes if e.family == "stack_exceedance")
+    limit = result.families["limit"]
+    assert limit.episodes == 1 and limit.detected == 1 and limit.recall == 1.0
+    found = [
+        a for a, e in result.matches if e == stack and a.rule_id == "stack_dust"
+    ]  # the QCVN 19 dust rule at that stack, within the episode
+    assert found and found[0].station == stack.station
+    assert stack.start_ms <= found[0].opened_ms <= stack.end_ms
+    assert 0 <= limit.time_to_alert_s[0] <= (stack.end_ms - stack.start_ms) / 1000
+    offline = result.families["offline"]
+    assert offline.episodes == 1 and offline.detected == 1
+
+
+def test_figures_are_well_formed(small_run: tuple[Scenario, Score]) -> None:
+    scenario, result = small_run
+    figures = result.figures()
+    assert all(isinstance(v, float) for v in figures.values())
+    assert figures["episodes_total"] == len(scenario.episodes)
+    assert figures["alerts_total"] == result.alerts == len(result.matches)
+    for name in ALERT_FAMILIES:
+        f = result.families[name]
+        assert f.true_positives + f.cross_alerts + f.false_positives == f.alerts
+        assert 0 <= f.detected <= f.episodes
+        for ratio in (figures[f"{name}_precision"], figures[f"{name}_recall"]):
+            assert math.isnan(ratio) or 0.0 <= ratio <= 1.0
+        assert (f.episodes == 0) == math.isnan(figures[f"{name}_recall"])
+        assert f.detected == len(f.time_to_alert_s)
+    assert result.hours == 8 and result.ordinary_hours == 2
+    assert figures["alerts_per_hour"] == result.alerts / 8
+    assert "limit" in result.table() and "alerts/inc" in result.table()
+
+
+def test_matching_by_station_time_and_family() -> None:
+    start = 1_000 * MINUTE
+    pollution = Episode("pollution_event", "A", "pm25", start, start + 60 * MINUTE, ("B",))
+    fault = Episode("sensor_fault", "C", "pm25", start, start, samples=(start,))
+    stack = Episode("stack_exceedance", "S", "dust", start, start + 10 * MINUTE)
+    alerts = [
+        RaisedAlert("anomaly.pollution_event", "A", start + 10 * MINUTE),  # right
+        RaisedAlert("anomaly.pollution_event", "B", start + 15 * MINUTE),  # right, neighbour
+        RaisedAlert("anomaly.sensor_fault", "A", start + 5 * MINUTE),  # cross-family
+        RaisedAlert("aqi_bad", "A", start + 65 * MINUTE),  # right (AQI), within grace
+        RaisedAlert("anomaly.sensor_fault", "C", start + 20 * MINUTE),  # after grace: FP
+        RaisedAlert("stack_dust", "S", start),  # right
+        RaisedAlert("anomaly.spike", "S", start),  # cross-family
+        RaisedAlert("anomaly.flatline", "Z", start),  # no episode: FP
+        RaisedAlert("anomaly.offline", "A", start - 30 * MINUTE),  # before the day: not scored
+    ]
+    result = score(
+        [pollution, fault, stack],
+        alerts,
+        start - 10 * MINUTE,
+        start + 120 * MINUTE,
+        ordinary=[(start + 100 * MINUTE, start + 120 * MINUTE)],
+        grace_s=600,
+    )
+    f = result.families
+    assert (f["pollution_event"].true_positives, f["pollution_event"].detected) == (2, 1)
+    assert f["pollution_event"].alerts_per_incident == 4.0  # A, B, the fault, the AQI
+    assert f["pollution_event"].cross_episodes == 1
+    assert f["pollution_event"].median_time_to_alert_s == 600.0
+    assert (f["sensor_fault"].cross_alerts, f["sensor_fault"].false_positives) == (1, 1)
+    assert f["sensor_fault"].recall == 0.0 and f["sensor_fault"].precision == 0.0
+    assert (f["limit"].true_positives, f["limit"].recall, f["limit"].precision) == (2, 1.0, 1.0)
+    assert f["spike"].cross_alerts == 1 and f["limit"].cross_episodes == 1
+    assert f["flatline"].false_positives == 1 and math.isnan(f["flatline"].recall)
+    assert result.alerts == 8 and result.warmup_alerts == 1 and result.ordinary_alerts == 0
