@@ -229,6 +229,7 @@ async def test_the_list_holds_still_under_the_pointer_and_an_ack_acts_on_the_car
     badge = page.get_by_test_id("alerts-pending")
     await expect(badge).to_be_visible(timeout=WAIT_MS)
     await expect(badge).to_have_text("1 mới")
+    await expect(badge).to_have_class(re.compile(r"\bhas-critical\b"))  # a critical is held
     await expect(page.get_by_test_id("kpi-alerts")).to_have_attribute("data-critical", "2")
     assert await order(page) == before
 

@@ -90,14 +90,21 @@ export function createAlertList({
   const flashTimers = new Map();
   const view = { filter: 'all', query: '', page: 0, pages: 1 };
   let pointerInside = false;
-  let focusInside = false;
+  let applyingNow = false;  // the badge was clicked: apply even while held
   let pendingFlash = new Set();
+  let pending = 0;
 
   const alertsNow = () => {
     const source = getAlerts();
     return [...(source instanceof Map ? source.values() : source)];
   };
-  const isHeld = () => pointerInside || focusInside;
+  /** The pointer rests on the list (in kiosk mode only while the cursor shows: a mouse parked
+   *  there must not stop the wall), or a control in the list has focus. Focus is read, not
+   *  tracked: a focused button removed with its card sends no focusout. */
+  const isHeld = () => !applyingNow && (
+    (pointerInside && !(kiosk && document.body.dataset.cursor === 'hidden'))
+    || (scroller.contains(document.activeElement) && document.activeElement !== scroller
+      && !document.activeElement.disabled));
 
   // ------------------------------------------------------------------ cards
 
@@ -191,7 +198,7 @@ export function createAlertList({
         const alert = byId.get(id);
         if (alert && (recreate || alert !== card.alert)) replaceCard(id, alert);
       }
-      renderBadge(pendingCount(wanted, byId));
+      renderBadge(pendingChanges(wanted, byId));
       return;
     }
 
@@ -216,7 +223,7 @@ export function createAlertList({
     }
     for (const id of pendingFlash) flash(id);
     pendingFlash = new Set();
-    renderBadge(0);
+    renderBadge(null);
     applyView();
   }
 
@@ -234,21 +241,26 @@ export function createAlertList({
     flashTimers.delete(id);
   }
 
-  /** Alerts whose card would be added, removed or moved if the list were applied now. */
-  function pendingCount(wanted, byId) {
+  /** Alerts whose card would be added, removed or moved if the list were applied now, and
+   *  whether a critical is among the new ones (the badge then shows critical). */
+  function pendingChanges(wanted, byId) {
     const changed = new Set();
     for (const id of byId.keys()) if (!cards.has(id)) changed.add(id);
     for (const id of cards.keys()) if (!byId.has(id)) changed.add(id);
     const shownOrder = [...list.children].map((row) => row.dataset.alertId).filter((id) => byId.has(id));
     const wantedOrder = wanted.map((a) => String(a.id)).filter((id) => cards.has(id));
     shownOrder.forEach((id, i) => { if (wantedOrder[i] !== id) changed.add(id); });
-    return changed.size;
+    const critical = [...changed].some((id) => severityOf(byId.get(id)) === 'critical');
+    return { count: changed.size, critical };
   }
 
-  function renderBadge(count) {
-    badge.hidden = count === 0;
-    if (count) {
-      setText(badge, t('alertsPending', count));
+  /** The "N mới" badge; null: nothing held. */
+  function renderBadge(changes) {
+    pending = changes?.count ?? 0;
+    badge.hidden = pending === 0;
+    badge.classList.toggle('has-critical', Boolean(changes?.critical));
+    if (pending) {
+      setText(badge, t('alertsPending', pending));
       badge.title = t('alertsPendingTitle');
     }
     list.dataset.held = isHeld() ? 'true' : 'false';
@@ -327,21 +339,18 @@ export function createAlertList({
     sync();
   }
 
-  scroller.addEventListener('pointerenter', () => { pointerInside = true; list.dataset.held = 'true'; });
+  scroller.addEventListener('pointerenter', () => { pointerInside = true; list.dataset.held = String(isHeld()); });
   scroller.addEventListener('pointerleave', () => { pointerInside = false; release(); });
-  scroller.addEventListener('focusin', () => { focusInside = true; list.dataset.held = 'true'; });
+  scroller.addEventListener('focusin', () => { list.dataset.held = 'true'; });
   scroller.addEventListener('focusout', (event) => {
     if (scroller.contains(event.relatedTarget)) return;
-    focusInside = false;
-    release();
+    setTimeout(release);  // document.activeElement is updated after focusout
   });
   badge.addEventListener('click', () => {
     // Apply now, even while held; the list then holds still again.
-    const held = [pointerInside, focusInside];
-    pointerInside = false;
-    focusInside = false;
-    sync();
-    [pointerInside, focusInside] = held;
+    applyingNow = true;
+    try { sync(); } finally { applyingNow = false; }
+    list.dataset.held = String(isHeld());
   });
 
   if (kiosk) {
@@ -377,15 +386,22 @@ export function createAlertList({
 
   return {
     /** All cards drawn again (snapshot, language, login). */
-    rebuild() { sync({ recreate: true }); },
+    rebuild() {
+      document.querySelector('.alert-filter')?.setAttribute('aria-label', t('alertsFilterLabel'));
+      search.setAttribute('aria-label', t('alertsSearchLabel'));
+      sync({ recreate: true });
+    },
     /** An alert opened, changed or closed: `flash` a card that became critical. */
     changed(alert, { flash: flashIt = false } = {}) {
       if (flashIt && alert) pendingFlash.add(String(alert.id));
       sync();
     },
-    /** Called every second: only relative-time text changes. */
+    /** Called every second: relative times; held changes once nothing holds them (a kiosk
+     *  cursor hid, a focused button went away). */
     tick() {
       for (const { openedAt, relNode } of cards.values()) setText(relNode, formatRelative(openedAt));
+      if (pending && !isHeld()) sync();
+      else list.dataset.held = String(isHeld());
     },
     renderEmptyState,
     get held() { return isHeld(); },

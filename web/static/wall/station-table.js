@@ -161,7 +161,8 @@ export function createStationTable({
     scroller.addEventListener('pointerenter', () => { pointerInside = true; });
     scroller.addEventListener('pointerleave', () => { pointerInside = false; });
     setInterval(() => {
-      if (pointerInside || view.pages <= 1) return;
+      // Not while someone points at a row (a parked mouse under a hidden kiosk cursor does not count).
+      if ((pointerInside && document.body.dataset.cursor !== 'hidden') || view.pages <= 1) return;
       view.page = (view.page + 1) % view.pages;
       showPage();
     }, pageMs);
