@@ -256,3 +256,27 @@ async def test_the_list_holds_still_under_the_pointer_and_an_ack_acts_on_the_car
     assert warnings[-1] == (target_id, "acknowledged"), warnings
     await expect(page.get_by_test_id("alert-list")).to_have_attribute("data-held", "false")
     await page.screenshot(path=str(tmp_path / "wall-alerts-held.png"))
+
+
+async def test_a_focused_acknowledge_button_holds_the_list_and_the_badge_applies_it(
+    service: RunningService, browser: Browser
+) -> None:
+    """Keyboard use: a focused button in the list holds it like the pointer does; clicking the
+    badge applies what waits."""
+    page = await open_wall(browser, service, "/wall?lang=en")
+    await open_alerts(page, service, ["AIR-2"])
+    before = await order(page)
+    await page.mouse.move(5, 5)
+    await rows(page).nth(3).get_by_test_id("ack-button").focus()
+    await expect(page.get_by_test_id("alert-list")).to_have_attribute("data-held", "true")
+
+    await publish(service, "AIR-10", payload({"pm10": 100.0}))  # one info alert
+    badge = page.get_by_test_id("alerts-pending")
+    await expect(badge).to_have_text("1 new", timeout=WAIT_MS)
+    await expect(page.get_by_test_id("kpi-alerts")).to_have_attribute("data-info", "3")
+    assert await order(page) == before
+
+    await badge.click()
+    await expect(badge).to_be_hidden()
+    await expect(rows(page)).to_have_count(len(before) + 1)
+    assert in_list_order(await order(page))
