@@ -20,6 +20,8 @@
  *      tooltip, alert list, station table, trend chart; map colouring, kiosk
  *   7. Language switching and start-up
  * The vehicle layer (canvas over the map, counters, ticker, panel): wall/vehicles-wall.js.
+ * The alert list (order, pinned criticals, kiosk pages, held under the pointer, filter and
+ * search): wall/alert-list.js. The station table (kiosk pages): wall/station-table.js.
  */
 import { createFeed } from './wall/connection.js';
 import { createVehicleWall } from './wall/vehicles-wall.js';
