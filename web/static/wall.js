@@ -7,7 +7,8 @@
  *
  * URL options: ?lang=vi|en, ?kiosk=1 (wall display: no language switch or
  * operator controls, cursor hidden when still, full screen on first click),
- * ?map=status|aqi (marker colouring). Acknowledgements are made as the logged-in user.
+ * ?map=status|aqi (marker colouring), ?page_s=N (kiosk: seconds per page of the alert list and
+ * station table, 1–120, default 9). Acknowledgements are made as the logged-in user.
  *
  * Structure:
  *   1. Constants and the VI/EN dictionary
@@ -19,10 +20,14 @@
  *      tooltip, alert list, station table, trend chart; map colouring, kiosk
  *   7. Language switching and start-up
  * The vehicle layer (canvas over the map, counters, ticker, panel): wall/vehicles-wall.js.
+ * The alert list (order, pinned criticals, kiosk pages, held under the pointer, filter and
+ * search): wall/alert-list.js. The station table (kiosk pages): wall/station-table.js.
  */
 import { createFeed } from './wall/connection.js';
 import { createVehicleWall } from './wall/vehicles-wall.js';
 import { VEHICLE_I18N } from './wall/vehicles-i18n.js';
+import { ALERT_LIST_I18N, createAlertList } from './wall/alert-list.js';
+import { createStationTable } from './wall/station-table.js';
 
 (() => {
   // ---------------------------------------------------------------------------
@@ -40,7 +45,6 @@ import { VEHICLE_I18N } from './wall/vehicles-i18n.js';
   const SUPPORTED_LANGS = IOC.LANGS;
 
   const RESOLVED_KEEP = 10;            // "recently resolved" list length
-  const CRITICAL_FLASH_MS = 6000;      // flashing of a new critical alert row
   const TOAST_MS = 8000;               // error frame display time
   const CLOCK_SKEW_SHOWN_MS = 5000;    // a larger server clock skew is shown by the clock
   const HOUR_MS = 3600 * 1000;
@@ -48,10 +52,10 @@ import { VEHICLE_I18N } from './wall/vehicles-i18n.js';
   const TREND_REFRESH_MS = 30000;        // re-fetch while the chart is open
   const TREND_LIMIT = 10000;             // the API's maximum rows
   const KIOSK_CURSOR_MS = 3000;          // kiosk: hide the cursor after this long still
+  const KIOSK_PAGE_MS = 9000;            // kiosk: alert list and station table turn a page
   const MAP_COLOR_STORAGE_KEY = 'ioc.wall.mapColor';
   const MAP_COLOR_MODES = ['status', 'aqi'];
 
-  const STATUS_ORDER = { alert: 0, offline: 1, unknown: 2, ok: 3 };
   const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 };
   const KINDS = ['air', 'weather', 'stack', 'wastewater', 'groundwater'];
   const STATUSES = ['ok', 'alert', 'offline', 'unknown'];
@@ -293,6 +297,7 @@ import { VEHICLE_I18N } from './wall/vehicles-i18n.js';
   };
 
   for (const lang of Object.keys(VEHICLE_I18N)) Object.assign(I18N[lang], VEHICLE_I18N[lang]);
+  for (const lang of Object.keys(ALERT_LIST_I18N)) Object.assign(I18N[lang], ALERT_LIST_I18N[lang]);
 
   // ---------------------------------------------------------------------------
   // 2. Formatting helpers
@@ -429,6 +434,8 @@ import { VEHICLE_I18N } from './wall/vehicles-i18n.js';
   };
 
   let vehicleWall = null;  // wall/vehicles-wall.js, created at start-up
+  let alertList = null;    // wall/alert-list.js, created at start-up
+  let stationTable = null; // wall/station-table.js, created at start-up
 
   // ---------------------------------------------------------------------------
   // 4. Websocket connection: wall/connection.js (reconnects, stale and lost feed)
@@ -616,22 +623,17 @@ import { VEHICLE_I18N } from './wall/vehicles-i18n.js';
       // Merge with what we know so a sparse (or repeated) event keeps details.
       const existing = state.openAlerts.get(id) || state.resolvedAlerts.find((a) => String(a.id) === id);
       state.openAlerts.delete(id);
-      alertList.remove(id);
+      alertList.changed(alert);
       addResolvedAlert({ ...(existing || {}), ...alert });
       renderResolvedList();
     } else {
       const previous = state.openAlerts.get(id);
       state.openAlerts.set(id, alert);
       state.resolvedAlerts = state.resolvedAlerts.filter((a) => String(a.id) !== id);
-      if (previous) {
-        const escalated = alert.severity === 'critical' && previous.severity !== 'critical';
-        alertList.update(alert, { flash: escalated });
-      } else {
-        alertList.insertNew(alert, { flash: alert.severity === 'critical' });
-      }
+      // A new critical, or one that became critical, flashes.
+      alertList.changed(alert, { flash: alert.severity === 'critical' && previous?.severity !== 'critical' });
       renderResolvedList();
     }
-    alertList.renderEmptyState();
     const station = state.stations.get(String(alert.station_id));
     if (station) stationTable.updateStation(station); // key value follows the alerted parameter
     stationTable.sort();
@@ -757,7 +759,7 @@ import { VEHICLE_I18N } from './wall/vehicles-i18n.js';
     renderLastHourKpi();
     renderEnvKpis();
     setText($('alerts-meta'), t('alertsMeta', state.openAlerts.size));
-    setText($('stations-meta'), t('stationsMeta', total));
+    stationTable.renderCount();
   }
 
   /**
@@ -1300,113 +1302,9 @@ import { VEHICLE_I18N } from './wall/vehicles-i18n.js';
   };
 
   // ---------------------------------------------------------------------------
-  // 6e. Alert list
+  // 6e. Alert list: wall/alert-list.js (order, pinned criticals, paging, hold under the
+  //     pointer, filter and search); cameras
   // ---------------------------------------------------------------------------
-
-  const alertList = {
-    rows: new Map(), // alert id -> { row, openedAt, relNode }
-    flashTimers: new Map(),
-
-    rebuild() {
-      const list = $('alert-list');
-      this.rows.clear();
-      const rows = [];
-      for (const alert of state.openAlerts.values()) rows.push(this.createRow(alert));
-      list.replaceChildren(...rows);
-      this.renderEmptyState();
-    },
-
-    insertNew(alert, { flash }) {
-      const row = this.createRow(alert);
-      $('alert-list').prepend(row);
-      if (flash) this.flash(String(alert.id));
-    },
-
-    update(alert, { flash }) {
-      const id = String(alert.id);
-      const existing = this.rows.get(id);
-      if (!existing) return this.insertNew(alert, { flash });
-      const row = this.createRow(alert);
-      existing.row.replaceWith(row);
-      if (flash) this.flash(id);
-      else if (this.flashTimers.has(id)) row.classList.add('is-flashing'); // keep the running flash
-    },
-
-    remove(id) {
-      const entry = this.rows.get(id);
-      if (entry) entry.row.remove();
-      this.rows.delete(id);
-      clearTimeout(this.flashTimers.get(id));
-      this.flashTimers.delete(id);
-    },
-
-    flash(id) {
-      const entry = this.rows.get(id);
-      if (!entry) return;
-      entry.row.classList.remove('is-flashing');
-      void entry.row.offsetWidth; // restart the CSS animation
-      entry.row.classList.add('is-flashing');
-      clearTimeout(this.flashTimers.get(id));
-      this.flashTimers.set(id, setTimeout(() => {
-        this.rows.get(id)?.row.classList.remove('is-flashing');
-        this.flashTimers.delete(id);
-      }, CRITICAL_FLASH_MS));
-    },
-
-    createRow(alert) {
-      const id = String(alert.id);
-      const severity = SEVERITY_ORDER[alert.severity] != null ? alert.severity : 'info';
-      const openedAt = parseTime(alert.opened_at);
-      const param = parameterInfo(alert.parameter, alert.station_id);
-      const station = state.stations.get(String(alert.station_id));
-      const stationName = alert.station_name || station?.name || alert.station_id || '—';
-      const value = Number(alert.value);
-      const limit = Number(alert.limit);
-      // Anomaly alerts carry a detector threshold (a score), not a limit in the value's unit.
-      const hasLimit = !String(alert.rule_id || '').startsWith('anomaly.');
-      const ratio = hasLimit && Number.isFinite(value) && Number.isFinite(limit) && limit > 0 ? value / limit : null;
-
-      const relNode = el('span', { class: 'alert-rel' }, formatRelative(openedAt));
-      const row = el('li', {
-        class: `alert-row sev-${severity}`,
-        'data-testid': 'alert-row',
-        'data-alert-id': id,
-        'data-severity': severity,
-        'data-station-id': alert.station_id,
-      },
-      el('div', { class: 'alert-sev' }, severityLabel(severity)),
-      el('div', { class: 'alert-main' },
-        el('div', { class: 'alert-line1' },
-          el('span', { class: 'alert-station' }, stationName),
-          el('span', { class: 'alert-station-id mono' }, alert.station_id ?? '')),
-        el('div', { class: 'alert-line2' },
-          el('span', { class: 'alert-param' }, param.label),
-          el('span', { class: 'alert-value mono' }, formatNumber(alert.value)),
-          hasLimit ? el('span', { class: 'alert-vs muted' }, '/') : null,
-          hasLimit ? el('span', { class: 'alert-limit mono' }, formatNumber(alert.limit)) : null,
-          el('span', { class: 'alert-unit muted' }, param.unit),
-          ratio != null ? el('span', { class: 'alert-ratio mono' }, `×${formatNumber(ratio)}`) : null,
-          alert.window ? el('span', { class: 'alert-window' }, formatWindow(alert.window)) : null),
-        alert.rule_name ? el('div', { class: 'alert-rule muted' }, alert.rule_name) : null),
-      el('div', { class: 'alert-time' },
-        el('span', { class: 'alert-clock mono' }, formatTime(openedAt)),
-        relNode,
-        ackControl(alert)));
-      row.dataset.state = alert.state || 'open';
-      row.addEventListener('click', () => selectStation(String(alert.station_id)));
-      this.rows.set(id, { row, openedAt, relNode });
-      return row;
-    },
-
-    /** Called every second: only relative-time text changes. */
-    tick() {
-      for (const { openedAt, relNode } of this.rows.values()) setText(relNode, formatRelative(openedAt));
-    },
-
-    renderEmptyState() {
-      $('alerts-empty').hidden = state.openAlerts.size > 0 || !feed.everConnected;
-    },
-  };
 
   /** Latest picture (with the worker's overlays) and numbers of every camera, over the map
    *  when the Camera button is on. Cards appear from /api/v1/cameras, then follow the
@@ -1466,23 +1364,6 @@ import { VEHICLE_I18N } from './wall/vehicles-i18n.js';
     },
   };
 
-  /** An acknowledged alert shows who took it; an open one a button to acknowledge it, for
-   * users whose role may (operators, officers, admins). */
-  function ackControl(alert) {
-    if (alert.state === 'acknowledged') {
-      return el('span', { class: 'alert-acked', 'data-testid': 'alert-acked' },
-        `✓ ${alert.acknowledged_by || ''}`);
-    }
-    if (!canOperate()) return el('span', { class: 'alert-open muted small' }, '');
-    const button = el('button', { class: 'ack-button', type: 'button', 'data-testid': 'ack-button' },
-      t('ack'));
-    button.addEventListener('click', (event) => {
-      event.stopPropagation();
-      if (feed.send({ type: 'ack', alert_id: alert.id })) button.disabled = true;
-    });
-    return button;
-  }
-
   /** The logged-in user (GET /api/v1/auth/me); without a valid login, the login page. */
   const session = { user: null };
 
@@ -1527,84 +1408,8 @@ import { VEHICLE_I18N } from './wall/vehicles-i18n.js';
   }
 
   // ---------------------------------------------------------------------------
-  // 6f. Station table (incremental rows, sorted alerts first)
+  // 6f. Station table: wall/station-table.js (incremental rows, alerts first, kiosk paging)
   // ---------------------------------------------------------------------------
-
-  const stationTable = {
-    rows: new Map(), // id -> tr
-    cells: new Map(), // id -> { status, lastSeen, value }
-
-    rebuild() {
-      this.rows.clear();
-      this.cells.clear();
-      $('station-tbody').replaceChildren();
-      for (const station of state.stations.values()) this.createRow(station);
-      this.sort();
-    },
-
-    addStation(station) {
-      this.createRow(station);
-    },
-
-    createRow(station) {
-      const statusPill = el('span', { class: 'status-pill' });
-      const lastSeen = el('td', { class: 'mono' });
-      const value = el('td', { class: 'num' });
-      const row = el('tr', { 'data-station-id': station.id, 'data-testid': 'station-row' },
-        el('td', { class: 'mono st-id' }, station.id),
-        el('td', { class: 'st-name' }, station.name || station.id),
-        el('td', null, statusPill),
-        lastSeen,
-        value);
-      row.addEventListener('click', () => selectStation(station.id));
-      row.addEventListener('pointerenter', () => mapView.markers.get(station.id)?.group.classList.add('is-hot'));
-      row.addEventListener('pointerleave', () => mapView.markers.get(station.id)?.group.classList.remove('is-hot'));
-      this.rows.set(station.id, row);
-      this.cells.set(station.id, { statusPill, lastSeen, value });
-      $('station-tbody').append(row);
-      this.updateStation(station);
-    },
-
-    updateStation(station) {
-      const row = this.rows.get(station.id);
-      const cells = this.cells.get(station.id);
-      if (!row) return;
-      const status = STATUSES.includes(station.status) ? station.status : 'unknown';
-      if (row.dataset.status !== status) {
-        row.dataset.status = status;
-        cells.statusPill.className = `status-pill status-${status}`;
-      }
-      setText(cells.statusPill, statusLabel(status));
-      setText(cells.lastSeen, formatTimeSmart(parseTime(station.last_seen)));
-      const main = mainValueOf(station);
-      const valueText = main ? `${main.label} ${formatValueWithUnit(main.value, main.key, station.id)}` : '—';
-      setText(cells.value, valueText);
-      if (cells.value.title !== valueText) cells.value.title = valueText;
-      cells.value.classList.toggle('is-alert', Boolean(main && main.alerting));
-    },
-
-    /**
-     * Re-order existing rows: stations in alert (by status or with an open
-     * alert) first, then offline, unknown, ok; then by id. Moves nodes only.
-     */
-    sort() {
-      const alerted = new Set([...state.openAlerts.values()].map((a) => String(a.station_id)));
-      const rank = (id) => (alerted.has(id) ? 0 : STATUS_ORDER[state.stations.get(id)?.status] ?? 2);
-      const ids = [...this.rows.keys()].sort((a, b) =>
-        rank(a) - rank(b) || a.localeCompare(b, undefined, { numeric: true }));
-      const tbody = $('station-tbody');
-      let cursor = tbody.firstChild;
-      for (const id of ids) {
-        const row = this.rows.get(id);
-        if (row === cursor) cursor = cursor.nextSibling;
-        else tbody.insertBefore(row, cursor);
-      }
-    },
-
-    rerenderAll() {
-      for (const station of state.stations.values()) this.updateStation(station);
-    },
-  };
 
   /**
    * The parameter shown in the table: the one of the station's most severe
@@ -2321,6 +2126,38 @@ import { VEHICLE_I18N } from './wall/vehicles-i18n.js';
     }, { once: true, capture: true });
   }
 
+  /** Kiosk: milliseconds per page of the alert list and station table (?page_s=). */
+  function kioskPageMs() {
+    const seconds = Number(new URLSearchParams(location.search).get('page_s'));
+    return Number.isFinite(seconds) && seconds >= 1 && seconds <= 120 ? seconds * 1000 : KIOSK_PAGE_MS;
+  }
+
+  /** The alert list (wall/alert-list.js) and station table (wall/station-table.js). */
+  function createLists() {
+    const pageMs = kioskPageMs();
+    alertList = createAlertList({
+      getAlerts: () => state.openAlerts,
+      kiosk: state.kiosk,
+      pageMs,
+      t, parseTime, formatNumber, formatTime, formatRelative, formatWindow, severityLabel, parameterInfo,
+      stationName: (alert) =>
+        alert.station_name || state.stations.get(String(alert.station_id))?.name || alert.station_id || '—',
+      canOperate,
+      sendAck: (id) => feed.send({ type: 'ack', alert_id: id }),
+      onSelectStation: selectStation,
+      showEmpty: () => feed.everConnected,
+    });
+    stationTable = createStationTable({
+      getStations: () => state.stations,
+      getOpenAlerts: () => state.openAlerts,
+      kiosk: state.kiosk,
+      pageMs,
+      t, statusLabel, statuses: STATUSES, formatTimeSmart, parseTime, formatValueWithUnit, mainValueOf,
+      onSelect: selectStation,
+      onHot: (id, on) => mapView.markers.get(id)?.group.classList.toggle('is-hot', on),
+    });
+  }
+
   // ---------------------------------------------------------------------------
   // 7. Language, periodic tick, start-up
   // ---------------------------------------------------------------------------
@@ -2374,6 +2211,7 @@ import { VEHICLE_I18N } from './wall/vehicles-i18n.js';
     }
     document.addEventListener('keydown', (e) => { if (e.key === 'Escape') { selectStation(null); vehicleWall.close(); } });
     initKiosk();
+    createLists();
     for (const button of document.querySelectorAll('[data-map-color]')) {
       button.addEventListener('click', () => setMapColor(button.dataset.mapColor, { persist: true }));
     }

@@ -1,0 +1,409 @@
+/*
+ * The wall's list of open alerts (issue #14: "alerts an operator can trust, on a wall
+ * readable across the room"), wired to wall.js by createAlertList().
+ *
+ * Order (sortAlerts): critical, then warning, then info; within a severity, unacknowledged
+ * before acknowledged (what still needs a person comes first), then newest first, then by id.
+ * The criticals form a pinned block at the top: it is never filtered, searched or paged away,
+ * so the KPI's critical count and the criticals on the list always agree (every open alert
+ * of severity critical, acknowledged or not, is in the block).
+ *
+ * Kiosk (?kiosk=1, nobody to scroll): the rest of the list is cut into pages that fit under
+ * the pinned block; the page turns every pageMs (indicator "1/3"). Should the criticals alone
+ * not fit, they are paged with the rest, still first.
+ * Otherwise: the list scrolls, with a severity filter (warning, info) and a text search over
+ * station, rule and parameter.
+ *
+ * Never moving under the pointer: while the pointer is over the list, or a control in it has
+ * focus, the list is "held". A card whose alert changed is redrawn in place (an acknowledgement
+ * shows at once) but no card is added, removed or moved; a badge "N mới / N new" counts the
+ * alerts waiting, and they are applied when the pointer leaves, the focus goes, or the badge is
+ * clicked. An acknowledge button acknowledges the alert of its own card (the card's id).
+ */
+
+const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 };
+const FILTERS = ['all', 'warning', 'info'];
+const CRITICAL_FLASH_MS = 6000;  // flashing of a new critical alert card
+
+export const ALERT_LIST_I18N = {
+  vi: {
+    alertsPending: (n) => `${n} mới`,
+    alertsPendingTitle: 'Danh sách đang giữ nguyên khi con trỏ ở trên — bấm để cập nhật',
+    alertsFilterLabel: 'Lọc theo mức độ',
+    alertsFilterAll: 'Tất cả',
+    alertsSearch: 'Tìm trạm, quy tắc…',
+    alertsSearchLabel: 'Tìm cảnh báo',
+    alertsNoMatch: 'Không có cảnh báo phù hợp',
+    alertsPinned: 'Nghiêm trọng luôn ở đầu danh sách',
+    pageOf: (page, pages) => `${page}/${pages}`,
+  },
+  en: {
+    alertsPending: (n) => `${n} new`,
+    alertsPendingTitle: 'The list holds still while the pointer is over it — click to update',
+    alertsFilterLabel: 'Filter by severity',
+    alertsFilterAll: 'All',
+    alertsSearch: 'Search station, rule…',
+    alertsSearchLabel: 'Search alerts',
+    alertsNoMatch: 'No matching alerts',
+    alertsPinned: 'Critical alerts always stay on top',
+    pageOf: (page, pages) => `${page}/${pages}`,
+  },
+};
+
+export function severityOf(alert) {
+  return SEVERITY_ORDER[alert?.severity] != null ? alert.severity : 'info';
+}
+
+/** The list's order (see the header): a new array. */
+export function sortAlerts(alerts, parseTime) {
+  const acked = (a) => (a.state === 'acknowledged' ? 1 : 0);
+  return [...alerts].sort((a, b) =>
+    SEVERITY_ORDER[severityOf(a)] - SEVERITY_ORDER[severityOf(b)]
+    || acked(a) - acked(b)
+    || (parseTime(b.opened_at) ?? 0) - (parseTime(a.opened_at) ?? 0)
+    || String(a.id).localeCompare(String(b.id), undefined, { numeric: true }));
+}
+
+/**
+ * getAlerts()          the open alerts (a Map id -> alert or any iterable of alerts)
+ * kiosk, pageMs        page through by itself (kiosk) every pageMs
+ * t, parseTime, formatNumber, formatTime, formatRelative, formatWindow, severityLabel,
+ * parameterInfo(key, stationId), stationName(alert): the wall's helpers
+ * canOperate()         the user may acknowledge
+ * sendAck(id) → bool   sends an acknowledgement of alert `id`
+ * onSelectStation(id)  a card was clicked
+ * showEmpty()          whether "no open alerts" may show (the feed has connected once)
+ */
+export function createAlertList({
+  getAlerts, kiosk, pageMs, t, parseTime, formatNumber, formatTime, formatRelative, formatWindow,
+  severityLabel, parameterInfo, stationName, canOperate, sendAck, onSelectStation, showEmpty,
+}) {
+  const { $, el, setText } = window.IOC;
+  const list = $('alert-list');
+  const scroller = list.closest('.alerts-scroll');
+  const badge = $('alerts-pending');
+  const pageLabel = $('alerts-page');
+  const search = $('alerts-search');
+
+  /** id -> { alert, row, openedAt, relNode } of the cards in the DOM. */
+  const cards = new Map();
+  const flashTimers = new Map();
+  const view = { filter: 'all', query: '', page: 0, pages: 1 };
+  let pointerInside = false;
+  let applyingNow = false;  // the badge was clicked: apply even while held
+  let pendingFlash = new Set();
+  let pending = 0;
+
+  const alertsNow = () => {
+    const source = getAlerts();
+    return [...(source instanceof Map ? source.values() : source)];
+  };
+  /** The pointer rests on the list (in kiosk mode only while the cursor shows: a mouse parked
+   *  there must not stop the wall), or a control in the list has focus. Focus is read, not
+   *  tracked: a focused button removed with its card sends no focusout. */
+  const isHeld = () => !applyingNow && (
+    (pointerInside && !(kiosk && document.body.dataset.cursor === 'hidden'))
+    || (scroller.contains(document.activeElement) && document.activeElement !== scroller
+      && !document.activeElement.disabled));
+
+  // ------------------------------------------------------------------ cards
+
+  function createRow(alert) {
+    const id = String(alert.id);
+    const severity = severityOf(alert);
+    const openedAt = parseTime(alert.opened_at);
+    const param = parameterInfo(alert.parameter, alert.station_id);
+    const value = Number(alert.value);
+    const limit = Number(alert.limit);
+    // Anomaly alerts carry a detector threshold (a score), not a limit in the value's unit.
+    const hasLimit = !String(alert.rule_id || '').startsWith('anomaly.');
+    const ratio = hasLimit && Number.isFinite(value) && Number.isFinite(limit) && limit > 0 ? value / limit : null;
+
+    const relNode = el('span', { class: 'alert-rel' }, formatRelative(openedAt));
+    const row = el('li', {
+      class: `alert-row sev-${severity}`,
+      'data-testid': 'alert-row',
+      'data-alert-id': id,
+      'data-severity': severity,
+      'data-station-id': alert.station_id,
+    },
+    el('div', { class: 'alert-sev' }, severityLabel(severity)),
+    el('div', { class: 'alert-main' },
+      el('div', { class: 'alert-line1' },
+        el('span', { class: 'alert-station' }, stationName(alert)),
+        el('span', { class: 'alert-station-id mono' }, alert.station_id ?? '')),
+      el('div', { class: 'alert-line2' },
+        el('span', { class: 'alert-param' }, param.label),
+        el('span', { class: 'alert-value mono' }, formatNumber(alert.value)),
+        hasLimit ? el('span', { class: 'alert-vs muted' }, '/') : null,
+        hasLimit ? el('span', { class: 'alert-limit mono' }, formatNumber(alert.limit)) : null,
+        el('span', { class: 'alert-unit muted' }, param.unit),
+        ratio != null ? el('span', { class: 'alert-ratio mono' }, `×${formatNumber(ratio)}`) : null,
+        alert.window ? el('span', { class: 'alert-window' }, formatWindow(alert.window)) : null),
+      alert.rule_name ? el('div', { class: 'alert-rule muted' }, alert.rule_name) : null),
+    el('div', { class: 'alert-time' },
+      el('span', { class: 'alert-clock mono' }, formatTime(openedAt)),
+      relNode,
+      ackControl(alert)));
+    row.dataset.state = alert.state || 'open';
+    row.addEventListener('click', () => onSelectStation(String(alert.station_id)));
+    if (flashTimers.has(id)) row.classList.add('is-flashing'); // keep a running flash
+    return { alert, row, openedAt, relNode };
+  }
+
+  /** An acknowledged alert shows who took it; an open one a button to acknowledge it, for
+   *  users whose role may (operators, officers, admins). */
+  function ackControl(alert) {
+    if (alert.state === 'acknowledged') {
+      return el('span', { class: 'alert-acked', 'data-testid': 'alert-acked' },
+        `✓ ${alert.acknowledged_by || ''}`);
+    }
+    if (!canOperate()) return el('span', { class: 'alert-open muted small' }, '');
+    const button = el('button', { class: 'ack-button', type: 'button', 'data-testid': 'ack-button' },
+      t('ack'));
+    button.addEventListener('click', (event) => {
+      event.stopPropagation();
+      // The alert of the card this button is on, by its id: never a position in the list.
+      const id = button.closest('[data-alert-id]')?.dataset.alertId;
+      if (id && sendAck(id)) button.disabled = true;
+    });
+    return button;
+  }
+
+  function flash(id) {
+    const card = cards.get(id);
+    if (!card) return;
+    card.row.classList.remove('is-flashing');
+    void card.row.offsetWidth; // restart the CSS animation
+    card.row.classList.add('is-flashing');
+    clearTimeout(flashTimers.get(id));
+    flashTimers.set(id, setTimeout(() => {
+      cards.get(id)?.row.classList.remove('is-flashing');
+      flashTimers.delete(id);
+    }, CRITICAL_FLASH_MS));
+  }
+
+  // -------------------------------------------------------------- rendering
+
+  /**
+   * Bring the cards in line with the open alerts. Held: redraw changed cards in place, count
+   * the rest as pending. Otherwise: add, remove and order the cards, then filter and page.
+   */
+  function sync({ recreate = false } = {}) {
+    const wanted = sortAlerts(alertsNow(), parseTime);
+    const byId = new Map(wanted.map((a) => [String(a.id), a]));
+
+    if (isHeld()) {
+      for (const [id, card] of cards) {
+        const alert = byId.get(id);
+        if (alert && (recreate || alert !== card.alert)) replaceCard(id, alert);
+      }
+      renderBadge(pendingChanges(wanted, byId));
+      return;
+    }
+
+    for (const id of [...cards.keys()]) {
+      if (!byId.has(id)) dropCard(id);
+    }
+    let cursor = list.firstChild;
+    for (const alert of wanted) {
+      const id = String(alert.id);
+      let card = cards.get(id);
+      if (!card) {
+        card = createRow(alert);
+        cards.set(id, card);
+      } else if (recreate || card.alert !== alert) {
+        const old = card.row;
+        replaceCard(id, alert);
+        card = cards.get(id);
+        if (cursor === old) cursor = card.row;
+      }
+      if (card.row === cursor) cursor = cursor.nextSibling;
+      else list.insertBefore(card.row, cursor);
+    }
+    for (const id of pendingFlash) flash(id);
+    pendingFlash = new Set();
+    renderBadge(null);
+    applyView();
+  }
+
+  function replaceCard(id, alert) {
+    const card = cards.get(id);
+    const next = createRow(alert);
+    card.row.replaceWith(next.row);
+    cards.set(id, next);
+  }
+
+  function dropCard(id) {
+    cards.get(id)?.row.remove();
+    cards.delete(id);
+    clearTimeout(flashTimers.get(id));
+    flashTimers.delete(id);
+  }
+
+  /** Alerts whose card would be added, removed or moved if the list were applied now, and
+   *  whether a critical is among the new ones (the badge then shows critical). */
+  function pendingChanges(wanted, byId) {
+    const changed = new Set();
+    for (const id of byId.keys()) if (!cards.has(id)) changed.add(id);
+    for (const id of cards.keys()) if (!byId.has(id)) changed.add(id);
+    const shownOrder = [...list.children].map((row) => row.dataset.alertId).filter((id) => byId.has(id));
+    const wantedOrder = wanted.map((a) => String(a.id)).filter((id) => cards.has(id));
+    shownOrder.forEach((id, i) => { if (wantedOrder[i] !== id) changed.add(id); });
+    const critical = [...changed].some((id) => severityOf(byId.get(id)) === 'critical');
+    return { count: changed.size, critical };
+  }
+
+  /** The "N mới" badge; null: nothing held. */
+  function renderBadge(changes) {
+    pending = changes?.count ?? 0;
+    badge.hidden = pending === 0;
+    badge.classList.toggle('has-critical', Boolean(changes?.critical));
+    if (pending) {
+      setText(badge, t('alertsPending', pending));
+      badge.title = t('alertsPendingTitle');
+    }
+    list.dataset.held = isHeld() ? 'true' : 'false';
+  }
+
+  function matches(alert) {
+    if (severityOf(alert) === 'critical') return true; // pinned: never filtered away
+    if (kiosk) return true;
+    if (view.filter !== 'all' && severityOf(alert) !== view.filter) return false;
+    if (!view.query) return true;
+    const haystack = [alert.station_id, stationName(alert), alert.rule_id, alert.rule_name, alert.parameter,
+      parameterInfo(alert.parameter, alert.station_id).label].join(' ').toLowerCase();
+    return view.query.split(/\s+/).every((word) => haystack.includes(word));
+  }
+
+  /** Filter (non-kiosk) or page (kiosk) the cards in the DOM. */
+  function applyView() {
+    let shown = 0;
+    for (const card of cards.values()) {
+      const visible = matches(card.alert);
+      card.row.hidden = !visible;
+      card.row.classList.toggle('is-pinned', severityOf(card.alert) === 'critical');
+      if (visible) shown += 1;
+    }
+    $('alerts-nomatch').hidden = shown > 0 || cards.size === 0;
+    if (kiosk) layoutPages();
+    renderEmptyState();
+  }
+
+  /** Kiosk: cut the non-critical cards into pages that fit under the pinned criticals. */
+  function layoutPages() {
+    const rows = [...list.children].filter((row) => cards.has(row.dataset.alertId));
+    for (const row of rows) row.hidden = false;
+    const style = getComputedStyle(scroller);
+    const gap = parseFloat(getComputedStyle(list).rowGap) || 0;
+    const room = scroller.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom);
+    const pinned = rows.filter((row) => row.dataset.severity === 'critical');
+    const pinnedHeight = pinned.reduce((sum, row) => sum + row.offsetHeight + gap, 0);
+    // Criticals that do not fit on their own are paged with the rest (still first).
+    const pinnedFit = pinnedHeight <= room * 0.75;
+    const paged = pinnedFit ? rows.filter((row) => row.dataset.severity !== 'critical') : rows;
+    const pageRoom = pinnedFit ? room - pinnedHeight : room;
+    const pages = [[]];
+    let used = 0;
+    for (const row of paged) {
+      const height = row.offsetHeight + gap;
+      if (used + height > pageRoom && pages[pages.length - 1].length) {
+        pages.push([]);
+        used = 0;
+      }
+      pages[pages.length - 1].push(row);
+      used += height;
+    }
+    view.pages = pages.length;
+    view.page = Math.min(view.page, pages.length - 1);
+    const onPage = new Set(pages[view.page]);
+    for (const row of paged) row.hidden = !onPage.has(row);
+    renderPage();
+  }
+
+  function renderPage() {
+    pageLabel.hidden = view.pages <= 1;
+    setText(pageLabel, t('pageOf', view.page + 1, view.pages));
+    pageLabel.dataset.page = String(view.page + 1);
+    pageLabel.dataset.pages = String(view.pages);
+  }
+
+  function renderEmptyState() {
+    $('alerts-empty').hidden = cards.size > 0 || !showEmpty();
+  }
+
+  // ------------------------------------------------------- pointer and focus
+
+  function release() {
+    if (isHeld()) return;
+    sync();
+  }
+
+  scroller.addEventListener('pointerenter', () => { pointerInside = true; list.dataset.held = String(isHeld()); });
+  scroller.addEventListener('pointerleave', () => { pointerInside = false; release(); });
+  scroller.addEventListener('focusin', () => { list.dataset.held = 'true'; });
+  scroller.addEventListener('focusout', (event) => {
+    if (scroller.contains(event.relatedTarget)) return;
+    setTimeout(release);  // document.activeElement is updated after focusout
+  });
+  badge.addEventListener('click', () => {
+    // Apply now, even while held; the list then holds still again.
+    applyingNow = true;
+    try { sync(); } finally { applyingNow = false; }
+    list.dataset.held = String(isHeld());
+  });
+
+  if (kiosk) {
+    document.body.dataset.alertPaging = 'true';
+    setInterval(() => {
+      if (isHeld() || view.pages <= 1) return;
+      view.page = (view.page + 1) % view.pages;
+      layoutPages();
+    }, pageMs);
+    new ResizeObserver(() => layoutPages()).observe(scroller);
+  } else {
+    for (const button of document.querySelectorAll('[data-alert-filter]')) {
+      button.addEventListener('click', () => {
+        view.filter = FILTERS.includes(button.dataset.alertFilter) ? button.dataset.alertFilter : 'all';
+        renderFilterButtons();
+        applyView();
+      });
+    }
+    search.addEventListener('input', () => {
+      view.query = search.value.trim().toLowerCase();
+      applyView();
+    });
+    renderFilterButtons();
+  }
+
+  function renderFilterButtons() {
+    for (const button of document.querySelectorAll('[data-alert-filter]')) {
+      const active = button.dataset.alertFilter === view.filter;
+      button.classList.toggle('is-active', active);
+      button.setAttribute('aria-pressed', String(active));
+    }
+  }
+
+  return {
+    /** All cards drawn again (snapshot, language, login). */
+    rebuild() {
+      document.querySelector('.alert-filter')?.setAttribute('aria-label', t('alertsFilterLabel'));
+      search.setAttribute('aria-label', t('alertsSearchLabel'));
+      sync({ recreate: true });
+    },
+    /** An alert opened, changed or closed: `flash` a card that became critical. */
+    changed(alert, { flash: flashIt = false } = {}) {
+      if (flashIt && alert) pendingFlash.add(String(alert.id));
+      sync();
+    },
+    /** Called every second: relative times; held changes once nothing holds them (a kiosk
+     *  cursor hid, a focused button went away). */
+    tick() {
+      for (const { openedAt, relNode } of cards.values()) setText(relNode, formatRelative(openedAt));
+      if (pending && !isHeld()) sync();
+      else list.dataset.held = String(isHeld());
+    },
+    renderEmptyState,
+    get held() { return isHeld(); },
+  };
+}
