@@ -792,6 +792,19 @@
   // 4. Rules
   // ---------------------------------------------------------------------------
 
+  /** The built-in anomaly and camera rules (console/detector-rules.js), under the rules. */
+  let detectorRules = null;
+
+  async function loadDetectorRules() {
+    if (!detectorRules) {
+      const module = await import('/static/console/detector-rules.js');
+      detectorRules = detectorRules || module.createDetectorRules({
+        api, el, toast, errorText, lang: () => state.lang, canEdit: () => state.canConfigure, onChange: renderSilenceOptions,
+      });
+    }
+    await detectorRules.load();
+  }
+
   const rules = {
     async load() {
       const result = await api('GET', '/api/v1/config/rules');
@@ -802,6 +815,7 @@
       state.rules = new Map(result.body.items.map((i) => [i.key, { version: i.version, item: i.item }]));
       this.render();
       renderSilenceOptions();
+      await loadDetectorRules();
     },
 
     render() {
@@ -2078,10 +2092,12 @@
     const ids = state.configStations.size ? [...state.configStations.keys()] : state.boardStations.map((s) => s.id);
     station.replaceChildren(el('option', { value: '' }, t('allStations')),
       ...ids.map((id) => el('option', { value: id }, `${id} — ${stationName(id)}`)));
+    const builtIn = detectorRules ? detectorRules.silenceOptions() : [];
     rule.replaceChildren(el('option', { value: '' }, t('allRules')),
-      ...[...state.rules.entries()].map(([id, { item }]) => el('option', { value: id }, `${id} — ${item.name || ''}`)));
+      ...[...state.rules.entries()].map(([id, { item }]) => el('option', { value: id }, `${id} — ${item.name || ''}`)),
+      ...builtIn.map(([id, text]) => el('option', { value: id }, text)));
     station.value = ids.includes(keepStation) ? keepStation : '';
-    rule.value = state.rules.has(keepRule) ? keepRule : '';
+    rule.value = state.rules.has(keepRule) || builtIn.some(([id]) => id === keepRule) ? keepRule : '';
   }
 
   function initSilences() {
@@ -2247,6 +2263,7 @@
     if (stations.draft) stations.start();
     if (fleet.kind) fleet.render();
     if (fleet.draft) fleet.start();
+    if (detectorRules) detectorRules.render();
   }
 
   async function start() {
