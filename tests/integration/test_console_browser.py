@@ -453,6 +453,12 @@ async def test_an_officer_tunes_an_anomaly_rule_and_silences_it(
     assert stored["item"] == {"zscore_threshold": 12, "severity": "warning"}
     assert stored["history"][0]["actor"] == TEST_USERS[Role.OFFICER]
 
+    await page.get_by_test_id("tab-history").click()
+    await page.get_by_test_id("history-kind").select_option("detector")
+    change = page.locator("[data-testid='history-row']").first
+    await expect(change).to_contain_text("anomaly.spike")
+    await page.get_by_test_id("tab-rules").click()
+
     await page.get_by_test_id("lang-en").click()
     await expect(spike).to_contain_text("Spike")
     await page.get_by_test_id("tab-silences").click()

@@ -242,6 +242,8 @@
       kind_driver: 'lái xe',
       kind_zone: 'vùng',
       kind_speed_limit: 'giới hạn tốc độ',
+      kind_detector: 'quy tắc bất thường / camera',
+      kindDetector: 'Quy tắc bất thường / camera',
       kindCompany: 'Doanh nghiệp vận tải',
       kindVehicle: 'Phương tiện',
       kindDriver: 'Lái xe',
@@ -495,6 +497,8 @@
       kind_driver: 'driver',
       kind_zone: 'zone',
       kind_speed_limit: 'speed limits',
+      kind_detector: 'anomaly / camera rule',
+      kindDetector: 'Anomaly / camera rule',
       kindCompany: 'Transport company',
       kindVehicle: 'Vehicle',
       kindDriver: 'Driver',
@@ -2137,6 +2141,8 @@
             if (editor.key === change.key) {
               if (state.rules.has(change.key)) editor.open(change.key); else editor.close();
             }
+          } else if (change.kind === 'detector') {
+            await loadDetectorRules();
           } else if (fleet.kind && fleetKinds.FLEET_KINDS.some((k) => k.kind === change.kind)) {
             await fleet.load();
           } else {
