@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from ioc import appkeys
 from ioc.accounts import Role
 from tests.factories import payload
 from tests.integration.conftest import RunningService, eventually
@@ -181,3 +182,24 @@ async def test_the_built_in_rules_are_listed_and_can_be_silenced(service: Runnin
     body = {"rule_id": "anomaly.nothing", "end": end, "reason": "x"}
     status, _ = await call(service, "POST", "/api/v1/silences", body)
     assert status == 400
+
+
+async def test_a_camera_rule_change_reaches_the_running_cameras(service: RunningService) -> None:
+    workers = service.app[appkeys.CAMERAS].workers
+    status, change = await call(
+        service,
+        "PUT",
+        "/api/v1/config/detector-rules/traffic.congestion",
+        {"item": {"congestion_after_s": 90, "severity": "warning", "enabled": False}},
+    )
+    assert status == 200, change
+    traffic = [w for w in workers.values() if w.config.kind == "traffic"]
+    assert traffic and all(w.config.traffic.congestion_after_s == 90 for w in traffic)
+    assert all(w.config.disabled_rules == ["traffic.congestion"] for w in traffic)
+    forest = [w for w in workers.values() if w.config.kind == "forest"]
+    assert all(w.config.traffic.congestion_after_s == 90 for w in forest)  # unused there
+
+    status, _ = await call(service, "POST", f"/api/v1/config/history/{change['id']}/rollback")
+    assert status == 200
+    assert all(w.config.traffic.congestion_after_s == 20 for w in traffic)
+    assert all(w.config.disabled_rules == [] for w in traffic)
