@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping, MutableMapping
 from typing import TYPE_CHECKING
 
 from alerts.lifecycle import AlertBook
-from analytics.config import AnalyticsConfig, RuleConfig
+from analytics.config import AnalyticsConfig, AnomalyConfig, RuleConfig
 from analytics.engine import AnalyticsEngine
 from ioc.config_store import DETECTOR, FLEET_KINDS, RULE, ConfigChange, Configuration
 from ioc.pipeline import Pipeline
@@ -83,17 +83,7 @@ class LiveConfiguration:
             self._pipeline.engine.set_rules(configuration.rules)
             log.info("rule %s: %s by %s, live", change.key, change.action, change.actor)
         elif change.kind == DETECTOR:
-            self._analytics = self._analytics.model_copy(update={"anomaly": configuration.anomaly})
-            if self._pipeline.engine.set_anomaly(configuration.anomaly):
-                log.info("rule %s: %s by %s, live", change.key, change.action, change.actor)
-            else:
-                self._start_rebuild()
-                log.info(
-                    "rule %s: %s by %s; analytics rebuilding",
-                    change.key,
-                    change.action,
-                    change.actor,
-                )
+            self._follow_anomaly(change, configuration.anomaly)  # cameras: follow_camera_rules
         elif change.kind in FLEET_KINDS:
             self._pipeline.vehicles.use_fleet(configuration.fleet)
             log.info("%s %s: %s by %s, live", change.kind, change.key, change.action, change.actor)
@@ -110,6 +100,19 @@ class LiveConfiguration:
                 change.actor,
             )
         self._broadcaster.resync_all()
+
+    def _follow_anomaly(self, change: ConfigChange, anomaly: AnomalyConfig) -> None:
+        """New anomaly settings: to the running checks, or a rebuilt engine when they need a
+        new state (the anomaly checks switched off in the file: nothing runs them)."""
+        if anomaly == self._analytics.anomaly:
+            return
+        running = self._analytics.anomaly.enabled
+        self._analytics = self._analytics.model_copy(update={"anomaly": anomaly})
+        if not running or self._pipeline.engine.set_anomaly(anomaly):
+            log.info("rule %s: %s by %s, live", change.key, change.action, change.actor)
+            return
+        self._start_rebuild()
+        log.info("rule %s: %s by %s; analytics rebuilding", change.key, change.action, change.actor)
 
     def _start_rebuild(self) -> None:
         if self._rebuild is not None:

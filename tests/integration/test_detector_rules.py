@@ -4,6 +4,7 @@ invalid values refused with field problems, and silenced by their ids."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -203,3 +204,18 @@ async def test_a_camera_rule_change_reaches_the_running_cameras(service: Running
     assert status == 200
     assert all(w.config.traffic.congestion_after_s == 20 for w in traffic)
     assert all(w.config.disabled_rules == [] for w in traffic)
+
+
+async def test_a_new_window_rebuilds_the_analytics_with_it(service: RunningService) -> None:
+    live = service.app[appkeys.LIVE_CONFIG]
+    status, _ = await call(
+        service,
+        "PUT",
+        "/api/v1/config/detector-rules/anomaly.spike",
+        {"item": {"zscore_window": 64}},
+    )
+    assert status == 200
+    await asyncio.wait_for(live.rebuilt.wait(), 10)  # a longer ring: a new engine
+    engine = service.app[appkeys.PIPELINE].engine
+    assert engine.config.anomaly.zscore_window == 64
+    assert engine.anomalies is not None and engine.anomalies._keep == 64
