@@ -505,8 +505,28 @@ def _default_offline_after_s() -> dict[StationKind, float]:
     return {"groundwater": 3600.0}
 
 
+AnomalyKind = Literal[
+    "spike",
+    "sensor_fault",
+    "pollution_event",
+    "flatline",
+    "out_of_range",
+    "seasonal",
+    "drift",
+    "no_data",
+    "offline",
+]
+
+
 class AnomalyConfig(Section):
     enabled: bool = Field(True, description="Run the anomaly checks (rule family `anomaly.*`).")
+    disabled_rules: list[AnomalyKind] = Field(
+        default_factory=list, description="Kinds that raise no alert (`spike` for anomaly.spike)."
+    )
+    severities: dict[AnomalyKind, Severity] = Field(
+        default_factory=dict,
+        description="Per kind, the severity of its alerts instead of the built-in one.",
+    )
     zscore_window: int = Field(
         32, ge=8, le=1000, description="Samples of history the robust z-score compares with."
     )

@@ -112,7 +112,7 @@ class AnomalyWatch:
         )
         self._lat = np.array([s.lat for s in stations])
         self._lon = np.array([s.lon for s in stations])
-        self._silence_s = np.array([c.offline_silence_s(s.kind, s.interval_s) for s in stations])
+        self._silence_s = self._silences(c)
         neighbourly = np.array([s.kind in c.neighbour_kinds for s in stations], dtype=bool)
         self._neighbours = {
             p: np.array(
@@ -139,6 +139,22 @@ class AnomalyWatch:
         self._open_parameter: dict[tuple[str, int], str] = {}
         self._last_seen_s = np.full(len(stations), np.nan)
         self._started_s = np.nan
+
+    def _silences(self, config: AnomalyConfig) -> FloatArray:
+        stations = self._table.stations
+        return np.array([config.offline_silence_s(s.kind, s.interval_s) for s in stations])
+
+    def configure(self, config: AnomalyConfig) -> bool:
+        """New thresholds, switches and severities, live (the kept samples, hours and open
+        states stay); False, and nothing changed, when the change needs a new state (the
+        number of kept samples or days, the neighbours, the per-parameter checks)."""
+        kept: tuple[str, ...] = ("zscore_window", "flatline_samples", "seasonal_days", "enabled")
+        kept += ("neighbour_kinds", "checks")
+        if any(getattr(config, k) != getattr(self._config, k) for k in kept):
+            return False
+        self._config = config
+        self._silence_s = self._silences(config)
+        return True
 
     def seen(self, newest_ms: IntArray) -> None:
         """Record when stations last reported (per station, :data:`NO_TIME` if not)."""
@@ -321,6 +337,8 @@ class AnomalyWatch:
             self._started_s = now_s  # never-seen stations count from the first tick
         last = np.where(np.isnan(self._last_seen_s), self._started_s, self._last_seen_s)
         offline = kernels.offline(last, now_s, self._silence_s, 1)
+        if "offline" in self._config.disabled_rules:
+            offline = np.zeros(len(offline), dtype=bool)
         for station in np.flatnonzero(offline != self._open["offline"]):
             self._emit(
                 "offline",
@@ -376,6 +394,8 @@ class AnomalyWatch:
         """Record observations (sorted by series, then time): lines for flagged ones, the
         series' flags, and a transition for each station whose state of ``kind`` changes."""
         flags = self._flag[kind]
+        if kind in self._config.disabled_rules:  # a switched-off rule: nothing is flagged
+            flagged = np.zeros(len(series), dtype=bool)
         if not flagged.any() and not flags[series].any():
             return
         table = self._table
@@ -452,7 +472,7 @@ class AnomalyWatch:
                 value=round(float(value), 3) if np.isfinite(value) else 0.0,
                 limit=float(limit),
                 ts_ms=ts_ms,
-                severity=ANOMALY_RULES[rule_id][1],
+                severity=self._config.severities.get(kind, ANOMALY_RULES[rule_id][1]),  # type: ignore[call-overload]
                 retroactive=late,
             )
         )

@@ -26,7 +26,7 @@ import numpy as np
 
 from analytics.abstraction import Abstraction
 from analytics.air_quality import AirQuality, AqiNow
-from analytics.config import AnalyticsConfig, RuleConfig
+from analytics.config import AnalyticsConfig, AnomalyConfig, RuleConfig
 from analytics.detectors import AnomalyWatch
 from analytics.forest_fire import FireDanger, FireNow
 from analytics.limits import LimitRules
@@ -82,6 +82,14 @@ class AnalyticsEngine:
         """New limit rules, live: the state of unchanged rules is kept."""
         self.config = self.config.model_copy(update={"rules": rules})
         self.limits = LimitRules(rules, self.table, previous=self.limits)
+
+    def set_anomaly(self, config: AnomalyConfig) -> bool:
+        """New anomaly settings, live, when the anomaly state can keep going with them
+        (:meth:`AnomalyWatch.configure`); False: the engine must be rebuilt for them."""
+        if self.anomalies is None or not self.anomalies.configure(config):
+            return False
+        self.config = self.config.model_copy(update={"anomaly": config})
+        return True
 
     def aqi_now(self) -> dict[str, AqiNow]:
         return self.air.current

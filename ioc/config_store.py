@@ -28,7 +28,16 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from analytics.config import FieldProblem, RuleConfig
+from analytics.cameras.config import CamerasConfig
+from analytics.config import AnomalyConfig, FieldProblem, RuleConfig
+from analytics.detector_rules import (
+    DETECTOR_RULES,
+    DetectorProblem,
+    DetectorRuleBase,
+    anomaly_in_force,
+    cameras_in_force,
+    parse_override,
+)
 from analytics.journeys import JourneyConfig
 from analytics.limits import rule_problems
 from ingest.plates import PlateError, normalise_plate
@@ -48,7 +57,9 @@ from ioc.registry import StationRegistry
 RULE, STATION, ENTERPRISE, PARAMETER_SET = "rule", "station", "enterprise", "parameter_set"
 COMPANY, VEHICLE, DRIVER, ZONE, SPEED_LIMIT = "company", "vehicle", "driver", "zone", "speed_limit"
 FLEET_KINDS = (COMPANY, VEHICLE, DRIVER, ZONE, SPEED_LIMIT)
-KINDS = (RULE, STATION, ENTERPRISE, PARAMETER_SET, *FLEET_KINDS)
+#: overrides of the built-in anomaly and camera rules (analytics.detector_rules), by rule id
+DETECTOR = "detector"
+KINDS = (RULE, STATION, ENTERPRISE, PARAMETER_SET, *FLEET_KINDS, DETECTOR)
 REGISTRY_KINDS = frozenset({STATION, ENTERPRISE, PARAMETER_SET})
 #: the field of a fleet item that is its key (speed-limit tables: keyed by road class)
 FLEET_KEY_FIELD = {COMPANY: "id", VEHICLE: "id", DRIVER: "licence", ZONE: "id"}
@@ -128,6 +139,10 @@ class Configuration:
     registry: StationRegistry
     rules: list[RuleConfig]
     fleet: FleetRegistry
+    #: the built-in rules' overrides, and the anomaly and camera settings they lead to
+    detectors: dict[str, DetectorRuleBase]
+    anomaly: AnomalyConfig
+    cameras: CamerasConfig
 
 
 Listener = Callable[[ConfigChange, Configuration], None]
@@ -139,15 +154,20 @@ class ConfigStore:
         db: sqlite3.Connection,
         roads: FleetFile | None = None,
         journeys: JourneyConfig | None = None,
+        anomaly: AnomalyConfig | None = None,
+        cameras: CamerasConfig | None = None,
     ) -> None:
         """``roads``: the fleet file, of which the towns, roads and routes are used (the
         demo's road data); ``journeys``: the journey settings the fleet's limits complete (a
-        vehicle type needs a speed limit in one or the other)."""
+        vehicle type needs a speed limit in one or the other); ``anomaly`` and ``cameras``:
+        the files' settings that the built-in rules' overrides (kind ``detector``) change."""
         self._db = db
         db.executescript(SCHEMA)
         self._listeners: list[Listener] = []
         self._roads = roads or FleetFile()
         self._journeys = journeys or JourneyConfig()
+        self._anomaly = anomaly or AnomalyConfig()
+        self._cameras = cameras or CamerasConfig()
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -395,7 +415,30 @@ class ConfigStore:
             raise SettingRejected(RULE, focus[1], [("parameter", problems[focus[1]])])
         if problems:
             raise ConfigError("rules", [f"rules.{k}: {p}" for k, p in problems.items()])
-        return Configuration(registry, rules, self._fleet(everything, focus))
+        fleet = self._fleet(everything, focus)
+        return Configuration(registry, rules, fleet, *self._detectors(everything, focus))
+
+    def _detectors(
+        self, everything: dict[str, dict[str, Any]], focus: tuple[str, str] | None
+    ) -> tuple[dict[str, DetectorRuleBase], AnomalyConfig, CamerasConfig]:
+        """The built-in rules' overrides, and the anomaly and camera settings with them."""
+        overrides: dict[str, DetectorRuleBase] = {}
+        for key, body in everything[DETECTOR].items():
+            try:
+                overrides[key] = parse_override(key, body)
+            except (ValidationError, DetectorProblem) as exc:
+                problems = exc.problems if isinstance(exc, DetectorProblem) else field_problems(exc)
+                if focus == (DETECTOR, key):
+                    raise SettingRejected(DETECTOR, key, problems) from None
+                raise ConfigError(f"detector.{key}", [str(exc)]) from None
+        try:
+            anomaly = anomaly_in_force(self._anomaly, overrides)
+            cameras = cameras_in_force(self._cameras, overrides)
+        except DetectorProblem as exc:
+            if focus is not None and focus[0] == DETECTOR:
+                raise SettingRejected(DETECTOR, focus[1], _named(focus[1], exc.problems)) from None
+            raise ConfigError("detector", [str(exc)]) from None
+        return overrides, anomaly, cameras
 
     def _fleet(
         self, everything: dict[str, dict[str, Any]], focus: tuple[str, str] | None
@@ -465,6 +508,17 @@ _FLEET_MODELS: dict[str, type[BaseModel]] = {
     ZONE: ZoneEntry,
     SPEED_LIMIT: SpeedLimitTable,
 }
+
+
+def _named(rule_id: str, problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A problem of the settings as a whole shown at the rule's field it names, if any."""
+    rule = DETECTOR_RULES.get(rule_id)
+    fields = rule.fields if rule else ()
+    named = []
+    for field, message in problems:
+        found = sorted((message.find(f), f) for f in fields if f in message)
+        named.append((field or (found[0][1] if found else ""), message))  # the first named
+    return named
 
 
 def _key_field(kind: str) -> str:

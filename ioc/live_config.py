@@ -13,6 +13,15 @@
   table, limits and zones (every vehicle's journey state starts again from its next fix), and
   the vehicle board shows the new types and companies.
 
+* A change of a built-in rule (kind ``detector``: the anomaly rules ``anomaly.*``, the camera
+  rules ``camera.*`` and ``traffic.*``, :mod:`analytics.detector_rules`): new thresholds,
+  switches and severities of anomaly rules go to the running anomaly checks, which keep their
+  samples and open states (:meth:`analytics.engine.AnalyticsEngine.set_anomaly`); a new number
+  of kept samples or days (``zscore_window``, ``flatline_samples``, ``seasonal_days``) rebuilds
+  the engine as a registry change does. Camera rules go to every camera's worker
+  (:func:`follow_camera_rules`, :meth:`analytics.cameras.worker.CameraWorker.reconfigure`),
+  which keeps its background models, tracks and alert states.
+
 Either way the walls get a fresh snapshot (names, stations and alerts as now configured).
 """
 
@@ -21,18 +30,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
+from typing import TYPE_CHECKING
 
 from alerts.lifecycle import AlertBook
-from analytics.config import AnalyticsConfig, RuleConfig
+from analytics.config import AnalyticsConfig, AnomalyConfig, RuleConfig
 from analytics.engine import AnalyticsEngine
-from ioc.config_store import FLEET_KINDS, RULE, ConfigChange, Configuration
+from ioc.config_store import DETECTOR, FLEET_KINDS, RULE, ConfigChange, Configuration
 from ioc.pipeline import Pipeline
 from ioc.registry import StationRegistry
 from ioc.warmup import warm_up
 from store.influx import InfluxStore
 from web.broadcast import Broadcaster
 from web.station_board import StationBoard
+
+if TYPE_CHECKING:
+    from analytics.cameras.worker import CameraWorker
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +82,8 @@ class LiveConfiguration:
         if change.kind == RULE:
             self._pipeline.engine.set_rules(configuration.rules)
             log.info("rule %s: %s by %s, live", change.key, change.action, change.actor)
+        elif change.kind == DETECTOR:
+            self._follow_anomaly(change, configuration.anomaly)  # cameras: follow_camera_rules
         elif change.kind in FLEET_KINDS:
             self._pipeline.vehicles.use_fleet(configuration.fleet)
             log.info("%s %s: %s by %s, live", change.kind, change.key, change.action, change.actor)
@@ -76,10 +91,7 @@ class LiveConfiguration:
             self._registry.replace_with(configuration.registry)
             self._board.follow_registry()
             self._pipeline.follow_registry()
-            if self._rebuild is not None:
-                self._rebuild.cancel()
-            self.rebuilt.clear()
-            self._rebuild = asyncio.get_running_loop().create_task(self._rebuild_engine())
+            self._start_rebuild()
             log.info(
                 "%s %s: %s by %s; analytics rebuilding",
                 change.kind,
@@ -88,6 +100,25 @@ class LiveConfiguration:
                 change.actor,
             )
         self._broadcaster.resync_all()
+
+    def _follow_anomaly(self, change: ConfigChange, anomaly: AnomalyConfig) -> None:
+        """New anomaly settings: to the running checks, or a rebuilt engine when they need a
+        new state (the anomaly checks switched off in the file: nothing runs them)."""
+        if anomaly == self._analytics.anomaly:
+            return
+        running = self._analytics.anomaly.enabled
+        self._analytics = self._analytics.model_copy(update={"anomaly": anomaly})
+        if not running or self._pipeline.engine.set_anomaly(anomaly):
+            log.info("rule %s: %s by %s, live", change.key, change.action, change.actor)
+            return
+        self._start_rebuild()
+        log.info("rule %s: %s by %s; analytics rebuilding", change.key, change.action, change.actor)
+
+    def _start_rebuild(self) -> None:
+        if self._rebuild is not None:
+            self._rebuild.cancel()
+        self.rebuilt.clear()
+        self._rebuild = asyncio.get_running_loop().create_task(self._rebuild_engine())
 
     async def _rebuild_engine(self) -> None:
         rules = list(self._rules.values())
@@ -100,6 +131,7 @@ class LiveConfiguration:
         current = list(self._rules.values())
         if current != rules:  # a rule changed during the warm-up
             engine.set_rules(current)
+        engine.set_anomaly(self._analytics.anomaly)  # (one changed during the warm-up)
         self._pipeline.engine = engine
         self.rebuilt.set()
         log.info("analytics engine rebuilt for %d stations", len(self._registry))
@@ -109,3 +141,22 @@ class LiveConfiguration:
             self._rebuild.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._rebuild
+
+
+def follow_camera_rules(
+    workers: Callable[[], Mapping[str, CameraWorker]],
+) -> Callable[[ConfigChange, Configuration], None]:
+    """A listener of the configuration store that gives the cameras' workers their rules'
+    settings in force after a change of a camera rule."""
+
+    def apply(change: ConfigChange, configuration: Configuration) -> None:
+        if change.kind != DETECTOR or change.key.startswith("anomaly."):
+            return
+        running = workers()
+        for camera in configuration.cameras.cameras:
+            worker = running.get(camera.id)
+            if worker is not None:
+                worker.reconfigure(camera)
+        log.info("rule %s: %s by %s, live", change.key, change.action, change.actor)
+
+    return apply

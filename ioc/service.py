@@ -50,7 +50,7 @@ from ioc.config_store import ConfigStore
 from ioc.database import open_database
 from ioc.errors import StorageFull, StoreError
 from ioc.fleet import FleetRegistry, read_fleet_file
-from ioc.live_config import LiveConfiguration
+from ioc.live_config import LiveConfiguration, follow_camera_rules
 from ioc.loop_monitor import LOOP_MONITOR, PIPELINE_LAG, LoopMonitor, PipelineLag
 from ioc.messages import RawMessage
 from ioc.pipeline import Pipeline
@@ -133,7 +133,9 @@ async def access_context(app: web.Application) -> AsyncIterator[None]:
         accounts = AccountBook(db, config.access)
         audit = AuditLog(db, config.access.audit_keep_days)
         fleet_file = read_fleet_file(config.vehicles.fleet) if config.vehicles.fleet else None
-        settings = ConfigStore(db, fleet_file, config.journeys)
+        settings = ConfigStore(
+            db, fleet_file, config.journeys, config.analytics.anomaly, config.cameras
+        )
         if settings.is_empty():
             seeded = settings.seed(read_registry_document(config.registry), config.analytics.rules)
             log.info("configuration database seeded with %d items from the files", seeded)
@@ -266,9 +268,11 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
         }
 
     validator = ReadingValidator(registry, config.ingest)
-    engine = AnalyticsEngine(
-        config.analytics.model_copy(update={"rules": [*rules.values()]}), registry
+    # the anomaly rules as tuned (configuration kind `detector`)
+    analytics = config.analytics.model_copy(
+        update={"anomaly": app[appkeys.SETTINGS].current().anomaly}
     )
+    engine = AnalyticsEngine(analytics.model_copy(update={"rules": [*rules.values()]}), registry)
     broadcaster = Broadcaster(config.web.client_queue_size, config.web.replay_events, snapshot)
     rejections = RejectionSink(
         store,
@@ -325,7 +329,7 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.VALIDATOR] = validator
     app[ANALYTICS] = lambda: pipeline.engine
     live = LiveConfiguration(
-        analytics=config.analytics,
+        analytics=analytics,
         registry=registry,
         rules=rules,
         pipeline=pipeline,
@@ -428,7 +432,10 @@ async def cameras_context(app: web.Application) -> AsyncIterator[None]:
 
     # Built in a thread: importing OpenCV and SciPy (~0.5 s) leaves the event loop to the
     # pipeline, which starts on the readings received while the analytics warmed up.
-    feed = await asyncio.to_thread(CameraFeed, app[appkeys.CONFIG].mqtt, config, on_output)
+    settings = app[appkeys.SETTINGS]  # the camera rules as tuned (configuration kind `detector`)
+    cameras = settings.current().cameras
+    feed = await asyncio.to_thread(CameraFeed, app[appkeys.CONFIG].mqtt, cameras, on_output)
+    settings.subscribe(follow_camera_rules(lambda: feed.workers))
     app[appkeys.CAMERAS] = feed
     app[appkeys.SNAPSHOTS] = snapshots
     async with _background(feed.run(), "cameras"):

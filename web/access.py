@@ -102,6 +102,8 @@ ROUTE_ACCESS: dict[tuple[str, str], Can] = {
     ("POST", "/api/v1/silences"): Can.CONFIGURE,
     ("DELETE", "/api/v1/silences/{id}"): Can.CONFIGURE,
     ("POST", "/api/v1/rules/backtest"): Can.CONFIGURE,
+    # the built-in anomaly and camera rules: their names serve whoever reads alerts
+    ("GET", "/api/v1/detector-rules"): Can.READ,
     ("GET", "/api/v1/aqi"): Can.READ,
     ("GET", "/api/v1/fire-danger"): Can.READ,
     ("GET", "/api/v1/cameras"): Can.READ,
@@ -155,6 +157,7 @@ for _kind, _writer in (
     ("drivers", Can.CONFIGURE),
     ("zones", Can.CONFIGURE),
     ("speed-limits", Can.CONFIGURE),
+    ("detector-rules", Can.CONFIGURE),  # the built-in anomaly and camera rules' settings
 ):
     ROUTE_ACCESS[("GET", f"/api/v1/config/{_kind}")] = Can.CONFIGURE
     ROUTE_ACCESS[("GET", f"/api/v1/config/{_kind}/{{key}}")] = Can.CONFIGURE
@@ -162,7 +165,7 @@ for _kind, _writer in (
     ROUTE_ACCESS[("DELETE", f"/api/v1/config/{_kind}/{{key}}")] = _writer
 #: Who may change an item of each configuration kind (also checked on rollback).
 CONFIG_WRITERS = {
-    kind: Can.CONFIGURE for kind in ("rule", "vehicle", "driver", "zone", "speed_limit")
+    kind: Can.CONFIGURE for kind in ("rule", "vehicle", "driver", "zone", "speed_limit", "detector")
 } | {kind: Can.ADMINISTER for kind in ("station", "enterprise", "parameter_set", "company")}
 
 WEBSOCKET = ("GET", "/ws")

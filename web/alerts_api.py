@@ -32,6 +32,7 @@ from alerts.lifecycle import (
     UnknownSilence,
 )
 from alerts.store import HistoryEntry, Silence
+from analytics.detector_rules import DETECTOR_RULES
 from ioc import appkeys
 from ioc.audit import OK
 from ioc.clock import iso_utc
@@ -251,7 +252,8 @@ async def add_silence(request: web.Request, body: SilenceRequest) -> OneSilence:
     """Silence alerts of a station and/or rule for a while"""
     if body.station_id and request.app[appkeys.REGISTRY].get(body.station_id) is None:
         raise error_answer(web.HTTPBadRequest, f"unknown station {body.station_id!r}")
-    if body.rule_id and body.rule_id not in request.app[appkeys.RULES]:
+    known = body.rule_id in request.app[appkeys.RULES] or body.rule_id in DETECTOR_RULES
+    if body.rule_id and not known:
         raise error_answer(web.HTTPBadRequest, f"unknown rule {body.rule_id!r}")
     silence = request.app[appkeys.ALERTS].add_silence(
         station_id=body.station_id or None,

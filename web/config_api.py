@@ -7,11 +7,15 @@
     DELETE /api/v1/config/{kind}/{key}        ?version=N
     GET    /api/v1/config/history             ?kind=&key=&limit=
     POST   /api/v1/config/history/{id}/rollback   put back what change {id} replaced
+    GET    /api/v1/detector-rules             the built-in rules (anomaly, camera): names,
+                                              settings in force, editable fields and bounds
 
 ``{kind}`` is ``rules`` (officers and admins change them), ``stations``, ``enterprises`` or
 ``parameter-sets`` (admins), or of the transport registry: ``companies`` (admins),
 ``vehicles`` (key: the normalised plate), ``drivers`` (key: the licence number), ``zones`` and
-``speed-limits`` (key: the road class) (officers and admins). ``version`` is optional; when
+``speed-limits`` (key: the road class) (officers and admins), or ``detector-rules``: overrides
+of the built-in anomaly and camera rules (key: the rule id, e.g. ``anomaly.spike``; officers
+and admins; analytics.detector_rules). ``version`` is optional; when
 given and the item changed since, the answer is 409 with the current version (``version: 0``:
 the item must not exist yet).
 A change that would leave the configuration invalid is a 400 listing ``problems`` as
@@ -29,11 +33,13 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 
 from analytics.config import RuleConfig
+from analytics.detector_rules import DETECTOR_RULES, DetectorRuleBase, effective, field_list
 from ioc import appkeys
 from ioc.audit import OK
 from ioc.clock import iso_utc
 from ioc.config_store import (
     COMPANY,
+    DETECTOR,
     DRIVER,
     ENTERPRISE,
     KINDS,
@@ -62,6 +68,12 @@ class ParameterSet(RootModel[dict[str, ParameterEntry]]):
     """Parameter key → its unit and plausible range."""
 
 
+class DetectorRuleItem(DetectorRuleBase):
+    """A built-in rule's override: ``enabled``, ``severity`` and the rule's own parameters
+    (GET /api/v1/detector-rules lists them with their bounds); a field left out keeps the
+    config file's value. Unknown fields are refused."""
+
+
 #: path → (kind, its name in words, the model of its items)
 KIND_OF_PATH: dict[str, tuple[str, str, type[BaseModel]]] = {
     "rules": (RULE, "rule", RuleConfig),
@@ -73,6 +85,7 @@ KIND_OF_PATH: dict[str, tuple[str, str, type[BaseModel]]] = {
     "drivers": (DRIVER, "driver", DriverEntry),
     "zones": (ZONE, "zone", ZoneEntry),
     "speed-limits": (SPEED_LIMIT, "speed-limit table", SpeedLimitTable),
+    "detector-rules": (DETECTOR, "built-in rule's override", DetectorRuleItem),
 }
 #: the key of an item of each kind, for the routes' descriptions
 KEY_NOTE = {
@@ -83,6 +96,8 @@ KEY_NOTE = {
     COMPANY: " `item.id` may be left out: it is the key.",
     ZONE: " `item.id` may be left out: it is the key.",
     SPEED_LIMIT: " The key is the road class: urban, rural, highway or pass.",
+    DETECTOR: " The key is the built-in rule's id (anomaly.spike, camera.smoke, "
+    "traffic.congestion ...); the fields are that rule's (GET /api/v1/detector-rules).",
 }
 KindName = Literal[
     "rule",
@@ -94,6 +109,7 @@ KindName = Literal[
     "driver",
     "zone",
     "speed_limit",
+    "detector",
 ]
 
 api = ApiRoutes()
@@ -158,6 +174,34 @@ class HistoryQuery(Query):
 
 
 assert set(get_args(KindName)) == set(KINDS)
+
+
+class DetectorField(Answer):
+    key: str
+    type: Literal["boolean", "enum", "number", "integer", "string"]
+    description: str
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusiveMinimum: float | None = None
+    exclusiveMaximum: float | None = None
+    enum: list[str] | None = None
+
+
+class DetectorRuleAnswer(Answer):
+    id: str
+    family: Literal["anomaly", "camera"]
+    name_vi: str
+    name_en: str
+    enabled: bool = Field(description="In force now.")
+    severity: Literal["info", "warning", "critical"] = Field(description="In force now.")
+    settings: dict[str, Any] = Field(description="The rule's parameters in force now.")
+    override: dict[str, Any] | None = Field(description="The stored override, if any.")
+    version: int = Field(description="Version of the override (0: none; PUT it with 0).")
+    fields: list[DetectorField]
+
+
+class DetectorRuleList(Answer):
+    rules: list[DetectorRuleAnswer]
 
 
 def add_config_routes(app: web.Application) -> None:
@@ -236,6 +280,37 @@ def _add_kind_routes(path: str, kind: str, name: str, model: type[BaseModel]) ->
 
 def _settings(request: web.Request) -> ConfigStore:
     return request.app[appkeys.SETTINGS]
+
+
+@api.get("/api/v1/detector-rules", tag="config")
+async def detector_rules(request: web.Request) -> DetectorRuleList:
+    """The built-in rules
+
+    The anomaly rules (`anomaly.*`) and camera rules (`camera.*`, `traffic.*`) with their
+    names (VI/EN), what they run with now, and their editable fields with bounds and
+    descriptions. Change one with PUT /api/v1/config/detector-rules/{id}."""
+    settings = _settings(request)
+    configuration = settings.current()
+    stored = settings.items(DETECTOR)
+    answers = []
+    for rule_id, rule in DETECTOR_RULES.items():
+        enabled, severity, values = effective(rule_id, configuration.anomaly, configuration.cameras)
+        item = stored.get(rule_id)
+        answers.append(
+            DetectorRuleAnswer(
+                id=rule_id,
+                family=rule.family,
+                name_vi=rule.name_vi,
+                name_en=rule.name_en,
+                enabled=enabled,
+                severity=severity.value,
+                settings=values,
+                override=item.body if item else None,
+                version=item.version if item else 0,
+                fields=[DetectorField.model_validate(f) for f in field_list(rule)],
+            )
+        )
+    return DetectorRuleList(rules=answers)
 
 
 @api.get("/api/v1/config/history", tag="config")

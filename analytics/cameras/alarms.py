@@ -72,27 +72,49 @@ class Flag:
 class Alarms:
     """The rules of one camera; ``delays`` gives each its (on, off) delays in seconds."""
 
-    def __init__(self, camera_id: str, delays: Mapping[str, tuple[float, float]]) -> None:
+    def __init__(
+        self,
+        camera_id: str,
+        delays: Mapping[str, tuple[float, float]],
+        disabled: Iterable[str] = (),
+        severities: Mapping[str, Severity] | None = None,
+    ) -> None:
         self._camera_id = camera_id
         self._flags = {
             rule: Flag(round(on * 1000), round(off * 1000)) for rule, (on, off) in delays.items()
         }
+        self.disabled = frozenset(disabled)
+        self.severities = dict(severities or {})
+
+    def configure(
+        self,
+        delays: Mapping[str, tuple[float, float]],
+        disabled: Iterable[str],
+        severities: Mapping[str, Severity],
+    ) -> None:
+        """New delays, switches and severities, live: each rule keeps its state."""
+        for rule, (on, off) in delays.items():
+            flag = self._flags[rule]
+            flag.on_ms, flag.off_ms = round(on * 1000), round(off * 1000)
+        self.disabled = frozenset(disabled)
+        self.severities = dict(severities)
 
     def update(self, conditions: Iterable[Condition], ts_ms: int) -> list[RuleTransition]:
         transitions = []
         for c in conditions:
-            if self._flags[c.rule_id].update(c.active, ts_ms):
+            active = c.active and c.rule_id not in self.disabled  # off: as if never seen
+            if self._flags[c.rule_id].update(active, ts_ms):
                 rule = RULES[c.rule_id]
                 transitions.append(
                     RuleTransition(
                         rule_id=c.rule_id,
                         station_id=self._camera_id,
                         parameter=rule.parameter,
-                        firing=c.active,
+                        firing=active,
                         value=round(c.value, 3),
                         limit=round(c.limit, 3),
                         ts_ms=ts_ms,
-                        severity=rule.severity,
+                        severity=self.severities.get(c.rule_id, rule.severity),
                     )
                 )
         return transitions

@@ -14,9 +14,22 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
+from ioc.messages import Severity
 from ioc.section import Section
 
 CameraKind = Literal["traffic", "forest", "security"]
+CameraRuleId = Literal[
+    "camera.offline",
+    "camera.bad_frames",
+    "camera.frozen",
+    "camera.dark",
+    "camera.overexposed",
+    "camera.blurred",
+    "camera.moved",
+    "camera.smoke",
+    "traffic.congestion",
+    "traffic.stopped_vehicle",
+]
 Point = tuple[float, float]
 
 
@@ -230,6 +243,13 @@ class CameraConfig(Section):
     traffic: TrafficConfig = Field(default_factory=TrafficConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
     smoke: SmokeConfig = Field(default_factory=SmokeConfig)
+    disabled_rules: list[CameraRuleId] = Field(
+        default_factory=list, description="Rules of this camera that raise no alert."
+    )
+    severities: dict[CameraRuleId, Severity] = Field(
+        default_factory=dict,
+        description="Per rule, the severity of its alerts instead of the built-in one.",
+    )
 
     @model_validator(mode="after")
     def _geometry(self) -> Self:

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from analytics.cameras.alarms import Condition
-from analytics.cameras.config import CameraConfig
+from analytics.cameras.config import CameraConfig, HealthConfig
 from analytics.cameras.frames import Image
 
 MOVED_CHECK_MS = 2000
@@ -68,6 +68,10 @@ class HealthMonitor:
         self._view: _View | None = None
         self._next_check_ms = 0
         self._shift_px = math.nan
+
+    def reconfigure(self, config: HealthConfig) -> None:
+        """New thresholds, live (read at each frame)."""
+        self._config = config
 
     def sample(self, grey: Image, ts_ms: int) -> HealthSample | None:
         """Measure ``grey`` if a sample is due, else None."""

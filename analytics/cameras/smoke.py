@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from analytics.cameras.alarms import Condition
-from analytics.cameras.config import CameraConfig
+from analytics.cameras.config import CameraConfig, SmokeConfig
 from analytics.cameras.frames import Image, polygon_mask
 
 SMOOTH_S = 2.0  # time constant of the smoothed picture
@@ -60,6 +60,10 @@ class SmokeDetector:
         self._since_ms: int | None = None
         self._first_area = 0.0
         self._confirmed = False
+
+    def reconfigure(self, config: SmokeConfig) -> None:
+        """New thresholds, live (read at each frame)."""
+        self._config = config
 
     def update(self, colour: Image, ts_ms: int) -> SmokeResult:
         c = self._config

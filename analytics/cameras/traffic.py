@@ -29,7 +29,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from analytics.cameras.alarms import Condition
-from analytics.cameras.config import CameraConfig, line_side
+from analytics.cameras.config import CameraConfig, TrafficConfig, line_side
 from analytics.cameras.frames import Frame, Image, polygon_mask
 
 CONGESTION = ("free", "slow", "jammed")
@@ -107,6 +107,10 @@ class TrafficAnalyser:
         self._speed_avg = math.nan
         self.count_in = self.count_out = 0
         self.foreground: Image = np.zeros_like(self._region)
+
+    def reconfigure(self, config: TrafficConfig) -> None:
+        """New thresholds, live (read at each frame)."""
+        self._config = config
 
     def update(self, frame: Frame, ts_ms: int) -> TrafficResult:
         grey = frame.grey

@@ -32,7 +32,7 @@ from analytics.cameras.overlay import render
 from analytics.cameras.smoke import SmokeDetector, SmokeResult
 from analytics.cameras.traffic import CONGESTION, TrafficAnalyser, TrafficResult
 from analytics.output import line
-from ioc.messages import RuleTransition
+from ioc.messages import RuleTransition, Severity
 
 HEALTH_FLAGS = {
     "offline": "camera.offline",
@@ -88,7 +88,9 @@ class CameraWorker:
             self._traffic is not None and config.traffic.colour
         )
         self._health = HealthMonitor(config)
-        self._alarms = Alarms(config.id, _delays(config))
+        self._alarms = Alarms(
+            config.id, _delays(config), config.disabled_rules, _severities(config)
+        )
         self._current: _Interval | None = None
         self._fps = math.nan
         self.frames = 0
@@ -101,6 +103,18 @@ class CameraWorker:
         self._sample: HealthSample | None = None
         self._road: TrafficResult | None = None
         self._plume: SmokeResult | None = None
+
+    def reconfigure(self, config: CameraConfig) -> None:
+        """New thresholds, delays, switches and severities of the camera's rules, live (the
+        background models, tracks and alert states stay). Geometry and sizes must not change:
+        only the rule settings of analytics.detector_rules are expected to."""
+        self.config = config
+        if self._traffic is not None:
+            self._traffic.reconfigure(config.traffic)
+        if self._smoke is not None:
+            self._smoke.reconfigure(config.smoke)
+        self._health.reconfigure(config.health)
+        self._alarms.configure(_delays(config), config.disabled_rules, _severities(config))
 
     def process_jpeg(self, data: bytes, ts_ms: int) -> CameraOutput:
         c = self.config
@@ -286,6 +300,10 @@ def _delays(c: CameraConfig) -> dict[str, tuple[float, float]]:
     if c.kind == "forest":
         delays["camera.smoke"] = (0.0, c.smoke.clear_after_s)
     return delays
+
+
+def _severities(c: CameraConfig) -> dict[str, Severity]:
+    return {str(rule): severity for rule, severity in c.severities.items()}
 
 
 def _num(value: float) -> float | None:

@@ -66,6 +66,7 @@ def _config_rows() -> dict[tuple[str, str], Row]:
         "drivers": (NO_SUCH, OFFICERS),
         "zones": (NO_SUCH, OFFICERS),
         "speed-limits": ("urban", OFFICERS),
+        "detector-rules": (NO_SUCH, OFFICERS),  # built-in rules' overrides: none stored
     }
     for kind, (key, writers) in existing.items():
         base = f"/api/v1/config/{kind}"
@@ -115,6 +116,7 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("DELETE", "/api/v1/silences/{id}"): Row(OFFICERS, f"/api/v1/silences/{NO_SUCH}"),
     # analytics and cameras
     ("POST", "/api/v1/rules/backtest"): Row(OFFICERS, "/api/v1/rules/backtest", {}),
+    ("GET", "/api/v1/detector-rules"): Row(STAFF, "/api/v1/detector-rules"),
     ("GET", "/api/v1/aqi"): Row(STAFF, "/api/v1/aqi"),
     ("GET", "/api/v1/fire-danger"): Row(STAFF, "/api/v1/fire-danger"),
     ("GET", "/api/v1/cameras"): Row(STAFF, "/api/v1/cameras"),

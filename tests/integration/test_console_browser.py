@@ -410,3 +410,64 @@ async def test_an_officer_creates_a_rule_and_deletes_it(
     ):
         assert response.status == 404
     assert errors == []
+
+
+async def test_an_officer_tunes_an_anomaly_rule_and_silences_it(
+    service: RunningService, browser: Browser
+) -> None:
+    """Issue #14: the built-in anomaly and camera rules are listed with the limit rules, an
+    edit is refused at its field or saved as a new version, and they can be silenced."""
+    page = await open_console(browser, service, Role.OFFICER)
+    errors = watch_errors(page)
+    spike = page.locator("[data-testid='detector-row'][data-rule-id='anomaly.spike']")
+    await expect(spike).to_contain_text("Giá trị đột biến")
+    for rule_id in ("anomaly.sensor_fault", "anomaly.pollution_event", "camera.smoke"):
+        await expect(
+            page.locator(f"[data-testid='detector-row'][data-rule-id='{rule_id}']")
+        ).to_be_visible()
+
+    await spike.click()
+    editor = page.get_by_test_id("detector-editor")
+    await expect(editor).to_have_attribute("data-rule-id", "anomaly.spike")
+    threshold = page.get_by_test_id("detector-field-zscore_threshold")
+    await expect(threshold).to_have_value("8")
+    await threshold.fill("-3")
+    await threshold.dispatch_event("change")
+    await page.get_by_test_id("detector-save").click()
+    problem = page.locator("[data-testid='detector-problem'][data-field='zscore_threshold']")
+    await expect(problem).to_be_visible()
+    assert await spike.get_attribute("data-version") == "0"  # nothing saved
+
+    threshold = page.get_by_test_id("detector-field-zscore_threshold")
+    await threshold.fill("12")
+    await threshold.dispatch_event("change")
+    await page.get_by_test_id("detector-field-severity").select_option("warning")
+    await page.get_by_test_id("detector-save").click()
+    await expect(spike).not_to_have_attribute("data-version", "0")
+    await expect(page.get_by_test_id("detector-version")).not_to_contain_text("mặc định")
+    async with (
+        service.http(Role.OFFICER) as http,
+        http.get(f"{service.url}/api/v1/config/detector-rules/anomaly.spike") as response,
+    ):
+        stored = await response.json()
+    assert stored["item"] == {"zscore_threshold": 12, "severity": "warning"}
+    assert stored["history"][0]["actor"] == TEST_USERS[Role.OFFICER]
+
+    await page.get_by_test_id("tab-history").click()
+    await page.get_by_test_id("history-kind").select_option("detector")
+    change = page.locator("[data-testid='history-row']").first
+    await expect(change).to_contain_text("anomaly.spike")
+    await page.get_by_test_id("tab-rules").click()
+
+    await page.get_by_test_id("lang-en").click()
+    await expect(spike).to_contain_text("Spike")
+    await page.get_by_test_id("tab-silences").click()
+    await page.get_by_test_id("silence-rule").select_option("anomaly.sensor_fault")
+    option = page.locator("[data-testid='silence-rule'] option[value='anomaly.sensor_fault']")
+    await expect(option).to_contain_text("Suspected sensor fault")
+    await page.get_by_test_id("silence-reason").fill("PM2.5 sensor being replaced")
+    await page.get_by_test_id("silence-add").click()
+    await expect(page.locator("[data-testid='silence-row']")).to_contain_text(
+        "anomaly.sensor_fault"
+    )
+    assert errors == []

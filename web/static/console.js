@@ -242,6 +242,8 @@
       kind_driver: 'lái xe',
       kind_zone: 'vùng',
       kind_speed_limit: 'giới hạn tốc độ',
+      kind_detector: 'quy tắc bất thường / camera',
+      kindDetector: 'Quy tắc bất thường / camera',
       kindCompany: 'Doanh nghiệp vận tải',
       kindVehicle: 'Phương tiện',
       kindDriver: 'Lái xe',
@@ -495,6 +497,8 @@
       kind_driver: 'driver',
       kind_zone: 'zone',
       kind_speed_limit: 'speed limits',
+      kind_detector: 'anomaly / camera rule',
+      kindDetector: 'Anomaly / camera rule',
       kindCompany: 'Transport company',
       kindVehicle: 'Vehicle',
       kindDriver: 'Driver',
@@ -792,6 +796,19 @@
   // 4. Rules
   // ---------------------------------------------------------------------------
 
+  /** The built-in anomaly and camera rules (console/detector-rules.js), under the rules. */
+  let detectorRules = null;
+
+  async function loadDetectorRules() {
+    if (!detectorRules) {
+      const module = await import('/static/console/detector-rules.js');
+      detectorRules = detectorRules || module.createDetectorRules({
+        api, el, toast, errorText, lang: () => state.lang, canEdit: () => state.canConfigure, onChange: renderSilenceOptions,
+      });
+    }
+    await detectorRules.load();
+  }
+
   const rules = {
     async load() {
       const result = await api('GET', '/api/v1/config/rules');
@@ -802,6 +819,7 @@
       state.rules = new Map(result.body.items.map((i) => [i.key, { version: i.version, item: i.item }]));
       this.render();
       renderSilenceOptions();
+      await loadDetectorRules();
     },
 
     render() {
@@ -2078,10 +2096,12 @@
     const ids = state.configStations.size ? [...state.configStations.keys()] : state.boardStations.map((s) => s.id);
     station.replaceChildren(el('option', { value: '' }, t('allStations')),
       ...ids.map((id) => el('option', { value: id }, `${id} — ${stationName(id)}`)));
+    const builtIn = detectorRules ? detectorRules.silenceOptions() : [];
     rule.replaceChildren(el('option', { value: '' }, t('allRules')),
-      ...[...state.rules.entries()].map(([id, { item }]) => el('option', { value: id }, `${id} — ${item.name || ''}`)));
+      ...[...state.rules.entries()].map(([id, { item }]) => el('option', { value: id }, `${id} — ${item.name || ''}`)),
+      ...builtIn.map(([id, text]) => el('option', { value: id }, text)));
     station.value = ids.includes(keepStation) ? keepStation : '';
-    rule.value = state.rules.has(keepRule) ? keepRule : '';
+    rule.value = state.rules.has(keepRule) || builtIn.some(([id]) => id === keepRule) ? keepRule : '';
   }
 
   function initSilences() {
@@ -2121,6 +2141,8 @@
             if (editor.key === change.key) {
               if (state.rules.has(change.key)) editor.open(change.key); else editor.close();
             }
+          } else if (change.kind === 'detector') {
+            await loadDetectorRules();
           } else if (fleet.kind && fleetKinds.FLEET_KINDS.some((k) => k.kind === change.kind)) {
             await fleet.load();
           } else {
@@ -2247,6 +2269,7 @@
     if (stations.draft) stations.start();
     if (fleet.kind) fleet.render();
     if (fleet.draft) fleet.start();
+    if (detectorRules) detectorRules.render();
   }
 
   async function start() {
