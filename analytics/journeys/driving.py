@@ -30,6 +30,7 @@ from analytics.journeys.track import (
     Track,
     ffill,
     restarting_cumsum,
+    take_rows,
     true_at,
 )
 
@@ -70,6 +71,14 @@ class DrivingState:
             rule: np.full(vehicles, NO_TIME, dtype=np.int64) for rule, _, _ in self._periods
         }
         self.total = {rule: np.zeros(vehicles) for rule, _, _ in self._periods}
+
+    def carry_over(self, previous: DrivingState, dst: IntArray, src: IntArray) -> None:
+        """Rows ``src`` of ``previous`` become rows ``dst`` (a changed vehicle table); a
+        period ``previous`` did not count starts at zero."""
+        take_rows(self, previous, ("cont", "cont_start", "drive_end"), dst, src)
+        for rule in self.period.keys() & previous.period.keys():
+            self.period[rule][dst] = previous.period[rule][src]
+            self.total[rule][dst] = previous.total[rule][src]
 
     def process(self, tr: Track, ids: list[str]) -> list[DrivingTimeViolation]:
         n = len(tr)

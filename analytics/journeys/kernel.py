@@ -70,6 +70,48 @@ class JourneyKernel:
         )
         self._moving = config.trips.moving_speed_kmh
 
+    def carry_over(self, previous: JourneyKernel) -> JourneyOutput:
+        """Take over the state of ``previous`` (the kernel of the registry before a change) by
+        vehicle id, before this kernel processes anything.
+
+        * A vehicle in both tables keeps everything: its watermark and late count, last fix,
+          trip or stop in progress and odometer, open speeding episode, continuous, daily and
+          weekly driving time, lost-signal timer, and zone state. What changed about it (its
+          class, the limits, the zones) applies from its next fix on: an ongoing speeding
+          episode goes on (its peak keeps the limit it was measured against).
+        * A vehicle only in this table starts fresh.
+        * A vehicle only in ``previous`` (removed from the registry) is closed as at the end
+          of the stream, at its last fix: the returned output holds its open speeding episode
+          (a violation if it already qualifies) and its open trip (``ended_by="flush"``), for
+          the journal and the alert book. Its other state is dropped.
+        * Zones are matched by id: see :meth:`ZoneState.carry_over`.
+        * A driving-time period the previous configuration did not count (weekly driving
+          switched on) starts at zero.
+        """
+        old = {vehicle_id: n for n, vehicle_id in enumerate(previous.ids)}
+        src_of = np.array([old.get(i, -1) for i in self.ids], dtype=np.int64)
+        dst = true_at(src_of >= 0)
+        src = src_of[dst]
+        for name in ("watermark", "late"):
+            getattr(self, name)[dst] = getattr(previous, name)[src]
+        for name in ("t", "lat", "lon", "moving"):
+            getattr(self.carry, name)[dst] = getattr(previous.carry, name)[src]
+        self.trips.carry_over(previous.trips, dst, src)
+        self.speeding.carry_over(previous.speeding, dst, src)
+        self.driving.carry_over(previous.driving, dst, src)
+        self.signal.carry_over(previous.signal, dst, src)
+        self.zones.carry_over(previous.zones, dst, src, self.carry)
+        kept = set(self.ids)
+        gone = np.array(
+            [n for n, vehicle_id in enumerate(previous.ids) if vehicle_id not in kept],
+            dtype=np.int64,
+        )
+        out = JourneyOutput()
+        if len(gone):
+            out.speeding.extend(previous.speeding.close(gone, previous.ids))
+            out.trips.extend(previous.trips.flush(previous.carry, previous.ids, gone))
+        return out
+
     def process(
         self,
         vehicle: ArrayLike,

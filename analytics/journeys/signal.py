@@ -10,7 +10,14 @@ import numpy as np
 
 from analytics.journeys.config import SignalConfig
 from analytics.journeys.events import SignalLost
-from analytics.journeys.track import NO_TIME, BoolArray, FloatArray, IntArray, true_at
+from analytics.journeys.track import (
+    NO_TIME,
+    BoolArray,
+    FloatArray,
+    IntArray,
+    take_rows,
+    true_at,
+)
 
 
 class SignalState:
@@ -22,6 +29,10 @@ class SignalState:
         self.lon = np.zeros(vehicles)
         self.moving = np.zeros(vehicles, dtype=bool)
         self.reported = np.zeros(vehicles, dtype=bool)
+
+    def carry_over(self, previous: SignalState, dst: IntArray, src: IntArray) -> None:
+        """Rows ``src`` of ``previous`` become rows ``dst`` (a changed vehicle table)."""
+        take_rows(self, previous, ("t", "lat", "lon", "moving", "reported"), dst, src)
 
     def process(
         self,

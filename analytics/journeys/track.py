@@ -105,6 +105,15 @@ class Track:
         )  # fmt: skip
 
 
+def take_rows(
+    into: object, previous: object, names: tuple[str, ...], dst: IntArray, src: IntArray
+) -> None:
+    """``into.name[dst] = previous.name[src]`` for each per-vehicle array ``name``: the rows
+    of the vehicles kept across a change of the vehicle table."""
+    for name in names:
+        getattr(into, name)[dst] = getattr(previous, name)[src]
+
+
 def shift(values: _A, first: BoolArray, carried: _A) -> _A:
     """values[i - 1], or the carried value at the first fix of each vehicle."""
     out: _A = np.empty_like(values)

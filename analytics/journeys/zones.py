@@ -30,7 +30,9 @@ from analytics.journeys.events import ZoneEvent, ZoneViolation
 from analytics.journeys.track import (
     HOUR_MS,
     MINUTE_MS,
+    NO_TIME,
     BoolArray,
+    Carry,
     FloatArray,
     IntArray,
     Track,
@@ -50,6 +52,7 @@ class ZoneTable:
     def __init__(self, zones: list[ZoneConfig], classes: list[str], class_limits: FloatArray):
         z = len(zones)
         self.ids = [zone.id for zone in zones]
+        self.shapes = [(zone.polygon, zone.circle) for zone in zones]
         self.lat0, self.lon0, self.kx = np.zeros(z), np.zeros(z), np.zeros(z)
         self.box = np.zeros((4, z))  # min lat, max lat, min lon, max lon
         self.circle = np.zeros(z, dtype=bool)
@@ -245,6 +248,48 @@ class ZoneState:
         vehicles = len(vehicle_class)
         self.inside = np.zeros((vehicles, len(zones)), dtype=bool)
         self.violated = np.zeros((vehicles, len(zones)), dtype=bool)
+
+    def carry_over(self, previous: ZoneState, dst: IntArray, src: IntArray, carry: Carry) -> None:
+        """Rows ``src`` of ``previous`` become rows ``dst`` (a changed vehicle table), zones
+        matched by id. ``carry``: the last fix of each vehicle of this table.
+
+        * A zone of the same id and shape: a vehicle inside stays inside (no event), and a
+          stay already reported in a restricted zone is not reported again.
+        * A new zone, or one whose shape changed: whether the vehicle is inside is taken
+          from its last fix, without an enter event (it crossed no boundary); it is judged
+          from its next fix on, so a vehicle inside a zone that became restricted is reported
+          at its next fix in the forbidden hours. A reshaped zone keeps a reported stay of a
+          vehicle still inside it.
+        * A removed zone is forgotten, without an exit event.
+        """
+        zt, old = self.table, previous.table
+        if not len(zt) or not len(dst):
+            return
+        old_of = {zone_id: j for j, zone_id in enumerate(old.ids)}
+        col = np.array([old_of.get(zone_id, -1) for zone_id in zt.ids], dtype=np.int64)
+        pairs = zip(col.tolist(), zt.shapes, strict=True)
+        same = np.array([c >= 0 and old.shapes[c] == shape for c, shape in pairs], dtype=bool)
+        kept = true_at(col >= 0)
+        rows = np.ix_(dst, kept)
+        self.inside[rows] = previous.inside[np.ix_(src, col[kept])]
+        self.violated[rows] = previous.violated[np.ix_(src, col[kept])]
+        judge = ~same
+        if not judge.any():
+            return
+        known = dst[carry.t[dst] != NO_TIME]
+        lat, lon = carry.lat[known], carry.lon[known]
+        k, z = zt.candidates(lat, lat, lon, lon)
+        fresh = np.zeros((len(self.inside), len(zt)), dtype=bool)
+        if len(k):
+            use = true_at(judge[z])
+            k, z = k[use], z[use]
+            x = (lon[k] - zt.lon0[z]) * zt.kx[z]
+            y = (lat[k] - zt.lat0[z]) * M_PER_DEG
+            hit = zt.contains(z, x, y)
+            fresh[known[k[hit]], z[hit]] = True
+        judged = true_at(judge)
+        self.inside[:, judged] = fresh[:, judged]
+        self.violated[:, judged] &= fresh[:, judged]
 
     def _minute(self, t: IntArray) -> IntArray:
         return np.asarray(((t + self._offset) // MINUTE_MS) % 1440)
