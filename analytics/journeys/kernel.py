@@ -35,7 +35,7 @@ from analytics.journeys.driving import DrivingState
 from analytics.journeys.events import JourneyOutput, Vehicle
 from analytics.journeys.signal import SignalState
 from analytics.journeys.speeding import SpeedingState
-from analytics.journeys.track import NO_TIME, Carry, Track, true_at
+from analytics.journeys.track import NO_TIME, Carry, Track, bounds, true_at
 from analytics.journeys.trips import TripState
 from analytics.journeys.zones import ZoneState
 
@@ -161,19 +161,20 @@ class JourneyKernel:
         moving = sp > self._moving
         if ign is not None:
             moving &= ign != 0
-        out.signal.extend(self.signal.process(v, t, la, lo, moving, self.ids))
-        last = np.append(v[1:] != v[:-1], True)
+        first, last = bounds(v)
+        out.signal.extend(self.signal.process(v, t, la, lo, moving, self.ids, first, last))
         self.watermark[v[last]] = t[last]
 
         clean = np.isfinite(la + lo + sp)
         if jump is not None:
             clean &= ~jump
-        if not clean.all():
+        if clean.all():
+            track = Track.build(v, t, la, lo, sp, moving, self.carry, first, last)
+        else:
             v, t, la, lo, sp = v[clean], t[clean], la[clean], lo[clean], sp[clean]
-            moving = moving[clean]
-        if not len(v):
-            return out
-        track = Track.build(v, t, la, lo, sp, moving, self.carry)
+            if not len(v):
+                return out
+            track = Track.build(v, t, la, lo, sp, moving[clean], self.carry)
         zone_limit, zone_events, zone_violations = self.zones.process(track, self.ids)
         out.zone_events.extend(zone_events)
         out.zone_violations.extend(zone_violations)
@@ -216,5 +217,5 @@ def _order(v: npt.NDArray[np.int64], t: npt.NDArray[np.int64]) -> npt.NDArray[np
 
 
 def _sorted(v: npt.NDArray[np.int64], t: npt.NDArray[np.int64]) -> bool:
-    dv = np.diff(v)
-    return bool(np.all((dv > 0) | ((dv == 0) & (np.diff(t) >= 0))))
+    dv = v[1:] - v[:-1]
+    return bool(((dv > 0) | ((dv == 0) & (t[1:] >= t[:-1]))).all())

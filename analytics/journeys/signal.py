@@ -42,13 +42,12 @@ class SignalState:
         lon: FloatArray,
         moving: BoolArray,
         ids: list[str],
+        first: BoolArray,
+        last: BoolArray,
     ) -> list[SignalLost]:
-        """Fixes sorted by (vehicle, time)."""
-        n = len(t)
-        if not n:
+        """Fixes sorted by (vehicle, time); ``first`` and ``last`` fix of each vehicle."""
+        if not len(t):
             return []
-        first = np.ones(n, dtype=bool)
-        first[1:] = vehicle[1:] != vehicle[:-1]
         fv = vehicle[first]
         prev_t = np.empty_like(t)
         prev_t[1:] = t[:-1]
@@ -69,7 +68,6 @@ class SignalState:
                     ids[vi], vi, int(prev_t[i]), p_lat, p_lon, bool(prev_moving[i]), int(t[i])
                 )
             )
-        last = np.append(first[1:], True)
         lv = vehicle[last]
         self.t[lv], self.lat[lv], self.lon[lv] = t[last], lat[last], lon[last]
         self.moving[lv], self.reported[lv] = moving[last], False

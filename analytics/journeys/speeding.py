@@ -73,7 +73,9 @@ class SpeedingState:
             return out
         begins = (~cont | first)[ov]
         sp = true_at(begins)  # run starts, positions in ov
-        ep = np.append(sp[1:], len(ov)) - 1
+        ep = np.empty_like(sp)
+        ep[:-1] = sp[1:] - 1
+        ep[-1] = len(ov) - 1
         s, e = ov[sp], ov[ep]
         rv = v[s]
         ex = excess[ov]

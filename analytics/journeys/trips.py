@@ -223,18 +223,10 @@ class TripState:
             (end_t - start_t >= c.min_trip_duration_s * 1000) & (distance >= c.min_trip_distance_m)
         )
         reasons = ("stop", "gap", "flush")
+        columns = (vk, start_t, end_t, start_lat, start_lon, end_lat, end_lon, distance, why)
         return [
-            Trip(
-                ids[int(vk[i])],
-                int(vk[i]),
-                int(start_t[i]),
-                int(end_t[i]),
-                float(start_lat[i]),
-                float(start_lon[i]),
-                float(end_lat[i]),
-                float(end_lon[i]),
-                float(distance[i]),
-                reasons[int(why[i])],  # type: ignore[arg-type]
+            Trip(ids[x], x, s, e, slat, slon, elat, elon, d, reasons[w])  # type: ignore[arg-type]
+            for x, s, e, slat, slon, elat, elon, d, w in zip(
+                *(column[keep].tolist() for column in columns), strict=True
             )
-            for i in keep.tolist()
         ]

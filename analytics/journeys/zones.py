@@ -122,6 +122,9 @@ class ZoneTable:
         self.cols = (math.floor(d.max() / g) - self.origin[1] + 1) if z else 0
         if self.rows * self.cols > MAX_CELLS:  # zones spread too far: test every zone
             self.rows = self.cols = 0
+        self._origin4 = np.array(
+            [self.origin[0], self.origin[0], self.origin[1], self.origin[1]], dtype=np.int64
+        )[:, None]
         cells: list[IntArray] = []
         for i in range(z if self.rows else 0):
             r = np.arange(math.floor(a[i] / g), math.floor(b[i] / g) + 1) - self.origin[0]
@@ -147,10 +150,9 @@ class ZoneTable:
         spanning at most 2 x 2 cells looks up the zones of those cells; longer ones (and all,
         without a grid) are tested against every zone."""
         g, z, rows, cols = CELL_DEG, len(self), self.rows, self.cols
-        r0 = np.floor(lo_lat / g).astype(np.int64) - self.origin[0]
-        r1 = np.floor(hi_lat / g).astype(np.int64) - self.origin[0]
-        c0 = np.floor(lo_lon / g).astype(np.int64) - self.origin[1]
-        c1 = np.floor(hi_lon / g).astype(np.int64) - self.origin[1]
+        corner = np.floor(np.stack((lo_lat, hi_lat, lo_lon, hi_lon)) / g).astype(np.int64)
+        corner -= self._origin4
+        r0, r1, c0, c1 = corner
         small = (r1 - r0 <= 1) & (c1 - c0 <= 1) if rows else np.zeros(len(r0), bool)
         # a small segment whose lower corner is a row or column before the grid still
         # reaches into it: look its block up one cell in (its cells are then checked below)
@@ -160,17 +162,20 @@ class ZoneTable:
         segs: list[IntArray] = []
         zones: list[IntArray] = []
         if len(near):
-            nr0, nr1, nc0, nc1 = r0[near], r1[near], c0[near], c1[near]
-            for r, c in ((nr0, nc0), (nr0, nc1), (nr1, nc0), (nr1, nc1)):
-                inside = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
-                count = self.cell_count[np.where(inside, r * cols + c, rows * cols)]
-                hit = true_at(count)
-                if len(hit):
-                    n = count[hit]
-                    start = self.cell_start[r[hit] * cols + c[hit]]
-                    at = np.repeat(start - np.cumsum(n) + n, n) + np.arange(n.sum())
-                    segs.append(np.repeat(near[hit], n))
-                    zones.append(self.cell_zone[at])
+            # the 2 x 2 cells of each near segment at once (the same cell twice when the
+            # segment spans one row or column: duplicates go with np.unique below)
+            row = corner[0:2, near][[0, 0, 1, 1]].ravel()
+            col = corner[2:4, near][[0, 1, 0, 1]].ravel()
+            inside = (row >= 0) & (row < rows) & (col >= 0) & (col < cols)
+            cell = np.where(inside, row * cols + col, rows * cols)
+            count = self.cell_count[cell]
+            hit = true_at(count)
+            if len(hit):
+                n = count[hit]
+                start = self.cell_start[cell[hit]]
+                at = np.repeat(start - np.cumsum(n) + n, n) + np.arange(n.sum())
+                segs.append(np.repeat(np.tile(near, 4)[hit], n))
+                zones.append(self.cell_zone[at])
         large = true_at(~small)
         if len(large):
             segs.append(np.repeat(large, z))
