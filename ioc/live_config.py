@@ -10,8 +10,8 @@
 * A transport registry change (companies, vehicles, drivers, zones, speed-limit tables) goes
   to the vehicles' stage (:meth:`ioc.vehicle_pipeline.VehiclePipeline.use_fleet`): the
   validator knows the new vehicles at once, the journey kernel is rebuilt for the new vehicle
-  table, limits and zones (every vehicle's journey state carried over by id), and the vehicle
-  board shows the new types and companies.
+  table, limits and zones (every vehicle's journey state starts again from its next fix), and
+  the vehicle board shows the new types and companies.
 
 Either way the walls get a fresh snapshot (names, stations and alerts as now configured).
 """
