@@ -97,17 +97,29 @@ class VehiclePipeline:
     def use_fleet(self, fleet: FleetRegistry) -> None:
         """A changed transport registry (ioc.live_config), in force from the next batch.
 
-        The validator keeps its tracks (duplicates and jumps are still caught); the journey
-        kernel and the driver-image rule are rebuilt for the new vehicle table, limits and
-        zones, so every vehicle's journey state starts afresh: its trip, driving time and
-        ongoing violations are those from its next fix on (alerts already open stay open)."""
+        Journey state is kept per vehicle id (JourneyKernel.carry_over): a vehicle in the
+        registry before and after keeps its trip, driving time, ongoing violations, lost-signal
+        timer, zone stays and driver-image clock; what changed about it (type, limits, zones)
+        applies from its next fix on. A new vehicle starts fresh. A removed vehicle is closed
+        at its last fix, as at the end of the stream: its open speeding episode (a violation
+        if it qualifies) and its open trip go to the journal and the alert book now; the rest
+        of its state is dropped (alerts already open stay open). Zones are matched by id: a
+        new or reshaped zone is judged from each vehicle's last fix, without an enter event; a
+        removed one is forgotten, without an exit event. The validator keeps its tracks
+        (duplicates and jumps are still caught)."""
         self.fleet = fleet
         self.validator.follow(fleet.vehicles)
+        previous = self.kernel
         self.kernel = JourneyKernel(fleet.journey_config(self._journeys), fleet.kernel_vehicles())
+        closed = self.kernel.carry_over(previous)
         self._index = {vehicle_id: n for n, vehicle_id in enumerate(self.kernel.ids)}
         images = self._config.images
         required = [v.id for v in fleet.vehicles.values() if v.type in images.required_types]
-        self._image_rule = DriverImageRule(required, images.max_gap_s)
+        rule = DriverImageRule(required, images.max_gap_s)
+        rule.carry_over(self._image_rule)
+        self._image_rule = rule
+        if closed.speeding or closed.trips:
+            self._apply(closed)
         self._board.use_fleet(fleet)
         if self._journal is not None:
             vehicles = fleet.vehicles.values()

@@ -30,6 +30,7 @@ from analytics.journeys.track import (
     Track,
     ffill,
     restarting_cumsum,
+    take_rows,
     true_at,
 )
 
@@ -71,6 +72,14 @@ class DrivingState:
         }
         self.total = {rule: np.zeros(vehicles) for rule, _, _ in self._periods}
 
+    def carry_over(self, previous: DrivingState, dst: IntArray, src: IntArray) -> None:
+        """Rows ``src`` of ``previous`` become rows ``dst`` (a changed vehicle table); a
+        period ``previous`` did not count starts at zero."""
+        take_rows(self, previous, ("cont", "cont_start", "drive_end"), dst, src)
+        for rule in self.period.keys() & previous.period.keys():
+            self.period[rule][dst] = previous.period[rule][src]
+            self.total[rule][dst] = previous.total[rule][src]
+
     def process(self, tr: Track, ids: list[str]) -> list[DrivingTimeViolation]:
         n = len(tr)
         if not n:
@@ -98,13 +107,16 @@ class DrivingState:
         )
 
         # Local day and week totals, a segment split at the period boundary.
+        e = true_at(tr.last)
+        ve = v[e]
         for rule, period, hours in self._periods:
             per = period.index(t)
             start = period.start(per)
             tail = np.where(drive, np.minimum(dur, t - start), 0)
             head = dur - tail
-            change = np.ones(n, dtype=bool)
-            change[1:] = per[1:] != per[:-1]
+            change = np.empty(n, dtype=bool)
+            change[0] = True
+            np.not_equal(per[1:], per[:-1], out=change[1:])
             carried = self.total[rule][v]
             same = self.period[rule][v] == per
             total = restarting_cumsum(tail, change | first, np.where(first & same, carried, 0))
@@ -130,11 +142,8 @@ class DrivingState:
                     tr, mask, prev_total, prev_total + head, tr.prev_t, prev_total, rule,
                     threshold, starts, ids,
                 )  # fmt: skip
-            e = true_at(tr.last)
-            self.period[rule][v[e]], self.total[rule][v[e]] = per[e], total[e]
+            self.period[rule][ve], self.total[rule][ve] = per[e], total[e]
 
-        e = true_at(tr.last)
-        ve = v[e]
         self.cont[ve], self.cont_start[ve] = cont[e], since[e]
         de = d[e]
         has = de >= tr.group_start[e]

@@ -21,6 +21,19 @@ class DriverImageRule:
         self._since: dict[str, int] = {}  # vehicle → its last image (or first fix) time
         self._alerted: set[str] = set()
 
+    def carry_over(self, previous: DriverImageRule) -> None:
+        """Take over the clocks of ``previous`` (the rule before a registry change) for the
+        vehicles that must still send images: a vehicle's time without an image and its open
+        violation go on. A vehicle removed, or no longer of a type that must send images, is
+        forgotten (an open alert of it stays open for the officer to close, or until its next
+        image); a vehicle newly required starts its clock at its next fix."""
+        self._since.update(
+            (vehicle, since)
+            for vehicle, since in previous._since.items()
+            if vehicle in self._required
+        )
+        self._alerted.update(previous._alerted & self._required)
+
     def seen(self, vehicle: str, ts_ms: int) -> None:
         """A fix of ``vehicle``: the clock starts at its first one."""
         if vehicle in self._required:

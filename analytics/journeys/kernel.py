@@ -35,7 +35,7 @@ from analytics.journeys.driving import DrivingState
 from analytics.journeys.events import JourneyOutput, Vehicle
 from analytics.journeys.signal import SignalState
 from analytics.journeys.speeding import SpeedingState
-from analytics.journeys.track import NO_TIME, Carry, Track, true_at
+from analytics.journeys.track import NO_TIME, Carry, Track, bounds, true_at
 from analytics.journeys.trips import TripState
 from analytics.journeys.zones import ZoneState
 
@@ -69,6 +69,48 @@ class JourneyKernel:
             config.zones, classes, class_limits, self.vehicle_class, gap, config.utc_offset_h
         )
         self._moving = config.trips.moving_speed_kmh
+
+    def carry_over(self, previous: JourneyKernel) -> JourneyOutput:
+        """Take over the state of ``previous`` (the kernel of the registry before a change) by
+        vehicle id, before this kernel processes anything.
+
+        * A vehicle in both tables keeps everything: its watermark and late count, last fix,
+          trip or stop in progress and odometer, open speeding episode, continuous, daily and
+          weekly driving time, lost-signal timer, and zone state. What changed about it (its
+          class, the limits, the zones) applies from its next fix on: an ongoing speeding
+          episode goes on (its peak keeps the limit it was measured against).
+        * A vehicle only in this table starts fresh.
+        * A vehicle only in ``previous`` (removed from the registry) is closed as at the end
+          of the stream, at its last fix: the returned output holds its open speeding episode
+          (a violation if it already qualifies) and its open trip (``ended_by="flush"``), for
+          the journal and the alert book. Its other state is dropped.
+        * Zones are matched by id: see :meth:`ZoneState.carry_over`.
+        * A driving-time period the previous configuration did not count (weekly driving
+          switched on) starts at zero.
+        """
+        old = {vehicle_id: n for n, vehicle_id in enumerate(previous.ids)}
+        src_of = np.array([old.get(i, -1) for i in self.ids], dtype=np.int64)
+        dst = true_at(src_of >= 0)
+        src = src_of[dst]
+        for name in ("watermark", "late"):
+            getattr(self, name)[dst] = getattr(previous, name)[src]
+        for name in ("t", "lat", "lon", "moving"):
+            getattr(self.carry, name)[dst] = getattr(previous.carry, name)[src]
+        self.trips.carry_over(previous.trips, dst, src)
+        self.speeding.carry_over(previous.speeding, dst, src)
+        self.driving.carry_over(previous.driving, dst, src)
+        self.signal.carry_over(previous.signal, dst, src)
+        self.zones.carry_over(previous.zones, dst, src, self.carry)
+        kept = set(self.ids)
+        gone = np.array(
+            [n for n, vehicle_id in enumerate(previous.ids) if vehicle_id not in kept],
+            dtype=np.int64,
+        )
+        out = JourneyOutput()
+        if len(gone):
+            out.speeding.extend(previous.speeding.close(gone, previous.ids))
+            out.trips.extend(previous.trips.flush(previous.carry, previous.ids, gone))
+        return out
 
     def process(
         self,
@@ -119,19 +161,20 @@ class JourneyKernel:
         moving = sp > self._moving
         if ign is not None:
             moving &= ign != 0
-        out.signal.extend(self.signal.process(v, t, la, lo, moving, self.ids))
-        last = np.append(v[1:] != v[:-1], True)
+        first, last = bounds(v)
+        out.signal.extend(self.signal.process(v, t, la, lo, moving, self.ids, first, last))
         self.watermark[v[last]] = t[last]
 
         clean = np.isfinite(la + lo + sp)
         if jump is not None:
             clean &= ~jump
-        if not clean.all():
+        if clean.all():
+            track = Track.build(v, t, la, lo, sp, moving, self.carry, first, last)
+        else:
             v, t, la, lo, sp = v[clean], t[clean], la[clean], lo[clean], sp[clean]
-            moving = moving[clean]
-        if not len(v):
-            return out
-        track = Track.build(v, t, la, lo, sp, moving, self.carry)
+            if not len(v):
+                return out
+            track = Track.build(v, t, la, lo, sp, moving[clean], self.carry)
         zone_limit, zone_events, zone_violations = self.zones.process(track, self.ids)
         out.zone_events.extend(zone_events)
         out.zone_violations.extend(zone_violations)
@@ -174,5 +217,5 @@ def _order(v: npt.NDArray[np.int64], t: npt.NDArray[np.int64]) -> npt.NDArray[np
 
 
 def _sorted(v: npt.NDArray[np.int64], t: npt.NDArray[np.int64]) -> bool:
-    dv = np.diff(v)
-    return bool(np.all((dv > 0) | ((dv == 0) & (np.diff(t) >= 0))))
+    dv = v[1:] - v[:-1]
+    return bool(((dv > 0) | ((dv == 0) & (t[1:] >= t[:-1]))).all())

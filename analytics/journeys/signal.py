@@ -10,7 +10,14 @@ import numpy as np
 
 from analytics.journeys.config import SignalConfig
 from analytics.journeys.events import SignalLost
-from analytics.journeys.track import NO_TIME, BoolArray, FloatArray, IntArray, true_at
+from analytics.journeys.track import (
+    NO_TIME,
+    BoolArray,
+    FloatArray,
+    IntArray,
+    take_rows,
+    true_at,
+)
 
 
 class SignalState:
@@ -23,6 +30,10 @@ class SignalState:
         self.moving = np.zeros(vehicles, dtype=bool)
         self.reported = np.zeros(vehicles, dtype=bool)
 
+    def carry_over(self, previous: SignalState, dst: IntArray, src: IntArray) -> None:
+        """Rows ``src`` of ``previous`` become rows ``dst`` (a changed vehicle table)."""
+        take_rows(self, previous, ("t", "lat", "lon", "moving", "reported"), dst, src)
+
     def process(
         self,
         vehicle: IntArray,
@@ -31,13 +42,12 @@ class SignalState:
         lon: FloatArray,
         moving: BoolArray,
         ids: list[str],
+        first: BoolArray,
+        last: BoolArray,
     ) -> list[SignalLost]:
-        """Fixes sorted by (vehicle, time)."""
-        n = len(t)
-        if not n:
+        """Fixes sorted by (vehicle, time); ``first`` and ``last`` fix of each vehicle."""
+        if not len(t):
             return []
-        first = np.ones(n, dtype=bool)
-        first[1:] = vehicle[1:] != vehicle[:-1]
         fv = vehicle[first]
         prev_t = np.empty_like(t)
         prev_t[1:] = t[:-1]
@@ -58,7 +68,6 @@ class SignalState:
                     ids[vi], vi, int(prev_t[i]), p_lat, p_lon, bool(prev_moving[i]), int(t[i])
                 )
             )
-        last = np.append(first[1:], True)
         lv = vehicle[last]
         self.t[lv], self.lat[lv], self.lon[lv] = t[last], lat[last], lon[last]
         self.moving[lv], self.reported[lv] = moving[last], False

@@ -14,9 +14,21 @@ import numpy as np
 
 from analytics.journeys.config import SpeedingConfig
 from analytics.journeys.events import SpeedBand, SpeedingViolation
-from analytics.journeys.track import NO_TIME, FloatArray, IntArray, Track, band_of, true_at
+from analytics.journeys.track import (
+    NO_TIME,
+    FloatArray,
+    IntArray,
+    Track,
+    band_of,
+    take_rows,
+    true_at,
+)
 
 BANDS: tuple[SpeedBand, ...] = ("5-10", "10-20", "20-35", ">35")
+_ROWS = (
+    "open", "start_t", "last_t", "count", "distance", "peak_excess", "peak_speed",
+    "peak_limit", "peak_t", "peak_lat", "peak_lon",
+)  # fmt: skip
 
 
 class SpeedingState:
@@ -35,6 +47,10 @@ class SpeedingState:
         self.peak_t = np.zeros(vehicles, dtype=np.int64)
         self.peak_lat = np.zeros(vehicles)
         self.peak_lon = np.zeros(vehicles)
+
+    def carry_over(self, previous: SpeedingState, dst: IntArray, src: IntArray) -> None:
+        """Rows ``src`` of ``previous`` become rows ``dst`` (a changed vehicle table)."""
+        take_rows(self, previous, _ROWS, dst, src)
 
     def process(self, tr: Track, limit: FloatArray, ids: list[str]) -> list[SpeedingViolation]:
         if not len(tr):
@@ -57,7 +73,9 @@ class SpeedingState:
             return out
         begins = (~cont | first)[ov]
         sp = true_at(begins)  # run starts, positions in ov
-        ep = np.append(sp[1:], len(ov)) - 1
+        ep = np.empty_like(sp)
+        ep[:-1] = sp[1:] - 1
+        ep[-1] = len(ov) - 1
         s, e = ov[sp], ov[ep]
         rv = v[s]
         ex = excess[ov]
@@ -130,6 +148,13 @@ class SpeedingState:
         vs = true_at(self.open)
         out = self._emit(vs, ids)
         self.open[:] = False
+        return out
+
+    def close(self, vehicles: IntArray, ids: list[str]) -> list[SpeedingViolation]:
+        """Close the open episodes of ``vehicles`` at their last over-limit fix."""
+        vs = vehicles[self.open[vehicles]]
+        out = self._emit(vs, ids)
+        self.open[vs] = False
         return out
 
     def _emit(self, vs: IntArray, ids: list[str]) -> list[SpeedingViolation]:

@@ -82,12 +82,12 @@ class Track:
         speed: FloatArray,
         moving: BoolArray,
         carry: Carry,
+        first: BoolArray | None = None,
+        last: BoolArray | None = None,
     ) -> Track:
-        n = len(t)
-        first = np.ones(n, dtype=bool)
-        first[1:] = vehicle[1:] != vehicle[:-1]
-        last = np.ones(n, dtype=bool)
-        last[:-1] = first[1:]
+        """``first`` and ``last`` (of :func:`bounds`) when the caller has them."""
+        if first is None or last is None:
+            first, last = bounds(vehicle)
         group_start = ffill(first)
         head = vehicle[first]
         prev_t, prev_lat, prev_lon, prev_moving = (
@@ -103,6 +103,28 @@ class Track:
             vehicle, t, lat, lon, speed, moving, first, last, group_start, has_prev,
             prev_t, prev_lat, prev_lon, prev_moving, dt, dist,
         )  # fmt: skip
+
+
+def bounds(vehicle: IntArray) -> tuple[BoolArray, BoolArray]:
+    """(first, last): whether each fix of a batch sorted by vehicle is its vehicle's first,
+    and last, in the batch. The batch must not be empty."""
+    n = len(vehicle)
+    first = np.empty(n, dtype=bool)
+    first[0] = True
+    np.not_equal(vehicle[1:], vehicle[:-1], out=first[1:])
+    last = np.empty(n, dtype=bool)
+    last[:-1] = first[1:]
+    last[-1] = True
+    return first, last
+
+
+def take_rows(
+    into: object, previous: object, names: tuple[str, ...], dst: IntArray, src: IntArray
+) -> None:
+    """``into.name[dst] = previous.name[src]`` for each per-vehicle array ``name``: the rows
+    of the vehicles kept across a change of the vehicle table."""
+    for name in names:
+        getattr(into, name)[dst] = getattr(previous, name)[src]
 
 
 def shift(values: _A, first: BoolArray, carried: _A) -> _A:

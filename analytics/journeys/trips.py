@@ -34,9 +34,15 @@ from analytics.journeys.track import (
     Track,
     ffill,
     restarting_cumsum,
+    take_rows,
     true_at,
 )
 from analytics.journeys.track import shift as _prev
+
+_ROWS = (
+    "odometer", "run_t", "run_lat", "run_lon", "run_odo", "run_stop",
+    "trip_open", "trip_t", "trip_lat", "trip_lon", "trip_odo",
+)  # fmt: skip
 
 
 class TripState:
@@ -57,6 +63,10 @@ class TripState:
         self.trip_lat = np.zeros(vehicles)
         self.trip_lon = np.zeros(vehicles)
         self.trip_odo = np.zeros(vehicles)
+
+    def carry_over(self, previous: TripState, dst: IntArray, src: IntArray) -> None:
+        """Rows ``src`` of ``previous`` become rows ``dst`` (a changed vehicle table)."""
+        take_rows(self, previous, _ROWS, dst, src)
 
     def process(self, tr: Track, ids: list[str]) -> tuple[list[Trip], list[Stop]]:
         n = len(tr)
@@ -175,9 +185,10 @@ class TripState:
         self.trip_odo[vj] = op_odo[j]
         return trips, stops
 
-    def flush(self, carry: Carry, ids: list[str]) -> list[Trip]:
-        """End every open trip at its vehicle's last fix (or the start of its still run)."""
-        vk = true_at(self.trip_open)
+    def flush(self, carry: Carry, ids: list[str], vehicles: IntArray | None = None) -> list[Trip]:
+        """End every open trip (of ``vehicles``, default all) at its vehicle's last fix (or
+        the start of its still run)."""
+        vk = true_at(self.trip_open) if vehicles is None else vehicles[self.trip_open[vehicles]]
         in_run = self.run_t[vk] != NO_TIME
         trips = self._trips(
             vk,
@@ -191,7 +202,7 @@ class TripState:
             np.full(len(vk), 2),
             ids,
         )
-        self.trip_open[:] = False
+        self.trip_open[vk] = False
         return trips
 
     def _trips(
@@ -212,18 +223,10 @@ class TripState:
             (end_t - start_t >= c.min_trip_duration_s * 1000) & (distance >= c.min_trip_distance_m)
         )
         reasons = ("stop", "gap", "flush")
+        columns = (vk, start_t, end_t, start_lat, start_lon, end_lat, end_lon, distance, why)
         return [
-            Trip(
-                ids[int(vk[i])],
-                int(vk[i]),
-                int(start_t[i]),
-                int(end_t[i]),
-                float(start_lat[i]),
-                float(start_lon[i]),
-                float(end_lat[i]),
-                float(end_lon[i]),
-                float(distance[i]),
-                reasons[int(why[i])],  # type: ignore[arg-type]
+            Trip(ids[x], x, s, e, slat, slon, elat, elon, d, reasons[w])  # type: ignore[arg-type]
+            for x, s, e, slat, slon, elat, elon, d, w in zip(
+                *(column[keep].tolist() for column in columns), strict=True
             )
-            for i in keep.tolist()
         ]

@@ -30,7 +30,9 @@ from analytics.journeys.events import ZoneEvent, ZoneViolation
 from analytics.journeys.track import (
     HOUR_MS,
     MINUTE_MS,
+    NO_TIME,
     BoolArray,
+    Carry,
     FloatArray,
     IntArray,
     Track,
@@ -50,6 +52,7 @@ class ZoneTable:
     def __init__(self, zones: list[ZoneConfig], classes: list[str], class_limits: FloatArray):
         z = len(zones)
         self.ids = [zone.id for zone in zones]
+        self.shapes = [(zone.polygon, zone.circle) for zone in zones]
         self.lat0, self.lon0, self.kx = np.zeros(z), np.zeros(z), np.zeros(z)
         self.box = np.zeros((4, z))  # min lat, max lat, min lon, max lon
         self.circle = np.zeros(z, dtype=bool)
@@ -119,6 +122,9 @@ class ZoneTable:
         self.cols = (math.floor(d.max() / g) - self.origin[1] + 1) if z else 0
         if self.rows * self.cols > MAX_CELLS:  # zones spread too far: test every zone
             self.rows = self.cols = 0
+        self._origin4 = np.array(
+            [self.origin[0], self.origin[0], self.origin[1], self.origin[1]], dtype=np.int64
+        )[:, None]
         cells: list[IntArray] = []
         for i in range(z if self.rows else 0):
             r = np.arange(math.floor(a[i] / g), math.floor(b[i] / g) + 1) - self.origin[0]
@@ -144,10 +150,9 @@ class ZoneTable:
         spanning at most 2 x 2 cells looks up the zones of those cells; longer ones (and all,
         without a grid) are tested against every zone."""
         g, z, rows, cols = CELL_DEG, len(self), self.rows, self.cols
-        r0 = np.floor(lo_lat / g).astype(np.int64) - self.origin[0]
-        r1 = np.floor(hi_lat / g).astype(np.int64) - self.origin[0]
-        c0 = np.floor(lo_lon / g).astype(np.int64) - self.origin[1]
-        c1 = np.floor(hi_lon / g).astype(np.int64) - self.origin[1]
+        corner = np.floor(np.stack((lo_lat, hi_lat, lo_lon, hi_lon)) / g).astype(np.int64)
+        corner -= self._origin4
+        r0, r1, c0, c1 = corner
         small = (r1 - r0 <= 1) & (c1 - c0 <= 1) if rows else np.zeros(len(r0), bool)
         # a small segment whose lower corner is a row or column before the grid still
         # reaches into it: look its block up one cell in (its cells are then checked below)
@@ -157,17 +162,20 @@ class ZoneTable:
         segs: list[IntArray] = []
         zones: list[IntArray] = []
         if len(near):
-            nr0, nr1, nc0, nc1 = r0[near], r1[near], c0[near], c1[near]
-            for r, c in ((nr0, nc0), (nr0, nc1), (nr1, nc0), (nr1, nc1)):
-                inside = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
-                count = self.cell_count[np.where(inside, r * cols + c, rows * cols)]
-                hit = true_at(count)
-                if len(hit):
-                    n = count[hit]
-                    start = self.cell_start[r[hit] * cols + c[hit]]
-                    at = np.repeat(start - np.cumsum(n) + n, n) + np.arange(n.sum())
-                    segs.append(np.repeat(near[hit], n))
-                    zones.append(self.cell_zone[at])
+            # the 2 x 2 cells of each near segment at once (the same cell twice when the
+            # segment spans one row or column: duplicates go with np.unique below)
+            row = corner[0:2, near][[0, 0, 1, 1]].ravel()
+            col = corner[2:4, near][[0, 1, 0, 1]].ravel()
+            inside = (row >= 0) & (row < rows) & (col >= 0) & (col < cols)
+            cell = np.where(inside, row * cols + col, rows * cols)
+            count = self.cell_count[cell]
+            hit = true_at(count)
+            if len(hit):
+                n = count[hit]
+                start = self.cell_start[cell[hit]]
+                at = np.repeat(start - np.cumsum(n) + n, n) + np.arange(n.sum())
+                segs.append(np.repeat(np.tile(near, 4)[hit], n))
+                zones.append(self.cell_zone[at])
         large = true_at(~small)
         if len(large):
             segs.append(np.repeat(large, z))
@@ -245,6 +253,48 @@ class ZoneState:
         vehicles = len(vehicle_class)
         self.inside = np.zeros((vehicles, len(zones)), dtype=bool)
         self.violated = np.zeros((vehicles, len(zones)), dtype=bool)
+
+    def carry_over(self, previous: ZoneState, dst: IntArray, src: IntArray, carry: Carry) -> None:
+        """Rows ``src`` of ``previous`` become rows ``dst`` (a changed vehicle table), zones
+        matched by id. ``carry``: the last fix of each vehicle of this table.
+
+        * A zone of the same id and shape: a vehicle inside stays inside (no event), and a
+          stay already reported in a restricted zone is not reported again.
+        * A new zone, or one whose shape changed: whether the vehicle is inside is taken
+          from its last fix, without an enter event (it crossed no boundary); it is judged
+          from its next fix on, so a vehicle inside a zone that became restricted is reported
+          at its next fix in the forbidden hours. A reshaped zone keeps a reported stay of a
+          vehicle still inside it.
+        * A removed zone is forgotten, without an exit event.
+        """
+        zt, old = self.table, previous.table
+        if not len(zt) or not len(dst):
+            return
+        old_of = {zone_id: j for j, zone_id in enumerate(old.ids)}
+        col = np.array([old_of.get(zone_id, -1) for zone_id in zt.ids], dtype=np.int64)
+        pairs = zip(col.tolist(), zt.shapes, strict=True)
+        same = np.array([c >= 0 and old.shapes[c] == shape for c, shape in pairs], dtype=bool)
+        kept = true_at(col >= 0)
+        rows = np.ix_(dst, kept)
+        self.inside[rows] = previous.inside[np.ix_(src, col[kept])]
+        self.violated[rows] = previous.violated[np.ix_(src, col[kept])]
+        judge = ~same
+        if not judge.any():
+            return
+        known = dst[carry.t[dst] != NO_TIME]
+        lat, lon = carry.lat[known], carry.lon[known]
+        k, z = zt.candidates(lat, lat, lon, lon)
+        fresh = np.zeros((len(self.inside), len(zt)), dtype=bool)
+        if len(k):
+            use = true_at(judge[z])
+            k, z = k[use], z[use]
+            x = (lon[k] - zt.lon0[z]) * zt.kx[z]
+            y = (lat[k] - zt.lat0[z]) * M_PER_DEG
+            hit = zt.contains(z, x, y)
+            fresh[known[k[hit]], z[hit]] = True
+        judged = true_at(judge)
+        self.inside[:, judged] = fresh[:, judged]
+        self.violated[:, judged] &= fresh[:, judged]
 
     def _minute(self, t: IntArray) -> IntArray:
         return np.asarray(((t + self._offset) // MINUTE_MS) % 1440)
