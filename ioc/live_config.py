@@ -10,8 +10,9 @@
 * A transport registry change (companies, vehicles, drivers, zones, speed-limit tables) goes
   to the vehicles' stage (:meth:`ioc.vehicle_pipeline.VehiclePipeline.use_fleet`): the
   validator knows the new vehicles at once, the journey kernel is rebuilt for the new vehicle
-  table, limits and zones (every vehicle's journey state starts again from its next fix), and
-  the vehicle board shows the new types and companies.
+  table, limits and zones and takes over every kept vehicle's journey state by id (trip,
+  driving time, open episodes: :meth:`analytics.journeys.kernel.JourneyKernel.carry_over`),
+  and the vehicle board shows the new types and companies.
 
 * A change of a built-in rule (kind ``detector``: the anomaly rules ``anomaly.*``, the camera
   rules ``camera.*`` and ``traffic.*``, :mod:`analytics.detector_rules`): new thresholds,

@@ -40,8 +40,10 @@ class DriverImageRule:
             self._since.setdefault(vehicle, ts_ms)
 
     def image(self, vehicle: str, ts_ms: int) -> list[RuleTransition]:
-        """An image of ``vehicle``: the clock restarts, an open violation is resolved."""
-        self._since[vehicle] = max(ts_ms, self._since.get(vehicle, ts_ms))
+        """An image of ``vehicle``: the clock restarts, an open violation is resolved. An
+        image of a vehicle that need not send any starts no clock."""
+        if vehicle in self._required:
+            self._since[vehicle] = max(ts_ms, self._since.get(vehicle, ts_ms))
         if vehicle not in self._alerted:
             return []
         self._alerted.discard(vehicle)

@@ -126,3 +126,10 @@ def test_a_vehicle_standing_still_needs_no_image() -> None:
     rule = DriverImageRule(["49B12345"], max_gap_s=900)
     rule.seen("49B12345", NOW)
     assert rule.check(NOW + 60 * MINUTE, lambda vehicle: False) == []
+
+
+def test_a_vehicle_that_need_not_send_images_is_never_in_violation_for_sending_one() -> None:
+    rule = DriverImageRule(["49B12345"], max_gap_s=900)
+    rule.seen("49C99999", NOW)
+    assert rule.image("49C99999", NOW) == []  # a truck sent an image anyway
+    assert rule.check(NOW + 60 * MINUTE, lambda vehicle: True) == []
