@@ -5,6 +5,7 @@ radius, applies each to the zone form, saves it, and the configuration API holds
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -71,13 +72,14 @@ async def stored_zone(service: RunningService, key: str) -> dict[str, Any]:
         return dict((await response.json())["item"])
 
 
-async def new_zone(page: Page, zone_id: str) -> None:
+async def new_zone(page: Page, zone_id: str, draw: str = "Vẽ trên bản đồ") -> None:
     await page.get_by_test_id("tab-fleet").click()
     await page.get_by_test_id("fleet-kind").select_option("zone")
     await expect(page.locator("[data-testid='fleet-row'][data-key='Z-1']")).to_be_visible()
     await page.get_by_test_id("fleet-new").click()
     await page.get_by_test_id("fleet-field-id").fill(zone_id)
     await page.get_by_test_id("fleet-field-name").fill(f"Vùng {zone_id}")
+    await expect(page.get_by_test_id("zone-draw")).to_have_text(draw)
     await page.get_by_test_id("zone-draw").click()
     await expect(page.get_by_test_id("zone-editor-backdrop")).to_have_attribute(
         "data-ready", "true"
@@ -182,7 +184,7 @@ async def test_an_officer_draws_a_circle_with_a_typed_radius_in_english(
     page = await open_console(browser, service, Role.OFFICER)
     errors = watch_errors(page)
     await page.get_by_role("button", name="EN").click()
-    await new_zone(page, "Z-CIRCLE")
+    await new_zone(page, "Z-CIRCLE", "Draw on map")
     await expect(page.get_by_test_id("zone-editor-apply")).to_have_text("Apply")
     await page.get_by_test_id("zone-editor-mode-circle").click()
     await page.get_by_test_id("zone-editor-clear").click()
@@ -220,4 +222,63 @@ async def test_an_officer_draws_a_circle_with_a_typed_radius_in_english(
     assert zone.get("polygon") is None
     assert abs(zone["centre"][0] - centre[0]) <= slack
     assert abs(zone["centre"][1] - centre[1]) <= slack
+    assert errors == []
+
+
+async def test_vertices_drag_and_delete_enter_closes_and_escape_leaves_the_form_as_it_was(
+    service: RunningService, browser: Browser
+) -> None:
+    page = await open_small_console(browser, service)
+    errors = watch_errors(page)
+    await new_zone(page, "Z-KEYS")
+    await page.get_by_test_id("zone-editor-mode-polygon").click()
+    count = page.get_by_test_id("zone-editor-count")
+    for n, (fx, fy) in enumerate([*CORNERS, (0.5, 0.15)], start=1):
+        await page.mouse.click(*await plane_point(page, fx, fy))
+        await expect(count).to_have_text(str(n))
+
+    # the fifth vertex, deleted with its button in the list
+    await page.get_by_test_id("zone-editor-vertex-delete").nth(4).click()
+    await expect(count).to_have_text("4")
+    # the second vertex, dragged 40 px right: its longitude grows, its latitude stays
+    items = page.get_by_test_id("zone-editor-vertices").locator("li")
+    before = [float(v) for v in (await items.nth(1).locator("span").inner_text()).split(",")]
+    x, y = await plane_point(page, *CORNERS[1])
+    await page.mouse.move(x, y)
+    await page.mouse.down()
+    await page.mouse.move(x + 20, y, steps=4)
+    await page.mouse.move(x + 40, y, steps=4)
+    await page.mouse.up()
+    await expect(items.nth(1)).not_to_have_text(re.compile(re.escape(f"{before[1]:.6f}")))
+    after = [float(v) for v in (await items.nth(1).locator("span").inner_text()).split(",")]
+    assert after[1] > before[1] and abs(after[0] - before[0]) < 1e-4
+    await expect(count).to_have_text("4")  # a drag adds no vertex
+
+    await page.get_by_test_id("zone-editor-plane").focus()
+    await page.keyboard.press("Enter")
+    stats = page.get_by_test_id("zone-editor-stats")
+    await expect(stats).to_have_attribute("data-closed", "true")
+    await page.keyboard.press("Backspace")  # opens it again
+    await expect(stats).to_have_attribute("data-closed", "false")
+    await expect(count).to_have_text("4")
+
+    # the circle's edge handle drags the radius
+    await page.get_by_test_id("zone-editor-mode-circle").click()
+    radius = page.get_by_test_id("zone-editor-radius")
+    await expect(radius).to_have_value("500")  # the new zone's default
+    handle = await page.get_by_test_id("zone-editor-radius-handle").bounding_box()
+    assert handle is not None
+    hx, hy = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
+    await page.mouse.move(hx, hy)
+    await page.mouse.down()
+    await page.mouse.move(hx + 30, hy, steps=5)
+    await page.mouse.up()
+    assert int(await radius.input_value()) > 500
+
+    # Escape: nothing written back
+    await page.keyboard.press("Escape")
+    await expect(page.get_by_test_id("zone-editor")).to_have_count(0)
+    await expect(page.get_by_test_id("fleet-field-shape")).to_have_value("circle")
+    await expect(page.get_by_test_id("fleet-field-radius_m")).to_have_value("500")
+    await expect(page.get_by_test_id("fleet-field-polygon")).to_have_value("")
     assert errors == []

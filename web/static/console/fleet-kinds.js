@@ -3,7 +3,8 @@
  * key, list columns and editor fields. Loaded by console.js (dynamic import) when the
  * "Phương tiện / Vehicles" tab opens; the editor itself is console.js's registryEditor, the
  * one the station registry uses. The service validates every field (ioc/fleet.py); here a
- * value is only read from its control (text, list, number, JSON).
+ * value is only read from its control (text, list, number, JSON). decorateForm adds the zone
+ * form's "Draw on map" (console/zone-editor.js), which fills the shape fields.
  */
 
 export const VEHICLE_TYPES = ['bus', 'coach', 'truck', 'container', 'tractor', 'taxi'];
@@ -126,6 +127,7 @@ export function fromInput(field, raw) {
 /** The zone form's shape fields, by the key of their control (console.js: fleet-field-KEY). */
 const SHAPE_FIELDS = ['shape', 'centre', 'radius_m', 'polygon'];
 const DRAW_LABEL = { vi: 'Vẽ trên bản đồ', en: 'Draw on map' };
+const VIEW_LABEL = { vi: 'Xem trên bản đồ', en: 'View on map' }; // who may not change zones
 
 /** After console.js renders a kind's form: the zone's "Draw on map" button (zone-editor.js,
  *  imported on first use). Apply writes the shape drawn into the form's controls and sends
@@ -139,7 +141,7 @@ export function decorateForm(kind, form, may) {
   button.type = 'button';
   button.className = 'ghost small zone-draw-button';
   button.dataset.testid = 'zone-draw';
-  button.textContent = DRAW_LABEL[document.documentElement.lang === 'en' ? 'en' : 'vi'];
+  button.textContent = (may ? DRAW_LABEL : VIEW_LABEL)[document.documentElement.lang === 'en' ? 'en' : 'vi'];
   const row = document.createElement('div');
   row.className = 'form-row zone-draw-row';
   row.append(button);

@@ -10,9 +10,11 @@
  * edge drags the radius, or the radius is typed in metres; the circle is drawn true to scale
  * at its latitude. Coordinates are rounded to 6 decimals.
  *
- * openZoneEditor({shape, centre, radius_m, polygon, exclude, onApply}) shows it; onApply gets
- * {shape, centre, radius_m} or {shape, polygon}. It only edits a shape: the zone form sends
- * it, and the service validates it (ioc/fleet.py ZoneEntry).
+ * openZoneEditor({shape, centre, radius_m, polygon, exclude, readOnly, onApply}) shows it
+ * (exclude: the id of the zone edited, not drawn as a reference); onApply gets {shape, centre,
+ * radius_m} or {shape, polygon}. It only edits a shape: the zone form sends it, and the
+ * service validates it (ioc/fleet.py ZoneEntry). The province's roads and towns (fleet.yaml
+ * roads/towns) are not drawn: no API gives them to the console yet.
  */
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
