@@ -266,6 +266,7 @@ async def test_vertices_drag_and_delete_enter_closes_and_escape_leaves_the_form_
     await page.get_by_test_id("zone-editor-mode-circle").click()
     radius = page.get_by_test_id("zone-editor-radius")
     await expect(radius).to_have_value("500")  # the new zone's default
+    await expect(page.get_by_test_id("zone-editor-radius-handle")).to_be_visible()
     handle = await page.get_by_test_id("zone-editor-radius-handle").bounding_box()
     assert handle is not None
     hx, hy = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2

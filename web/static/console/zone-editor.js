@@ -47,8 +47,8 @@ const I18N = {
     centre: 'Tâm',
     closed: 'đã khép',
     open: 'chưa khép',
-    hintPolygon: 'Bấm để thêm đỉnh · kéo đỉnh để di chuyển · bấm đỉnh đầu hoặc Enter để khép · Backspace: bỏ đỉnh cuối · kéo nền để di chuyển bản đồ, cuộn để phóng to',
-    hintCircle: 'Bấm để đặt tâm · kéo chấm ở mép để đổi bán kính, hoặc nhập bán kính · kéo nền để di chuyển bản đồ',
+    hintPolygon: 'Bấm để thêm đỉnh · kéo đỉnh để di chuyển · bấm đỉnh đầu hoặc Enter để khép · Backspace: bỏ đỉnh cuối · kéo nền hoặc phím mũi tên để di chuyển bản đồ, cuộn hoặc +/− để phóng to',
+    hintCircle: 'Bấm để đặt tâm · kéo chấm ở mép để đổi bán kính, hoặc nhập bán kính · kéo nền hoặc phím mũi tên để di chuyển bản đồ, cuộn hoặc +/− để phóng to',
     legendStations: 'Trạm',
     legendZones: 'Vùng khác',
     needPolygon: 'Cần ít nhất 3 đỉnh',
@@ -76,8 +76,8 @@ const I18N = {
     centre: 'Centre',
     closed: 'closed',
     open: 'open',
-    hintPolygon: 'Click to add a vertex · drag a vertex to move it · click the first vertex or press Enter to close · Backspace: remove the last vertex · drag the background to pan, wheel to zoom',
-    hintCircle: 'Click to place the centre · drag the dot on the edge to change the radius, or type it · drag the background to pan',
+    hintPolygon: 'Click to add a vertex · drag a vertex to move it · click the first vertex or press Enter to close · Backspace: remove the last vertex · drag the background or use the arrow keys to pan, wheel or +/− to zoom',
+    hintCircle: 'Click to place the centre · drag the dot on the edge to change the radius, or type it · drag the background or use the arrow keys to pan, wheel or +/− to zoom',
     legendStations: 'Stations',
     legendZones: 'Other zones',
     needPolygon: 'At least 3 vertices needed',
@@ -412,11 +412,16 @@ class ZoneEditor {
       return;
     }
     if (e.key === 'Tab') { // the focus stays in the dialog
-      const focusable = [...this.dialog.querySelectorAll('button:not(:disabled), input, [tabindex="0"]')];
+      const focusable = [...this.dialog.querySelectorAll('button:not(:disabled), input:not(:disabled), [tabindex="0"]')]
+        .filter((node) => node.getClientRects().length > 0); // not hidden
       const first = focusable[0];
       const last = focusable[focusable.length - 1];
       if (e.shiftKey && document.activeElement === first) { e.preventDefault(); last.focus(); }
       else if (!e.shiftKey && document.activeElement === last) { e.preventDefault(); first.focus(); }
+      return;
+    }
+    if (e.target === this.svg && this.keyView(e.key)) {
+      e.preventDefault();
       return;
     }
     const typing = e.target instanceof HTMLInputElement;
@@ -431,6 +436,24 @@ class ZoneEditor {
       e.preventDefault();
       this.deleteVertex(this.selected);
     }
+  }
+
+  /** The plane focused: arrows pan (a tenth of it), + and - zoom. */
+  keyView(key) {
+    const cos = Math.cos((this.view.lat0 * Math.PI) / 180);
+    const dLat = (H / 10) / this.view.k;
+    const dLon = (W / 10) / (cos * this.view.k);
+    const moves = { ArrowUp: [dLat, 0], ArrowDown: [-dLat, 0], ArrowLeft: [0, -dLon], ArrowRight: [0, dLon] };
+    if (moves[key]) {
+      this.view.lat += moves[key][0];
+      this.view.lon += moves[key][1];
+      this.draw({ keepRadius: true });
+      return true;
+    }
+    if (key === '+' || key === '=') this.zoom(1.5);
+    else if (key === '-') this.zoom(1 / 1.5);
+    else return false;
+    return true;
   }
 
   pointerDown(e) {
@@ -514,8 +537,8 @@ class ZoneEditor {
     }
     for (let lon = Math.ceil(west / step) * step; lon <= east; lon += step) {
       const [x] = this.project(north, lon);
-      g.append(svg('line', { x1: x, x2: x, y1: 0, y2: H }),
-        svg('text', { x: x + 3, y: H - 5, class: 'zone-grid-label' }, `${lon.toFixed(decimals)}°E`));
+      g.append(svg('line', { x1: x, x2: x, y1: 0, y2: H }));
+      if (x < W - 80) g.append(svg('text', { x: x + 3, y: H - 5, class: 'zone-grid-label' }, `${lon.toFixed(decimals)}°E`));
     }
     g.dataset.step = String(step);
     return g;
