@@ -1945,6 +1945,7 @@
       this.badJson.clear();
       const rows = this.kind.fields.map((field) => this.fieldRow(field, may));
       this.form.replaceChildren(...rows);
+      fleetKinds.decorateForm?.(this.kind, this.form, may); // the zone's "Draw on map"
       $('fleet-save').hidden = !may;
       $('fleet-delete').hidden = !may || this.isNew;
       setStatus($('fleet-status'), '', 'idle');

@@ -3,7 +3,8 @@
  * key, list columns and editor fields. Loaded by console.js (dynamic import) when the
  * "Phương tiện / Vehicles" tab opens; the editor itself is console.js's registryEditor, the
  * one the station registry uses. The service validates every field (ioc/fleet.py); here a
- * value is only read from its control (text, list, number, JSON).
+ * value is only read from its control (text, list, number, JSON). decorateForm adds the zone
+ * form's "Draw on map" (console/zone-editor.js), which fills the shape fields.
  */
 
 export const VEHICLE_TYPES = ['bus', 'coach', 'truck', 'container', 'tractor', 'taxi'];
@@ -121,4 +122,57 @@ export function fromInput(field, raw) {
     }
   }
   return { value: raw };
+}
+
+/** The zone form's shape fields, by the key of their control (console.js: fleet-field-KEY). */
+const SHAPE_FIELDS = ['shape', 'centre', 'radius_m', 'polygon'];
+const DRAW_LABEL = { vi: 'Vẽ trên bản đồ', en: 'Draw on map' };
+const VIEW_LABEL = { vi: 'Xem trên bản đồ', en: 'View on map' }; // who may not change zones
+
+/** After console.js renders a kind's form: the zone's "Draw on map" button (zone-editor.js,
+ *  imported on first use). Apply writes the shape drawn into the form's controls and sends
+ *  their input/change events, so the draft, the validation and saving are the form's own. */
+export function decorateForm(kind, form, may) {
+  if (kind.kind !== 'zone') return;
+  const control = (key) => form.querySelector(`[data-key="${key}"]`);
+  const anchor = form.querySelector('[data-field-row="polygon"]');
+  if (!anchor || SHAPE_FIELDS.some((key) => !control(key))) return;
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'ghost small zone-draw-button';
+  button.dataset.testid = 'zone-draw';
+  button.textContent = (may ? DRAW_LABEL : VIEW_LABEL)[document.documentElement.lang === 'en' ? 'en' : 'vi'];
+  const row = document.createElement('div');
+  row.className = 'form-row zone-draw-row';
+  row.append(button);
+  anchor.after(row);
+  button.addEventListener('click', async () => {
+    const { openZoneEditor } = await import('/static/console/zone-editor.js');
+    const read = (key) => {
+      const text = control(key)?.value.trim();
+      if (!text) return undefined;
+      try { return JSON.parse(text); } catch (_) { return undefined; }
+    };
+    openZoneEditor({
+      shape: control('shape').value,
+      centre: read('centre'),
+      radius_m: read('radius_m'),
+      polygon: read('polygon'),
+      exclude: control('id')?.value || '',
+      readOnly: !may,
+      onApply(result) {
+        // the form may have been rebuilt meanwhile (a language switch): its controls now
+        const set = (key, value) => {
+          const input = form.isConnected ? control(key) : document.querySelector(`#fleet-form [data-key="${key}"]`);
+          if (!input) return;
+          input.value = value;
+          input.dispatchEvent(new Event(input.tagName === 'SELECT' ? 'change' : 'input', { bubbles: true }));
+        };
+        set('shape', result.shape);
+        set('centre', result.centre ? JSON.stringify(result.centre) : '');
+        set('radius_m', result.radius_m != null ? String(result.radius_m) : '');
+        set('polygon', result.polygon ? JSON.stringify(result.polygon) : '');
+      },
+    });
+  });
 }
