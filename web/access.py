@@ -129,6 +129,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Can] = {
     ("GET", "/api/v1/vehicles/{id}/trips"): Can.OWN_DATA,
     ("GET", "/api/v1/violations"): Can.OWN_DATA,
     ("GET", "/api/v1/companies/{id}/summary"): Can.OWN_DATA,
+    ("GET", "/api/v1/fleet/map"): Can.READ,
     ("GET", "/api/v1/vehicles/{id}/images"): Can.READ,
     ("GET", "/api/v1/vehicles/{id}/images/{name}"): Can.READ,
     # Trackers and phone apps (OsmAnd protocol) have no login: a device secret in the URL.

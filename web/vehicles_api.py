@@ -97,6 +97,24 @@ class DriverImageList(Answer):
     images: list[DriverImageAnswer]
 
 
+class RoadLine(Answer):
+    id: str
+    name: str
+    points: list[tuple[float, float]] = Field(description="[lat, lon] waypoints, in order.")
+
+
+class TownCircle(Answer):
+    id: str
+    lat: float
+    lon: float
+    urban_radius_m: float
+
+
+class FleetMap(Answer):
+    roads: list[RoadLine]
+    towns: list[TownCircle]
+
+
 def add_vehicle_routes(app: web.Application) -> None:
     app[OSMAND_DECODER] = OsmAndDecoder(app[appkeys.CONFIG].vehicles)
     api.add_to(app)
@@ -132,6 +150,25 @@ async def list_vehicles(request: web.Request) -> VehicleList:
         "violations_today": len(today),
     }
     return VehicleList.model_validate({"vehicles": rows, "counts": counts})
+
+
+@api.get("/api/v1/fleet/map", tag="vehicles")
+async def fleet_map(request: web.Request) -> FleetMap:
+    """The transport registry's roads and towns
+
+    What the speed-limit classes are drawn from — roads as waypoint lines (each becomes
+    corridor zones of its segments' classes), towns as their urban circles — for drawing
+    zones against them in the console."""
+    document = request.app[appkeys.PIPELINE].vehicles.fleet.document
+    roads = [
+        RoadLine(id=key, name=road.name, points=[(p[0], p[1]) for p in road.waypoints])
+        for key, road in document.roads.items()
+    ]
+    towns = [
+        TownCircle(id=key, lat=t.lat, lon=t.lon, urban_radius_m=t.urban_radius_m)
+        for key, t in document.towns.items()
+    ]
+    return FleetMap(roads=roads, towns=towns)
 
 
 @api.get(

@@ -159,6 +159,7 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/companies/{id}/summary"): Row(
         STAFF_AND_ENTERPRISE, "/api/v1/companies/ENT-A/summary"
     ),
+    ("GET", "/api/v1/fleet/map"): Row(STAFF, "/api/v1/fleet/map"),
     ("GET", "/api/v1/vehicles/{id}/images"): Row(STAFF, f"/api/v1/vehicles/{NO_SUCH}/images"),
     ("GET", "/api/v1/vehicles/{id}/images/{name}"): Row(
         STAFF, f"/api/v1/vehicles/{NO_SUCH}/images/1.jpg"

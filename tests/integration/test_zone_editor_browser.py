@@ -42,6 +42,13 @@ def config(config: IocConfig, tmp_path: Path) -> IocConfig:
                 "vehicle_types": ["truck"],
             }
         ],
+        "towns": {"Da Lat": {"lat": 11.94, "lon": 108.44, "urban_radius_m": 3000}},
+        "roads": {
+            "QL20": {
+                "name": "Quốc lộ 20",
+                "waypoints": [[11.90, 108.40, "rural"], [11.94, 108.44, "rural"], [11.98, 108.50]],
+            }
+        },
     }
     path = tmp_path / "fleet.yaml"
     path.write_text(yaml.safe_dump(fleet, allow_unicode=True), encoding="utf-8")
@@ -194,6 +201,8 @@ async def test_an_officer_draws_a_circle_with_a_typed_radius_in_english(
     plane = page.get_by_test_id("zone-editor-plane")
     await expect(plane.locator("[data-station-id='AIR-1']")).to_have_count(1)
     await expect(plane.locator("[data-zone-id='Z-1']")).to_have_count(1)
+    await expect(plane.locator("[data-road-id='QL20']")).to_have_count(1)  # GET /api/v1/fleet/map
+    await expect(plane.locator("[data-town-id='Da Lat']")).to_have_count(1)
 
     x, y = await plane_point(page, *CIRCLE_AT)
     centre = await lat_lon_at(page, x, y)

@@ -151,13 +151,16 @@ async function getJson(path) {
   }
 }
 
-/** Reference layers: stations (GET /api/v1/stations) and the fleet's zones. */
+/** Reference layers: stations (GET /api/v1/stations), the fleet's zones, and its roads and
+ * towns (GET /api/v1/fleet/map). */
 async function loadReference(exclude) {
-  const [board, zones] = await Promise.all([getJson('/api/v1/stations'), getJson('/api/v1/config/zones')]);
+  const [board, zones, map] = await Promise.all([
+    getJson('/api/v1/stations'), getJson('/api/v1/config/zones'), getJson('/api/v1/fleet/map'),
+  ]);
   const stations = (board?.stations || []).filter((s) => Number.isFinite(s.lat) && Number.isFinite(s.lon))
     .map((s) => ({ id: s.id, name: s.name || s.id, lat: s.lat, lon: s.lon }));
   const others = (zones?.items || []).filter((i) => i.key !== exclude).map((i) => ({ id: i.key, ...i.item }));
-  return { stations, zones: others };
+  return { stations, zones: others, roads: map?.roads || [], towns: map?.towns || [] };
 }
 
 let openEditor = null; // one at a time
@@ -183,7 +186,7 @@ class ZoneEditor {
     this.centre = isPoint(centre) ? [round6(centre[0]), round6(centre[1])] : null;
     this.radius = Number(radius) > 0 ? Number(radius) : null;
     this.selected = null; // index of the selected vertex
-    this.reference = { stations: [], zones: [] };
+    this.reference = { stations: [], zones: [], roads: [], towns: [] };
     this.view = { lat: DEFAULT_CENTRE[0], lon: DEFAULT_CENTRE[1], k: 4000, lat0: DEFAULT_CENTRE[0] };
     this.press = null;
     this.observer = new MutationObserver(() => this.relabel());
@@ -552,6 +555,19 @@ class ZoneEditor {
   }
 
   referenceLayers() {
+    const roads = svg('g', { class: 'zone-ref-roads' });
+    for (const road of this.reference.roads) {
+      const pts = road.points.filter(isPoint).map((p) => this.project(p[0], p[1]));
+      if (pts.length < 2) continue;
+      roads.append(svg('polyline', { points: pts.map((p) => p.join(',')).join(' '), 'data-road-id': road.id },
+        svg('title', {}, road.name)));
+    }
+    for (const town of this.reference.towns) {
+      const [cx, cy] = this.project(town.lat, town.lon);
+      const [rx, ry] = this.circleRadii(town.lat, Number(town.urban_radius_m));
+      roads.append(svg('ellipse', { cx, cy, rx, ry, class: 'zone-ref-town', 'data-town-id': town.id }),
+        svg('text', { x: cx, y: cy - ry - 3, class: 'zone-ref-town-label', 'text-anchor': 'middle' }, town.id));
+    }
     const zones = svg('g', { class: 'zone-ref-zones' });
     for (const z of this.reference.zones) {
       let label = null;
@@ -574,7 +590,7 @@ class ZoneEditor {
       stations.append(svg('circle', { cx: x, cy: y, r: 3.5, 'data-station-id': s.id }, svg('title', {}, `${s.id} ${s.name}`)),
         svg('text', { x: x + 6, y: y + 4, class: 'zone-station-label' }, s.id));
     }
-    return [zones, stations];
+    return [roads, zones, stations];
   }
 
   shapeLayer() {
