@@ -27,6 +27,12 @@ unacknowledged and the broker sends it again on the next connection. A pause lon
 about twice the keepalive (60 s; the spool full that long) lets paho's keepalive end the
 connection: the service reconnects, and what it held unacknowledged comes again.
 
+A persistent session's backlog comes right after the CONNACK, before the SUBACK of our
+(re)subscription: with backpressure the SUBACK is read only once the pipeline has worked off
+all but an inbox of the backlog, so subscribing has no time limit (it ends with the
+connection). ``stats.connected`` (health) is true from the CONNACK on; the ``connected`` event
+is set once subscribed.
+
 aiomqtt 2.5 / paho 2.2 internals relied on (checked against aiomqtt/client.py):
 
 * ``aiomqtt.Client._client`` — the paho client: ``manual_ack_set``, ``ack``, ``on_message``
@@ -45,6 +51,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -124,18 +131,18 @@ class MqttLink:
                 async with client:
                     receiver.start()
                     self._client = client
+                    self.stats.connected = True  # the broker reads our acknowledgements
+                    sender = asyncio.create_task(self._send(client))
+                    receiving = asyncio.create_task(receiver.until_disconnected())
                     try:
-                        await client.subscribe([(topic, 1) for topic in input_filters(config)])
-                        self.stats.connected = True
+                        await self._subscribe(client, receiving)
                         self.connected.set()
                         delay = 0.5
                         log.info("MQTT connected to %s:%d", config.host, config.port)
-                        sender = asyncio.create_task(self._send(client))
-                        try:
-                            await receiver.until_disconnected()
-                        finally:
-                            sender.cancel()
+                        await receiving
                     finally:
+                        sender.cancel()
+                        receiving.cancel()
                         receiver.stop()
                         self._client = None
             except aiomqtt.MqttError as exc:
@@ -148,6 +155,23 @@ class MqttLink:
             self.stats.reconnects += 1
             await asyncio.sleep(delay)
             delay = min(delay * 2, config.reconnect_max_s)
+
+    async def _subscribe(self, client: aiomqtt.Client, receiving: asyncio.Task[None]) -> None:
+        """Subscribe without a time limit, unless the connection is lost first. The broker
+        sends a persistent session's backlog right after the CONNACK, so the SUBACK comes
+        behind it: with the inbox full, only once the pipeline has worked it off."""
+        filters = [(topic, 1) for topic in input_filters(self._config)]
+        subscribing = asyncio.create_task(client.subscribe(filters, timeout=math.inf))
+        try:
+            await asyncio.wait((subscribing, receiving), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not subscribing.done():
+                subscribing.cancel()
+        if subscribing.done() and not subscribing.cancelled():
+            subscribing.result()  # an error to subscribe ends the connection
+            return
+        receiving.result()  # raises the MqttError of the disconnection
+        raise aiomqtt.MqttError("disconnected while subscribing")
 
     def acknowledge(self, messages: list[RawMessage]) -> None:
         """PUBACK messages whose content is durable. Messages of an earlier connection are

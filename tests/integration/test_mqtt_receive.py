@@ -106,6 +106,37 @@ async def test_unacknowledged_messages_come_again_and_old_ones_are_not_acknowled
         assert [int(m.payload) for m in await collect(inbox, 1)] == [10]
 
 
+async def test_a_backlog_larger_than_the_inbox_is_worked_off_before_the_suback(
+    mosquitto: PrivateMosquitto,
+) -> None:
+    """The broker sends the session's backlog before the SUBACK: subscribing waits for the
+    pipeline (no time limit, no reconnection), and nothing is lost."""
+    config = link_config(mosquitto)
+    inbox: Inbox[RawMessage] = Inbox(CAPACITY)
+    async with running(MqttLink(config, inbox)):
+        pass  # the persistent session exists; the service is down now
+    await publish(config, SENT)
+    link = MqttLink(config, inbox)
+    task = asyncio.create_task(link.run())
+    try:
+        received: list[RawMessage] = []
+        async with asyncio.timeout(30):
+            while len(received) < SENT:
+                await inbox.wait()
+                assert not link.connected.is_set() or len(received) >= SENT - 2 * CAPACITY
+                batch = inbox.take(30)
+                received += batch
+                link.acknowledge(batch)
+            await link.connected.wait()
+        assert [int(m.payload) for m in received] == list(range(SENT))
+        assert link.stats.reconnects == 0 and link.stats.acknowledged == SENT
+        assert inbox.stats.high_water <= CAPACITY + SLACK
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def collect(inbox: Inbox[RawMessage], count: int) -> list[RawMessage]:
     received: list[RawMessage] = []
     async with asyncio.timeout(10):
