@@ -1,25 +1,65 @@
 """Where a reading enters: the MQTT subscriber.
 
-One ``async for`` loop inside a reconnect loop (aiomqtt). Received messages go into a bounded
-queue for the pipeline; when the queue is full the loop waits (counted as backpressure) and
-the broker and client buffers hold the rest. A persistent session (fixed client id,
-``clean_session=False``, QoS 1) lets the broker keep messages while the service is down.
+A persistent session (fixed client id, ``clean_session=False``, QoS 1) lets the broker keep
+messages while the service is down; a reconnect loop with backoff comes back after any broker
+error. aiomqtt connects, subscribes, publishes and notices a disconnection; the receiving
+itself bypasses aiomqtt's message iterator (a task and an ``asyncio.wait`` per message, its
+own Message and Topic objects): paho's ``on_message`` callback builds the
+:class:`~ioc.messages.RawMessage` straight from paho's message and appends it to the
+:class:`~ingest.inbox.Inbox`, from which the pipeline takes whole batches. Nothing per message
+creates a task or awaits.
 
 QoS 1 messages are acknowledged by hand (paho's manual ack), only after the pipeline made
 their content durable (spool) — so a killed service gets every unacknowledged message again
-from the broker. Rejection notices (one per station per batch, docs/protocol.md) share the
-connection through a bounded outbox; when it is full a notice is dropped and counted.
+from the broker. Each connection has its own session number; messages received on an earlier
+connection are never acknowledged (their packet ids mean nothing now): the broker sends them
+again and the duplicates are refused. Rejection notices (one per station per batch,
+docs/protocol.md) share the connection through a bounded outbox; when it is full a notice is
+dropped and counted.
+
+What bounds memory: once the inbox holds ``mqtt.queue_size`` messages the receiver stops
+reading its socket (the socket reader is removed from the event loop, counted in
+``stats.backpressure_waits``); TCP flow control then leaves the rest in the broker, which
+keeps it in the persistent session. The reader comes back when the pipeline has taken the
+inbox down to half. The inbox holds at most ``queue_size`` plus the packets of one paho read
+(a few). A message is never dropped: it is either processed and then acknowledged, or stays
+unacknowledged and the broker sends it again on the next connection. A pause longer than
+about twice the keepalive (60 s; the spool full that long) lets paho's keepalive end the
+connection: the service reconnects, and what it held unacknowledged comes again.
+
+A persistent session's backlog comes right after the CONNACK, before the SUBACK of our
+(re)subscription: with backpressure the SUBACK is read only once the pipeline has worked off
+all but an inbox of the backlog, so subscribing has no time limit (it ends with the
+connection). ``stats.connected`` (health) is true from the CONNACK on; the ``connected`` event
+is set once subscribed.
+
+aiomqtt 2.5 / paho 2.2 internals relied on (checked against aiomqtt/client.py):
+
+* ``aiomqtt.Client._client`` — the paho client: ``manual_ack_set``, ``ack``, ``on_message``
+  (replaced by ours before connecting, so aiomqtt's own queue stays empty), ``socket()`` and
+  ``loop_read()``;
+* aiomqtt registers a socket reader (``loop.add_reader``) calling ``loop_read`` when the
+  socket opens; once connected we replace it with our own, which reads several packets per
+  wakeup and can be removed and added again (backpressure). Like aiomqtt's, an exception in it
+  sets ``Client._disconnected``, which ends ``async for ... in client.messages``; TLS is not
+  used here (aiomqtt's extra loop over ``SSLSocket.pending()`` is not needed);
+* ``async for _ in client.messages`` (public) only waits for the disconnection: it raises
+  :class:`aiomqtt.MqttError` when the connection is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import aiomqtt
+import paho.mqtt.client as paho_mqtt
 
+from ingest.inbox import Inbox
 from ioc.config import MqttConfig
 from ioc.messages import RawMessage
 
@@ -50,13 +90,14 @@ def input_filters(config: MqttConfig) -> list[str]:
 
 
 class MqttLink:
-    def __init__(self, config: MqttConfig, inbox: asyncio.Queue[RawMessage]) -> None:
+    def __init__(self, config: MqttConfig, inbox: Inbox[RawMessage]) -> None:
         self._config = config
         self._inbox = inbox
         self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(OUTBOX_SIZE)
         self.stats = MqttStats()
         self.connected = asyncio.Event()
         self._client: aiomqtt.Client | None = None
+        self._receiver: _Receiver | None = None
         self._session = 0
 
     def publish_nowait(self, topic: str, payload: bytes) -> None:
@@ -81,66 +122,189 @@ class MqttLink:
                 max_inflight_messages=1000,
             )
             client._client.manual_ack_set(True)  # aiomqtt does not expose it; paho does
+            # Messages may come right after the CONNACK, before the subscription is
+            # confirmed: they belong to this connection from the start.
+            self._session += 1
+            receiver = _Receiver(client, self._inbox, self.stats, self._session)
+            self._receiver = receiver
             try:
                 async with client:
-                    await client.subscribe([(topic, 1) for topic in input_filters(config)])
-                    self._session += 1
+                    receiver.start()
                     self._client = client
-                    self.stats.connected = True
-                    self.connected.set()
-                    delay = 0.5
-                    log.info("MQTT connected to %s:%d", config.host, config.port)
+                    self.stats.connected = True  # the broker reads our acknowledgements
                     sender = asyncio.create_task(self._send(client))
+                    receiving = asyncio.create_task(receiver.until_disconnected())
                     try:
-                        await self._receive(client)
+                        await self._subscribe(client, receiving)
+                        self.connected.set()
+                        delay = 0.5
+                        log.info("MQTT connected to %s:%d", config.host, config.port)
+                        await receiving
                     finally:
                         sender.cancel()
+                        receiving.cancel()
+                        receiver.stop()
                         self._client = None
             except aiomqtt.MqttError as exc:
                 self.stats.last_error = str(exc)
                 log.warning("MQTT connection lost (%s); reconnecting in %.1fs", exc, delay)
+            finally:
+                receiver.stop()
             self.stats.connected = False
             self.connected.clear()
             self.stats.reconnects += 1
             await asyncio.sleep(delay)
             delay = min(delay * 2, config.reconnect_max_s)
 
-    async def _receive(self, client: aiomqtt.Client) -> None:
-        inbox = self._inbox
-        stats = self.stats
-        session = self._session
-        async for message in client.messages:
-            payload = message.payload
-            raw = RawMessage(
-                topic=message.topic.value,
-                payload=payload if isinstance(payload, bytes) else str(payload).encode(),
-                received_ms=time.time_ns() // 1_000_000,
-                mid=message.mid,
-                qos=message.qos,
-                session=session,
-            )
-            stats.received += 1
-            if inbox.full():
-                stats.backpressure_waits += 1
-            await inbox.put(raw)
+    async def _subscribe(self, client: aiomqtt.Client, receiving: asyncio.Task[None]) -> None:
+        """Subscribe without a time limit, unless the connection is lost first. The broker
+        sends a persistent session's backlog right after the CONNACK, so the SUBACK comes
+        behind it: with the inbox full, only once the pipeline has worked it off."""
+        filters = [(topic, 1) for topic in input_filters(self._config)]
+        subscribing = asyncio.create_task(client.subscribe(filters, timeout=math.inf))
+        try:
+            await asyncio.wait((subscribing, receiving), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not subscribing.done():
+                subscribing.cancel()
+        if subscribing.done() and not subscribing.cancelled():
+            subscribing.result()  # an error to subscribe ends the connection
+            return
+        receiving.result()  # raises the MqttError of the disconnection
+        raise aiomqtt.MqttError("disconnected while subscribing")
 
     def acknowledge(self, messages: list[RawMessage]) -> None:
         """PUBACK messages whose content is durable. Messages of an earlier connection are
         not acknowledged: the broker sends them again, and duplicates are refused then."""
-        client = self._client
-        if client is None:
+        receiver = self._receiver
+        if receiver is None or receiver.stopped:
             return
-        session = self._session
-        paho = client._client
+        session = receiver.session
+        ack = receiver.paho.ack
         count = 0
         for message in messages:
             if message.qos and message.session == session:
-                paho.ack(message.mid, message.qos)
+                ack(message.mid, message.qos)
                 count += 1
         self.stats.acknowledged += count
 
     async def _send(self, client: aiomqtt.Client) -> None:
         while True:
             topic, payload = await self._outbox.get()
-            await client.publish(topic, payload, qos=1)
+            try:
+                await client.publish(topic, payload, qos=1)
+            except aiomqtt.MqttCodeError:
+                return  # not connected any more: the rest waits for the next connection
+            except aiomqtt.MqttError as exc:  # no PUBACK in time (reading may be paused by
+                self.stats.last_error = str(exc)  # backpressure): paho still holds and
+                continue  # sends the message; the next notice need not wait for it
             self.stats.published += 1
+
+
+READS_PER_WAKEUP = 256  # packets read per readable socket at most, then other work runs
+
+
+class _Receiver:
+    """The receiving side of one connection: paho's ``on_message`` and the socket reader."""
+
+    def __init__(
+        self,
+        client: aiomqtt.Client,
+        inbox: Inbox[RawMessage],
+        stats: MqttStats,
+        session: int,
+    ) -> None:
+        self.client = client
+        self.paho = client._client
+        self.inbox = inbox
+        self.stats = stats
+        self.session = session
+        self.paused = False
+        self.stopped = False
+        self.reading = False  # our reader replaced aiomqtt's
+        self._loop = asyncio.get_running_loop()
+        self.paho.on_message = self._on_message
+        inbox.on_room = self._resume  # set before any message: no pause goes unanswered
+
+    def _on_message(self, _paho: Any, _userdata: Any, message: paho_mqtt.MQTTMessage) -> None:
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:  # the broker checks UTF-8; refused as malformed if not
+            topic = message._topic.decode("utf-8", "replace")
+        payload = message.payload  # bytes (paho decodes PUBLISH packets into bytes)
+        raw = RawMessage(
+            topic,
+            payload if type(payload) is bytes else bytes(payload),
+            time.time_ns() // 1_000_000,
+            message.mid,
+            message.qos,
+            self.session,
+        )
+        self.stats.received += 1
+        if self.inbox.put(raw) and not self.paused:
+            self._pause()
+
+    def start(self) -> None:
+        """Connected: our reader replaces aiomqtt's (unless the inbox filled already)."""
+        if not self.paused:
+            self._add_reader()
+
+    def stop(self) -> None:
+        """The connection is over: nothing more is read nor acknowledged through it."""
+        self.stopped = True
+        if self.inbox.on_room == self._resume:
+            self.inbox.on_room = None
+
+    async def until_disconnected(self) -> None:
+        """Raises MqttError once the connection is lost. aiomqtt's queue stays empty (our
+        ``on_message`` replaced its own); anything found there all the same is taken in."""
+        async for message in self.client.messages:
+            payload = message.payload
+            self.stats.received += 1
+            self.inbox.put(
+                RawMessage(
+                    message.topic.value,
+                    payload if isinstance(payload, bytes) else str(payload).encode(),
+                    time.time_ns() // 1_000_000,
+                    message.mid,
+                    message.qos,
+                    self.session,
+                )
+            )
+
+    def _pause(self) -> None:
+        self.paused = True
+        self.stats.backpressure_waits += 1
+        sock = self.paho.socket()
+        if sock is not None:
+            self._loop.remove_reader(sock.fileno())
+
+    def _resume(self) -> None:
+        if not self.paused:
+            return
+        self.paused = False
+        if not self.stopped:
+            self._add_reader()
+
+    def _add_reader(self) -> None:
+        sock = self.paho.socket()
+        if sock is not None:  # None: the connection is closed already
+            self._loop.add_reader(sock.fileno(), self._read)
+            self.reading = True
+
+    def _read(self) -> None:
+        """The socket is readable: read packets until none is complete, the inbox is full or
+        ``READS_PER_WAKEUP``. An exception ends the connection, as in aiomqtt's reader."""
+        paho = self.paho
+        stats = self.stats
+        try:
+            for _ in range(READS_PER_WAKEUP):
+                before = stats.received
+                if paho.loop_read() != paho_mqtt.MQTT_ERR_SUCCESS:
+                    return  # paho handled it: on_disconnect ends until_disconnected()
+                if stats.received == before or self.paused:
+                    return  # nothing complete to read (or no PUBLISH: the next wakeup)
+        except Exception as exc:  # as aiomqtt: a broken connection
+            disconnected = self.client._disconnected
+            if not disconnected.done():
+                disconnected.set_exception(exc)

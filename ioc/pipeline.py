@@ -26,6 +26,7 @@ from alerts.lifecycle import AlertBook
 from analytics.engine import AnalyticsEngine, AnalyticsOutput
 from ingest.decode import decode_reading, decode_senml, parse_json
 from ingest.driver_images import images_topic
+from ingest.inbox import Inbox
 from ingest.rejections import RejectionSink
 from ingest.validate import Origin, ReadingValidator, internal_error, message_rejection
 from ioc.clock import now_ms
@@ -99,7 +100,7 @@ class Pipeline:
 
     async def run(
         self,
-        inbox: asyncio.Queue[RawMessage],
+        inbox: Inbox[RawMessage],
         acknowledge: Callable[[list[RawMessage]], None],
     ) -> None:
         """Process messages in batches until cancelled, acknowledging each batch once its
@@ -110,8 +111,8 @@ class Pipeline:
         acked: asyncio.Task[None] | None = None
         try:
             while True:
-                batch = [await inbox.get()]
-                self._take_waiting(inbox, batch)
+                await inbox.wait()
+                batch = inbox.take(self._batch_size)
                 if len(batch) < self._batch_size and self._gather_s > 0:
                     await asyncio.sleep(self._gather_s)
                     self._take_waiting(inbox, batch)
@@ -128,9 +129,9 @@ class Pipeline:
             if acked is not None:
                 acked.cancel()  # not acknowledged: the broker sends them again
 
-    def _take_waiting(self, inbox: asyncio.Queue[RawMessage], batch: list[RawMessage]) -> None:
-        while len(batch) < self._batch_size and not inbox.empty():
-            batch.append(inbox.get_nowait())
+    def _take_waiting(self, inbox: Inbox[RawMessage], batch: list[RawMessage]) -> None:
+        if len(batch) < self._batch_size:
+            batch += inbox.take(self._batch_size - len(batch))
 
     async def _sync_then_ack(
         self,
@@ -160,11 +161,10 @@ class Pipeline:
                 [internal_error(Origin("mqtt", m.received_ms, m.payload)) for m in batch]
             )
 
-    def drain(self, inbox: asyncio.Queue[RawMessage]) -> None:
+    def drain(self, inbox: Inbox[RawMessage]) -> None:
         """Process everything still queued (at shutdown)."""
         while not inbox.empty():
-            batch = [inbox.get_nowait() for _ in range(min(inbox.qsize(), self._batch_size))]
-            self._process_safely(batch)
+            self._process_safely(inbox.take(self._batch_size))
 
     def process(self, messages: list[RawMessage]) -> None:
         """Decode MQTT messages (reading JSON or SenML by topic; vehicles' positions), then

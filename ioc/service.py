@@ -38,6 +38,7 @@ from ingest.camera_feed import CameraFeed
 from ingest.credentials import ENTERPRISE, Credentials
 from ingest.drop_folder import DropFolder
 from ingest.http_api import add_ingest_routes, process_file
+from ingest.inbox import Inbox
 from ingest.mqtt_source import MqttLink
 from ingest.rejections import RejectionSink
 from ingest.validate import ReadingValidator
@@ -247,7 +248,7 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
     config, registry = app[appkeys.CONFIG], app[appkeys.REGISTRY]
     rules = app[appkeys.RULES]
     store = app[appkeys.STORE]
-    inbox: asyncio.Queue[RawMessage] = asyncio.Queue(config.mqtt.queue_size)
+    inbox: Inbox[RawMessage] = Inbox(config.mqtt.queue_size)
     mqtt = MqttLink(config.mqtt, inbox)
     alerts = app[appkeys.ALERTS]
     board = StationBoard(registry, config.web.offline_after_intervals)

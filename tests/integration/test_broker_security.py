@@ -15,6 +15,7 @@ import aiomqtt
 import pytest
 
 from ingest.credentials import Account, Credentials, write_broker_files
+from ingest.inbox import Inbox
 from ingest.mqtt_source import MqttLink
 from ioc.config import MqttConfig
 from ioc.messages import RawMessage
@@ -91,7 +92,7 @@ async def round_trip(client: aiomqtt.Client, topic: str) -> None:
 async def test_an_enterprise_using_the_service_client_id_gets_none_of_its_session(
     secured: SecuredBroker,
 ) -> None:
-    inbox: asyncio.Queue[RawMessage] = asyncio.Queue()
+    inbox: Inbox[RawMessage] = Inbox(QUEUED * 2)
     config = secured.service_config()
     async with running_subscriber(MqttLink(config, inbox)):
         pass  # the persistent session and its subscriptions exist; the service is down now
@@ -108,10 +109,9 @@ async def test_an_enterprise_using_the_service_client_id_gets_none_of_its_sessio
     async with running_subscriber(link):
 
         async def all_received() -> bool:
-            while not inbox.empty():
-                message = inbox.get_nowait()
-                received.add(message.payload)
-                link.acknowledge([message])
+            messages = inbox.take(QUEUED * 2)
+            received.update(message.payload for message in messages)
+            link.acknowledge(messages)
             return len(received) >= QUEUED
 
         with contextlib.suppress(AssertionError):

@@ -166,13 +166,13 @@ async def test_every_refusal_is_its_own_dead_letter_row_and_one_notice_per_stati
 async def test_a_flood_of_refusals_is_a_few_notices_and_a_full_outbox_counts_drops(
     tmp_path: Path,
 ) -> None:
-    import asyncio
 
+    from ingest.inbox import Inbox
     from ingest.mqtt_source import OUTBOX_SIZE, MqttLink
     from ioc.config import MqttConfig
     from ioc.messages import Rejection, RejectReason
 
-    link = MqttLink(MqttConfig(), asyncio.Queue())
+    link = MqttLink(MqttConfig(), Inbox(100))
     async with aiohttp.ClientSession() as session:
         store = InfluxStore(InfluxConfig(spool_dir=tmp_path / "spool", spool_fsync=False), session)
         sink = RejectionSink(

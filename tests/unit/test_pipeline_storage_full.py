@@ -13,6 +13,7 @@ from alerts.lifecycle import AlertBook
 from analytics.config import AnalyticsConfig
 from analytics.engine import AnalyticsEngine
 from ingest.decode import decode_reading
+from ingest.inbox import Inbox
 from ingest.rejections import RejectionSink
 from ingest.validate import Origin, ReadingValidator
 from ioc.clock import now_ms
@@ -75,12 +76,12 @@ async def test_a_batch_waits_for_room_unacknowledged_then_is_stored_once(
     store: InfluxStore = pipeline._store
     real = store.spool._writer
     store.spool._writer = DiskFillsAfter(real, room=0)  # type: ignore[assignment]
-    inbox: asyncio.Queue[RawMessage] = asyncio.Queue(10)
+    inbox: Inbox[RawMessage] = Inbox(10)
     acked: list[RawMessage] = []
     runner = asyncio.create_task(pipeline.run(inbox, acked.extend))
     watcher = asyncio.create_task(store.watch_space(interval_s=0.01))
     try:
-        await inbox.put(raw("AIR-1", payload({"pm25": 12})))
+        inbox.put(raw("AIR-1", payload({"pm25": 12})))
         await eventually(lambda: store.spool.full is not None and pipeline.stats.held_batches > 0)
         assert acked == [] and pipeline.stats.rejections == 0  # held, not refused
         store.spool._writer = real  # space is back
