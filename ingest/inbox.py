@@ -74,6 +74,15 @@ class Inbox(Generic[T]):
         self._mark_full()
         return True
 
+    def put_first(self, items: list[T]) -> None:
+        """Add messages ahead of all waiting ones, in their order (the live lane: few, and
+        not to wait behind a backlog). They do not count towards pausing the receiver."""
+        if not items:
+            return
+        self._items.extendleft(reversed(items))
+        self._ready.set()
+        self.stats.put += len(items)
+
     def _mark_full(self) -> None:
         if not self._full:
             self._full = True

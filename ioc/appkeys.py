@@ -10,6 +10,7 @@ from alerts.lifecycle import AlertBook
 from alerts.notify import WebhookNotifier
 from analytics.cameras.snapshots import SnapshotStore
 from ingest.camera_feed import CameraFeed
+from ingest.live_lane import LaneStats
 from ingest.mqtt_source import MqttLink
 from ingest.rejections import RejectionSink
 from ingest.validate import ReadingValidator
@@ -42,3 +43,4 @@ NOTIFIER = web.AppKey("notifier", WebhookNotifier)
 CAMERAS = web.AppKey("cameras", CameraFeed)
 SNAPSHOTS = web.AppKey("snapshots", SnapshotStore)
 JOURNEYS = web.AppKey("journeys", JourneyBook)
+LIVE_LANE = web.AppKey("live_lane", LaneStats)  # all zero while the lane is off

@@ -27,6 +27,7 @@ from analytics.engine import AnalyticsEngine, AnalyticsOutput
 from ingest.decode import decode_reading, decode_senml, parse_json
 from ingest.driver_images import images_topic
 from ingest.inbox import Inbox
+from ingest.live_lane import LaneLedger
 from ingest.rejections import RejectionSink
 from ingest.validate import Origin, ReadingValidator, internal_error, message_rejection
 from ioc.clock import now_ms
@@ -93,6 +94,7 @@ class Pipeline:
         self._batch_size = batch_size
         self._gather_s = gather_s
         self.stats = PipelineStats()
+        self.ledger: LaneLedger | None = None  # set while a live lane may run
 
     def follow_registry(self) -> None:
         """Take in a changed registry (the engine is replaced separately)."""
@@ -151,6 +153,9 @@ class Pipeline:
         acknowledge(batch)
 
     def _process_safely(self, batch: list[RawMessage]) -> None:
+        ledger = self.ledger
+        if ledger is not None:  # of a message's two copies (live lane), process one
+            batch, _ = ledger.select(batch)
         try:
             self.process(batch)
         except StorageFull:
@@ -160,6 +165,8 @@ class Pipeline:
             self._rejections.handle(
                 [internal_error(Origin("mqtt", m.received_ms, m.payload)) for m in batch]
             )
+        if ledger is not None:
+            ledger.commit()
 
     def drain(self, inbox: Inbox[RawMessage]) -> None:
         """Process everything still queued (at shutdown)."""

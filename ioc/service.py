@@ -39,6 +39,7 @@ from ingest.credentials import ENTERPRISE, Credentials
 from ingest.drop_folder import DropFolder
 from ingest.http_api import add_ingest_routes, process_file
 from ingest.inbox import Inbox
+from ingest.live_lane import LaneStats, LiveLane
 from ingest.mqtt_source import MqttLink
 from ingest.rejections import RejectionSink
 from ingest.validate import ReadingValidator
@@ -357,6 +358,9 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
             pipeline.apply_analytics(pipeline.engine.tick(now_ms()))
             vehicles.tick(now_ms())
 
+    lane = live_lane(config, inbox, mqtt, pipeline)
+    app[appkeys.LIVE_LANE] = lane.stats if lane else LaneStats()
+
     async def purge_journeys() -> None:  # the law keeps journeys a year: no longer
         keep_ms = config.vehicles.journeys_retention_days * DAY_MS
         while True:
@@ -371,6 +375,7 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
             _background(process(), "pipeline"),
             _background(analytics_ticks(), "analytics-ticks"),
             _background(mqtt.run(), "mqtt"),
+            _background(_run_live_lane(lane, mqtt), "live-lane"),
             _background(purge_journeys(), "journey-purge"),
             contextlib.AsyncExitStack() as forwarding_tasks,
         ):
@@ -390,6 +395,37 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
             )
     finally:
         journeys.close()
+
+
+def live_lane(
+    config: IocConfig, inbox: Inbox[RawMessage], mqtt: MqttLink, pipeline: Pipeline
+) -> LiveLane | None:
+    """The live lane (ingest.live_lane), if it can run: an account of its own where the
+    broker needs a login. Behind: more than a batch waits in the inbox."""
+    login = config.mqtt.live_login()
+    if login is None:
+        if config.mqtt.live_lane:
+            log.warning(
+                "live lane off: mqtt.live_username is not set (`ioc credentials` makes "
+                "ioc-service-live); a live reading waits behind a backlog after a restart"
+            )
+        return None
+    behind = config.ingest.batch_size
+    lane = LiveLane(config.mqtt, login, inbox.put_first, lambda: inbox.qsize() > behind)
+    pipeline.ledger = lane.ledger
+    return lane
+
+
+async def _run_live_lane(lane: LiveLane | None, mqtt: MqttLink) -> None:
+    """Open the lane at every new persistent session, for as long as it is behind."""
+    if lane is None:
+        return
+    while True:
+        await mqtt.session_opened.wait()
+        session = mqtt.session
+        await lane.run_while_behind()
+        if mqtt.session == session:  # else a new session began meanwhile: open again
+            await mqtt.session_closed.wait()
 
 
 def open_journeys(config: IocConfig, fleet: FleetRegistry) -> JourneyBook:

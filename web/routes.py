@@ -309,6 +309,7 @@ async def health(request: web.Request) -> Health:
                 "reconnects": mqtt.stats.reconnects,
                 "rejections_published": mqtt.stats.published,
                 "outbox_dropped": mqtt.stats.outbox_dropped,
+                "live_lane": vars_of(app[appkeys.LIVE_LANE]),
             },
             "store": {
                 "written_points": store.stats.written_points,
