@@ -15,9 +15,9 @@ persistent copy is processed normally after the restart. Live readings are proce
 the backlog readings of the same station, which the analytics then take as late values (they
 count in the windows; they change no alert state that newer values decided).
 
-The lane runs from the persistent session's connection until its inbox has stayed shallow for
-``QUIET_S``; vehicles' positions and images keep to the persistent session (the journey kernel
-orders a vehicle's fixes by event time on its own).
+The lane opens at start and whenever the persistent session is lost, and closes once that
+session has not been behind for ``QUIET_S``; vehicles' positions and images keep to the
+persistent session (the journey kernel orders a vehicle's fixes by event time on its own).
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ COPY_GRACE_S = 30.0  # after that, the persistent copies of live messages have a
 POLL_S = 0.1
 MAX_REMEMBERED = 200_000  # distinct messages awaiting their other copy, per direction
 Key = tuple[str, bytes]  # (topic, payload)
+# a batch's changes: live (processed, skipped), persistent (processed, skipped), counts
+_Changes = tuple[Counter[Key], Counter[Key], Counter[Key], Counter[Key], int, int]
 LIVE_SESSION = -1  # RawMessage.session of the lane's messages (never acknowledged: QoS 0)
 
 
@@ -65,13 +67,20 @@ class LaneLedger:
     the batch is processed (a batch the full spool refused is selected again later). The
     lane's own messages are QoS 0: nothing to acknowledge."""
 
-    def __init__(self, stats: LaneStats, limit: int = MAX_REMEMBERED) -> None:
+    def __init__(
+        self,
+        stats: LaneStats,
+        limit: int = MAX_REMEMBERED,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._stats = stats
         self._limit = limit
         self._live_done: Counter[Key] = Counter()  # awaiting the persistent copy
         self._kept_done: Counter[Key] = Counter()  # awaiting the live copy
         self.lane_open = False
-        self._pending: tuple[Counter[Key], Counter[Key], int, int] | None = None
+        self._pending: _Changes | None = None
+        self._waiting: dict[Key, float] = {}  # live-processed → since when (monotonic)
+        self._clock = clock
 
     def select(self, batch: list[RawMessage]) -> tuple[list[RawMessage], list[RawMessage]]:
         """(messages to process, copies to skip) of ``batch``, in order; both copies of one
@@ -81,45 +90,82 @@ class LaneLedger:
             return batch, []
         todo: list[RawMessage] = []
         skip: list[RawMessage] = []
-        live_done, kept_done = Counter(self._live_done), Counter(self._kept_done)
+        live_done, kept_done = self._live_done, self._kept_done
+        # this batch's changes: (processed, skipped) per side, applied by commit()
+        live_add: Counter[Key] = Counter()
+        kept_add: Counter[Key] = Counter()
+        live_use: Counter[Key] = Counter()
+        kept_use: Counter[Key] = Counter()
         forgotten = 0
         for m in batch:
             key = (m.topic, m.payload)
-            live = m.session == LIVE_SESSION
-            other, own = (kept_done, live_done) if live else (live_done, kept_done)
-            if other[key] > 0:
-                other[key] -= 1
-                if not other[key]:
-                    del other[key]
-                skip.append(m)
-                continue
-            todo.append(m)
-            if not (live or self.lane_open):
-                continue  # no live copy can come
-            if len(own) >= self._limit:
-                forgotten += 1  # its other copy is processed (refused) again
-                continue
-            own[key] += 1
-        self._pending = (live_done, kept_done, len(skip), forgotten)
+            if m.session == LIVE_SESSION:
+                if kept_done[key] + kept_add[key] - kept_use[key] > 0:
+                    kept_use[key] += 1
+                    skip.append(m)
+                    continue
+                todo.append(m)
+                if len(live_done) + len(live_add) >= self._limit:
+                    forgotten += 1  # its persistent copy is processed (refused) again
+                else:
+                    live_add[key] += 1
+            else:
+                if live_done[key] + live_add[key] - live_use[key] > 0:
+                    live_use[key] += 1
+                    skip.append(m)
+                    continue
+                todo.append(m)
+                if not self.lane_open:
+                    continue  # no live copy can come
+                if len(kept_done) + len(kept_add) >= self._limit:
+                    forgotten += 1
+                else:
+                    kept_add[key] += 1
+        self._pending = (live_add, live_use, kept_add, kept_use, len(skip), forgotten)
         return todo, skip
 
     def commit(self) -> None:
         """Record the batch last selected: it was processed."""
         if self._pending is None:
             return
-        self._live_done, self._kept_done, skipped, forgotten = self._pending
+        live_add, live_use, kept_add, kept_use, skipped, forgotten = self._pending
+        self._pending = None
+        _apply(self._live_done, live_add, live_use)
+        _apply(self._kept_done, kept_add, kept_use)
+        waiting, now = self._waiting, self._clock()
+        for key in live_use:
+            if key not in self._live_done:
+                waiting.pop(key, None)  # its persistent copy came
+        for key in live_add:
+            waiting.setdefault(key, now)  # oldest first: a dict keeps insertion order
         self._stats.copies_skipped += skipped
         self._stats.forgotten += forgotten
-        self._pending = None
 
     def lane_closed(self) -> None:
         """No live copy comes any more: what waited for one is forgotten."""
         self.lane_open = False
         self._kept_done.clear()
 
+    def copy_lag_s(self) -> float:
+        """How long the oldest live-processed message has waited for its persistent copy:
+        how far the persistent session is behind the live stream (0 if nothing waits)."""
+        oldest = next(iter(self._waiting.values()), None)
+        return 0.0 if oldest is None else self._clock() - oldest
+
     def forget_live(self) -> None:
         """The persistent copies of the lane's messages have come (or never will)."""
         self._live_done.clear()
+        self._waiting.clear()
+
+
+def _apply(done: Counter[Key], added: Counter[Key], used: Counter[Key]) -> None:
+    done.update(added)
+    for key, count in used.items():
+        left = done[key] - count
+        if left > 0:
+            done[key] = left
+        else:
+            del done[key]
 
 
 class LiveLane:

@@ -96,16 +96,10 @@ class MqttLink:
         self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(OUTBOX_SIZE)
         self.stats = MqttStats()
         self.connected = asyncio.Event()  # subscribed
-        self.session_opened = asyncio.Event()  # CONNACK: the backlog may be coming
         self.session_closed = asyncio.Event()  # the connection is lost (set until the next)
         self._client: aiomqtt.Client | None = None
         self._receiver: _Receiver | None = None
         self._session = 0
-
-    @property
-    def session(self) -> int:
-        """Number of the current (or last) connection."""
-        return self._session
 
     def publish_nowait(self, topic: str, payload: bytes) -> None:
         """Queue a QoS 1 publish; if the outbox is full the message is counted as dropped."""
@@ -140,7 +134,6 @@ class MqttLink:
                     self._client = client
                     self.stats.connected = True  # the broker reads our acknowledgements
                     self.session_closed.clear()
-                    self.session_opened.set()
                     sender = asyncio.create_task(self._send(client))
                     receiving = asyncio.create_task(receiver.until_disconnected())
                     try:
@@ -161,7 +154,6 @@ class MqttLink:
                 receiver.stop()
             self.stats.connected = False
             self.connected.clear()
-            self.session_opened.clear()
             self.session_closed.set()
             self.stats.reconnects += 1
             await asyncio.sleep(delay)

@@ -90,6 +90,7 @@ ANALYTICS_TICK_S = 10.0
 JOURNEY_PURGE_S = 86_400.0
 DAY_MS = 86_400_000
 TASK_STOP_TIMEOUT_S = 5.0
+LANE_COPY_LAG_S = 1.0  # a live reading's persistent copy later than this: still behind
 
 
 def create_app(config: IocConfig, registry: StationRegistry) -> web.Application:
@@ -401,7 +402,9 @@ def live_lane(
     config: IocConfig, inbox: Inbox[RawMessage], mqtt: MqttLink, pipeline: Pipeline
 ) -> LiveLane | None:
     """The live lane (ingest.live_lane), if it can run: an account of its own where the
-    broker needs a login. Behind: more than a batch waits in the inbox."""
+    broker needs a login. The persistent session is behind while its subscription is not yet
+    confirmed (the broker sends the backlog first), more than a batch waits in the inbox, or
+    a live reading's persistent copy has not come within ``LANE_COPY_LAG_S``."""
     login = config.mqtt.live_login()
     if login is None:
         if config.mqtt.live_lane:
@@ -410,22 +413,28 @@ def live_lane(
                 "ioc-service-live); a live reading waits behind a backlog after a restart"
             )
         return None
-    behind = config.ingest.batch_size
-    lane = LiveLane(config.mqtt, login, inbox.put_first, lambda: inbox.qsize() > behind)
+    batch = config.ingest.batch_size
+
+    def behind() -> bool:
+        return (
+            not mqtt.connected.is_set()
+            or inbox.qsize() > batch
+            or lane.ledger.copy_lag_s() > LANE_COPY_LAG_S
+        )
+
+    lane = LiveLane(config.mqtt, login, inbox.put_first, behind)
     pipeline.ledger = lane.ledger
     return lane
 
 
 async def _run_live_lane(lane: LiveLane | None, mqtt: MqttLink) -> None:
-    """Open the lane at every new persistent session, for as long as it is behind."""
+    """Open the lane at start and whenever the persistent session is lost, for as long as
+    that session is behind (not yet subscribed again, or working off what it was sent)."""
     if lane is None:
         return
     while True:
-        await mqtt.session_opened.wait()
-        session = mqtt.session
         await lane.run_while_behind()
-        if mqtt.session == session:  # else a new session began meanwhile: open again
-            await mqtt.session_closed.wait()
+        await mqtt.session_closed.wait()
 
 
 def open_journeys(config: IocConfig, fleet: FleetRegistry) -> JourneyBook:

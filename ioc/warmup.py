@@ -11,6 +11,7 @@ between is not replayed (no alert noise on every restart).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from alerts.lifecycle import AlertBook
 from analytics.engine import AnalyticsEngine
@@ -26,24 +27,39 @@ BUCKET = "5m"
 async def stored_history(
     store: InfluxStore, registry: StationRegistry, hours: int
 ) -> list[Reading]:
-    """5-minute means of every station's parameters, oldest first."""
-    rows = await store.query(
-        f"SELECT mean(*) FROM reading WHERE time > now() - {int(hours)}h "
-        f"GROUP BY time({BUCKET}), station fill(none)"
+    """5-minute means of every station's parameters, then each station's last stored
+    reading itself, oldest first. The last reading decides the state of instant rules: the
+    mean of a spike and its return can be above a limit that the last value is well under
+    (it also counts once more in its windows, next to ~300 means in a day: negligible)."""
+    since = f"time > now() - {int(hours)}h"
+    means = await store.query(
+        f"SELECT mean(*) FROM reading WHERE {since} GROUP BY time({BUCKET}), station fill(none)"
     )
+    lasts = await store.query(
+        f"SELECT * FROM reading WHERE {since} GROUP BY station ORDER BY time DESC LIMIT 1"
+    )
+    readings = _readings(registry, means, "mean_")
+    readings += _readings(registry, lasts, "")
+    readings.sort(key=lambda r: r.ts_ms)  # stable: a bucket's mean before its last reading
+    return readings
+
+
+def _readings(registry: StationRegistry, rows: list[dict[str, Any]], prefix: str) -> list[Reading]:
     readings = []
     for row in rows:
         station = registry.get(row["tags"].get("station", ""))
         if station is None:
             continue
         values = {
-            key[5:]: float(value)
+            key.removeprefix(prefix): float(value)
             for key, value in row.items()
-            if key.startswith("mean_") and value is not None and key[5:] in station.parameters
+            if key.startswith(prefix)
+            and key.removeprefix(prefix) in station.parameters
+            and isinstance(value, int | float)
+            and not isinstance(value, bool)
         }
         if values:
             readings.append(Reading(station.id, int(row["time"]), values, int(row["time"])))
-    readings.sort(key=lambda r: r.ts_ms)
     return readings
 
 

@@ -1024,6 +1024,9 @@ async def measure_catchup_latency(
     figures |= latency_figures("alert_latency_catchup", listener, during)
     figures["alert_latency_catchup_caught_up_s"] = round(caught_up_at - started, 2)
     log_latency(log, label, "alert_latency_catchup", figures)
+    missing = sorted(key for key in during if key not in listener.alert_times)
+    if missing:
+        log(f"[{label}] frames never seen (event, probe value): {missing}")
     log(
         f"[{label}] caught up {figures['alert_latency_catchup_caught_up_s']:.1f} s after the "
         f"restart; {len(during)} of {len(expected)} frames were probed before that"

@@ -107,3 +107,29 @@ async def test_readings_received_during_the_warm_up_are_processed_after_it(
         await eventually(processed)
     finally:
         await runner.cleanup()
+
+
+async def test_an_instant_rule_is_warmed_up_on_the_last_reading_not_a_five_minute_mean(
+    config: IocConfig,
+) -> None:
+    """A dust-like spike and its return within one 5-minute bucket: the mean is above the
+    limit, the last reading below its clearing level. No alert may open at the restart."""
+    bucket_ms = 300_000
+    bucket = (int(time.time() * 1000) - 2 * bucket_ms) // bucket_ms * bucket_ms
+    lines = [
+        f"reading,kind=air,owner=state,station=AIR-2 pm25=300.0 {bucket + 10_000}",
+        f"reading,kind=air,owner=state,station=AIR-2 pm25=10.0 {bucket + 20_000}",
+    ]
+    async with aiohttp.ClientSession() as session:
+        store = InfluxStore(config.influx, session)
+        await store.ensure_database()
+        await store.write_lines("\n".join(lines).encode())
+    app = create_app(config, StationRegistry.from_file(config.registry))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        await asyncio.wait_for(app[appkeys.MQTT].connected.wait(), 10)
+        active = {(a.rule_id, a.station_id) for a in app[appkeys.ALERTS].open_alerts()}
+        assert ("pm25_instant", "AIR-2") not in active  # the mean (155) is above 100
+    finally:
+        await runner.cleanup()

@@ -97,3 +97,19 @@ def test_each_message_published_while_the_lane_runs_is_processed_once(
         batch, arrivals = arrivals[:size], arrivals[size:]
         processed += [m.payload for m in run(ledger, batch)]
     assert sorted(processed) == sorted(backlog + published)
+
+
+def test_the_copy_lag_is_how_long_the_oldest_live_message_waits_for_its_copy() -> None:
+    now = [100.0]
+    ledger = LaneLedger(LaneStats(), clock=lambda: now[0])
+    ledger.lane_open = True
+    assert ledger.copy_lag_s() == 0.0
+    run(ledger, [live(b"1")])
+    now[0] = 101.0
+    run(ledger, [live(b"2")])
+    now[0] = 103.5
+    assert ledger.copy_lag_s() == 3.5  # b"1", since 100
+    run(ledger, [kept(b"0"), kept(b"1")])
+    assert ledger.copy_lag_s() == 2.5  # b"2", since 101
+    run(ledger, [kept(b"2")])
+    assert ledger.copy_lag_s() == 0.0
