@@ -41,6 +41,7 @@ class Inbox(Generic[T]):
         self._items: deque[T] = deque()
         self._ready = asyncio.Event()
         self._full = False
+        self._first: deque[T] = deque()  # put ahead of the others (in their own order)
         self.on_room: Callable[[], None] | None = None
         self.stats = InboxStats()
 
@@ -79,7 +80,7 @@ class Inbox(Generic[T]):
         not to wait behind a backlog). They do not count towards pausing the receiver."""
         if not items:
             return
-        self._items.extendleft(reversed(items))
+        self._first.extend(items)
         self._ready.set()
         self.stats.put += len(items)
 
@@ -90,12 +91,18 @@ class Inbox(Generic[T]):
 
     async def wait(self) -> None:
         """Return once at least one message waits."""
-        while not self._items:
+        while not (self._items or self._first):
             self._ready.clear()
             await self._ready.wait()
 
     def take(self, limit: int) -> list[T]:
-        """Up to ``limit`` messages, oldest first (none if empty)."""
+        """Up to ``limit`` messages, oldest first (none if empty); those put first are taken
+        alone, so they are processed without waiting for a batch of the others."""
+        if self._first:
+            first = self._first
+            taken = [first.popleft() for _ in range(min(limit, len(first)))]
+            self.stats.taken += len(taken)
+            return taken
         items = self._items
         count = min(limit, len(items))
         if count == len(items):
@@ -111,14 +118,18 @@ class Inbox(Generic[T]):
                 self.on_room()
         return batch
 
+    def first_waiting(self) -> int:
+        """How many messages put first wait (the live lane's)."""
+        return len(self._first)
+
     def qsize(self) -> int:
-        return len(self._items)
+        return len(self._items) + len(self._first)
 
     def __len__(self) -> int:
-        return len(self._items)
+        return self.qsize()
 
     def empty(self) -> bool:
-        return not self._items
+        return not (self._items or self._first)
 
     def full(self) -> bool:
         return len(self._items) >= self.capacity

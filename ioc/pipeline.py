@@ -114,8 +114,9 @@ class Pipeline:
         try:
             while True:
                 await inbox.wait()
+                live = inbox.first_waiting() > 0  # the live lane's: processed at once, alone
                 batch = inbox.take(self._batch_size)
-                if len(batch) < self._batch_size and self._gather_s > 0:
+                if not live and len(batch) < self._batch_size and self._gather_s > 0:
                     await asyncio.sleep(self._gather_s)
                     self._take_waiting(inbox, batch)
                 while True:

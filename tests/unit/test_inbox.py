@@ -67,3 +67,17 @@ async def test_wait_returns_once_something_waits() -> None:
 def test_capacity_must_be_positive() -> None:
     with pytest.raises(ValueError):
         Inbox(0)
+
+
+def test_messages_put_first_are_taken_first_and_alone() -> None:
+    inbox: Inbox[int] = Inbox(100)
+    inbox.put_many([1, 2, 3])
+    inbox.put_first([10, 11])
+    assert inbox.first_waiting() == 2
+    assert inbox.take(50) == [10, 11]  # not with the backlog behind them
+    assert inbox.first_waiting() == 0
+    assert inbox.take(50) == [1, 2, 3]
+    inbox.put_first([12])
+    inbox.put_first([13, 14])  # after 12: in the order they came
+    assert inbox.qsize() == 3 and not inbox.empty()
+    assert inbox.take(2) == [12, 13] and inbox.take(5) == [14]
