@@ -51,6 +51,7 @@ from web.station_board import StationBoard
 from web.wire import alert_json
 
 log = logging.getLogger(__name__)
+LANE_BATCH = 500  # batch size while the live lane is open
 
 
 @dataclass(slots=True)
@@ -115,7 +116,7 @@ class Pipeline:
             while True:
                 await inbox.wait()
                 live = inbox.first_waiting() > 0  # the live lane's: processed at once, alone
-                batch = inbox.take(self._batch_size)
+                batch = inbox.take(self._batch_limit())
                 if not live and len(batch) < self._batch_size and self._gather_s > 0:
                     await asyncio.sleep(self._gather_s)
                     self._take_waiting(inbox, batch)
@@ -131,6 +132,13 @@ class Pipeline:
         finally:
             if acked is not None:
                 acked.cancel()  # not acknowledged: the broker sends them again
+
+    def _batch_limit(self) -> int:
+        """While the live lane is open, backlog batches are smaller: a live reading waits
+        at most for the batch in progress (~20 ms at 500 messages)."""
+        if self.ledger is not None and self.ledger.lane_open:
+            return min(self._batch_size, LANE_BATCH)
+        return self._batch_size
 
     def _take_waiting(self, inbox: Inbox[RawMessage], batch: list[RawMessage]) -> None:
         if len(batch) < self._batch_size:
