@@ -150,3 +150,18 @@ def test_matching_by_station_time_and_family() -> None:
     assert f["spike"].cross_alerts == 1 and f["limit"].cross_episodes == 1
     assert f["flatline"].false_positives == 1 and math.isnan(f["flatline"].recall)
     assert result.alerts == 8 and result.warmup_alerts == 1 and result.ordinary_alerts == 0
+
+
+def test_one_alert_per_incident_on_the_short_run(small_run: tuple[Scenario, Score]) -> None:
+    """Issue #14 findings 1-3 on the short run: a pollution event (its station and the
+    neighbours it reaches) is one pollution_event alert, not a sensor fault first; a stack
+    exceedance is its limit alert only (no spike for the same readings)."""
+    scenario, result = small_run
+    for episode in scenario.episodes:
+        got = [a.rule_id for a, e in result.matches if e == episode]
+        if episode.family == "pollution_event":
+            assert [r for r in got if r.startswith("anomaly.")] == ["anomaly.pollution_event"]
+        if episode.family == "stack_exceedance":
+            assert got == ["stack_dust"]
+        if episode.family == "sensor_fault":
+            assert got == ["anomaly.sensor_fault"]
