@@ -541,7 +541,12 @@ class AnomalyConfig(Section):
         3.0, gt=0, description="A neighbour with z above this counts as rising too."
     )
     flatline_samples: int = Field(
-        12, ge=3, le=1000, description="Identical samples in a row that mean a stuck sensor."
+        6,
+        ge=3,
+        le=1000,
+        description="Identical samples in a row that mean a stuck sensor (6 × 5 min: a "
+        "continuous value repeating to the last digit for 30 min; quantised or often-zero "
+        "parameters have the check off in `checks`).",
     )
     flatline_tolerance: float = Field(0.0, ge=0, description="max - min still 'identical'.")
     seasonal_days: int = Field(14, ge=3, le=60, description="Days of hourly means kept.")

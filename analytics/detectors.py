@@ -569,10 +569,11 @@ class AnomalyWatch:
         flags = self._flag[kind]
         was = self._open[kind]
         station = self._station_of[series]
-        if kind in self._config.disabled_rules:  # a switched-off rule: nothing is flagged
+        disabled = kind in self._config.disabled_rules
+        if disabled:  # a switched-off rule: nothing is flagged, its open alerts resolve
             flagged = np.zeros(len(series), dtype=bool)
             sustained = None
-        holding = sustained is not None and bool(was[station].any())
+        holding = (sustained is not None or disabled) and bool(was[station].any())
         if not flagged.any() and not flags[series].any() and not holding:
             return
         table = self._table
@@ -661,7 +662,9 @@ class AnomalyWatch:
                 owners.append(int(st))
         with np.errstate(invalid="ignore"):
             recent = (newest - abnormal < c.event_clear_after_s) | (newest == abnormal)
-        active |= was & recent
+        opening = was.copy()
+        opening[hit] = True  # flagged earlier in this batch than its newest sample
+        active |= opening & recent
         out = np.array(joined, dtype=np.int64)
         active[out] = False
         return out

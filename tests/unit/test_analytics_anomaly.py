@@ -85,10 +85,10 @@ def test_a_stuck_sensor_is_a_flatline(tmp_path: Path, rng: np.random.Generator) 
     pm25[60:80] = 42.0  # stuck for 20 samples
     transitions = run(watch(tmp_path), {"AIR-1": pm25})
     assert summary(transitions) == [
-        ("anomaly.flatline", "AIR-1", True, 71),  # the 12th identical sample
+        ("anomaly.flatline", "AIR-1", True, 65),  # the 6th identical sample (30 min)
         ("anomaly.flatline", "AIR-1", False, 80),
     ]
-    assert (transitions[0].parameter, transitions[0].limit) == ("pm25", 12.0)
+    assert (transitions[0].parameter, transitions[0].limit) == ("pm25", 6.0)
 
 
 def test_spikes_are_told_apart_by_the_neighbours(tmp_path: Path, rng: np.random.Generator) -> None:
@@ -268,3 +268,40 @@ def _with_rules(tmp_path: Path, rules: list[dict[str, Any]], **anomaly: Any) -> 
     return engine_for(
         tmp_path, rules=rules, anomaly={"enabled": True} | anomaly, aqi={"enabled": False}
     )
+
+
+def test_a_fault_and_its_recovery_in_one_batch_stay_one_open_alert(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    engine = watch(tmp_path)
+    pm25 = 40 + rng.normal(0, 2, 60)
+    pm25[40] = 400
+    readings = [
+        Reading("AIR-1", DAY0 + i * STEP, {"pm25": float(v)}, DAY0 + i * STEP)
+        for i, v in enumerate(pm25)
+    ]
+    out = [t for r in readings[:40] for t in engine.evaluate([r]).transitions]
+    out += engine.evaluate(readings[40:43]).transitions  # the fault, back, normal: one batch
+    assert summary(out) == [("anomaly.sensor_fault", "AIR-1", True, 40)]
+    for r in readings[43:]:
+        out += engine.evaluate([r]).transitions
+    assert summary(out)[1:] == [("anomaly.sensor_fault", "AIR-1", False, 46)]
+
+
+def test_switching_off_a_held_event_kind_resolves_it_at_the_next_sample(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    engine = watch(tmp_path)
+    pm25 = 40 + rng.normal(0, 2, 45)
+    pm25[40] = 400
+    out = []
+    for i, v in enumerate(pm25):
+        if i == 43:  # held open (event_clear_after_s), then switched off
+            off = engine.config.anomaly.model_copy(update={"disabled_rules": ["sensor_fault"]})
+            assert engine.set_anomaly(off)
+        ts = DAY0 + i * STEP
+        out += engine.evaluate([Reading("AIR-1", ts, {"pm25": float(v)}, ts)]).transitions
+    assert summary(out) == [
+        ("anomaly.sensor_fault", "AIR-1", True, 40),
+        ("anomaly.sensor_fault", "AIR-1", False, 43),
+    ]
