@@ -598,8 +598,16 @@ class AnomalyConfig(Section):
     )
     group_pollution_events: bool = Field(
         True,
-        description="A pollution event at a station within neighbour_radius_km of an open one "
-        "is the same regional incident: it keeps that alert open instead of raising its own.",
+        description="A pollution event at a station within neighbour_radius_km of an open one, "
+        "starting at most event_spread_s after it, is the same regional incident: it keeps "
+        "that alert open instead of raising its own.",
+    )
+    event_spread_s: float = Field(
+        1800.0,
+        ge=0,
+        le=86_400,
+        description="How long after a pollution event began a rise at a neighbour is that "
+        "event spreading (group_pollution_events); a later rise nearby is a separate incident.",
     )
     defer_to_limits: bool = Field(
         True,

@@ -91,7 +91,7 @@ _SPEC: tuple[tuple[str, Family, str, str, Severity, str, type[BaseModel], tuple[
     ("anomaly.sensor_fault", "anomaly", "Nghi lỗi cảm biến", "Suspected sensor fault",
      Severity.WARNING, "anomaly", AnomalyConfig, ()),
     ("anomaly.pollution_event", "anomaly", "Nghi sự cố ô nhiễm", "Suspected pollution event",
-     Severity.INFO, "anomaly", AnomalyConfig, ("group_pollution_events",)),
+     Severity.INFO, "anomaly", AnomalyConfig, ("group_pollution_events", "event_spread_s")),
     ("anomaly.flatline", "anomaly", "Cảm biến kẹt", "Stuck sensor", Severity.WARNING, "anomaly",
      AnomalyConfig, ("flatline_samples", "flatline_tolerance")),
     ("anomaly.out_of_range", "anomaly", "Ngoài dải vật lý", "Out of physical range",

@@ -6,10 +6,10 @@ series (history, then the new samples), so every check scores the new samples on
 * ``spike``: robust z-score against the previous samples, or a rate-of-change step. The
   cross-station check then names it ``sensor_fault`` (neighbours within
   ``neighbour_radius_km`` stay normal) or ``pollution_event`` (neighbours rise too). A spike
-  the check would call a sensor fault on the newest sample of its series is decided at the
-  series' next sample, because neighbours of a spreading event report their rise a sample
-  later: rising neighbours by then make it a pollution event; else it is a sensor fault,
-  reported at the faulty sample's time. A drop (negative z) within the radius of an open
+  at a station with neighbours is decided at its series' next sample(s), reported at its own
+  time: back to its level (an isolated jump) → sensor fault; still high with neighbours
+  rising (two samples in a row each) → pollution event; still high with quiet neighbours
+  after ``fault_decision_s`` → spike. A drop (negative z) within the radius of an open
   pollution event is that event's end, not a fault;
 * ``flatline`` (stuck sensor) and ``out_of_range`` (physical range);
 * for each closed hour, ``seasonal``: the hourly mean against the median/MAD of the same hour
@@ -143,6 +143,7 @@ class AnomalyWatch:
         self._last_time = np.full(n, np.nan)  # s
         self._written = np.zeros(n, dtype=np.int64)
         self._last_z = np.full(n, np.nan)
+        self._previous_z = np.full(n, np.nan)  # the z before the last one
         self._last_z_s = np.full(n, np.nan)
         self._history = np.full((n, c.seasonal_days, 24), np.nan)  # hourly means by local day
         self._history_day = np.full((n, c.seasonal_days), -1, dtype=np.int64)
@@ -157,6 +158,8 @@ class AnomalyWatch:
         self._event_mad = np.full(n, np.nan)
         self._abnormal_s = {kind: np.full(len(stations), np.nan) for kind in EVENT_KINDS}
         self._suspect_s = np.full(n, np.nan)
+        self._event_opened_s = np.full(len(stations), np.nan)  # a pollution event's start
+        self._member_of = np.full(len(stations), -1, dtype=np.int64)  # joined to that event
         self._suspect_value = np.full(n, np.nan)
         # limit rules firing on a measured series: (rule id, series); which rules count
         self._limit_open: set[tuple[str, int]] = set()
@@ -277,8 +280,9 @@ class AnomalyWatch:
     ) -> None:
         """Classify and report the event kinds (spike, sensor_fault, pollution_event).
 
-        A spike the cross-station check calls a sensor fault on the newest sample of its
-        series is a *suspect*, decided at the series' next samples: back within
+        A spike at a station with neighbours, on the newest sample of its series, is a
+        *suspect* (unless the station's pollution event is open), decided at the series' next
+        samples: back within
         ``rising_zscore`` of the level before it (an isolated jump) → sensor_fault; still high
         with rising neighbours → pollution_event; still high with quiet neighbours after
         ``fault_decision_s`` → spike (a local rise or a stuck-high sensor: cannot tell). The
@@ -290,18 +294,23 @@ class AnomalyWatch:
         if not spike.any() and not resolving.any() and not self._any_event_open():
             return
         kind = self._classify(p.series, t_s, spike | resolving)
-        # during an open pollution event: its station's spikes, and drops (the event's end)
-        # within its radius, are that event
+        # during an open pollution event: the spikes of its station and of those that joined it,
+        # and drops (the event's end) within its radius, are that event
         event_open = self._open["pollution_event"]
         drop = spike & (np.nan_to_num(z) < 0) & (kind != "pollution_event")
         if drop.any() and event_open.any():
             near = self._near_open_event(self._station_of[p.series[drop]])
             kind[np.flatnonzero(drop)[near]] = "pollution_event"
-        kind[(spike | resolving) & event_open[self._station_of[p.series]]] = "pollution_event"
+        member = self._member_of
+        in_event = event_open | ((member >= 0) & event_open[np.maximum(member, 0)])
+        at_event = in_event[self._station_of[p.series]]  # its own event, or one it joined
+        kind[(spike | resolving) & at_event] = "pollution_event"
         own = spike & ~resolving  # a resolving sample counts for its suspect's decision
         newest = rows.rank == rows.counts[rows.row] - 1
         fault = own & (kind == "sensor_fault")
-        pending = fault & newest
+        regional = own & (kind == "pollution_event")
+        # a jump with neighbours is decided at the next sample(s), whatever they do now
+        pending = (fault | regional) & newest & ~at_event
 
         # the level before the event, kept from the first flagged sample of a series
         first = own | pending
@@ -318,7 +327,7 @@ class AnomalyWatch:
         flagged = {
             "spike": (own & (kind == "spike")) | expired,
             "sensor_fault": (fault & ~pending) | back,
-            "pollution_event": (own & (kind == "pollution_event")) | as_event,
+            "pollution_event": (regional & ~pending) | as_event,
         }
         ts_ms = np.where(decided, np.nan_to_num(suspect * 1000), p.ts).astype(np.int64)
         value = np.where(decided, self._suspect_value[p.series], p.value)
@@ -388,6 +397,8 @@ class AnomalyWatch:
     def _remember(self, rows: _Rows, p: Points, z: FloatArray) -> None:
         """Keep the last samples of each series, its last time and its last z."""
         last = rows.first + rows.counts - 1
+        before = np.where(rows.counts > 1, z[np.maximum(last - 1, 0)], self._last_z[rows.series])
+        self._previous_z[rows.series] = before
         self._last_z[rows.series] = z[last]
         self._last_z_s[rows.series] = self._last_time[rows.series] = p.ts[last] / 1000
         recent = rows.rank >= rows.counts[rows.row] - self._keep  # the ring keeps the last
@@ -409,7 +420,13 @@ class AnomalyWatch:
                 continue
             spiking = np.isin(candidates, series[at])
             recent = t[at].max() - self._last_z_s[candidates] <= c.neighbour_window_s
-            rising = recent & (self._last_z[candidates] >= c.rising_zscore)
+            # a neighbour rises when its last two samples do: one high value of its own is
+            # no more than a suspect, and two coincident faults do not confirm each other
+            rising = (
+                recent
+                & (self._last_z[candidates] >= c.rising_zscore)
+                & (self._previous_z[candidates] >= c.rising_zscore)
+            )
             station = self._station_of[candidates]
             labels = kernels.classify_spikes(
                 self._lat[station],
@@ -650,16 +667,22 @@ class AnomalyWatch:
             strength = np.full(len(was), -np.inf)
             weight = np.zeros(len(station)) if priority is None else priority
             np.fmax.at(strength, station[flagged], weight[flagged])
+            first = np.full(len(was), np.inf)
+            np.fmin.at(first, station[flagged], t_s[flagged])
             owners = [int(i) for i in np.flatnonzero(was)]
+            opened, member = self._event_opened_s, self._member_of
             for st in new[np.argsort(-strength[new], kind="stable")]:
-                if owners:
-                    km = _km(self._lat[[st]], self._lon[[st]], self._lat[owners], self._lon[owners])
-                    j = int(np.argmin(km[0]))
-                    if km[0, j] <= c.neighbour_radius_km:
-                        joined.append(int(st))
-                        abnormal[owners[j]] = np.fmax(abnormal[owners[j]], newest[st])
-                        continue
+                owner = int(member[st])
+                if not (owner >= 0 and (was[owner] or owner in owners)):
+                    owner = self._explaining_event(int(st), first[st], owners)
+                if owner >= 0:
+                    joined.append(int(st))
+                    member[st] = owner
+                    abnormal[owner] = np.fmax(abnormal[owner], newest[st])
+                    continue
                 owners.append(int(st))
+                opened[st] = first[st]
+                member[st] = -1
         with np.errstate(invalid="ignore"):
             recent = (newest - abnormal < c.event_clear_after_s) | (newest == abnormal)
         opening = was.copy()
@@ -668,6 +691,24 @@ class AnomalyWatch:
         out = np.array(joined, dtype=np.int64)
         active[out] = False
         return out
+
+    def _explaining_event(self, station: int, t_s: float, owners: list[int]) -> int:
+        """The open pollution event (its station) that explains a rise at ``station`` from
+        ``t_s``: the nearest within the neighbour radius that opened at most
+        ``event_spread_s`` before (a later rise nearby is a separate incident); -1."""
+        c = self._config
+        if not owners:
+            return -1
+        candidates = np.array(owners, dtype=np.int64)
+        km = _km(self._lat[[station]], self._lon[[station]], self._lat[candidates],
+                 self._lon[candidates])[0]  # fmt: skip
+        with np.errstate(invalid="ignore"):
+            near = (km <= c.neighbour_radius_km) & (
+                t_s - self._event_opened_s[candidates] <= c.event_spread_s
+            )
+        if not near.any():
+            return -1
+        return int(candidates[near][np.argmin(km[near])])
 
     def _release(self, now_ms: int, out: Derived) -> None:
         """Close the event kinds of stations normal (or silent) for ``event_clear_after_s``."""

@@ -17,13 +17,14 @@ lays ground-truth :class:`Episode` s over them, in event time (no wall clock):
 * ``stack_exceedance``: a stack's dust above its QCVN 19 limit (200 mg/Nm³) for 2-6 samples.
 
 The groundwater wells run within their licences (:mod:`simulators.models`), except
-``overdrawn_wells`` of them that pump 15-40 % over their permitted daily volume on the scored
-day. Limits that apply to a window or a day are not scripted episode by episode: after the
-replay, :meth:`Scenario.limit_episodes` derives the ``limit_exceedance`` episodes (alert family
-``limit``) from the simulated world itself: the true 24-hour PM2.5 mean of each air station
-(the values as the instrument should have measured them: sensor faults, stuck sensors and drift
-left out; pollution events in) above QCVN 05:2023's 45 µg/m³, a well's true daily abstraction
-above its permit, its level deeper than its licence allows.
+``overdrawn_wells`` of them (among those using at least 65 % of their permit) that pump 15-40 %
+over their permitted daily volume on the scored day. Limits that apply to a window or a day
+are not scripted episode by episode: after the replay, :meth:`Scenario.limit_episodes`
+derives the ``limit_exceedance`` episodes (alert family ``limit``) from the simulated world:
+the true 24-hour PM2.5 mean of each air station (the values as the instrument should have
+measured them: sensor faults, stuck sensors and drift left out; pollution events in) above
+QCVN 05:2023's 45 µg/m³, a well's true daily abstraction above its permit, its level deeper
+than its licence allows.
 
 The scored day starts at local midnight and is preceded by ``warmup_hours`` without
 episodes (24-hour windows and the drift reference fill) and followed by ``tail_hours`` (the
@@ -197,6 +198,11 @@ class Scenario:
             for s in self._free(list(self.registry))
             if s.kind == "groundwater" and s.licence and s.licence.permitted_m3_day
         ]
+        # over-abstraction by running the pump up to about twice as hard: wells that use at
+        # least 65 % of their permit on an ordinary day
+        permit = {s.id: s.licence.permitted_m3_day or 0.0 for s in wells if s.licence}
+        busy = [s for s in wells if self._models[s.id].nominal_m3_day >= 0.65 * permit[s.id]]
+        wells = busy or wells
         chosen = rng.sample(wells, min(self.config.overdrawn_wells, len(wells)))
         return {
             s.id: s.licence.permitted_m3_day  # type: ignore[union-attr,operator]

@@ -94,17 +94,17 @@ def test_a_stuck_sensor_is_a_flatline(tmp_path: Path, rng: np.random.Generator) 
 def test_spikes_are_told_apart_by_the_neighbours(tmp_path: Path, rng: np.random.Generator) -> None:
     pm25 = {s: 40 + rng.normal(0, 2, 120) for s in AIR}
     pm25["AIR-1"][60] = 400  # alone: AIR-2 and AIR-3 are within 15 km and stay normal
-    pm25["AIR-1"][90] = pm25["AIR-2"][90] = 300  # together: a pollution event
+    pm25["AIR-1"][90:93] = pm25["AIR-2"][90:93] = 300  # together, for 15 min: an event
     pm25["AIR-FAR"][100] = 400  # no neighbour: cannot tell
     transitions = run(watch(tmp_path), pm25)
     # The fault is decided at the next sample (back to its level) and reported at its own
     # time; the event kinds clear after 30 min of normal values (event_clear_after_s); the two
-    # neighbours rising together are one regional incident, alerted at the stronger spike.
+    # neighbours rising together are one regional incident.
     assert summary(transitions) == [
         ("anomaly.sensor_fault", "AIR-1", True, 60),
         ("anomaly.sensor_fault", "AIR-1", False, 66),
-        ("anomaly.pollution_event", "AIR-2", True, 90),
-        ("anomaly.pollution_event", "AIR-2", False, 96),
+        ("anomaly.pollution_event", "AIR-1", True, 90),
+        ("anomaly.pollution_event", "AIR-1", False, 98),
         ("anomaly.spike", "AIR-FAR", True, 100),
         ("anomaly.spike", "AIR-FAR", False, 106),
     ]
@@ -304,4 +304,17 @@ def test_switching_off_a_held_event_kind_resolves_it_at_the_next_sample(
     assert summary(out) == [
         ("anomaly.sensor_fault", "AIR-1", True, 40),
         ("anomaly.sensor_fault", "AIR-1", False, 43),
+    ]
+
+
+def test_coincident_single_faults_at_neighbours_do_not_confirm_each_other(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    pm25 = {s: 40 + rng.normal(0, 2, 60) for s in AIR}
+    pm25["AIR-1"][40:43] = 400  # three absurd values in a row
+    pm25["AIR-2"][42] = 450  # and one at the neighbour, meanwhile
+    fired = [t for t in summary(run(watch(tmp_path), pm25)) if t[2]]
+    assert fired == [
+        ("anomaly.sensor_fault", "AIR-1", True, 40),
+        ("anomaly.sensor_fault", "AIR-2", True, 42),
     ]
