@@ -45,7 +45,9 @@ __all__ = [
     "robust_zscore",
     "seasonal_baseline",
     "seasonal_zscore",
+    "window_median_mad",
     "window_zscore",
+    "window_zscore_of",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -171,14 +173,30 @@ def window_zscore(
     series (night-time ozone) from turning an ordinary rise into a spike.  Both are scalars
     or broadcast to ``values``.
     """
-    x = _as_float(values)
+    med, mad = window_median_mad(windows, mad_floor=mad_floor, mad_floor_ratio=mad_floor_ratio)
+    return _robust_z(_as_float(values), med, mad, 0.0)
+
+
+def window_zscore_of(values: ArrayLike, median: ArrayLike, mad: ArrayLike) -> FloatArray:
+    """Robust z of ``values`` against a given (already floored) median and MAD, as
+    :func:`window_median_mad` returns them (NaN where any of them is NaN)."""
+    med = np.asarray(median, dtype=np.float64)
+    return _robust_z(_as_float(values), med, np.asarray(mad, dtype=np.float64), 0.0)
+
+
+def window_median_mad(
+    windows: ArrayLike, *, mad_floor: ArrayLike = 0.0, mad_floor_ratio: ArrayLike = 0.0
+) -> tuple[FloatArray, FloatArray]:
+    """The median and the floored MAD :func:`window_zscore` scores against, per window
+    (``(..., window)`` → ``(...)``): both NaN where the window holds fewer than
+    ``window // 2`` valid samples. ``0.6745 * (x - median) / mad`` is the robust z of ``x``."""
     w = _as_float(windows)
     med, mad, count = _median_mad(w)
     ratio = np.asarray(mad_floor_ratio, dtype=np.float64)
     floor = np.maximum(np.asarray(mad_floor, dtype=np.float64), ratio * np.abs(med))
-    z = _robust_z(x, med, np.maximum(mad, floor), 0.0)
-    z[count < max(w.shape[-1] // 2, 1)] = np.nan
-    return z
+    short = count < max(w.shape[-1] // 2, 1)
+    med = np.where(short, np.nan, med)
+    return med, np.where(short, np.nan, np.maximum(mad, floor))
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -541,7 +541,12 @@ class AnomalyConfig(Section):
         3.0, gt=0, description="A neighbour with z above this counts as rising too."
     )
     flatline_samples: int = Field(
-        12, ge=3, le=1000, description="Identical samples in a row that mean a stuck sensor."
+        6,
+        ge=3,
+        le=1000,
+        description="Identical samples in a row that mean a stuck sensor (6 × 5 min: a "
+        "continuous value repeating to the last digit for 30 min; quantised or often-zero "
+        "parameters have the check off in `checks`).",
     )
     flatline_tolerance: float = Field(0.0, ge=0, description="max - min still 'identical'.")
     seasonal_days: int = Field(14, ge=3, le=60, description="Days of hourly means kept.")
@@ -574,6 +579,40 @@ class AnomalyConfig(Section):
     )
     neighbour_kinds: list[StationKind] = Field(
         ["air", "weather"], description="Kinds whose spikes are checked against neighbours."
+    )
+    event_clear_after_s: float = Field(
+        1800.0,
+        ge=0,
+        le=86_400,
+        description="A spike / sensor-fault / pollution-event alert clears only once the "
+        "station's values have been normal this long (s): no spike, and |z| against the level "
+        "before the event at most rising_zscore (hysteresis; 0: at the first normal sample).",
+    )
+    fault_decision_s: float = Field(
+        900.0,
+        gt=0,
+        le=86_400,
+        description="A suspected sensor fault (a spike with quiet neighbours) is decided at the "
+        "next samples: back to its level → sensor fault; still high with rising neighbours → "
+        "pollution event; still high with quiet neighbours after this long (s) → spike.",
+    )
+    group_pollution_events: bool = Field(
+        True,
+        description="A pollution event at a station within neighbour_radius_km of an open one, "
+        "starting at most event_spread_s after it, is the same regional incident: it keeps "
+        "that alert open instead of raising its own.",
+    )
+    event_spread_s: float = Field(
+        1800.0,
+        ge=0,
+        le=86_400,
+        description="How long after a pollution event began a rise at a neighbour is that "
+        "event spreading (group_pollution_events); a later rise nearby is a separate incident.",
+    )
+    defer_to_limits: bool = Field(
+        True,
+        description="No spike / sensor-fault / pollution-event on a parameter while an instant "
+        "limit rule fires on it at the station: the limit alert is the incident.",
     )
     checks: dict[str, ParameterChecks] = Field(
         default_factory=_default_checks, description="Per-parameter settings; others: defaults."

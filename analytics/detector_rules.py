@@ -10,8 +10,10 @@ of the config file (``analytics.anomaly``; for cameras, each camera's own). Ever
 descriptions; a camera rule's values apply to every camera that has the rule.
 
 Some parameters serve more than one rule; each is edited at one rule: the z-score and the
-cross-station check at ``anomaly.spike`` (they also decide ``sensor_fault`` and
-``pollution_event``), the silence of ``anomaly.offline`` also at ``anomaly.no_data``.
+cross-station check, the hysteresis (``event_clear_after_s``) and the deference to limit
+rules at ``anomaly.spike`` (they also decide ``sensor_fault`` and ``pollution_event``), the
+grouping of a regional pollution event at ``anomaly.pollution_event``, the silence of
+``anomaly.offline`` also at ``anomaly.no_data``.
 """
 
 from __future__ import annotations
@@ -84,11 +86,12 @@ _SPEC: tuple[tuple[str, Family, str, str, Severity, str, type[BaseModel], tuple[
     # anomaly family (analytics/detectors.py)
     ("anomaly.spike", "anomaly", "Giá trị đột biến", "Spike", Severity.INFO, "anomaly",
      AnomalyConfig, ("zscore_threshold", "zscore_window", "mad_floor_ratio", "rising_zscore",
-                     "neighbour_radius_km", "neighbour_window_s", "min_neighbours_rising")),
+                     "neighbour_radius_km", "neighbour_window_s", "min_neighbours_rising",
+                     "event_clear_after_s", "defer_to_limits", "fault_decision_s")),
     ("anomaly.sensor_fault", "anomaly", "Nghi lỗi cảm biến", "Suspected sensor fault",
      Severity.WARNING, "anomaly", AnomalyConfig, ()),
     ("anomaly.pollution_event", "anomaly", "Nghi sự cố ô nhiễm", "Suspected pollution event",
-     Severity.INFO, "anomaly", AnomalyConfig, ()),
+     Severity.INFO, "anomaly", AnomalyConfig, ("group_pollution_events", "event_spread_s")),
     ("anomaly.flatline", "anomaly", "Cảm biến kẹt", "Stuck sensor", Severity.WARNING, "anomaly",
      AnomalyConfig, ("flatline_samples", "flatline_tolerance")),
     ("anomaly.out_of_range", "anomaly", "Ngoài dải vật lý", "Out of physical range",

@@ -163,7 +163,11 @@ class AnalyticsEngine:
             self.anomalies.close_hours(self._store, pairs, hours, out)
 
     def _finish(self, out: Derived) -> AnalyticsOutput:
-        """Run the limit rules on the derived values, then hand everything over."""
+        """Run the limit rules on the derived values, then hand everything over. The anomaly
+        checks learn which limit rules are instant ones (a stack's exceedance of its limit is
+        the limit alert's incident, not also a spike)."""
+        if self.anomalies:
+            self.anomalies.use_rules(self.config.rules)
         if out.values:
             series = np.array([self.table.add(s, p) for s, p, _, _ in out.values], np.int64)
             points = Points.build(

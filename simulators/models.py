@@ -2,7 +2,12 @@
 pollution episodes, with magnitudes from shared/domain/REFERENCE.md §5 (Hanoi PM2.5 monthly
 means and daily cycle, Central Highlands dry-season weather, QCVN 19 stack levels) and §7
 (groundwater wells: level 0-34 m below ground, flow m³/h, a cumulative volume counter that is
-now and then reset)."""
+now and then reset).
+
+A production well given its licence (``permitted_m3_day``, ``max_level_m``) is run as a licensed
+operator runs it: it pumps 45-80 % of its permitted daily volume, and its dynamic level stays at
+60-80 % of the permitted depth. Over-abstraction is an episode (``pumping_factor``), not the
+normal day. Without a licence, a well pumps about 22 m³/h × its level factor (the old model)."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from dataclasses import dataclass
 LOCAL_UTC_OFFSET_H = 7  # Asia/Ho_Chi_Minh, no daylight saving
 PM25_MONTHLY_MEAN = [76, 69, 48, 40, 20, 30, 21, 28, 30, 41, 54, 34]  # Jan..Dec, µg/m³
 COUNTER_RESETS_PER_S = 1 / (30 * 86_400)  # a well's volume counter is reset about monthly
+PUMPING_FROM_H, PUMPING_TO_H = 5, 22  # a production well pumps 05-22 h local
 EPISODE_PARAMETER = {"air": "pm25", "stack": "dust", "wastewater": "cod", "groundwater": "level"}
 
 
@@ -46,6 +52,8 @@ class StationModel:
         month: int,
         pm_scale: float = 1.0,
         parameters: Collection[str] = (),
+        permitted_m3_day: float | None = None,
+        max_level_m: float | None = None,
     ) -> None:
         self.kind = kind
         self._rng = rng
@@ -56,6 +64,26 @@ class StationModel:
         self._volume = rng.uniform(1_000.0, 500_000.0)  # a well's counter, m³
         self._last_s: float | None = None
         self.episode: Episode | None = None
+        #: a well's flow is multiplied by this (an over-abstraction episode: > 1)
+        self.pumping_factor = 1.0
+        #: m³ a well has pumped since the model started (never reset, unlike its counter)
+        self.pumped_m3 = 0.0
+        hours = PUMPING_TO_H - PUMPING_FROM_H
+        own = random.Random(self.level)  # the licence's shares, without touching rng's stream
+        if permitted_m3_day is not None:
+            self._rate = permitted_m3_day * own.uniform(0.45, 0.8) / hours  # m³/h
+        else:
+            self._rate = 22.0 * self.level
+        self._static = 6.0 + 10.0 * self.level
+        self._drawdown = 0.12  # m per m³/h
+        if max_level_m is not None:
+            self._static = max_level_m * own.uniform(0.3, 0.45)
+            self._drawdown = (max_level_m * own.uniform(0.6, 0.8) - self._static) / self._rate
+
+    @property
+    def nominal_m3_day(self) -> float:
+        """What a well pumps on an ordinary day (m³)."""
+        return self._rate * (PUMPING_TO_H - PUMPING_FROM_H)
 
     def start_episode(self, now_s: float, duration_s: float, factor: float | None = None) -> str:
         parameter = EPISODE_PARAMETER.get(self.kind, "temp")
@@ -136,12 +164,11 @@ class StationModel:
     def _groundwater(self, hour: float, rng: random.Random) -> dict[str, float]:
         """A production well pumping 05-22 h: the level (depth) is its static level plus a
         drawdown while pumping."""
-        pumping = 5 <= hour < 22
-        flow = 22.0 * self.level * self._noise(0.05) if pumping else 0.0
-        static = 6.0 + 10.0 * self.level
+        pumping = PUMPING_FROM_H <= hour < PUMPING_TO_H
+        flow = self._rate * self.pumping_factor * self._noise(0.05) if pumping else 0.0
         ec = 420.0 * self.level * self._noise(0.03)
         return {
-            "level": static + 0.12 * flow + rng.gauss(0, 0.05),
+            "level": self._static + self._drawdown * flow + rng.gauss(0, 0.05),
             "flow": flow,
             "temp": 27.5 + rng.gauss(0, 0.2),
             "ec": ec,
@@ -155,4 +182,5 @@ class StationModel:
         if self._rng.random() < elapsed * COUNTER_RESETS_PER_S:
             self._volume = 0.0
         self._volume += values["flow"] * elapsed / 3600
+        self.pumped_m3 += values["flow"] * elapsed / 3600
         values["volume"] = self._volume

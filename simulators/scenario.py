@@ -16,6 +16,16 @@ lays ground-truth :class:`Episode` s over them, in event time (no wall clock):
 * ``offline``: a station sending nothing for 6-18 intervals;
 * ``stack_exceedance``: a stack's dust above its QCVN 19 limit (200 mg/Nm³) for 2-6 samples.
 
+The groundwater wells run within their licences (:mod:`simulators.models`), except
+``overdrawn_wells`` of them (among those using at least 65 % of their permit) that pump 15-40 %
+over their permitted daily volume on the scored day. Limits that apply to a window or a day
+are not scripted episode by episode: after the replay, :meth:`Scenario.limit_episodes`
+derives the ``limit_exceedance`` episodes (alert family ``limit``) from the simulated world:
+the true 24-hour PM2.5 mean of each air station (the values as the instrument should have
+measured them: sensor faults, stuck sensors and drift left out; pollution events in) above
+QCVN 05:2023's 45 µg/m³, a well's true daily abstraction above its permit, its level deeper
+than its licence allows.
+
 The scored day starts at local midnight and is preceded by ``warmup_hours`` without
 episodes (24-hour windows and the drift reference fill) and followed by ``tail_hours`` (the
 last hour closes, the end-of-day checks run). It is cut into blocks of ``EPISODE_HOURS``
@@ -52,6 +62,11 @@ EPISODE_HOURS = 3  # then one ordinary hour
 NEIGHBOUR_KM = 12.0  # pollution reaches neighbours this close (the detector's radius: 15 km)
 NEIGHBOUR_SHARE = (0.65, 0.55, 0.5)  # of the rise, at the nearest, second, third neighbour
 STACK_DUST_LIMIT = 200.0  # QCVN 19:2009 column B, mg/Nm³ (analytics rule stack_dust)
+PM25_24H_LIMIT = 45.0  # QCVN 05:2023, µg/m³, from 01/01/2026 (analytics rule pm25_24h)
+PM25_24H_BACK = 43.0  # an exceedance lasts until the mean is below this (a dip is no new one)
+MIN_COVERAGE = 0.75  # a 24 h mean needs data in this share of its hours (as the rules)
+#: episode families that distort the measurement, not the world
+MEASUREMENT_ERRORS = frozenset({"sensor_fault", "flatline", "drift"})
 
 #: episode family → the alert family that should detect it
 TARGET = {
@@ -62,6 +77,8 @@ TARGET = {
     "offline": "offline",
     "stack_exceedance": "limit",
 }
+#: derived (not scripted) episode family → the alert family that should detect it
+DERIVED = {"limit_exceedance": "limit"}
 #: episode family → other alert families that are right about it too (not cross-family):
 #: a real PM2.5 rise may also make the hourly VN_AQI bad (limit rule aqi_bad) or an unusual
 #: hour of day; a single absurd value on a station without neighbours is a plain spike.
@@ -129,6 +146,7 @@ class ScenarioConfig:
     tail_hours: int = 1
     max_per_kind: int | None = None  # None: the whole registry
     pm_scale: float = 0.5  # as the simulator's default
+    overdrawn_wells: int = 2  # wells pumping over their licence on the scored day
     episodes: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_EPISODES))
 
 
@@ -151,7 +169,15 @@ class Scenario:
         ]  # fmt: skip
         model_rng = random.Random(c.seed)
         self._models = {
-            s.id: StationModel(s.kind, model_rng, midnight.month, c.pm_scale, s.parameters)
+            s.id: StationModel(
+                s.kind,
+                model_rng,
+                midnight.month,
+                c.pm_scale,
+                s.parameters,
+                s.licence.permitted_m3_day if s.licence else None,
+                s.licence.max_level_m if s.licence else None,
+            )
             for s in self.registry
         }
         self._rng = random.Random(c.seed + 1)
@@ -159,6 +185,31 @@ class Scenario:
         self._stuck: dict[Episode, float] = {}  # a stuck sensor's value
         self._by_station: dict[str, Episode] = {}
         self._schedule()
+        self.overdrawn = self._overdraw(random.Random(c.seed + 2))
+        # the true values, as the replay sends them (measurement errors left out)
+        self._pm25: dict[str, list[tuple[int, float]]] = {}
+        self._wells: dict[str, list[tuple[int, float, float]]] = {}  # ts, pumped m³, level
+
+    def _overdraw(self, rng: random.Random) -> dict[str, float]:
+        """Wells (without another episode) pumping over their licence on the scored day:
+        well id → its pumping factor."""
+        wells = [
+            s
+            for s in self._free(list(self.registry))
+            if s.kind == "groundwater" and s.licence and s.licence.permitted_m3_day
+        ]
+        # over-abstraction by running the pump up to about twice as hard: wells that use at
+        # least 65 % of their permit on an ordinary day
+        permit = {s.id: s.licence.permitted_m3_day or 0.0 for s in wells if s.licence}
+        busy = [s for s in wells if self._models[s.id].nominal_m3_day >= 0.65 * permit[s.id]]
+        wells = busy or wells
+        chosen = rng.sample(wells, min(self.config.overdrawn_wells, len(wells)))
+        return {
+            s.id: s.licence.permitted_m3_day  # type: ignore[union-attr,operator]
+            * rng.uniform(1.15, 1.4)
+            / self._models[s.id].nominal_m3_day
+            for s in sorted(chosen, key=lambda s: s.id)
+        }
 
     # ------------------------------------------------------------------ schedule
 
@@ -262,10 +313,22 @@ class Scenario:
                 sid = station.id
                 if (ts - self.first_ms) % intervals[sid]:
                     continue
-                values = self._models[sid].values(ts / 1000)
+                model = self._models[sid]
+                if sid in self.overdrawn:
+                    scored = self.start_ms < ts <= self.end_ms
+                    model.pumping_factor = self.overdrawn[sid] if scored else 1.0
+                values = model.values(ts / 1000)
+                true = dict(values)
                 episode = self._by_station.get(sid)
                 if episode is not None and self._apply(episode, sid, ts, values):
                     continue  # offline: nothing sent
+                if episode is None or episode.family not in MEASUREMENT_ERRORS:
+                    true = values
+                if "pm25" in true:
+                    self._pm25.setdefault(sid, []).append((ts, true["pm25"]))
+                if station.kind == "groundwater" and "level" in true:
+                    well = (ts, model.pumped_m3, true["level"])
+                    self._wells.setdefault(sid, []).append(well)
                 due.append((sid, values))
             yield ts, due
 
@@ -305,6 +368,47 @@ class Scenario:
                 values[parameter] = round(values[parameter] * factor, 2)
         return False
 
+    # ------------------------------------------------------------------ derived truth
+
+    def limit_episodes(self) -> list[Episode]:
+        """The ``limit_exceedance`` episodes of the values :meth:`steps` sent (call it after
+        them): each run of a true 24 h PM2.5 mean above the limit, a well's first reading of
+        the day over its permitted daily volume, each run of its level deeper than its
+        licence. Only those starting in the scored day (one already on from the warm-up would
+        have alerted then)."""
+        found: list[Episode] = []
+        stations = {s.id: s for s in self.registry}
+        for sid, readings in self._pm25.items():
+            found += self._pm25_runs(sid, readings)
+        for sid, well in self._wells.items():
+            licence = stations[sid].licence
+            if licence is None:
+                continue
+            if licence.permitted_m3_day is not None:
+                found += _over_day_volume(sid, well, licence.permitted_m3_day)
+            if licence.max_level_m is not None:
+                deep = [(ts, level > licence.max_level_m) for ts, _, level in well]
+                found += _runs(sid, "level", deep, 0)
+        return sorted(
+            (e for e in found if self.start_ms <= e.start_ms <= self.end_ms),
+            key=lambda e: (e.start_ms, e.station),
+        )
+
+    def _pm25_runs(self, sid: str, readings: list[tuple[int, float]]) -> list[Episode]:
+        """Runs of closed hours whose 24 h mean (of hourly means, as the rule) is over."""
+        sums: dict[int, list[float]] = {}
+        for ts, value in readings:
+            sums.setdefault(ts // HOUR_MS, []).append(value)
+        means = {h: sum(v) / len(v) for h, v in sums.items()}
+        over: list[tuple[int, bool]] = []
+        for hour in range(min(means), max(means) + 1):
+            window = [means[h] for h in range(hour - 23, hour + 1) if h in means]
+            if len(window) >= MIN_COVERAGE * 24:
+                mean = sum(window) / len(window)
+                still = bool(over) and over[-1][1] and mean >= PM25_24H_BACK
+                over.append((hour * HOUR_MS, mean > PM25_24H_LIMIT or still))
+        return _runs(sid, "pm25", over, HOUR_MS)
+
     @property
     def readings_count(self) -> int:
         return sum(len(due) for _, due in self.steps())
@@ -323,6 +427,44 @@ def _registry(interval_s: int, max_per_kind: int | None) -> StationRegistry:
             entry = {**entry, "interval_s": interval_s}
         kept.append(entry)
     return StationRegistry.from_document({**document, "stations": kept}, "scenario")
+
+
+def _runs(sid: str, parameter: str, flags: list[tuple[int, bool]], span_ms: int) -> list[Episode]:
+    """An episode for each run of True (times in order; each flag covers ``span_ms``)."""
+    out: list[Episode] = []
+    start: int | None = None
+    last = 0
+    for ts, over in flags:
+        if over and start is None:
+            start = ts
+        if not over and start is not None:
+            out.append(Episode("limit_exceedance", sid, parameter, start, last + span_ms))
+            start = None
+        last = ts
+    if start is not None:
+        out.append(Episode("limit_exceedance", sid, parameter, start, last + span_ms))
+    return out
+
+
+def _over_day_volume(
+    sid: str, readings: list[tuple[int, float, float]], permitted: float
+) -> list[Episode]:
+    """The first reading of each local day whose abstraction so far is over the permit (the
+    volume of an interval counts for the day of its later reading)."""
+    out: list[Episode] = []
+    day, total, previous, flagged = None, 0.0, None, False
+    for ts, pumped, _ in readings:
+        today = (ts + 7 * HOUR_MS) // (24 * HOUR_MS)
+        if today != day:
+            day, total, flagged = today, 0.0, False
+        if previous is not None:
+            total += pumped - previous[1]
+        if total > permitted and not flagged:
+            flagged = True
+            start = ts if previous is None else previous[0]
+            out.append(Episode("limit_exceedance", sid, "volume_day", start, ts))
+        previous = (ts, pumped)
+    return out
 
 
 def _km(a: Station, b: Station) -> float:
@@ -345,6 +487,7 @@ class RaisedAlert:
     rule_id: str
     station: str
     opened_ms: int
+    parameter: str = ""  # the parameter the alert names ("" for a station-wide one)
 
     @property
     def family(self) -> str:
@@ -472,7 +615,8 @@ def score(
     """Match ``alerts`` opened in ``[start_ms, end_ms + grace]`` to ``episodes`` and score
     each alert family. An alert matches an episode when it is at one of the episode's stations
     and opened within ``[start - grace, end + grace]``; an episode it is right about
-    (:data:`TARGET`, :data:`ALSO_RIGHT`) is preferred, then the earliest."""
+    (:data:`TARGET`, :data:`ALSO_RIGHT`; a derived limit exceedance only by an alert on its
+    parameter) is preferred, first one its family is the target of; then the earliest."""
     grace_ms = int(grace_s * 1000)
     names = list(ALERT_FAMILIES) + sorted(
         {alert_family(a.rule_id) for a in alerts} - set(ALERT_FAMILIES)
@@ -480,7 +624,7 @@ def score(
     families = {name: FamilyScore(name) for name in names}
     by_station: dict[str, list[Episode]] = {}
     for e in sorted(episodes, key=lambda e: e.start_ms):
-        families[TARGET[e.family]].episodes += 1
+        families[_target(e.family)].episodes += 1
         for station in e.stations:
             by_station.setdefault(station, []).append(e)
     scored = [a for a in alerts if start_ms <= a.opened_ms <= end_ms + grace_ms]
@@ -493,7 +637,10 @@ def score(
         if any(lo <= a.opened_ms < hi for lo, hi in ordinary):
             f.ordinary_alerts += 1
         candidates = [e for e in by_station.get(a.station, []) if e.covers(a.opened_ms, grace_ms)]
-        right = [e for e in candidates if _right(e, a.family)]
+        right = [e for e in candidates if _right(e, a.family, a.parameter)]
+        # the episode the alert's own family detects is preferred (a 24 h PM2.5 alert during
+        # a pollution event is about the 24 h mean's exceedance)
+        right.sort(key=lambda e: _target(e.family) != a.family)
         match = (right or candidates)[0] if candidates else None
         matches.append((a, match))
         if match is None:
@@ -505,14 +652,14 @@ def score(
         else:
             f.cross_alerts += 1
     for e in episodes:
-        f = families[TARGET[e.family]]
+        f = families[_target(e.family)]
         got = hits.get(e, [])
         found = [a for a in got if a.family == f.family]
         if found:
             f.detected += 1
             f.incident_alerts += len(got)
             f.time_to_alert_s.append(max(0.0, (found[0].opened_ms - e.start_ms) / 1000))
-        if any(not _right(e, a.family) for a in got):
+        if any(not _right(e, a.family, a.parameter) for a in got):
             f.cross_episodes += 1
     hours = (end_ms - start_ms) / HOUR_MS
     ordinary_hours = sum(hi - lo for lo, hi in ordinary) / HOUR_MS
@@ -527,5 +674,13 @@ def score(
     )
 
 
-def _right(e: Episode, family: str) -> bool:
-    return family == TARGET[e.family] or family in ALSO_RIGHT.get(e.family, frozenset())
+def _target(family: str) -> str:
+    return TARGET.get(family) or DERIVED[family]
+
+
+def _right(e: Episode, family: str, parameter: str | None = None) -> bool:
+    """Whether an alert of ``family`` (on ``parameter``; None: any) is right about ``e``. A
+    derived limit exceedance is only about alerts on its own parameter."""
+    if e.family in DERIVED and parameter is not None and parameter != e.parameter:
+        return False
+    return family == _target(e.family) or family in ALSO_RIGHT.get(e.family, frozenset())

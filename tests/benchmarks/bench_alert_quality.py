@@ -18,7 +18,9 @@ rule, ``anomaly.<kind>`` = ``<kind>``):
 
 * ``episodes``: ground-truth episodes this family should detect (pollution event →
   pollution_event, sensor fault spike → sensor_fault, stuck sensor → flatline, drift →
-  drift, offline → offline, stack exceedance → limit);
+  drift, offline → offline, stack exceedance → limit), and the limit exceedances derived
+  from the simulated values after the replay (:meth:`Scenario.limit_episodes`: a true 24 h
+  PM2.5 mean over 45 µg/m³, a well over its licence → limit);
 * ``recall``: share of those episodes with at least one alert of the family;
 * ``precision``: alerts of the family matched to an episode they are right about, over all
   its alerts (right: the target family, or an AQI limit alert / seasonal alert on a pollution
@@ -84,7 +86,9 @@ async def _replay(scenario: Scenario, spool: Path) -> tuple[list[RaisedAlert], i
 
     def opened(events: Events) -> None:
         raised.extend(
-            RaisedAlert(a.rule_id, a.station_id, a.opened_ms) for e, a in events if e == OPENED
+            RaisedAlert(a.rule_id, a.station_id, a.opened_ms, a.parameter)
+            for e, a in events
+            if e == OPENED
         )
 
     registry = scenario.registry
@@ -131,9 +135,8 @@ def run(config: ScenarioConfig | None = None, grace_s: float = GRACE_S) -> tuple
     scenario = Scenario(config)
     with tempfile.TemporaryDirectory(prefix="ioc-bench-alert-quality-") as tmp:
         raised, _ = asyncio.run(_replay(scenario, Path(tmp)))
-    result = score(
-        scenario.episodes, raised, scenario.start_ms, scenario.end_ms, scenario.ordinary, grace_s
-    )
+    episodes = scenario.episodes + scenario.limit_episodes()
+    result = score(episodes, raised, scenario.start_ms, scenario.end_ms, scenario.ordinary, grace_s)
     return scenario, result
 
 
@@ -142,15 +145,18 @@ def main() -> dict[str, float]:
     scenario = Scenario()
     with tempfile.TemporaryDirectory(prefix="ioc-bench-alert-quality-") as tmp:
         raised, readings = asyncio.run(_replay(scenario, Path(tmp)))
-    result = score(
-        scenario.episodes, raised, scenario.start_ms, scenario.end_ms, scenario.ordinary, GRACE_S
-    )
+    derived = scenario.limit_episodes()
+    episodes = scenario.episodes + derived
+    result = score(episodes, raised, scenario.start_ms, scenario.end_ms, scenario.ordinary, GRACE_S)
     seconds = time.monotonic() - started
     stations = len(scenario.registry)
     print(
         f"[alert_quality] {stations} stations, {readings:,} readings, "
         f"{len(scenario.episodes)} episodes "
-        f"({', '.join(f'{f} {sum(e.family == f for e in scenario.episodes)}' for f in TARGET)}), "
+        f"({', '.join(f'{f} {sum(e.family == f for e in scenario.episodes)}' for f in TARGET)}"
+        f"; derived from the simulated values: limit_exceedance {len(derived)} "
+        f"({', '.join(f'{p} {n}' for p, n in Counter(e.parameter for e in derived).items())}); "
+        f"overdrawn wells {', '.join(scenario.overdrawn) or 'none'}), "
         f"replayed in {seconds:.1f} s",
         flush=True,
     )
@@ -165,7 +171,10 @@ def main() -> dict[str, float]:
         for alert, episode in result.matches:
             where = "no episode" if episode is None else f"{episode.family} at {episode.station}"
             minute = (alert.opened_ms - scenario.start_ms) / 60_000
-            print(f"  {minute:7.1f} min  {alert.rule_id:<26}{alert.station:<16}{where}")
+            print(
+                f"  {minute:7.1f} min  {alert.rule_id:<26}{alert.station:<16}"
+                f"{alert.parameter:<12}{where}"
+            )
     figures = result.figures()
     figures["readings"] = float(readings)
     figures["stations"] = float(stations)

@@ -40,19 +40,22 @@ async def alerts_of(service: RunningService, rule_id: str) -> list[dict[str, Any
 async def test_a_raised_spike_threshold_stops_the_sensor_fault_alerts_live(
     service: RunningService,
 ) -> None:
-    # a quiet PM2.5 history, then a jump its neighbour AIR-2 does not share: a sensor fault
+    # a quiet PM2.5 history, then a jump its neighbour AIR-2 does not share, back at the next
+    # reading: a sensor fault (decided at that next reading)
     for n in range(20):
         await publish(service, "AIR-1", payload({"pm25": 20 + (n % 3) - 1, "pm10": 30}, ts=at(n)))
     await publish(service, "AIR-1", payload({"pm25": 60, "pm10": 30}, ts=at(20)))
+    await publish(service, "AIR-1", payload({"pm25": 20, "pm10": 30}, ts=at(21)))
     [fault] = await eventually(lambda: alerts_of(service, "anomaly.sensor_fault"))  # type: ignore[misc]
     assert fault["severity"] == "warning" and fault["rule_name"]
 
-    # the spike threshold raised, and the sensor-fault alerts made critical
+    # the spike threshold raised (and the hysteresis off: one normal reading clears), and the
+    # sensor-fault alerts made critical
     status, change = await call(
         service,
         "PUT",
         "/api/v1/config/detector-rules/anomaly.spike",
-        {"item": {"zscore_threshold": 50}, "version": 0},
+        {"item": {"zscore_threshold": 50, "event_clear_after_s": 0}, "version": 0},
     )
     assert status == 200, change
     assert (change["kind"], change["key"], change["actor"]) == (
@@ -74,7 +77,7 @@ async def test_a_raised_spike_threshold_stops_the_sensor_fault_alerts_live(
 
     # back to normal (the open alert resolves), then the same jump again, and a reading over
     # the PM2.5 limit after it: once that one's alert is there, the jump was judged
-    await publish(service, "AIR-1", payload({"pm25": 20, "pm10": 30}, ts=at(21)))
+    await publish(service, "AIR-1", payload({"pm25": 20, "pm10": 30}, ts=at(22)))
 
     async def fault_resolved() -> bool:
         return all(
@@ -82,8 +85,8 @@ async def test_a_raised_spike_threshold_stops_the_sensor_fault_alerts_live(
         )
 
     await eventually(fault_resolved)
-    await publish(service, "AIR-1", payload({"pm25": 60, "pm10": 30}, ts=at(22)))
-    await publish(service, "AIR-1", payload({"pm25": 150, "pm10": 30}, ts=at(23)))
+    await publish(service, "AIR-1", payload({"pm25": 60, "pm10": 30}, ts=at(23)))
+    await publish(service, "AIR-1", payload({"pm25": 150, "pm10": 30}, ts=at(24)))
     await eventually(lambda: alerts_of(service, "pm25_instant"))
     faults = await alerts_of(service, "anomaly.sensor_fault")
     assert [a["state"] for a in faults] == ["resolved"]  # no new alert at threshold 50
@@ -96,8 +99,9 @@ async def test_a_raised_spike_threshold_stops_the_sensor_fault_alerts_live(
         {"item": {}, "version": change["id"]},
     )
     assert status == 200
-    await publish(service, "AIR-1", payload({"pm25": 20, "pm10": 30}, ts=at(24)))
-    await publish(service, "AIR-1", payload({"pm25": 70, "pm10": 30}, ts=at(25)))
+    await publish(service, "AIR-1", payload({"pm25": 20, "pm10": 30}, ts=at(25)))
+    await publish(service, "AIR-1", payload({"pm25": 70, "pm10": 30}, ts=at(26)))
+    await publish(service, "AIR-1", payload({"pm25": 20, "pm10": 30}, ts=at(27)))
 
     async def fault_again() -> list[dict[str, Any]]:
         return [
@@ -114,7 +118,7 @@ async def test_a_raised_spike_threshold_stops_the_sensor_fault_alerts_live(
         {"item": {"enabled": False}},
     )
     assert status == 200
-    await publish(service, "AIR-1", payload({"pm25": 70, "pm10": 30}, ts=at(26)))  # still high
+    await publish(service, "AIR-1", payload({"pm25": 21, "pm10": 30}, ts=at(28)))  # held open
 
     async def fault_gone() -> bool:
         return all(

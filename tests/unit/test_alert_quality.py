@@ -85,7 +85,8 @@ def test_replay_finds_the_forced_stack_exceedance(small_run: tuple[Scenario, Sco
     scenario, result = small_run
     stack = next(e for e in scenario.episodes if e.family == "stack_exceedance")
     limit = result.families["limit"]
-    assert limit.episodes == 1 and limit.detected == 1 and limit.recall == 1.0
+    derived = scenario.limit_episodes()  # what the overdrawn wells really did
+    assert limit.episodes == 1 + len(derived) and limit.detected == limit.episodes
     found = [
         a for a, e in result.matches if e == stack and a.rule_id == "stack_dust"
     ]  # the QCVN 19 dust rule at that stack, within the episode
@@ -100,7 +101,7 @@ def test_figures_are_well_formed(small_run: tuple[Scenario, Score]) -> None:
     scenario, result = small_run
     figures = result.figures()
     assert all(isinstance(v, float) for v in figures.values())
-    assert figures["episodes_total"] == len(scenario.episodes)
+    assert figures["episodes_total"] == len(scenario.episodes) + len(scenario.limit_episodes())
     assert figures["alerts_total"] == result.alerts == len(result.matches)
     for name in ALERT_FAMILIES:
         f = result.families[name]
@@ -150,3 +151,54 @@ def test_matching_by_station_time_and_family() -> None:
     assert f["spike"].cross_alerts == 1 and f["limit"].cross_episodes == 1
     assert f["flatline"].false_positives == 1 and math.isnan(f["flatline"].recall)
     assert result.alerts == 8 and result.warmup_alerts == 1 and result.ordinary_alerts == 0
+
+
+def test_one_alert_per_incident_on_the_short_run(small_run: tuple[Scenario, Score]) -> None:
+    """Issue #14 findings 1-3 on the short run: a pollution event (its station and the
+    neighbours it reaches) is one pollution_event alert, not a sensor fault first; a stack
+    exceedance is its limit alert only (no spike for the same readings)."""
+    scenario, result = small_run
+    for episode in scenario.episodes:
+        got = [a.rule_id for a, e in result.matches if e == episode]
+        if episode.family == "pollution_event":
+            assert [r for r in got if r.startswith("anomaly.")] == ["anomaly.pollution_event"]
+        if episode.family == "stack_exceedance":
+            assert got == ["stack_dust"]
+        if episode.family == "sensor_fault":
+            assert got == ["anomaly.sensor_fault"]
+
+
+def test_wells_keep_their_licences_unless_overdrawn() -> None:
+    """Issue #14 finding 4: an ordinary licensed well pumps within its permitted daily volume
+    and stays above its maximum depth; the scripted overdrawn ones do not, and the derived
+    ground truth names them (and nothing at the ordinary wells)."""
+    scenario = Scenario(SMALL)
+    assert len(scenario.overdrawn) == SMALL.overdrawn_wells
+    licences = {s.id: s.licence for s in scenario.registry if s.licence}
+    steps = list(scenario.steps())
+    for sid, licence in licences.items():
+        levels = [v[sid]["level"] for _, due in steps for v in [dict(due)] if sid in v]
+        assert levels
+        if sid not in scenario.overdrawn and licence.max_level_m:
+            assert max(levels) < licence.max_level_m
+    truth = scenario.limit_episodes()
+    assert {e.station for e in truth} <= set(scenario.overdrawn)
+    volume = [e for e in truth if e.parameter == "volume_day"]
+    assert {e.station for e in volume} <= set(scenario.overdrawn)
+    model = scenario._models  # an ordinary well's day is 45-80 % of its permit
+    for sid, licence in licences.items():
+        if sid not in scenario.overdrawn and licence.permitted_m3_day:
+            share = model[sid].nominal_m3_day / licence.permitted_m3_day
+            assert 0.45 <= share <= 0.8
+
+
+def test_derived_limit_episodes_follow_the_true_values() -> None:
+    from simulators.scenario import HOUR_MS, _over_day_volume, _runs
+
+    flags = [(h * HOUR_MS, over) for h, over in enumerate([0, 1, 1, 0, 1, 0])]
+    runs = _runs("A", "pm25", [(t, bool(o)) for t, o in flags], HOUR_MS)
+    assert [(e.start_ms // HOUR_MS, e.end_ms // HOUR_MS) for e in runs] == [(1, 3), (4, 5)]
+    midnight = 17 * HOUR_MS  # 00:00 local (UTC+7)
+    readings = [(midnight + h * HOUR_MS, 100.0 * h, 0.0) for h in range(30)]
+    (day,) = _over_day_volume("W", readings, permitted=1050.0)  # 100 m³ an hour
+    assert day.end_ms == midnight + 11 * HOUR_MS and day.start_ms == day.end_ms - HOUR_MS

@@ -85,27 +85,28 @@ def test_a_stuck_sensor_is_a_flatline(tmp_path: Path, rng: np.random.Generator) 
     pm25[60:80] = 42.0  # stuck for 20 samples
     transitions = run(watch(tmp_path), {"AIR-1": pm25})
     assert summary(transitions) == [
-        ("anomaly.flatline", "AIR-1", True, 71),  # the 12th identical sample
+        ("anomaly.flatline", "AIR-1", True, 65),  # the 6th identical sample (30 min)
         ("anomaly.flatline", "AIR-1", False, 80),
     ]
-    assert (transitions[0].parameter, transitions[0].limit) == ("pm25", 12.0)
+    assert (transitions[0].parameter, transitions[0].limit) == ("pm25", 6.0)
 
 
 def test_spikes_are_told_apart_by_the_neighbours(tmp_path: Path, rng: np.random.Generator) -> None:
     pm25 = {s: 40 + rng.normal(0, 2, 120) for s in AIR}
     pm25["AIR-1"][60] = 400  # alone: AIR-2 and AIR-3 are within 15 km and stay normal
-    pm25["AIR-1"][90] = pm25["AIR-2"][90] = 300  # together: a pollution event
+    pm25["AIR-1"][90:93] = pm25["AIR-2"][90:93] = 300  # together, for 15 min: an event
     pm25["AIR-FAR"][100] = 400  # no neighbour: cannot tell
     transitions = run(watch(tmp_path), pm25)
+    # The fault is decided at the next sample (back to its level) and reported at its own
+    # time; the event kinds clear after 30 min of normal values (event_clear_after_s); the two
+    # neighbours rising together are one regional incident.
     assert summary(transitions) == [
         ("anomaly.sensor_fault", "AIR-1", True, 60),
-        ("anomaly.sensor_fault", "AIR-1", False, 61),
+        ("anomaly.sensor_fault", "AIR-1", False, 66),
         ("anomaly.pollution_event", "AIR-1", True, 90),
-        ("anomaly.pollution_event", "AIR-2", True, 90),
-        ("anomaly.pollution_event", "AIR-1", False, 91),
-        ("anomaly.pollution_event", "AIR-2", False, 91),
+        ("anomaly.pollution_event", "AIR-1", False, 98),
         ("anomaly.spike", "AIR-FAR", True, 100),
-        ("anomaly.spike", "AIR-FAR", False, 101),
+        ("anomaly.spike", "AIR-FAR", False, 106),
     ]
     assert {t.severity.value for t in transitions if "sensor" in t.rule_id} == {"warning"}
 
@@ -115,11 +116,10 @@ def test_a_step_faster_than_the_configured_rate(tmp_path: Path, rng: np.random.G
     pm25[30:] += 150  # 150 µg/m³ in one 5-minute step: 30 per minute
     engine = watch(tmp_path, checks={"pm25": {"max_rate_per_min": 20}}, zscore_threshold=1000)
     transitions = run(engine, {"AIR-1": pm25})
-    # AIR-2 and AIR-3 are neighbours and did not rise (they sent nothing): a sensor fault.
-    assert summary(transitions) == [
-        ("anomaly.sensor_fault", "AIR-1", True, 30),
-        ("anomaly.sensor_fault", "AIR-1", False, 31),  # the new level holds: no step
-    ]
+    # AIR-2 and AIR-3 are neighbours and did not rise (they sent nothing), but the new level
+    # holds: not an isolated jump (a sensor fault) - after fault_decision_s a plain spike, at
+    # the step's time, open while the level stays away from the one before.
+    assert summary(transitions) == [("anomaly.spike", "AIR-1", True, 30)]
 
 
 def test_drift_and_a_seasonal_outlier_in_hourly_means(
@@ -174,4 +174,147 @@ def test_out_of_the_physical_range(tmp_path: Path, rng: np.random.Generator) -> 
     assert [(t.rule_id, t.firing, t.limit) for t in transitions] == [
         ("anomaly.out_of_range", True, 500.0),
         ("anomaly.out_of_range", False, 500.0),
+    ]
+
+
+def regional_episode(rng: np.random.Generator, n: int = 120) -> dict[str, np.ndarray]:
+    """A pollution episode as the scenario scripts it: AIR-1 rises 4x over three samples from
+    step 60, AIR-2 and AIR-3 (within 15 km) rise by half of that a sample later; a noisy
+    plateau for 20 samples, then back."""
+    pm25 = {s: 40 + rng.normal(0, 2, n) for s in AIR}
+    for station, share, lag in (("AIR-1", 1.0, 0), ("AIR-2", 0.5, 1), ("AIR-3", 0.55, 1)):
+        k = np.arange(n) - 60 - lag
+        rise = np.clip(np.minimum(k / 3 + 1 / 3, (24 - k) / 3 + 1 / 3), 0, 1)
+        pm25[station] *= 1 + 3.0 * share * rise * rng.uniform(0.8, 1.2, n)
+    return pm25
+
+
+def test_a_regional_pollution_episode_is_one_alert(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    transitions = run(watch(tmp_path), regional_episode(rng))
+    fired = [t for t in summary(transitions) if t[2]]
+    # one alert, at the station where it started, opened while it ramps up; no sensor fault
+    # on its first sample (the neighbours rise a sample later), no reopening on the plateau
+    assert [(rule, station) for rule, station, _, _ in fired] == [
+        ("anomaly.pollution_event", "AIR-1")
+    ]
+    assert 60 <= fired[0][3] <= 63
+    cleared = [t for t in summary(transitions) if not t[2]]
+    assert [(rule, station) for rule, station, _, _ in cleared] == [
+        ("anomaly.pollution_event", "AIR-1")
+    ]
+    assert cleared[0][3] >= 84 + 6  # 30 min after the values are back
+
+
+def test_without_hysteresis_and_grouping_the_same_episode_flaps(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    engine = watch(tmp_path, event_clear_after_s=0, group_pollution_events=False)
+    transitions = run(engine, regional_episode(rng))
+    fired = [t for t in summary(transitions) if t[2]]
+    assert len(fired) > 1  # what the settings above are for
+
+
+def test_an_isolated_jump_is_a_sensor_fault_a_sustained_regional_rise_is_not(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    pm25 = regional_episode(rng)
+    pm25["AIR-1"][20] = 400  # one absurd value, back the next sample
+    pm25["AIR-2"][30:32] = 450  # two in a row, neighbours quiet
+    transitions = run(watch(tmp_path), pm25)
+    fired = [t for t in summary(transitions) if t[2]]
+    assert fired == [
+        ("anomaly.sensor_fault", "AIR-1", True, 20),
+        ("anomaly.sensor_fault", "AIR-2", True, 30),
+        ("anomaly.pollution_event", "AIR-1", True, fired[2][3]),
+    ]
+
+
+def test_a_local_sustained_rise_with_quiet_neighbours_is_a_plain_spike(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    pm25 = {s: 40 + rng.normal(0, 2, 80) for s in AIR}
+    pm25["AIR-1"][40:70] = 300 + rng.normal(0, 5, 30)  # high for 2.5 h, neighbours quiet
+    fired = [t for t in summary(run(watch(tmp_path), pm25)) if t[2]]
+    assert fired == [("anomaly.spike", "AIR-1", True, 40)]  # decided after fault_decision_s
+
+
+def test_an_instant_limit_exceedance_raises_no_spike_for_the_same_readings(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    rule = {"id": "pm25_now", "name": "PM2.5 now", "parameter": "pm25", "above": 200.0}
+    pm25 = 40 + rng.normal(0, 2, 80)
+    pm25[40:43] = 400  # a station without neighbours: a spike if anything
+
+    def fired(engine: AnalyticsEngine) -> list[tuple[str, int]]:
+        out = []
+        for i, v in enumerate(pm25):
+            ts = DAY0 + i * STEP
+            got = engine.evaluate([Reading("AIR-FAR", ts, {"pm25": float(v)}, ts)]).transitions
+            out += [(t.rule_id, i) for t in got if t.firing]
+        return out
+
+    # the limit alert is the incident of these readings
+    assert fired(_with_rules(tmp_path, [rule])) == [("pm25_now", 40)]
+    (tmp_path / "b").mkdir()
+    assert fired(watch(tmp_path / "b")) == [("anomaly.spike", 40)]
+    (tmp_path / "c").mkdir()
+    engine = _with_rules(tmp_path / "c", [rule], defer_to_limits=False)
+    assert fired(engine) == [("pm25_now", 40), ("anomaly.spike", 40)]
+
+
+def _with_rules(tmp_path: Path, rules: list[dict[str, Any]], **anomaly: Any) -> AnalyticsEngine:
+    return engine_for(
+        tmp_path, rules=rules, anomaly={"enabled": True} | anomaly, aqi={"enabled": False}
+    )
+
+
+def test_a_fault_and_its_recovery_in_one_batch_stay_one_open_alert(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    engine = watch(tmp_path)
+    pm25 = 40 + rng.normal(0, 2, 60)
+    pm25[40] = 400
+    readings = [
+        Reading("AIR-1", DAY0 + i * STEP, {"pm25": float(v)}, DAY0 + i * STEP)
+        for i, v in enumerate(pm25)
+    ]
+    out = [t for r in readings[:40] for t in engine.evaluate([r]).transitions]
+    out += engine.evaluate(readings[40:43]).transitions  # the fault, back, normal: one batch
+    assert summary(out) == [("anomaly.sensor_fault", "AIR-1", True, 40)]
+    for r in readings[43:]:
+        out += engine.evaluate([r]).transitions
+    assert summary(out)[1:] == [("anomaly.sensor_fault", "AIR-1", False, 46)]
+
+
+def test_switching_off_a_held_event_kind_resolves_it_at_the_next_sample(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    engine = watch(tmp_path)
+    pm25 = 40 + rng.normal(0, 2, 45)
+    pm25[40] = 400
+    out = []
+    for i, v in enumerate(pm25):
+        if i == 43:  # held open (event_clear_after_s), then switched off
+            off = engine.config.anomaly.model_copy(update={"disabled_rules": ["sensor_fault"]})
+            assert engine.set_anomaly(off)
+        ts = DAY0 + i * STEP
+        out += engine.evaluate([Reading("AIR-1", ts, {"pm25": float(v)}, ts)]).transitions
+    assert summary(out) == [
+        ("anomaly.sensor_fault", "AIR-1", True, 40),
+        ("anomaly.sensor_fault", "AIR-1", False, 43),
+    ]
+
+
+def test_coincident_single_faults_at_neighbours_do_not_confirm_each_other(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    pm25 = {s: 40 + rng.normal(0, 2, 60) for s in AIR}
+    pm25["AIR-1"][40:43] = 400  # three absurd values in a row
+    pm25["AIR-2"][42] = 450  # and one at the neighbour, meanwhile
+    fired = [t for t in summary(run(watch(tmp_path), pm25)) if t[2]]
+    assert fired == [
+        ("anomaly.sensor_fault", "AIR-1", True, 40),
+        ("anomaly.sensor_fault", "AIR-2", True, 42),
     ]
