@@ -46,7 +46,15 @@ class NetworkSimulator:
         self._rng = random.Random(config.seed)
         month = datetime.now(UTC).month
         self._models = {
-            s.id: StationModel(s.kind, self._rng, month, config.pm_scale, s.parameters)
+            s.id: StationModel(
+                s.kind,
+                self._rng,
+                month,
+                config.pm_scale,
+                s.parameters,
+                s.licence.permitted_m3_day if s.licence else None,  # wells keep their licence
+                s.licence.max_level_m if s.licence else None,
+            )
             for s in registry
         }
         self.published = 0
