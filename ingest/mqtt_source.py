@@ -205,6 +205,7 @@ class MqttLink:
 
 
 READS_PER_WAKEUP = 256  # packets read per readable socket at most, then other work runs
+RECV_BYTES = 256 * 1024  # one recv() feeds paho many packets (it asks for 1 byte, 1, then n)
 
 
 class _Receiver:
@@ -226,6 +227,8 @@ class _Receiver:
         self.stopped = False
         self.reading = False  # our reader replaced aiomqtt's
         self._loop = asyncio.get_running_loop()
+        self._buffer = b""  # what one recv() brought and paho has not taken yet
+        self._taken = 0
         self.paho.on_message = self._on_message
         inbox.on_room = self._resume  # set before any message: no pause goes unanswered
 
@@ -248,9 +251,32 @@ class _Receiver:
             self._pause()
 
     def start(self) -> None:
-        """Connected: our reader replaces aiomqtt's (unless the inbox filled already)."""
+        """Connected: our reader replaces aiomqtt's (unless the inbox filled already), and
+        paho reads through our buffer."""
+        self.paho._sock_recv = self._recv  # type: ignore[method-assign, assignment]
         if not self.paused:
             self._add_reader()
+
+    def _recv(self, size: int) -> bytes:
+        """paho's ``_sock_recv``: up to ``size`` bytes, from one large recv() kept here —
+        paho asks for a packet's first byte, its length bytes one by one, then the rest,
+        each a system call of its own otherwise. Raises BlockingIOError as the socket does
+        (paho: nothing more to read now); b"" when the broker closed the connection."""
+        taken, buffer = self._taken, self._buffer
+        if taken >= len(buffer):
+            sock = self.paho._sock
+            if sock is None:
+                raise ConnectionError("the connection is closed")
+            buffer = self._buffer = sock.recv(RECV_BYTES)
+            taken = 0
+            if not buffer:
+                return b""
+        end = taken + size
+        self._taken = end
+        return buffer[taken:end]
+
+    def _buffered(self) -> bool:
+        return self._taken < len(self._buffer)
 
     def stop(self) -> None:
         """The connection is over: nothing more is read nor acknowledged through it."""
@@ -294,6 +320,8 @@ class _Receiver:
         if sock is not None:  # None: the connection is closed already
             self._loop.add_reader(sock.fileno(), self._read)
             self.reading = True
+            if self._buffered():  # read before the pause: the socket may stay quiet
+                self._loop.call_soon(self._read)
 
     def _read(self) -> None:
         """The socket is readable: read packets until none is complete, the inbox is full or
@@ -305,8 +333,12 @@ class _Receiver:
                 before = stats.received
                 if paho.loop_read() != paho_mqtt.MQTT_ERR_SUCCESS:
                     return  # paho handled it: on_disconnect ends until_disconnected()
-                if stats.received == before or self.paused:
-                    return  # nothing complete to read (or no PUBLISH: the next wakeup)
+                if self.paused or self.stopped:
+                    return  # _resume() reads on, the buffer first
+                if stats.received == before and not self._buffered():
+                    return  # nothing complete to read: the next wakeup
+            if self._buffered():  # more in the buffer than this turn took: no wakeup for it
+                self._loop.call_soon(self._read)
         except Exception as exc:  # as aiomqtt: a broken connection
             disconnected = self.client._disconnected
             if not disconnected.done():
