@@ -19,6 +19,7 @@ from aiohttp import web
 from playwright.async_api import Browser, BrowserContext, async_playwright
 
 from ingest.credentials import Credentials
+from ingest.mqtt_source import MqttLink
 from ioc import appkeys
 from ioc.accounts import Role
 from ioc.config import IocConfig
@@ -194,3 +195,17 @@ async def eventually(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {within_s}s (last: {result!r})")
         await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def running_subscriber(link: MqttLink) -> AsyncIterator[None]:
+    """The service's own MQTT subscriber (persistent session, manual acknowledgements),
+    subscribed, until the block ends."""
+    task = asyncio.create_task(link.run())
+    try:
+        await asyncio.wait_for(link.connected.wait(), 10)
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

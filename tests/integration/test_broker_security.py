@@ -3,11 +3,10 @@ take over another's session, nor read data it does not own."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from ioc.config import MqttConfig
 from ioc.messages import RawMessage
 from ioc.private_services import PrivateMosquitto, free_port
 from tests.factories import registry
-from tests.integration.conftest import eventually
+from tests.integration.conftest import eventually, running_subscriber
 from tests.reliability import Outcome, record
 
 pytestmark = pytest.mark.adversarial
@@ -69,19 +68,6 @@ def secured(tmp_path: Path) -> Iterator[SecuredBroker]:
     broker.start()
     yield SecuredBroker(broker, {a.username: a for a in credentials.accounts}, prefix)
     broker.stop()
-
-
-@contextlib.asynccontextmanager
-async def running_subscriber(link: MqttLink) -> AsyncIterator[None]:
-    """The service's own MQTT subscriber (persistent session, manual acknowledgements)."""
-    task = asyncio.create_task(link.run())
-    try:
-        await asyncio.wait_for(link.connected.wait(), 10)
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def round_trip(client: aiomqtt.Client, topic: str) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
 
 import aiomqtt
 
@@ -16,23 +15,11 @@ from ingest.mqtt_source import MqttLink
 from ioc.config import MqttConfig
 from ioc.messages import RawMessage
 from ioc.private_services import PrivateMosquitto
-from tests.integration.conftest import eventually
+from tests.integration.conftest import eventually, running_subscriber
 
 CAPACITY = 100
 SENT = 2_000
 SLACK = 16  # one paho read may decode a few packets past the bound
-
-
-@contextlib.asynccontextmanager
-async def running(link: MqttLink) -> AsyncIterator[None]:
-    task = asyncio.create_task(link.run())
-    try:
-        await asyncio.wait_for(link.connected.wait(), 10)
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def link_config(mosquitto: PrivateMosquitto) -> MqttConfig:
@@ -53,7 +40,7 @@ async def test_a_full_inbox_pauses_reading_and_loses_nothing(
     config = link_config(mosquitto)
     inbox: Inbox[RawMessage] = Inbox(CAPACITY)
     link = MqttLink(config, inbox)
-    async with running(link):
+    async with running_subscriber(link):
         await publish(config, SENT)
 
         async def paused() -> bool:
@@ -81,7 +68,7 @@ async def test_unacknowledged_messages_come_again_and_old_ones_are_not_acknowled
     config = link_config(mosquitto)
     inbox: Inbox[RawMessage] = Inbox(1_000)
     link = MqttLink(config, inbox)
-    async with running(link):
+    async with running_subscriber(link):
         await publish(config, 10)
         early = await collect(inbox, 10)
         link.acknowledge(early[:4])  # 4 durable; 6 not when the connection drops
@@ -101,7 +88,7 @@ async def test_unacknowledged_messages_come_again_and_old_ones_are_not_acknowled
         assert link.stats.acknowledged == 10
         await round_trip(link)
     restarted = MqttLink(config, inbox)
-    async with running(restarted):
+    async with running_subscriber(restarted):
         await publish(config, 1, start=10)  # anything sent again would come before it
         assert [int(m.payload) for m in await collect(inbox, 1)] == [10]
 
@@ -113,7 +100,7 @@ async def test_a_backlog_larger_than_the_inbox_is_worked_off_before_the_suback(
     pipeline (no time limit, no reconnection), and nothing is lost."""
     config = link_config(mosquitto)
     inbox: Inbox[RawMessage] = Inbox(CAPACITY)
-    async with running(MqttLink(config, inbox)):
+    async with running_subscriber(MqttLink(config, inbox)):
         pass  # the persistent session exists; the service is down now
     await publish(config, SENT)
     link = MqttLink(config, inbox)
