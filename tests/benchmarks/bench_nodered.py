@@ -42,7 +42,6 @@ import shutil
 import signal
 import statistics
 import subprocess
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -64,6 +63,7 @@ from tests.benchmarks.bench_load import (
 from tests.benchmarks.bench_stack import (
     PROJECT_ROOT,
     BenchStack,
+    BrokerConnections,
     CpuMeter,
     count_rows,
     cpu_seconds,
@@ -80,7 +80,6 @@ DRAIN_TIMEOUT_S = 120.0
 IDLE_AFTER_S = 10.0
 ROUNDS = 3  # alternating (ours, Node-RED) / (Node-RED, ours); medians reported
 POLL_S = 0.25
-CONNECTION_POLL_S = 0.01
 PROBE_TIMEOUT_S = 30.0
 CONNECTED_LINE = "Connected to broker"
 NOT_PROBE = f"station != '{PROBE_STATION}'"
@@ -173,73 +172,6 @@ class SideRun:
             f"of it before connecting, {self.cpu_us_per_message:,.0f} µs/message after; CPU % "
             + ", ".join(f"{k} {v:.0f}%" for k, v in self.cpu_percent.items())
         )
-
-
-class BrokerConnections:
-    """When clients connected to the broker, alike for both sides: a thread lists the
-    broker process's sockets (``/proc/<pid>/fd``) every 10 ms and notes when a new one
-    appears (an accepted connection), with the CPU time each process of the benchmark (its
-    command line names ``marker``, the benchmark's directory) had used by then: what its
-    start-up cost. The side's connection is the first after its process was spawned:
-    nothing else connects meanwhile (ours opens its readings connection first, its camera
-    frames connection about a second later). Neither side's own account will do: ours logs "MQTT
-    connected" after its SUBACK, which the broker sends only after the queued backlog
-    (seconds late), and its health endpoint answers late while the backlog keeps its event
-    loop busy; Node-RED logs at CONNACK."""
-
-    def __init__(self, broker_pid: int, marker: str) -> None:
-        self._fd_dir = Path(f"/proc/{broker_pid}/fd")
-        self._marker = marker.encode()
-        self.events: list[tuple[float, dict[bytes, float]]] = []  # (time, command → CPU s)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="broker-connections", daemon=True)
-
-    def __enter__(self) -> BrokerConnections:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _sockets(self) -> set[str]:
-        found = set()
-        with contextlib.suppress(OSError):
-            for fd in os.listdir(self._fd_dir):
-                with contextlib.suppress(OSError):
-                    target = os.readlink(self._fd_dir / fd)
-                    if target.startswith("socket:"):
-                        found.add(target)
-        return found
-
-    def _cpu_by_command(self) -> dict[bytes, float]:
-        """CPU seconds of the benchmark's processes by command line; Node-RED renames its
-        process (``process.title``), so it is also found by that name, keyed by its pid."""
-        found = {}
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                with contextlib.suppress(OSError):
-                    command = Path(f"/proc/{entry}/cmdline").read_bytes()
-                    if self._marker in command or command.startswith(b"node-red"):
-                        found[command + f"\0pid={entry}".encode()] = cpu_seconds(int(entry))
-        return found
-
-    def _watch(self) -> None:
-        known = self._sockets()
-        while not self._stop.wait(CONNECTION_POLL_S):
-            now, current = time.time(), self._sockets()
-            if current - known:
-                self.events.append((now, self._cpu_by_command()))
-            known = current
-
-    def connected(self, after: float, command_contains: str) -> tuple[float, float]:
-        """The first new connection at or after ``after``, and the CPU time by then of the
-        process whose command line contains ``command_contains`` ((0.0, 0.0): none seen)."""
-        wanted = command_contains.encode()
-        for t, cpu in self.events:
-            if t >= after:
-                return t, next((s for c, s in cpu.items() if wanted in c), 0.0)
-        return 0.0, 0.0
 
 
 def ours_run(result: CatchUpResult, connections: BrokerConnections) -> SideRun:

@@ -212,7 +212,7 @@ def catchup_table(result: CatchUpResult | None) -> list[str]:
         return ["(not run)"]
     lost = "n/a" if result.lost is None else f"{result.lost:,}"
     return [
-        "| Queued | Stored | Lost | Service start → subscribed | Subscribed → all written | "
+        "| Queued | Stored | Lost | Service start → connected | Connected → all written | "
         "msg/s (peak 2 s) | Service CPU per message | Messages per batch | "
         "CPU % service / mosquitto / influxd / harness / other |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -464,8 +464,10 @@ a running `make run`.
   work competed for the cores and the figures are pessimistic.
 * **Catch-up.** The service starts once (registering its persistent QoS 1 subscription)
   and stops; the publishers put the backlog into the broker as fast as they can; the service
-  starts again. Start → subscribed, subscribed → everything written (rows counted in
-  InfluxDB), and the service's CPU time per message: with no publisher competing, this is
+  starts again. Start → connected (its TCP connection appears on the broker: it works the
+  backlog off from its CONNACK on, before it answers health), connected → everything written
+  (rows counted in InfluxDB), and the service's CPU time per message after connecting: with
+  no publisher competing, this is
   the service's own ceiling on the machine, and how fast it recovers from an outage.
   *Messages per batch* is `pipeline.messages / pipeline.batches` from the health endpoint.
 * **Against Node-RED.** `tests/benchmarks/bench_nodered.py`: the catch-up above, and the

@@ -52,9 +52,9 @@ import orjson
 from simulators.fleet import FixBatch, FleetConfig, FleetSimulator, fix_payloads, write_registry
 from simulators.fleet.publisher import _objects
 from tests.benchmarks.bench_load import PublisherSpec, RawSocketPublisher, write_bench_registry
-from tests.benchmarks.bench_nodered import BrokerConnections
 from tests.benchmarks.bench_stack import (
     BenchStack,
+    BrokerConnections,
     CpuMeter,
     ServiceProcess,
     cpu_seconds,
