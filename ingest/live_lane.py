@@ -28,6 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiomqtt
 
@@ -187,25 +188,33 @@ class LiveLane:
         """Connect, take live messages until the persistent session has caught up; then
         disconnect. A broker error ends the lane early (the persistent session has it all)."""
         username, password = self._login
+        client = aiomqtt.Client(
+            self._config.host,
+            self._config.port,
+            username=username,
+            password=password,
+            identifier=username or f"{self._config.client_id}-live",
+            clean_session=True,
+        )
+        # paho's callback delivers straight to the inbox: no task hop per message (each hop
+        # would wait for a batch of the backlog). aiomqtt's own queue then stays empty.
+        client._client.on_message = self._on_message
         try:
-            async with aiomqtt.Client(
-                self._config.host,
-                self._config.port,
-                username=username,
-                password=password,
-                identifier=username or f"{self._config.client_id}-live",
-                clean_session=True,
-            ) as client:
+            async with client:
                 self.ledger.lane_open = True  # before the first live copy can come
                 await client.subscribe([(topic, 0) for topic in live_filters(self._config)])
                 self.stats.sessions += 1
                 self.stats.active = True
                 log.info("live lane open while the persistent session catches up")
-                receiver = asyncio.create_task(self._receive(client))
+                lost = asyncio.create_task(_until_disconnected(client))
+                caught_up = asyncio.create_task(self._until_caught_up())
                 try:
-                    await self._until_caught_up()
+                    await asyncio.wait((lost, caught_up), return_when=asyncio.FIRST_COMPLETED)
                 finally:
-                    receiver.cancel()
+                    caught_up.cancel()
+                    lost.cancel()
+                if lost.done() and not lost.cancelled() and lost.exception() is not None:
+                    raise aiomqtt.MqttError(str(lost.exception()))
         except aiomqtt.MqttError as exc:
             log.warning("live lane closed early: %s", exc)
         finally:
@@ -231,16 +240,26 @@ class LiveLane:
             elif now - quiet_since >= QUIET_S:
                 return
 
-    async def _receive(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
-            payload = message.payload
-            raw = RawMessage(
-                topic=message.topic.value,
-                payload=payload if isinstance(payload, bytes) else str(payload).encode(),
-                received_ms=time.time_ns() // 1_000_000,
-                mid=0,
-                qos=0,
-                session=LIVE_SESSION,
-            )
-            self.stats.received += 1
-            self._deliver([raw])
+    def _on_message(self, _paho: Any, _userdata: Any, message: Any) -> None:
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:  # refused as malformed, as on the persistent session
+            topic = message._topic.decode("utf-8", "replace")
+        payload = message.payload
+        raw = RawMessage(
+            topic=topic,
+            payload=payload if type(payload) is bytes else bytes(payload),
+            received_ms=time.time_ns() // 1_000_000,
+            mid=0,
+            qos=0,
+            session=LIVE_SESSION,
+        )
+        self.stats.received += 1
+        self._deliver([raw])
+
+
+async def _until_disconnected(client: aiomqtt.Client) -> None:
+    """Returns (raising MqttError) when the connection is lost: aiomqtt's message queue
+    stays empty, as paho's callback is ours."""
+    async for _ in client.messages:
+        pass

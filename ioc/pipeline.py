@@ -129,6 +129,10 @@ class Pipeline:
                         log.warning("spool full (%s): %d messages wait", exc.reason, len(batch))
                         await self._store.spool.has_room.wait()
                 acked = asyncio.create_task(self._sync_then_ack(acked, batch, acknowledge))
+                # Let the socket readers run between batches: a full inbox would otherwise be
+                # drained whole first, the broker's stream stalling meanwhile, and a live
+                # reading (the live lane) waiting behind all of it.
+                await asyncio.sleep(0)
         finally:
             if acked is not None:
                 acked.cancel()  # not acknowledged: the broker sends them again
