@@ -109,9 +109,12 @@ class Pipeline:
         """Process messages in batches until cancelled, acknowledging each batch once its
         content is durable. A batch is what waits, plus what arrives within ``gather_s``
         (up to ``batch_size``): per-batch costs (analytics, fsync) then spread over many
-        messages. The fsync and acknowledgement of one batch overlap the next batch. A batch
-        the full spool refuses is held, unacknowledged, and processed again when it has room."""
-        acked: asyncio.Task[None] | None = None
+        messages. The fsync and acknowledgement of the batches processed so far overlap the
+        next batch (one task, one fsync for all that waits). A batch the full spool refuses
+        is held, unacknowledged, and processed again when it has room."""
+        unacked: list[list[RawMessage]] = []  # processed, in order, awaiting an fsync
+        processed = asyncio.Event()
+        acker = asyncio.create_task(self._ack_durable(unacked, processed, acknowledge))
         try:
             while True:
                 await inbox.wait()
@@ -128,14 +131,14 @@ class Pipeline:
                         self.stats.held_batches += 1
                         log.warning("spool full (%s): %d messages wait", exc.reason, len(batch))
                         await self._store.spool.has_room.wait()
-                acked = asyncio.create_task(self._sync_then_ack(acked, batch, acknowledge))
+                unacked.append(batch)
+                processed.set()
                 # Let the socket readers run between batches: a full inbox would otherwise be
                 # drained whole first, the broker's stream stalling meanwhile, and a live
                 # reading (the live lane) waiting behind all of it.
                 await asyncio.sleep(0)
         finally:
-            if acked is not None:
-                acked.cancel()  # not acknowledged: the broker sends them again
+            acker.cancel()  # what is not acknowledged, the broker sends again
 
     def _batch_limit(self) -> int:
         """While the live lane is open, backlog batches are smaller: a live reading waits
@@ -148,22 +151,29 @@ class Pipeline:
         if len(batch) < self._batch_size:
             batch += inbox.take(self._batch_size - len(batch))
 
-    async def _sync_then_ack(
+    async def _ack_durable(
         self,
-        previous: asyncio.Task[None] | None,
-        batch: list[RawMessage],
+        unacked: list[list[RawMessage]],
+        processed: asyncio.Event,
         acknowledge: Callable[[list[RawMessage]], None],
     ) -> None:
-        if previous is not None:
-            await previous  # acknowledgements stay in order
+        """Acknowledge processed batches, in order, once an fsync made them durable: one
+        fsync for all the batches processed while the previous one ran."""
         while True:
-            try:
-                await self._store.spool.sync()
-                break
-            except StorageFull as exc:  # not durable: no acknowledgement until an fsync is
-                log.warning("spool fsync failed (%s): %d messages wait", exc.reason, len(batch))
-                await self._store.spool.has_room.wait()
-        acknowledge(batch)
+            await processed.wait()
+            processed.clear()
+            pending = unacked[:]
+            while True:
+                try:
+                    await self._store.spool.sync()
+                    break
+                except StorageFull as exc:  # not durable: no acknowledgement until it is
+                    waiting = sum(map(len, pending))
+                    log.warning("spool fsync failed (%s): %d messages wait", exc.reason, waiting)
+                    await self._store.spool.has_room.wait()
+            del unacked[: len(pending)]
+            for batch in pending:
+                acknowledge(batch)
 
     def _process_safely(self, batch: list[RawMessage]) -> None:
         ledger = self.ledger
