@@ -96,13 +96,14 @@ class Inbox(Generic[T]):
             await self._ready.wait()
 
     def take(self, limit: int) -> list[T]:
-        """Up to ``limit`` messages, oldest first (none if empty); those put first are taken
-        alone, so they are processed without waiting for a batch of the others."""
+        """Up to ``limit`` messages, oldest first (none if empty), those put first ahead of
+        the others."""
+        taken: list[T] = []
         if self._first:
             first = self._first
             taken = [first.popleft() for _ in range(min(limit, len(first)))]
             self.stats.taken += len(taken)
-            return taken
+            limit -= len(taken)
         items = self._items
         count = min(limit, len(items))
         if count == len(items):
@@ -116,11 +117,7 @@ class Inbox(Generic[T]):
             self._full = False
             if self.on_room is not None:
                 self.on_room()
-        return batch
-
-    def first_waiting(self) -> int:
-        """How many messages put first wait (the live lane's)."""
-        return len(self._first)
+        return taken + batch if taken else batch
 
     def qsize(self) -> int:
         return len(self._items) + len(self._first)

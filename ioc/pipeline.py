@@ -118,9 +118,8 @@ class Pipeline:
         try:
             while True:
                 await inbox.wait()
-                live = inbox.first_waiting() > 0  # the live lane's: processed at once, alone
-                batch = inbox.take(self._batch_limit())
-                if not live and len(batch) < self._batch_size and self._gather_s > 0:
+                batch = inbox.take(self._batch_limit())  # the live lane's first
+                if len(batch) < self._batch_size and self._gather_s > 0:
                     await asyncio.sleep(self._gather_s)
                     self._take_waiting(inbox, batch)
                 while True:

@@ -69,14 +69,12 @@ def test_capacity_must_be_positive() -> None:
         Inbox(0)
 
 
-def test_messages_put_first_are_taken_first_and_alone() -> None:
+def test_messages_put_first_are_taken_first() -> None:
     inbox: Inbox[int] = Inbox(100)
     inbox.put_many([1, 2, 3])
     inbox.put_first([10, 11])
-    assert inbox.first_waiting() == 2
-    assert inbox.take(50) == [10, 11]  # not with the backlog behind them
-    assert inbox.first_waiting() == 0
-    assert inbox.take(50) == [1, 2, 3]
+    assert inbox.take(3) == [10, 11, 1]  # ahead of the backlog behind them
+    assert inbox.take(50) == [2, 3]
     inbox.put_first([12])
     inbox.put_first([13, 14])  # after 12: in the order they came
     assert inbox.qsize() == 3 and not inbox.empty()
