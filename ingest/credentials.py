@@ -208,6 +208,8 @@ def write_broker_files(
                 f"topic read {positions}",
                 f"topic read {images}",
                 f"topic write {topic_prefix}/rejected",
+                # the worker layout's stage boundaries (ioc.partitions), its account only
+                f"topic readwrite {topic_prefix}/internal/#",
             ]
         elif account.role == CAMERA_FEED:
             lines.append(f"topic read {frames}")

@@ -50,6 +50,7 @@ aiomqtt 2.5 / paho 2.2 internals relied on (checked against aiomqtt/client.py):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -65,6 +66,7 @@ from ioc.messages import RawMessage
 
 log = logging.getLogger(__name__)
 OUTBOX_SIZE = 10_000
+UNSUBSCRIBE_TIMEOUT_S = 30.0
 
 
 @dataclass(slots=True)
@@ -90,9 +92,16 @@ def input_filters(config: MqttConfig) -> list[str]:
 
 
 class MqttLink:
-    def __init__(self, config: MqttConfig, inbox: Inbox[RawMessage]) -> None:
+    def __init__(
+        self,
+        config: MqttConfig,
+        inbox: Inbox[RawMessage],
+        filters: list[str] | None = None,
+    ) -> None:
+        """``filters``: what to subscribe to (default :func:`input_filters`)."""
         self._config = config
         self._inbox = inbox
+        self._filters = input_filters(config) if filters is None else filters
         self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(OUTBOX_SIZE)
         self.stats = MqttStats()
         self.connected = asyncio.Event()  # subscribed
@@ -163,7 +172,7 @@ class MqttLink:
         """Subscribe without a time limit, unless the connection is lost first. The broker
         sends a persistent session's backlog right after the CONNACK, so the SUBACK comes
         behind it: with the inbox full, only once the pipeline has worked it off."""
-        filters = [(topic, 1) for topic in input_filters(self._config)]
+        filters = [(topic, 1) for topic in self._filters]
         subscribing = asyncio.create_task(client.subscribe(filters, timeout=math.inf))
         try:
             await asyncio.wait((subscribing, receiving), return_when=asyncio.FIRST_COMPLETED)
@@ -175,6 +184,14 @@ class MqttLink:
             return
         receiving.result()  # raises the MqttError of the disconnection
         raise aiomqtt.MqttError("disconnected while subscribing")
+
+    async def unsubscribe(self, filters: list[str]) -> None:
+        """Remove ``filters`` from the persistent session (what an earlier layout left in it);
+        not connected: they stay until the next start tries again."""
+        client = self._client
+        if client is not None:
+            with contextlib.suppress(aiomqtt.MqttError):
+                await client.unsubscribe(filters, timeout=UNSUBSCRIBE_TIMEOUT_S)
 
     def acknowledge(self, messages: list[RawMessage]) -> None:
         """PUBACK messages whose content is durable. Messages of an earlier connection are

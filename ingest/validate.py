@@ -66,10 +66,7 @@ class ReadingValidator:
             config.reference_temperature_c, config.reference_pressure_kpa
         )
         self._units = UnitConverter(reference, config.gas_molar_masses_g_mol)
-        # station → {ts_ms: bit mask of the parameters received}, oldest first, bounded per
-        # station; a mask (one int) instead of a set of names keeps a full window ~7× smaller.
-        self._received: dict[str, dict[int, int]] = {}
-        self._bit: dict[str, int] = {}  # parameter name → its bit in the masks
+        self.received = ReceivedValues()
 
     def validate(
         self,
@@ -105,9 +102,7 @@ class ReadingValidator:
             reject(RejectReason.MALFORMED, "no values")
             return None
 
-        received = self._received.get(station_id)
-        if received is None:
-            received = self._received[station_id] = {}
+        received = self.received.of(station_id)
         mask = received.get(ts_ms, 0)
         kept: dict[str, float] = {}
         sent_units: dict[str, str] = {}
@@ -158,7 +153,7 @@ class ReadingValidator:
                     key,
                 )
                 continue
-            bit = self._bit.get(key) or self._new_bit(key)
+            bit = self.received.bit(key)
             if mask & bit:
                 reject(
                     RejectReason.DUPLICATE,
@@ -170,9 +165,7 @@ class ReadingValidator:
             kept[key] = float(value)
         if not kept:
             return None
-        if ts_ms not in received and len(received) >= DEDUP_TIMESTAMPS_PER_STATION:
-            del received[next(iter(received))]
-        received[ts_ms] = mask
+        ReceivedValues.record(received, ts_ms, mask)
         return Reading(
             station_id=station_id,
             ts_ms=ts_ms,
@@ -183,13 +176,70 @@ class ReadingValidator:
             sent_units={k: u for k, u in sent_units.items() if k in kept},
         )
 
-    def _new_bit(self, parameter: str) -> int:
-        bit = self._bit[parameter] = 1 << len(self._bit)
-        return bit
-
     def forget(self, readings: list[Reading]) -> None:
         """Unmark the values of ``readings`` as received: they were validated but could not be
         stored (full spool), so when they come again they are not duplicates."""
+        self.received.forget(readings)
+
+
+class ReceivedValues:
+    """Which values of each station were received: station → {ts_ms: bit mask of the
+    parameters}, oldest first, bounded per station. A mask (one int) instead of a set of
+    names keeps a full window ~7× smaller. The validator's duplicate check, and in the worker
+    layout the analytics partition's, which owns the station (ioc.partitions)."""
+
+    def __init__(self) -> None:
+        self._received: dict[str, dict[int, int]] = {}
+        self._bit: dict[str, int] = {}  # parameter name → its bit in the masks
+
+    def of(self, station_id: str) -> dict[int, int]:
+        received = self._received.get(station_id)
+        if received is None:
+            received = self._received[station_id] = {}
+        return received
+
+    def bit(self, parameter: str) -> int:
+        bit = self._bit.get(parameter)
+        if bit is None:
+            bit = self._bit[parameter] = 1 << len(self._bit)
+        return bit
+
+    @staticmethod
+    def record(received: dict[int, int], ts_ms: int, mask: int) -> None:
+        if ts_ms not in received and len(received) >= DEDUP_TIMESTAMPS_PER_STATION:
+            del received[next(iter(received))]
+        received[ts_ms] = mask
+
+    def keep_new(self, readings: list[Reading], rejections: list[Rejection]) -> list[Reading]:
+        """``readings`` without the values already received (each refused as a duplicate)."""
+        kept = []
+        for reading in readings:
+            received = self.of(reading.station_id)
+            mask = received.get(reading.ts_ms, 0)
+            values = {}
+            for key, value in reading.values.items():
+                bit = self.bit(key)
+                if mask & bit:
+                    origin = Origin("mqtt", reading.received_ms)
+                    detail = (
+                        f"{key} of {reading.station_id} at {_iso(reading.ts_ms)} "
+                        "was already received"
+                    )
+                    rejection = message_rejection(
+                        origin, RejectReason.DUPLICATE, detail, reading.station_id
+                    )
+                    rejections.append(replace(rejection, parameter=key))
+                    continue
+                mask |= bit
+                values[key] = value
+            self.record(received, reading.ts_ms, mask)
+            if len(values) == len(reading.values):
+                kept.append(reading)
+            elif values:
+                kept.append(replace(reading, values=values))
+        return kept
+
+    def forget(self, readings: list[Reading]) -> None:
         for reading in readings:
             received = self._received.get(reading.station_id, {})
             if reading.ts_ms in received:

@@ -412,6 +412,44 @@ class SimulatorConfig(Section):
     )
 
 
+class WorkersConfig(Section):
+    """The process layout (docs/deployment.md "Scaling out"): one process, or ingest workers
+    on the broker's shared subscription and analytics partitions that own the stations."""
+
+    ingest: int | Literal["auto"] = Field(
+        0,
+        description="Ingest worker processes (decode, validate, spool, write, acknowledge) "
+        "on a shared subscription; 0: one process does everything; `auto`: one per core. "
+        "`ioc serve --workers N` sets it.",
+    )
+    partitions: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="Analytics partitions (processes; each station's windows, rules and "
+        "duplicate filter live in one); default: as many as ingest workers.",
+    )
+    group: str = Field(
+        "ioc-ingest",
+        min_length=1,
+        pattern=r"^[^/#+$]+$",
+        description="Shared-subscription group of the ingest workers (`$share/<group>/...`).",
+    )
+
+    @model_validator(mode="after")
+    def _bounded(self) -> WorkersConfig:
+        if isinstance(self.ingest, int) and not 0 <= self.ingest <= 64:
+            raise ValueError("ingest must be `auto` or 0..64")
+        return self
+
+    def ingest_count(self) -> int:
+        """The number of ingest workers (0: no worker layout)."""
+        return (os.cpu_count() or 1) if self.ingest == "auto" else self.ingest
+
+    def partition_count(self) -> int:
+        return self.partitions or max(self.ingest_count(), 1)
+
+
 class IocConfig(Section):
     registry: Path = Field(
         Path("config/stations.yaml"), description="Station registry file (relative to cwd)."
@@ -432,6 +470,7 @@ class IocConfig(Section):
         default_factory=JourneyConfig,
         description="Journey rules: trips, speeding, driving time, lost signal, zones.",
     )
+    workers: WorkersConfig = Field(default_factory=WorkersConfig)
 
 
 def friendly_errors(error: ValidationError) -> list[str]:

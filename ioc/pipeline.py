@@ -42,8 +42,10 @@ from ioc.messages import (
     Rejection,
     RejectReason,
 )
+from ioc.partitions import PartitionOutput, PartitionRouter, decode_output, output_topic
 from ioc.registry import StationRegistry
 from ioc.vehicle_pipeline import VehiclePipeline
+from ioc.warmup import reconcile
 from store.influx import InfluxStore
 from store.lines import ReadingSerializer, alert_line
 from web.broadcast import Broadcaster
@@ -80,7 +82,13 @@ class Pipeline:
         batch_size: int,
         vehicles: VehiclePipeline | None = None,
         gather_s: float = 0.0,
+        partitions: PartitionRouter | None = None,
+        topic_prefix: str = "",
     ) -> None:
+        """``partitions``: the worker layout (ioc.partitions): accepted readings go to the
+        analytics partitions instead of this process's engine and board, and the partitions'
+        outputs (topic ``<prefix>/internal/output``) come back here to the alert book and the
+        board."""
         self._registry = registry
         self._rules = rules
         self._validator = validator
@@ -96,6 +104,9 @@ class Pipeline:
         self._gather_s = gather_s
         self.stats = PipelineStats()
         self.ledger: LaneLedger | None = None  # set while a live lane may run
+        self.busy = False  # a batch is taken from the inbox and not processed yet
+        self._partitions = partitions
+        self._output_topic = output_topic(topic_prefix)
 
     def follow_registry(self) -> None:
         """Take in a changed registry (the engine is replaced separately)."""
@@ -119,6 +130,7 @@ class Pipeline:
             while True:
                 await inbox.wait()
                 batch = inbox.take(self._batch_limit())  # the live lane's first
+                self.busy = True
                 if len(batch) < self._batch_size and self._gather_s > 0:
                     await asyncio.sleep(self._gather_s)
                     self._take_waiting(inbox, batch)
@@ -130,6 +142,7 @@ class Pipeline:
                         self.stats.held_batches += 1
                         log.warning("spool full (%s): %d messages wait", exc.reason, len(batch))
                         await self._store.spool.has_room.wait()
+                self.busy = False
                 unacked.append(batch)
                 processed.set()
                 # Let the socket readers run between batches: a full inbox would otherwise be
@@ -165,6 +178,8 @@ class Pipeline:
             while True:
                 try:
                     await self._store.spool.sync()
+                    if self._partitions is not None:  # raises if the broker failed us: the
+                        await self._partitions.flushed()  # process ends, nothing acknowledged
                     break
                 except StorageFull as exc:  # not durable: no acknowledgement until it is
                     waiting = sum(map(len, pending))
@@ -211,6 +226,8 @@ class Pipeline:
             )
             kind.append(m)
         messages = stations
+        if self._partitions is not None:
+            messages = self._take_outputs(stations)
         self.vehicles.take_images(images)
         fixes, refused = self.vehicles.decode(positions)
         for message in messages:
@@ -222,7 +239,8 @@ class Pipeline:
                 rejections.append(internal_error(origin, _parse_topic(message.topic)[0]))
         self.stats.messages += len(messages) + len(positions) + len(images)
         self.stats.batches += 1
-        self.accept(readings, rejections, fixes, refused)
+        watermark = max([m.received_ms for m in stations] or [0])
+        self.accept(readings, rejections, fixes, refused, watermark)
 
     def _decode(
         self,
@@ -252,11 +270,13 @@ class Pipeline:
         rejections: list[Rejection],
         fixes: list[PositionFix] | None = None,
         refused: list[PositionRejection] | None = None,
+        watermark_ms: int = 0,
     ) -> None:
         """Store validated readings (and vehicles' fixes) and refusals from any input, then
         run rules and alerts. Raises :class:`StorageFull` when the spool is full: nothing of
         the batch was kept, and its readings and fixes are forgotten by the validators so they
-        may come again."""
+        may come again. ``watermark_ms``: every message received until then is in this batch
+        or an earlier one (for the partitions, ioc.partitions.OrderedMerge)."""
         fixes, refused = fixes or [], refused or []
         try:
             self._store.append_input(self._serializer.lines(readings) + self.vehicles.lines(fixes))
@@ -266,10 +286,41 @@ class Pipeline:
             raise
         self.vehicles.stored(fixes, refused)
         self._rejections.handle(rejections)
-        self._board.observe(readings)
-        self.apply_analytics(self.engine.evaluate(readings))
+        if self._partitions is not None:
+            self._partitions.forward(readings, watermark_ms or now_ms())
+        else:
+            self._board.observe(readings)
+            self.apply_analytics(self.engine.evaluate(readings))
         self.stats.readings += len(readings)
         self.stats.rejections += len(rejections)
+
+    def _take_outputs(self, messages: list[RawMessage]) -> list[RawMessage]:
+        """Apply the analytics partitions' outputs among ``messages``; the rest is returned.
+        An output that does not decode is a bug of ours: logged and dropped, not refused as
+        a reading."""
+        rest = []
+        output = self._output_topic
+        for message in messages:
+            if message.topic != output:
+                rest.append(message)
+                continue
+            try:
+                self.apply_partition_output(decode_output(message.payload))
+            except StorageFull:
+                raise
+            except Exception:
+                log.exception("a partition output could not be applied")
+        return rest
+
+    def apply_partition_output(self, out: PartitionOutput) -> None:
+        self._board.observe(out.readings)
+        self._board.observe_metrics(out.metrics)
+        self.engine.air.current.update((a.station_id, a) for a in out.aqi)
+        self.engine.fire.current.update((f.station_id, f) for f in out.fire)
+        if out.warm_up:
+            self._alerts.apply(reconcile(self._alerts, out.transitions))
+        else:
+            self._alerts.apply(out.transitions)
 
     def apply_analytics(self, out: AnalyticsOutput) -> None:
         """Derived values (AQI, fire danger, anomalies) to the store and the board; rule

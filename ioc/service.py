@@ -10,6 +10,8 @@
                       MQTT link (receiver) and the pipeline task between them; subscribed
                       before the analytics warm-up (ioc.warmup), processing after it; the
                       vehicle pipeline and its journey journal (SQLite, purged daily)
+    workers_context   with `workers.ingest` > 0: the ingest workers and analytics partitions
+                      (ioc.workers), the stations' readings then going through them
     cameras_context   camera frames (MQTT or URL) → camera workers → metrics, alerts, snapshots
     drop_folder_context  the watched folder of station data files (if configured)
     wall_context      periodic station deltas and heartbeats to websocket clients, and the
@@ -40,7 +42,7 @@ from ingest.drop_folder import DropFolder
 from ingest.http_api import add_ingest_routes, process_file
 from ingest.inbox import Inbox
 from ingest.live_lane import LaneStats, LiveLane
-from ingest.mqtt_source import MqttLink
+from ingest.mqtt_source import MqttLink, input_filters
 from ingest.rejections import RejectionSink
 from ingest.validate import ReadingValidator
 from ioc import appkeys
@@ -55,10 +57,12 @@ from ioc.fleet import FleetRegistry, read_fleet_file
 from ioc.live_config import LiveConfiguration, follow_camera_rules
 from ioc.loop_monitor import LOOP_MONITOR, PIPELINE_LAG, LoopMonitor, PipelineLag
 from ioc.messages import RawMessage
+from ioc.partitions import NoticePublisher, PartitionRouter, assign_partitions, output_topic
 from ioc.pipeline import Pipeline
 from ioc.registry import StationRegistry, read_registry_document
 from ioc.vehicle_pipeline import VehiclePipeline
 from ioc.warmup import warm_up
+from ioc.workers import workers_context
 from store.forwarding import PositionForwarder
 from store.influx import InfluxStore
 from store.journey_book import JourneyBook
@@ -107,6 +111,7 @@ def create_app(config: IocConfig, registry: StationRegistry) -> web.Application:
             store_context,
             alerts_context,
             pipeline_context,
+            workers_context,
             cameras_context,
             drop_folder_context,
             wall_context,
@@ -251,7 +256,12 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
     rules = app[appkeys.RULES]
     store = app[appkeys.STORE]
     inbox: Inbox[RawMessage] = Inbox(config.mqtt.queue_size)
-    mqtt = MqttLink(config.mqtt, inbox)
+    partitions = config.workers.partition_count() if config.workers.ingest_count() else 0
+    if partitions:  # the worker layout (ioc.workers): ingest workers take the stations' topics
+        own = [f for f in input_filters(config.mqtt) if "/stations/" not in f]
+        mqtt = MqttLink(config.mqtt, inbox, [*own, output_topic(config.mqtt.topic_prefix)])
+    else:
+        mqtt = MqttLink(config.mqtt, inbox)
     alerts = app[appkeys.ALERTS]
     board = StationBoard(registry, config.web.offline_after_intervals)
     fleet = app[appkeys.SETTINGS].current().fleet  # the transport registry in force
@@ -301,6 +311,22 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
         forwarders=forwarders,
         journal=journeys,
     )
+    router = None
+    if partitions:
+        settings = app[appkeys.SETTINGS]
+
+        def assignment() -> dict[str, int]:
+            configuration = settings.current()
+            return assign_partitions(configuration.registry, partitions, configuration.anomaly)
+
+        router = PartitionRouter(
+            config.mqtt.topic_prefix, assignment(), partitions, NoticePublisher(mqtt.publish_nowait)
+        )
+
+        def reassign(_change: object, _configuration: object) -> None:  # as the children do
+            router.assigned = assignment()  # once they start again with the new configuration
+
+        settings.subscribe(reassign)
     pipeline = Pipeline(
         registry=registry,
         rules=rules,
@@ -314,6 +340,10 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
         batch_size=config.ingest.batch_size,
         gather_s=config.ingest.gather_ms / 1000,
         vehicles=vehicles,
+        # readings of HTTP and files to the partitions, through the persistent session's
+        # outbox (QoS 1; a full outbox counts what it drops)
+        partitions=router,
+        topic_prefix=config.mqtt.topic_prefix,
     )
     alerts.subscribe(pipeline.publish_alert_events)
     lag = PipelineLag(inbox.qsize)
@@ -356,7 +386,8 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
         await warmed_up.wait()
         while True:
             await asyncio.sleep(ANALYTICS_TICK_S)
-            pipeline.apply_analytics(pipeline.engine.tick(now_ms()))
+            if not partitions:  # else the partitions tick
+                pipeline.apply_analytics(pipeline.engine.tick(now_ms()))
             vehicles.tick(now_ms())
 
     lane = live_lane(config, inbox, mqtt, pipeline)
@@ -383,7 +414,8 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
             for n, forwarder in enumerate(forwarders):
                 task = _background(forwarder.run(), f"forward-{n}")
                 await forwarding_tasks.enter_async_context(task)
-            await warm_up(engine, store, registry, alerts, config.analytics.warmup_hours)
+            if not partitions:  # else each partition warms up its stations
+                await warm_up(engine, store, registry, alerts, config.analytics.warmup_hours)
             warmed_up.set()
             yield
         await live.close()

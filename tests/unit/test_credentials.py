@@ -85,6 +85,7 @@ def test_broker_acls_follow_roles_and_ownership(tmp_path: Path) -> None:
         "topic read ioc/v1/vehicles/+/positions",
         "topic read ioc/v1/vehicles/+/images",
         "topic write ioc/v1/rejected",
+        "topic readwrite ioc/v1/internal/#",  # the worker layout's internal topics
     }
     assert blocks["ioc-cameras"] == {"topic read ioc/v1/cameras/+/frames"}
     assert blocks["ioc-service-live"] == {  # stations only: no positions, no rejections

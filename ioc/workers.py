@@ -1,0 +1,293 @@
+"""The worker layout (``ioc serve --workers N``; docs/deployment.md "Scaling out"): the
+service process keeps the web, the wall, the alert book, the configuration, vehicles and
+cameras, and starts as child processes
+
+    N ingest workers      ingest.worker      ($share/<group>/... of the stations' topics)
+    P analytics partitions analytics.partition (<prefix>/internal/analytics/<p>)
+
+all on the one broker, each with its own persistent MQTT session (client id
+``<client_id>-ingest-<i>`` / ``-analytics-<p>``) and its own spool (``<spool_dir>/<role>-<i>``).
+A child that ends is started again with the same identity, so the broker sends it what it
+had not acknowledged: a worker killed mid-stream loses nothing. A child reads the station
+registry and rules from the configuration database at start, and ends when they change
+(exit code :data:`CONFIG_CHANGED`) to be started again with them.
+
+Children get the service's resolved configuration on standard input (not a file: it holds
+the passwords completed from the accounts file), and run ``python -m ioc.workers ROLE INDEX``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sqlite3
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+from pydantic import SecretStr
+
+from ingest.mqtt_source import input_filters
+from ioc import appkeys
+from ioc.config import IocConfig
+from ioc.config_store import ConfigStore
+from ioc.database import open_database
+from ioc.errors import StoreError
+
+log = logging.getLogger(__name__)
+INGEST, ANALYTICS = "ingest", "analytics"
+CONFIG_CHANGED = 3  # a child's exit code: started again at once, with the new configuration
+CONFIG_POLL_S = 2.0
+READY = b"ready"  # what a child writes to its standard output once it receives
+RESTART_DELAY_S = (0.2, 5.0)  # first and longest wait before a crashed child is started again
+STOP_TIMEOUT_S = 10.0
+WORKERS: web.AppKey[Supervisor] = web.AppKey("workers")
+
+
+def config_document(config: IocConfig) -> bytes:
+    """``config`` as JSON with its secrets, for a child (IocConfig.model_validate reads it)."""
+
+    def reveal(value: object) -> str:
+        return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+    return orjson.dumps(config.model_dump(exclude_unset=True), default=reveal)
+
+
+@dataclass(slots=True)
+class Child:
+    role: str
+    index: int
+    process: asyncio.subprocess.Process | None = None
+    ready: bool = False  # subscribed (and warmed up) since its last start
+    starts: int = 0
+    crashes: int = 0
+    last_exit: int | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.role}-{self.index}"
+
+
+@dataclass(slots=True)
+class Supervisor:
+    """Starts the children and starts each again when it ends, until :meth:`stop`."""
+
+    config: IocConfig
+    children: list[Child] = field(default_factory=list)
+    all_ready: asyncio.Event = field(default_factory=asyncio.Event)  # each started once
+    _stopping: bool = False
+
+    @classmethod
+    def of(cls, config: IocConfig) -> Supervisor:
+        workers = config.workers
+        children = [Child(ANALYTICS, p) for p in range(workers.partition_count())]
+        children += [Child(INGEST, i) for i in range(workers.ingest_count())]
+        return cls(config, children)
+
+    async def run(self) -> None:
+        await asyncio.gather(*(self._keep(child) for child in self.children))
+
+    async def _keep(self, child: Child) -> None:
+        delay = RESTART_DELAY_S[0]
+        document = config_document(self.config)
+        while not self._stopping:
+            started = time.monotonic()
+            child.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "ioc.workers",
+                child.role,
+                str(child.index),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+            )
+            child.starts += 1
+            child.ready = False
+            assert child.process.stdin is not None and child.process.stdout is not None
+            child.process.stdin.write(document)
+            child.process.stdin.close()
+            async for line in child.process.stdout:  # `ready`, then nothing until it ends
+                if line.strip() == READY:
+                    child.ready = True
+                    if all(c.ready for c in self.children):
+                        self.all_ready.set()
+            code = await child.process.wait()
+            child.ready = False
+            child.last_exit = code
+            if self._stopping:
+                return
+            if code == CONFIG_CHANGED:
+                log.info("%s: configuration changed, starting again", child.name)
+                continue
+            child.crashes += 1
+            log.error("%s ended (exit %s); starting again in %.1fs", child.name, code, delay)
+            await asyncio.sleep(delay)
+            delay = RESTART_DELAY_S[0] if time.monotonic() - started > 60 else delay * 2
+            delay = min(delay, RESTART_DELAY_S[1])
+
+    async def stop(self) -> None:
+        """SIGTERM every child and wait (SIGKILL after :data:`STOP_TIMEOUT_S`): what a child
+        had not acknowledged, the broker keeps for the next start."""
+        self._stopping = True
+        running = [c.process for c in self.children if c.process and c.process.returncode is None]
+        for process in running:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+        for process in running:
+            try:
+                await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+
+    def health(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": c.name,
+                "pid": c.process.pid if c.process else None,
+                "running": c.process is not None and c.process.returncode is None,
+                "ready": c.ready,
+                "starts": c.starts,
+                "crashes": c.crashes,
+                "last_exit": c.last_exit,
+            }
+            for c in self.children
+        ]
+
+
+async def workers_context(app: web.Application) -> AsyncIterator[None]:
+    """The children of the worker layout, started once the service's own subscription (the
+    partitions' outputs) is in place, and stopped before the service's own resources."""
+    config = app[appkeys.CONFIG]
+    if config.workers.ingest_count() == 0:
+        yield
+        return
+    mqtt = app[appkeys.MQTT]
+    await mqtt.connected.wait()
+    supervisor = Supervisor.of(config)
+    app[WORKERS] = supervisor
+    task = asyncio.create_task(supervisor.run(), name="workers")
+
+    async def take_over_the_stations() -> None:
+        """Once every worker has its subscription, the service's own session (from a
+        single-process start) lets go of the stations' topics; until then what it receives
+        of them it forwards to the partitions: nothing falls between the two."""
+        await supervisor.all_ready.wait()
+        stations = [f for f in input_filters(config.mqtt) if "/stations/" in f]
+        await mqtt.unsubscribe(stations)
+        log.info("worker layout ready: %d children", len(supervisor.children))
+
+    handover = asyncio.create_task(take_over_the_stations(), name="workers-handover")
+    try:
+        yield
+    finally:
+        handover.cancel()
+        await supervisor.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+# --- a child ------------------------------------------------------------------------------
+
+
+def _config_version(db: sqlite3.Connection) -> int:
+    row = db.execute("SELECT max(id) FROM config_changes").fetchone()
+    return int(row[0] or 0)
+
+
+async def run_child(config: IocConfig, role: str, index: int) -> int:
+    """Run one child until SIGTERM (0), a configuration change (:data:`CONFIG_CHANGED`) or a
+    failure (an exception: exit 1)."""
+    from ingest.worker import run_ingest_worker
+    from store.influx import InfluxStore
+
+    db = open_database(config.access.database)
+    try:
+        configuration = ConfigStore(
+            db, None, config.journeys, config.analytics.anomaly, config.cameras
+        ).current()
+        version = _config_version(db)
+        spool = config.influx.spool_dir / f"{role}-{index}"
+        influx = config.influx.model_copy(update={"spool_dir": spool})
+        async with aiohttp.ClientSession() as session:
+            store = InfluxStore(influx, session)
+            with contextlib.suppress(StoreError):  # writes are retried until it is back
+                await store.ensure_database()
+
+            def ready() -> None:
+                sys.stdout.buffer.write(READY + b"\n")
+                sys.stdout.buffer.flush()
+
+            if role == INGEST:
+                program = run_ingest_worker(config, index, configuration, store, ready)
+            else:
+                from analytics.partition import run_partition
+
+                program = run_partition(config, index, configuration, store, ready)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+
+            async def configuration_changed() -> None:
+                while _config_version(db) == version:  # noqa: ASYNC110 (another process)
+                    await asyncio.sleep(CONFIG_POLL_S)
+
+            tasks = {
+                "program": asyncio.create_task(program),
+                "stop": asyncio.create_task(stop.wait()),
+                "config": asyncio.create_task(configuration_changed()),
+                "writer": asyncio.create_task(store.run()),
+                "space": asyncio.create_task(store.watch_space()),
+            }
+            try:
+                done, _ = await asyncio.wait(
+                    {tasks["program"], tasks["stop"], tasks["config"]},
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if tasks["program"] in done:
+                    tasks["program"].result()  # its error; ending by itself is one too
+                    raise RuntimeError("worker program ended")
+                code = CONFIG_CHANGED if tasks["config"] in done else 0
+            finally:
+                tasks["program"].cancel()
+                await asyncio.gather(tasks["program"], return_exceptions=True)
+                with contextlib.suppress(TimeoutError):  # what stays is in the spool
+                    async with asyncio.timeout(STOP_TIMEOUT_S / 2):
+                        await store.wait_drained()
+                for task in tasks.values():
+                    task.cancel()
+                await asyncio.gather(*tasks.values(), return_exceptions=True)
+                store.spool.close()
+            return code
+    finally:
+        db.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    role, index = (argv or sys.argv[1:])[:2]
+    if role not in (INGEST, ANALYTICS):
+        print(f"unknown role {role!r} (expected {INGEST} or {ANALYTICS})", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=logging.INFO,
+        format=f"%(asctime)s %(levelname)-7s {role}-{index} %(name)s: %(message)s",
+    )
+    config = IocConfig.model_validate(orjson.loads(sys.stdin.buffer.read()))
+    try:
+        return asyncio.run(run_child(config, role, int(index)))
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
