@@ -2,7 +2,8 @@
  * The station page, /stations/{id}: a period (local time, Asia/Ho_Chi_Minh; ?start= and ?end=
  * as datetime-local values, default the last 24 hours), the station's hourly and daily VN_AQI
  * over the colour bands, a chart per parameter with its limit lines, the station's alerts of
- * the period, and the period's readings as CSV.
+ * the period (opened in it, or earlier and still going on in it), and the period's readings
+ * as CSV.
  * Data: GET /api/v1/stations/{id}/history, GET /api/v1/alerts?station=, and the CSV link
  * GET /api/v1/stations/{id}/export. ?lang=vi|en.
  */
@@ -14,6 +15,7 @@ const { $, el, pickLang, rememberLang, translatePage, translator, formatDateTime
 const LANG_STORAGE_KEY = 'ioc.station.lang';
 const DAY_MS = 86_400_000;
 const MAX_ALERTS = 1000;
+const ALERT_LOOKBACK_MS = 31 * DAY_MS;
 
 const stationId = decodeURIComponent(location.pathname.split('/').filter(Boolean).pop() || '');
 const params = new URLSearchParams(location.search);
@@ -41,7 +43,9 @@ function rangeQuery() {
 async function load() {
   document.body.dataset.ready = 'false';
   const base = `/api/v1/stations/${encodeURIComponent(stationId)}`;
-  const since = encodeURIComponent(new Date(state.start).toISOString());
+  // Alerts opened up to ALERT_LOOKBACK_MS before the period that were still going on in it
+  // count too (the API filters on the opening time).
+  const since = encodeURIComponent(new Date(state.start - ALERT_LOOKBACK_MS).toISOString());
   const until = encodeURIComponent(new Date(state.end).toISOString());
   const [history, alerts] = await Promise.all([
     IOC.api('GET', `${base}/history?${rangeQuery()}`),
@@ -49,7 +53,10 @@ async function load() {
   ]);
   if (history.status === 401) return;
   state.history = history.ok ? history.body : null;
-  state.alerts = alerts.ok ? alerts.body.alerts || [] : [];
+  state.alerts = (alerts.ok ? alerts.body.alerts || [] : []).filter((a) => {
+    const over = IOC.parseTime(a.resolved_at || a.closed_at);
+    return over == null || over >= state.start;
+  });
   if (!history.ok) {
     const messages = { 400: t('badRange'), 403: t('forbidden'), 404: t('notFound'), 503: t('dbUnavailable') };
     notice(messages[history.status] || t('loadFailed', history.reason));
