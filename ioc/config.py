@@ -450,6 +450,45 @@ class WorkersConfig(Section):
         return self.partitions or max(self.ingest_count(), 1)
 
 
+class ReportsConfig(Section):
+    """The daily provincial report (web/daily_report.py): written once a day as files, and
+    made on demand by GET /api/v1/reports/daily."""
+
+    daily_enabled: bool = Field(
+        True, description="Write the previous local day's report files once a day."
+    )
+    daily_folder: Path = Field(
+        Path("var/reports/daily"),
+        description="Folder of the daily report files (`bao-cao-ngay-YYYY-MM-DD.xlsx` and "
+        "`.csv`; `report-day-...` in English); made if missing.",
+    )
+    daily_at_minute: int = Field(
+        60,
+        ge=0,
+        le=1439,
+        description="When the previous day's files are written: minutes after local midnight "
+        "(Asia/Ho_Chi_Minh). Late enough for the day's last hour to be closed by the analytics "
+        "(default 01:00). After a start, a missing file of the previous day is written once "
+        "this time has passed (after `daily_start_delay_s`).",
+    )
+    daily_start_delay_s: float = Field(
+        600.0,
+        ge=0,
+        le=86_400,
+        description="After the service starts, wait this long before writing a missing file "
+        "of the previous day: the analytics warm up and late data arrive first.",
+    )
+    daily_language: Literal["vi", "en"] = Field(
+        "vi", description="Language of the headings of the written files."
+    )
+    daily_retry_s: float = Field(
+        600.0,
+        ge=10,
+        le=86_400,
+        description="After a failed attempt (InfluxDB away, disk full), try again this much later.",
+    )
+
+
 class IocConfig(Section):
     registry: Path = Field(
         Path("config/stations.yaml"), description="Station registry file (relative to cwd)."
@@ -471,6 +510,9 @@ class IocConfig(Section):
         description="Journey rules: trips, speeding, driving time, lost signal, zones.",
     )
     workers: WorkersConfig = Field(default_factory=WorkersConfig)
+    reports: ReportsConfig = Field(
+        default_factory=ReportsConfig, description="The daily provincial report's files."
+    )
 
 
 def friendly_errors(error: ValidationError) -> list[str]:

@@ -16,6 +16,7 @@
     drop_folder_context  the watched folder of station data files (if configured)
     wall_context      periodic station deltas and heartbeats to websocket clients, and the
                       event-loop monitor (lag and stalls in health)
+    daily_report_context  the previous day's report files, once a day (web/daily_report_files.py)
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ from web.auth_api import add_auth_routes
 from web.broadcast import Broadcaster
 from web.cameras_api import add_camera_routes
 from web.config_api import add_config_routes
+from web.daily_report_files import daily_report_context
 from web.journey_backtest_api import add_journey_backtest_routes
 from web.journeys_api import add_journey_routes
 from web.openapi import add_openapi_routes
@@ -115,6 +117,7 @@ def create_app(config: IocConfig, registry: StationRegistry) -> web.Application:
             cameras_context,
             drop_folder_context,
             wall_context,
+            daily_report_context,
         ]
     )
     add_routes(app)

@@ -143,6 +143,14 @@ ROUTE_ACCESS: dict[tuple[str, str], Can] = {
     ("GET", "/reports/monthly"): Can.CONFIGURE,
     ("GET", "/api/v1/portal/reports/monthly"): Can.PORTAL,
     ("GET", "/portal/report"): Can.PORTAL,
+    # The daily provincial report (web/reports_api.py): the regulator's, as the monthly one.
+    ("GET", "/api/v1/reports/daily"): Can.CONFIGURE,
+    ("GET", "/reports/daily"): Can.CONFIGURE,
+    # The station page (web/station_page.py): the wall's people; its data as the readings
+    # (an enterprise user: its own stations only).
+    ("GET", "/stations/{id}"): Can.READ,
+    ("GET", "/api/v1/stations/{id}/history"): Can.OWN_DATA,
+    ("GET", "/api/v1/stations/{id}/export"): Can.OWN_DATA,
 }
 # The configuration: officers read all and change rules; admins change the registry. In the
 # transport registry, officers (the transport department's) keep vehicles, drivers, zones and

@@ -173,6 +173,16 @@ EXPECTED: dict[tuple[str, str], Row] = {
     # the regulator's monthly reports: officers, not every wall viewer
     ("GET", "/api/v1/reports/monthly"): Row(OFFICERS, "/api/v1/reports/monthly"),
     ("GET", "/reports/monthly"): Row(OFFICERS, "/reports/monthly"),
+    ("GET", "/api/v1/reports/daily"): Row(OFFICERS, "/api/v1/reports/daily"),
+    ("GET", "/reports/daily"): Row(OFFICERS, "/reports/daily"),
+    # the station page: the wall's people; its data like the readings (own stations)
+    ("GET", "/stations/{id}"): Row(STAFF, f"/stations/{OWN_STATION}"),
+    ("GET", "/api/v1/stations/{id}/history"): Row(
+        STAFF_AND_ENTERPRISE, f"/api/v1/stations/{OWN_STATION}/history"
+    ),
+    ("GET", "/api/v1/stations/{id}/export"): Row(
+        STAFF_AND_ENTERPRISE, f"/api/v1/stations/{OWN_STATION}/export"
+    ),
 }
 
 

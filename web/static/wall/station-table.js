@@ -6,7 +6,8 @@
  * id. Rows are only moved, never redrawn, on a re-sort.
  * Kiosk (?kiosk=1): the rows are cut into pages that fit the panel and the page turns every
  * pageMs (indicator "1/8"), not while the pointer is over the table. Otherwise the table
- * scrolls. The panel's head counts every station ("121 trạm").
+ * scrolls. The panel's head counts every station ("121 trạm"). A station's name links to its
+ * page (/stations/{id}: charts, AQI, alerts, CSV).
  */
 
 const STATUS_ORDER = { alert: 0, offline: 1, unknown: 2, ok: 3 };
@@ -53,7 +54,10 @@ export function createStationTable({
       const value = el('td', { class: 'num' });
       const row = el('tr', { 'data-station-id': station.id, 'data-testid': 'station-row' },
         el('td', { class: 'mono st-id' }, station.id),
-        el('td', { class: 'st-name' }, station.name || station.id),
+        el('td', { class: 'st-name' }, el('a', {
+          href: `/stations/${encodeURIComponent(station.id)}`, 'data-testid': 'station-page-link',
+          style: 'color: inherit; text-decoration: underline dotted',
+        }, station.name || station.id)),
         el('td', null, statusPill),
         lastSeen,
         value);
