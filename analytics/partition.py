@@ -80,7 +80,9 @@ class Partition:
         self._rejections = rejections
         self._output = output_topic(config.mqtt.topic_prefix)
         self._received = ReceivedValues()
-        self._merge = OrderedMerge(config.workers.ingest_count(), HOLD_MAX_MS)
+        self._merge: OrderedMerge[RawMessage] = OrderedMerge(
+            config.workers.ingest_count(), HOLD_MAX_MS
+        )
 
     async def warm_up(self, hours: int) -> None:
         """Rebuild the windows from InfluxDB; the service reconciles the alert book."""
@@ -109,7 +111,7 @@ class Partition:
         readings, done = self._merge.release(arrival)
         if readings:
             self.process(readings)
-        return done  # type: ignore[return-value]
+        return done
 
     def next_deadline_ms(self) -> int | None:
         return self._merge.next_deadline_ms()

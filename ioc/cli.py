@@ -63,6 +63,15 @@ def _parser() -> argparse.ArgumentParser:
             add_users_parser(sub)
         if name == "watch":
             add_watch_parser(sub)
+        if name == "serve":
+            sub.add_argument(
+                "--workers",
+                type=_workers,
+                default=None,
+                metavar="N|auto",
+                help="ingest worker processes (and as many analytics partitions): 0 = one "
+                "process; auto = one per core (default: workers.ingest of the config)",
+            )
         if name == "broker-files":
             sub.add_argument("--out", type=Path, required=True, help="directory to write to")
         if name == "dev":
@@ -76,6 +85,14 @@ def _parser() -> argparse.ArgumentParser:
                 "--no-simulators", action="store_true", help="do not start the simulated stations"
             )
     return parser
+
+
+def _workers(text: str) -> int | str:
+    if text == "auto":
+        return text
+    if not text.isdigit() or int(text) > 64:
+        raise argparse.ArgumentTypeError("a number from 0 to 64, or auto")
+    return int(text)
 
 
 def fleet_config(config: IocConfig) -> FleetConfig:
@@ -132,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
             config = _with_account_passwords(config)
         if args.command == "serve":
             from ioc.runner import serve
+
+            if args.workers is not None:
+                workers = config.workers.model_copy(update={"ingest": args.workers})
+                config = config.model_copy(update={"workers": workers})
 
             asyncio.run(serve(config, registry))
         elif args.command == "simulate":

@@ -18,6 +18,8 @@ import aiomqtt
 from ioc.config import MqttConfig
 
 log = logging.getLogger(__name__)
+QUIET = logging.getLogger(f"{__name__}.client")
+QUIET.setLevel(logging.ERROR)
 PUBACK_TIMEOUT_S = 60.0  # a broker that does not acknowledge within this: fail-stop
 
 
@@ -43,6 +45,7 @@ class InternalPublisher:
             identifier=self._client_id,
             clean_session=True,
             max_inflight_messages=1000,
+            logger=QUIET,  # not "There are N pending publish calls" for every batch
         )
         async with client:
             self._client = client

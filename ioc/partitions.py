@@ -18,7 +18,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 import msgspec
 import numpy as np
@@ -102,7 +102,7 @@ def internal_filter(prefix: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Forwarded:
     """Readings an ingest process sends to one partition, and its *watermark*: every message
-    it received up to ``watermark_ms`` (its clock) has been forwarded. Sent to every
+    it received before ``watermark_ms`` (its clock) has been forwarded. Sent to every
     partition after each batch, and alone when idle, so a partition can put each station's
     readings back in order (:class:`OrderedMerge`) although the broker spread them over the
     workers. ``worker`` -1: the service itself (HTTP and files), not waited for."""
@@ -196,14 +196,17 @@ class PartitionRouter:
                 self._publish(topic, encode(Forwarded(self._worker, watermark_ms, batch)))
 
 
+M = TypeVar("M")  # what a reading came in (acknowledged once all its readings are released)
+
+
 @dataclass(slots=True)
-class _Held:
-    message: object  # what to acknowledge once every reading of it is processed
+class _Held(Generic[M]):
+    message: M
     left: int
     arrival_ms: int
 
 
-class OrderedMerge:
+class OrderedMerge(Generic[M]):
     """A partition's side: readings from several ingest workers, released in the order the
     broker handed them out. A reading is held until every worker's watermark has passed the
     time it was received (then nothing received before it can still come: a clock of one
@@ -215,12 +218,12 @@ class OrderedMerge:
     def __init__(self, workers: int, hold_max_ms: int) -> None:
         self._marks = [-1] * workers  # -1: not heard from yet
         self._hold_max_ms = hold_max_ms
-        self._held: list[tuple[int, int, Reading, _Held]] = []  # a heap by received time
-        self._messages: deque[_Held] = deque()  # in arrival order
+        self._held: list[tuple[int, int, Reading, _Held[M]]] = []  # a heap by received time
+        self._messages: deque[_Held[M]] = deque()  # in arrival order
         self._seq = 0
-        self._done: list[object] = []  # messages with nothing (left) to hold
+        self._done: list[M] = []  # messages with nothing (left) to hold
 
-    def add(self, forwarded: Forwarded, message: object, arrival_ms: int) -> None:
+    def add(self, forwarded: Forwarded, message: M, arrival_ms: int) -> None:
         worker = forwarded.worker
         own = 0 <= worker < len(self._marks)
         if own:
@@ -236,7 +239,7 @@ class OrderedMerge:
                 self._held, (reading.received_ms if own else -1, self._seq, reading, held)
             )
 
-    def release(self, now_ms: int) -> tuple[list[Reading], list[object]]:
+    def release(self, now_ms: int) -> tuple[list[Reading], list[M]]:
         """The readings that may go now, in time order, and the messages done with."""
         done, self._done = self._done, []
         held, messages = self._held, self._messages

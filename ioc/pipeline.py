@@ -275,7 +275,7 @@ class Pipeline:
         """Store validated readings (and vehicles' fixes) and refusals from any input, then
         run rules and alerts. Raises :class:`StorageFull` when the spool is full: nothing of
         the batch was kept, and its readings and fixes are forgotten by the validators so they
-        may come again. ``watermark_ms``: every message received until then is in this batch
+        may come again. ``watermark_ms``: every message received before then is in this batch
         or an earlier one (for the partitions, ioc.partitions.OrderedMerge)."""
         fixes, refused = fixes or [], refused or []
         try:

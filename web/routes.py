@@ -20,6 +20,7 @@ from ioc.accounts import Role
 from ioc.audit import DENIED, OK
 from ioc.clock import iso_utc
 from ioc.loop_monitor import LOOP_MONITOR, PIPELINE_LAG
+from ioc.workers import WORKERS
 from web.access import (
     PRINCIPAL,
     Can,
@@ -141,9 +142,10 @@ class PipelineHealth(Answer):
 
 class Health(Answer):
     status: Literal["ok", "degraded"]
-    reasons: list[Literal["storage_full", "loop_stall"]] = Field(
+    reasons: list[Literal["storage_full", "loop_stall", "worker_down"]] = Field(
         description="Why `degraded`: the spool is full; the event loop stalled within "
-        "`web.loop_stall_recent_s`."
+        "`web.loop_stall_recent_s`; a worker of the worker layout is not receiving (it is "
+        "being started again)."
     )
     loop: LoopHealth
     storage: StorageHealth
@@ -154,6 +156,10 @@ class Health(Answer):
     wall: dict[str, Any]
     webhooks: dict[str, Any]
     email: dict[str, Any]
+    workers: list[dict[str, Any]] = Field(
+        description="The worker layout's processes (`workers.ingest` > 0): name, pid, "
+        "running, ready (receiving), starts, crashes, last exit code."
+    )
     forwarding: list[dict[str, Any]] = Field(
         description="Per `vehicles.forward` target: forwarded, failed POSTs, dropped, queued, "
         "and how long the oldest waiting position has waited (s)."
@@ -266,8 +272,8 @@ async def health(request: web.Request) -> Health:
     `status` is `ok`, or `degraded` with its `reasons`: `storage_full` while the spool is full
     (`storage` says why and since when; input is refused meanwhile), `loop_stall` for
     `web.loop_stall_recent_s` after the event loop stalled (`loop`). Also MQTT, store,
-    pipeline (its processing lag and queue), rejections by reason, wall clients, webhooks and
-    e-mail."""
+    pipeline (its processing lag and queue), rejections by reason, wall clients, webhooks,
+    e-mail and the worker layout's processes (`worker_down` while one is not receiving)."""
     app = request.app
     store = app[appkeys.STORE]
     mqtt = app[appkeys.MQTT]
@@ -276,11 +282,14 @@ async def health(request: web.Request) -> Health:
     monitor = app[LOOP_MONITOR]
     stall = monitor.worst_recent_stall(asyncio.get_running_loop().time())
     pipeline_lag = app[PIPELINE_LAG]
+    supervisor = app.get(WORKERS)
+    workers = supervisor.health() if supervisor else []
     reasons = [
         reason
         for reason, present in (
             ("storage_full", full is not None),
             ("loop_stall", stall is not None),
+            ("worker_down", any(not w["ready"] for w in workers)),
         )
         if present
     ]
@@ -327,6 +336,7 @@ async def health(request: web.Request) -> Health:
             "wall": vars_of(app[appkeys.BROADCASTER].stats),
             "webhooks": vars_of(app[appkeys.NOTIFIER].stats),
             "email": vars_of(app[EMAIL_NOTIFIER].stats),
+            "workers": workers,
             "forwarding": [
                 {"url": str(f.target.url), **vars_of(f.stats)}
                 for f in app[appkeys.PIPELINE].vehicles.forwarders
