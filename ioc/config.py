@@ -260,6 +260,90 @@ class IngestConfig(Section):
     )
 
 
+class BasemapConfig(Section):
+    """The wall's map under the stations, cameras and vehicles (drawn with Leaflet): raster tiles
+    of an XYZ server, or of a WMTS server in Web Mercator (``GoogleMapsCompatible``), and the
+    province's and districts' outlines. Without ``tile_url`` the wall draws its offline map
+    (grid, scale, outlines); tiles that fail to load leave that drawing visible."""
+
+    tile_url: str | None = Field(
+        None,
+        max_length=500,
+        description="Tile URL template with {z}, {x} and {y} (or {-y}, TMS), and {s} for a "
+        "subdomain as the first label of the host; null: no tiles, the offline map. E.g. "
+        "OpenStreetMap `https://tile.openstreetmap.org/{z}/{x}/{y}.png`; a province's XYZ "
+        "`https://gis.example.gov.vn/tiles/basemap/{z}/{x}/{y}.png`; a province's WMTS (KVP) "
+        "`https://gis.example.gov.vn/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+        "&LAYER=basemap&STYLE=default&TILEMATRIXSET=GoogleMapsCompatible&TILEMATRIX={z}"
+        "&TILEROW={y}&TILECOL={x}&FORMAT=image/png`. Its origin is added to the pages' "
+        "Content-Security-Policy (img-src).",
+    )
+    attribution: str = Field(
+        "",
+        max_length=300,
+        description="Shown in the map's corner, as plain text; the tile server's terms may "
+        "require it (OpenStreetMap: `© OpenStreetMap contributors`).",
+    )
+    subdomains: str = Field(
+        "abc", pattern=r"^[a-z0-9]{1,10}$", description="Letters {s} takes, one per subdomain."
+    )
+    min_zoom: int = Field(
+        0, ge=0, le=24, description="Lowest zoom level the server has; below it, tiles are shrunk."
+    )
+    max_zoom: int = Field(
+        19,
+        ge=0,
+        le=24,
+        description="Highest zoom level the server has; above it, tiles are enlarged.",
+    )
+    appearance: Literal["dark", "dim", "natural"] = Field(
+        "dim",
+        description="How the tiles are shown on the dark wall: `dark` inverts a light street "
+        "map, `dim` darkens it, `natural` as served (aerial imagery).",
+    )
+    outlines: Path | None = Field(
+        Path("config/outlines.geojson"),
+        description="GeoJSON of the province's and districts' outlines (polygons with "
+        "properties `level`: province or district, `name`, and optionally `label`: [lon, lat] "
+        "of the district's name), relative to cwd; null: none. The demo province's is made by "
+        "`python -m simulators.outlines`.",
+    )
+
+    @field_validator("tile_url")
+    @classmethod
+    def _a_tile_template(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.scheme not in ("http", "https") or not host:
+            raise ValueError("tile_url: an http(s) URL with a host")
+        if any(ch in url for ch in " \t\"';,\\"):
+            raise ValueError("tile_url: no spaces, quotes, commas, semicolons or backslashes")
+        if "{z}" not in url or "{x}" not in url or ("{y}" not in url and "{-y}" not in url):
+            raise ValueError("tile_url: needs {z}, {x} and {y} (or {-y})")
+        netloc = parts.netloc.removeprefix("{s}.")
+        if "{" in netloc or "}" in netloc or "@" in netloc:
+            raise ValueError("tile_url: in the host only a leading `{s}.` may stand")
+        return url
+
+    @model_validator(mode="after")
+    def _zooms_in_order(self) -> BasemapConfig:
+        if self.min_zoom > self.max_zoom:
+            raise ValueError("min_zoom must not exceed max_zoom")
+        return self
+
+    def tile_origin(self) -> str | None:
+        """The tile server's origin as a CSP source (``{s}.`` becomes ``*.``); None: no tiles."""
+        if self.tile_url is None:
+            return None
+        parts = urlsplit(self.tile_url)
+        netloc = parts.netloc
+        if netloc.startswith("{s}."):
+            netloc = "*." + netloc.removeprefix("{s}.")
+        return f"{parts.scheme}://{netloc.lower()}"
+
+
 class WebConfig(Section):
     host: str = Field("127.0.0.1", description="Address the web server listens on.")
     port: int = Field(8080, ge=0, le=65535, description="Port of the wall, API and websocket.")
@@ -314,6 +398,10 @@ class WebConfig(Section):
         le=3600,
         description="After a stall, health reports `degraded` (reason `loop_stall`) for this "
         "long, with the worst stall of this window.",
+    )
+    basemap: BasemapConfig = Field(
+        default_factory=BasemapConfig,
+        description="The wall's map: tile server, outlines (offline drawing without tiles).",
     )
 
 

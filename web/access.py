@@ -33,6 +33,7 @@ server's own errors included, carries :data:`SECURITY_HEADERS` (:func:`add_secur
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -107,6 +108,8 @@ ROUTE_ACCESS: dict[tuple[str, str], Can] = {
     ("GET", "/api/v1/aqi"): Can.READ,
     ("GET", "/api/v1/fire-danger"): Can.READ,
     ("GET", "/api/v1/cameras"): Can.READ,
+    ("GET", "/api/v1/basemap"): Can.READ,  # the wall's map settings (web/basemap_api.py)
+    ("GET", "/api/v1/basemap/outlines"): Can.READ,
     ("GET", "/api/v1/cameras/{id}/snapshots/{name}"): Can.READ,
     ("POST", "/api/v1/ingest"): Can.INGEST,
     ("POST", "/api/v1/ingest/files"): Can.INGEST,
@@ -180,22 +183,30 @@ CONFIG_WRITERS = {
 WEBSOCKET = ("GET", "/ws")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-#: The pages load only their own scripts, styles and images (the portal's completeness bars set
-#: a style attribute) and are never framed.
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "style-src-attr 'unsafe-inline'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
+
+def content_security_policy(tile_origin: str | None = None) -> str:
+    """The pages load only their own scripts, styles and images (the portal's completeness bars
+    set a style attribute) and are never framed; the wall's map also loads the images of its
+    tile server (``web.basemap.tile_url``), whose origin is ``tile_origin``."""
+    images = f"img-src 'self' data: {tile_origin}" if tile_origin else "img-src 'self' data:"
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "style-src-attr 'unsafe-inline'",
+            images,
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
     )
-)
+
+
+#: The policy without a tile server.
+CONTENT_SECURITY_POLICY = content_security_policy()
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Frame-Options": "DENY",
@@ -258,7 +269,17 @@ async def access_control(request: web.Request, handler: Handler) -> web.StreamRe
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
     """On every answer as it goes out (``on_response_prepare``): pages, API, refusals, and the
     server's own 404s and 500s that no middleware sees."""
-    response.headers.update(SECURITY_HEADERS)
+    config = request.app.get(appkeys.CONFIG)
+    tile_origin = config.web.basemap.tile_origin() if config is not None else None
+    response.headers.update(security_headers(tile_origin))
+
+
+@functools.cache
+def security_headers(tile_origin: str | None) -> dict[str, str]:
+    """:data:`SECURITY_HEADERS`, with the tile server's origin in the policy if there is one."""
+    if tile_origin is None:
+        return SECURITY_HEADERS
+    return SECURITY_HEADERS | {"Content-Security-Policy": content_security_policy(tile_origin)}
 
 
 async def _check_access(request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -32,6 +32,7 @@ from web.access import (
 from web.alerts_api import MAX_TEXT
 from web.api import Answer, ApiRoutes, Query
 from web.api_docs import ASSETS, PAGE, SWAGGER_UI_DIR, api_docs_page
+from web.basemap_api import add_basemap_routes
 from web.broadcast import Broadcaster, WallClient
 from web.fields import ID_PATTERN, IsoTime, UtcTime, WholeNumber, count, whole_number
 from web.store_query import query_store
@@ -174,6 +175,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_static("/static", STATIC_DIR)
     app.router.add_get(PAGE, api_docs_page)
     app.router.add_static(ASSETS, SWAGGER_UI_DIR)
+    add_basemap_routes(app)
     api.add_to(app)
 
 

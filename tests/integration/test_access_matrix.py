@@ -120,6 +120,8 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/aqi"): Row(STAFF, "/api/v1/aqi"),
     ("GET", "/api/v1/fire-danger"): Row(STAFF, "/api/v1/fire-danger"),
     ("GET", "/api/v1/cameras"): Row(STAFF, "/api/v1/cameras"),
+    ("GET", "/api/v1/basemap"): Row(STAFF, "/api/v1/basemap"),
+    ("GET", "/api/v1/basemap/outlines"): Row(STAFF, "/api/v1/basemap/outlines"),
     ("GET", "/api/v1/cameras/{id}/snapshots/{name}"): Row(
         STAFF, "/api/v1/cameras/CAM-NONE/snapshots/latest.jpg"
     ),

@@ -28,6 +28,7 @@ import { createVehicleWall } from './wall/vehicles-wall.js';
 import { VEHICLE_I18N } from './wall/vehicles-i18n.js';
 import { ALERT_LIST_I18N, createAlertList } from './wall/alert-list.js';
 import { createStationTable } from './wall/station-table.js';
+import { createBasemap, MAP_I18N } from './wall/map.js';
 
 (() => {
   // ---------------------------------------------------------------------------
@@ -297,6 +298,7 @@ import { createStationTable } from './wall/station-table.js';
   };
 
   for (const lang of Object.keys(VEHICLE_I18N)) Object.assign(I18N[lang], VEHICLE_I18N[lang]);
+  for (const lang of Object.keys(MAP_I18N)) Object.assign(I18N[lang], MAP_I18N[lang]);
   for (const lang of Object.keys(ALERT_LIST_I18N)) Object.assign(I18N[lang], ALERT_LIST_I18N[lang]);
 
   // ---------------------------------------------------------------------------
@@ -837,7 +839,8 @@ import { createStationTable } from './wall/station-table.js';
   }
 
   // ---------------------------------------------------------------------------
-  // 6c. Map (inline SVG, equirectangular projection fitted to the stations)
+  // 6c. Map (inline SVG over the basemap, wall/map.js: Leaflet's projection fitted to the
+  //     stations; without Leaflet, an equirectangular projection)
   // ---------------------------------------------------------------------------
 
   const MARKER_SHAPES = {
@@ -854,6 +857,7 @@ import { createStationTable } from './wall/station-table.js';
     width: 0,
     height: 0,
     projection: null,
+    basemap: null,      // wall/map.js (Leaflet), or null: the wall's own projection
     markers: new Map(), // id -> { group, label }
 
     init() {
@@ -864,6 +868,13 @@ import { createStationTable } from './wall/station-table.js';
       // Pulse rings are HTML elements beneath the SVG so the browser can
       // animate them on the compositor instead of repainting the SVG.
       this.pulseLayer = $('map-pulses');
+      this.basemap = createBasemap({
+        container: $('basemap'),
+        wrap: this.wrap,
+        note: $('basemap-note'),
+        t,
+        onChange: () => { if (this.projection) this.fit(); },
+      });
       this.svg.addEventListener('pointerover', (e) => this.onPointer(e, 'over'));
       this.svg.addEventListener('pointerout', (e) => this.onPointer(e, 'out'));
       this.svg.addEventListener('click', (e) => {
@@ -1053,19 +1064,23 @@ import { createStationTable } from './wall/station-table.js';
       // Keep the bottom strip (legend, scale bar) clear of markers.
       const legendHeight = $('map-legend').offsetHeight || 0;
       const padBottom = Math.max(60, legendHeight + 34);
-      const spanX = (maxLon - minLon) * kx;
-      const spanY = maxLat - minLat;
-      const scale = Math.min((width - 2 * padX) / spanX, (height - padTop - padBottom) / spanY);
-      const centerLon = (minLon + maxLon) / 2;
-      const cx = width / 2;
-      const cy = padTop + (height - padTop - padBottom) / 2;
+      if (this.basemap) {
+        this.projection = this.basemap.fit({ minLat, maxLat, minLon, maxLon }, { padTop, padBottom, padX });
+      } else {
+        const spanX = (maxLon - minLon) * kx;
+        const spanY = maxLat - minLat;
+        const scale = Math.min((width - 2 * padX) / spanX, (height - padTop - padBottom) / spanY);
+        const centerLon = (minLon + maxLon) / 2;
+        const cx = width / 2;
+        const cy = padTop + (height - padTop - padBottom) / 2;
 
-      this.projection = {
-        scale,
-        kx,
-        toScreen: (lat, lon) => [cx + (lon - centerLon) * kx * scale, cy - (lat - midLat) * scale],
-        toGeo: (x, y) => [midLat - (y - cy) / scale, centerLon + (x - cx) / (kx * scale)],
-      };
+        this.projection = {
+          scale,
+          kx,
+          toScreen: (lat, lon) => [cx + (lon - centerLon) * kx * scale, cy - (lat - midLat) * scale],
+          toGeo: (x, y) => [midLat - (y - cy) / scale, centerLon + (x - cx) / (kx * scale)],
+        };
+      }
 
       for (const station of state.stations.values()) this.placeMarker(station);
       this.drawGraticule();
@@ -1118,7 +1133,7 @@ import { createStationTable } from './wall/station-table.js';
       const km = niceStep(targetKm);
       const len = km * pxPerKm;
       const x = this.width - len - 28;
-      const y = this.height - 24;
+      const y = this.height - 24 - (this.basemap?.bottomInset() || 0); // above the attribution
       const text = svgEl('text', { x: (x + len / 2).toFixed(1), y: y - 8, 'text-anchor': 'middle' });
       text.textContent = `${formatNumber(km)} ${t('scaleKm')}`;
       const north = svgEl('g', { class: 'north', transform: `translate(${this.width - 30},${48})` });
@@ -2186,6 +2201,7 @@ import { createStationTable } from './wall/station-table.js';
     tooltip.refresh();
     trend.onLanguage();
     vehicleWall.onLanguage();
+    mapView.basemap?.onLanguage();
     $('map-color-toggle').setAttribute('aria-label', t('mapColorLabel'));
   }
 
