@@ -80,6 +80,8 @@ class Partition:
         self._rejections = rejections
         self._output = output_topic(config.mqtt.topic_prefix)
         self._received = ReceivedValues()
+        self.readings = 0  # analysed
+        self._synced_lines = 0  # of the spool's appended lines, made durable
         self._merge: OrderedMerge[RawMessage] = OrderedMerge(
             config.workers.ingest_count(), HOLD_MAX_MS
         )
@@ -113,12 +115,22 @@ class Partition:
             self.process(readings)
         return done
 
+    def counters(self) -> dict[str, int]:
+        store = self._store
+        return {
+            "readings": self.readings,
+            "held": self._merge.held(),
+            "written_points": store.stats.written_points,
+            "pending_bytes": store.pending_bytes,
+        }
+
     def next_deadline_ms(self) -> int | None:
         return self._merge.next_deadline_ms()
 
     def process(self, readings: list[Reading]) -> None:
         refused: list[Rejection] = []
         readings = self._received.keep_new(readings, refused)
+        self.readings += len(readings)
         self._rejections.handle(refused)
         self._send(self.engine.evaluate(readings), readings)
 
@@ -144,10 +156,12 @@ class Partition:
 
     async def durable(self) -> None:
         """Wait until what was sent and stored so far is durable (spool fsync, broker)."""
-        while True:
+        spool = self._store.spool
+        while spool.stats.appended_lines != self._synced_lines:
+            appended = spool.stats.appended_lines
             try:
-                await self._store.spool.sync()
-                break
+                await spool.sync()
+                self._synced_lines = appended
             except StorageFull as exc:
                 log.warning("partition %d: spool fsync failed (%s)", self.index, exc.reason)
                 await self._store.spool.has_room.wait()
@@ -159,10 +173,10 @@ async def run_partition(
     index: int,
     configuration: Configuration,
     store: InfluxStore,
-    ready: Callable[[], None],
+    ready: Callable[[Callable[[], dict[str, int]]], None],
 ) -> None:
-    """Run until cancelled (``ready`` called once subscribed and warmed up); raises if the
-    broker fails the internal publishing."""
+    """Run until cancelled (``ready`` called once subscribed and warmed up, with what tells
+    the partition's counters); raises if the broker fails the internal publishing."""
     mqtt_config = config.mqtt
     client_id = f"{mqtt_config.client_id}-analytics-{index}"
     inbox: Inbox[RawMessage] = Inbox(mqtt_config.queue_size)
@@ -198,13 +212,13 @@ async def _work(
     inbox: Inbox[RawMessage],
     mqtt: MqttLink,
     config: IocConfig,
-    ready: Callable[[], None],
+    ready: Callable[[Callable[[], dict[str, int]]], None],
 ) -> None:
     """Warm up, then process batches (acknowledged once durable) and ticks, in turn."""
     await partition.warm_up(config.analytics.warmup_hours)
     await partition.durable()
     await mqtt.connected.wait()
-    ready()
+    ready(partition.counters)
     next_tick = monotonic_ms() + TICK_MS
     batch_size = config.ingest.batch_size
     while True:

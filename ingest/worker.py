@@ -50,10 +50,10 @@ async def run_ingest_worker(
     index: int,
     configuration: Configuration,
     store: InfluxStore,
-    ready: Callable[[], None],
+    ready: Callable[[Callable[[], dict[str, int]]], None],
 ) -> None:
-    """Run until cancelled (``ready`` called once subscribed); raises if the broker fails the
-    internal publishing."""
+    """Run until cancelled (``ready`` called once subscribed, with what tells the worker's
+    counters); raises if the broker fails the internal publishing."""
     registry, mqtt_config = configuration.registry, config.mqtt
     client_id = f"{mqtt_config.client_id}-ingest-{index}"
     inbox: Inbox[RawMessage] = Inbox(mqtt_config.queue_size)
@@ -106,7 +106,20 @@ async def run_ingest_worker(
         processing = asyncio.create_task(pipeline.run(inbox, mqtt.acknowledge))
         beating = asyncio.create_task(heartbeats())
         await _until(mqtt.connected.wait(), publishing)
-        ready()
+
+        def counters() -> dict[str, int]:
+            return {
+                "received": mqtt.stats.received,
+                "backpressure_waits": mqtt.stats.backpressure_waits,
+                "messages": pipeline.stats.messages,
+                "batches": pipeline.stats.batches,
+                "readings": pipeline.stats.readings,
+                "rejections": pipeline.stats.rejections,
+                "written_points": store.stats.written_points,
+                "pending_bytes": store.pending_bytes,
+            }
+
+        ready(counters)
         log.info("ingest worker %d: receiving", index)
         # a failed internal publish ends the worker: what it did not acknowledge comes again
         await asyncio.wait({publishing, processing}, return_when=asyncio.FIRST_COMPLETED)

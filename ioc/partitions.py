@@ -259,6 +259,9 @@ class OrderedMerge(Generic[M]):
         released.sort(key=_time)
         return released, done
 
+    def held(self) -> int:
+        return len(self._held)
+
     def next_deadline_ms(self) -> int | None:
         """When the oldest held reading is overdue, if any is held."""
         return self._messages[0].arrival_ms + self._hold_max_ms if self._messages else None

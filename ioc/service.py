@@ -440,6 +440,8 @@ def live_lane(
     broker needs a login. The persistent session is behind while its subscription is not yet
     confirmed (the broker sends the backlog first), more than a batch waits in the inbox, or
     a live reading's persistent copy has not come within ``LANE_COPY_LAG_S``."""
+    if config.workers.ingest_count():  # the ingest workers take the stations' topics
+        return None
     login = config.mqtt.live_login()
     if login is None:
         if config.mqtt.live_lane:

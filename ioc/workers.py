@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import logging
+import os
 import signal
 import sqlite3
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,8 +49,11 @@ INGEST, ANALYTICS = "ingest", "analytics"
 CONFIG_CHANGED = 3  # a child's exit code: started again at once, with the new configuration
 CONFIG_POLL_S = 2.0
 READY = b"ready"  # what a child writes to its standard output once it receives
+COUNTERS = b"counters "  # then its counters (JSON) every COUNTERS_S, for health
+COUNTERS_S = 0.5
 RESTART_DELAY_S = (0.2, 5.0)  # first and longest wait before a crashed child is started again
 STOP_TIMEOUT_S = 10.0
+PR_SET_PDEATHSIG = 1
 WORKERS: web.AppKey[Supervisor] = web.AppKey("workers")
 
 
@@ -66,6 +72,7 @@ class Child:
     index: int
     process: asyncio.subprocess.Process | None = None
     ready: bool = False  # subscribed (and warmed up) since its last start
+    counters: dict[str, Any] = field(default_factory=dict)  # as it last reported them
     starts: int = 0
     crashes: int = 0
     last_exit: int | None = None
@@ -113,8 +120,11 @@ class Supervisor:
             assert child.process.stdin is not None and child.process.stdout is not None
             child.process.stdin.write(document)
             child.process.stdin.close()
-            async for line in child.process.stdout:  # `ready`, then nothing until it ends
-                if line.strip() == READY:
+            async for line in child.process.stdout:  # `ready`, then counters until it ends
+                if line.startswith(COUNTERS):
+                    with contextlib.suppress(orjson.JSONDecodeError):
+                        child.counters = orjson.loads(line[len(COUNTERS) :])
+                elif line.strip() == READY:
                     child.ready = True
                     if all(c.ready for c in self.children):
                         self.all_ready.set()
@@ -158,6 +168,7 @@ class Supervisor:
                 "starts": c.starts,
                 "crashes": c.crashes,
                 "last_exit": c.last_exit,
+                "counters": c.counters,
             }
             for c in self.children
         ]
@@ -223,9 +234,9 @@ async def run_child(config: IocConfig, role: str, index: int) -> int:
             with contextlib.suppress(StoreError):  # writes are retried until it is back
                 await store.ensure_database()
 
-            def ready() -> None:
-                sys.stdout.buffer.write(READY + b"\n")
-                sys.stdout.buffer.flush()
+            def ready(counters: Callable[[], dict[str, int]]) -> None:
+                report(READY)
+                reporting.append(asyncio.create_task(_report_counters(counters)))
 
             if role == INGEST:
                 program = run_ingest_worker(config, index, configuration, store, ready)
@@ -233,6 +244,7 @@ async def run_child(config: IocConfig, role: str, index: int) -> int:
                 from analytics.partition import run_partition
 
                 program = run_partition(config, index, configuration, store, ready)
+            reporting: list[asyncio.Task[None]] = []
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -264,13 +276,38 @@ async def run_child(config: IocConfig, role: str, index: int) -> int:
                 with contextlib.suppress(TimeoutError):  # what stays is in the spool
                     async with asyncio.timeout(STOP_TIMEOUT_S / 2):
                         await store.wait_drained()
-                for task in tasks.values():
+                for task in [*tasks.values(), *reporting]:
                     task.cancel()
-                await asyncio.gather(*tasks.values(), return_exceptions=True)
+                await asyncio.gather(*tasks.values(), *reporting, return_exceptions=True)
                 store.spool.close()
             return code
     finally:
         db.close()
+
+
+def report(line: bytes) -> None:
+    """A line to the service (standard output): :data:`READY`, or counters. The service
+    gone (the pipe closed): stop as on SIGTERM."""
+    try:
+        sys.stdout.buffer.write(line + b"\n")
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _end_with_the_service() -> None:
+    """SIGTERM when the service process ends, even killed (Linux ``PR_SET_PDEATHSIG``)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() == 1:  # it ended before that was set
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+async def _report_counters(counters: Callable[[], dict[str, int]]) -> None:
+    while True:
+        report(COUNTERS + orjson.dumps(counters()))
+        await asyncio.sleep(COUNTERS_S)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -283,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         format=f"%(asctime)s %(levelname)-7s {role}-{index} %(name)s: %(message)s",
     )
     config = IocConfig.model_validate(orjson.loads(sys.stdin.buffer.read()))
+    _end_with_the_service()
     try:
         return asyncio.run(run_child(config, role, int(index)))
     except KeyboardInterrupt:

@@ -122,6 +122,12 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument("--publishers", type=int, default=2, help="publisher processes (default 2)")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="ingest workers of the worker-layout side of the nodered benchmark (0: none)",
+    )
+    parser.add_argument(
         "--engine", choices=["paho", "raw"], default="paho",
         help="publisher implementation: paho-mqtt (default) or pre-encoded packets on a raw "
         "socket (~10x less CPU, leaves the cores to the system under test)",
@@ -223,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         ), failed=None)  # fmt: skip
     if selected("nodered"):
         run.nodered = guarded(run, "nodered", log, lambda: run_nodered_benchmark(
-            args.backlog, args.publishers, args.stations, args.engine, log, args.peer_rounds
+            args.backlog, args.publishers, args.stations, args.engine, log, args.peer_rounds,
+            workers=args.workers,
         ), failed=None)  # fmt: skip
     if selected("ingest"):
         run.ingest = guarded(run, "ingest", log, lambda: run_ingest_benchmark(

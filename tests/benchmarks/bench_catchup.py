@@ -89,10 +89,13 @@ async def _catch_up(
     engine: str,
     log: Log,
     profile_dir: Path | None,
+    workers: int = 0,
 ) -> CatchUpResult:
+    """``workers``: the worker layout (``workers.ingest``), 0: one process."""
     result = CatchUpResult()
-    run_id = f"catchup-{int(time.time())}"
-    service = ServiceProcess(stack.directory, registry, stack, run_id)
+    run_id = f"catchup-{int(time.time())}-w{workers}"
+    extra = {"workers": {"ingest": workers}} if workers else None
+    service = ServiceProcess(stack.directory, registry, stack, run_id, extra)
     await asyncio.to_thread(service.start)  # registers the persistent subscription
     await asyncio.to_thread(service.stop)
     log(f"[catch-up] service stopped; queueing {count:,} messages in the broker")

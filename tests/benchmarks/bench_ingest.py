@@ -115,7 +115,7 @@ class HealthSample:
     def parse(cls, t: float, health: dict[str, Any]) -> HealthSample:
         """The figures this benchmark needs from ``/api/v1/health``."""
         mqtt, store, pipeline = health["mqtt"], health["store"], health.get("pipeline", {})
-        return cls(
+        sample = cls(
             t=t,
             received=int(mqtt["received"]),
             written=int(store["written_points"]),
@@ -124,6 +124,15 @@ class HealthSample:
             messages=int(pipeline.get("messages", 0)),
             batches=int(pipeline.get("batches", 0)),
         )
+        for worker in health.get("workers", []):  # the worker layout: theirs too
+            counters = worker.get("counters", {})
+            sample.received += int(counters.get("received", 0))
+            sample.written += int(counters.get("written_points", 0))
+            sample.pending += int(counters.get("pending_bytes", 0) + counters.get("held", 0))
+            sample.backpressure_waits += int(counters.get("backpressure_waits", 0))
+            sample.messages += int(counters.get("messages", 0))
+            sample.batches += int(counters.get("batches", 0))
+        return sample
 
     @property
     def processed(self) -> int:

@@ -219,6 +219,8 @@ class NodeRedResult:
 
     ours: list[SideRun] = field(default_factory=list)
     peer: list[SideRun] = field(default_factory=list)
+    workers: list[SideRun] = field(default_factory=list)  # ours, the worker layout
+    worker_count: int = 0
     versions: dict[str, str] = field(default_factory=dict)
     backlog: int = 0
 
@@ -258,9 +260,27 @@ class NodeRedResult:
         peer = _median([r.cpu_us_per_message for r in self.peer])
         return peer / ours if ours and peer else 0.0
 
+    @property
+    def workers_rate(self) -> float:
+        return _median([r.rate for r in self.workers])
+
+    @property
+    def workers_ratio(self) -> float:
+        """The worker layout's msg/s ÷ Node-RED's."""
+        rate, peer = self.workers_rate, self.peer_rate
+        return rate / peer if rate and peer else 0.0
+
     def figures(self) -> dict[str, float]:
         """Flat figures (medians over the rounds)."""
+        workers = {
+            "ratio_workers_over_node_red": self.workers_ratio,
+            "workers_msg_per_s": self.workers_rate,
+            "workers_msg_per_s_with_start": _median([r.rate_with_start for r in self.workers]),
+            "workers_cpu_us_per_message": _median([r.cpu_us_per_message for r in self.workers]),
+            "workers_start_s": _median([r.start_s for r in self.workers]),
+        }
         return {
+            **(workers if self.workers else {}),
             "cpu_ratio_node_red_over_ours": self.cpu_ratio,
             "ratio_ours_over_node_red": self.ratio,
             "ours_msg_per_s": self.ours_rate,
@@ -622,10 +642,12 @@ def run_nodered_benchmark(
     rounds: int = ROUNDS,
     profile_dir: Path | None = None,
     peer_dir: Path = PEER_DIR,
+    workers: int = 0,
 ) -> NodeRedResult:
-    """``rounds`` × (ours, Node-RED) on one private broker and database, same registry and
-    backlog; the order alternates between rounds so neither always goes first."""
-    result = NodeRedResult(versions=peer_versions(peer_dir), backlog=count)
+    """``rounds`` × (ours, Node-RED and, with ``workers``, ours in the worker layout) on one
+    private broker and database, same registry and backlog; the order changes between
+    rounds so no side always goes first."""
+    result = NodeRedResult(versions=peer_versions(peer_dir), backlog=count, worker_count=workers)
     if result.versions["node-red"] == "not installed":
         raise RuntimeError(f"the Node-RED peer is not installed in {peer_dir}: make bench-peers")
     log(f"[node-red] peer: {', '.join(f'{k} {v}' for k, v in result.versions.items())}")
@@ -636,9 +658,17 @@ def run_nodered_benchmark(
         registry = stack.directory / "stations.yaml"
         air_ids = write_bench_registry(registry, stations)
         log(f"[node-red] Mosquitto :{stack.mosquitto.port}, InfluxDB :{stack.influxdb.port}")
+        sides = ["ours", "peer"] + (["workers"] if workers else [])
         for n in range(rounds):
-            for side in ("ours", "peer") if n % 2 == 0 else ("peer", "ours"):
-                if side == "ours":
+            for side in sides[n % len(sides) :] + sides[: n % len(sides)]:
+                if side == "workers":
+                    log(f"[node-red] round {n + 1}/{rounds}: ours, {workers} ingest workers")
+                    run = asyncio.run(_catch_up(
+                        stack, registry, air_ids, count, publishers, engine, log, None, workers
+                    ))  # fmt: skip
+                    result.workers.append(ours_run(run, connections))
+                    log(f"[node-red] workers: {result.workers[-1].line()}")
+                elif side == "ours":
                     log(f"[node-red] round {n + 1}/{rounds}: ours (bench_catchup)")
                     ours = asyncio.run(_catch_up(
                         stack, registry, air_ids, count, publishers, engine, log, profile_dir
@@ -669,8 +699,18 @@ def format_result(result: NodeRedResult) -> str:
         lines.append(
             f"    {name:<9}{rate:>8,.0f} msg/s ({with_start:,.0f} from spawn)   rounds: {each}"
         )
+    if result.workers:
+        each = "; ".join(
+            f"{r.rate:,.0f} (start {r.start_s:.2f} s, {r.cpu_us_per_message:,.0f} µs CPU/msg)"
+            for r in result.workers
+        )
+        lines.append(
+            f"    {'workers':<9}{result.workers_rate:>8,.0f} msg/s ({result.worker_count} "
+            f"ingest workers + {result.worker_count} partitions)   rounds: {each}"
+        )
     lines.append(
-        f"    ratio ours ÷ Node-RED: {result.ratio:.2f}× connected → all written; "
+        f"    ratio ours ÷ Node-RED: {result.ratio:.2f}× connected → all written "
+        f"(worker layout {result.workers_ratio:.2f}×); "
         f"{result.ratio_with_start:.2f}× from the process spawn; CPU per message "
         f"Node-RED ÷ ours {result.cpu_ratio:.2f}×"
     )
@@ -686,6 +726,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--engine", choices=["paho", "raw"], default="paho")
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy our service")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="ingest workers of the third side (0: none)"
+    )
     args = parser.parse_args(argv if argv is not None else [])
     t0 = time.monotonic()
 
@@ -693,7 +736,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         print(f"[{time.monotonic() - t0:6.1f}s] {line}", flush=True)
 
     result = run_nodered_benchmark(
-        args.backlog, args.publishers, args.stations, args.engine, log, args.rounds, args.profile
+        args.backlog,
+        args.publishers,
+        args.stations,
+        args.engine,
+        log,
+        args.rounds,
+        args.profile,
+        workers=args.workers,
     )
     return result.figures()
 

@@ -26,7 +26,7 @@ import yaml
 from ioc.private_services import PrivateInfluxDB, PrivateMosquitto, free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SERVICE_START_TIMEOUT_S = 30.0
+SERVICE_START_TIMEOUT_S = 60.0
 SERVICE_STOP_TIMEOUT_S = 20.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -82,12 +82,27 @@ def pid_of(process: subprocess.Popen[bytes] | None) -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads) so far."""
+    """User + system CPU time of a process (all its threads) and of its running children
+    (``ioc serve`` with workers) so far."""
+    own = _stat(pid)
+    if own is None:
+        return 0.0
+    total = own[1]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and entry.name != str(pid):
+            child = _stat(int(entry.name))
+            if child is not None and child[0] == pid:
+                total += child[1]
+    return total
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds) of a process, None if it is gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
 
 
 def machine_busy_seconds() -> float:
@@ -217,12 +232,16 @@ class ServiceProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"service exited at start:\n{self.log_tail()}")
             with contextlib.suppress(OSError, ValueError):
-                if self.health()["mqtt"]["connected"]:
+                health = self.health()
+                workers = health.get("workers", [])
+                if health["mqtt"]["connected"] and all(w["ready"] for w in workers):
                     self.token = self._login("bench", password)
                     return
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"service not ready after {SERVICE_START_TIMEOUT_S:.0f}s")
+        raise RuntimeError(
+            f"service not ready after {SERVICE_START_TIMEOUT_S:.0f}s:\n{self.log_tail()}"
+        )
 
     def exited(self) -> bool:
         return self.process is not None and self.process.poll() is not None
