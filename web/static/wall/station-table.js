@@ -10,20 +10,31 @@
  * page (/stations/{id}: charts, AQI, alerts, CSV).
  */
 
+import { SEVERITY_ORDER, STATUSES } from './format.js';
+
 const STATUS_ORDER = { alert: 0, offline: 1, unknown: 2, ok: 3 };
+
+/** Preferred "main value" parameter per station kind (first present wins). */
+const MAIN_PARAMETER_BY_KIND = {
+  air: ['aqi', 'pm25', 'pm2_5', 'pm10', 'o3', 'no2'],
+  weather: ['temp', 'temperature', 'air_temp', 't', 'rain', 'humidity'],
+  stack: ['dust', 'tsp', 'pm', 'so2', 'nox', 'co'],
+  wastewater: ['cod', 'tss', 'bod5', 'nh4', 'ph'],
+  groundwater: ['level', 'flow', 'ec'],
+};
 
 /**
  * getStations()              Map id -> station
  * getOpenAlerts()            Map id -> alert
  * kiosk, pageMs              page through by itself (kiosk) every pageMs
- * t, statusLabel, formatTimeSmart, parseTime, formatValueWithUnit, mainValueOf(station):
+ * t, statusLabel, formatTimeSmart, parseTime, formatValueWithUnit, parameterInfo(key):
  *                            the wall's helpers
  * onSelect(id)               a row was clicked
  * onHot(id, on)              the pointer entered / left a row (the map highlights the marker)
  */
 export function createStationTable({
-  getStations, getOpenAlerts, kiosk, pageMs, t, statusLabel, statuses, formatTimeSmart, parseTime,
-  formatValueWithUnit, mainValueOf, onSelect, onHot,
+  getStations, getOpenAlerts, kiosk, pageMs, t, statusLabel, formatTimeSmart, parseTime,
+  formatValueWithUnit, parameterInfo, onSelect, onHot,
 }) {
   const { $, el, setText } = window.IOC;
   const tbody = $('station-tbody');
@@ -31,6 +42,26 @@ export function createStationTable({
   const pageLabel = $('stations-page');
   const view = { page: 0, pages: 1, perPage: Infinity };
   let pointerInside = false;
+
+  /**
+   * The parameter shown in the table: the one of the station's most severe
+   * open alert, else the preferred parameter for its kind, else the first.
+   */
+  function mainValueOf(station) {
+    const values = station.values || {};
+    let key = null;
+    let alerting = false;
+    let best = Infinity;
+    for (const alert of getOpenAlerts().values()) {
+      if (String(alert.station_id) !== station.id || !(alert.parameter in values)) continue;
+      const rank = SEVERITY_ORDER[alert.severity] ?? 3;
+      if (rank < best) { best = rank; key = alert.parameter; alerting = true; }
+    }
+    if (!key) key = (MAIN_PARAMETER_BY_KIND[station.kind] || []).find((k) => values[k] != null) || null;
+    if (!key) key = Object.keys(values).find((k) => values[k] != null) || Object.keys(values)[0] || null;
+    if (!key) return null;
+    return { key, value: values[key], label: parameterInfo(key).label, alerting };
+  }
 
   const table = {
     rows: new Map(), // id -> tr
@@ -74,7 +105,7 @@ export function createStationTable({
       const row = this.rows.get(station.id);
       const cells = this.cells.get(station.id);
       if (!row) return;
-      const status = statuses.includes(station.status) ? station.status : 'unknown';
+      const status = STATUSES.includes(station.status) ? station.status : 'unknown';
       if (row.dataset.status !== status) {
         row.dataset.status = status;
         cells.statusPill.className = `status-pill status-${status}`;
