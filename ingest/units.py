@@ -17,18 +17,20 @@ multiply-add per value, never a pint call.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import pint
+from typing import TYPE_CHECKING, Any
 
 from ioc.registry import normalize_unit
 
-Quantity = pint.Quantity[Any]
+if TYPE_CHECKING:
+    import pint
+
+    Quantity = pint.Quantity[Any]
 
 MAX_UNIT_CHARS = 40  # a longer "unit" is refused without parsing it
 MAX_CACHED = 4_096  # conversions remembered; past that, unusual units are worked out each time
@@ -38,13 +40,21 @@ MAX_CACHED = 4_096  # conversions remembered; past that, unusual units are worke
 NEW_UNITS_BURST = 200
 NEW_UNITS_PER_S = 20.0
 
-_REGISTRY: pint.UnitRegistry[Any] = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
-_REGISTRY.define("pH_value = [acidity] = pH")
-_REGISTRY.define("nephelometric_turbidity_unit = [turbidity] = NTU")
-_REGISTRY.define("platinum_cobalt_unit = [colour] = Pt_Co")
-_REGISTRY.define("most_probable_number = [bacteria] = MPN")
-_REGISTRY.define("ppb = 1e-9")
-_MOLAR_GAS_CONSTANT = _REGISTRY.Quantity(1, "molar_gas_constant")
+
+
+@functools.cache
+def _registry() -> pint.UnitRegistry[Any]:
+    """pint's registry with the trade's units, made when a unit is first worked out: importing
+    pint costs ~0.5 s, which a start (and an ingest worker's) does not need to pay."""
+    import pint
+
+    registry: pint.UnitRegistry[Any] = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+    registry.define("pH_value = [acidity] = pH")
+    registry.define("nephelometric_turbidity_unit = [turbidity] = NTU")
+    registry.define("platinum_cobalt_unit = [colour] = Pt_Co")
+    registry.define("most_probable_number = [bacteria] = MPN")
+    registry.define("ppb = 1e-9")
+    return registry
 
 # Whole spellings (lower-cased) that pint cannot read as they are.
 _SPELLINGS = {
@@ -163,6 +173,8 @@ class UnitConverter:
                     "(ingest.gas_molar_masses_g_mol)"
                 )
             given = self._as_mass_concentration(parameter, given)
+        import pint  # loaded by parse_unit already
+
         try:
             at_zero = float(given.__class__(0 * given.magnitude, given.units).to(wanted.units).m)
             at_one = float(given.to(wanted.units).m)
@@ -180,10 +192,11 @@ class UnitConverter:
     def _as_mass_concentration(self, parameter: str, fraction: Quantity) -> Quantity:
         """A volume fraction of a gas (ppm, ppb) as mass per volume at the reference
         conditions: fraction × p / (R T) × molar mass."""
-        temperature = _REGISTRY.Quantity(self._reference.temperature_c, "degC").to("K")
-        pressure = _REGISTRY.Quantity(self._reference.pressure_kpa, "kPa")
-        molar_mass = _REGISTRY.Quantity(self._molar_masses[parameter], "g/mol")
-        moles = pressure / (_MOLAR_GAS_CONSTANT * temperature)
+        units = _registry()
+        temperature = units.Quantity(self._reference.temperature_c, "degC").to("K")
+        pressure = units.Quantity(self._reference.pressure_kpa, "kPa")
+        molar_mass = units.Quantity(self._molar_masses[parameter], "g/mol")
+        moles = pressure / (units.Quantity(1, "molar_gas_constant") * temperature)
         concentration: Quantity = (fraction.to("") * moles * molar_mass).to("ug/m**3")
         return concentration
 
@@ -198,11 +211,12 @@ def parse_unit(text: str) -> Quantity:
         raise UnitRefused("not a unit (powers are written m3, not m**3)")
     spelled = spelled.replace("µ", "u").replace("μ", "u").replace("³", "3").replace("²", "2")
     spelled = _PER_SCALED.sub(r"/(\1 \2)", _POWER.sub(r"**\1", _NORMAL_CUBIC.sub("m", spelled)))
+    units = _registry()
     for attempt in (spelled, spelled.lower()):  # "UG/M3", "MG/L" as well
         try:
-            parsed = _REGISTRY.parse_expression(attempt)
+            parsed = units.parse_expression(attempt)
         except Exception:  # pint's parser raises many kinds (ZeroDivisionError for 1/0)
             continue
-        if isinstance(parsed, pint.Quantity):
+        if isinstance(parsed, units.Quantity):
             return parsed
     raise UnitRefused("not a unit")
