@@ -29,6 +29,13 @@ one going. With ``defer_to_limits``, a parameter on which an instant limit rule 
 station raises no event kind: the limit alert (a stack's exceedance) is the incident.
 Flagged samples and hours are written as measurement ``anomaly`` (tags station, parameter,
 kind; field value).
+
+The same readings give the same decisions however they are cut into batches (a live service
+sees about one sample per series a batch, a backlog hundreds, a worker layout other cuts): a
+suspect is always decided at a later sample, a flat run is judged on the samples up to each
+one, a limit rule silences the samples taken while it fires, a neighbour's rise counts by its
+samples up to the time judged (whenever they come), a suspect expires at the sample after the
+one fault_decision_s after it, and the event state moves one sample of each series at a time.
 """
 
 from __future__ import annotations
@@ -96,6 +103,31 @@ class _Rows:
         return int(self.counts.max())
 
 
+@dataclass(frozen=True, slots=True)
+class _Checks:
+    """The per-sample results of a batch (its points, sorted by series then time), before the
+    event state decides on them."""
+
+    points: Points
+    z: FloatArray
+    median: FloatArray
+    mad: FloatArray
+    spike: BoolArray
+    flat: BoolArray
+    outside: BoolArray
+
+    def select(self, i: IntArray) -> _Checks:
+        return _Checks(
+            self.points.select(i),
+            self.z[i],
+            self.median[i],
+            self.mad[i],
+            self.spike[i],
+            self.flat[i],
+            self.outside[i],
+        )
+
+
 class AnomalyWatch:
     """Anomaly state of the registry's (measured) series and of its stations."""
 
@@ -142,9 +174,13 @@ class AnomalyWatch:
         self._values = np.full((n, self._keep), np.nan)
         self._last_time = np.full(n, np.nan)  # s
         self._written = np.zeros(n, dtype=np.int64)
-        self._last_z = np.full(n, np.nan)
-        self._previous_z = np.full(n, np.nan)  # the z before the last one
-        self._last_z_s = np.full(n, np.nan)
+        self._z_ring = np.full((n, self._keep), np.nan)  # the z and time (s) of those samples
+        self._t_ring = np.full((n, self._keep), np.nan)
+        # the batch being checked (rows, points, z) and the z and times of every series
+        # through it, oldest first (built when the neighbour check needs them)
+        self._batch: tuple[_Rows, Points, FloatArray] | None = None
+        self._through: tuple[FloatArray, FloatArray] | None = None
+        self._km_of: dict[str, FloatArray] = {}  # distances between a parameter's neighbours
         self._history = np.full((n, c.seasonal_days, 24), np.nan)  # hourly means by local day
         self._history_day = np.full((n, c.seasonal_days), -1, dtype=np.int64)
         self._base_median = np.full((n, 24), np.nan)
@@ -158,6 +194,7 @@ class AnomalyWatch:
         self._event_mad = np.full(n, np.nan)
         self._abnormal_s = {kind: np.full(len(stations), np.nan) for kind in EVENT_KINDS}
         self._suspect_s = np.full(n, np.nan)
+        self._waiting_s = np.full(n, np.nan)  # a suspect's last still-high sample, undecided
         self._event_opened_s = np.full(len(stations), np.nan)  # a pollution event's start
         self._member_of = np.full(len(stations), -1, dtype=np.int64)  # joined to that event
         self._suspect_value = np.full(n, np.nan)
@@ -222,18 +259,38 @@ class AnomalyWatch:
             values[:, self._keep - 1 :], times, self._max_rate[rows.series]
         )[rows.row, 1 + rows.rank]
         spike = (np.abs(np.nan_to_num(z)) > c.zscore_threshold) | steps
-        if c.defer_to_limits:
-            self._note_limits(out.transitions)  # this batch's limit transitions
-            spike &= ~self._limited[p.series]
+        if c.defer_to_limits:  # at each sample's time, this batch's limit transitions so far
+            spike &= ~self._limited_at(out.transitions, rows, p)
         flat = self._flatlines(values, rows)
         outside = kernels.out_of_range(p.value, self._low[p.series], self._high[p.series])
+        self._batch, self._through = (rows, p, z), None  # for the neighbour check
+        checks = _Checks(p, z, median, mad, spike, flat, outside)
+        if rows.width == 1:
+            self._step(checks, out)
+        else:
+            self._steps(rows, checks, out)
         self._remember(rows, p, z)
-        self._events(rows, p, z, median, mad, spike, out)
+
+    def _steps(self, rows: _Rows, checks: _Checks, out: Derived) -> None:
+        """The event state (suspects, open events, flags) moves one sample of each series at
+        a time (its samples in time order, the n-th of each series together), as when the
+        samples come one a batch: where the batches are cut changes nothing. The per-sample
+        checks before it are vectorised over the whole batch; this loop runs over the most
+        samples of one series in the batch, and a step with nothing to decide costs little."""
+        order = np.argsort(rows.rank, kind="stable")  # by rank, then series
+        bounds = np.searchsorted(rows.rank[order], np.arange(rows.width + 1))
+        for r in range(rows.width):
+            self._step(checks.select(order[bounds[r] : bounds[r + 1]]), out)
+
+    def _step(self, k: _Checks, out: Derived) -> None:
+        """Event kinds, flatline and out of range on at most one new sample of each series."""
+        c, p = self._config, k.points
+        self._events(p, k.z, k.median, k.mad, k.spike, out)
         samples = float(c.flatline_samples)
-        self._report("flatline", p.series, p.ts, p.value, flat, p.late, samples, out)
+        self._report("flatline", p.series, p.ts, p.value, k.flat, p.late, samples, out)
         low, high = self._low[p.series], self._high[p.series]
         bound = np.where(p.value < low, low, high)
-        self._report("out_of_range", p.series, p.ts, p.value, outside, p.late, bound, out)
+        self._report("out_of_range", p.series, p.ts, p.value, k.outside, p.late, bound, out)
 
     def _zscores(
         self, values: FloatArray, rows: _Rows, p: Points
@@ -248,29 +305,52 @@ class AnomalyWatch:
         z = _robust_z(p.value, median, mad)
         return np.where(self._zscore[p.series], z, np.nan), median, mad
 
-    def _note_limits(self, transitions: list[RuleTransition]) -> None:
-        """Follow which measured series an (instant) limit rule fires on."""
-        table, n, changed = self._table, len(self._limited), False
+    def _limited_at(self, transitions: list[RuleTransition], rows: _Rows, p: Points) -> BoolArray:
+        """Whether an (instant) limit rule fires on each sample's series at the sample's time:
+        the open ones before the batch, then this batch's limit transitions up to that time
+        (a limit transition is at its reading's time). Follows them for the next batch."""
+        table, n = self._table, len(self._limited)
+        changes: dict[tuple[str, int], list[tuple[int, bool]]] = {}
         for t in transitions:
             if t.rule_id.startswith("anomaly.") or (
                 self._instant_rules is not None and t.rule_id not in self._instant_rules
             ):
                 continue
             series = table.lookup.get(t.station_id, {}).get(t.parameter, -1)
-            if not 0 <= series < n:
+            if 0 <= series < n:
+                changes.setdefault((t.rule_id, series), []).append((t.ts_ms, t.firing))
+        limited = self._limited[p.series]
+        if not changes:
+            return limited
+        at_row = {int(s): i for i, s in enumerate(rows.series)}
+        for series in {s for _, s in changes}:
+            i = at_row.get(series)
+            if i is None:
                 continue
-            if t.firing:
-                self._limit_open.add((t.rule_id, series))
+            span = slice(int(rows.first[i]), int(rows.first[i] + rows.counts[i]))
+            ts = p.ts[span]
+            state = np.zeros(len(ts), dtype=bool)
+            rules = {r for r, s in self._limit_open if s == series} | {
+                r for r, s in changes if s == series
+            }
+            for rule in rules:
+                before = (rule, series) in self._limit_open
+                got = sorted(changes.get((rule, series), []), key=lambda x: x[0])
+                when = np.array([x[0] for x in got], dtype=np.int64)
+                firing = np.array([before] + [x[1] for x in got], dtype=bool)
+                state |= firing[np.searchsorted(when, ts, side="right")]
+            limited[span] = state
+        for (rule, series), got in changes.items():
+            if sorted(got, key=lambda x: x[0])[-1][1]:  # the last one (stable)
+                self._limit_open.add((rule, series))
             else:
-                self._limit_open.discard((t.rule_id, series))
-            changed = True
-        if changed:
-            self._limited[:] = False
-            self._limited[[s for _, s in self._limit_open]] = True
+                self._limit_open.discard((rule, series))
+        self._limited[:] = False
+        self._limited[[s for _, s in self._limit_open]] = True
+        return limited
 
     def _events(
         self,
-        rows: _Rows,
         p: Points,
         z: FloatArray,
         median: FloatArray,
@@ -278,20 +358,28 @@ class AnomalyWatch:
         spike: BoolArray,
         out: Derived,
     ) -> None:
-        """Classify and report the event kinds (spike, sensor_fault, pollution_event).
+        """Classify and report the event kinds (spike, sensor_fault, pollution_event) of at
+        most one new sample of each series.
 
-        A spike at a station with neighbours, on the newest sample of its series, is a
-        *suspect* (unless the station's pollution event is open), decided at the series' next
-        samples: back within
-        ``rising_zscore`` of the level before it (an isolated jump) → sensor_fault; still high
-        with rising neighbours → pollution_event; still high with quiet neighbours after
-        ``fault_decision_s`` → spike (a local rise or a stuck-high sensor: cannot tell). The
-        decision is reported at the suspect's time and value."""
+        A spike at a station with neighbours is a *suspect* (unless the station's pollution
+        event is open), decided at the series' next samples, never at once (whether the next
+        samples are in the same batch or not): back within ``rising_zscore`` of the level
+        before it (an isolated jump) → sensor_fault; still high with rising neighbours →
+        pollution_event; still high with quiet neighbours after ``fault_decision_s`` → spike
+        (a local rise or a stuck-high sensor: cannot tell). The decision is reported at the
+        suspect's time and value; a still-high deciding sample keeps the event going from its
+        own time."""
         c = self._config
         t_s = p.ts / 1000
         suspect = self._suspect_s[p.series]
-        resolving = (rows.rank == 0) & np.isfinite(suspect)  # a sample after a suspect
-        if not spike.any() and not resolving.any() and not self._any_event_open():
+        resolving = np.isfinite(suspect)  # the sample after a suspect
+        ready = self._risen_around(p.series)
+        if (
+            not spike.any()
+            and not resolving.any()
+            and not len(ready)
+            and not self._any_event_open()
+        ):
             return
         kind = self._classify(p.series, t_s, spike | resolving)
         # during an open pollution event: the spikes of its station and of those that joined it,
@@ -306,11 +394,10 @@ class AnomalyWatch:
         at_event = in_event[self._station_of[p.series]]  # its own event, or one it joined
         kind[(spike | resolving) & at_event] = "pollution_event"
         own = spike & ~resolving  # a resolving sample counts for its suspect's decision
-        newest = rows.rank == rows.counts[rows.row] - 1
         fault = own & (kind == "sensor_fault")
         regional = own & (kind == "pollution_event")
         # a jump with neighbours is decided at the next sample(s), whatever they do now
-        pending = (fault | regional) & newest & ~at_event
+        pending = (fault | regional) & ~at_event
 
         # the level before the event, kept from the first flagged sample of a series
         first = own | pending
@@ -320,10 +407,15 @@ class AnomalyWatch:
         level = _robust_z(p.value, self._event_median[p.series], self._event_mad[p.series])
         sustained = np.abs(np.nan_to_num(level)) > c.rising_zscore
 
-        back = resolving & ~sustained
-        as_event = resolving & ~back & (kind == "pollution_event")
-        expired = resolving & ~back & ~as_event & (t_s - suspect >= c.fault_decision_s)
+        # still high at a sample fault_decision_s after the suspect, with no rise around it
+        # by then (the neighbours' samples up to that time have all come by the next one)
+        waited = self._waiting_s[p.series]
+        with np.errstate(invalid="ignore"):
+            expired = resolving & (waited - suspect >= c.fault_decision_s)
+        back = resolving & ~expired & ~sustained
+        as_event = resolving & ~expired & ~back & (kind == "pollution_event")
         decided = back | as_event | expired
+        waiting = resolving & ~decided
         flagged = {
             "spike": (own & (kind == "spike")) | expired,
             "sensor_fault": (fault & ~pending) | back,
@@ -336,27 +428,59 @@ class AnomalyWatch:
         ):  # its own line (the report writes the suspect's)
             self._line(int(p.series[i]), str(kind[i]), float(p.value[i]), int(p.ts[i]), out)
         self._suspect_s[p.series[decided]] = np.nan
+        self._waiting_s[p.series[decided]] = np.nan
+        self._waiting_s[p.series[waiting]] = t_s[waiting]
         self._suspect_s[p.series[pending]] = t_s[pending]
         self._suspect_value[p.series[pending]] = p.value[pending]
 
+        series, late, seen = p.series, p.late, p.ts
         priority = np.where(decided, np.inf, np.abs(np.nan_to_num(z)))
+        if len(ready):  # suspects decided now: their neighbours' samples up to their time came
+            m = len(ready)
+            series = np.concatenate([series, ready])
+            ts_ms = np.concatenate([ts_ms, (self._suspect_s[ready] * 1000).astype(np.int64)])
+            value = np.concatenate([value, self._suspect_value[ready]])
+            seen = np.concatenate([seen, (self._waiting_s[ready] * 1000).astype(np.int64)])
+            late = np.concatenate([late, np.zeros(m, dtype=bool)])
+            sustained = np.concatenate([sustained, np.ones(m, dtype=bool)])
+            priority = np.concatenate([priority, np.full(m, np.inf)])
+            for k in EVENT_KINDS:
+                flagged[k] = np.concatenate([flagged[k], np.full(m, k == "pollution_event")])
+            order = np.argsort(series, kind="stable")
+            series, ts_ms, value, seen = series[order], ts_ms[order], value[order], seen[order]
+            late, sustained, priority = late[order], sustained[order], priority[order]
+            flagged = {k: v[order] for k, v in flagged.items()}
+            self._suspect_s[ready] = self._waiting_s[ready] = np.nan
         for k in EVENT_KINDS:
             self._report(
                 k,
-                p.series,
+                series,
                 ts_ms,
                 value,
                 flagged[k],
-                p.late,
+                late,
                 c.zscore_threshold,
                 out,
                 sustained=sustained,
                 priority=priority,
+                seen_ms=seen,
             )
         open_at = self._any_event_open_at()[self._station_of[p.series]]
         quiet = ~open_at & np.isnan(self._suspect_s[p.series])
         self._event_median[p.series[quiet]] = np.nan
         self._event_mad[p.series[quiet]] = np.nan
+
+    def _risen_around(self, busy: IntArray) -> IntArray:
+        """The series (other than ``busy``) whose suspect is still high at its last sample and
+        whose neighbours have now risen by that sample's time: a neighbour's sample of that
+        time may come after it (in the same batch or a later one)."""
+        waiting = np.flatnonzero(np.isfinite(self._waiting_s))
+        if not len(waiting):
+            return waiting
+        waiting = waiting[~np.isin(waiting, busy)]
+        kind = self._classify(waiting, self._waiting_s[waiting], np.ones(len(waiting), bool))
+        risen: BoolArray = np.asarray(kind == "pollution_event", dtype=bool)
+        return np.asarray(waiting[risen], dtype=np.int64)
 
     def _line(self, series: int, kind: str, value: float, ts_ms: int, out: Derived) -> None:
         """One flagged sample, as measurement ``anomaly``."""
@@ -382,64 +506,108 @@ class AnomalyWatch:
         return np.asarray((km <= self._config.neighbour_radius_km).any(axis=1))
 
     def _flatlines(self, values: FloatArray, rows: _Rows) -> BoolArray:
-        """Whether each new sample is part of a flat run. A flat run through a new sample has
-        a step of at most the tolerance next to it: rows without one are not checked."""
+        """Whether each new sample ends a flat run (its last ``flatline_samples``, itself
+        included, within the tolerance): the samples after it cannot flag it, so a batch
+        decides as the samples one by one. A flat run ending at a new sample has a step of at
+        most the tolerance next to it: rows without one are not checked."""
         c, f, keep = self._config, self._config.flatline_samples, self._keep
         flat = np.zeros(len(rows.row), dtype=bool)
         steps = np.abs(np.diff(values[:, keep - 1 :], axis=1)) <= c.flatline_tolerance
         candidate = steps.any(axis=1) & self._flatline[rows.series]
         at = candidate[rows.row]
         if at.any():
-            runs = kernels.flatline(values[candidate, keep - f + 1 :], f, c.flatline_tolerance)
-            flat[at] = runs[np.cumsum(candidate)[rows.row[at]] - 1, f - 1 + rows.rank[at]]
+            windows = sliding_window_view(values[candidate, keep - f + 1 :], f, axis=1)
+            ends = (windows.max(axis=2) - windows.min(axis=2)) <= c.flatline_tolerance
+            flat[at] = ends[np.cumsum(candidate)[rows.row[at]] - 1, rows.rank[at]]
         return flat
 
     def _remember(self, rows: _Rows, p: Points, z: FloatArray) -> None:
-        """Keep the last samples of each series, its last time and its last z."""
+        """Keep the last samples of each series (value, z, time) and its last time."""
         last = rows.first + rows.counts - 1
-        before = np.where(rows.counts > 1, z[np.maximum(last - 1, 0)], self._last_z[rows.series])
-        self._previous_z[rows.series] = before
-        self._last_z[rows.series] = z[last]
-        self._last_z_s[rows.series] = self._last_time[rows.series] = p.ts[last] / 1000
+        self._last_time[rows.series] = p.ts[last] / 1000
         recent = rows.rank >= rows.counts[rows.row] - self._keep  # the ring keeps the last
         slot = (self._written[p.series] + rows.rank) % self._keep
         self._values[p.series[recent], slot[recent]] = p.value[recent]
+        self._z_ring[p.series[recent], slot[recent]] = z[recent]
+        self._t_ring[p.series[recent], slot[recent]] = p.ts[recent] / 1000
         self._written[rows.series] += rows.counts
+        self._batch, self._through = None, None
 
     def _classify(
         self, series: IntArray, t: FloatArray, spike: BoolArray
     ) -> npt.NDArray[np.object_]:
-        """Kind of each spiking (or otherwise queried) sample: sensor_fault, pollution_event
-        or spike."""
+        """Kind of each spiking (or otherwise queried) sample: sensor_fault (neighbours within
+        ``neighbour_radius_km``, none rising), pollution_event (at least
+        ``min_neighbours_rising`` rising) or spike (no neighbour, or too few rising). A
+        neighbour rises when its last two samples up to the sample's time do (within
+        ``neighbour_window_s``): one high value of its own is no more than a suspect, and two
+        coincident faults do not confirm each other. Samples up to the time count (a
+        neighbour's sample of the same time coming later is caught by :meth:`_risen_around`)."""
         kinds = np.full(len(series), "spike", dtype=object)
         c = self._config
         for parameter in {self._table.parameter_of[i] for i in series[spike]}:
             candidates = self._neighbours[parameter]
-            at = spike & np.isin(series, candidates)
-            if not at.any():
+            at = np.flatnonzero(spike & np.isin(series, candidates))
+            if not len(at):
                 continue
-            spiking = np.isin(candidates, series[at])
-            recent = t[at].max() - self._last_z_s[candidates] <= c.neighbour_window_s
-            # a neighbour rises when its last two samples do: one high value of its own is
-            # no more than a suspect, and two coincident faults do not confirm each other
-            rising = (
-                recent
-                & (self._last_z[candidates] >= c.rising_zscore)
-                & (self._previous_z[candidates] >= c.rising_zscore)
-            )
-            station = self._station_of[candidates]
-            labels = kernels.classify_spikes(
-                self._lat[station],
-                self._lon[station],
-                spiking,
-                rising,
-                c.neighbour_radius_km,
-                c.min_neighbours_rising,
-            )
-            label_of = dict(zip(candidates[spiking].tolist(), labels[spiking], strict=True))
-            for i in np.flatnonzero(at):
-                kinds[i] = SPIKE_KINDS.get(label_of[int(series[i])], "spike")
+            query = np.searchsorted(candidates, series[at])  # candidates are sorted
+            rising = self._rising(candidates, t[at])  # (queries, candidates)
+            km = self._km(parameter)[query]
+            near = km <= c.neighbour_radius_km
+            near[np.arange(len(at)), query] = False  # a station is not its own neighbour
+            n_near = near.sum(axis=1)
+            n_rising = (near & rising).sum(axis=1)
+            label = np.where(n_rising >= c.min_neighbours_rising, "pollution_event", "spike")
+            label = np.where(n_rising == 0, "sensor_fault", label)
+            kinds[at] = np.where(n_near == 0, "spike", label)
         return kinds
+
+    def _km(self, parameter: str) -> FloatArray:
+        if parameter not in self._km_of:
+            station = self._station_of[self._neighbours[parameter]]
+            lat, lon = self._lat[station], self._lon[station]
+            self._km_of[parameter] = _km(lat, lon, lat, lon)
+        return self._km_of[parameter]
+
+    def _rising(self, candidates: IntArray, t_s: FloatArray) -> BoolArray:
+        """Whether each candidate series rose (its last two z at least ``rising_zscore``, the
+        last within ``neighbour_window_s``) up to each time: (times, candidates)."""
+        c = self._config
+        z, when = self._through_batch()
+        z, when = z[candidates], when[candidates]  # oldest first, NaN-padded
+        with np.errstate(invalid="ignore"):
+            before = when[None, :, :] <= t_s[:, None, None]
+        width = when.shape[1]
+        last = width - 1 - np.argmax(before[:, :, ::-1], axis=2)  # (times, candidates)
+        some = before.any(axis=2)
+        pair = some & (last >= 1)
+        previous = np.maximum(last - 1, 0)
+        pair &= np.take_along_axis(before, previous[:, :, None], axis=2)[:, :, 0]
+        rows = np.arange(len(candidates))[None, :]
+        z_last, z_previous = z[rows, last], z[rows, previous]
+        with np.errstate(invalid="ignore"):
+            recent = t_s[:, None] - when[rows, last] <= c.neighbour_window_s
+            return np.asarray(
+                pair & recent & (z_last >= c.rising_zscore) & (z_previous >= c.rising_zscore)
+            )
+
+    def _through_batch(self) -> tuple[FloatArray, FloatArray]:
+        """The z and time (s) of each series' kept samples then this batch's, oldest first."""
+        if self._through is None:
+            keep, n = self._keep, len(self._written)
+            rows, p, z = self._batch if self._batch is not None else (None, None, None)
+            width = 0 if rows is None else rows.width
+            ring = (self._written[:, None] + np.arange(keep)) % keep
+            every = np.arange(n)[:, None]
+            zs = np.full((n, keep + width), np.nan)
+            ts = np.full((n, keep + width), np.nan)
+            zs[:, :keep] = self._z_ring[every, ring]
+            ts[:, :keep] = self._t_ring[every, ring]
+            if rows is not None and p is not None and z is not None:
+                zs[p.series, keep + rows.rank] = z
+                ts[p.series, keep + rows.rank] = p.ts / 1000
+            self._through = (zs, ts)
+        return self._through
 
     # ------------------------------------------------------------------ hourly / daily checks
 
@@ -575,13 +743,16 @@ class AnomalyWatch:
         write_lines: bool = True,
         sustained: BoolArray | None = None,
         priority: FloatArray | None = None,
+        seen_ms: IntArray | None = None,
     ) -> None:
         """Record observations (sorted by series, then time): lines for flagged ones, the
         series' flags, and a transition for each station whose state of ``kind`` changes.
 
         With ``sustained`` (the event kinds), an open station stays open until it has been
         normal (neither flagged nor sustained) for ``event_clear_after_s``; a pollution event
-        near an open one joins it (``group_pollution_events``), strongest ``priority`` first.
+        near an open one joins it (``group_pollution_events``), strongest ``priority`` first;
+        ``seen_ms``: when the samples were taken, if not at ``ts_ms`` (a suspect decided later
+        is reported at its own time, its deciding sample counts as abnormal at its time).
         """
         flags = self._flag[kind]
         was = self._open[kind]
@@ -604,7 +775,10 @@ class AnomalyWatch:
         hit = np.unique(station[flagged])
         joined = np.zeros(0, dtype=np.int64)
         if sustained is not None:
-            joined = self._hold(kind, station, ts_ms, flagged, sustained, priority, hit, active)
+            seen = ts_ms if seen_ms is None else seen_ms
+            joined = self._hold(
+                kind, station, ts_ms, seen, flagged, sustained, priority, hit, active
+            )
             hit = np.setdiff1d(hit, joined)
         ended = np.unique(station[was[station] & ~active[station]])
         for st in np.union1d(hit[~was[hit]], ended):
@@ -645,6 +819,7 @@ class AnomalyWatch:
         kind: str,
         station: IntArray,
         ts_ms: IntArray,
+        seen_ms: IntArray,
         flagged: BoolArray,
         sustained: BoolArray,
         priority: FloatArray | None,
@@ -656,11 +831,12 @@ class AnomalyWatch:
         open pollution event nearby (no alert of their own; they keep it open)."""
         c, was = self._config, self._open[kind]
         abnormal = self._abnormal_s[kind]
-        t_s = ts_ms / 1000
+        t_s, seen_s = ts_ms / 1000, seen_ms / 1000
         busy = flagged | (sustained & was[station])
-        np.fmax.at(abnormal, station[busy], t_s[busy])
+        abnormal_s = np.where(sustained, seen_s, t_s)  # a sample back to normal: its report
+        np.fmax.at(abnormal, station[busy], abnormal_s[busy])
         newest = np.full(len(was), np.nan)
-        np.fmax.at(newest, station, t_s)
+        np.fmax.at(newest, station, seen_s)
         joined: list[int] = []
         new = hit[~was[hit]]
         if kind == "pollution_event" and c.group_pollution_events and len(new):
