@@ -81,10 +81,7 @@ def layout_config(base: IocConfig, tmp: Path, name: str, workers: int) -> IocCon
             },
             "alerts": {"database": str(tmp / "alerts.sqlite3")},
             "access": {"database": str(tmp / "ioc.sqlite3"), "scrypt_n": 2**12},
-            # The anomaly checks decide differently on the same readings cut into other
-            # batches (the first run of this test found it: batches of 1 or 12 readings, no
-            # alert; of 100 or more, 12), in one process as in several: not compared here.
-            "analytics": {"rules": RULES, "anomaly": {"enabled": False}},
+            "analytics": {"rules": RULES},
             "workers": {"ingest": workers, "partitions": workers or None},
         }
     )
@@ -133,7 +130,9 @@ def alerts(service: RunningService) -> list[tuple[Any, ...]]:
     return sorted(
         (a.rule_id, a.station_id, a.opened_ms, a.resolved_ms, a.peak, a.severity.value)
         for a in book.query(limit=10_000)
-        if not a.rule_id.startswith("camera.")  # the configured cameras, silent here
+        # not the configured cameras (silent here), nor the clock's offline alerts (the
+        # readings are old: when each process's clock ticks, not what the data say)
+        if not a.rule_id.startswith("camera.") and a.rule_id != "anomaly.offline"
     )
 
 
@@ -220,7 +219,7 @@ async def test_two_workers_and_two_partitions_match_one_process(
 
     assert starts == [1, 1, 1, 1]  # no child restarted
     assert one_alerts, "the stream raises alerts"
-    assert {a[0] for a in one_alerts} == {"pm25_instant", "pm10_1h"}
+    assert {a[0] for a in one_alerts} >= {"pm25_instant", "pm10_1h"}
     assert two_alerts == one_alerts  # the same alerts, none twice
     assert one_aqi, "an hour closed"
     assert two_aqi == one_aqi
