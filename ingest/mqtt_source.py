@@ -67,6 +67,7 @@ from ioc.messages import RawMessage
 log = logging.getLogger(__name__)
 OUTBOX_SIZE = 10_000
 UNSUBSCRIBE_TIMEOUT_S = 30.0
+SUBSCRIBE_TIMEOUT_S = 30.0
 
 
 @dataclass(slots=True)
@@ -89,6 +90,24 @@ def input_filters(config: MqttConfig) -> list[str]:
     if config.shared_group:
         return [f"$share/{config.shared_group}/{topic}" for topic in topics]
     return topics
+
+
+async def register_session(config: MqttConfig, filters: list[str]) -> None:
+    """Make sure the broker keeps a persistent session for ``config.client_id`` with these
+    subscriptions (QoS 1), so what is published to them from now on waits for the client
+    even before it first connects. What the session had waiting is received and not
+    acknowledged here: the broker sends it again to the real connection."""
+    client = aiomqtt.Client(
+        config.host,
+        config.port,
+        username=config.username,
+        password=config.password.get_secret_value() if config.password else None,
+        identifier=config.client_id,
+        clean_session=False,
+    )
+    client._client.manual_ack_set(True)
+    async with client:
+        await client.subscribe([(topic, 1) for topic in filters], timeout=SUBSCRIBE_TIMEOUT_S)
 
 
 class MqttLink:

@@ -41,7 +41,6 @@ NEW_UNITS_BURST = 200
 NEW_UNITS_PER_S = 20.0
 
 
-
 @functools.cache
 def _registry() -> pint.UnitRegistry[Any]:
     """pint's registry with the trade's units, made when a unit is first worked out: importing
@@ -55,6 +54,7 @@ def _registry() -> pint.UnitRegistry[Any]:
     registry.define("most_probable_number = [bacteria] = MPN")
     registry.define("ppb = 1e-9")
     return registry
+
 
 # Whole spellings (lower-cased) that pint cannot read as they are.
 _SPELLINGS = {

@@ -3,6 +3,8 @@
 
     access_context    the service's SQLite database: accounts, audit log and the versioned
                       configuration (seeded from the files on first start)
+    workers_context   with `workers.ingest` > 0: the ingest workers and analytics partitions
+                      (ioc.workers), started here so they start while the service does
     store_context     aiohttp client session + InfluxStore flush task (spool → InfluxDB) and
                       the check that ends a full spool's state when there is room again
     alerts_context    alert book (SQLite), webhook and e-mail notifiers, escalation check
@@ -10,8 +12,6 @@
                       MQTT link (receiver) and the pipeline task between them; subscribed
                       before the analytics warm-up (ioc.warmup), processing after it; the
                       vehicle pipeline and its journey journal (SQLite, purged daily)
-    workers_context   with `workers.ingest` > 0: the ingest workers and analytics partitions
-                      (ioc.workers), the stations' readings then going through them
     cameras_context   camera frames (MQTT or URL) → camera workers → metrics, alerts, snapshots
     drop_folder_context  the watched folder of station data files (if configured)
     wall_context      periodic station deltas and heartbeats to websocket clients, and the
@@ -43,7 +43,7 @@ from ingest.drop_folder import DropFolder
 from ingest.http_api import add_ingest_routes, process_file
 from ingest.inbox import Inbox
 from ingest.live_lane import LaneStats, LiveLane
-from ingest.mqtt_source import MqttLink, input_filters
+from ingest.mqtt_source import MqttLink
 from ingest.rejections import RejectionSink
 from ingest.validate import ReadingValidator
 from ioc import appkeys
@@ -58,12 +58,12 @@ from ioc.fleet import FleetRegistry, read_fleet_file
 from ioc.live_config import LiveConfiguration, follow_camera_rules
 from ioc.loop_monitor import LOOP_MONITOR, PIPELINE_LAG, LoopMonitor, PipelineLag
 from ioc.messages import RawMessage
-from ioc.partitions import NoticePublisher, PartitionRouter, assign_partitions, output_topic
+from ioc.partitions import NoticePublisher, PartitionRouter, assign_partitions
 from ioc.pipeline import Pipeline
 from ioc.registry import StationRegistry, read_registry_document
 from ioc.vehicle_pipeline import VehiclePipeline
 from ioc.warmup import warm_up
-from ioc.workers import workers_context
+from ioc.workers import WORKERS, service_filters, take_over_the_stations, workers_context
 from store.forwarding import PositionForwarder
 from store.influx import InfluxStore
 from store.journey_book import JourneyBook
@@ -110,10 +110,10 @@ def create_app(config: IocConfig, registry: StationRegistry) -> web.Application:
     app.cleanup_ctx.extend(
         [
             access_context,
+            workers_context,
             store_context,
             alerts_context,
             pipeline_context,
-            workers_context,
             cameras_context,
             drop_folder_context,
             wall_context,
@@ -260,11 +260,8 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
     store = app[appkeys.STORE]
     inbox: Inbox[RawMessage] = Inbox(config.mqtt.queue_size)
     partitions = config.workers.partition_count() if config.workers.ingest_count() else 0
-    if partitions:  # the worker layout (ioc.workers): ingest workers take the stations' topics
-        own = [f for f in input_filters(config.mqtt) if "/stations/" not in f]
-        mqtt = MqttLink(config.mqtt, inbox, [*own, output_topic(config.mqtt.topic_prefix)])
-    else:
-        mqtt = MqttLink(config.mqtt, inbox)
+    # the worker layout (ioc.workers): the ingest workers take the stations' topics
+    mqtt = MqttLink(config.mqtt, inbox, service_filters(config) if partitions else None)
     alerts = app[appkeys.ALERTS]
     board = StationBoard(registry, config.web.offline_after_intervals)
     fleet = app[appkeys.SETTINGS].current().fleet  # the transport registry in force
@@ -412,6 +409,7 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
             _background(mqtt.run(), "mqtt"),
             _background(_run_live_lane(lane, mqtt), "live-lane"),
             _background(purge_journeys(), "journey-purge"),
+            _background(_hand_over(app, mqtt), "workers-handover"),
             contextlib.AsyncExitStack() as forwarding_tasks,
         ):
             for n, forwarder in enumerate(forwarders):
@@ -472,6 +470,12 @@ async def _run_live_lane(lane: LiveLane | None, mqtt: MqttLink) -> None:
     while True:
         await lane.run_while_behind()
         await mqtt.session_closed.wait()
+
+
+async def _hand_over(app: web.Application, mqtt: MqttLink) -> None:
+    supervisor = app.get(WORKERS)
+    if supervisor is not None:
+        await take_over_the_stations(supervisor, mqtt)
 
 
 def open_journeys(config: IocConfig, fleet: FleetRegistry) -> JourneyBook:

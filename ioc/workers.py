@@ -33,16 +33,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import aiomqtt
 import orjson
 from aiohttp import web
 from pydantic import SecretStr
 
-from ingest.mqtt_source import input_filters
+from ingest.mqtt_source import MqttLink, input_filters, register_session
 from ioc import appkeys
 from ioc.config import IocConfig
 from ioc.config_store import ConfigStore
 from ioc.database import open_database
 from ioc.errors import StoreError
+from ioc.partitions import output_topic
 
 log = logging.getLogger(__name__)
 INGEST, ANALYTICS = "ingest", "analytics"
@@ -174,37 +176,47 @@ class Supervisor:
         ]
 
 
+def service_filters(config: IocConfig) -> list[str]:
+    """The service's own subscriptions in the worker layout: the vehicles' topics and the
+    partitions' outputs (the stations' are the ingest workers')."""
+    own = [f for f in input_filters(config.mqtt) if "/stations/" not in f]
+    return [*own, output_topic(config.mqtt.topic_prefix)]
+
+
 async def workers_context(app: web.Application) -> AsyncIterator[None]:
-    """The children of the worker layout, started once the service's own subscription (the
-    partitions' outputs) is in place, and stopped before the service's own resources."""
+    """The children of the worker layout, started as early as the configuration database
+    is (they start while the service does), and stopped after the service's pipeline. The
+    service's session is registered first, so no partition output is published before it
+    has a subscriber."""
     config = app[appkeys.CONFIG]
     if config.workers.ingest_count() == 0:
         yield
         return
-    mqtt = app[appkeys.MQTT]
-    await mqtt.connected.wait()
+    try:
+        await register_session(config.mqtt, service_filters(config))
+    except aiomqtt.MqttError as exc:  # the service's connection makes it when it can
+        log.warning("service session not registered (%s): starting the workers anyway", exc)
     supervisor = Supervisor.of(config)
     app[WORKERS] = supervisor
     task = asyncio.create_task(supervisor.run(), name="workers")
-
-    async def take_over_the_stations() -> None:
-        """Once every worker has its subscription, the service's own session (from a
-        single-process start) lets go of the stations' topics; until then what it receives
-        of them it forwards to the partitions: nothing falls between the two."""
-        await supervisor.all_ready.wait()
-        stations = [f for f in input_filters(config.mqtt) if "/stations/" in f]
-        await mqtt.unsubscribe(stations)
-        log.info("worker layout ready: %d children", len(supervisor.children))
-
-    handover = asyncio.create_task(take_over_the_stations(), name="workers-handover")
     try:
         yield
     finally:
-        handover.cancel()
         await supervisor.stop()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def take_over_the_stations(supervisor: Supervisor, mqtt: MqttLink) -> None:
+    """Once every worker has its subscription, the service's own session (from a
+    single-process start) lets go of the stations' topics; until then what it receives of
+    them it forwards to the partitions: nothing falls between the two."""
+    await supervisor.all_ready.wait()
+    await mqtt.connected.wait()
+    stations = [f for f in input_filters(supervisor.config.mqtt) if "/stations/" in f]
+    await mqtt.unsubscribe(stations)
+    log.info("worker layout ready: %d children", len(supervisor.children))
 
 
 # --- a child ------------------------------------------------------------------------------
