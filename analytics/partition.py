@@ -19,6 +19,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import msgspec
 
@@ -67,10 +68,11 @@ class Partition:
         rejections: RejectionSink,
     ) -> None:
         self.index = index
-        assigned = assign_partitions(
+        partitions = assign_partitions(
             configuration.registry, config.workers.partition_count(), configuration.anomaly
         )
-        self.registry = partition_registry(configuration.registry, index, assigned)
+        self.owned, seen = partitions.stations_of(index)
+        self.registry = partition_registry(configuration.registry, seen)  # with the halo
         analytics = config.analytics.model_copy(
             update={"rules": configuration.rules, "anomaly": configuration.anomaly}
         )
@@ -130,8 +132,9 @@ class Partition:
     def process(self, readings: list[Reading]) -> None:
         refused: list[Rejection] = []
         readings = self._received.keep_new(readings, refused)
-        self.readings += len(readings)
-        self._rejections.handle(refused)
+        owned = self.owned
+        self.readings += sum(1 for r in readings if r.station_id in owned)
+        self._rejections.handle([r for r in refused if r.station_id in owned])
         self._send(self.engine.evaluate(readings), readings)
 
     def tick(self) -> None:
@@ -140,14 +143,18 @@ class Partition:
             self._send(out, [])
 
     def _send(self, out: AnalyticsOutput, readings: list[Reading], warm_up: bool = False) -> None:
-        self._store.append(out.lines)
+        """What came of this partition's own stations (not of the halo's: their owners say
+        it) to InfluxDB and to the service."""
+        owned = self.owned
+        self._store.append([line for line in out.lines if _station_of(line) in owned])
         aqi, fire = self.engine.air.current, self.engine.fire.current
-        changed = out.station_metrics.keys() if not warm_up else aqi.keys() | fire.keys()
+        metrics = {s: m for s, m in out.station_metrics.items() if s in owned}
+        changed = (metrics.keys() if not warm_up else aqi.keys() | fire.keys()) & owned
         message = PartitionOutput(
             partition=self.index,
-            readings=readings,
-            transitions=out.transitions,
-            metrics=out.station_metrics,
+            readings=_latest_per_station([r for r in readings if r.station_id in owned]),
+            transitions=[t for t in out.transitions if t.station_id in owned],
+            metrics=metrics,
             aqi=[aqi[s] for s in changed if s in aqi],
             fire=[fire[s] for s in changed if s in fire],
             warm_up=warm_up,
@@ -232,3 +239,28 @@ async def _work(
         done = partition.take(inbox.take(batch_size))
         await partition.durable()
         mqtt.acknowledge(done)
+
+
+def _latest_per_station(readings: list[Reading]) -> list[Reading]:
+    """What the station board needs of a batch (in time order): one reading per station with
+    its newest time and values, each parameter as last received. A backlog brings dozens per
+    station, and the board shows only the latest."""
+    latest: dict[str, Reading] = {}
+    for reading in readings:
+        kept = latest.get(reading.station_id)
+        if kept is None:
+            latest[reading.station_id] = reading
+        elif reading.ts_ms >= kept.ts_ms:
+            values = {**kept.values, **reading.values}
+            latest[reading.station_id] = replace(reading, values=values)
+    return list(latest.values())
+
+
+def _station_of(line: str) -> str:
+    """The ``station`` tag of a derived line (station ids need no escaping: [A-Za-z0-9_.-])."""
+    at = line.find(",station=")
+    if at < 0:
+        return ""
+    start = at + len(",station=")
+    end = min((i for i in (line.find(",", start), line.find(" ", start)) if i >= 0), default=-1)
+    return line[start:end]

@@ -62,11 +62,10 @@ async def run_ingest_worker(
     )
     publisher = InternalPublisher(mqtt_config, f"{client_id}-out")
     rules = {rule.id: rule for rule in configuration.rules}
-    partitions = config.workers.partition_count()
-    assigned = assign_partitions(registry, partitions, configuration.anomaly)
-    router = PartitionRouter(
-        mqtt_config.topic_prefix, assigned, partitions, publisher, worker=index
+    partitions = assign_partitions(
+        registry, config.workers.partition_count(), configuration.anomaly
     )
+    router = PartitionRouter(mqtt_config.topic_prefix, partitions, publisher, worker=index)
     alerts_config = config.alerts.model_copy(update={"database": ":memory:"})
     pipeline = Pipeline(
         registry=registry,

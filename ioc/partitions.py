@@ -3,8 +3,9 @@
     ingest worker ──{prefix}/internal/analytics/<p>──▶ analytics partition p
     analytics partition ──{prefix}/internal/output──▶ the service (alert book, wall)
 
-A station belongs to exactly one partition (:func:`assign_partitions`: whole neighbourhoods,
-balanced), so its windows, rule state and duplicate filter live in one place. Messages are
+A station belongs to exactly one partition (:func:`assign_partitions`: strips of equal count),
+so its windows, rule state and duplicate filter live in one place; its neighbours' readings
+reach it too (the halo) for the cross-station checks. Messages are
 typed frozen dataclasses sent as MessagePack (msgspec: ~0.4 µs to encode and ~1 µs to decode
 and check a reading), QoS 1 on the service's own broker; a receiver acknowledges one only
 once what it did with it is durable, so a process killed at any moment loses nothing (the
@@ -38,52 +39,55 @@ def partition_of(station_id: str, partitions: int) -> int:
     return zlib.crc32(station_id.encode()) % partitions
 
 
+@dataclass(frozen=True, slots=True)
+class PartitionMap:
+    """Which partition owns each station, and which other partitions see its readings too:
+    a station near another partition's stations (within the anomaly checks' neighbour
+    radius, of a neighbour kind) is in that partition's *halo*, so the sensor-fault /
+    pollution-event check there sees every neighbour, as the one process does. A halo
+    station's own results are its owner's alone."""
+
+    owner: dict[str, int]
+    destinations: dict[str, tuple[int, ...]]  # owner first, then the halos it is in
+    partitions: int
+
+    def stations_of(self, partition: int) -> tuple[frozenset[str], frozenset[str]]:
+        """(owned, owned and halo) stations of a partition."""
+        owned = frozenset(s for s, p in self.owner.items() if p == partition)
+        seen = frozenset(s for s, ps in self.destinations.items() if partition in ps)
+        return owned, seen
+
+
 def assign_partitions(
     registry: StationRegistry, partitions: int, anomaly: AnomalyConfig
-) -> dict[str, int]:
-    """Station → partition, the same in every process that has the same configuration.
-    Whole neighbourhoods go to one partition: stations of the kinds the anomaly checks
-    compare (``neighbour_kinds``) within ``neighbour_radius_km`` of each other, and so on
-    (the connected parts of that graph), so the sensor-fault / pollution-event decision sees
-    every neighbour. The parts, largest first, go to the partition with fewest stations."""
-    stations = sorted(registry, key=lambda s: s.id)
-    kinds = set(anomaly.neighbour_kinds)
-    parent = list(range(len(stations)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    near = [i for i, s in enumerate(stations) if s.kind in kinds]
-    if len(near) > 1:
+) -> PartitionMap:
+    """Owners by area: the stations in west-to-east order (then south-north, id), cut into
+    ``partitions`` strips of equal count; halos from the neighbour radius. The same in every
+    process that has the same configuration."""
+    stations = sorted(registry, key=lambda s: (s.lon, s.lat, s.id))
+    owner = {s.id: i * partitions // max(len(stations), 1) for i, s in enumerate(stations)}
+    destinations: dict[str, tuple[int, ...]] = {s: (p,) for s, p in owner.items()}
+    near = [s for s in stations if s.kind in set(anomaly.neighbour_kinds)]
+    if partitions > 1 and len(near) > 1:
         from scipy.spatial import cKDTree  # only here: ingest does not need SciPy otherwise
 
-        lat = np.radians([stations[i].lat for i in near])
-        lon = np.radians([stations[i].lon for i in near])
+        lat, lon = np.radians([s.lat for s in near]), np.radians([s.lon for s in near])
         xyz = np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
         chord = 2 * np.sin(anomaly.neighbour_radius_km / EARTH_RADIUS_KM / 2) * (1 + 1e-12)
+        halos: dict[str, set[int]] = {}
         for a, b in cKDTree(xyz).query_pairs(chord):
-            parent[root(near[a])] = root(near[b])
-    parts: dict[int, list[str]] = {}
-    for i, station in enumerate(stations):
-        parts.setdefault(root(i), []).append(station.id)
-    load = [0] * partitions
-    assigned: dict[str, int] = {}
-    for part in sorted(parts.values(), key=lambda p: (-len(p), p[0])):
-        target = load.index(min(load))
-        load[target] += len(part)
-        assigned.update(dict.fromkeys(part, target))
-    return assigned
+            first, second = near[a].id, near[b].id
+            if owner[first] != owner[second]:
+                halos.setdefault(first, set()).add(owner[second])
+                halos.setdefault(second, set()).add(owner[first])
+        for station, seen_by in halos.items():
+            destinations[station] += tuple(sorted(seen_by))
+    return PartitionMap(owner, destinations, partitions)
 
 
-def partition_registry(
-    registry: StationRegistry, partition: int, assigned: dict[str, int]
-) -> StationRegistry:
-    """The stations of one partition."""
-    stations = [s for s in registry if assigned.get(s.id) == partition]
-    return StationRegistry(stations, registry.enterprises)
+def partition_registry(registry: StationRegistry, stations: frozenset[str]) -> StationRegistry:
+    """The registry of these stations (a partition's own and halo)."""
+    return StationRegistry([s for s in registry if s.id in stations], registry.enterprises)
 
 
 def analytics_topic(prefix: str, partition: int) -> str:
@@ -170,27 +174,23 @@ class PartitionRouter:
     to every partition (its readings, possibly none, and the watermark)."""
 
     def __init__(
-        self,
-        prefix: str,
-        assigned: dict[str, int],
-        partitions: int,
-        publisher: Publisher,
-        worker: int = -1,
+        self, prefix: str, partitions: PartitionMap, publisher: Publisher, worker: int = -1
     ) -> None:
-        self._topics = [analytics_topic(prefix, p) for p in range(partitions)]
+        self._topics = [analytics_topic(prefix, p) for p in range(partitions.partitions)]
         self._publish = publisher.publish
         self.flushed = publisher.flushed  # what was forwarded is in the broker's hands
         self._worker = worker
-        self.assigned = assigned  # station → partition (assign_partitions)
+        self.partitions = partitions  # replaced whole when the registry changes
 
     def forward(self, readings: list[Reading], watermark_ms: int) -> None:
         by_partition: list[list[Reading]] = [[] for _ in self._topics]
-        assigned = self.assigned
+        destinations = self.partitions.destinations
         for reading in readings:
-            p = assigned.get(reading.station_id)
-            if p is None:  # validated, so registered: a station added since this started
-                p = partition_of(reading.station_id, len(self._topics))
-            by_partition[p].append(reading)
+            sent_to = destinations.get(reading.station_id)
+            if sent_to is None:  # validated, so registered: a station added since this started
+                sent_to = (partition_of(reading.station_id, len(self._topics)),)
+            for p in sent_to:
+                by_partition[p].append(reading)
         for topic, batch in zip(self._topics, by_partition, strict=True):
             if batch or self._worker >= 0:
                 self._publish(topic, encode(Forwarded(self._worker, watermark_ms, batch)))

@@ -58,7 +58,7 @@ from ioc.fleet import FleetRegistry, read_fleet_file
 from ioc.live_config import LiveConfiguration, follow_camera_rules
 from ioc.loop_monitor import LOOP_MONITOR, PIPELINE_LAG, LoopMonitor, PipelineLag
 from ioc.messages import RawMessage
-from ioc.partitions import NoticePublisher, PartitionRouter, assign_partitions
+from ioc.partitions import NoticePublisher, PartitionMap, PartitionRouter, assign_partitions
 from ioc.pipeline import Pipeline
 from ioc.registry import StationRegistry, read_registry_document
 from ioc.vehicle_pipeline import VehiclePipeline
@@ -315,16 +315,16 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
     if partitions:
         settings = app[appkeys.SETTINGS]
 
-        def assignment() -> dict[str, int]:
+        def assignment() -> PartitionMap:
             configuration = settings.current()
             return assign_partitions(configuration.registry, partitions, configuration.anomaly)
 
         router = PartitionRouter(
-            config.mqtt.topic_prefix, assignment(), partitions, NoticePublisher(mqtt.publish_nowait)
+            config.mqtt.topic_prefix, assignment(), NoticePublisher(mqtt.publish_nowait)
         )
 
         def reassign(_change: object, _configuration: object) -> None:  # as the children do
-            router.assigned = assignment()  # once they start again with the new configuration
+            router.partitions = assignment()  # once they start again with the new one
 
         settings.subscribe(reassign)
     pipeline = Pipeline(

@@ -74,6 +74,7 @@ class ServiceProfiler:
             [
                 binary,
                 "record",
+                "--subprocesses",  # the worker layout's children too
                 "--pid",
                 str(self.pid),
                 "--rate",

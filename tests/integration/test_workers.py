@@ -54,7 +54,7 @@ def twelve_stations(path: Path) -> Path:
     document = copy.deepcopy(REGISTRY_DOC)
     template = document["stations"][0]
     document["stations"] = [
-        {**template, "id": s, "name": f"Air {s}", "lat": 11.9 + i % 2 + i / 100}
+        {**template, "id": s, "name": f"Air {s}", "lat": 11.9 + i / 100}
         for i, s in enumerate(STATIONS)
     ] + [document["stations"][2]]
     path.write_text(yaml.safe_dump(document))
@@ -203,8 +203,9 @@ def _start_of(messages: list[tuple[str, bytes]]) -> int:
 
 def test_the_stations_spread_over_both_partitions(tmp_path: Path) -> None:
     registry = StationRegistry.from_file(twelve_stations(tmp_path / "stations.yaml"))
-    assigned = assign_partitions(registry, 2, AnomalyConfig())
-    assert {assigned[s] for s in STATIONS} == {0, 1}
+    partitions = assign_partitions(registry, 2, AnomalyConfig())
+    assert {partitions.owner[s] for s in STATIONS} == {0, 1}
+    assert any(len(partitions.destinations[s]) == 2 for s in STATIONS)  # neighbours across
 
 
 async def test_two_workers_and_two_partitions_match_one_process(

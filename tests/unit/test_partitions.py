@@ -19,6 +19,7 @@ from ioc.messages import InstrumentStatus, Reading, Rejection, RuleTransition, S
 from ioc.partitions import (
     Forwarded,
     OrderedMerge,
+    PartitionMap,
     PartitionOutput,
     PartitionRouter,
     assign_partitions,
@@ -43,33 +44,25 @@ def stations_at(positions: dict[str, tuple[float, float]]) -> StationRegistry:
     return StationRegistry.from_document(document, "test")
 
 
-def test_neighbours_share_a_partition_and_the_parts_are_balanced() -> None:
-    # two towns 100 km apart, a chain of three stations 10 km apart in each, one far alone
-    registry = stations_at(
-        {
-            "A1": (11.0, 108.0),
-            "A2": (11.09, 108.0),
-            "A3": (11.18, 108.0),
-            "B1": (12.0, 108.0),
-            "B2": (12.09, 108.0),
-            "B3": (12.18, 108.0),
-            "C1": (14.0, 108.0),
-        }
-    )
-    assigned = assign_partitions(registry, 2, AnomalyConfig(neighbour_radius_km=15))
-    assert assigned["A1"] == assigned["A2"] == assigned["A3"]  # A1-A3 are 20 km: the chain
-    assert assigned["B1"] == assigned["B2"] == assigned["B3"]
-    assert assigned["A1"] != assigned["B1"]
-    assert sorted(assigned.values()).count(0) in (3, 4)
-    parts = [partition_registry(registry, p, assigned) for p in (0, 1)]
-    assert sorted(len(p) for p in parts) == [3, 4]
-    assert {s.id for p in parts for s in p} == set(assigned)
+def test_owners_are_balanced_strips_and_neighbours_across_a_border_are_seen_by_both() -> None:
+    # west to east every 10 km: each station's neighbours (15 km) are the one each side
+    registry = stations_at({f"S{n}": (11.0, 108.0 + n * 0.0917) for n in range(6)})
+    partitions = assign_partitions(registry, 2, AnomalyConfig(neighbour_radius_km=15))
+    assert partitions.owner == {"S0": 0, "S1": 0, "S2": 0, "S3": 1, "S4": 1, "S5": 1}
+    assert partitions.destinations["S2"] == (0, 1)  # S3's neighbour: partition 1's halo
+    assert partitions.destinations["S3"] == (1, 0)
+    assert partitions.destinations["S0"] == (0,)
+    owned, seen = partitions.stations_of(1)
+    assert owned == {"S3", "S4", "S5"} and seen == {"S2", "S3", "S4", "S5"}
+    halo = partition_registry(registry, seen)
+    assert {s.id for s in halo} == seen
 
 
-def test_stations_of_other_kinds_are_spread_alone() -> None:
-    registry = stations_at({f"S{n}": (11.0, 108.0) for n in range(6)})  # kind air, one spot
-    assigned = assign_partitions(registry, 3, AnomalyConfig(neighbour_kinds=[]))
-    assert sorted(assigned.values()) == [0, 0, 1, 1, 2, 2]
+def test_without_neighbour_checks_there_is_no_halo() -> None:
+    registry = stations_at({f"S{n}": (11.0, 108.0) for n in range(6)})  # one spot
+    partitions = assign_partitions(registry, 3, AnomalyConfig(neighbour_kinds=[]))
+    assert sorted(partitions.owner.values()) == [0, 0, 1, 1, 2, 2]
+    assert all(len(d) == 1 for d in partitions.destinations.values())
 
 
 def reading(station: str, ts: int, received: int) -> Reading:
@@ -104,10 +97,11 @@ def test_the_router_sends_every_partition_the_watermark() -> None:
         async def flushed(self) -> None:
             return None
 
-    router = PartitionRouter("p", {"A": 0, "B": 1}, 2, Recorder(), worker=3)
+    partitions = PartitionMap({"A": 0, "B": 1}, {"A": (0,), "B": (1, 0)}, 2)
+    router = PartitionRouter("p", partitions, Recorder(), worker=3)
     router.forward([reading("A", 1, 10), reading("B", 2, 11), reading("A", 3, 12)], 12)
     got = {topic: decode_forwarded(payload) for topic, payload in sent}
-    assert [r.ts_ms for r in got["p/internal/analytics/0"].readings] == [1, 3]
+    assert [r.ts_ms for r in got["p/internal/analytics/0"].readings] == [1, 2, 3]  # B: halo
     assert [r.ts_ms for r in got["p/internal/analytics/1"].readings] == [2]
     assert {f.watermark_ms for f in got.values()} == {12}
     sent.clear()
