@@ -146,13 +146,13 @@ class Partition:
         """What came of this partition's own stations (not of the halo's: their owners say
         it) to InfluxDB and to the service."""
         owned = self.owned
-        self._store.append([line for line in out.lines if _station_of(line) in owned])
+        self._store.append([line for line in out.lines if station_of_line(line) in owned])
         aqi, fire = self.engine.air.current, self.engine.fire.current
         metrics = {s: m for s, m in out.station_metrics.items() if s in owned}
         changed = (metrics.keys() if not warm_up else aqi.keys() | fire.keys()) & owned
         message = PartitionOutput(
             partition=self.index,
-            readings=_latest_per_station([r for r in readings if r.station_id in owned]),
+            readings=latest_per_station([r for r in readings if r.station_id in owned]),
             transitions=[t for t in out.transitions if t.station_id in owned],
             metrics=metrics,
             aqi=[aqi[s] for s in changed if s in aqi],
@@ -241,22 +241,21 @@ async def _work(
         mqtt.acknowledge(done)
 
 
-def _latest_per_station(readings: list[Reading]) -> list[Reading]:
+def latest_per_station(readings: list[Reading]) -> list[Reading]:
     """What the station board needs of a batch (in time order): one reading per station with
     its newest time and values, each parameter as last received. A backlog brings dozens per
     station, and the board shows only the latest."""
-    latest: dict[str, Reading] = {}
+    newest: dict[str, Reading] = {}
+    values: dict[str, dict[str, float]] = {}
     for reading in readings:
-        kept = latest.get(reading.station_id)
-        if kept is None:
-            latest[reading.station_id] = reading
-        elif reading.ts_ms >= kept.ts_ms:
-            values = {**kept.values, **reading.values}
-            latest[reading.station_id] = replace(reading, values=values)
-    return list(latest.values())
+        station = reading.station_id
+        newest[station] = reading
+        merged = values.get(station)
+        values[station] = reading.values if merged is None else merged | reading.values
+    return [r if values[s] is r.values else replace(r, values=values[s]) for s, r in newest.items()]
 
 
-def _station_of(line: str) -> str:
+def station_of_line(line: str) -> str:
     """The ``station`` tag of a derived line (station ids need no escaping: [A-Za-z0-9_.-])."""
     at = line.find(",station=")
     if at < 0:

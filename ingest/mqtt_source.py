@@ -83,13 +83,10 @@ class MqttStats:
 
 
 def input_filters(config: MqttConfig) -> list[str]:
-    """Reading JSON and SenML topics of stations, vehicles' positions and driver images, as
-    shared subscriptions when a group is configured."""
+    """Reading JSON and SenML topics of stations, vehicles' positions and driver images (the
+    ingest workers' shared subscription: ingest.worker.shared_filters)."""
     topics = [f"{config.topic_prefix}/stations/+/{kind}" for kind in ("readings", "senml")]
-    topics += [f"{config.topic_prefix}/vehicles/+/{kind}" for kind in ("positions", "images")]
-    if config.shared_group:
-        return [f"$share/{config.shared_group}/{topic}" for topic in topics]
-    return topics
+    return topics + [f"{config.topic_prefix}/vehicles/+/{k}" for k in ("positions", "images")]
 
 
 async def register_session(config: MqttConfig, filters: list[str]) -> None:

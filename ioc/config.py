@@ -64,12 +64,6 @@ class MqttConfig(Section):
     topic_prefix: str = Field(
         "ioc/v1", min_length=1, description="Prefix of every topic, see docs/protocol.md."
     )
-    shared_group: str | None = Field(
-        None,
-        description="If set, subscribe as `$share/<group>/...` (MQTT 5 shared subscriptions). "
-        "Not for splitting one province's stream between several services: per-station state "
-        "lives in the one process that receives the station (docs/deployment.md).",
-    )
     queue_size: int = Field(
         20_000,
         ge=100,

@@ -90,11 +90,13 @@ async def _catch_up(
     log: Log,
     profile_dir: Path | None,
     workers: int = 0,
+    partitions: int | None = None,
 ) -> CatchUpResult:
-    """``workers``: the worker layout (``workers.ingest``), 0: one process."""
+    """``workers``: the worker layout (``workers.ingest``, and ``workers.partitions``), 0:
+    one process."""
     result = CatchUpResult()
     run_id = f"catchup-{int(time.time())}-w{workers}"
-    extra = {"workers": {"ingest": workers}} if workers else None
+    extra = {"workers": {"ingest": workers, "partitions": partitions}} if workers else None
     service = ServiceProcess(stack.directory, registry, stack, run_id, extra)
     await asyncio.to_thread(service.start)  # registers the persistent subscription
     await asyncio.to_thread(service.stop)

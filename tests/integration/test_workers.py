@@ -238,3 +238,25 @@ async def test_an_ingest_worker_killed_mid_stream_loses_nothing(
     opened = [(rule, station, opened) for rule, station, opened, *_ in alerts_seen]
     assert len(opened) == len(set(opened))  # no alert twice
     assert {a[0] for a in alerts_seen} >= {"pm25_instant"}
+
+
+async def test_a_changed_rule_starts_the_children_again_with_it(
+    config: IocConfig, tmp_path: Path
+) -> None:
+    workers = layout_config(config, tmp_path / "changed", "changed", 1)
+    async with run_service(workers) as service:
+        supervisor = service.app[WORKERS]
+        await asyncio.wait_for(supervisor.all_ready.wait(), 30)
+        assert [c.starts for c in supervisor.children] == [1, 1]
+        rule = {**RULES[0], "above": 120}
+        service.app[appkeys.SETTINGS].put("rule", "pm25_instant", rule, "test")
+
+        async def started_again() -> bool:
+            return all(c.starts == 2 and c.ready for c in supervisor.children)
+
+        await eventually(started_again, within_s=30, interval=0.2)
+        assert all(c.crashes == 0 for c in supervisor.children)
+        async with service.http() as http, http.get(f"{service.url}/api/v1/health") as answer:
+            health = await answer.json()
+        assert [w["name"] for w in health["workers"]] == ["analytics-0", "ingest-0"]
+        assert "worker_down" not in health["reasons"]

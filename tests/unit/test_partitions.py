@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from analytics.air_quality import AqiNow
 from analytics.config import AnomalyConfig
+from analytics.partition import latest_per_station, station_of_line
 from ingest.validate import ReceivedValues
 from ioc.config import IocConfig
 from ioc.messages import InstrumentStatus, Reading, Rejection, RuleTransition, Severity
@@ -206,3 +207,20 @@ def test_a_child_gets_the_configuration_with_its_secrets(tmp_path: Path) -> None
     again = IocConfig.model_validate_json(config_document(config))
     assert again == config
     assert again.mqtt.password == SecretStr("s3cret")
+
+
+def test_the_service_gets_each_stations_latest_values_of_a_batch() -> None:
+    batch = [
+        Reading("A", 1, {"pm25": 1.0, "pm10": 5.0}, 10),
+        Reading("B", 1, {"pm25": 7.0}, 10),
+        Reading("A", 2, {"pm25": 2.0}, 11),
+    ]
+    latest = {r.station_id: r for r in latest_per_station(batch)}
+    assert latest["A"].ts_ms == 2 and latest["A"].values == {"pm25": 2.0, "pm10": 5.0}
+    assert latest["B"] is batch[1]
+
+
+def test_a_derived_line_is_known_by_its_station() -> None:
+    assert station_of_line("aqi,period=hour,station=AIR-1 aqi=5 1") == "AIR-1"
+    assert station_of_line("anomaly,kind=spike,station=W.2,parameter=pm25 value=1 1") == "W.2"
+    assert station_of_line("other value=1 1") == ""
