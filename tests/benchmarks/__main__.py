@@ -17,9 +17,10 @@ progress output, then rewrite docs/benchmarks.md.
 2. Raw broker ceiling (bench_broker): publishers → Mosquitto → a bare counting subscriber.
 3. Catch-up (bench_catchup): a backlog queued in the broker while the service was down,
    worked off by ``ioc serve`` with no publisher competing: the service's own ceiling.
-   Catch-up against Node-RED (bench_nodered): the same backlog worked off by ``ioc serve``
-   and by a Node-RED flow (the do-it-yourself peer, ``make bench-peers``), alternating, on
-   one broker and database; ours ÷ Node-RED as a ratio.
+   Catch-up against Node-RED (bench_nodered): the same backlog worked off by ``ioc serve``,
+   by a Node-RED flow (the do-it-yourself peer, ``make bench-peers``) and by a bare-Python
+   floor (paho + json + batched POST /write), in rotation, on one broker and database;
+   ours ÷ Node-RED and ours ÷ floor as ratios.
 4. MQTT ingest (bench_ingest): publishers → Mosquitto → ``ioc serve`` → InfluxDB at rising
    offered rates, with zero-loss check and publish → queryable lag probes.
 
@@ -117,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument(
         "--peer-rounds", type=int, default=NODERED_ROUNDS,
-        help=f"rounds of (ours, Node-RED) catch-up in the nodered benchmark (default "
+        help=f"rounds of (ours, Node-RED, floor) catch-up in the nodered benchmark (default "
         f"{NODERED_ROUNDS}; medians reported)",
     )  # fmt: skip
     parser.add_argument("--publishers", type=int, default=2, help="publisher processes (default 2)")
@@ -204,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.duration:.0f} s each",
         "Catch-up": f"{args.backlog:,} messages queued while the service is down",
         "Catch-up against Node-RED": f"{args.backlog:,} messages, {args.peer_rounds} rounds "
-        "of ours and Node-RED alternating, medians",
+        "of ours, Node-RED and the bare-Python floor in rotation, medians",
         "Broker ceiling": f"offered {', '.join(f'{r:,}' for r in broker_rates)} msg/s, "
         f"{args.broker_duration:.0f} s each",
     }

@@ -1,5 +1,6 @@
-"""Catch-up against the do-it-yourself peer: the same backlog worked off by ``ioc serve``
-and by a Node-RED flow doing the minimum of the same job, on the same broker and database.
+"""Catch-up against the do-it-yourself peers: the same backlog worked off by ``ioc serve``,
+by a Node-RED flow doing the minimum of the same job and by a bare-Python floor, on the same
+broker and database.
 
 The peer is what a user would build instead: Node-RED (``make bench-peers`` installs it with
 ``node-red-contrib-influxdb`` into ``var/peers/node-red``, pinned by
@@ -14,20 +15,28 @@ The peer is what a user would build instead: Node-RED (``make bench-peers`` inst
 The flow file and ``settings.js`` are generated into a temporary user directory; Node-RED
 runs with no editor and no HTTP endpoints (``httpAdminRoot``/``httpNodeRoot`` false).
 
-Both sides get the treatment of bench_catchup, one after the other in one run, with the same
+The floor (issue #15) is the least a Python consumer can do for the same job, the flow's
+work in plain Python: ``tests/benchmarks/peers/bare_python.py``, its own process with this
+interpreter — a paho-mqtt network thread (QoS 1, persistent session, acknowledging on receipt
+like mqtt.js), ``json.loads`` and one line of line protocol per message, and a thread POSTing
+``/write`` (keep-alive) every 1,000 lines or 0.5 s, as the flow's ``join`` batches.
+
+Every side gets the treatment of bench_catchup, one after the other in one run, with the same
 registry (~1000 air stations), the same publishers and messages, the same backlog size and
 one private Mosquitto + InfluxDB: start once (registers the persistent subscription), stop,
-queue ``count`` messages in the broker, start again and time it. Both are timed alike:
+queue ``count`` messages in the broker, start again and time it. All are timed alike:
 process spawned (``/proc``) → connected (a new socket on the broker:
 :class:`BrokerConnections`) → every queued message a row in InfluxDB (ours: its health
-endpoint says everything is processed and written; Node-RED, which has no such endpoint:
-its own database counted every 0.25 s). Before its catch-up the flow is checked end to end
-with one probe message, so a broken flow fails fast instead of timing out. Rounds alternate
-which side goes first.
+endpoint says everything is processed and written; Node-RED and the floor, which have no
+such endpoint: their own database counted every 0.25 s). Before its catch-up each peer is
+checked end to end with one probe message, so a broken flow fails fast instead of timing
+out. The order of the sides rotates from round to round. :func:`peer_catch_up` is that
+procedure for any :class:`PeerProcess` (Node-RED's, the floor's).
 
 The ratio is ours msg/s ÷ Node-RED msg/s (connected → everything written, medians of the
-rounds): above 1, ours catches up faster; a second ratio counts from the process spawn. The
-two do not do the same work: see ``DIFFERENCES``, printed next to the figures.
+rounds): above 1, ours catches up faster; a second ratio counts from the process spawn.
+Next to it, ours ÷ the floor: how far ours is from the least Python can do. They do not do
+the same work: see ``DIFFERENCES``, printed next to the figures.
 ``python -m tests.benchmarks.bench_nodered --backlog 30000 --rounds 3`` runs it alone.
 """
 
@@ -36,12 +45,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.metadata
 import json
 import os
 import shutil
 import signal
 import statistics
 import subprocess
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -72,13 +83,14 @@ from tests.benchmarks.bench_stack import (
 )
 
 PEER_DIR = Path(os.environ.get("IOC_BENCH_NODE_RED_DIR", PROJECT_ROOT / "var/peers/node-red"))
+BARE_PYTHON = Path(__file__).resolve().parent / "peers" / "bare_python.py"  # the floor
 BATCH_POINTS = 1_000  # the join node's count: points per InfluxDB write
 BATCH_TIMEOUT_S = 0.5  # ... or what arrived within this (as our store's flush interval)
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
 DRAIN_TIMEOUT_S = 120.0
 IDLE_AFTER_S = 10.0
-ROUNDS = 3  # alternating (ours, Node-RED) / (Node-RED, ours); medians reported
+ROUNDS = 3  # the sides' order rotates from round to round; medians reported
 POLL_S = 0.25
 PROBE_TIMEOUT_S = 30.0
 CONNECTED_LINE = "Connected to broker"
@@ -108,17 +120,18 @@ DIFFERENCES = (
     "goes into InfluxDB as sent; a payload that is not JSON is dropped with a log line), no "
     "duplicate check, no rejections kept, no alerts; mqtt.js acknowledges each message on "
     "receipt, so what is in the flow's memory when Node-RED stops or InfluxDB refuses a "
-    "write is lost."
+    "write is lost. The bare-Python floor does exactly what the flow does, in one Python "
+    "process (paho, json, line protocol, batched POST /write), with the same losses."
 )
 
 
 @dataclass
 class SideRun:
-    """One catch-up of one side, timed alike for both: process spawned → connected to the
-    broker (its own log line: ours "MQTT connected", Node-RED "Connected to broker") →
-    every queued message a row in InfluxDB (polled every 0.25 s)."""
+    """One catch-up of one side, timed alike for all: process spawned → connected to the
+    broker (its own log line: ours "MQTT connected", Node-RED "Connected to broker", the
+    floor "connected") → every queued message a row in InfluxDB (polled every 0.25 s)."""
 
-    side: str  # "ours" or "node-red"
+    side: str  # "ours", "node-red" or "floor"
     queued: int = 0
     stored: int = 0
     lost: int | None = None  # None: not caught up at the timeout
@@ -215,10 +228,12 @@ def _service_connected_at(log_path: Path | None) -> float:
 
 @dataclass
 class NodeRedResult:
-    """Rounds of (ours, Node-RED); the figures are medians over the rounds."""
+    """Rounds of (ours, Node-RED, the bare-Python floor[, workers]); the figures are medians
+    over the rounds."""
 
     ours: list[SideRun] = field(default_factory=list)
     peer: list[SideRun] = field(default_factory=list)
+    floor: list[SideRun] = field(default_factory=list)  # bare Python: paho + json + POST
     workers: list[SideRun] = field(default_factory=list)  # ours, the worker layout
     worker_count: int = 0
     versions: dict[str, str] = field(default_factory=dict)
@@ -261,6 +276,24 @@ class NodeRedResult:
         return peer / ours if ours and peer else 0.0
 
     @property
+    def floor_rate(self) -> float:
+        return _median([r.rate for r in self.floor])
+
+    @property
+    def floor_ratio(self) -> float:
+        """Ours msg/s ÷ the bare-Python floor's (connected → all written; 0: not measurable):
+        how close ours comes to the least a Python consumer can do."""
+        return self.ours_rate / self.floor_rate if self.ours_rate and self.floor_rate else 0.0
+
+    @property
+    def floor_cpu_ratio(self) -> float:
+        """The floor's CPU per message ÷ ours (after start-up), in the sense of
+        :attr:`cpu_ratio`: below 1, the floor is cheaper per message."""
+        ours = _median([r.cpu_us_per_message for r in self.ours])
+        floor = _median([r.cpu_us_per_message for r in self.floor])
+        return floor / ours if ours and floor else 0.0
+
+    @property
     def workers_rate(self) -> float:
         return _median([r.rate for r in self.workers])
 
@@ -279,8 +312,18 @@ class NodeRedResult:
             "workers_cpu_us_per_message": _median([r.cpu_us_per_message for r in self.workers]),
             "workers_start_s": _median([r.start_s for r in self.workers]),
         }
+        floor = {
+            "ratio_ours_over_floor": self.floor_ratio,
+            "cpu_ratio_floor_over_ours": self.floor_cpu_ratio,
+            "floor_msg_per_s": self.floor_rate,
+            "floor_msg_per_s_with_start": _median([r.rate_with_start for r in self.floor]),
+            "floor_start_s": _median([r.start_s for r in self.floor]),
+            "floor_cpu_us_per_message": _median([r.cpu_us_per_message for r in self.floor]),
+            "floor_cpu_since_spawn_s": _median([r.cpu_since_spawn_s for r in self.floor]),
+        }
         return {
             **(workers if self.workers else {}),
+            **(floor if self.floor else {}),
             "cpu_ratio_node_red_over_ours": self.cpu_ratio,
             "ratio_ours_over_node_red": self.ratio,
             "ours_msg_per_s": self.ours_rate,
@@ -305,7 +348,8 @@ def _median(values: list[float]) -> float:
 
 
 def peer_versions(peer_dir: Path = PEER_DIR) -> dict[str, str]:
-    """Node.js and the installed Node-RED packages (``not installed`` when missing)."""
+    """Node.js and the installed Node-RED packages (``not installed`` when missing), and
+    the Python and paho-mqtt of the bare-Python floor."""
     found = {}
     for name in ("node-red", "node-red-contrib-influxdb"):
         try:
@@ -318,6 +362,11 @@ def peer_versions(peer_dir: Path = PEER_DIR) -> dict[str, str]:
         found["node"] = node.stdout.strip() or "not found"
     except (OSError, subprocess.TimeoutExpired):
         found["node"] = "not found"
+    found["python (floor)"] = sys.version.split()[0]
+    try:
+        found["paho-mqtt (floor)"] = importlib.metadata.version("paho-mqtt")
+    except importlib.metadata.PackageNotFoundError:
+        found["paho-mqtt (floor)"] = "not installed"
     return found
 
 
@@ -430,51 +479,47 @@ module.exports = {
 """
 
 
-class NodeRedProcess:
-    """``node node-red/red.js --userDir DIR`` with a generated flow, stopped with SIGTERM."""
+class PeerProcess:
+    """A peer run as its own process, stopped with SIGTERM: what the catch-up procedure
+    (:func:`peer_catch_up`) needs of it. ``start`` spawns it and waits for its own log line
+    saying its MQTT client is connected."""
 
-    def __init__(self, user_dir: Path, port: int, flows: Any, peer_dir: Path = PEER_DIR) -> None:
-        self.red_js = peer_dir / "node_modules" / "node-red" / "red.js"
-        node = shutil.which("node")
-        if node is None or not self.red_js.exists():
-            raise RuntimeError(
-                f"the Node-RED peer is not installed in {peer_dir} (run `make bench-peers`)"
-            )
-        self.node = node
-        self.user_dir = user_dir
-        user_dir.mkdir(parents=True, exist_ok=True)
-        (user_dir / "settings.js").write_text(SETTINGS_JS % {"port": port})
-        (user_dir / "flows.json").write_text(json.dumps(flows, indent=1))
-        self.log_path = user_dir / "node-red.log"
+    name = "peer"
+
+    def __init__(self, command: list[str], log_path: Path, cwd: Path, env: dict[str, str]):
+        self.command, self.log_path, self.cwd, self.env = command, log_path, cwd, env
         self.process: subprocess.Popen[bytes] | None = None
-        self._connections_seen = 0
+
+    def is_connected_line(self, line: str) -> bool:
+        raise NotImplementedError
 
     @property
     def pid(self) -> int:
         return pid_of(self.process)
 
+    def _connected_lines(self) -> int:
+        return sum(1 for line in self._log().splitlines() if self.is_connected_line(line))
+
     def start(self) -> tuple[float, float]:
-        """Start and wait until its MQTT client is connected (the log line, polled every
+        """Start and wait until its MQTT client is connected (its log line, polled every
         20 ms); returns when it was spawned and when it connected."""
-        self._connections_seen = self._log().count(CONNECTED_LINE)
+        seen = self._connected_lines()
         spawned = time.time()
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [self.node, str(self.red_js), "--userDir", str(self.user_dir),
-                 "--settings", str(self.user_dir / "settings.js")],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=self.user_dir, env={**os.environ, "NODE_ENV": "production"},
+                self.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=self.cwd, env=self.env,
             )  # fmt: skip
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"Node-RED exited at start:\n{self.log_tail()}")
-            if self._log().count(CONNECTED_LINE) > self._connections_seen:
+                raise RuntimeError(f"{self.name} exited at start:\n{self.log_tail()}")
+            if self._connected_lines() > seen:
                 return spawned, time.time()
             time.sleep(0.02)
         self.stop()
         raise RuntimeError(
-            f"Node-RED not connected after {START_TIMEOUT_S:.0f}s:\n{self.log_tail()}"
+            f"{self.name} not connected after {START_TIMEOUT_S:.0f}s:\n{self.log_tail()}"
         )
 
     def _log(self) -> str:
@@ -498,6 +543,51 @@ class NodeRedProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+class NodeRedProcess(PeerProcess):
+    """``node node-red/red.js --userDir DIR`` with a generated flow, stopped with SIGTERM."""
+
+    name = "Node-RED"
+
+    def __init__(self, user_dir: Path, port: int, flows: Any, peer_dir: Path = PEER_DIR) -> None:
+        red_js = peer_dir / "node_modules" / "node-red" / "red.js"
+        node = shutil.which("node")
+        if node is None or not red_js.exists():
+            raise RuntimeError(
+                f"the Node-RED peer is not installed in {peer_dir} (run `make bench-peers`)"
+            )
+        user_dir.mkdir(parents=True, exist_ok=True)
+        (user_dir / "settings.js").write_text(SETTINGS_JS % {"port": port})
+        (user_dir / "flows.json").write_text(json.dumps(flows, indent=1))
+        command = [node, str(red_js), "--userDir", str(user_dir),
+                   "--settings", str(user_dir / "settings.js")]  # fmt: skip
+        env = {**os.environ, "NODE_ENV": "production"}
+        super().__init__(command, user_dir / "node-red.log", user_dir, env)
+
+    def is_connected_line(self, line: str) -> bool:
+        return CONNECTED_LINE in line
+
+
+class BarePythonProcess(PeerProcess):
+    """``python tests/benchmarks/peers/bare_python.py ...``: the bare-Python floor (paho
+    thread + json + line protocol + batched POST /write), with this interpreter."""
+
+    name = "bare Python"
+
+    def __init__(self, directory: Path, target: PeerTarget, broker_port: int, influx_url: str):
+        directory.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable, str(BARE_PYTHON), "--port", str(broker_port),
+            "--prefix", target.prefix, "--client-id", target.client_id,
+            "--influx-url", influx_url, "--database", target.database,
+            "--batch-points", str(BATCH_POINTS), "--batch-timeout", str(BATCH_TIMEOUT_S),
+            "--label", str(directory),  # BrokerConnections finds its process by this
+        ]  # fmt: skip
+        super().__init__(command, directory / "bare_python.log", directory, dict(os.environ))
+
+    def is_connected_line(self, line: str) -> bool:
+        return line.strip() == "connected"
 
 
 def _influx_post(url: str, influxql: str) -> None:
@@ -525,6 +615,25 @@ def _publish_probe(port: int, topic: str) -> None:
         client.loop_stop()
 
 
+@dataclass
+class PeerTarget:
+    """Where one peer run reads and writes: its own topic prefix, client id and database on
+    the shared broker and InfluxDB."""
+
+    run_id: str
+    prefix: str
+    client_id: str
+    database: str
+
+
+def peer_target(stack: BenchStack, name: str, label: str) -> PeerTarget:
+    """A fresh prefix, client id and (created) database for one run of a peer."""
+    run_id = f"{name}-{int(time.time())}{label}"
+    database = f"bench_{run_id.replace('-', '_')}"
+    _influx_post(stack.influxdb.url, f'CREATE DATABASE "{database}"')
+    return PeerTarget(run_id, f"bench/{run_id}/ioc/v1", f"bench-{run_id}", database)
+
+
 def node_red_catch_up(
     stack: BenchStack,
     air_ids: list[str],
@@ -536,84 +645,123 @@ def node_red_catch_up(
     peer_dir: Path = PEER_DIR,
     label: str = "",
 ) -> SideRun:
-    """bench_catchup's procedure with Node-RED in the place of the service: its own topic
-    prefix, client id and database on the shared broker and InfluxDB."""
-    result = SideRun("node-red")
-    run_id = f"nodered-{int(time.time())}{label}"
-    prefix = f"bench/{run_id}/ioc/v1"
-    database = f"bench_{run_id.replace('-', '_')}"
+    """bench_catchup's procedure with Node-RED in the place of the service."""
+    target = peer_target(stack, "nodered", label)
+    flows = flow(
+        target.prefix, stack.mosquitto.port, target.client_id, stack.influxdb.port, target.database
+    )
+    node_red = NodeRedProcess(stack.directory / target.run_id, free_port(), flows, peer_dir)
+    return peer_catch_up(
+        "node-red", node_red, target, stack, air_ids, count, publishers, engine, log, connections
+    )
+
+
+def floor_catch_up(
+    stack: BenchStack,
+    air_ids: list[str],
+    count: int,
+    publishers: int,
+    engine: str,
+    log: Log,
+    connections: BrokerConnections,
+    label: str = "",
+) -> SideRun:
+    """bench_catchup's procedure with the bare-Python floor in the place of the service."""
+    target = peer_target(stack, "floor", label)
+    floor = BarePythonProcess(
+        stack.directory / target.run_id, target, stack.mosquitto.port, stack.influxdb.url
+    )
+    return peer_catch_up(
+        "floor", floor, target, stack, air_ids, count, publishers, engine, log, connections
+    )
+
+
+def peer_catch_up(
+    side: str,
+    peer: PeerProcess,
+    target: PeerTarget,
+    stack: BenchStack,
+    air_ids: list[str],
+    count: int,
+    publishers: int,
+    engine: str,
+    log: Log,
+    connections: BrokerConnections,
+) -> SideRun:
+    """bench_catchup's procedure with a peer process in the place of the service: start it
+    (registers the persistent subscription), check with a probe message that it stores,
+    stop it, queue the backlog, start it again and time connected → every message a row."""
+    result = SideRun(side)
     influx = stack.influxdb.url
-    _influx_post(influx, f'CREATE DATABASE "{database}"')
-    client_id = f"bench-nodered-{run_id}"
-    flows = flow(prefix, stack.mosquitto.port, client_id, stack.influxdb.port, database)
-    node_red = NodeRedProcess(stack.directory / run_id, free_port(), flows, peer_dir)
     samples: list[tuple[float, int]] = []
+    outcome = "crashed"
     try:
-        node_red.start()  # registers the persistent subscription
+        peer.start()  # registers the persistent subscription
         # Again every 2 s: the first may come before the broker has the new subscription.
         deadline, next_probe = time.monotonic() + PROBE_TIMEOUT_S, 0.0
-        while count_rows(influx, database, f"station = '{PROBE_STATION}'") < 1:
-            if time.monotonic() > deadline or node_red.exited():
-                raise RuntimeError(f"the flow did not store a probe:\n{node_red.log_tail()}")
+        while count_rows(influx, target.database, f"station = '{PROBE_STATION}'") < 1:
+            if time.monotonic() > deadline or peer.exited():
+                raise RuntimeError(f"{peer.name} did not store a probe:\n{peer.log_tail()}")
             if time.monotonic() >= next_probe:
-                _publish_probe(stack.mosquitto.port, readings_topic(prefix, PROBE_STATION))
+                _publish_probe(stack.mosquitto.port, readings_topic(target.prefix, PROBE_STATION))
                 next_probe = time.monotonic() + 2.0
             time.sleep(0.1)
-        node_red.stop()
-        log(f"[node-red] flow checked, stopped; queueing {count:,} messages in the broker")
+        peer.stop()
+        log(f"[{side}] probe stored, stopped; queueing {count:,} messages in the broker")
         fleet = PublisherFleet(
-            stack.mosquitto.port, prefix, air_ids, publishers, FILL_RATE, count, run_id, engine
-        )
+            stack.mosquitto.port, target.prefix, air_ids, publishers, FILL_RATE, count,
+            target.run_id, engine,
+        )  # fmt: skip
         fleet.start()
         fleet.go()
         summary = summarize(fleet.results(count / 1000 + 90))
         result.queued = summary.acked
         if summary.errors:
             result.note = "; ".join(summary.errors)
-        log(f"[node-red] {summary.acked:,} queued ({summary.publish_rate:,.0f}/s); starting it")
-        result.spawned_at, logged = node_red.start()
-        connected, result.cpu_at_connect_s = connections.connected(
-            result.spawned_at, f"pid={node_red.pid}"
-        )
-        result.connected_at = connected or logged
-        result.logged_connected_at = logged
+        log(f"[{side}] {summary.acked:,} queued ({summary.publish_rate:,.0f}/s); starting it")
+        result.spawned_at, logged = peer.start()
+        result.connected_at = result.logged_connected_at = logged
         cpu = CpuMeter(
             {
-                "node-red": node_red.pid,
+                side: peer.pid,
                 "mosquitto": pid_of(stack.mosquitto.process),
                 "influxd": pid_of(stack.influxdb.process),
             }
         )
-        samples, outcome = _wait_stored(
-            node_red, influx, database, result.queued, result.connected_at, log
-        )
+        samples, outcome = _wait_stored(peer, influx, target.database, result.queued, logged, log)
         cpu.sample()
         result.cpu_percent = cpu.percent()
-        result.cpu_since_spawn_s = cpu_seconds(node_red.pid)
+        result.cpu_since_spawn_s = cpu_seconds(peer.pid)
         result.stored = samples[-1][1] if samples else 0
+        # Looked up only now: the connection watcher records a connection some ms after it
+        # appears, later than a fast peer (the floor: < 0.1 s) logs its own CONNACK.
+        connected, result.cpu_at_connect_s = connections.connected(
+            result.spawned_at, f"pid={peer.pid}"
+        )
+        result.connected_at = connected or logged
     finally:
-        node_red.stop()
+        peer.stop()
     if outcome in ("caught_up", "idle"):
         result.lost = result.queued - result.stored
     done = next((s for s in samples if s[1] >= result.queued), None)
     if done is not None:
         result.written_at = done[0]
-    log(f"[node-red] {result.line()}")
+    log(f"[{side}] {result.line()}")
     return result
 
 
 def _wait_stored(
-    node_red: NodeRedProcess, influx: str, database: str, expected: int, t0: float, log: Log
+    peer: PeerProcess, influx: str, database: str, expected: int, t0: float, log: Log
 ) -> tuple[list[tuple[float, int]], str]:
     """(time, rows) every 0.25 s until ``expected`` rows (``caught_up``), 10 s without a new
-    row (``idle``), the timeout (``timeout``) or Node-RED's death (``crashed``)."""
+    row (``idle``), the timeout (``timeout``) or the peer's death (``crashed``)."""
     samples: list[tuple[float, int]] = []
     next_print, last_change = t0 + 1.0, time.time()
     while True:
         time.sleep(POLL_S)
         now = time.time()
-        if node_red.exited():
-            log(f"    Node-RED exited:\n{node_red.log_tail()}")
+        if peer.exited():
+            log(f"    {peer.name} exited:\n{peer.log_tail()}")
             return samples, "crashed"
         stored = count_rows(influx, database, NOT_PROBE)
         if samples and stored != samples[-1][1]:
@@ -644,9 +792,9 @@ def run_nodered_benchmark(
     peer_dir: Path = PEER_DIR,
     workers: int = 0,
 ) -> NodeRedResult:
-    """``rounds`` × (ours, Node-RED and, with ``workers``, ours in the worker layout) on one
-    private broker and database, same registry and backlog; the order changes between
-    rounds so no side always goes first."""
+    """``rounds`` × (ours, Node-RED, the bare-Python floor and, with ``workers``, ours in the
+    worker layout) on one private broker and database, same registry and backlog; the order
+    rotates between rounds so no side always goes first."""
     result = NodeRedResult(versions=peer_versions(peer_dir), backlog=count, worker_count=workers)
     if result.versions["node-red"] == "not installed":
         raise RuntimeError(f"the Node-RED peer is not installed in {peer_dir}: make bench-peers")
@@ -658,7 +806,7 @@ def run_nodered_benchmark(
         registry = stack.directory / "stations.yaml"
         air_ids = write_bench_registry(registry, stations)
         log(f"[node-red] Mosquitto :{stack.mosquitto.port}, InfluxDB :{stack.influxdb.port}")
-        sides = ["ours", "peer"] + (["workers"] if workers else [])
+        sides = ["ours", "peer", "floor"] + (["workers"] if workers else [])
         for n in range(rounds):
             for side in sides[n % len(sides) :] + sides[: n % len(sides)]:
                 if side == "workers":
@@ -675,6 +823,11 @@ def run_nodered_benchmark(
                     ))  # fmt: skip
                     result.ours.append(ours_run(ours, connections))
                     log(f"[node-red] ours: {result.ours[-1].line()}")
+                elif side == "floor":
+                    log(f"[node-red] round {n + 1}/{rounds}: the bare-Python floor")
+                    result.floor.append(floor_catch_up(
+                        stack, air_ids, count, publishers, engine, log, connections, f"r{n + 1}"
+                    ))  # fmt: skip
                 else:
                     log(f"[node-red] round {n + 1}/{rounds}: Node-RED")
                     result.peer.append(node_red_catch_up(
@@ -714,6 +867,20 @@ def format_result(result: NodeRedResult) -> str:
         f"{result.ratio_with_start:.2f}× from the process spawn; CPU per message "
         f"Node-RED ÷ ours {result.cpu_ratio:.2f}×"
     )
+    if result.floor:
+        each = "; ".join(
+            f"{r.rate:,.0f} (start {r.start_s:.2f} s, drain {r.drain_s:.2f} s, "
+            f"{r.cpu_us_per_message:,.0f} µs CPU/msg)"
+            for r in result.floor
+        )
+        floor_start = _median([r.rate_with_start for r in result.floor])
+        lines.append(
+            f"    bare Python floor (paho thread + json + line protocol + batched POST /write): "
+            f"{result.floor_rate:,.0f} msg/s ({floor_start:,.0f} from spawn), "
+            f"{_median([r.cpu_us_per_message for r in result.floor]):,.0f} µs CPU/msg; "
+            f"ours ÷ floor {result.floor_ratio:.2f}×, CPU per message floor ÷ ours "
+            f"{result.floor_cpu_ratio:.2f}×   rounds: {each}"
+        )
     lines.append("    " + DIFFERENCES)
     return "\n".join(lines)
 

@@ -227,7 +227,8 @@ NODERED_CPU = ("mosquitto", "influxd", "harness", "other")
 
 
 def nodered_section(result: NodeRedResult | None) -> list[str]:
-    """Ours against the Node-RED flow: the ratio, both sides' rounds, what differs."""
+    """Ours against the Node-RED flow and the bare-Python floor: the ratios, every side's
+    rounds, what differs."""
     if result is None:
         return ["(not run)"]
     versions = ", ".join(f"{name} {version}" for name, version in result.versions.items())
@@ -236,9 +237,23 @@ def nodered_section(result: NodeRedResult | None) -> list[str]:
         f"{result.ratio_with_start:.2f}× from the process spawn, start-up included; CPU per "
         f"message after start-up, Node-RED ÷ ours: {result.cpu_ratio:.2f}×). "
         f"{result.backlog:,} messages queued while each was down, "
-        f"{max(len(result.ours), len(result.peer))} rounds alternating, medians. Peer: "
+        f"{max(len(result.ours), len(result.peer))} rounds, order rotating, medians. Peers: "
         f"{versions}; flow `mqtt in` (QoS 1, persistent session) → `function` → `join` "
         f"({BATCH_POINTS:,} points or 0.5 s) → `influxdb batch` (1.x).",
+        *(
+            [
+                "",
+                f"**Ours ÷ the bare-Python floor: {result.floor_ratio:.2f}×** (CPU per message "
+                f"after start-up, floor ÷ ours: {result.floor_cpu_ratio:.2f}×). The floor is the "
+                "least a Python consumer can do for the same job: "
+                "`tests/benchmarks/peers/bare_python.py`, a paho-mqtt network thread (QoS 1, "
+                "persistent session, acknowledging on receipt) → `json.loads` → one line of "
+                f"line protocol per message → a thread POSTing `/write` every {BATCH_POINTS:,} "
+                "lines or 0.5 s (keep-alive).",
+            ]
+            if result.floor
+            else []
+        ),
         "",
         "| Side | msg/s connected → all written | msg/s from spawn | Start (spawn → "
         "connected) | Connected → all written | Stored / queued | Lost | Own CPU since spawn "
@@ -246,7 +261,10 @@ def nodered_section(result: NodeRedResult | None) -> list[str]:
         "CPU % own / mosquitto / influxd / harness / other (while draining) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, runs in (("ours (`ioc serve`)", result.ours), ("Node-RED", result.peer)):
+    sides = [("ours (`ioc serve`)", result.ours), ("Node-RED", result.peer)]
+    if result.floor:
+        sides.append(("bare Python floor", result.floor))
+    for name, runs in sides:
         for n, r in enumerate(runs, 1):
             lines.append(_side_row(f"{name}, round {n}", r))
         lines.append(
@@ -324,7 +342,8 @@ def _contention_warning(run: BenchRun) -> list[str]:
     if run.catchup is not None:
         measured.append(run.catchup.cpu_percent)
     if run.nodered is not None:
-        measured += [r.cpu_percent for r in run.nodered.ours + run.nodered.peer]
+        sides = run.nodered.ours + run.nodered.peer + run.nodered.floor
+        measured += [r.cpu_percent for r in sides]
     others = [cpu["other"] for cpu in measured if "other" in cpu]
     mean = sum(others) / len(others) if others else 0.0
     if mean < 20:
@@ -380,6 +399,13 @@ def render(run: BenchRun) -> str:
                 f"{run.nodered.ours_rate:,.0f} msg/s, Node-RED {run.nodered.peer_rate:,.0f} "
                 f"msg/s → **{run.nodered.ratio:.2f}×** ({run.nodered.ratio_with_start:.2f}× "
                 "counting the start-up); ours validates and alerts, the flow does not."
+                + (
+                    f" The bare-Python floor (paho + json + batched POST /write) "
+                    f"{run.nodered.floor_rate:,.0f} msg/s → ours ÷ floor "
+                    f"**{run.nodered.floor_ratio:.2f}×**."
+                    if run.nodered.floor
+                    else ""
+                )
             ]
             if run.nodered and run.nodered.ratio
             else []
@@ -398,7 +424,7 @@ def render(run: BenchRun) -> str:
         out += figures_section(run, name)
     out += ["", "## Catch-up after an outage (backlog queued in the broker)", ""]
     out += _failed(run, "catchup") or catchup_table(run.catchup)
-    out += ["", "## Catch-up against the do-it-yourself peer (Node-RED)", ""]
+    out += ["", "## Catch-up against the do-it-yourself peers (Node-RED, bare Python)", ""]
     out += _failed(run, "nodered") or nodered_section(run.nodered)
     out += ["", "## MQTT ingest through the service", ""]
     out += _failed(run, "ingest") or (ingest_table(run.ingest) if run.ingest else ["(not run)"])
@@ -488,7 +514,10 @@ a running `make run`.
   queued backlog: the catch-up table above, timed from there, leaves out the time spent
   receiving the backlog and so shows a higher rate than this section for the same service.
   The flow does much less per message (see the section): the ratio compares our whole job
-  with a bare MQTT → InfluxDB pipe.
+  with a bare MQTT → InfluxDB pipe. The bare-Python floor (issue #15) is that pipe in plain
+  Python, run and timed the same way as Node-RED: `tests/benchmarks/peers/bare_python.py`, a
+  paho-mqtt thread (QoS 1, persistent session, ack on receipt like mqtt.js), `json.loads`,
+  line protocol, and a thread POSTing `/write` every {BATCH_POINTS:,} lines or 0.5 s.
 * **Raw broker ceiling.** The same publishers and a bare paho subscriber process (QoS 1,
   persistent session like the service) that only counts messages, no service. Received
   msg/s = messages / (first publish → last message received).
