@@ -190,12 +190,8 @@ async def run_partition(
     topic = analytics_topic(mqtt_config.topic_prefix, index)
     mqtt = MqttLink(mqtt_config.model_copy(update={"client_id": client_id}), inbox, [topic])
     publisher = InternalPublisher(mqtt_config, f"{client_id}-out")
-    rejections = RejectionSink(
-        store,
-        mqtt.publish_nowait,
-        f"{mqtt_config.topic_prefix}/rejected",
-        config.ingest.reject_log_interval_s,
-        is_station=lambda station_id: configuration.registry.get(station_id) is not None,
+    rejections = RejectionSink.of_service(
+        store, mqtt.publish_nowait, config, configuration.registry
     )
     partition = Partition(config, index, configuration, store, publisher, rejections)
     publishing = asyncio.create_task(publisher.run())

@@ -89,20 +89,31 @@ def input_filters(config: MqttConfig) -> list[str]:
     return topics + [f"{config.topic_prefix}/vehicles/+/{k}" for k in ("positions", "images")]
 
 
-async def register_session(config: MqttConfig, filters: list[str]) -> None:
-    """Make sure the broker keeps a persistent session for ``config.client_id`` with these
-    subscriptions (QoS 1), so what is published to them from now on waits for the client
-    even before it first connects. What the session had waiting is received and not
-    acknowledged here: the broker sends it again to the real connection."""
+def broker_client(
+    config: MqttConfig, client_id: str, *, persistent: bool, **options: Any
+) -> aiomqtt.Client:
+    """A client of the configured broker and account; a ``persistent`` session receives
+    with manual acknowledgements (sent once the content is durable)."""
     client = aiomqtt.Client(
         config.host,
         config.port,
         username=config.username,
         password=config.password.get_secret_value() if config.password else None,
-        identifier=config.client_id,
-        clean_session=False,
+        identifier=client_id,
+        clean_session=not persistent,
+        **options,
     )
-    client._client.manual_ack_set(True)
+    if persistent:
+        client._client.manual_ack_set(True)  # aiomqtt does not expose it; paho does
+    return client
+
+
+async def register_session(config: MqttConfig, filters: list[str]) -> None:
+    """Make sure the broker keeps a persistent session for ``config.client_id`` with these
+    subscriptions (QoS 1), so what is published to them from now on waits for the client
+    even before it first connects. What the session had waiting is received and not
+    acknowledged here: the broker sends it again to the real connection."""
+    client = broker_client(config, config.client_id, persistent=True)
     async with client:
         await client.subscribe([(topic, 1) for topic in filters], timeout=SUBSCRIBE_TIMEOUT_S)
 
@@ -138,16 +149,9 @@ class MqttLink:
         delay = 0.5
         config = self._config
         while True:
-            client = aiomqtt.Client(
-                config.host,
-                config.port,
-                username=config.username,
-                password=config.password.get_secret_value() if config.password else None,
-                identifier=config.client_id,
-                clean_session=False,
-                max_inflight_messages=1000,
+            client = broker_client(
+                config, config.client_id, persistent=True, max_inflight_messages=1000
             )
-            client._client.manual_ack_set(True)  # aiomqtt does not expose it; paho does
             # Messages may come right after the CONNACK, before the subscription is
             # confirmed: they belong to this connection from the start.
             self._session += 1

@@ -24,7 +24,9 @@ from collections import Counter, deque
 from collections.abc import Callable
 
 from ioc.clock import iso_utc
+from ioc.config import IocConfig
 from ioc.messages import PositionRejection, Rejection
+from ioc.registry import StationRegistry
 from store.influx import InfluxStore
 from store.lines import rejection_line
 from store.position_lines import position_rejection_line
@@ -54,6 +56,24 @@ class RejectionSink:
         self._last_stored: dict[tuple[str, str, str | None], int] = {}  # series → time (ms)
         self.by_reason: Counter[str] = Counter()
         self.recent: deque[Rejection] = deque(maxlen=recent)
+
+    @classmethod
+    def of_service(
+        cls,
+        store: InfluxStore,
+        publish: Callable[[str, bytes], None],
+        config: IocConfig,
+        registry: StationRegistry,
+    ) -> RejectionSink:
+        """The sink of a service process: notices on ``<prefix>/rejected``, stations as
+        ``registry`` has them (it may be replaced in place)."""
+        return cls(
+            store,
+            publish,
+            f"{config.mqtt.topic_prefix}/rejected",
+            config.ingest.reject_log_interval_s,
+            is_station=lambda station_id: registry.get(station_id) is not None,
+        )
 
     def handle(self, rejections: list[Rejection]) -> None:
         if not rejections:

@@ -15,6 +15,7 @@ import logging
 
 import aiomqtt
 
+from ingest.mqtt_source import broker_client
 from ioc.config import MqttConfig
 
 log = logging.getLogger(__name__)
@@ -36,14 +37,10 @@ class InternalPublisher:
 
     async def run(self) -> None:
         """Connect, then wait: a failed publish or a lost connection raises here."""
-        config = self._config
-        client = aiomqtt.Client(
-            config.host,
-            config.port,
-            username=config.username,
-            password=config.password.get_secret_value() if config.password else None,
-            identifier=self._client_id,
-            clean_session=True,
+        client = broker_client(
+            self._config,
+            self._client_id,
+            persistent=False,
             max_inflight_messages=1000,
             logger=QUIET,  # not "There are N pending publish calls" for every batch
         )

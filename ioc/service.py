@@ -287,13 +287,7 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
     )
     engine = AnalyticsEngine(analytics.model_copy(update={"rules": [*rules.values()]}), registry)
     broadcaster = Broadcaster(config.web.client_queue_size, config.web.replay_events, snapshot)
-    rejections = RejectionSink(
-        store,
-        mqtt.publish_nowait,
-        f"{config.mqtt.topic_prefix}/rejected",
-        config.ingest.reject_log_interval_s,
-        is_station=lambda station_id: registry.get(station_id) is not None,
-    )
+    rejections = RejectionSink.of_service(store, mqtt.publish_nowait, config, registry)
     forwarding = aiohttp.ClientSession()
     forwarders = [PositionForwarder(target, forwarding) for target in config.vehicles.forward]
     journeys = open_journeys(config, fleet)
