@@ -18,7 +18,9 @@ import pytest
 import yaml
 from playwright.async_api import Browser, Page, expect
 
+from analytics.cameras.alarms import RULES as CAMERA_RULES
 from analytics.config import RuleConfig
+from analytics.detectors import ANOMALY_RULES
 from ioc.accounts import Role
 from ioc.config import IocConfig
 from tests.factories import REGISTRY_DOC, payload
@@ -62,7 +64,9 @@ TRUNCATION_CHECKED = [
 ]
 #: Parameters the wall may show without the registry naming them (derived ones, the cameras').
 DERIVED = ["aqi", "aqi_day", "fire_level", "nesterov", "fwi", "volume_day"]
-CAMERA = ["smoke_area_pct", "occupancy_pct"]
+CAMERA = sorted({rule.parameter for rule in CAMERA_RULES.values()})
+#: Rules the service names in one language only: the wall names them in both.
+SERVICE_RULES = sorted([*ANOMALY_RULES, *CAMERA_RULES])
 
 
 @pytest.fixture
@@ -261,16 +265,17 @@ async def test_the_kiosk_wall_is_readable_at_5_m_in_both_languages(
 async def test_every_label_of_the_wall_is_translated_both_ways(
     service: RunningService, browser: Browser
 ) -> None:
-    """Every key of the wall's tables in both languages, and a name in each for the parameters
-    the registry does not name (derived ones, the cameras')."""
+    """Every key of the wall's tables in both languages, a name in each for the parameters the
+    registry does not name (derived ones, the cameras') and for the rules the service names in
+    one language only (the anomaly detectors', the cameras')."""
     page = await open_kiosk(browser, service, "vi")
     missing: dict[str, Any] = await page.evaluate(
-        """async (keys) => {
+        """async ([keys, rules]) => {
             const tables = [
                 (await import('/static/wall/i18n.js')).WALL_I18N,
                 (await import('/static/wall/alert-list.js')).ALERT_LIST_I18N,
             ];
-            const out = { onlyVi: [], onlyEn: [], params: [] };
+            const out = { onlyVi: [], onlyEn: [], params: [], rules: [] };
             for (const table of tables) {
                 out.onlyVi.push(...Object.keys(table.vi).filter((k) => !(k in table.en)));
                 out.onlyEn.push(...Object.keys(table.en).filter((k) => !(k in table.vi)));
@@ -281,8 +286,13 @@ async def test_every_label_of_the_wall_is_translated_both_ways(
                     if (!wall[lang][`param_${key}`]) out.params.push(`${lang}:${key}`);
                 }
             }
+            for (const rule of rules) {
+                for (const lang of ['vi', 'en']) {
+                    if (!wall[lang][`rule_${rule}`]) out.rules.push(`${lang}:${rule}`);
+                }
+            }
             return out;
         }""",
-        DERIVED + CAMERA,
+        [DERIVED + CAMERA, SERVICE_RULES],
     )
-    assert missing == {"onlyVi": [], "onlyEn": [], "params": []}, missing
+    assert missing == {"onlyVi": [], "onlyEn": [], "params": [], "rules": []}, missing

@@ -279,7 +279,7 @@ export function createAlertList({
     if (kiosk) return true;
     if (view.filter !== 'all' && severityOf(alert) !== view.filter) return false;
     if (!view.query) return true;
-    const haystack = [alert.station_id, stationName(alert), alert.rule_id, alert.rule_name, alert.parameter,
+    const haystack = [alert.station_id, stationName(alert), alert.rule_id, alert.rule_name, ruleName(alert), alert.parameter,
       parameterInfo(alert.parameter, alert.station_id).label].join(' ').toLowerCase();
     return view.query.split(/\s+/).every((word) => haystack.includes(word));
   }
