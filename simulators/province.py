@@ -142,13 +142,15 @@ def build(seed: int = 2026) -> dict[str, Any]:
         return round(lat + rng.gauss(0, spread), 5), round(lon + rng.gauss(0, spread), 5)
 
     stations: list[dict[str, Any]] = []
+    per_district: dict[str, int] = {}  # numbered within the district: every name distinct
     for i in range(100):
         district, lat, lon = DISTRICTS[i % len(DISTRICTS)] if i >= 24 else DISTRICTS[i % 2]
         la, lo = near(lat, lon, 0.03 if i < 24 else 0.06)
+        per_district[district] = per_district.get(district, 0) + 1
         stations.append(
             dict(
                 id=f"AIR-{i + 1:03d}",
-                name=f"QTKK {district} {i // 12 + 1}",
+                name=f"QTKK {district} {per_district[district]}",
                 kind="air",
                 owner="state",
                 lat=la,

@@ -140,7 +140,7 @@ export function createAlertList({
         el('span', { class: 'alert-unit muted' }, param.unit),
         ratio != null ? el('span', { class: 'alert-ratio mono' }, `×${formatNumber(ratio)}`) : null,
         alert.window ? el('span', { class: 'alert-window' }, formatWindow(alert.window)) : null),
-      alert.rule_name ? el('div', { class: 'alert-rule muted' }, alert.rule_name) : null),
+      ruleName(alert) ? el('div', { class: 'alert-rule muted' }, ruleName(alert)) : null),
     el('div', { class: 'alert-time' },
       el('span', { class: 'alert-clock mono' }, formatTime(openedAt)),
       relNode,
@@ -149,6 +149,14 @@ export function createAlertList({
     row.addEventListener('click', () => onSelectStation(String(alert.station_id)));
     if (flashTimers.has(id)) row.classList.add('is-flashing'); // keep a running flash
     return { alert, row, openedAt, relNode };
+  }
+
+  /** The rule's name in the wall's language when the wall knows the rule (the cameras' rules,
+   *  named in English by the service), else as the service names it. */
+  function ruleName(alert) {
+    const key = `rule_${alert.rule_id}`;
+    const translated = alert.rule_id ? t(key) : key;
+    return translated !== key ? translated : alert.rule_name;
   }
 
   /** An acknowledged alert shows who took it; an open one a button to acknowledge it, for
@@ -271,7 +279,7 @@ export function createAlertList({
     if (kiosk) return true;
     if (view.filter !== 'all' && severityOf(alert) !== view.filter) return false;
     if (!view.query) return true;
-    const haystack = [alert.station_id, stationName(alert), alert.rule_id, alert.rule_name, alert.parameter,
+    const haystack = [alert.station_id, stationName(alert), alert.rule_id, alert.rule_name, ruleName(alert), alert.parameter,
       parameterInfo(alert.parameter, alert.station_id).label].join(' ').toLowerCase();
     return view.query.split(/\s+/).every((word) => haystack.includes(word));
   }

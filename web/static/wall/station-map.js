@@ -3,6 +3,12 @@
  * VN_AQI band, alerting stations on top with a pulse ring and their name), the lat/lon grid,
  * the scale bar and north arrow, the legend and the status / AQI colouring switch (?map=).
  *
+ * Station names on the map never overlap (layoutLabels): the labelled stations are placed
+ * greedily, highest priority first (a critical alert, then by status: alert, offline, unknown,
+ * ok), each label above its marker, else below, right or left of it, whichever position does
+ * not overlap a label already placed; a label with no free position is hidden (the station's
+ * tooltip still names it). Measured in the label's own font, so it holds at any size (kiosk).
+ *
  * The projection comes from the basemap (wall/map.js: Leaflet fitted to the stations); without
  * Leaflet, the map fits its own equirectangular projection. The map is fitted again on every
  * resize and whenever the stations' bounding box may have changed.
@@ -13,6 +19,59 @@ import { AQI_BANDS, KINDS, STATUSES, aqiBandOf, niceStep } from './format.js';
 
 const MAP_COLOR_STORAGE_KEY = 'ioc.wall.mapColor';
 const MAP_COLOR_MODES = ['status', 'aqi'];
+const LABEL_STATUS_RANK = { alert: 1, offline: 2, unknown: 3, ok: 4 };
+const LABEL_GAP = 2;       // px kept free around a label
+const LABEL_MARKER_R = 11; // px from a marker's centre to its label
+
+/** Two boxes {left, top, right, bottom} overlap (touching edges do not). */
+function overlaps(a, b) {
+  return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+}
+
+/**
+ * Greedy label placement. items: [{ id, point: [x, y], width, ascent, descent, rank }] in
+ * any order; returns id -> { x, y, anchor } (baseline position relative to the marker) or
+ * null (no free position: hide). Lower rank first; bounds {width, height}: a position inside
+ * the map is preferred to one that spills over its edge; obstacles: boxes no label may cover
+ * (the markers).
+ */
+export function placeLabels(items, bounds, obstacles = []) {
+  const placed = [...obstacles]; // the markers themselves: a name never covers a marker
+  const result = new Map();
+  const ordered = [...items].sort((a, b) => a.rank - b.rank
+    || String(a.id).localeCompare(String(b.id), undefined, { numeric: true }));
+  for (const item of ordered) {
+    const { width: w, ascent, descent } = item;
+    const [px, py] = item.point;
+    const r = LABEL_MARKER_R;
+    const mid = (ascent - descent) / 2;
+    const candidates = [
+      { x: 0, y: -r - descent, anchor: 'middle' },
+      { x: 0, y: r + ascent, anchor: 'middle' },
+      { x: r + 2, y: mid, anchor: 'start' },
+      { x: -r - 2, y: mid, anchor: 'end' },
+    ];
+    const boxOf = (c) => {
+      const left = px + c.x - (c.anchor === 'middle' ? w / 2 : c.anchor === 'end' ? w : 0);
+      const top = py + c.y - ascent;
+      return { left: left - LABEL_GAP, top: top - LABEL_GAP, right: left + w + LABEL_GAP, bottom: top + ascent + descent + LABEL_GAP };
+    };
+    const inside = (box) => !bounds || (box.left >= 0 && box.top >= 0
+      && box.right <= bounds.width && box.bottom <= bounds.height);
+    let chosen = null;
+    let spilling = null;
+    for (const c of candidates) {
+      const box = boxOf(c);
+      if (placed.some((other) => overlaps(box, other))) continue;
+      if (inside(box)) { chosen = { c, box }; break; }
+      spilling = spilling || { c, box };
+    }
+    chosen = chosen || spilling;
+    if (chosen) placed.push(chosen.box);
+    result.set(item.id, chosen ? chosen.c : null);
+  }
+  return result;
+}
 
 /** A marker's shape, centred on 0,0. */
 function shape(tag, attrs) {
@@ -119,7 +178,7 @@ export function createStationMap({ state, fmt, onSelect, onHover, onMarkersPlace
         svgEl('circle', { class: 'hit', r: 13 }),
         (MARKER_SHAPES[station.kind] || MARKER_SHAPES.air)(),
       );
-      const label = svgEl('text', { class: 'marker-label', y: -14 });
+      const label = svgEl('text', { class: 'marker-label', 'data-testid': 'marker-label', y: -14, 'text-anchor': 'middle' });
       group.append(label);
       group.addEventListener('focus', () => { state.hoveredStationId = station.id; onHover(); });
       group.addEventListener('blur', () => { state.hoveredStationId = null; onHover(); });
@@ -168,11 +227,75 @@ export function createStationMap({ state, fmt, onSelect, onHover, onMarkersPlace
       const marker = this.markers.get(station.id);
       if (!marker) return;
       const show = station.status === 'alert' || this.stationHasCriticalAlert(station.id);
-      setText(marker.label, show ? station.name || station.id : '');
+      const text = show ? station.name || station.id : '';
+      if (marker.label.textContent !== text) {
+        setText(marker.label, text);
+        this.scheduleLabelLayout();
+      }
+    },
+
+    scheduleLabelLayout() {
+      if (this.labelFrame) return;
+      this.labelFrame = requestAnimationFrame(() => {
+        this.labelFrame = 0;
+        this.layoutLabels();
+      });
+    },
+
+    /** Place the map's labels so that none overlaps another (see the header). */
+    layoutLabels() {
+      const labelled = [];
+      for (const [id, marker] of this.markers) {
+        const { label } = marker;
+        if (!label.textContent || !marker.point) continue;
+        label.removeAttribute('display');
+        label.setAttribute('x', 0);
+        label.setAttribute('y', 0);
+        label.setAttribute('text-anchor', 'start');
+        labelled.push([id, marker]);
+      }
+      const items = [];
+      for (const [id, marker] of labelled) { // every write above, then every read: one layout
+        let box;
+        try { box = marker.label.getBBox(); } catch (_) { box = null; }
+        if (!box || !box.width) continue;
+        const status = marker.group.getAttribute('data-status');
+        items.push({
+          id,
+          point: marker.point,
+          width: box.width,
+          ascent: -box.y,
+          descent: box.y + box.height,
+          rank: this.stationHasCriticalAlert(id) ? 0 : (LABEL_STATUS_RANK[status] ?? 5),
+        });
+      }
+      const obstacles = [];
+      for (const marker of this.markers.values()) {
+        if (!marker.point || marker.group.getAttribute('display') === 'none') continue;
+        const [x, y] = marker.point;
+        const r = LABEL_MARKER_R - 3;
+        obstacles.push({ left: x - r, top: y - r, right: x + r, bottom: y + r });
+      }
+      const positions = placeLabels(items, { width: this.width, height: this.height }, obstacles);
+      for (const [id, marker] of labelled) {
+        const position = positions.get(id);
+        const { label } = marker;
+        if (!position) {
+          label.setAttribute('display', 'none');
+          label.dataset.placement = 'hidden';
+          continue;
+        }
+        label.setAttribute('x', position.x.toFixed(1));
+        label.setAttribute('y', position.y.toFixed(1));
+        label.setAttribute('text-anchor', position.anchor);
+        label.dataset.placement = position.anchor === 'middle'
+          ? (position.y < 0 ? 'above' : 'below') : (position.anchor === 'start' ? 'right' : 'left');
+      }
     },
 
     refreshLabels() {
       for (const station of state.stations.values()) this.updateLabel(station);
+      this.scheduleLabelLayout(); // the priorities follow the alerts
     },
 
     stationHasCriticalAlert(stationId) {
@@ -277,6 +400,7 @@ export function createStationMap({ state, fmt, onSelect, onHover, onMarkersPlace
       }
 
       for (const station of state.stations.values()) this.placeMarker(station);
+      this.layoutLabels();
       this.drawGraticule();
       this.drawScaleBar();
       onMarkersPlaced();
