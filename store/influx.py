@@ -225,6 +225,9 @@ class InfluxStore:
         while self._in_flight and self._in_flight[0].confirmed:
             confirmed_to = self._in_flight.popleft().end
         if confirmed_to is not None:
+            if not self._in_flight and self._next is not None:
+                confirmed_to = self._next  # all read is confirmed (a read may have moved on
+                # to the next segment past the end of the last batch: that one is released)
             self.spool.commit(confirmed_to)
 
     def _writer_done(self, task: asyncio.Task[None]) -> None:
