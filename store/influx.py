@@ -36,6 +36,7 @@ MAX_BACKOFF_S = 5.0
 FIRST_BACKOFF_S = 0.5
 SPACE_CHECK_S = 1.0
 WRITE_CONCURRENCY = 3  # write requests in flight at most
+QUIET_FLUSH_S = 0.05  # appends paused this long: send what gathered, not waiting longer
 
 
 @dataclass(slots=True)
@@ -94,6 +95,7 @@ class InfluxStore:
         self._slot_free = asyncio.Event()
         self._crashed: BaseException | None = None  # a writer's unexpected exception
         self._draining = False
+        self._appends = 0  # calls that appended, to tell a pause in the input
 
     @property
     def pending_bytes(self) -> int:
@@ -124,6 +126,7 @@ class InfluxStore:
         self._appended(len(lines))
 
     def _appended(self, count: int) -> None:
+        self._appends += 1
         self._idle.clear()
         self._has_data.set()
         self._appended_since_flush += count
@@ -149,11 +152,7 @@ class InfluxStore:
         try:
             while True:
                 await self._has_data.wait()
-                if not self._flush_now.is_set():
-                    with contextlib.suppress(TimeoutError):  # let a batch gather
-                        await asyncio.wait_for(
-                            self._flush_now.wait(), self._config.flush_interval_s
-                        )
+                await self._gather()
                 self._flush_now.clear()
                 self._appended_since_flush = 0
                 await self._send_available()
@@ -162,6 +161,22 @@ class InfluxStore:
                 task.cancel()
             if self._writers:
                 await asyncio.wait(self._writers)
+
+    async def _gather(self) -> None:
+        """Let a batch gather: until ``batch_size`` lines came (or a drain is asked for), the
+        flush interval passed, or the appends paused for :data:`QUIET_FLUSH_S` (the end of a
+        burst, such as a catch-up's last lines, is sent without waiting out the interval)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._config.flush_interval_s
+        while not self._flush_now.is_set():
+            appends = self._appends
+            step = min(QUIET_FLUSH_S, deadline - loop.time())
+            if step <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_now.wait(), step)
+            if self._appends == appends:
+                return  # nothing came meanwhile
 
     async def _send_available(self) -> None:
         """Read the spool up to what was appended so far into write requests, up to

@@ -223,3 +223,23 @@ async def test_a_bug_in_a_write_ends_the_writer_loudly(store: InfluxStore) -> No
         await asyncio.wait_for(task, 5)
     assert store.stats.written_points == 0
     assert store.pending_bytes > 0  # nothing committed
+
+
+async def test_the_end_of_a_burst_is_sent_without_waiting_out_the_flush_interval(
+    tmp_path: Path,
+) -> None:
+    config = InfluxConfig(
+        spool_dir=tmp_path / "spool", spool_fsync=False, batch_size=BATCH, flush_interval_s=60
+    )
+    store = InfluxStore(config, cast(aiohttp.ClientSession, None))
+    fake = FakeInflux()
+    task = await start(store, fake)
+    try:
+        store.append_input(lines(0, 3))  # a burst's last lines, less than a batch
+        (first,) = await asyncio.wait_for(fake.in_flight(1), 5)  # not 60 s later
+        fake.answer(first)
+        await asyncio.wait_for(store.wait_drained(), 5)
+    finally:
+        await stop(task)
+        store.spool.close()
+    assert store.stats.written_points == 3
