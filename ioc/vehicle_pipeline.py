@@ -221,8 +221,7 @@ class VehiclePipeline:
         self._board.observe(fixes)
         for forwarder in self.forwarders:
             forwarder.offer(fixes, time.monotonic())
-        for fix in fixes:
-            self._image_rule.seen(fix.vehicle, fix.ts_ms)
+        self._image_rule.seen_all(fixes)
         self._apply(self.kernel.process(*self._columns(fixes)))
 
     def tick(self, now_ms: int) -> None:

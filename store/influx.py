@@ -3,8 +3,12 @@ InfluxQL). InfluxDB 1.x serves it natively, 2.x through its v1-compatibility end
 token, 3.x as well, so this one client works against all three.
 
 :meth:`InfluxStore.append_input` puts accepted readings in the on-disk spool (store/spool.py)
-and returns; the :meth:`run` task sends them in order, in batches of ``batch_size``, retrying
-with backoff while the database is unreachable. When the spool is full (disk full, failed
+and returns; the :meth:`run` task reads them back in order, in batches of ``batch_size``, and
+keeps up to :data:`WRITE_CONCURRENCY` write requests in flight (one at a time left InfluxDB
+waiting on each round trip and its WAL fsync, and the spool grew behind a busy service). Each
+batch is retried with backoff until InfluxDB confirms it; the spool's cursor moves over the
+confirmed batches in the order they were read, so a segment is released only once all it held
+is confirmed, whatever order the answers come in. When the spool is full (disk full, failed
 fsync, or its size limit while the database is away) ``append_input`` raises
 :class:`ioc.errors.StorageFull` so the input is refused and can come again; derived lines
 (analytics, cameras, alerts, rejections) go through :meth:`InfluxStore.append`, which never
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +29,14 @@ import aiohttp
 
 from ioc.config import InfluxConfig
 from ioc.errors import StorageFull, StoreError, StoreUnavailable
-from store.spool import DiskSpool
+from store.spool import DiskSpool, Position
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 5.0
+FIRST_BACKOFF_S = 0.5
 SPACE_CHECK_S = 1.0
+WRITE_CONCURRENCY = 3  # write requests in flight at most
+QUIET_FLUSH_S = 0.05  # appends paused this long: send what gathered, not waiting longer
 
 
 @dataclass(slots=True)
@@ -39,6 +47,16 @@ class StoreStats:
     refused_points: int = 0
     unstored_lines: int = 0  # derived lines a full spool could not take
     last_error: str = ""
+
+
+@dataclass(slots=True, eq=False)
+class _Batch:
+    """A batch read from the spool and in flight: ``end`` is where it ends in the spool."""
+
+    body: bytes
+    count: int
+    end: Position
+    confirmed: bool = False
 
 
 class InfluxStore:
@@ -71,6 +89,13 @@ class InfluxStore:
             self._idle.set()
         self._appended_since_flush = 0
         self._episode = 0  # the spool's full episode last logged by append
+        self._next: Position | None = None  # where the next batch is read (None: the cursor)
+        self._in_flight: deque[_Batch] = deque()  # in spool order, until committed
+        self._writers: set[asyncio.Task[None]] = set()
+        self._slot_free = asyncio.Event()
+        self._crashed: BaseException | None = None  # a writer's unexpected exception
+        self._draining = False
+        self._appends = 0  # calls that appended, to tell a pause in the input
 
     @property
     def pending_bytes(self) -> int:
@@ -101,10 +126,11 @@ class InfluxStore:
         self._appended(len(lines))
 
     def _appended(self, count: int) -> None:
+        self._appends += 1
         self._idle.clear()
         self._has_data.set()
         self._appended_since_flush += count
-        if self._appended_since_flush >= self._config.batch_size:
+        if self._appended_since_flush >= self._config.batch_size or self._draining:
             self._flush_now.set()
 
     async def watch_space(self, interval_s: float = SPACE_CHECK_S) -> None:
@@ -116,28 +142,88 @@ class InfluxStore:
 
     async def wait_drained(self) -> None:
         """Wait until everything appended so far is written (bound it with a timeout)."""
+        self._draining = True  # from now on, every append is sent at once
         self._flush_now.set()
         await self._idle.wait()
 
     async def run(self) -> None:
-        """Flush loop; runs until cancelled."""
-        backoff = 0.5
+        """Flush loop; runs until cancelled (the writes in flight are cancelled with it: their
+        batches are not committed, so a restart sends them again)."""
+        try:
+            while True:
+                await self._has_data.wait()
+                await self._gather()
+                self._flush_now.clear()
+                self._appended_since_flush = 0
+                await self._send_available()
+        finally:
+            for task in self._writers:
+                task.cancel()
+            if self._writers:
+                await asyncio.wait(self._writers)
+
+    async def _gather(self) -> None:
+        """Let a batch gather: until ``batch_size`` lines came (or a drain is asked for), the
+        flush interval passed, or the appends paused for :data:`QUIET_FLUSH_S` (the end of a
+        burst, such as a catch-up's last lines, is sent without waiting out the interval)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._config.flush_interval_s
+        while not self._flush_now.is_set():
+            appends = self._appends
+            step = min(QUIET_FLUSH_S, deadline - loop.time())
+            if step <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_now.wait(), step)
+            if self._appends == appends:
+                return  # nothing came meanwhile
+
+    async def _send_available(self) -> None:
+        """Read the spool up to what was appended so far into write requests, up to
+        :data:`WRITE_CONCURRENCY` in flight (waits for a free one). A spool that cannot be
+        read is tried again with backoff."""
+        backoff = FIRST_BACKOFF_S
         while True:
-            await self._has_data.wait()
-            if not self._flush_now.is_set():
-                with contextlib.suppress(TimeoutError):  # let a batch gather
-                    await asyncio.wait_for(self._flush_now.wait(), self._config.flush_interval_s)
-            self._flush_now.clear()
-            self._appended_since_flush = 0
+            while len(self._writers) >= WRITE_CONCURRENCY:
+                self._slot_free.clear()
+                await self._slot_free.wait()
+            self._raise_crash()
             try:
-                while await self._write_batch():
-                    backoff = 0.5
+                body, count, end = self.spool.read_batch(self._config.batch_size, self._next)
             except OSError as exc:  # the spool could not be read: said, and tried again
                 self.stats.last_error = f"spool: {exc}"
                 log.error("spool read failed (%s); retrying in %.1fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
                 continue
+            backoff = FIRST_BACKOFF_S
+            self._next = end
+            if count == 0:
+                self._has_data.clear()  # an append sets it again
+                self._set_idle_if_done()
+                return
+            batch = _Batch(body, count, end)
+            self._in_flight.append(batch)
+            task = asyncio.create_task(self._send(batch), name="influx-write")
+            self._writers.add(task)
+            task.add_done_callback(self._writer_done)
+            if count < self._config.batch_size and self.spool.read_to_end(end):
+                # Read up to the last append: what comes next waits for a full batch or the
+                # interval (a trigger from appends already read would send a sliver).
+                self._has_data.clear()
+                if not self._draining:
+                    self._flush_now.clear()
+                    self._appended_since_flush = 0
+                return
+
+    async def _send(self, batch: _Batch) -> None:
+        """Write one batch until InfluxDB confirms it (or refuses its points for good),
+        retrying with backoff; then commit what is confirmed in spool order."""
+        backoff = FIRST_BACKOFF_S
+        while True:
+            try:
+                await self.write_lines(batch.body)
+                break
             except StoreError as exc:
                 self.stats.failed_requests += 1
                 self.stats.last_error = str(exc)
@@ -147,20 +233,34 @@ class InfluxStore:
                         await self.ensure_database()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
-                continue
-            self._has_data.clear()
+        self.stats.written_points += batch.count
+        self.stats.write_requests += 1
+        batch.confirmed = True
+        confirmed_to: Position | None = None
+        while self._in_flight and self._in_flight[0].confirmed:
+            confirmed_to = self._in_flight.popleft().end
+        if confirmed_to is not None:
+            if not self._in_flight and self._next is not None:
+                confirmed_to = self._next  # all read is confirmed (a read may have moved on
+                # to the next segment past the end of the last batch: that one is released)
+            self.spool.commit(confirmed_to)
+
+    def _writer_done(self, task: asyncio.Task[None]) -> None:
+        self._writers.discard(task)
+        self._slot_free.set()
+        if not task.cancelled() and task.exception() is not None and self._crashed is None:
+            self._crashed = task.exception()  # a bug: the run loop raises it
+            self._flush_now.set()
+            self._has_data.set()
+        self._set_idle_if_done()
+
+    def _set_idle_if_done(self) -> None:
+        if not self._has_data.is_set() and not self._writers:
             self._idle.set()
 
-    async def _write_batch(self) -> bool:
-        """Write the next batch from the spool; False when there was nothing to write."""
-        body, count, end = self.spool.read_batch(self._config.batch_size)
-        if count == 0:
-            return False
-        await self.write_lines(body)
-        self.spool.commit(end)
-        self.stats.written_points += count
-        self.stats.write_requests += 1
-        return True
+    def _raise_crash(self) -> None:
+        if self._crashed is not None:
+            raise self._crashed
 
     async def write_lines(self, body: bytes) -> None:
         """Write one line-protocol body now (millisecond precision)."""

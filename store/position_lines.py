@@ -34,30 +34,51 @@ from store.lines import _string, _tag
 FLAG_GPS_JUMP = "gps_jump"
 
 
+PREFIX_CACHE_SIZE = 100_000  # vehicles whose escaped measurement and tag are kept
+_prefixes: dict[str, str] = {}
+_SWITCH = {True: "=true", False: "=false"}
+
+
 def position_line(fix: PositionFix) -> str:
     """One fix as a ``position`` point at its event time (ms precision)."""
-    fields = f"lat={fix.lat!r},lon={fix.lon!r},speed={fix.speed_kmh!r}"
-    if fix.heading is not None:
-        fields += f",heading={fix.heading!r}"
-    if fix.accuracy_m is not None:
-        fields += f",accuracy={fix.accuracy_m!r}"
-    if fix.altitude_m is not None:
-        fields += f",altitude={fix.altitude_m!r}"
-    if fix.odometer_km is not None:
-        fields += f",odometer={fix.odometer_km!r}"
-    if fix.ignition is not None:
-        fields += ",ignition=true" if fix.ignition else ",ignition=false"
-    if fix.door is not None:
-        fields += ",door=true" if fix.door else ",door=false"
+    prefix = _prefixes.get(fix.vehicle)
+    if prefix is None:
+        prefix = _vehicle_prefix(fix.vehicle)
+    line = f"{prefix}lat={fix.lat!r},lon={fix.lon!r},speed={fix.speed_kmh!r}"
+    value = fix.heading
+    if value is not None:
+        line += f",heading={value!r}"
+    value = fix.accuracy_m
+    if value is not None:
+        line += f",accuracy={value!r}"
+    value = fix.altitude_m
+    if value is not None:
+        line += f",altitude={value!r}"
+    value = fix.odometer_km
+    if value is not None:
+        line += f",odometer={value!r}"
+    switch = fix.ignition
+    if switch is not None:
+        line += f",ignition{_SWITCH[switch]}"
+    switch = fix.door
+    if switch is not None:
+        line += f",door{_SWITCH[switch]}"
     if fix.driver is not None:
-        fields += f',driver="{_string(fix.driver)}"'
+        line += f',driver="{_string(fix.driver)}"'
     if fix.flags:
-        fields += f',flags="{_string(",".join(sorted(fix.flags)))}"'
+        line += f',flags="{_string(",".join(sorted(fix.flags)))}"'
         if FLAG_GPS_JUMP in fix.flags:
-            fields += ",gps_jump=true"
+            line += ",gps_jump=true"
     if fix.attributes:
-        fields += f',attributes="{_string(_json(dict(fix.attributes)))}"'
-    return f"position,vehicle={_tag(fix.vehicle)} {fields} {fix.ts_ms}"
+        line += f',attributes="{_string(_json(dict(fix.attributes)))}"'
+    return f"{line} {fix.ts_ms}"
+
+
+def _vehicle_prefix(vehicle: str) -> str:
+    if len(_prefixes) >= PREFIX_CACHE_SIZE:
+        _prefixes.clear()
+    prefix = _prefixes[vehicle] = f"position,vehicle={_tag(vehicle)} "
+    return prefix
 
 
 def _json(attributes: dict[str, object]) -> str:

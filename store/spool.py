@@ -2,10 +2,12 @@
 
 Every point is appended to a segment file (``<n>.lp``) and fsynced (:meth:`DiskSpool.sync`,
 shared by all that was appended meanwhile) before the MQTT message that carried it is
-acknowledged, and the InfluxDB writer reads batches back in order from a cursor
-(``cursor``: segment number and byte offset). So a database outage only makes the spool grow,
-and a killed service resumes where InfluxDB stopped: at most the last batch is written twice,
-which InfluxDB absorbs (a point with the same series and timestamp is overwritten, not added).
+acknowledged, and the InfluxDB writer reads batches back in order; the cursor (``cursor``:
+segment number and byte offset) is moved only over what InfluxDB confirmed, batches in order.
+So a database outage only makes the spool grow, and a killed service resumes where InfluxDB
+stopped: at most the batches that were in flight (store.influx.WRITE_CONCURRENCY) are written
+twice, which InfluxDB absorbs (a point with the same series and timestamp is overwritten, not
+added).
 
 Full is a state, not a loss: when a write fails (ENOSPC, EDQUOT, EFBIG), an fsync fails, or
 the spool holds ``max_bytes``, :meth:`DiskSpool.append` and :meth:`DiskSpool.sync` raise
@@ -166,13 +168,19 @@ class DiskSpool:
         return path.open("ab", buffering=0)
 
     # -- reading ---------------------------------------------------------------------------
-    def read_batch(self, max_lines: int) -> tuple[bytes, int, Position]:
-        """Up to ``max_lines`` complete lines from the cursor: (body, count, end position)."""
-        segment, offset = self._read.segment, self._read.offset
+    def read_batch(
+        self, max_lines: int, start: Position | None = None
+    ) -> tuple[bytes, int, Position]:
+        """Up to ``max_lines`` complete lines from ``start`` (default: the cursor): (body,
+        count, end position). A writer with several batches in flight reads each from the end
+        of the one before and commits only what InfluxDB confirmed (:meth:`commit`)."""
+        if start is None:
+            start = self._read
+        segment, offset = start.segment, start.offset
         while segment < self._write_segment and offset >= self._size(segment):
             segment, offset = segment + 1, 0  # that segment is fully written and consumed
-        if segment != self._read.segment:
-            self.commit(Position(segment, offset))
+        if segment != start.segment and start == self._read:
+            self.commit(Position(segment, offset))  # nothing before it is unconfirmed
         reader = self._reader_at(segment, offset)
         lines = []
         for _ in range(max_lines):
@@ -198,6 +206,10 @@ class DiskSpool:
             if segment >= position.segment:
                 break
             self._path(segment).unlink(missing_ok=True)
+
+    def read_to_end(self, position: Position) -> bool:
+        """Has a reader at ``position`` read everything appended so far?"""
+        return position.segment >= self._write_segment and position.offset >= self._writer.tell()
 
     @property
     def pending_bytes(self) -> int:

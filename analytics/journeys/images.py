@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from ioc.messages import RuleTransition, Severity
+from ioc.messages import PositionFix, RuleTransition, Severity
 
 RULE = "journey.no_driver_image"
 
@@ -38,6 +38,14 @@ class DriverImageRule:
         """A fix of ``vehicle``: the clock starts at its first one."""
         if vehicle in self._required:
             self._since.setdefault(vehicle, ts_ms)
+
+    def seen_all(self, fixes: Iterable[PositionFix]) -> None:
+        """:meth:`seen` for each of ``fixes``, in their order (one call for a batch)."""
+        required, since = self._required, self._since
+        for fix in fixes:
+            vehicle = fix.vehicle
+            if vehicle in required and vehicle not in since:
+                since[vehicle] = fix.ts_ms
 
     def image(self, vehicle: str, ts_ms: int) -> list[RuleTransition]:
         """An image of ``vehicle``: the clock restarts, an open violation is resolved. An

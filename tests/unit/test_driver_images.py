@@ -16,7 +16,7 @@ from PIL import Image
 from analytics.journeys.images import RULE, DriverImageRule
 from ingest.driver_images import DriverImage, DriverImageDecoder, DriverImageStore
 from ingest.validate import Origin
-from ioc.messages import PositionRejection, RejectReason
+from ioc.messages import PositionFix, PositionRejection, RejectReason
 from ioc.vehicles_config import DriverImagesConfig
 
 TOPIC = "ioc/v1/vehicles/49B-123.45/images"
@@ -133,3 +133,20 @@ def test_a_vehicle_that_need_not_send_images_is_never_in_violation_for_sending_o
     rule.seen("49C99999", NOW)
     assert rule.image("49C99999", NOW) == []  # a truck sent an image anyway
     assert rule.check(NOW + 60 * MINUTE, lambda vehicle: True) == []
+
+
+def test_the_clock_of_a_batch_of_fixes_starts_at_each_vehicles_first_fix_as_one_by_one() -> None:
+    fixes = [
+        PositionFix(vehicle, NOW + k * MINUTE, 10.8, 106.7, 30.0)
+        for k, vehicle in enumerate(["49B12345", "49C99999", "49B12345", "49B67890"])
+    ]
+    batch = DriverImageRule(["49B12345", "49B67890"], max_gap_s=900)
+    batch.seen_all(fixes)
+    single = DriverImageRule(["49B12345", "49B67890"], max_gap_s=900)
+    for fix in fixes:
+        single.seen(fix.vehicle, fix.ts_ms)
+    moving = {"49B12345", "49C99999", "49B67890"}.__contains__
+    at = NOW + 17 * MINUTE  # 49B12345 late since its first fix, 49B67890 (from +3) not yet
+    assert [t.station_id for t in batch.check(at, moving)] == ["49B12345"]
+    assert [t.station_id for t in single.check(at, moving)] == ["49B12345"]
+    assert batch.check(at + 2 * MINUTE, moving)[0].station_id == "49B67890"
