@@ -41,6 +41,7 @@ from ioc.config import MqttConfig, friendly_errors
 from ioc.errors import ConfigError, ServiceStartError
 from ioc.fleet import FleetRegistry
 from ioc.registry import StationRegistry
+from ioc.yaml_text import safe_load
 
 Role = Literal[
     "service",
@@ -167,7 +168,7 @@ class Credentials:
     @classmethod
     def from_file(cls, path: Path) -> Credentials:
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = safe_load(path.read_text(encoding="utf-8"))
             return cls(_AccountsFile.model_validate(raw).accounts)
         except OSError as exc:
             raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from exc

@@ -22,6 +22,7 @@ from analytics.journeys.config import JourneyConfig
 from ioc.errors import ConfigError
 from ioc.section import Section, StationKind
 from ioc.vehicles_config import VehiclesConfig
+from ioc.yaml_text import safe_load
 
 __all__ = ["IocConfig", "RuleConfig", "Section", "StationKind", "load_config"]
 
@@ -628,7 +629,7 @@ def load_config(
     where = str(path) if path else "(defaults)"
     if path is not None:
         try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+            loaded = safe_load(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise ConfigError(where, [f"cannot read: {exc.strerror}"]) from exc
         except yaml.YAMLError as exc:

@@ -25,6 +25,7 @@ from ingest.plates import PlateError, normalise_plate
 from ioc.config import friendly_errors
 from ioc.errors import ConfigError
 from ioc.section import Section
+from ioc.yaml_text import safe_load
 
 VehicleType = Literal["bus", "coach", "truck", "container", "tractor", "taxi"]
 ROAD_CORRIDOR_M = 60.0  # half-width of a road's speed zone: lane, shoulder and GPS error
@@ -270,7 +271,7 @@ def _corridor(a: tuple[float, ...], b: tuple[float, ...], half_width_m: float) -
 def read_fleet_file(path: Path) -> FleetFile:
     """The fleet file, checked item by item (its cross-checks: :meth:`FleetRegistry.problems`)."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = safe_load(path.read_text(encoding="utf-8")) or {}
         return FleetFile.model_validate(raw)
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from exc

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ioc.config import friendly_errors
 from ioc.errors import ConfigError
 from ioc.section import LicenceLimit, StationKind
+from ioc.yaml_text import safe_load
 
 STATE_OWNER = "state"
 PARAMETER_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -244,7 +245,7 @@ class StationRegistry:
 def read_registry_document(path: Path) -> dict[str, Any]:
     """The registry file's content, checked to be a YAML mapping."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from exc
     except yaml.YAMLError as exc:
