@@ -129,11 +129,12 @@ class Pipeline:
         try:
             while True:
                 await inbox.wait()
-                batch = inbox.take(self._batch_limit())  # the live lane's first
+                limit = self._batch_limit()
+                batch = inbox.take(limit)  # the live lane's first
                 self.busy = True
-                if len(batch) < self._batch_size and self._gather_s > 0:
+                if len(batch) < limit and self._gather_s > 0:
                     await asyncio.sleep(self._gather_s)
-                    self._take_waiting(inbox, batch)
+                    batch += inbox.take(limit - len(batch))
                 while True:
                     try:
                         self._process_safely(batch)
@@ -158,10 +159,6 @@ class Pipeline:
         if self.ledger is not None and self.ledger.lane_open:
             return min(self._batch_size, LANE_BATCH)
         return self._batch_size
-
-    def _take_waiting(self, inbox: Inbox[RawMessage], batch: list[RawMessage]) -> None:
-        if len(batch) < self._batch_size:
-            batch += inbox.take(self._batch_size - len(batch))
 
     async def _ack_durable(
         self,

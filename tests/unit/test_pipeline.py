@@ -1,7 +1,9 @@
 """The whole processing stage fed directly, without broker or database: the store only
 buffers (its writer task is not started), so what it would write can be read back."""
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,10 +13,13 @@ import pytest
 from alerts.lifecycle import AlertBook
 from analytics.config import AnalyticsConfig
 from analytics.engine import AnalyticsEngine
+from ingest.inbox import Inbox
+from ingest.live_lane import LaneLedger, LaneStats
 from ingest.rejections import RejectionSink
 from ingest.validate import ReadingValidator
 from ioc.config import InfluxConfig, IngestConfig, RuleConfig
-from ioc.pipeline import Pipeline
+from ioc.messages import RawMessage
+from ioc.pipeline import LANE_BATCH, Pipeline
 from store.influx import InfluxStore
 from tests.factories import TEST_RULES, payload, raw, registry
 from web.broadcast import Broadcaster
@@ -215,3 +220,32 @@ async def test_made_up_station_ids_add_no_series_and_no_state(tmp_path: Path) ->
     assert sum(",station=" in line.split(" ", 1)[0] for line in lines) == 1  # AIR-1 only
     assert 'sent_station="FAKE-99-999"' in lines[-2]
     assert len(sink._last_logged) <= 2 and len(sink._last_stored) <= 2
+
+
+async def test_while_the_live_lane_is_open_a_backlog_batch_is_not_topped_up(
+    parts: dict,  # type: ignore[type-arg]
+) -> None:
+    """A live reading waits at most for the batch in progress: with the lane open, batches
+    stay at LANE_BATCH even where gathering would take more (found by the catch-up latency
+    benchmark: batches went back to batch_size, and the probes waited two of them)."""
+    pipeline: Pipeline = parts["pipeline"]
+    pipeline._batch_size, pipeline._gather_s = 4 * LANE_BATCH, 0.01
+    pipeline.ledger = LaneLedger(LaneStats())
+    pipeline.ledger.lane_open = True
+    inbox: Inbox[RawMessage] = Inbox(10 * LANE_BATCH)
+    start = int(time.time()) - 3600
+    inbox.put_many(raw("AIR-1", payload({"pm25": 10}, ts=start + n)) for n in range(3000))
+    sizes: list[int] = []
+    done = asyncio.Event()
+
+    def acknowledge(batch: list[RawMessage]) -> None:
+        sizes.append(len(batch))
+        if sum(sizes) >= 3000:
+            done.set()
+
+    runner = asyncio.create_task(pipeline.run(inbox, acknowledge))
+    try:
+        await asyncio.wait_for(done.wait(), 10)
+    finally:
+        runner.cancel()
+    assert max(sizes) <= LANE_BATCH
