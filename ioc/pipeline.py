@@ -236,7 +236,9 @@ class Pipeline:
                 rejections.append(internal_error(origin, _parse_topic(message.topic)[0]))
         self.stats.messages += len(messages) + len(positions) + len(images)
         self.stats.batches += 1
-        watermark = max([m.received_ms for m in stations] or [0])
+        watermark = 0  # only the worker layout's partitions need it
+        if self._partitions is not None:
+            watermark = max((m.received_ms for m in stations), default=0)
         self.accept(readings, rejections, fixes, refused, watermark)
 
     def _decode(
