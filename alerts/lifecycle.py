@@ -11,6 +11,10 @@ nothing.
   comment (any). Anything else raises :class:`InvalidTransition`.
 * Silences (maintenance windows per station and/or rule): an alert whose latest firing falls
   in one is recorded but flagged ``silenced`` (not notified, not escalated).
+* Incidents (alerts.incidents): an alert that opens or reopens while an active alert of the
+  same station is related (same parameter, or same reading) joins that alert's incident;
+  else a new alert starts its own. The incident's kind is raised in place when a member of a
+  stronger kind joins, and written on every member.
 * :meth:`AlertBook.check_escalations`: a critical alert still open ``escalate_after_min``
   after it was raised is escalated, once.
 
@@ -22,6 +26,7 @@ Errors::
     IocError
     └── AlertError
         ├── UnknownAlert        no alert has this id
+        ├── UnknownIncident     no incident has this id
         ├── InvalidTransition   the action is not allowed in the alert's state
         ├── UnknownSilence      no silence has this id
         └── InvalidSilence      a silence for no station and no rule, or not ending after it starts
@@ -35,6 +40,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
 
 from alerts.config import AlertsConfig
+from alerts.incidents import Incident, alert_kind, incident_of, related, stronger_kind
 from alerts.store import AlertStore, HistoryEntry, Silence
 from ioc.config import RuleConfig
 from ioc.errors import IocError
@@ -71,6 +77,12 @@ class UnknownAlert(AlertError):
     def __init__(self, alert_id: str) -> None:
         self.alert_id = alert_id
         super().__init__(f"no alert has id {alert_id!r}")
+
+
+class UnknownIncident(AlertError):
+    def __init__(self, incident_id: str) -> None:
+        self.incident_id = incident_id
+        super().__init__(f"no incident has id {incident_id!r}")
 
 
 class InvalidTransition(AlertError):
@@ -171,6 +183,7 @@ class AlertBook:
                 flaps=previous.flaps + 1,
                 flapping=reopenings > self._config.flap_threshold,
             )
+            alert = self._join(alert, t, active)
             return OPENED, alert, self._entry(REOPENED, alert, t, now, previous.state)
         alert = Alert(
             id=self._store.next_id(),
@@ -187,8 +200,30 @@ class AlertBook:
             peak=t.value,
             silenced=self._silenced(t),
             retroactive=t.retroactive,
+            incident_kind=alert_kind(t.rule_id),
         )
+        alert = self._join(alert, t, active)
         return OPENED, alert, self._entry(OPENED, alert, t, now, None)
+
+    def _join(self, alert: Alert, t: RuleTransition, active: dict[tuple[str, str], Alert]) -> Alert:
+        """``alert`` (opening or reopening) in the incident of a related active alert, if any
+        (the oldest incident when several are); the incident's kind raised if ``alert`` is
+        of a stronger kind, and written on its other members."""
+        others = [
+            a
+            for a in active.values()
+            if a.id != alert.id and related(a, t.station_id, t.parameter, t.ts_ms)
+        ]
+        if not others:
+            return alert
+        host = min(others, key=lambda a: (int(a.incident_id), int(a.id)))
+        kind = stronger_kind(host.incident_kind or alert_kind(host.rule_id), alert_kind(t.rule_id))
+        if kind != host.incident_kind:
+            self._store.set_incident_kind(host.incident_id, kind)
+            for key, member in active.items():
+                if member.incident_id == host.incident_id:
+                    active[key] = replace(member, incident_kind=kind)
+        return replace(alert, incident_id=host.incident_id, incident_kind=kind)
 
     def _reopens(self, previous: Alert, t: RuleTransition) -> bool:
         """Whether ``t`` fires again soon enough after ``previous`` was resolved: a flap."""
@@ -381,6 +416,42 @@ class AlertBook:
         if alert is None:
             raise UnknownAlert(alert_id)
         return alert
+
+    def incident(self, incident_id: str) -> Incident:
+        members = self._store.incident(incident_id)
+        if not members:
+            raise UnknownIncident(incident_id)
+        return incident_of(members)
+
+    def incidents(
+        self,
+        state: AlertState | Collection[AlertState] | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int = 100,
+    ) -> list[Incident]:
+        """Incidents opened in [since, until), newest first; ``state`` one or several (of
+        the incident, see alerts.incidents). Only active states: from the active alerts."""
+        states = {state} if isinstance(state, AlertState) else set(state or ())
+        if states and states <= set(ACTIVE):
+            ids: Iterable[str] = sorted(
+                {a.incident_id for a in self._active.values()}, key=int, reverse=True
+            )
+        else:
+            ids = self._store.incident_ids(since_ms, until_ms)
+        found: list[Incident] = []
+        for incident_id in ids:
+            if len(found) >= limit:
+                break
+            incident = self.incident(incident_id)
+            if (
+                (not states or incident.state in states)
+                and (since_ms is None or incident.opened_ms >= since_ms)
+                and (until_ms is None or incident.opened_ms < until_ms)
+            ):
+                found.append(incident)
+        found.sort(key=lambda i: (i.opened_ms, int(i.id)), reverse=True)
+        return found
 
     def history(self, alert_id: str) -> list[HistoryEntry]:
         return self._store.history(self.get(alert_id).id)

@@ -5,15 +5,20 @@ journal with ``synchronous=NORMAL``: a commit survives a crash of the process (a
 may lose the latest ones), and readers never wait for the writer. Writes happen inside
 :meth:`AlertStore.transaction`, one per batch of changes; reads inside it see those writes.
 
-Schema (``PRAGMA user_version`` 1)::
+Schema (``PRAGMA user_version`` 2)::
 
     alerts    one row per alert; the columns are the fields of ioc.messages.Alert
-              (id INTEGER PRIMARY KEY AUTOINCREMENT: ids are never reused)
+              (id INTEGER PRIMARY KEY AUTOINCREMENT: ids are never reused); incident_id
+              and incident_kind since version 2 (alerts.incidents)
     history   seq, alert_id, action, ts_ms (when it happened: data time for rule changes),
               recorded_ms, from_state, to_state, user (NULL: the rule or the book),
               value, comment, retroactive
     silences  id, station_id, rule_id (NULL: any), start_ms, end_ms, reason, created_by,
               created_ms
+
+Upgrades: a database of an older version gets the columns it lacks (:data:`ADDED_COLUMNS`,
+``ALTER TABLE ... ADD COLUMN``, see :func:`add_missing_columns`), then their values: each old
+alert is an incident of its own. Opening it again changes nothing.
 """
 
 from __future__ import annotations
@@ -25,9 +30,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from alerts.incidents import alert_kind
 from ioc.messages import Alert, AlertState, Severity
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -52,7 +58,9 @@ CREATE TABLE IF NOT EXISTS alerts (
     acknowledged_ms INTEGER,
     acknowledged_by TEXT,
     resolved_by TEXT,
-    closed_ms INTEGER
+    closed_ms INTEGER,
+    incident_id TEXT,
+    incident_kind TEXT
 );
 CREATE INDEX IF NOT EXISTS alerts_by_state ON alerts (state);
 CREATE INDEX IF NOT EXISTS alerts_by_key ON alerts (rule_id, station_id, id);
@@ -82,6 +90,13 @@ CREATE TABLE IF NOT EXISTS silences (
     created_ms INTEGER NOT NULL
 );
 """
+#: Columns of ``alerts`` newer than version 1, (name, SQL type): added to an older database.
+ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("incident_id", "TEXT"),
+    ("incident_kind", "TEXT"),
+)
+#: Indexes on added columns (created once the columns exist).
+ADDED_INDEXES = "CREATE INDEX IF NOT EXISTS alerts_by_incident ON alerts (incident_id, id);"
 
 _COLUMNS = tuple(f.name for f in fields(Alert))
 _BOOLEANS = frozenset(f.name for f in fields(Alert) if f.type in (bool, "bool"))
@@ -139,6 +154,9 @@ class AlertStore:
         self._db.execute("PRAGMA synchronous = NORMAL")
         with self._db:
             self._db.executescript(SCHEMA)
+            add_missing_columns(self._db, "alerts", ADDED_COLUMNS)
+            self._db.executescript(ADDED_INDEXES)
+            _fill_incidents(self._db)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'alerts'").fetchone()
         self._last_id = row[0] if row else 0
@@ -230,6 +248,35 @@ class AlertStore:
         rows = self._db.execute(f"{sql} ORDER BY opened_ms DESC, id DESC LIMIT ?", (*args, limit))
         return [_alert(row) for row in rows]
 
+    def incident(self, incident_id: str) -> list[Alert]:
+        """The alerts of an incident, oldest first (none: no such incident)."""
+        rows = self._db.execute(
+            "SELECT * FROM alerts WHERE incident_id = ? ORDER BY id", (incident_id,)
+        )
+        return [_alert(row) for row in rows]
+
+    def incident_ids(self, since_ms: int | None, until_ms: int | None) -> Iterator[str]:
+        """Ids of the incidents opened (their first alert) in [since, until), newest first;
+        read as they are iterated."""
+        opened = "MIN(opened_ms)"
+        having = [
+            f"{opened} >= ?" if since_ms is not None else "",
+            f"{opened} < ?" if until_ms is not None else "",
+        ]
+        clauses = [h for h in having if h]
+        args = [a for a in (since_ms, until_ms) if a is not None]
+        sql = "SELECT incident_id FROM alerts GROUP BY incident_id"
+        if clauses:
+            sql += " HAVING " + " AND ".join(clauses)
+        for (incident_id,) in self._db.execute(f"{sql} ORDER BY {opened} DESC, MIN(id) DESC", args):
+            yield str(incident_id)
+
+    def set_incident_kind(self, incident_id: str, kind: str) -> None:
+        """Write an incident's (new) classification on every one of its alerts."""
+        self._db.execute(
+            "UPDATE alerts SET incident_kind = ? WHERE incident_id = ?", (kind, incident_id)
+        )
+
     def history(self, alert_id: str) -> list[HistoryEntry]:
         rows = self._db.execute(
             "SELECT * FROM history WHERE alert_id = ? ORDER BY seq", (int(alert_id),)
@@ -306,6 +353,29 @@ class AlertStore:
             deleted = self._db.execute(f"DELETE FROM alerts WHERE id IN ({closed})", (before_ms,))
             self._db.execute("DELETE FROM silences WHERE end_ms < ?", (before_ms,))
         return deleted.rowcount
+
+
+def add_missing_columns(
+    db: sqlite3.Connection, table: str, columns: Collection[tuple[str, str]]
+) -> list[str]:
+    """Add to ``table`` each (name, SQL type) of ``columns`` it does not have yet; returns
+    the names added. Idempotent."""
+    have = {row[1] for row in db.execute(f'PRAGMA table_info("{table}")')}
+    added = [(name, kind) for name, kind in columns if name not in have]
+    for name, kind in added:
+        db.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {kind}')
+    return [name for name, _ in added]
+
+
+def _fill_incidents(db: sqlite3.Connection) -> None:
+    """Alerts written before incidents (version 1): each one is an incident of its own."""
+    db.execute("UPDATE alerts SET incident_id = CAST(id AS TEXT) WHERE incident_id IS NULL")
+    rules = db.execute("SELECT DISTINCT rule_id FROM alerts WHERE incident_kind IS NULL")
+    for (rule_id,) in rules.fetchall():
+        db.execute(
+            "UPDATE alerts SET incident_kind = ? WHERE incident_kind IS NULL AND rule_id = ?",
+            (alert_kind(rule_id), rule_id),
+        )
 
 
 def _row_id(text: str) -> int | None:

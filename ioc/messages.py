@@ -151,6 +151,12 @@ class Alert:
     acknowledged_by: str | None = None
     resolved_by: str | None = None  # None: resolved because the condition cleared
     closed_ms: int | None = None
+    incident_id: str = ""  # the incident it belongs to (alerts.incidents); "": its own id
+    incident_kind: str = ""  # that incident's classification, as the book last decided it
+
+    def __post_init__(self) -> None:
+        if not self.incident_id:
+            object.__setattr__(self, "incident_id", self.id)
 
 
 @dataclass(frozen=True, slots=True)

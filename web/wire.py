@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from alerts.incidents import alert_kind
 from alerts.wording import AlertFacts
 from analytics.cameras.alarms import RULES as CAMERA_RULES
 from analytics.detectors import ANOMALY_RULES
@@ -53,6 +54,8 @@ def alert_json(
         "resolved_by": alert.resolved_by,
         "closed_at": iso_utc(alert.closed_ms),
         "snapshot": evidence,
+        "incident_id": alert.incident_id,
+        "incident_kind": alert.incident_kind or alert_kind(alert.rule_id),
     }
 
 
