@@ -99,6 +99,8 @@ ROUTE_ACCESS: dict[tuple[str, str], Can] = {
     ("GET", "/api/v1/alerts/{id}"): Can.READ,
     ("POST", "/api/v1/alerts/{id}/{action}"): Can.OPERATE,
     ("POST", "/api/v1/alerts/{id}/comment"): Can.OPERATE,
+    ("GET", "/api/v1/incidents"): Can.READ,
+    ("GET", "/api/v1/incidents/{id}"): Can.READ,
     ("GET", "/api/v1/silences"): Can.READ,
     ("POST", "/api/v1/silences"): Can.CONFIGURE,
     ("DELETE", "/api/v1/silences/{id}"): Can.CONFIGURE,

@@ -4,13 +4,16 @@
     GET    /api/v1/alerts/{id}          the alert and its history
     POST   /api/v1/alerts/{id}/ack      {"comment"}; also /resolve and /close
     POST   /api/v1/alerts/{id}/comment  {"text"}
+    GET    /api/v1/incidents            ?state=&since=&until=&limit= (default: active ones)
+    GET    /api/v1/incidents/{id}       one incident (related alerts of a station)
     GET    /api/v1/silences             silences not yet ended
     POST   /api/v1/silences             {"station_id", "rule_id", "start", "end", "reason"}
     DELETE /api/v1/silences/{id}
 
 The acting user is the caller's login (web.access); each action is in the audit log. Times
 are ISO 8601 with an offset.
-Errors answer ``{"error": reason, ...}``: 400 bad query or body, 404 unknown alert or silence,
+Errors answer ``{"error": reason, ...}``: 400 bad query or body, 404 unknown alert, incident or
+silence,
 409 (with ``alert_id`` and ``state``) an action the alert's state does not allow.
 """
 
@@ -24,11 +27,13 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import Field
 
+from alerts.incidents import Incident
 from alerts.lifecycle import (
     ACTIVE,
     InvalidSilence,
     InvalidTransition,
     UnknownAlert,
+    UnknownIncident,
     UnknownSilence,
 )
 from alerts.store import HistoryEntry, Silence
@@ -81,6 +86,11 @@ class AlertAnswer(Answer):
     resolved_by: str | None
     closed_at: UtcTime | None
     snapshot: str | None = Field(description="Camera alerts: the evidence frame's URL.")
+    incident_id: str = Field(description="The incident it belongs to (its own id: it started it).")
+    incident_kind: str = Field(
+        description="The incident's classification: exceedance, pollution_event, sensor_fault, "
+        "spike ... (alerts.incidents)."
+    )
 
 
 class HistoryEntryAnswer(Answer):
@@ -125,6 +135,42 @@ class SilenceList(Answer):
 
 class OneSilence(Answer):
     silence: SilenceAnswer
+
+
+class IncidentAnswer(Answer):
+    """Related alerts of a station (same parameter or same reading) as one record."""
+
+    id: str
+    station_id: str
+    station_name: str
+    kind: str = Field(
+        description="Classification, from its alerts by a fixed priority: exceedance, "
+        "pollution_event, sensor_fault, out_of_range, flatline, spike, ..."
+    )
+    severity: Severity = Field(description="The highest of its active alerts.")
+    state: AlertState = Field(description="Resolved once every alert of it is.")
+    opened_at: UtcTime | None
+    last_seen: UtcTime | None
+    alert_ids: list[str] = Field(description="Its alerts, oldest first.")
+
+
+class IncidentList(Answer):
+    incidents: list[IncidentAnswer]
+
+
+class IncidentDetail(Answer):
+    incident: IncidentAnswer
+    alerts: list[AlertAnswer]
+
+
+class IncidentQuery(Query):
+    state: str = Field(
+        "active",
+        description=f"active (default), all, or a comma-separated list of {', '.join(STATES)}.",
+    )
+    since: IsoTime | None = Field(None, description="Opened (its first alert) at or after.")
+    until: IsoTime | None = Field(None, description="Opened before.")
+    limit: WholeNumber = count(100, MAX_ROWS)
 
 
 class AlertQuery(Query):
@@ -178,6 +224,8 @@ def _answering_errors(handler: Handler) -> Handler:
             ) from None
         except UnknownAlert as exc:
             raise error_answer(web.HTTPNotFound, str(exc), alert_id=exc.alert_id) from None
+        except UnknownIncident as exc:
+            raise error_answer(web.HTTPNotFound, str(exc), incident_id=exc.incident_id) from None
         except UnknownSilence as exc:
             raise error_answer(web.HTTPNotFound, str(exc), silence_id=exc.silence_id) from None
         except InvalidSilence as exc:
@@ -239,6 +287,29 @@ async def comment_alert(request: web.Request, id: str, body: AlertComment) -> On
     return OneAlert(alert=_alert(request, alert))
 
 
+@api.get("/api/v1/incidents", tag="alerts")
+async def list_incidents(request: web.Request, query: IncidentQuery) -> IncidentList:
+    """Query incidents
+
+    Related alerts of a station as one record; newest first. By default the active ones."""
+    incidents = request.app[appkeys.ALERTS].incidents(
+        state=_states(query.state),
+        since_ms=query.since,
+        until_ms=query.until,
+        limit=query.limit,
+    )
+    return IncidentList(incidents=[_incident(request, i) for i in incidents])
+
+
+@api.get("/api/v1/incidents/{id}", tag="alerts", errors=(404,))
+@_answering_errors
+async def show_incident(request: web.Request, id: str) -> IncidentDetail:
+    """One incident and its alerts"""
+    incident = request.app[appkeys.ALERTS].incident(id)
+    alerts = [_alert(request, a) for a in incident.members]
+    return IncidentDetail(incident=_incident(request, incident), alerts=alerts)
+
+
 @api.get("/api/v1/silences", tag="silences")
 async def list_silences(request: web.Request) -> SilenceList:
     """Silences not yet ended"""
@@ -279,6 +350,21 @@ async def remove_silence(request: web.Request, id: str) -> web.StreamResponse:
 def _alert(request: web.Request, alert: Alert) -> AlertAnswer:
     rules = request.app[appkeys.RULES]
     return AlertAnswer.model_validate(alert_json(alert, rules, request.app[appkeys.REGISTRY]))
+
+
+def _incident(request: web.Request, incident: Incident) -> IncidentAnswer:
+    station = request.app[appkeys.REGISTRY].get(incident.station_id)
+    return IncidentAnswer(
+        id=incident.id,
+        station_id=incident.station_id,
+        station_name=station.name if station else incident.station_id,
+        kind=incident.kind,
+        severity=incident.severity,
+        state=incident.state,
+        opened_at=iso_utc(incident.opened_ms),
+        last_seen=iso_utc(incident.last_seen_ms),
+        alert_ids=incident.member_ids,
+    )
 
 
 def _history(entry: HistoryEntry) -> HistoryEntryAnswer:

@@ -111,6 +111,8 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/alerts/{id}/comment"): Row(
         OPERATORS, f"/api/v1/alerts/{NO_SUCH}/comment", {"text": "checking"}
     ),
+    ("GET", "/api/v1/incidents"): Row(STAFF, "/api/v1/incidents"),
+    ("GET", "/api/v1/incidents/{id}"): Row(STAFF, f"/api/v1/incidents/{NO_SUCH}"),
     ("GET", "/api/v1/silences"): Row(STAFF, "/api/v1/silences"),
     ("POST", "/api/v1/silences"): Row(OFFICERS, "/api/v1/silences", {}),
     ("DELETE", "/api/v1/silences/{id}"): Row(OFFICERS, f"/api/v1/silences/{NO_SUCH}"),
