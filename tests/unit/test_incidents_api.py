@@ -19,7 +19,7 @@ def raise_all(app: web.Application, *transitions: Any) -> list[str]:  # noqa: F8
 
 async def test_the_active_incidents_and_one_incident_with_its_alerts(
     app: web.Application,  # noqa: F811
-    client: TestClient,  # noqa: F811
+    client: TestClient[web.Request, web.Application],  # noqa: F811
 ) -> None:
     [fault] = raise_all(app, fire(FAULT))
     [event] = raise_all(app, fire(EVENT, ts=T0 + MINUTE, severity=Severity.INFO))
@@ -54,7 +54,7 @@ async def test_the_active_incidents_and_one_incident_with_its_alerts(
 
 async def test_resolved_incidents_by_state_and_time_and_an_unknown_one(
     app: web.Application,  # noqa: F811
-    client: TestClient,  # noqa: F811
+    client: TestClient[web.Request, web.Application],  # noqa: F811
 ) -> None:
     [fault] = raise_all(app, fire(FAULT))
     [later] = raise_all(app, fire(FAULT, station="AIR-2", ts=T0 + 10 * MINUTE))
@@ -66,7 +66,7 @@ async def test_resolved_incidents_by_state_and_time_and_an_unknown_one(
     assert [(i["id"], i["state"]) for i in body["incidents"]] == [(fault, "resolved")]
     body = await answer(await client.get("/api/v1/incidents?state=all"), 200)
     assert [i["id"] for i in body["incidents"]] == [later, fault]
-    since = iso_utc(T0 + 5 * MINUTE)
+    since = iso_utc(T0 + 5 * MINUTE) or ""
     body = await answer(
         await client.get("/api/v1/incidents", params={"state": "all", "since": since}), 200
     )
