@@ -1,7 +1,8 @@
 """The wall's alert list and station table (issue #14: "alerts an operator can trust, on a wall
 readable across the room") in a real headless Chromium at 1920×1080, against the real service:
-criticals pinned first, kiosk paging, a list that holds still under the pointer, an
-acknowledgement that acts on the card clicked, filter and search.
+one card per incident (related alerts of a station), reclassified in place; criticals pinned
+first, kiosk paging, a list that holds still under the pointer, an acknowledgement that acts
+on the card clicked (each open alert of its incident), filter and search.
 
 The service here has more rules (info, warning and critical ones on pm10, no2 and pm25) and
 40 more air stations than the shared test registry, so the list and the table overflow."""
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,10 @@ import yaml
 from playwright.async_api import Browser, Locator, Page, expect
 
 from analytics.config import RuleConfig
+from ioc import appkeys
 from ioc.accounts import Role
 from ioc.config import IocConfig
+from ioc.messages import RuleTransition, Severity
 from tests.factories import REGISTRY_DOC, payload
 from tests.integration.conftest import TEST_USERS, RunningService, logged_in_context
 from tests.integration.test_end_to_end import publish
@@ -82,13 +86,17 @@ def rows(page: Page) -> Locator:
 
 
 async def open_alerts(page: Page, service: RunningService, stations: list[str]) -> None:
-    """One critical first (AIR-1, the oldest), then an info and a warning on pm10 and no2
-    at each of ``stations``: 1 + 4 × len(stations) open alerts, the critical the oldest."""
+    """One critical first (AIR-1, the oldest), then at each of ``stations`` a reading with pm10
+    above both its limits (an info and a warning alert: one warning incident, one card) and a
+    later one with no2 above its info limit only (one info incident): 1 + 2 × len(stations)
+    cards, the critical the oldest."""
     await publish(service, "AIR-1", payload({"pm25": 150.0}))
     await expect(rows(page)).to_have_count(1, timeout=WAIT_MS)
     for n, station in enumerate(stations, start=1):
-        await publish(service, station, payload({"pm10": 200.0, "no2": 200.0}))
-        await expect(rows(page)).to_have_count(1 + 4 * n, timeout=WAIT_MS)
+        await publish(service, station, payload({"pm10": 200.0}))
+        await expect(rows(page)).to_have_count(2 * n, timeout=WAIT_MS)
+        await publish(service, station, payload({"no2": 100.0}))
+        await expect(rows(page)).to_have_count(1 + 2 * n, timeout=WAIT_MS)
 
 
 async def order(page: Page) -> list[tuple[str, str, str]]:
@@ -120,7 +128,7 @@ async def test_the_critical_alert_is_pinned_first_and_visible_and_the_kpi_agrees
     page = await open_wall(browser, service, "/wall")
     await open_alerts(page, service, ["AIR-2", "AIR-10", "AIR-11"])
     await publish(service, "STK-1", payload({"dust": 333.3}))
-    await expect(rows(page)).to_have_count(14, timeout=WAIT_MS)
+    await expect(rows(page)).to_have_count(8, timeout=WAIT_MS)
 
     cards = await order(page)
     assert cards[0][1] == "critical" and in_list_order(cards), cards
@@ -139,12 +147,13 @@ async def test_the_critical_alert_is_pinned_first_and_visible_and_the_kpi_agrees
     # Filter: info only; the critical stays pinned on top.
     await page.get_by_test_id("alert-filter-info").click()
     visible = page.locator("[data-testid='alert-row']:visible")
-    await expect(visible).to_have_count(1 + 6)
+    await expect(visible).to_have_count(1 + 3)
     assert {s for _, s, _ in await order_visible(page)} == {"critical", "info"}
     # Search by station, then by rule; with the English switch.
     await page.get_by_test_id("alert-filter-all").click()
     await page.get_by_test_id("alerts-search").fill("AIR-10")
-    await expect(visible).to_have_count(1 + 4)
+    await expect(visible).to_have_count(1 + 2)
+    # Every alert of an incident is searched: "PM10 warning" is the pm10 cards' second alert.
     await page.get_by_test_id("alerts-search").fill("pm10 warning")
     await expect(visible).to_have_count(1 + 3)
     await page.get_by_test_id("alerts-search").fill("nothing like this")
@@ -180,7 +189,7 @@ async def test_in_kiosk_mode_the_list_and_the_table_page_by_themselves(
     service: RunningService, browser: Browser, tmp_path: Path
 ) -> None:
     page = await open_wall(browser, service, "/wall?kiosk=1&page_s=1")
-    await open_alerts(page, service, ["AIR-2", "AIR-10", "AIR-11", "AIR-12"])
+    await open_alerts(page, service, ["AIR-2", *EXTRA_STATIONS[:7]])  # 17 cards
     assert (await order(page))[0][1] == "critical"
 
     indicator = page.get_by_test_id("alerts-page")
@@ -218,9 +227,12 @@ async def test_the_list_holds_still_under_the_pointer_and_an_ack_acts_on_the_car
     before = await order(page)
     assert in_list_order(before)
 
-    # The pointer rests on the third card (a warning) and its acknowledge button.
+    # The pointer rests on the third card (a warning incident: pm10's info and warning
+    # alerts) and its acknowledge button.
     target_id = before[2][0]
     target = page.locator(f"[data-testid='alert-row'][data-alert-id='{target_id}']")
+    members = (await target.get_attribute("data-alert-ids") or "").split()
+    assert len(members) == 2 and members[0] == target_id, members
     await target.get_by_test_id("ack-button").hover()
     await expect(page.get_by_test_id("alert-list")).to_have_attribute("data-held", "true")
 
@@ -237,9 +249,10 @@ async def test_the_list_holds_still_under_the_pointer_and_an_ack_acts_on_the_car
     await page.mouse.down()
     await page.mouse.up()
     await expect(target.get_by_test_id("alert-acked")).to_be_visible(timeout=WAIT_MS)
-    stored = await alert(service, target_id)
-    assert stored["state"] == "acknowledged", stored
-    assert stored["acknowledged_by"] == TEST_USERS[Role.OPERATOR]
+    for member in members:  # every alert of the incident
+        stored = await alert(service, member)
+        assert stored["state"] == "acknowledged", stored
+        assert stored["acknowledged_by"] == TEST_USERS[Role.OPERATOR]
     others = [i for i, _, _ in before if i != target_id]
     for other in others:
         assert (await alert(service, other))["state"] == "open"
@@ -267,7 +280,7 @@ async def test_a_focused_acknowledge_button_holds_the_list_and_the_badge_applies
     await open_alerts(page, service, ["AIR-2"])
     before = await order(page)
     await page.mouse.move(5, 5)
-    await rows(page).nth(3).get_by_test_id("ack-button").focus()
+    await rows(page).nth(2).get_by_test_id("ack-button").focus()
     await expect(page.get_by_test_id("alert-list")).to_have_attribute("data-held", "true")
 
     await publish(service, "AIR-10", payload({"pm10": 100.0}))  # one info alert
@@ -280,3 +293,60 @@ async def test_a_focused_acknowledge_button_holds_the_list_and_the_badge_applies
     await expect(badge).to_be_hidden()
     await expect(rows(page)).to_have_count(len(before) + 1)
     assert in_list_order(await order(page))
+
+
+async def test_a_sensor_fault_then_a_pollution_event_are_one_card_reclassified_in_place(
+    service: RunningService, browser: Browser, tmp_path: Path
+) -> None:
+    """The alert book receives the anomaly detector's two decisions on one station's pm25 (as
+    analytics.detectors would send them): one incident, one card, whose classification
+    changes in place under the pointer; its acknowledge button acknowledges both alerts."""
+    page = await open_wall(browser, service, "/wall")
+    book = service.app[appkeys.ALERTS]
+    ts = int(time.time() * 1000)
+
+    def anomaly(kind: str, at: int, severity: Severity) -> None:
+        rule = f"anomaly.{kind}"
+        book.apply([RuleTransition(rule, "AIR-2", "pm25", True, 95.0, 3.5, at, severity)])
+
+    anomaly("sensor_fault", ts, Severity.WARNING)
+    card = rows(page)
+    await expect(card).to_have_count(1, timeout=WAIT_MS)
+    await expect(card).to_have_attribute("data-kind", "sensor_fault")
+    kind = card.get_by_test_id("incident-kind")
+    await expect(kind).to_have_text("Nghi lỗi cảm biến")
+    await expect(card.get_by_test_id("incident-related")).to_have_count(0)
+    await card.evaluate("row => { row.sameCard = true; }")  # a mark on this very element
+    await card.hover()
+    await expect(page.get_by_test_id("alert-list")).to_have_attribute("data-held", "true")
+
+    anomaly("pollution_event", ts + 60_000, Severity.INFO)
+    await expect(card).to_have_attribute("data-kind", "pollution_event", timeout=WAIT_MS)
+    await expect(kind).to_have_text("Nghi sự cố ô nhiễm")
+    await expect(card.get_by_test_id("incident-related")).to_contain_text("+1 liên quan")
+    await expect(card).to_have_attribute("data-severity", "warning")  # the worst of the two
+    await expect(rows(page)).to_have_count(1)
+    assert await card.evaluate("row => row.sameCard === true")  # redrawn in place
+    await expect(page.get_by_test_id("alerts-pending")).to_be_hidden()  # nothing held back
+    members = (await card.get_attribute("data-alert-ids") or "").split()
+    assert len(members) == 2 and await card.get_attribute("data-alert-id") == members[0]
+
+    async with (
+        service.http() as http,
+        http.get(f"{service.url}/api/v1/incidents") as response,
+    ):
+        assert response.status == 200
+        incidents = (await response.json())["incidents"]
+    assert [(i["id"], i["kind"], i["alert_ids"]) for i in incidents] == [
+        (members[0], "pollution_event", members)
+    ]
+
+    await card.get_by_test_id("ack-button").click()
+    await expect(card.get_by_test_id("alert-acked")).to_be_visible(timeout=WAIT_MS)
+    for member in members:
+        assert (await alert(service, member))["state"] == "acknowledged"
+    await page.mouse.move(5, 5)
+    await page.get_by_test_id("lang-en").click()
+    await expect(kind).to_have_text("Suspected pollution event")
+    await expect(card.get_by_test_id("incident-related")).to_contain_text("+1 related")
+    await page.screenshot(path=str(tmp_path / "wall-incident-card.png"))

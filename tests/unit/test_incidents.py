@@ -2,6 +2,7 @@
 are one incident whose classification is raised in place; and the upgrade of a database
 written before incidents (schema version 1)."""
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -234,3 +235,11 @@ def test_the_upgrade_is_idempotent(tmp_path: Path) -> None:
     store = AlertStore(str(path))  # a second open finds every column there: changes nothing
     assert [(a.id, a.incident_id) for a in store.active()] == [("1", "1"), ("2", "2")]
     store.close()
+
+
+def test_the_wall_ranks_the_kinds_as_the_book_does() -> None:
+    """web/static/wall/alert-list.js shows an incident's strongest kind: same order."""
+    source = (Path(__file__).parents[2] / "web/static/wall/alert-list.js").read_text()
+    match = re.search(r"KIND_ORDER = \[(.*?)\];", source, re.S)
+    assert match is not None
+    assert tuple(re.findall(r"'([a-z_.]+)'", match.group(1))) == KIND_PRIORITY

@@ -2,6 +2,15 @@
  * The wall's list of open alerts (issue #14: "alerts an operator can trust, on a wall
  * readable across the room"), wired to wall.js by createAlertList().
  *
+ * One card per incident (alerts/incidents.py: related alerts of a station, same parameter or
+ * same reading): its classification (incident_kind), its worst severity, its lead alert's
+ * value (the worst, then the newest) and a "+N related" line naming the other alerts. An
+ * incident is acknowledged once all its open alerts are; its card's button acknowledges each
+ * of them. Kinds only move up KIND_ORDER (same order as KIND_PRIORITY in alerts/incidents.py)
+ * while an incident lives, so the card shows the strongest kind any of its alert events
+ * carried: a reclassification (sensor fault → pollution event) redraws the same card in place.
+ * Below, "alert" in the list's logic is such an incident card's record (incidentsOf()).
+ *
  * Order (sortAlerts): critical, then warning, then info; within a severity, unacknowledged
  * before acknowledged (what still needs a person comes first), then newest first, then by id.
  * The criticals form a pinned block at the top: it is never filtered, searched or paged away,
@@ -24,6 +33,9 @@
 const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 };
 const FILTERS = ['all', 'warning', 'info'];
 const CRITICAL_FLASH_MS = 6000;  // flashing of a new critical alert card
+/** Incident kinds, strongest first: alerts/incidents.py KIND_PRIORITY (a test compares them). */
+export const KIND_ORDER = ['exceedance', 'pollution_event', 'sensor_fault', 'out_of_range', 'flatline',
+  'spike', 'drift', 'seasonal', 'no_data', 'offline'];
 
 export const ALERT_LIST_I18N = {
   vi: {
@@ -36,6 +48,9 @@ export const ALERT_LIST_I18N = {
     alertsNoMatch: 'Không có cảnh báo phù hợp',
     alertsPinned: 'Nghiêm trọng luôn ở đầu danh sách',
     pageOf: (page, pages) => `${page}/${pages}`,
+    kind_exceedance: 'Vượt ngưỡng',
+    incidentRelated: (n) => `+${n} liên quan`,
+    incidentKindTitle: 'Phân loại sự cố',
   },
   en: {
     alertsPending: (n) => `${n} new`,
@@ -47,12 +62,30 @@ export const ALERT_LIST_I18N = {
     alertsNoMatch: 'No matching alerts',
     alertsPinned: 'Critical alerts always stay on top',
     pageOf: (page, pages) => `${page}/${pages}`,
+    kind_exceedance: 'Limit exceeded',
+    incidentRelated: (n) => `+${n} related`,
+    incidentKindTitle: 'Incident classification',
   },
 };
 
 export function severityOf(alert) {
   return SEVERITY_ORDER[alert?.severity] != null ? alert.severity : 'info';
 }
+
+const kindRank = (kind) => {
+  const rank = KIND_ORDER.indexOf(kind);
+  return rank < 0 ? KIND_ORDER.length : rank;
+};
+
+/** The kind that names an incident with members of kinds `a` and `b` (`a` on a tie). */
+export function strongerKind(a, b) {
+  if (!a) return b || '';
+  if (!b) return a;
+  return kindRank(b) < kindRank(a) ? b : a;
+}
+
+/** The incident each open alert belongs to (its own when it names none). */
+export const incidentIdOf = (alert) => String(alert.incident_id || alert.id);
 
 /** The list's order (see the header): a new array. */
 export function sortAlerts(alerts, parseTime) {
@@ -85,8 +118,12 @@ export function createAlertList({
   const pageLabel = $('alerts-page');
   const search = $('alerts-search');
 
-  /** id -> { alert, row, openedAt, relNode } of the cards in the DOM. */
+  /** incident id -> { alert (the incident's record), row, openedAt, relNode } of the cards. */
   const cards = new Map();
+  /** incident id -> the strongest kind its alert events carried (they only move up). */
+  const kinds = new Map();
+  /** incident id -> its last record: kept while its members are the same objects. */
+  let records = new Map();
   const flashTimers = new Map();
   const view = { filter: 'all', query: '', page: 0, pages: 1 };
   let pointerInside = false;
@@ -96,8 +133,56 @@ export function createAlertList({
 
   const alertsNow = () => {
     const source = getAlerts();
-    return [...(source instanceof Map ? source.values() : source)];
+    return incidentsOf([...(source instanceof Map ? source.values() : source)]);
   };
+
+  /**
+   * The open alerts as incident records: id (the incident's), station_id, severity (worst),
+   * state (acknowledged once every member is), opened_at (earliest), kind, members (oldest
+   * first), lead (the member the card's value line shows), and the lead's fields for the
+   * line. A record is the same object as long as its members and kind are (sync redraws a
+   * card only when its record changed).
+   */
+  function incidentsOf(alerts) {
+    const groups = new Map();
+    for (const alert of alerts) {
+      const id = incidentIdOf(alert);
+      if (!groups.has(id)) groups.set(id, []);
+      groups.get(id).push(alert);
+    }
+    const next = new Map();
+    for (const [id, members] of groups) {
+      members.sort((a, b) => String(a.id).localeCompare(String(b.id), undefined, { numeric: true }));
+      const kind = members.reduce((k, m) => strongerKind(k, m.incident_kind), kinds.get(id) || '');
+      kinds.set(id, kind);
+      const previous = records.get(id);
+      if (previous && previous.kind === kind && previous.members.length === members.length
+          && previous.members.every((m, i) => m === members[i])) {
+        next.set(id, previous);
+        continue;
+      }
+      const worst = (a, b) => SEVERITY_ORDER[severityOf(a)] - SEVERITY_ORDER[severityOf(b)]
+        || (parseTime(b.last_seen || b.opened_at) ?? 0) - (parseTime(a.last_seen || a.opened_at) ?? 0);
+      const lead = [...members].sort(worst)[0];
+      const opened = members.map((m) => m.opened_at)
+        .sort((a, b) => (parseTime(a) ?? 0) - (parseTime(b) ?? 0))[0];
+      next.set(id, {
+        ...lead,
+        id,
+        incident_id: id,
+        kind,
+        lead,
+        members,
+        severity: severityOf(lead),
+        state: members.every((m) => m.state === 'acknowledged') ? 'acknowledged' : 'open',
+        opened_at: opened,
+        acknowledged_by: [...new Set(members.map((m) => m.acknowledged_by).filter(Boolean))].join(', '),
+      });
+    }
+    for (const id of kinds.keys()) if (!groups.has(id)) kinds.delete(id);
+    records = next;
+    return [...next.values()];
+  }
   /** The pointer rests on the list (in kiosk mode only while the cursor shows: a mouse parked
    *  there must not stop the wall), or a control in the list has focus. Focus is read, not
    *  tracked: a focused button removed with its card sends no focusout. */
@@ -120,10 +205,16 @@ export function createAlertList({
     const ratio = hasLimit && Number.isFinite(value) && Number.isFinite(limit) && limit > 0 ? value / limit : null;
 
     const relNode = el('span', { class: 'alert-rel' }, formatRelative(openedAt));
+    const members = alert.members || [alert];
+    const others = members.filter((m) => m !== alert.lead);
     const row = el('li', {
       class: `alert-row sev-${severity}`,
       'data-testid': 'alert-row',
+      // The incident's id: the id of its first alert.
       'data-alert-id': id,
+      'data-incident-id': id,
+      'data-alert-ids': members.map((m) => String(m.id)).join(' '),
+      'data-kind': alert.kind || '',
       'data-severity': severity,
       'data-station-id': alert.station_id,
     },
@@ -140,7 +231,9 @@ export function createAlertList({
         el('span', { class: 'alert-unit muted' }, param.unit),
         ratio != null ? el('span', { class: 'alert-ratio mono' }, `×${formatNumber(ratio)}`) : null,
         alert.window ? el('span', { class: 'alert-window' }, formatWindow(alert.window)) : null),
-      ruleName(alert) ? el('div', { class: 'alert-rule muted' }, ruleName(alert)) : null),
+      ruleLine(alert),
+      others.length ? el('div', { class: 'alert-rule incident-related muted', 'data-testid': 'incident-related' },
+        `${t('incidentRelated', others.length)}: ${others.map(memberName).join(' · ')}`) : null),
     el('div', { class: 'alert-time' },
       el('span', { class: 'alert-clock mono' }, formatTime(openedAt)),
       relNode,
@@ -149,6 +242,31 @@ export function createAlertList({
     row.addEventListener('click', () => onSelectStation(String(alert.station_id)));
     if (flashTimers.has(id)) row.classList.add('is-flashing'); // keep a running flash
     return { alert, row, openedAt, relNode };
+  }
+
+  /** The incident's classification, then its lead alert's rule when it says more. */
+  function ruleLine(alert) {
+    const kind = kindName(alert.kind);
+    const rule = ruleName(alert);
+    if (!kind && !rule) return null;
+    return el('div', { class: 'alert-rule muted' },
+      kind ? el('span', { class: 'incident-kind', 'data-testid': 'incident-kind', title: t('incidentKindTitle') }, kind) : null,
+      rule && rule !== kind ? el('span', { class: 'incident-rule' }, kind ? ` · ${rule}` : rule) : null);
+  }
+
+  /** A kind in the wall's language: anomaly kinds are their rule's name, a limit rule's
+   *  "exceedance" its own word, the cameras' and journeys' kinds their rule id. */
+  function kindName(kind) {
+    if (!kind) return '';
+    if (kind === 'exceedance') return t('kind_exceedance');
+    const key = kind.includes('.') ? `rule_${kind}` : `rule_anomaly.${kind}`;
+    const translated = t(key);
+    return translated !== key ? translated : kind;
+  }
+
+  function memberName(alert) {
+    const param = parameterInfo(alert.parameter, alert.station_id).label;
+    return param ? `${ruleName(alert)} (${param})` : ruleName(alert);
   }
 
   /** The rule's name in the wall's language when the wall knows the rule (the cameras' rules,
@@ -171,9 +289,13 @@ export function createAlertList({
       t('ack'));
     button.addEventListener('click', (event) => {
       event.stopPropagation();
-      // The alert of the card this button is on, by its id: never a position in the list.
-      const id = button.closest('[data-alert-id]')?.dataset.alertId;
-      if (id && sendAck(id)) button.disabled = true;
+      // The incident of the card this button is on, by its id (never a position in the
+      // list): each of its alerts still open, as they are now.
+      const id = button.closest('[data-incident-id]')?.dataset.incidentId;
+      const open = (cards.get(id)?.alert.members || []).filter((m) => m.state !== 'acknowledged');
+      let sent = false;
+      for (const member of open) sent = sendAck(String(member.id)) || sent;
+      if (sent) button.disabled = true;
     });
     return button;
   }
@@ -235,11 +357,20 @@ export function createAlertList({
     applyView();
   }
 
+  /** Redraw a card in place: the same DOM element (a pointer or a reference on it stays),
+   *  its attributes and content those of the new record; shown or hidden as it was. */
   function replaceCard(id, alert) {
     const card = cards.get(id);
     const next = createRow(alert);
-    card.row.replaceWith(next.row);
-    cards.set(id, next);
+    const { row } = card;
+    const hidden = row.hidden;
+    const pinned = row.classList.contains('is-pinned');
+    for (const name of row.getAttributeNames()) if (!next.row.hasAttribute(name)) row.removeAttribute(name);
+    for (const name of next.row.getAttributeNames()) row.setAttribute(name, next.row.getAttribute(name));
+    row.replaceChildren(...next.row.childNodes);
+    row.hidden = hidden;
+    row.classList.toggle('is-pinned', pinned);
+    cards.set(id, { ...next, row });
   }
 
   function dropCard(id) {
@@ -279,8 +410,8 @@ export function createAlertList({
     if (kiosk) return true;
     if (view.filter !== 'all' && severityOf(alert) !== view.filter) return false;
     if (!view.query) return true;
-    const haystack = [alert.station_id, stationName(alert), alert.rule_id, alert.rule_name, ruleName(alert), alert.parameter,
-      parameterInfo(alert.parameter, alert.station_id).label].join(' ').toLowerCase();
+    const haystack = [alert.station_id, stationName(alert), kindName(alert.kind), ...(alert.members || [alert]).flatMap((m) => [
+      m.rule_id, m.rule_name, ruleName(m), m.parameter, parameterInfo(m.parameter, m.station_id).label])].join(' ').toLowerCase();
     return view.query.split(/\s+/).every((word) => haystack.includes(word));
   }
 
@@ -401,7 +532,11 @@ export function createAlertList({
     },
     /** An alert opened, changed or closed: `flash` a card that became critical. */
     changed(alert, { flash: flashIt = false } = {}) {
-      if (flashIt && alert) pendingFlash.add(String(alert.id));
+      if (alert?.incident_kind) {
+        const id = incidentIdOf(alert);
+        kinds.set(id, strongerKind(kinds.get(id), alert.incident_kind));
+      }
+      if (flashIt && alert) pendingFlash.add(incidentIdOf(alert));
       sync();
     },
     /** Called every second: relative times; held changes once nothing holds them (a kiosk
