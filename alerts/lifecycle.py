@@ -137,6 +137,9 @@ class AlertBook:
         self._silences: list[Silence] = []
         self.purge(clock())
         self._active = {(a.rule_id, a.station_id): a for a in self._store.active()}
+        # rules that ever fired here (a few dozen): a station's active alerts are found by
+        # key, not by scanning every active alert (a fleet has thousands)
+        self._rule_ids = {rule_id for rule_id, _ in self._active}
 
     def shutdown(self) -> None:
         """Close the database."""
@@ -165,6 +168,7 @@ class AlertBook:
 
     def _fire(self, t: RuleTransition, active: dict[tuple[str, str], Alert]) -> _Change:
         now = self._clock()
+        self._rule_ids.add(t.rule_id)
         current = active.get((t.rule_id, t.station_id))
         if current is not None:
             alert = self._refire(current, t)
@@ -209,9 +213,12 @@ class AlertBook:
         """``alert`` (opening or reopening) in the incident of a related active alert, if any
         (the oldest incident when several are); the incident's kind raised if ``alert`` is
         of a stronger kind, and written on its other members."""
+        at_station = [
+            a for rule in self._rule_ids if (a := active.get((rule, t.station_id))) is not None
+        ]
         others = [
             a
-            for a in active.values()
+            for a in at_station
             if a.id != alert.id and related(a, t.station_id, t.parameter, t.ts_ms)
         ]
         if not others:
@@ -220,9 +227,9 @@ class AlertBook:
         kind = stronger_kind(host.incident_kind or alert_kind(host.rule_id), alert_kind(t.rule_id))
         if kind != host.incident_kind:
             self._store.set_incident_kind(host.incident_id, kind)
-            for key, member in active.items():
+            for member in at_station:
                 if member.incident_id == host.incident_id:
-                    active[key] = replace(member, incident_kind=kind)
+                    active[member.rule_id, member.station_id] = replace(member, incident_kind=kind)
         return replace(alert, incident_id=host.incident_id, incident_kind=kind)
 
     def _reopens(self, previous: Alert, t: RuleTransition) -> bool:
