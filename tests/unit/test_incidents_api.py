@@ -74,4 +74,6 @@ async def test_resolved_incidents_by_state_and_time_and_an_unknown_one(
 
     body = await answer(await client.get("/api/v1/incidents/999"), 404)
     assert body["incident_id"] == "999"
+    for odd in ("%C2%B2", "9" * 40, "-1", "1.0"):
+        await answer(await client.get(f"/api/v1/incidents/{odd}"), 404)
     await answer(await client.get("/api/v1/incidents?state=sleeping"), 400)
