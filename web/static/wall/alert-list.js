@@ -27,7 +27,8 @@
  * focus, the list is "held". A card whose alert changed is redrawn in place (an acknowledgement
  * shows at once) but no card is added, removed or moved; a badge "N mới / N new" counts the
  * alerts waiting, and they are applied when the pointer leaves, the focus goes, or the badge is
- * clicked. An acknowledge button acknowledges the alert of its own card (the card's id).
+ * clicked. An acknowledge button acknowledges the open alerts of its own card's incident (by
+ * the card's incident id, never its place in the list).
  */
 
 const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 };
