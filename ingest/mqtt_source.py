@@ -2,49 +2,35 @@
 
 A persistent session (fixed client id, ``clean_session=False``, QoS 1) lets the broker keep
 messages while the service is down; a reconnect loop with backoff comes back after any broker
-error. aiomqtt connects, subscribes, publishes and notices a disconnection; the receiving
-itself bypasses aiomqtt's message iterator (a task and an ``asyncio.wait`` per message, its
-own Message and Topic objects): paho's ``on_message`` callback builds the
-:class:`~ioc.messages.RawMessage` straight from paho's message and appends it to the
-:class:`~ingest.inbox.Inbox`, from which the pipeline takes whole batches. Nothing per message
-creates a task or awaits.
+error. Each connection is an :class:`~ingest.mqtt_connection.BrokerConnection`: every socket
+read is cut into packets at once and its messages, as :class:`~ioc.messages.RawMessage`, go to
+the :class:`~ingest.inbox.Inbox` as one list, from which the pipeline takes whole batches.
+Nothing per message creates a task or awaits. (This path was paho's through aiomqtt until
+paho's per-packet handling became the largest share of the service's CPU:
+tests/benchmarks/bench_mqtt_receive.py measures both.)
 
-QoS 1 messages are acknowledged by hand (paho's manual ack), only after the pipeline made
-their content durable (spool) — so a killed service gets every unacknowledged message again
-from the broker. Each connection has its own session number; messages received on an earlier
-connection are never acknowledged (their packet ids mean nothing now): the broker sends them
-again and the duplicates are refused. Rejection notices (one per station per batch,
-docs/protocol.md) share the connection through a bounded outbox; when it is full a notice is
-dropped and counted.
+QoS 1 messages are acknowledged by hand, only after the pipeline made their content durable
+(spool), a batch's PUBACKs in one write — so a killed service gets every unacknowledged
+message again from the broker. Each connection has its own session number; messages received
+on an earlier connection are never acknowledged (their packet ids mean nothing now): the
+broker sends them again and the duplicates are refused. Rejection notices (one per station
+per batch, docs/protocol.md) share the connection through a bounded outbox; when it is full a
+notice is dropped and counted.
 
-What bounds memory: once the inbox holds ``mqtt.queue_size`` messages the receiver stops
-reading its socket (the socket reader is removed from the event loop, counted in
-``stats.backpressure_waits``); TCP flow control then leaves the rest in the broker, which
-keeps it in the persistent session. The reader comes back when the pipeline has taken the
-inbox down to half. The inbox holds at most ``queue_size`` plus the packets of one paho read
-(a few). A message is never dropped: it is either processed and then acknowledged, or stays
-unacknowledged and the broker sends it again on the next connection. A pause longer than
-about twice the keepalive (60 s; the spool full that long) lets paho's keepalive end the
-connection: the service reconnects, and what it held unacknowledged comes again.
+What bounds memory: once the inbox holds ``mqtt.queue_size`` messages the connection stops
+reading its socket (counted in ``stats.backpressure_waits``); TCP flow control then leaves the
+rest in the broker, which keeps it in the persistent session. Reading resumes when the
+pipeline has taken the inbox down to half. The inbox holds at most ``queue_size`` plus the
+messages of one socket read (256 KiB). A message is never dropped: it is either processed and
+then acknowledged, or stays unacknowledged and the broker sends it again on the next
+connection. Keepalive pings go on while reading is paused, so a long pause (the spool full)
+does not end the connection.
 
 A persistent session's backlog comes right after the CONNACK, before the SUBACK of our
 (re)subscription: with backpressure the SUBACK is read only once the pipeline has worked off
 all but an inbox of the backlog, so subscribing has no time limit (it ends with the
 connection). ``stats.connected`` (health) is true from the CONNACK on; the ``connected`` event
 is set once subscribed.
-
-aiomqtt 2.5 / paho 2.2 internals relied on (checked against aiomqtt/client.py):
-
-* ``aiomqtt.Client._client`` — the paho client: ``manual_ack_set``, ``ack``, ``on_message``
-  (replaced by ours before connecting, so aiomqtt's own queue stays empty), ``socket()`` and
-  ``loop_read()``;
-* aiomqtt registers a socket reader (``loop.add_reader``) calling ``loop_read`` when the
-  socket opens; once connected we replace it with our own, which reads several packets per
-  wakeup and can be removed and added again (backpressure). Like aiomqtt's, an exception in it
-  sets ``Client._disconnected``, which ends ``async for ... in client.messages``; TLS is not
-  used here (aiomqtt's extra loop over ``SSLSocket.pending()`` is not needed);
-* ``async for _ in client.messages`` (public) only waits for the disconnection: it raises
-  :class:`aiomqtt.MqttError` when the connection is lost.
 """
 
 from __future__ import annotations
@@ -52,15 +38,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiomqtt
-import paho.mqtt.client as paho_mqtt
 
 from ingest.inbox import Inbox
+from ingest.mqtt_connection import BrokerConnection, MessageSink
+from ingest.mqtt_wire import BrokerError
 from ioc.config import MqttConfig
 from ioc.messages import RawMessage
 
@@ -89,23 +75,43 @@ def input_filters(config: MqttConfig) -> list[str]:
     return topics + [f"{config.topic_prefix}/vehicles/+/{k}" for k in ("positions", "images")]
 
 
-def broker_client(
-    config: MqttConfig, client_id: str, *, persistent: bool, **options: Any
-) -> aiomqtt.Client:
-    """A client of the configured broker and account; a ``persistent`` session receives
-    with manual acknowledgements (sent once the content is durable)."""
-    client = aiomqtt.Client(
+def broker_client(config: MqttConfig, client_id: str, **options: Any) -> aiomqtt.Client:
+    """An aiomqtt client (clean session) of the configured broker and account: publishers
+    and the live lane; receiving the stations is :class:`MqttLink`'s."""
+    return aiomqtt.Client(
         config.host,
         config.port,
         username=config.username,
         password=config.password.get_secret_value() if config.password else None,
         identifier=client_id,
-        clean_session=not persistent,
         **options,
     )
-    if persistent:
-        client._client.manual_ack_set(True)  # aiomqtt does not expose it; paho does
-    return client
+
+
+def session_connection(
+    config: MqttConfig,
+    session: int,
+    on_messages: MessageSink,
+    on_published: Callable[[], None] | None = None,
+) -> BrokerConnection:
+    """A connection (not yet open) whose messages, stamped ``session``, go to
+    ``on_messages``."""
+    return BrokerConnection(session, on_messages, config.keepalive_s, on_published)
+
+
+async def open_session(
+    config: MqttConfig, connection: BrokerConnection, client_id: str | None = None
+) -> None:
+    """Open ``connection`` as the persistent session ``client_id`` (default
+    ``config.client_id``) of the configured account."""
+    await connection.open(
+        config.host,
+        config.port,
+        client_id or config.client_id,
+        clean_session=False,
+        username=config.username,
+        password=config.password.get_secret_value() if config.password else None,
+    )
 
 
 async def register_session(config: MqttConfig, filters: list[str]) -> None:
@@ -113,9 +119,12 @@ async def register_session(config: MqttConfig, filters: list[str]) -> None:
     subscriptions (QoS 1), so what is published to them from now on waits for the client
     even before it first connects. What the session had waiting is received and not
     acknowledged here: the broker sends it again to the real connection."""
-    client = broker_client(config, config.client_id, persistent=True)
-    async with client:
-        await client.subscribe([(topic, 1) for topic in filters], timeout=SUBSCRIBE_TIMEOUT_S)
+    connection = session_connection(config, 0, lambda messages: False)
+    await open_session(config, connection)
+    try:
+        await asyncio.wait_for(connection.subscribe(filters), SUBSCRIBE_TIMEOUT_S)
+    finally:
+        connection.close()
 
 
 class MqttLink:
@@ -133,9 +142,9 @@ class MqttLink:
         self.stats = MqttStats()
         self.connected = asyncio.Event()  # subscribed
         self.session_closed = asyncio.Event()  # the connection is lost (set until the next)
-        self._client: aiomqtt.Client | None = None
-        self._receiver: _Receiver | None = None
+        self._connection: BrokerConnection | None = None
         self._session = 0
+        inbox.on_room = self._resume  # set before any message: no pause goes unanswered
 
     def publish_nowait(self, topic: str, payload: bytes) -> None:
         """Queue a QoS 1 publish; if the outbox is full the message is counted as dropped."""
@@ -149,38 +158,32 @@ class MqttLink:
         delay = 0.5
         config = self._config
         while True:
-            client = broker_client(
-                config, config.client_id, persistent=True, max_inflight_messages=1000
-            )
             # Messages may come right after the CONNACK, before the subscription is
             # confirmed: they belong to this connection from the start.
             self._session += 1
-            receiver = _Receiver(client, self._inbox, self.stats, self._session)
-            self._receiver = receiver
+            connection = session_connection(config, self._session, self._take, self._published)
+            self._connection = connection  # its reading resumes once the inbox has room
             try:
-                async with client:
-                    receiver.start()
-                    self._client = client
-                    self.stats.connected = True  # the broker reads our acknowledgements
-                    self.session_closed.clear()
-                    sender = asyncio.create_task(self._send(client))
-                    receiving = asyncio.create_task(receiver.until_disconnected())
-                    try:
-                        await self._subscribe(client, receiving)
-                        self.connected.set()
-                        delay = 0.5
-                        log.info("MQTT connected to %s:%d", config.host, config.port)
-                        await receiving
-                    finally:
-                        sender.cancel()
-                        receiving.cancel()
-                        receiver.stop()
-                        self._client = None
-            except aiomqtt.MqttError as exc:
+                await open_session(config, connection)
+                self.stats.connected = True  # the broker reads our acknowledgements
+                self.session_closed.clear()
+                if self._inbox.full():  # full of an earlier connection's messages
+                    self._pause(connection)
+                sender = asyncio.create_task(self._send(connection))
+                try:
+                    await connection.subscribe(self._filters)
+                    self.connected.set()
+                    delay = 0.5
+                    log.info("MQTT connected to %s:%d", config.host, config.port)
+                    raise await connection.wait_closed()
+                finally:
+                    sender.cancel()
+            except (BrokerError, OSError) as exc:
                 self.stats.last_error = str(exc)
                 log.warning("MQTT connection lost (%s); reconnecting in %.1fs", exc, delay)
             finally:
-                receiver.stop()
+                self._connection = None
+                connection.close()
             self.stats.connected = False
             self.connected.clear()
             self.session_closed.set()
@@ -188,197 +191,50 @@ class MqttLink:
             await asyncio.sleep(delay)
             delay = min(delay * 2, config.reconnect_max_s)
 
-    async def _subscribe(self, client: aiomqtt.Client, receiving: asyncio.Task[None]) -> None:
-        """Subscribe without a time limit, unless the connection is lost first. The broker
-        sends a persistent session's backlog right after the CONNACK, so the SUBACK comes
-        behind it: with the inbox full, only once the pipeline has worked it off."""
-        filters = [(topic, 1) for topic in self._filters]
-        subscribing = asyncio.create_task(client.subscribe(filters, timeout=math.inf))
-        try:
-            await asyncio.wait((subscribing, receiving), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not subscribing.done():
-                subscribing.cancel()
-        if subscribing.done() and not subscribing.cancelled():
-            subscribing.result()  # an error to subscribe ends the connection
-            return
-        receiving.result()  # raises the MqttError of the disconnection
-        raise aiomqtt.MqttError("disconnected while subscribing")
-
     async def unsubscribe(self, filters: list[str]) -> None:
         """Remove ``filters`` from the persistent session (what an earlier layout left in it);
         not connected: they stay until the next start tries again."""
-        client = self._client
-        if client is not None:
-            with contextlib.suppress(aiomqtt.MqttError):
-                await client.unsubscribe(filters, timeout=UNSUBSCRIBE_TIMEOUT_S)
+        connection = self._connection
+        if connection is not None:
+            with contextlib.suppress(BrokerError, TimeoutError):
+                await asyncio.wait_for(connection.unsubscribe(filters), UNSUBSCRIBE_TIMEOUT_S)
 
     def acknowledge(self, messages: list[RawMessage]) -> None:
         """PUBACK messages whose content is durable. Messages of an earlier connection are
         not acknowledged: the broker sends them again, and duplicates are refused then."""
-        receiver = self._receiver
-        if receiver is None or receiver.stopped:
+        connection = self._connection
+        if connection is None or connection.error is not None:
             return
-        session = receiver.session
-        ack = receiver.paho.ack
-        count = 0
-        for message in messages:
-            if message.qos and message.session == session:
-                ack(message.mid, message.qos)
-                count += 1
-        self.stats.acknowledged += count
+        session = connection.session
+        packet_ids = [m.mid for m in messages if m.qos and m.session == session]
+        if packet_ids:
+            connection.acknowledge(packet_ids)
+            self.stats.acknowledged += len(packet_ids)
 
-    async def _send(self, client: aiomqtt.Client) -> None:
+    def _take(self, messages: list[RawMessage]) -> bool:
+        """One socket read's messages; True (pause reading) once the inbox is full."""
+        self.stats.received += len(messages)
+        if not self._inbox.put_many(messages):
+            return False
+        self.stats.backpressure_waits += 1
+        return True
+
+    def _pause(self, connection: BrokerConnection) -> None:
+        self.stats.backpressure_waits += 1
+        connection.pause_reading()
+
+    def _resume(self) -> None:
+        connection = self._connection
+        if connection is not None:
+            connection.resume_reading()
+
+    async def _send(self, connection: BrokerConnection) -> None:
         while True:
             topic, payload = await self._outbox.get()
             try:
-                await client.publish(topic, payload, qos=1)
-            except aiomqtt.MqttCodeError:
+                connection.publish(topic, payload)
+            except BrokerError:
                 return  # not connected any more: the rest waits for the next connection
-            except aiomqtt.MqttError as exc:  # no PUBACK in time (reading may be paused by
-                self.stats.last_error = str(exc)  # backpressure): paho still holds and
-                continue  # sends the message; the next notice need not wait for it
-            self.stats.published += 1
 
-
-READS_PER_WAKEUP = 256  # packets read per readable socket at most, then other work runs
-RECV_BYTES = 256 * 1024  # one recv() feeds paho many packets (it asks for 1 byte, 1, then n)
-
-
-class _Receiver:
-    """The receiving side of one connection: paho's ``on_message`` and the socket reader."""
-
-    def __init__(
-        self,
-        client: aiomqtt.Client,
-        inbox: Inbox[RawMessage],
-        stats: MqttStats,
-        session: int,
-    ) -> None:
-        self.client = client
-        self.paho = client._client
-        self.inbox = inbox
-        self.stats = stats
-        self.session = session
-        self.paused = False
-        self.stopped = False
-        self.reading = False  # our reader replaced aiomqtt's
-        self._loop = asyncio.get_running_loop()
-        self._buffer = b""  # what one recv() brought and paho has not taken yet
-        self._taken = 0
-        # paho hands each message to _handle_on_message, which matches the topic against
-        # per-topic callbacks (none here) under two locks before on_message: ~2 µs a message.
-        setattr(self.paho, "_handle_on_message", self._on_message)  # noqa: B010
-        inbox.on_room = self._resume  # set before any message: no pause goes unanswered
-
-    def _on_message(self, message: paho_mqtt.MQTTMessage) -> None:
-        try:
-            topic = message.topic
-        except UnicodeDecodeError:  # the broker checks UTF-8; refused as malformed if not
-            topic = message._topic.decode("utf-8", "replace")
-        payload = message.payload  # bytes (paho decodes PUBLISH packets into bytes)
-        raw = RawMessage(
-            topic,
-            payload if type(payload) is bytes else bytes(payload),
-            time.time_ns() // 1_000_000,
-            message.mid,
-            message.qos,
-            self.session,
-        )
-        self.stats.received += 1
-        if self.inbox.put(raw) and not self.paused:
-            self._pause()
-
-    def start(self) -> None:
-        """Connected: our reader replaces aiomqtt's (unless the inbox filled already), and
-        paho reads through our buffer."""
-        self.paho._sock_recv = self._recv  # type: ignore[method-assign, assignment]
-        if not self.paused:
-            self._add_reader()
-
-    def _recv(self, size: int) -> bytes:
-        """paho's ``_sock_recv``: up to ``size`` bytes, from one large recv() kept here —
-        paho asks for a packet's first byte, its length bytes one by one, then the rest,
-        each a system call of its own otherwise. Raises BlockingIOError as the socket does
-        (paho: nothing more to read now); b"" when the broker closed the connection."""
-        taken, buffer = self._taken, self._buffer
-        if taken >= len(buffer):
-            sock = self.paho._sock
-            if sock is None:
-                raise ConnectionError("the connection is closed")
-            buffer = self._buffer = sock.recv(RECV_BYTES)
-            taken = 0
-            if not buffer:
-                return b""
-        end = taken + size
-        self._taken = end
-        return buffer[taken:end]
-
-    def _buffered(self) -> bool:
-        return self._taken < len(self._buffer)
-
-    def stop(self) -> None:
-        """The connection is over: nothing more is read nor acknowledged through it."""
-        self.stopped = True
-        if self.inbox.on_room == self._resume:
-            self.inbox.on_room = None
-
-    async def until_disconnected(self) -> None:
-        """Raises MqttError once the connection is lost. aiomqtt's queue stays empty (our
-        ``on_message`` replaced its own); anything found there all the same is taken in."""
-        async for message in self.client.messages:
-            payload = message.payload
-            self.stats.received += 1
-            self.inbox.put(
-                RawMessage(
-                    message.topic.value,
-                    payload if isinstance(payload, bytes) else str(payload).encode(),
-                    time.time_ns() // 1_000_000,
-                    message.mid,
-                    message.qos,
-                    self.session,
-                )
-            )
-
-    def _pause(self) -> None:
-        self.paused = True
-        self.stats.backpressure_waits += 1
-        sock = self.paho.socket()
-        if sock is not None:
-            self._loop.remove_reader(sock.fileno())
-
-    def _resume(self) -> None:
-        if not self.paused:
-            return
-        self.paused = False
-        if not self.stopped:
-            self._add_reader()
-
-    def _add_reader(self) -> None:
-        sock = self.paho.socket()
-        if sock is not None:  # None: the connection is closed already
-            self._loop.add_reader(sock.fileno(), self._read)
-            self.reading = True
-            if self._buffered():  # read before the pause: the socket may stay quiet
-                self._loop.call_soon(self._read)
-
-    def _read(self) -> None:
-        """The socket is readable: read packets until none is complete, the inbox is full or
-        ``READS_PER_WAKEUP``. An exception ends the connection, as in aiomqtt's reader."""
-        paho = self.paho
-        stats = self.stats
-        try:
-            for _ in range(READS_PER_WAKEUP):
-                before = stats.received
-                if paho.loop_read() != paho_mqtt.MQTT_ERR_SUCCESS:
-                    return  # paho handled it: on_disconnect ends until_disconnected()
-                if self.paused or self.stopped:
-                    return  # _resume() reads on, the buffer first
-                if stats.received == before and not self._buffered():
-                    return  # nothing complete to read: the next wakeup
-            if self._buffered():  # more in the buffer than this turn took: no wakeup for it
-                self._loop.call_soon(self._read)
-        except Exception as exc:  # as aiomqtt: a broken connection
-            disconnected = self.client._disconnected
-            if not disconnected.done():
-                disconnected.set_exception(exc)
+    def _published(self) -> None:
+        self.stats.published += 1  # the broker acknowledged a notice

@@ -75,6 +75,14 @@ class MqttConfig(Section):
     reconnect_max_s: float = Field(
         10.0, gt=0, le=300, description="Longest wait between reconnection attempts."
     )
+    keepalive_s: int = Field(
+        60,
+        ge=2,
+        le=3600,
+        description="MQTT keepalive of the stations' connection: a ping when nothing was sent "
+        "for half of it; a broker silent this long (while the service reads) is taken as "
+        "gone and the service connects again.",
+    )
 
     @model_validator(mode="after")
     def _cameras_have_their_own_account(self) -> MqttConfig:

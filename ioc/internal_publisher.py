@@ -40,7 +40,6 @@ class InternalPublisher:
         client = broker_client(
             self._config,
             self._client_id,
-            persistent=False,
             max_inflight_messages=1000,
             logger=QUIET,  # not "There are N pending publish calls" for every batch
         )

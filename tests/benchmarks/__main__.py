@@ -6,6 +6,7 @@ progress output, then rewrite docs/benchmarks.md.
    HTTP (bench_http): POST /api/v1/ingest in batches of 500 into InfluxDB.
    Cameras (bench_cameras): traffic pipeline frames/s, counting accuracy, smoke detection.
    Pipeline (bench_pipeline): CPU per message of ``Pipeline.process`` (batches of 500).
+   MQTT receive (bench_mqtt_receive): CPU per message of the receive path, ours vs paho.
    Start-up (bench_startup): ``ioc serve`` process start → MQTT subscribed → first stored point.
    Journeys (bench_journeys): the transport journey kernel, positions/s on one core.
    Vehicle pipeline (bench_vehicle_pipeline): CPU per fix of the vehicle data path.
@@ -55,6 +56,7 @@ FIGURES_BENCHMARKS = {  # name → module whose main() returns {figure: value}
     "http": "tests.benchmarks.bench_http",
     "cameras": "tests.benchmarks.bench_cameras",
     "pipeline": "tests.benchmarks.bench_pipeline",
+    "mqtt_receive": "tests.benchmarks.bench_mqtt_receive",
     "startup": "tests.benchmarks.bench_startup",
     "journeys": "tests.benchmarks.bench_journeys",
     "wall_vehicles": "tests.benchmarks.bench_wall_vehicles",

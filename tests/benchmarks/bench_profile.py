@@ -42,9 +42,11 @@ STAGES: list[tuple[str, re.Pattern[str]]] = [
         "HTTP API answering the benchmark (aiohttp web)",
         re.compile(r"\(.*(aiohttp/web|web/routes\.py)"),
     ),
-    ("MQTT receive: paho packet handling", re.compile(r"\(.*paho/mqtt/")),
-    ("MQTT receive: aiomqtt", re.compile(r"\(.*aiomqtt/")),
-    ("MQTT receive: ingest/mqtt_source.py", re.compile(r"\(.*ingest/mqtt_source\.py")),
+    ("MQTT: paho (publishers, live lane)", re.compile(r"\(.*(paho/mqtt/|aiomqtt/)")),
+    (
+        "MQTT receive (ingest/mqtt_source, mqtt_connection, mqtt_wire)",
+        re.compile(r"\(.*ingest/mqtt_(source|connection|wire)\.py"),
+    ),
     ("pipeline loop (ioc/pipeline.py)", re.compile(r"\(.*ioc/pipeline\.py")),
 ]
 # Event-loop machinery counts only when no stage above calls it: the loop's own overhead.

@@ -159,6 +159,10 @@ def broker_table(steps: list[BrokerStep]) -> list[str]:
 FIGURES_SECTIONS = {  # benchmark → (title, module that defines the figures)
     "analytics": ("Analytics (in process, one core)", "tests/benchmarks/bench_analytics.py"),
     "wall": ("Wall: alert latency and websocket fan-out", "tests/benchmarks/bench_wall.py"),
+    "mqtt_receive": (
+        "MQTT receive path: CPU per message, ours vs paho (in process)",
+        "tests/benchmarks/bench_mqtt_receive.py",
+    ),
     "vehicle_pipeline": (
         "Vehicle pipeline: CPU per fix (in process)",
         "tests/benchmarks/bench_vehicle_pipeline.py",
