@@ -5,7 +5,7 @@ journal with ``synchronous=NORMAL``: a commit survives a crash of the process (a
 may lose the latest ones), and readers never wait for the writer. Writes happen inside
 :meth:`AlertStore.transaction`, one per batch of changes; reads inside it see those writes.
 
-Schema (``PRAGMA user_version`` 1)::
+Schema (``PRAGMA user_version`` 2)::
 
     alerts    one row per alert; the columns are the fields of ioc.messages.Alert
               (id INTEGER PRIMARY KEY AUTOINCREMENT: ids are never reused)
@@ -14,6 +14,10 @@ Schema (``PRAGMA user_version`` 1)::
               value, comment, retroactive
     silences  id, station_id, rule_id (NULL: any), start_ms, end_ms, reason, created_by,
               created_ms
+
+Columns added to ``alerts`` after version 1 (:data:`ADDED_COLUMNS`) are added on opening,
+to a new database and to an older one alike (``ALTER TABLE ... ADD COLUMN`` when
+``PRAGMA table_info`` lacks them): version 2 ``baseline``.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 
 from ioc.messages import Alert, AlertState, Severity
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -82,6 +86,9 @@ CREATE TABLE IF NOT EXISTS silences (
     created_ms INTEGER NOT NULL
 );
 """
+
+#: (name, type) of the columns of ``alerts`` added since version 1, in order.
+ADDED_COLUMNS: tuple[tuple[str, str], ...] = (("baseline", "REAL"),)
 
 _COLUMNS = tuple(f.name for f in fields(Alert))
 _BOOLEANS = frozenset(f.name for f in fields(Alert) if f.type in (bool, "bool"))
@@ -139,6 +146,7 @@ class AlertStore:
         self._db.execute("PRAGMA synchronous = NORMAL")
         with self._db:
             self._db.executescript(SCHEMA)
+            add_missing_columns(self._db, "alerts", ADDED_COLUMNS)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'alerts'").fetchone()
         self._last_id = row[0] if row else 0
@@ -306,6 +314,18 @@ class AlertStore:
             deleted = self._db.execute(f"DELETE FROM alerts WHERE id IN ({closed})", (before_ms,))
             self._db.execute("DELETE FROM silences WHERE end_ms < ?", (before_ms,))
         return deleted.rowcount
+
+
+def add_missing_columns(
+    db: sqlite3.Connection, table: str, columns: tuple[tuple[str, str], ...]
+) -> list[str]:
+    """Add each (name, type) column ``table`` lacks (idempotent); returns the names added."""
+    present = {row[1] for row in db.execute(f'PRAGMA table_info("{table}")')}
+    added = [name for name, _ in columns if name not in present]
+    for name, kind in columns:
+        if name in added:
+            db.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {kind}')
+    return added
 
 
 def _row_id(text: str) -> int | None:
