@@ -7,6 +7,7 @@
 import { VEHICLE_I18N } from './vehicles-i18n.js';
 import { MAP_I18N } from './map.js';
 import { ALERT_LIST_I18N } from './alert-list.js';
+import { ALERT_SOUND_I18N } from './alert-sound.js';
 
 export const WALL_I18N = {
   vi: {
@@ -285,6 +286,6 @@ export const WALL_I18N = {
   },
 };
 
-for (const words of [VEHICLE_I18N, MAP_I18N, ALERT_LIST_I18N]) {
+for (const words of [VEHICLE_I18N, MAP_I18N, ALERT_LIST_I18N, ALERT_SOUND_I18N]) {
   for (const lang of Object.keys(words)) Object.assign(WALL_I18N[lang], words[lang]);
 }
