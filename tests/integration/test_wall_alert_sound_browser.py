@@ -15,7 +15,7 @@ from playwright.async_api import Browser, Page, expect
 from ioc.accounts import Role
 from ioc.config import IocConfig
 from tests.factories import payload
-from tests.integration.conftest import RunningService, logged_in_context, run_service
+from tests.integration.conftest import ARTIFACTS, RunningService, logged_in_context, run_service
 from tests.integration.test_end_to_end import publish
 
 WAIT_MS = 10_000
@@ -139,8 +139,10 @@ async def test_before_any_click_a_due_tone_shows_the_hint_to_enable_sound(
     await expect(hint).to_be_hidden()
     await publish(sound_on, "AIR-1", payload({"pm25": 150.0}))
     await expect(hint).to_be_visible(timeout=WAIT_MS)
-    await expect(hint).to_have_text("🔇 Bấm để bật âm thanh")
+    await expect(hint).to_have_text("Bấm để bật âm thanh")
     assert await tones(page) == 0  # the browser would not play it: not started
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "wall-alert-sound-blocked.png"))
     await hint.click()  # a user gesture: sound may play from now on
     await expect(hint).to_be_hidden()
     await publish(sound_on, "AIR-2", payload({"pm25": 150.0}))  # the next critical sounds

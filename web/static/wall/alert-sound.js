@@ -3,7 +3,7 @@
  * 8). Made with the Web Audio API (one oscillator, a falling two-note chirp of ~0.45 s): no
  * audio file, no network.
  *
- * On or off: the 🔔 toggle in the header, remembered in this browser (localStorage); without a
+ * On or off: the bell toggle in the header, remembered in this browser (localStorage); without a
  * choice there, the server's default (web.alert_sound, in the snapshot as `alert_sound`).
  *
  * Which alerts: an `opened` alert event (a new alert, or a resolved one reopened) of severity
@@ -26,16 +26,27 @@ export const ALERT_SOUND_I18N = {
   vi: {
     alertSoundOn: 'Âm báo cảnh báo nghiêm trọng: đang bật (bấm để tắt)',
     alertSoundOff: 'Âm báo cảnh báo nghiêm trọng: đang tắt (bấm để bật)',
-    alertSoundBlocked: '🔇 Bấm để bật âm thanh',
+    alertSoundBlocked: 'Bấm để bật âm thanh',
     alertSoundBlockedTitle: 'Trình duyệt chặn âm thanh cho đến khi có thao tác trên trang',
   },
   en: {
     alertSoundOn: 'Sound for critical alerts: on (click to turn off)',
     alertSoundOff: 'Sound for critical alerts: off (click to turn on)',
-    alertSoundBlocked: '🔇 Click to enable sound',
+    alertSoundBlocked: 'Click to enable sound',
     alertSoundBlockedTitle: 'The browser blocks sound until the page is clicked',
   },
 };
+
+const BELL = 'M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6v-5a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2z';
+
+/** The toggle's bell (an SVG: no emoji font needed), struck through when off. */
+function bellIcon(on) {
+  const { svgEl } = window.IOC;
+  const icon = svgEl('svg', { viewBox: '0 0 24 24', class: 'alert-sound-icon', 'aria-hidden': 'true' });
+  icon.append(svgEl('path', { d: BELL, fill: 'currentColor' }));
+  if (!on) icon.append(svgEl('path', { d: 'M3 3l18 18', stroke: 'currentColor', 'stroke-width': 2.2, 'stroke-linecap': 'round' }));
+  return icon;
+}
 
 function readChoice() {
   try {
@@ -132,7 +143,7 @@ export function createAlertSound({ t, nowMs, parseTime }) {
     const on = enabled();
     toggle.dataset.sound = on ? 'on' : 'off';
     toggle.setAttribute('aria-pressed', String(on));
-    setText(toggle, on ? '🔔' : '🔕');
+    toggle.replaceChildren(bellIcon(on));
     const label = t(on ? 'alertSoundOn' : 'alertSoundOff');
     toggle.title = label;
     toggle.setAttribute('aria-label', label);
