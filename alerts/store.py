@@ -9,7 +9,7 @@ Schema (``PRAGMA user_version`` 2)::
 
     alerts    one row per alert; the columns are the fields of ioc.messages.Alert
               (id INTEGER PRIMARY KEY AUTOINCREMENT: ids are never reused); incident_id
-              and incident_kind since version 2 (alerts.incidents)
+              and incident_kind (alerts.incidents), baseline, since version 2
     history   seq, alert_id, action, ts_ms (when it happened: data time for rule changes),
               recorded_ms, from_state, to_state, user (NULL: the rule or the book),
               value, comment, retroactive
@@ -17,8 +17,9 @@ Schema (``PRAGMA user_version`` 2)::
               created_ms
 
 Upgrades: a database of an older version gets the columns it lacks (:data:`ADDED_COLUMNS`,
-``ALTER TABLE ... ADD COLUMN``, see :func:`add_missing_columns`), then their values: each old
-alert is an incident of its own. Opening it again changes nothing.
+``ALTER TABLE ... ADD COLUMN`` when ``PRAGMA table_info`` lacks them, see
+:func:`add_missing_columns`), then their values: each old alert is an incident of its own, and
+has no baseline. Opening it again changes nothing.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ CREATE TABLE IF NOT EXISTS silences (
 ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("incident_id", "TEXT"),
     ("incident_kind", "TEXT"),
+    ("baseline", "REAL"),
 )
 #: Indexes on added columns (created once the columns exist).
 ADDED_INDEXES = "CREATE INDEX IF NOT EXISTS alerts_by_incident ON alerts (incident_id, id);"

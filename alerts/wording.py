@@ -56,6 +56,7 @@ LABELS: dict[Language, dict[str, str]] = {
         "rule": "Quy tắc",
         "value": "Giá trị",
         "limit": "giới hạn",
+        "baseline": "nền",
         "opened": "Bắt đầu",
         "resolved": "Kết thúc",
         "alert": "Mã cảnh báo",
@@ -66,6 +67,7 @@ LABELS: dict[Language, dict[str, str]] = {
         "rule": "Rule",
         "value": "Value",
         "limit": "limit",
+        "baseline": "baseline",
         "opened": "Started",
         "resolved": "Ended",
         "alert": "Alert id",
@@ -109,7 +111,20 @@ def local_time(ms: int, layout: str = "%H:%M %d/%m/%Y") -> str:
     return datetime.fromtimestamp(ms / 1000, LOCAL_TZ).strftime(layout)
 
 
+#: Anomaly rules whose ``limit`` is a detector's threshold (a score or a sample count), never a
+#: level in the value's unit: their alerts show their baseline, if any, instead.
+SCORED_RULES = frozenset(
+    f"anomaly.{kind}"
+    for kind in ("spike", "sensor_fault", "pollution_event", "flatline", "seasonal", "drift")
+)
+
+
 def _value_and_limit(facts: AlertFacts, language: Language) -> str:
+    """``250 mg/Nm³ (giới hạn 200 mg/Nm³)``; an anomaly: ``132 µg/m³ (nền 8 µg/m³)``."""
     unit = f" {facts.unit}" if facts.unit else ""
     alert = facts.alert
+    if alert.baseline is not None:
+        return f"{alert.value:g}{unit} ({LABELS[language]['baseline']} {alert.baseline:g}{unit})"
+    if alert.rule_id in SCORED_RULES:
+        return f"{alert.value:g}{unit}"
     return f"{alert.value:g}{unit} ({LABELS[language]['limit']} {alert.limit:g}{unit})"

@@ -37,6 +37,7 @@ __all__ = [
     "SpikeClass",
     "classify_spikes",
     "drift",
+    "drift_reference",
     "drift_score",
     "flatline",
     "offline",
@@ -355,6 +356,15 @@ def drift_score(values: ArrayLike, window: int, *, mad_floor: float = 0.0) -> Fl
     score = _robust_z(roll_med, ref_med[..., np.newaxis], ref_mad[..., np.newaxis], mad_floor)
     score[count < max(window // 2, 1)] = np.nan
     return score
+
+
+def drift_reference(values: ArrayLike, window: int) -> FloatArray:
+    """The level :func:`drift_score` compares the rolling median with: the median of each
+    series' first ``window`` valid samples (NaN for a series without any)."""
+    _check_int("window", window, 2)
+    x = _as_float(values)
+    valid = ~np.isnan(x)
+    return _nanmedian(np.where(valid & (np.cumsum(valid, axis=-1) <= window), x, np.nan))
 
 
 def drift(values: ArrayLike, window: int, threshold: float, *, mad_floor: float = 0.0) -> BoolArray:

@@ -464,6 +464,7 @@ class AnomalyWatch:
                 sustained=sustained,
                 priority=priority,
                 seen_ms=seen,
+                baseline=self._event_median[series],  # the level before the event
             )
         open_at = self._any_event_open_at()[self._station_of[p.series]]
         quiet = ~open_at & np.isnan(self._suspect_s[p.series])
@@ -640,6 +641,7 @@ class AnomalyWatch:
         order = np.lexsort((hours, series))
         hour_end = (hours + 1) * HOUR_MS
         no_late = np.zeros(len(series), dtype=bool)
+        usual = self._base_median[series, hod]  # the hour of day's median over the past days
         self._report(
             "seasonal",
             series[order],
@@ -649,6 +651,7 @@ class AnomalyWatch:
             no_late,
             c.seasonal_threshold,
             out,
+            baseline=usual[order],
         )
         ended = np.unique(series[hod == 23])
         if len(ended):
@@ -676,7 +679,18 @@ class AnomalyWatch:
         last_mean = chronological[:, -1]
         times = np.full(len(series), ts_ms, dtype=np.int64)
         no_late = np.zeros(len(series), dtype=bool)
-        self._report("drift", series, times, last_mean, drifting, no_late, c.drift_threshold, out)
+        reference = kernels.drift_reference(judged, window)  # the level it drifted from
+        self._report(
+            "drift",
+            series,
+            times,
+            last_mean,
+            drifting,
+            no_late,
+            c.drift_threshold,
+            out,
+            baseline=reference,
+        )
 
     # ------------------------------------------------------------------ silence
 
@@ -744,9 +758,11 @@ class AnomalyWatch:
         sustained: BoolArray | None = None,
         priority: FloatArray | None = None,
         seen_ms: IntArray | None = None,
+        baseline: float | FloatArray = np.nan,
     ) -> None:
         """Record observations (sorted by series, then time): lines for flagged ones, the
         series' flags, and a transition for each station whose state of ``kind`` changes.
+        ``baseline``: the level each value is judged against (NaN: none, e.g. a limit).
 
         With ``sustained`` (the event kinds), an open station stays open until it has been
         normal (neither flagged nor sustained) for ``event_clear_after_s``; a pollution event
@@ -766,6 +782,7 @@ class AnomalyWatch:
             return
         table = self._table
         limits = np.broadcast_to(np.asarray(limit, dtype=np.float64), series.shape)
+        baselines = np.broadcast_to(np.asarray(baseline, dtype=np.float64), series.shape)
         if write_lines:
             for i in np.flatnonzero(flagged):
                 self._line(int(series[i]), kind, float(value[i]), int(ts_ms[i]), out)
@@ -795,6 +812,7 @@ class AnomalyWatch:
                     int(ts_ms[i]),
                     bool(late[i]),
                     out,
+                    baselines[i],
                 )
             if not active[st]:
                 i = mine[-1]
@@ -808,6 +826,7 @@ class AnomalyWatch:
                     int(ts_ms[i]),
                     bool(late[i]),
                     out,
+                    baselines[i],
                 )
         was[station] = active[station]
         if len(joined):
@@ -921,6 +940,7 @@ class AnomalyWatch:
         ts_ms: int,
         late: bool,
         out: Derived,
+        baseline: float = np.nan,
     ) -> None:
         rule_id = f"anomaly.{kind}"
         if firing:
@@ -938,6 +958,7 @@ class AnomalyWatch:
                 ts_ms=ts_ms,
                 severity=self._config.severities.get(kind, ANOMALY_RULES[rule_id][1]),  # type: ignore[call-overload]
                 retroactive=late,
+                baseline=round(float(baseline), 3) if np.isfinite(baseline) else None,
             )
         )
 

@@ -351,6 +351,12 @@ class WebConfig(Section):
     host: str = Field("127.0.0.1", description="Address the web server listens on.")
     port: int = Field(8080, ge=0, le=65535, description="Port of the wall, API and websocket.")
     language: Literal["vi", "en"] = Field("vi", description="Default language of the wall.")
+    alert_sound: bool = Field(
+        False,
+        description="Whether the wall plays a short tone when a critical alert opens (not "
+        "silenced), by default: each browser may switch it with the wall's 🔔 toggle, and its "
+        "choice is remembered there. Browsers play sound only after a click on the page.",
+    )
     client_queue_size: int = Field(
         500, ge=10, le=100_000, description="Events queued per websocket client before resync."
     )

@@ -105,6 +105,9 @@ class RuleTransition:
     """A rule started (``firing``), changed severity, or stopped holding for one station.
 
     ``retroactive`` marks a decision taken on late data (the reading's hour was already past).
+    ``baseline``: for an anomaly, the level the value was judged against (the robust median
+    before the event, the hour-of-day median, the drift's reference); ``limit`` is then the
+    detector's threshold (a score), not a level. None for limit rules.
     """
 
     rule_id: str
@@ -116,6 +119,7 @@ class RuleTransition:
     ts_ms: int
     severity: Severity = Severity.WARNING
     retroactive: bool = False
+    baseline: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +141,7 @@ class Alert:
     opened_ms: int
     value: float
     limit: float
+    baseline: float | None = None  # anomaly alerts: the level judged against (RuleTransition)
     resolved_ms: int | None = None
     raised_ms: int | None = None  # when the book raised it: escalation counts from here
     last_seen_ms: int | None = None  # data time of the latest firing transition

@@ -277,6 +277,7 @@ async def pipeline_context(app: web.Application) -> AsyncIterator[None]:
             "alerts": [alert_json(a, rules, registry) for a in alerts.open_alerts()],
             "parameters": parameters_json(registry),
             "language": config.web.language,
+            "alert_sound": config.web.alert_sound,
             "heartbeat_s": config.web.heartbeat_s,
         }
 

@@ -39,7 +39,7 @@ import aiohttp
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from alerts.wording import EVENT_WORDS, SEVERITY_WORDS
+from alerts.wording import EVENT_WORDS, SCORED_RULES, SEVERITY_WORDS
 from ioc.clock import LOCAL_TZ
 from ioc.messages import Severity
 
@@ -74,6 +74,7 @@ TEXTS: dict[Language, dict[str, str]] = {
         "none": "(không có cảnh báo nào)",
         "header": "Thời gian|Mức|Trạm|Quy tắc|Trạng thái|Nội dung",
         "limit": "giới hạn",
+        "baseline": "nền",
         "by": "bởi",
         "error": "Máy chủ báo lỗi: {reason}",
         "connecting": "Đang kết nối {url} …",
@@ -90,6 +91,7 @@ TEXTS: dict[Language, dict[str, str]] = {
         "none": "(no alerts)",
         "header": "Time|Severity|Station|Rule|State|Message",
         "limit": "limit",
+        "baseline": "baseline",
         "by": "by",
         "error": "The server reports an error: {reason}",
         "connecting": "Connecting to {url} …",
@@ -243,8 +245,11 @@ def _message(alert: Frame, language: Language, parameters: dict[str, dict[str, s
     label = spec.get(f"label_{language}") or parameter
     unit = f" {spec['unit']}" if spec.get("unit") else ""
     value, limit = _number(alert.get("value")), _number(alert.get("limit"))
+    baseline = _number(alert.get("baseline"))
     text = f"{label} {value}{unit}".strip()
-    if limit:
+    if baseline:  # an anomaly: its limit is a detector's score, its baseline a level
+        text += f" ({TEXTS[language]['baseline']} {baseline}{unit})"
+    elif limit and str(alert.get("rule_id")) not in SCORED_RULES:
         text += f" ({TEXTS[language]['limit']} {limit}{unit})"
     return text
 

@@ -71,6 +71,12 @@ class AlertAnswer(Answer):
     resolved_at: UtcTime | None
     value: float | None
     limit: float | None
+    baseline: float | None = Field(
+        None,
+        description="Anomaly alerts: the level the value was judged against (the robust "
+        "median before the event, the hour-of-day median, the drift's reference); `limit` is "
+        "then the detector's threshold, a score. null for limit rules.",
+    )
     window: str
     raised_at: UtcTime | None
     last_seen: UtcTime | None

@@ -39,6 +39,7 @@ def alert_json(
         "resolved_at": iso_utc(alert.resolved_ms),
         "value": alert.value,
         "limit": alert.limit,
+        "baseline": alert.baseline,
         "window": rule.window if rule else "instant",
         "raised_at": iso_utc(alert.raised_ms),
         "last_seen": iso_utc(alert.last_seen_ms),

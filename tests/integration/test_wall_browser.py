@@ -4,13 +4,16 @@ the artifacts directory (tests.integration.conftest.ARTIFACTS)."""
 
 from __future__ import annotations
 
+import re
 import time
 from urllib.parse import parse_qs, urlsplit
 
 from playwright.async_api import Browser, Page, expect
 
+from ioc import appkeys
 from ioc.accounts import Role
-from tests.factories import payload
+from ioc.messages import RuleTransition, Severity
+from tests.factories import now_ms, payload
 from tests.integration.conftest import ARTIFACTS, TEST_USERS, RunningService, logged_in_context
 from tests.integration.test_end_to_end import publish
 
@@ -114,3 +117,40 @@ async def test_a_large_skew_of_the_walls_clock_is_shown_and_the_feed_stays_live(
     await expect(skew).to_contain_text("Server clock +6")
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "wall-clock-skew.png"))
+
+
+async def test_an_anomaly_alert_shows_its_baseline_never_a_limit(
+    service: RunningService, browser: Browser
+) -> None:
+    """A spike of pm10 to 132 on a level of 8 (limit: the z-score threshold 8): the card reads
+    "132 µg/m³ · nền 8 µg/m³", the trend draws a dashed baseline line, and "ngưỡng"/"limit"
+    appear nowhere for it, in Vietnamese and in English."""
+    page = await open_wall(browser, service, "/wall")
+    await publish(service, "AIR-1", payload({"pm10": 132.0}))  # the trend has a point
+    spike = RuleTransition(
+        "anomaly.spike", "AIR-1", "pm10", True, 132.0, 8.0, now_ms(), Severity.INFO, baseline=8.0
+    )
+    service.app[appkeys.ALERTS].apply([spike])  # as the analytics stage raises it
+    row = page.locator("[data-testid='alert-row'][data-station-id='AIR-1']")
+    baseline = row.get_by_test_id("alert-baseline")
+    await expect(baseline).to_have_text(re.compile(r"^· nền 8 \S+$"), timeout=10_000)
+    await expect(row.locator(".alert-value")).to_have_text("132")
+    assert await row.locator(".alert-limit").count() == 0
+    assert "ngưỡng" not in await row.inner_text()
+
+    await row.click()  # the station's trend: the baseline as a dashed line, no limit line
+    line = page.get_by_test_id("trend-baseline")
+    await expect(line).to_have_attribute("data-value", "8", timeout=10_000)
+    await expect(page.get_by_test_id("trend-baseline-label")).to_have_text(re.compile("^nền 8"))
+    assert await page.get_by_test_id("trend-limit").count() == 0
+    assert "ngưỡng" not in await page.locator("#trend").inner_text()
+    assert "ngưỡng" not in await page.locator("#trend-svg").text_content() or ""
+
+    await page.get_by_test_id("lang-en").click()
+    await expect(baseline).to_have_text(re.compile(r"^· baseline 8 \S+$"))
+    await expect(page.get_by_test_id("trend-baseline-label")).to_have_text(
+        re.compile("^baseline 8")
+    )
+    assert "limit" not in (await row.inner_text()).lower()
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "wall-anomaly-baseline.png"))

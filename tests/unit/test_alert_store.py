@@ -1,11 +1,12 @@
 """Persistence: a new book on the same SQLite file carries on where the last one stopped."""
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 from alerts.lifecycle import OPENED, AlertBook
-from alerts.store import AlertStore
-from ioc.messages import Alert, AlertState, Severity
+from alerts.store import SCHEMA, AlertStore
+from ioc.messages import Alert, AlertState, RuleTransition, Severity
 from tests.unit.test_alerts import MINUTE, RULES, T0, Clock, clear, config, fire
 
 DAY = 86_400_000
@@ -72,6 +73,7 @@ def test_every_field_of_an_alert_survives_the_database(tmp_path: Path) -> None:
         opened_ms=1,
         value=2.5,
         limit=3.5,
+        baseline=1.25,
         resolved_ms=4,
         raised_ms=5,
         last_seen_ms=6,
@@ -92,6 +94,53 @@ def test_every_field_of_an_alert_survives_the_database(tmp_path: Path) -> None:
         store.save(alert)
     assert store.alert("7") == alert
     store.close()
+
+
+def columns(db: sqlite3.Connection) -> list[str]:
+    return [row[1] for row in db.execute("PRAGMA table_info(alerts)")]
+
+
+def test_a_version_1_database_gets_the_baseline_column_and_keeps_its_alerts(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v1.sqlite3"
+    with sqlite3.connect(path) as db:  # as version 1 left it: no baseline column
+        db.executescript(SCHEMA)
+        db.execute("PRAGMA user_version = 1")
+        db.execute(
+            "INSERT INTO alerts (rule_id, station_id, parameter, severity, state, opened_ms, value,"
+            ' "limit", count, flaps, flapping, silenced, escalated, retroactive) VALUES'
+            " ('stack_dust', 'STK-1', 'dust', 'critical', 'open', ?, 250, 200, 1, 0, 0, 0, 0, 0)",
+            (T0,),
+        )
+        assert "baseline" not in columns(db)
+    db.close()
+    for _ in range(2):  # the upgrade is idempotent
+        book = reopen(path, Clock())
+        [old] = book.open_alerts()
+        assert (old.id, old.value, old.limit, old.baseline) == ("1", 250.0, 200.0, None)
+        book.shutdown()
+    with sqlite3.connect(path) as db:
+        assert columns(db).count("baseline") == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    db.close()
+
+
+def test_an_anomaly_alert_keeps_its_baseline_across_a_restart(tmp_path: Path) -> None:
+    path, clock = tmp_path / "alerts.sqlite3", Clock()
+    spike = RuleTransition(
+        "anomaly.spike", "AIR-1", "pm25", True, 132.0, 8.0, T0, Severity.INFO, baseline=8.2
+    )
+    book = reopen(path, clock)
+    [(_, alert)] = book.apply([spike])
+    assert (alert.value, alert.limit, alert.baseline) == (132.0, 8.0, 8.2)
+    [(_, again)] = book.apply([replace(spike, value=140.0, ts_ms=T0 + MINUTE, baseline=8.4)])
+    assert again.baseline == 8.4  # an update carries the latest
+    book.shutdown()
+    [kept] = reopen(path, clock).open_alerts()
+    assert kept.baseline == 8.4
+    [(_, limit)] = reopen(tmp_path / "other.sqlite3", clock).apply([fire()])
+    assert limit.baseline is None
 
 
 def test_the_database_is_in_wal_mode(tmp_path: Path) -> None:

@@ -79,11 +79,15 @@ def test_messages_round_trip_typed() -> None:
     output = PartitionOutput(
         0,
         [r],
-        [RuleTransition("x", "AIR-1", "pm25", True, 1.0, 2.0, 3, Severity.CRITICAL)],
+        [
+            RuleTransition("x", "AIR-1", "pm25", True, 1.0, 2.0, 3, Severity.CRITICAL),
+            RuleTransition("anomaly.spike", "AIR-1", "pm25", True, 132.0, 8.0, 4, baseline=8.2),
+        ],
         {"AIR-1": {"aqi": 50.0}},
         [AqiNow("AIR-1", 3, 50.0, 1, {"pm25": 50.0}, 0, 40.0, False)],
     )
     assert decode_output(encode(output)) == output
+    assert decode_output(encode(output)).transitions[1].baseline == 8.2
     with pytest.raises(msgspec.ValidationError):
         decode_forwarded(encode(output))
 

@@ -11,6 +11,7 @@
  *   map.js              the basemap under it (Leaflet: tiles, outlines, camera sites)
  *   station-tooltip.js  the hovered or selected station over the map
  *   alert-list.js       open alerts (order, pinned criticals, paging, filter, search, ack)
+ *   alert-sound.js      optional tone for a new critical alert (🔔 toggle, web.alert_sound)
  *   resolved-alerts.js  recently resolved alerts
  *   station-table.js    station table (alerts first, kiosk pages)
  *   trend.js            24 h trend panel of the selected station (trend-chart.js, trend-data.js)
@@ -33,6 +34,7 @@ import { createKpis } from './wall/kpis.js';
 import { createStationMap } from './wall/station-map.js';
 import { createStationTooltip } from './wall/station-tooltip.js';
 import { createAlertList } from './wall/alert-list.js';
+import { createAlertSound } from './wall/alert-sound.js';
 import { createResolvedAlerts } from './wall/resolved-alerts.js';
 import { createStationTable } from './wall/station-table.js';
 import { createTrend } from './wall/trend.js';
@@ -80,6 +82,7 @@ let kpis = null;
 let stationMap = null;
 let tooltip = null;
 let alertList = null;
+let alertSound = null;
 let resolvedAlerts = null;
 let stationTable = null;
 let trend = null;
@@ -192,6 +195,7 @@ function applySnapshot(msg) {
   applyServerTime(msg.server_time);
   feed.heartbeatsEvery(msg.heartbeat_s);
   state.parameters = msg.parameters || {};
+  alertSound.configure(msg.alert_sound);
 
   state.stations = new Map();
   for (const station of msg.stations || []) {
@@ -267,6 +271,7 @@ function applyStationDeltas(deltas) {
 function applyAlertEvent(event, alert) {
   if (!alert || alert.id == null) return;
   const id = String(alert.id);
+  alertSound.alertEvent(event, alert, state.openAlerts.has(id));  // a new critical: a tone
   rememberAlertOpenTime(alert);
   vehicleWall.applyAlert(event, alert);  // journey.* violations: the ticker
 
@@ -405,6 +410,7 @@ function applyLanguage() {
   header.renderClockSkew();
   renderCounts();
   alertList.rebuild();
+  alertSound.render();
   resolvedAlerts.render();
   stationTable.rerenderAll();
   if (stationMap.projection) stationMap.fit();
@@ -438,6 +444,7 @@ function start() {
   document.addEventListener('keydown', (e) => { if (e.key === 'Escape') { selectStation(null); vehicleWall.close(); } });
   state.kiosk = startKiosk();
   createLists();
+  alertSound = createAlertSound({ t, nowMs, parseTime });
   kpis = createKpis({ state, fmt, onSelectStation: selectStation });
   resolvedAlerts = createResolvedAlerts({ state, fmt });
   tooltip = createStationTooltip({

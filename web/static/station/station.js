@@ -142,6 +142,12 @@ function renderCharts(h) {
   }
 }
 
+/** A limit rule's limit; an anomaly's baseline (its `limit` is a detector threshold, a score). */
+function limitOrBaseline(alert) {
+  if (!String(alert.rule_id || '').startsWith('anomaly.')) return formatNumber(alert.limit, state.lang);
+  return alert.baseline == null ? '—' : `${t('baseline')} ${formatNumber(alert.baseline, state.lang)}`;
+}
+
 function renderAlerts() {
   if (!state.alerts.length) {
     $('alerts').append(el('p', { class: 'empty' }, t('noAlerts')));
@@ -157,7 +163,7 @@ function renderAlerts() {
     el('td', null, t('states')[a.state] || a.state),
     el('td', { class: 'num' }, formatNumber(a.value, state.lang)),
     el('td', { class: 'num' }, formatNumber(a.peak, state.lang)),
-    el('td', { class: 'num' }, formatNumber(a.limit, state.lang))));
+    el('td', { class: 'num' }, limitOrBaseline(a))));
   $('alerts').append(el('table', { class: 'report-table' },
     el('thead', null, el('tr', null, heads.map((k) => el('th', null, t(k))))),
     el('tbody', null, rows)));

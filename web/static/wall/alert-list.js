@@ -69,6 +69,11 @@ export const ALERT_LIST_I18N = {
   },
 };
 
+export function hasBaseline(alert) {
+  return String(alert?.rule_id || '').startsWith('anomaly.')
+    && alert.baseline != null && alert.baseline !== '' && Number.isFinite(Number(alert.baseline));
+}
+
 export function severityOf(alert) {
   return SEVERITY_ORDER[alert?.severity] != null ? alert.severity : 'info';
 }
@@ -230,6 +235,7 @@ export function createAlertList({
         hasLimit ? el('span', { class: 'alert-vs muted' }, '/') : null,
         hasLimit ? el('span', { class: 'alert-limit mono' }, formatNumber(alert.limit)) : null,
         el('span', { class: 'alert-unit muted' }, param.unit),
+        baselineOf(alert, param),
         ratio != null ? el('span', { class: 'alert-ratio mono' }, `×${formatNumber(ratio)}`) : null,
         alert.window ? el('span', { class: 'alert-window' }, formatWindow(alert.window)) : null),
       ruleLine(alert),
@@ -243,6 +249,14 @@ export function createAlertList({
     row.addEventListener('click', () => onSelectStation(String(alert.station_id)));
     if (flashTimers.has(id)) row.classList.add('is-flashing'); // keep a running flash
     return { alert, row, openedAt, relNode };
+  }
+
+  /** An anomaly's baseline (the level it is judged against), shown instead of a limit. */
+  function baselineOf(alert, param) {
+    const baseline = hasBaseline(alert) ? Number(alert.baseline) : null;
+    return baseline == null ? null : el('span', {
+      class: 'alert-baseline muted', 'data-testid': 'alert-baseline', title: t('baselineTitle'),
+    }, `· ${t('baseline')} ${formatNumber(baseline)}${param.unit ? ` ${param.unit}` : ''}`);
   }
 
   /** The incident's classification, then its lead alert's rule when it says more. */

@@ -35,6 +35,12 @@ export function fireLevelOf(values) {
 }
 
 /** 1, 2, 2.5 or 5 × 10^n closest below the raw value (grid, scale bar and axis steps). */
+/** An anomaly alert (rule anomaly.*): its `limit` is a detector threshold, a score, not a level
+ *  in the value's unit; it shows its `baseline` (the level judged against) instead. */
+export function isAnomaly(alert) {
+  return String(alert?.rule_id || '').startsWith('anomaly.');
+}
+
 export function niceStep(raw) {
   if (!(raw > 0)) return 1;
   const exp = Math.pow(10, Math.floor(Math.log10(raw)));
@@ -118,6 +124,16 @@ export function createFormatters(state) {
     return unit && hasValue ? `${formatNumber(value)} ${unit}` : formatNumber(value);
   }
 
+  /** An alert's value in words: a limit rule's value / limit (`132/50 µg/m³`); an anomaly's
+   *  value and baseline (`132 µg/m³ · nền 8 µg/m³`), never its detector threshold (a score). */
+  function formatAlertValue(alert) {
+    const { parameter, station_id: stationId } = alert;
+    if (!isAnomaly(alert)) return `${formatNumber(alert.value)}/${formatValueWithUnit(alert.limit, parameter, stationId)}`;
+    const value = formatValueWithUnit(alert.value, parameter, stationId);
+    const baseline = IOC.finiteOrNull(alert.baseline);
+    return baseline == null ? value : `${value} · ${t('baseline')} ${formatValueWithUnit(baseline, parameter, stationId)}`;
+  }
+
   function formatOwner(owner) {
     if (!owner) return '—';
     return owner === 'state' ? t('ownerState') : t('ownerEnterprise', owner);
@@ -150,7 +166,7 @@ export function createFormatters(state) {
 
   return {
     t, nowMs, formatWeekday, formatTimeSmart, formatRelative, formatNumber, formatFixed, parameterInfo,
-    formatValueWithUnit, formatOwner, formatWindow, statusLabel, kindLabel, severityLabel,
+    formatValueWithUnit, formatAlertValue, formatOwner, formatWindow, statusLabel, kindLabel, severityLabel,
     aqiBandLabel, fireLevelLabel,
   };
 }

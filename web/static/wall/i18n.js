@@ -7,6 +7,7 @@
 import { VEHICLE_I18N } from './vehicles-i18n.js';
 import { MAP_I18N } from './map.js';
 import { ALERT_LIST_I18N } from './alert-list.js';
+import { ALERT_SOUND_I18N } from './alert-sound.js';
 
 export const WALL_I18N = {
   vi: {
@@ -77,6 +78,8 @@ export const WALL_I18N = {
     tipClose: 'Đóng',
     never: 'chưa có',
     limit: 'ngưỡng',
+    baseline: 'nền',
+    baselineTitle: 'Mức nền: mức giá trị trước sự kiện mà bất thường được so sánh (không phải ngưỡng)',
     openedAt: 'Mở lúc',
     resolvedAt: 'kết thúc',
     relJustNow: 'vừa xong',
@@ -212,6 +215,8 @@ export const WALL_I18N = {
     tipClose: 'Close',
     never: 'never',
     limit: 'limit',
+    baseline: 'baseline',
+    baselineTitle: 'Baseline: the level before the event the anomaly is judged against (not a limit)',
     openedAt: 'Opened',
     resolvedAt: 'resolved',
     relJustNow: 'just now',
@@ -281,6 +286,6 @@ export const WALL_I18N = {
   },
 };
 
-for (const words of [VEHICLE_I18N, MAP_I18N, ALERT_LIST_I18N]) {
+for (const words of [VEHICLE_I18N, MAP_I18N, ALERT_LIST_I18N, ALERT_SOUND_I18N]) {
   for (const lang of Object.keys(words)) Object.assign(WALL_I18N[lang], words[lang]);
 }

@@ -1,6 +1,6 @@
 /*
  * The "recently resolved" list under the open alerts: the last alerts that ended, newest
- * first (severity, station, parameter value / limit, opened → resolved). Hidden while empty.
+ * first (severity, station, parameter value / limit or an anomaly's baseline, opened → resolved). Hidden while empty.
  */
 
 import { SEVERITY_ORDER } from './format.js';
@@ -11,7 +11,7 @@ import { SEVERITY_ORDER } from './format.js';
  */
 export function createResolvedAlerts({ state, fmt }) {
   const { $, el, setText, parseTime, formatClock: formatTime } = window.IOC;
-  const { formatNumber, formatValueWithUnit, parameterInfo, severityLabel } = fmt;
+  const { formatAlertValue, parameterInfo, severityLabel } = fmt;
 
   function render() {
     const section = $('resolved-section');
@@ -31,7 +31,7 @@ export function createResolvedAlerts({ state, fmt }) {
       el('span', { class: 'resolved-sev' }, severityLabel(severity)),
       el('span', { class: 'resolved-station' }, stationName ?? '—'),
       el('span', { class: 'resolved-param' }, alert.parameter
-        ? `${param.label} ${formatNumber(alert.value)}/${formatValueWithUnit(alert.limit, alert.parameter, alert.station_id)}` : '—'),
+        ? `${param.label} ${formatAlertValue(alert)}` : '—'),
       el('span', { class: 'resolved-time mono' }, `${formatTime(parseTime(alert.opened_at))} → ${resolvedAt ? formatTime(resolvedAt) : '—'}`));
     }));
   }

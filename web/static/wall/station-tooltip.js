@@ -18,7 +18,7 @@ import { STATUSES, ROMAN, aqiBandOf, fireLevelOf } from './format.js';
 export function createStationTooltip({ state, projectStation, mapSize, fmt, onClose }) {
   const { $, el, setText, parseTime, formatDateTime } = window.IOC;
   const {
-    t, formatNumber, formatRelative, formatOwner, formatValueWithUnit, parameterInfo, statusLabel,
+    t, formatNumber, formatRelative, formatOwner, formatValueWithUnit, formatAlertValue, parameterInfo, statusLabel,
     kindLabel, severityLabel, aqiBandLabel, fireLevelLabel,
   } = fmt;
 
@@ -94,7 +94,7 @@ export function createStationTooltip({ state, projectStation, mapSize, fmt, onCl
         ? el('div', { class: 'tip-alerts' },
           el('div', { class: 'tip-section' }, t('tipAlerts')),
           ...alerts.map((a) => el('div', { class: `tip-alert sev-${a.severity}` },
-            `${severityLabel(a.severity)} · ${parameterInfo(a.parameter).label} ${formatNumber(a.value)}/${formatValueWithUnit(a.limit, a.parameter, a.station_id)}`)))
+            `${severityLabel(a.severity)} · ${parameterInfo(a.parameter).label} ${formatAlertValue(a)}`)))
         : null;
 
       node.classList.toggle('is-pinned', pinned);

@@ -1,6 +1,7 @@
 /*
  * The trend panel's chart (SVG): one parameter of one station over the last 24 hours, with
- * the limits of its open alerts (dashed, the line drawn over a limit in the alert colour),
+ * the limits of its open alerts (dashed, the line drawn over a limit in the alert colour), the
+ * baselines of its open anomaly alerts (dashed, grey, "nền"/"baseline": not a limit),
  * hour ticks on Asia/Ho_Chi_Minh time (a date at midnight), a y axis in round steps, gaps in
  * the data left as gaps, and a read-out of the nearest point under the pointer. Dense data is
  * reduced to what a pixel column can show (decimate).
@@ -56,9 +57,10 @@ export function createTrendChart({ body, svg, hoverBox, fmt }) {
 
   /**
    * Draw `points` ([[ms, value]] ascending, inside the window) of `param` at `stationId`, with
-   * `limits` ([{value, severity, window}] ascending by value).
+   * `limits` ([{value, severity, window}] ascending by value) and the anomaly alerts'
+   * `baselines` ([{value, severity}]).
    */
-  function draw({ points, limits, param, stationId }) {
+  function draw({ points, limits, baselines = [], param, stationId }) {
     const width = body.clientWidth;
     const height = body.clientHeight;
     if (!width || !height) return;
@@ -73,7 +75,7 @@ export function createTrendChart({ body, svg, hoverBox, fmt }) {
     let lo = Infinity;
     let hi = -Infinity;
     for (const [, v] of points) { if (v < lo) lo = v; if (v > hi) hi = v; }
-    for (const limit of limits) { lo = Math.min(lo, limit.value); hi = Math.max(hi, limit.value); }
+    for (const limit of [...limits, ...baselines]) { lo = Math.min(lo, limit.value); hi = Math.max(hi, limit.value); }
     if (!Number.isFinite(lo)) { lo = 0; hi = 1; }
     if (lo >= 0 && lo <= hi * 0.5) lo = 0;
     if (hi - lo < 1e-9) { const pad = Math.abs(hi) * 0.1 || 1; lo -= pad; hi += pad; }
@@ -141,6 +143,16 @@ export function createTrendChart({ body, svg, hoverBox, fmt }) {
         svgEl('line', { x1: left, x2: left + plotW, y1: yy, y2: yy, class: `trend-limit sev-${limit.severity}`, 'data-testid': 'trend-limit', 'data-value': limit.value }),
         svgEl('text', { x: left + plotW - 0.3 * rem, y: yy - 0.38 * rem, 'text-anchor': 'end', class: `trend-limit-label sev-${limit.severity}` },
           `${t('limit')} ${formatValueWithUnit(limit.value, param, stationId)}${limit.window ? ` · ${formatWindow(limit.window)}` : ''}`),
+      );
+    }
+
+    // ---- baselines of open anomaly alerts (dashed, neutral): the level judged against
+    for (const baseline of baselines) {
+      const yy = Math.round(y(baseline.value)) + 0.5;
+      limitGroup.append(
+        svgEl('line', { x1: left, x2: left + plotW, y1: yy, y2: yy, class: 'trend-baseline', 'data-testid': 'trend-baseline', 'data-value': baseline.value }),
+        svgEl('text', { x: left + 0.3 * rem, y: yy - 0.38 * rem, 'text-anchor': 'start', class: 'trend-baseline-label', 'data-testid': 'trend-baseline-label' },
+          `${t('baseline')} ${formatValueWithUnit(baseline.value, param, stationId)}`),
       );
     }
 

@@ -8,7 +8,7 @@
  * feed's station deltas are appended as live points in between.
  */
 
-import { SEVERITY_ORDER, STATUSES } from './format.js';
+import { SEVERITY_ORDER, STATUSES, isAnomaly } from './format.js';
 import { TREND_WINDOW_MS, createTrendChart, lowerBound } from './trend-chart.js';
 import { appendLiveValues, fetchReadings, isParameterKey, seriesFromReadings } from './trend-data.js';
 
@@ -146,12 +146,24 @@ export function createTrend({ state, fmt, onClose }) {
       return (TREND_DEFAULT_BY_KIND[kind] || []).find((key) => params.includes(key)) || params[0] || null;
     },
 
-    /** Open-alert limits for the shown station and parameter, one per distinct value. */
+    /** Open-alert limits for the shown station and parameter, one per distinct value (an
+     *  anomaly's `limit` is a detector threshold, a score: never drawn as a limit). */
     limits() {
+      return this.levels((alert) => (isAnomaly(alert) ? null : finiteOrNull(alert.limit)));
+    },
+
+    /** The baselines of the open anomaly alerts of the shown station and parameter. */
+    baselines() {
+      return this.levels((alert) => (isAnomaly(alert) ? finiteOrNull(alert.baseline) : null));
+    },
+
+    /** levelOf(alert) of the open alerts of the shown station and parameter, one per distinct
+     *  value (the most severe alert's), ascending. */
+    levels(levelOf) {
       const byValue = new Map();
       for (const alert of state.openAlerts.values()) {
         if (String(alert.station_id) !== this.stationId || alert.parameter !== this.param) continue;
-        const value = finiteOrNull(alert.limit);
+        const value = levelOf(alert);
         if (value == null) continue;
         const previous = byValue.get(value);
         const severity = SEVERITY_ORDER[alert.severity] != null ? alert.severity : 'info';
@@ -360,7 +372,8 @@ export function createTrend({ state, fmt, onClose }) {
       if (!this.stationId) return;
       const points = this.status === 'loading' ? [] : this.windowPoints();
       const limits = points.length ? this.limits() : [];
-      chart.draw({ points, limits, param: this.param, stationId: this.stationId });
+      const baselines = points.length ? this.baselines() : [];
+      chart.draw({ points, limits, baselines, param: this.param, stationId: this.stationId });
     },
   };
 
