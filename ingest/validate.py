@@ -107,8 +107,8 @@ class ReadingValidator:
         kept: dict[str, float] = {}
         sent_units: dict[str, str] = {}
         specs = station.parameters
-        units = units or {}
-        for key, value in values.items():
+        bits = self.received.bits
+        for key, sent in values.items():
             spec = specs.get(key)
             if spec is None:
                 known = ", ".join(sorted(specs))
@@ -118,14 +118,17 @@ class ReadingValidator:
                     key,
                 )
                 continue
-            if type(value) is float:
-                if not math.isfinite(value):
-                    reject(RejectReason.NOT_NUMERIC, f"{key}={value!r} is not finite", key)
+            if type(sent) is float:
+                if not math.isfinite(sent):
+                    reject(RejectReason.NOT_NUMERIC, f"{key}={sent!r} is not finite", key)
                     continue
-            elif type(value) is not int:  # an int of any size is finite: the range decides
-                reject(RejectReason.NOT_NUMERIC, f"{key}={_shown(value)} is not a number", key)
+                value = sent
+            elif type(sent) is int:  # of any size, finite: the range decides
+                value = _as_float(sent)
+            else:
+                reject(RejectReason.NOT_NUMERIC, f"{key}={_shown(sent)} is not a number", key)
                 continue
-            unit = units.get(key)
+            unit = units.get(key) if units else None
             if unit is not None:
                 try:
                     if not isinstance(unit, str):
@@ -142,18 +145,19 @@ class ReadingValidator:
                 if not conversion.identity:
                     try:
                         value = conversion.apply(value)
-                    except OverflowError:  # an int beyond any float
+                    except OverflowError:
                         value = math.inf  # refused as out of range below
                     sent_units[key] = unit
             if not spec.low <= value <= spec.high:
+                shown = _shown(sent if sent_units.get(key) is None else value)
                 reject(
                     RejectReason.OUT_OF_RANGE,
-                    f"{key}={_shown(value)} outside the plausible range {spec.low}..{spec.high} "
+                    f"{key}={shown} outside the plausible range {spec.low}..{spec.high} "
                     f"{spec.unit}",
                     key,
                 )
                 continue
-            bit = self.received.bit(key)
+            bit = bits.get(key) or self.received.bit(key)
             if mask & bit:
                 reject(
                     RejectReason.DUPLICATE,
@@ -162,18 +166,20 @@ class ReadingValidator:
                 )
                 continue
             mask |= bit
-            kept[key] = float(value)
+            kept[key] = value
         if not kept:
             return None
         ReceivedValues.record(received, ts_ms, mask)
+        if sent_units:
+            sent_units = {k: u for k, u in sent_units.items() if k in kept}
         return Reading(
-            station_id=station_id,
-            ts_ms=ts_ms,
-            values=kept,
-            received_ms=origin.received_ms,
-            status={k: s for k, s in (status or {}).items() if k in kept},
-            status_missing=status_missing & kept.keys(),
-            sent_units={k: u for k, u in sent_units.items() if k in kept},
+            station_id,
+            ts_ms,
+            kept,
+            origin.received_ms,
+            {k: s for k, s in status.items() if k in kept} if status else {},
+            status_missing & kept.keys() if status_missing else status_missing,
+            sent_units,
         )
 
     def forget(self, readings: list[Reading]) -> None:
@@ -190,7 +196,7 @@ class ReceivedValues:
 
     def __init__(self) -> None:
         self._received: dict[str, dict[int, int]] = {}
-        self._bit: dict[str, int] = {}  # parameter name → its bit in the masks
+        self.bits: dict[str, int] = {}  # parameter name → its bit in the masks
 
     def of(self, station_id: str) -> dict[int, int]:
         received = self._received.get(station_id)
@@ -199,9 +205,9 @@ class ReceivedValues:
         return received
 
     def bit(self, parameter: str) -> int:
-        bit = self._bit.get(parameter)
+        bit = self.bits.get(parameter)
         if bit is None:
-            bit = self._bit[parameter] = 1 << len(self._bit)
+            bit = self.bits[parameter] = 1 << len(self.bits)
         return bit
 
     @staticmethod
@@ -244,7 +250,14 @@ class ReceivedValues:
             received = self._received.get(reading.station_id, {})
             if reading.ts_ms in received:
                 for key in reading.values:
-                    received[reading.ts_ms] &= ~self._bit.get(key, 0)
+                    received[reading.ts_ms] &= ~self.bits.get(key, 0)
+
+
+def _as_float(value: int) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond any float: refused as out of range
+        return math.inf if value > 0 else -math.inf
 
 
 def _iso(ts_ms: int) -> str:
