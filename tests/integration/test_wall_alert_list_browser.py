@@ -326,6 +326,7 @@ async def test_a_sensor_fault_then_a_pollution_event_are_one_card_reclassified_i
     await expect(card.get_by_test_id("incident-related")).to_contain_text("+1 liên quan")
     await expect(card).to_have_attribute("data-severity", "warning")  # the worst of the two
     await expect(rows(page)).to_have_count(1)
+    await expect(page.locator("#alerts-meta")).to_have_text("1 sự cố · 2 cảnh báo")
     assert await card.evaluate("row => row.sameCard === true")  # redrawn in place
     await expect(page.get_by_test_id("alerts-pending")).to_be_hidden()  # nothing held back
     members = (await card.get_attribute("data-alert-ids") or "").split()
@@ -349,4 +350,5 @@ async def test_a_sensor_fault_then_a_pollution_event_are_one_card_reclassified_i
     await page.get_by_test_id("lang-en").click()
     await expect(kind).to_have_text("Suspected pollution event")
     await expect(card.get_by_test_id("incident-related")).to_contain_text("+1 related")
+    await expect(page.locator("#alerts-meta")).to_have_text("1 incident · 2 alerts")
     await page.screenshot(path=str(tmp_path / "wall-incident-card.png"))

@@ -313,7 +313,8 @@ function addResolvedAlert(alert) {
 /** The KPI tiles and the panels' counts. */
 function renderCounts() {
   kpis.render();
-  setText($('alerts-meta'), t('alertsMeta', state.openAlerts.size));
+  const incidents = new Set([...state.openAlerts.values()].map((a) => a.incident_id || a.id)).size;
+  setText($('alerts-meta'), t('alertsMeta', state.openAlerts.size, incidents));
   stationTable.renderCount();
 }
 

@@ -40,7 +40,7 @@ export const WALL_I18N = {
     mapMeta: (n, hidden) => `${n} trạm` + (hidden ? ` · ${hidden} trạm không có tọa độ` : ''),
     waitingData: 'Đang chờ dữ liệu…',
     alertsTitle: 'Cảnh báo đang mở',
-    alertsMeta: (n) => `${n} cảnh báo`,
+    alertsMeta: (n, incidents = n) => (incidents === n ? `${n} cảnh báo` : `${incidents} sự cố · ${n} cảnh báo`),
     noAlerts: 'Không có cảnh báo đang mở',
     recentlyResolved: 'Đã kết thúc gần đây',
     stationsTitle: 'Danh sách trạm',
@@ -177,7 +177,8 @@ export const WALL_I18N = {
     mapMeta: (n, hidden) => `${n} stations` + (hidden ? ` · ${hidden} without coordinates` : ''),
     waitingData: 'Waiting for data…',
     alertsTitle: 'Open alerts',
-    alertsMeta: (n) => `${n} alert${n === 1 ? '' : 's'}`,
+    alertsMeta: (n, incidents = n) => (incidents === n ? `${n} alert${n === 1 ? '' : 's'}`
+      : `${incidents} incident${incidents === 1 ? '' : 's'} · ${n} alerts`),
     noAlerts: 'No open alerts',
     recentlyResolved: 'Recently resolved',
     stationsTitle: 'Stations',
