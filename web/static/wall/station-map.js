@@ -110,7 +110,7 @@ export function createStationMap({ state, fmt, onSelect, onHover, onMarkersPlace
     renderLegend,
 
     init() {
-      for (const button of document.querySelectorAll('[data-map-color]')) {
+      for (const button of document.querySelectorAll('button[data-map-color]')) {
         button.addEventListener('click', () => setMapColor(button.dataset.mapColor, { persist: true }));
       }
       setMapColor(pickSetting('map', MAP_COLOR_STORAGE_KEY, MAP_COLOR_MODES, 'status'), { persist: false });
@@ -507,7 +507,7 @@ export function createStationMap({ state, fmt, onSelect, onHover, onMarkersPlace
     state.mapColor = mode;
     $('map').dataset.colorMode = mode;
     document.body.dataset.mapColor = mode;
-    for (const button of document.querySelectorAll('[data-map-color]')) {
+    for (const button of document.querySelectorAll('button[data-map-color]')) {
       const active = button.dataset.mapColor === mode;
       button.classList.toggle('is-active', active);
       button.setAttribute('aria-pressed', String(active));
