@@ -16,8 +16,6 @@ Files are written whole (a temporary file renamed), so a reader never sees half 
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
@@ -25,24 +23,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from aiohttp import web
-from openpyxl import Workbook
-from openpyxl.styles import Font
 
 from ioc import appkeys
 from ioc.clock import LOCAL_TZ, now_ms
 from ioc.config import ReportsConfig
 from web.daily_report import DailyReport, build_daily_report, yesterday
-from web.report_files import (
-    XLSX_TIME_FORMAT,
-    Cell,
-    Lang,
-    _csv_cell,
-    _local,
-    _xlsx_cell,
-)
+from web.report_files import Cell, Lang, Table, local_time, tables_csv, tables_xlsx
 
 log = logging.getLogger(__name__)
-Table = tuple[str, list[str], list[list[Cell]]]
 
 HEADINGS: dict[Lang, dict[str, str]] = {
     "vi": {
@@ -136,7 +124,7 @@ def tables(report: DailyReport, lang: Lang) -> list[Table]:
             s.aqi_label_en if en else s.aqi_label_vi,
             s.aqi_complete,
             s.worst_hour_aqi,
-            _local(s.worst_hour),
+            local_time(s.worst_hour),
             s.exceedance_count,
             "; ".join(f"{p}: {n}" for p, n in s.exceedances.items()),
             s.fire_level,
@@ -152,8 +140,8 @@ def tables(report: DailyReport, lang: Lang) -> list[Table]:
             e.station_id,
             e.rule_name,
             e.severity,
-            _local(e.start),
-            _local(e.end),
+            local_time(e.start),
+            local_time(e.end),
             round(e.duration_s / 60, 1),
             e.peak,
             e.limit,
@@ -170,8 +158,8 @@ def tables(report: DailyReport, lang: Lang) -> list[Table]:
             c.rule_name_en if en else c.rule_name_vi,
             c.severity,
             c.state,
-            _local(c.start),
-            _local(c.end),
+            local_time(c.start),
+            local_time(c.end),
             c.peak,
         ]
         for c in report.camera_incidents
@@ -184,37 +172,11 @@ def tables(report: DailyReport, lang: Lang) -> list[Table]:
 
 
 def daily_csv(report: DailyReport, lang: Lang) -> bytes:
-    words = HEADINGS[lang]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    for number, (title, heads, rows) in enumerate(tables(report, lang)):
-        if number:
-            writer.writerow([])
-        writer.writerow([f"# {words[title]}"])
-        writer.writerow([words[h] for h in heads])
-        writer.writerows([[_csv_cell(v) for v in row] for row in rows])
-    return ("\ufeff" + out.getvalue()).encode()
+    return tables_csv(tables(report, lang), HEADINGS[lang])
 
 
 def daily_xlsx(report: DailyReport, lang: Lang) -> bytes:
-    words = HEADINGS[lang]
-    book = Workbook()
-    book.remove(book.active)
-    for title, heads, rows in tables(report, lang):
-        sheet = book.create_sheet(words[title])
-        sheet.append([words[h] for h in heads])
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for row in rows:
-            sheet.append([_xlsx_cell(v) for v in row])
-        for column in sheet.iter_cols(min_row=2):
-            for cell in column:
-                if isinstance(cell.value, datetime):
-                    cell.number_format = XLSX_TIME_FORMAT
-        sheet.freeze_panes = "A2"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return tables_xlsx(tables(report, lang), HEADINGS[lang])
 
 
 DAILY_RENDERERS: dict[str, Callable[[DailyReport, Lang], bytes]] = {

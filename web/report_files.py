@@ -119,8 +119,8 @@ def tables(report: MonthlyReport) -> list[Table]:
             e.station_id,
             e.rule_name,
             e.severity,
-            _local(e.start),
-            _local(e.end),
+            local_time(e.start),
+            local_time(e.end),
             round(e.duration_s / 60, 1),
             e.peak,
             e.limit,
@@ -131,7 +131,9 @@ def tables(report: MonthlyReport) -> list[Table]:
         for e in group.events
     ]
     gaps: list[list[Cell]] = [
-        [s.id, _local(g.start), _local(g.end), g.intervals] for s in report.stations for g in s.gaps
+        [s.id, local_time(g.start), local_time(g.end), g.intervals]
+        for s in report.stations
+        for g in s.gaps
     ]
     return [
         ("stations", ["station", "name", "owner", "interval_s", *counts, "gap_count"], stations),
@@ -145,11 +147,12 @@ def tables(report: MonthlyReport) -> list[Table]:
     ]
 
 
-def report_csv(report: MonthlyReport, lang: Lang) -> bytes:
-    words = HEADINGS[lang]
+def tables_csv(tables: list[Table], words: dict[str, str]) -> bytes:
+    """Tables one after the other in one CSV (UTF-8 with BOM, for spreadsheets), each under
+    a ``# title`` line and its heading row; ``words`` names titles and columns."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    for number, (title, heads, rows) in enumerate(tables(report)):
+    for number, (title, heads, rows) in enumerate(tables):
         if number:
             writer.writerow([])
         writer.writerow([f"# {words[title]}"])
@@ -158,11 +161,11 @@ def report_csv(report: MonthlyReport, lang: Lang) -> bytes:
     return ("\ufeff" + out.getvalue()).encode()
 
 
-def report_xlsx(report: MonthlyReport, lang: Lang) -> bytes:
-    words = HEADINGS[lang]
+def tables_xlsx(tables: list[Table], words: dict[str, str]) -> bytes:
+    """Tables as the sheets of one workbook: bold heading row, frozen, local times."""
     book = Workbook()
     book.remove(book.active)
-    for title, heads, rows in tables(report):
+    for title, heads, rows in tables:
         sheet = book.create_sheet(words[title])
         sheet.append([words[h] for h in heads])
         for cell in sheet[1]:
@@ -179,6 +182,14 @@ def report_xlsx(report: MonthlyReport, lang: Lang) -> bytes:
     return out.getvalue()
 
 
+def report_csv(report: MonthlyReport, lang: Lang) -> bytes:
+    return tables_csv(tables(report), HEADINGS[lang])
+
+
+def report_xlsx(report: MonthlyReport, lang: Lang) -> bytes:
+    return tables_xlsx(tables(report), HEADINGS[lang])
+
+
 def _counts(row: CountsAnswer) -> Iterator[Cell]:
     yield from (getattr(row, name) for name in _COUNTS)
     yield from (_percent(row.ratio), _percent(row.valid_ratio), row.over_frequent)
@@ -188,7 +199,7 @@ def _percent(ratio: float | None) -> float | None:
     return None if ratio is None else round(ratio * 100, 2)
 
 
-def _local(iso: str | None) -> datetime | None:
+def local_time(iso: str | None) -> datetime | None:
     """A UTC time of the report as a local (UTC+7) time without zone, as spreadsheets want."""
     if iso is None:
         return None
@@ -200,17 +211,17 @@ def _csv_cell(value: Cell) -> Cell:
         return value.strftime(LOCAL_TIME_FORMAT)
     if isinstance(value, bool):
         return int(value)
-    return _text_safe(value)
+    return text_safe(value)
 
 
 def _xlsx_cell(value: Cell) -> Cell:
     """Control characters, which XLSX cannot hold, become U+FFFD."""
     if isinstance(value, str):
         value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
-    return _text_safe(value)
+    return text_safe(value)
 
 
-def _text_safe(value: Cell) -> Cell:
+def text_safe(value: Cell) -> Cell:
     """Text a spreadsheet would run as a formula (a station or rule named ``=...``) is
     quoted: shown as it was written, never evaluated."""
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):

@@ -39,7 +39,7 @@ from web.api import Answer, ApiRoutes, Problem, Query, error_answer, invalid
 from web.completeness import LOCAL_OFFSET_MS, day_start_ms, local_day
 from web.daily_report import color
 from web.fields import IsoTime, UtcTime
-from web.report_files import CSV_MEDIA, LOCAL_TIME_FORMAT, _text_safe
+from web.report_files import CSV_MEDIA, LOCAL_TIME_FORMAT, text_safe
 from web.routes import STATIC_DIR
 from web.store_query import query_store
 
@@ -328,7 +328,7 @@ async def station_export(request: web.Request, id: str, query: ExportQuery) -> w
     heads = [words["time"]]
     for k, spec in station.parameters.items():
         label = (spec.label_en if query.lang == "en" else spec.label_vi) or k
-        heads += [str(_text_safe(f"{label} ({spec.unit_display})")), f"{k} {words['status']}"]
+        heads += [str(text_safe(f"{label} ({spec.unit_display})")), f"{k} {words['status']}"]
     writer.writerow(heads)
     for row in rows:
         local = datetime.fromtimestamp(int(row["time"]) / 1000, LOCAL_TZ)
