@@ -157,7 +157,10 @@ class RuleConfig(Section):
     )
     area: Area | None = Field(None, description="Only stations inside this area.")
     window: Window = Field(
-        "instant", description="instant, or the last 1h/8h/24h of clock hours (current included)."
+        "instant",
+        description="instant, or the last 1h/8h/24h of clock hours: for a mean the complete "
+        "hours before the current one (as QCVN means are defined), for a max the current "
+        "hour included.",
     )
     aggregate: Literal["mean", "max"] = Field(
         "mean",
@@ -187,6 +190,11 @@ class RuleConfig(Section):
     )
     min_coverage: float = Field(
         0.75, gt=0, le=1, description="Share of the window's hours that must have data."
+    )
+    open_hour: bool = Field(
+        False,
+        description="A mean window counts the hour in progress too (an early estimate: one "
+        "value can tip it), instead of being judged once its last hour has ended.",
     )
     ignore_status_missing: bool = Field(
         False,

@@ -395,7 +395,9 @@ class Scenario:
         )
 
     def _pm25_runs(self, sid: str, readings: list[tuple[int, float]]) -> list[Episode]:
-        """Runs of closed hours whose 24 h mean (of hourly means, as the rule) is over."""
+        """Runs of closed hours whose 24 h mean (of the means of complete clock hours, as
+        QCVN and the rule define it) is over, each from the end of its last hour (when the
+        mean exists)."""
         sums: dict[int, list[float]] = {}
         for ts, value in readings:
             sums.setdefault(ts // HOUR_MS, []).append(value)
@@ -406,7 +408,7 @@ class Scenario:
             if len(window) >= MIN_COVERAGE * 24:
                 mean = sum(window) / len(window)
                 still = bool(over) and over[-1][1] and mean >= PM25_24H_BACK
-                over.append((hour * HOUR_MS, mean > PM25_24H_LIMIT or still))
+                over.append(((hour + 1) * HOUR_MS, mean > PM25_24H_LIMIT or still))
         return _runs(sid, "pm25", over, HOUR_MS)
 
     @property
