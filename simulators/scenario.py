@@ -52,7 +52,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from ioc.registry import Station, StationRegistry, read_registry_document
+import numpy as np
+import numpy.typing as npt
+
+from analytics.air_quality import TO_UG_M3
+from analytics.aqi import NOWCAST_HOURS, hourly_aqi
+from analytics.config import AnalyticsConfig, RuleConfig
+from analytics.limits import applies
+from ioc.registry import Station, StationRegistry, normalize_unit, read_registry_document
 from simulators.models import StationModel
 
 REGISTRY_PATH = Path(__file__).resolve().parent.parent / "config" / "stations.yaml"
@@ -62,9 +69,7 @@ EPISODE_HOURS = 3  # then one ordinary hour
 NEIGHBOUR_KM = 12.0  # pollution reaches neighbours this close (the detector's radius: 15 km)
 NEIGHBOUR_SHARE = (0.65, 0.55, 0.5)  # of the rise, at the nearest, second, third neighbour
 STACK_DUST_LIMIT = 200.0  # QCVN 19:2009 column B, mg/Nm³ (analytics rule stack_dust)
-PM25_24H_LIMIT = 45.0  # QCVN 05:2023, µg/m³, from 01/01/2026 (analytics rule pm25_24h)
-PM25_24H_BACK = 43.0  # an exceedance lasts until the mean is below this (a dip is no new one)
-MIN_COVERAGE = 0.75  # a 24 h mean needs data in this share of its hours (as the rules)
+AQI_POLLUTANTS = ("pm25", "pm10", "so2", "co", "no2", "o3")
 #: episode families that distort the measurement, not the world
 MEASUREMENT_ERRORS = frozenset({"sensor_fault", "flatline", "drift"})
 
@@ -187,7 +192,7 @@ class Scenario:
         self._schedule()
         self.overdrawn = self._overdraw(random.Random(c.seed + 2))
         # the true values, as the replay sends them (measurement errors left out)
-        self._pm25: dict[str, list[tuple[int, float]]] = {}
+        self._true: dict[str, list[tuple[int, dict[str, float]]]] = {}
         self._wells: dict[str, list[tuple[int, float, float]]] = {}  # ts, pumped m³, level
 
     def _overdraw(self, rng: random.Random) -> dict[str, float]:
@@ -324,8 +329,7 @@ class Scenario:
                     continue  # offline: nothing sent
                 if episode is None or episode.family not in MEASUREMENT_ERRORS:
                     true = values
-                if "pm25" in true:
-                    self._pm25.setdefault(sid, []).append((ts, true["pm25"]))
+                self._true.setdefault(sid, []).append((ts, true))
                 if station.kind == "groundwater" and "level" in true:
                     well = (ts, model.pumped_m3, true["level"])
                     self._wells.setdefault(sid, []).append(well)
@@ -370,16 +374,54 @@ class Scenario:
 
     # ------------------------------------------------------------------ derived truth
 
-    def limit_episodes(self) -> list[Episode]:
+    def limit_episodes(self, rules: Sequence[RuleConfig] | None = None) -> list[Episode]:
         """The ``limit_exceedance`` episodes of the values :meth:`steps` sent (call it after
-        them): each run of a true 24 h PM2.5 mean above the limit, a well's first reading of
-        the day over its permitted daily volume, each run of its level deeper than its
-        licence. Only those starting in the scored day (one already on from the warm-up would
-        have alerted then)."""
+        them), by each limit rule's own definition (``rules``: the shipped defaults, as the
+        replay runs) on the true values (:data:`MEASUREMENT_ERRORS` left out):
+
+        * an instant rule: each run of samples past its first level, until back to its clear
+          value (a range: outside it);
+        * a mean window (1/8/24 h, QCVN): each run of closed hours whose mean of the hourly
+          means of the complete hours of the window (with ``min_coverage`` of them) is past
+          it, each from the end of its last hour, when the mean exists;
+        * the hourly VN_AQI (``aqi``: NowCast of the PM hourly means, 1 h means of the gases)
+          of each closed hour, likewise;
+        * a well's first reading of the day over its permitted daily volume, each run of its
+          level deeper than its licence.
+
+        Not derived: windows of the largest value and the daily fire danger (no shipped rule
+        of the first kind; the scripted days reach no fire danger level IV), and a stack's
+        exceedance where it is scripted (the ``stack_exceedance`` episode is that incident).
+        Only episodes starting in the scored day (one already on from the warm-up would have
+        alerted then)."""
         found: list[Episode] = []
+        rules = AnalyticsConfig().rules if rules is None else rules
+        scripted = {
+            (e.station, e.parameter)
+            for e in self.episodes
+            if TARGET[e.family] == DERIVED["limit_exceedance"]
+        }
+        for station in self.registry:
+            readings = self._true.get(station.id, [])
+            if station.kind == "groundwater" or not readings:
+                continue
+            hourly = _hourly_means(readings)
+            for rule in rules:
+                if rule.above_licence is not None or not applies(rule, station):
+                    continue
+                if (station.id, rule.parameter) in scripted:
+                    continue
+                if rule.parameter == "aqi":
+                    found += _runs(station.id, "aqi", _aqi_flags(rule, station, hourly), HOUR_MS)
+                elif rule.parameter not in station.parameters:
+                    continue
+                elif rule.window == "instant":
+                    series = [(ts, v[rule.parameter]) for ts, v in readings if rule.parameter in v]
+                    found += _runs(station.id, rule.parameter, _past(rule, series), self.step_ms)
+                elif rule.aggregate == "mean":
+                    flags = _mean_flags(rule, hourly.get(rule.parameter, {}))
+                    found += _runs(station.id, rule.parameter, flags, HOUR_MS)
         stations = {s.id: s for s in self.registry}
-        for sid, readings in self._pm25.items():
-            found += self._pm25_runs(sid, readings)
         for sid, well in self._wells.items():
             licence = stations[sid].licence
             if licence is None:
@@ -393,23 +435,6 @@ class Scenario:
             (e for e in found if self.start_ms <= e.start_ms <= self.end_ms),
             key=lambda e: (e.start_ms, e.station),
         )
-
-    def _pm25_runs(self, sid: str, readings: list[tuple[int, float]]) -> list[Episode]:
-        """Runs of closed hours whose 24 h mean (of the means of complete clock hours, as
-        QCVN and the rule define it) is over, each from the end of its last hour (when the
-        mean exists)."""
-        sums: dict[int, list[float]] = {}
-        for ts, value in readings:
-            sums.setdefault(ts // HOUR_MS, []).append(value)
-        means = {h: sum(v) / len(v) for h, v in sums.items()}
-        over: list[tuple[int, bool]] = []
-        for hour in range(min(means), max(means) + 1):
-            window = [means[h] for h in range(hour - 23, hour + 1) if h in means]
-            if len(window) >= MIN_COVERAGE * 24:
-                mean = sum(window) / len(window)
-                still = bool(over) and over[-1][1] and mean >= PM25_24H_BACK
-                over.append(((hour + 1) * HOUR_MS, mean > PM25_24H_LIMIT or still))
-        return _runs(sid, "pm25", over, HOUR_MS)
 
     @property
     def readings_count(self) -> int:
@@ -429,6 +454,72 @@ def _registry(interval_s: int, max_per_kind: int | None) -> StationRegistry:
             entry = {**entry, "interval_s": interval_s}
         kept.append(entry)
     return StationRegistry.from_document({**document, "stations": kept}, "scenario")
+
+
+def _hourly_means(
+    readings: list[tuple[int, dict[str, float]]],
+) -> dict[str, dict[int, float]]:
+    """parameter → {UTC hour: mean of its values in that hour}."""
+    sums: dict[str, dict[int, list[float]]] = {}
+    for ts, values in readings:
+        for parameter, value in values.items():
+            sums.setdefault(parameter, {}).setdefault(ts // HOUR_MS, []).append(value)
+    return {p: {h: sum(v) / len(v) for h, v in by_hour.items()} for p, by_hour in sums.items()}
+
+
+def _past(rule: RuleConfig, series: list[tuple[int, float]]) -> list[tuple[int, bool]]:
+    """Whether the rule's first level holds at each (time, value): past its value, and still
+    until back to its clear value; a range: outside it."""
+    flags: list[tuple[int, bool]] = []
+    on = False
+    level = rule.levels[0]
+    sign = -1.0 if rule.direction == "below" else 1.0
+    for ts, value in series:
+        if rule.is_range:
+            assert rule.above is not None and rule.below is not None
+            on = not rule.below <= value <= rule.above
+        else:
+            x = sign * value
+            on = x > sign * level.value or (on and x > sign * level.clear)
+        flags.append((ts, on))
+    return flags
+
+
+def _mean_flags(rule: RuleConfig, means: dict[int, float]) -> list[tuple[int, bool]]:
+    """The rule on the mean of the complete hours of its window, at the end of each hour."""
+    if not means:
+        return []
+    hours = rule.hours
+    series = []
+    for hour in range(min(means), max(means) + 1):
+        window = [means[h] for h in range(hour - hours + 1, hour + 1) if h in means]
+        if len(window) >= rule.min_coverage * hours - 1e-9:
+            series.append(((hour + 1) * HOUR_MS, sum(window) / len(window)))
+    return _past(rule, series)
+
+
+def _aqi_flags(
+    rule: RuleConfig, station: Station, hourly: dict[str, dict[int, float]]
+) -> list[tuple[int, bool]]:
+    """The rule on the hourly VN_AQI of each hour with a PM value, at the hour's end."""
+    pm_hours = set(hourly.get("pm25", {})) | set(hourly.get("pm10", {}))
+    if not pm_hours:
+        return []
+    hours = np.arange(min(pm_hours), max(pm_hours) + 1)
+    values: dict[str, npt.NDArray[np.float64]] = {}
+    for pollutant in AQI_POLLUTANTS:
+        spec = station.parameters.get(pollutant)
+        if spec is None or pollutant not in hourly:
+            continue
+        factor = TO_UG_M3.get(normalize_unit(spec.unit), math.nan)
+        means = hourly[pollutant]
+        pm = pollutant in ("pm25", "pm10")  # the NowCast's 12 hours, latest first
+        back = hours[:, None] - np.arange(NOWCAST_HOURS) if pm else hours
+        lookup = np.array([means.get(int(h), math.nan) for h in back.ravel()])
+        values[pollutant] = lookup.reshape(back.shape) * factor
+    aqi = hourly_aqi(values)
+    series = [((int(h) + 1) * HOUR_MS, float(a)) for h, a in zip(hours, aqi, strict=True)]
+    return _past(rule, [(ts, a) for ts, a in series if math.isfinite(a)])
 
 
 def _runs(sid: str, parameter: str, flags: list[tuple[int, bool]], span_ms: int) -> list[Episode]:

@@ -181,7 +181,8 @@ def test_wells_keep_their_licences_unless_overdrawn() -> None:
         assert levels
         if sid not in scenario.overdrawn and licence.max_level_m:
             assert max(levels) < licence.max_level_m
-    truth = scenario.limit_episodes()
+    wells = {s.id for s in scenario.registry if s.kind == "groundwater"}
+    truth = [e for e in scenario.limit_episodes() if e.station in wells]
     assert {e.station for e in truth} <= set(scenario.overdrawn)
     volume = [e for e in truth if e.parameter == "volume_day"]
     assert {e.station for e in volume} <= set(scenario.overdrawn)
@@ -202,3 +203,44 @@ def test_derived_limit_episodes_follow_the_true_values() -> None:
     readings = [(midnight + h * HOUR_MS, 100.0 * h, 0.0) for h in range(30)]
     (day,) = _over_day_volume("W", readings, permitted=1050.0)  # 100 m³ an hour
     assert day.end_ms == midnight + 11 * HOUR_MS and day.start_ms == day.end_ms - HOUR_MS
+
+
+def test_derived_limit_truth_follows_each_rules_definition() -> None:
+    """Scorer and rules agree on what an exceedance is: an instant rule from its first value
+    past the limit until back to its clear value; a QCVN mean over the complete hours of its
+    window (coverage as the rule's), from the end of its last hour; the hourly VN_AQI."""
+    from analytics.config import AnalyticsConfig
+    from simulators.scenario import HOUR_MS, _mean_flags, _past, _runs
+
+    rules = {r.id: r for r in AnalyticsConfig().rules}
+    nh4 = [(k * 5 * MINUTE, v) for k, v in enumerate([9.0, 10.5, 9.8, 9.4, 10.2])]
+    runs = _runs("WW", "nh4", _past(rules["ww_nh4"], nh4), 5 * MINUTE)  # above 10, clear 9.5
+    assert [(e.start_ms // MINUTE, e.end_ms // MINUTE) for e in runs] == [(5, 15), (20, 25)]
+    ph = [(k * MINUTE, v) for k, v in enumerate([7.0, 9.5, 5.0, 7.0])]  # range 5.5-9
+    assert [on for _, on in _past(rules["ww_ph"], ph)] == [False, True, True, False]
+
+    means = {h: 44.0 for h in range(24)} | {24: 68.0}  # hour 24 closed: (23*44+68)/24 = 45
+    assert _mean_flags(rules["pm25_24h"], means)[-2:] == [
+        (24 * HOUR_MS, False),
+        (25 * HOUR_MS, False),
+    ]
+    means[24] = 80.0  # (23 * 44 + 80) / 24 = 45.5
+    assert _mean_flags(rules["pm25_24h"], means)[-1] == (25 * HOUR_MS, True)
+    sparse = {h: 90.0 for h in range(0, 24, 2)}  # 12 of 24 hours: below the 0.75 coverage
+    assert not any(on for _, on in _mean_flags(rules["pm25_24h"], sparse))
+
+
+def test_derived_truth_finds_a_bad_aqi_and_leaves_measurement_errors_out(
+    small_run: tuple[Scenario, Score],
+) -> None:
+    scenario, _ = small_run
+    derived = scenario.limit_episodes()
+    errors = {e.station for e in scenario.episodes if e.family in ("sensor_fault", "drift")}
+    # the true values of a faulty sensor are its undisturbed ones
+    assert not [e for e in derived if e.station in errors and e.parameter in ("pm25", "aqi")]
+    station = next(s for s in scenario.registry if s.kind == "air" and s.id not in errors)
+    readings = scenario._true[station.id]
+    for _, values in readings:  # its PM2.5 at 300 µg/m³ all day: VN_AQI 350, "very bad"
+        values["pm25"] = 300.0
+    aqi = [e for e in scenario.limit_episodes() if e.station == station.id and e.parameter == "aqi"]
+    assert aqi and aqi[0].start_ms % 3_600_000 == 0  # judged at the end of an hour
