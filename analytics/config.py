@@ -483,6 +483,12 @@ class ParameterChecks(Section):
     zscore: bool = Field(True, description="Robust z-score and seasonal spike checks.")
     flatline: bool = Field(True, description="Stuck-sensor check.")
     drift: bool = Field(True, description="Slow drift check on hourly means.")
+    drift_threshold: float | None = Field(
+        None,
+        gt=0,
+        description="|drift score| above this is drift on this parameter (None: the anomaly "
+        "section's drift_threshold); higher where the weather moves a day's level.",
+    )
     max_rate_per_min: float | None = Field(
         None,
         gt=0,
@@ -501,9 +507,14 @@ def _default_checks() -> dict[str, ParameterChecks]:
         "wind": ParameterChecks(flatline=False, mad_floor=0.5),
         "rh": ParameterChecks(flatline=False, high=100.0, mad_floor=1.0),
         "temp": ParameterChecks(mad_floor=0.3),
-        "pm25": ParameterChecks(mad_floor=1.0),
-        "pm10": ParameterChecks(mad_floor=1.5),
-        "flow": ParameterChecks(flatline=False),  # 0 while a pump is off
+        # PM's level moves up to ~2x from one day to the next with the weather (a drift
+        # score up to 6 on ordinary stations of the simulated day): only a larger shift
+        "pm25": ParameterChecks(mad_floor=1.0, drift_threshold=8.0),
+        "pm10": ParameterChecks(mad_floor=1.5, drift_threshold=8.0),
+        # 0 while a pump is off; a pump's rate is its operator's and a well's level follows it
+        # (drawdown): a sustained change of either is the abstraction (licence rules), not drift
+        "flow": ParameterChecks(flatline=False, drift=False),
+        "level": ParameterChecks(drift=False),
         "volume": calm,  # a counter: steps, holds and resets are its nature
         "ph": ParameterChecks(low=0.0, high=14.0, mad_floor=0.05),
     }
@@ -567,7 +578,11 @@ class AnomalyConfig(Section):
     drift_window_hours: int = Field(
         24, ge=4, le=24 * 30, description="Hours of the rolling median the drift check uses."
     )
-    drift_threshold: float = Field(8.0, gt=0, description="|drift score| above this is drift.")
+    drift_threshold: float = Field(
+        4.0,
+        gt=0,
+        description="|drift score| above this is drift (a parameter's checks may set its own).",
+    )
     offline_after_intervals: int = Field(
         3, ge=1, le=1000, description="Missed reporting intervals before offline / no data."
     )

@@ -146,6 +146,9 @@ class AnomalyWatch:
         self._zscore = np.array([k.zscore for k in checks], dtype=bool)
         self._flatline = np.array([k.flatline for k in checks], dtype=bool)
         self._drift = np.array([k.drift for k in checks], dtype=bool)
+        self._drift_threshold = np.array(
+            [np.nan if k.drift_threshold is None else k.drift_threshold for k in checks]
+        )  # NaN: the section's drift_threshold (which may change live)
         self._mad_floor = np.array([k.mad_floor for k in checks])
         self._max_rate = np.array(
             [np.nan if k.max_rate_per_min is None else k.max_rate_per_min / 60 for k in checks]
@@ -667,16 +670,18 @@ class AnomalyWatch:
         self._base_mad[series] = np.where(enough, mad, np.nan)
         window = c.drift_window_hours
         judged = _reference_and_last_window(chronological, window)
-        drifting = np.zeros(len(series), dtype=bool)
+        score = np.full(len(series), np.nan)
         for floor in np.unique(self._mad_floor[series]):
             same = self._mad_floor[series] == floor
-            flags = kernels.drift(judged[same], window, c.drift_threshold, mad_floor=floor)
-            drifting[same] = flags[:, -1]
-        drifting &= self._drift[series]
+            score[same] = kernels.drift_score(judged[same], window, mad_floor=floor)[:, -1]
+        own = self._drift_threshold[series]
+        threshold = np.where(np.isnan(own), c.drift_threshold, own)
         last_mean = chronological[:, -1]
+        drifting = np.isfinite(last_mean) & (np.abs(np.nan_to_num(score)) > threshold)
+        drifting &= self._drift[series]
         times = np.full(len(series), ts_ms, dtype=np.int64)
         no_late = np.zeros(len(series), dtype=bool)
-        self._report("drift", series, times, last_mean, drifting, no_late, c.drift_threshold, out)
+        self._report("drift", series, times, last_mean, drifting, no_late, threshold, out)
 
     # ------------------------------------------------------------------ silence
 
