@@ -18,13 +18,19 @@ lays ground-truth :class:`Episode` s over them, in event time (no wall clock):
 
 The groundwater wells run within their licences (:mod:`simulators.models`), except
 ``overdrawn_wells`` of them (among those using at least 65 % of their permit) that pump 15-40 %
-over their permitted daily volume on the scored day. Limits that apply to a window or a day
-are not scripted episode by episode: after the replay, :meth:`Scenario.limit_episodes`
-derives the ``limit_exceedance`` episodes (alert family ``limit``) from the simulated world:
-the true 24-hour PM2.5 mean of each air station (the values as the instrument should have
-measured them: sensor faults, stuck sensors and drift left out; pollution events in) above
-QCVN 05:2023's 45 µg/m³, a well's true daily abstraction above its permit, its level deeper
+over their permitted daily volume on the scored day. Limits (other than the scripted stack
+exceedances) are not scripted episode by episode: after the replay,
+:meth:`Scenario.limit_episodes` derives the ``limit_exceedance`` episodes (alert family
+``limit``) from the simulated world by each shipped limit rule's own definition, on the
+values as the instruments should have measured them (sensor faults, stuck sensors and drift
+left out; pollution events in): a QCVN mean of the complete hours of its window over its
+limit (the 24 h PM2.5 over QCVN 05:2023's 45 µg/m³ ...), a bad hourly VN_AQI, a wastewater
+value over its limit, a well's true daily abstraction above its permit, its level deeper
 than its licence allows.
+
+The demo cameras get :class:`CameraClip` s in the episode blocks: stretches rendered and
+analysed frame by frame (:mod:`simulators.camera_clips`, whose scenes carry their own truth:
+jams, a car stopped in the no-stopping zone, a smoke plume).
 
 The scored day starts at local midnight and is preceded by ``warmup_hours`` without
 episodes (24-hour windows and the drift reference fill) and followed by ``tail_hours`` (the
@@ -57,6 +63,7 @@ import numpy.typing as npt
 
 from analytics.air_quality import TO_UG_M3
 from analytics.aqi import NOWCAST_HOURS, hourly_aqi
+from analytics.cameras.config import CamerasConfig
 from analytics.config import AnalyticsConfig, RuleConfig
 from analytics.limits import applies
 from ioc.registry import Station, StationRegistry, normalize_unit, read_registry_document
@@ -84,6 +91,15 @@ TARGET = {
 }
 #: derived (not scripted) episode family → the alert family that should detect it
 DERIVED = {"limit_exceedance": "limit"}
+#: camera episode family (the scene's own truth, :class:`CameraClip`) → its alert family
+CAMERA_TARGET = {"smoke": "smoke", "congestion": "congestion", "stopped_vehicle": "stopped_vehicle"}
+#: camera rule → alert family; the camera's other rules (offline, frozen, dark ...) are
+#: ``camera_health``
+CAMERA_FAMILIES = {
+    "camera.smoke": "smoke",
+    "traffic.congestion": "congestion",
+    "traffic.stopped_vehicle": "stopped_vehicle",
+}
 #: episode family → other alert families that are right about it too (not cross-family):
 #: a real PM2.5 rise may also make the hourly VN_AQI bad (limit rule aqi_bad) or an unusual
 #: hour of day; a single absurd value on a station without neighbours is a plain spike.
@@ -111,12 +127,21 @@ ALERT_FAMILIES = (
     "no_data",
     "seasonal",
     "out_of_range",
+    "smoke",
+    "congestion",
+    "stopped_vehicle",
+    "camera_health",
 )
 
 
 def alert_family(rule_id: str) -> str:
-    """``anomaly.<kind>`` → ``<kind>``; every other rule is a limit rule → ``limit``."""
-    return rule_id.removeprefix("anomaly.") if rule_id.startswith("anomaly.") else "limit"
+    """``anomaly.<kind>`` → ``<kind>``; a camera's rules → :data:`CAMERA_FAMILIES` or
+    ``camera_health``; every other rule is a limit rule → ``limit``."""
+    if rule_id.startswith("anomaly."):
+        return rule_id.removeprefix("anomaly.")
+    if rule_id in CAMERA_FAMILIES:
+        return CAMERA_FAMILIES[rule_id]
+    return "camera_health" if rule_id.startswith(("camera.", "traffic.")) else "limit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +167,31 @@ class Episode:
 
 
 @dataclass(frozen=True, slots=True)
+class CameraClip:
+    """A stretch of a demo camera's day that is rendered (:mod:`simulators.cameras`) and
+    analysed frame by frame (:mod:`simulators.camera_clips`): ``seconds`` from ``start_ms``.
+    Traffic: the outbound lanes slow down at ``jam_at_s`` and then jam for ``jam_s``, a car
+    stands on the shoulder, in the no-stopping zone, for ``stop_s`` from about ``stop_at_s``;
+    at night by the local hour. Forest: a plume rises from ``smoke_at_s`` (None: none)."""
+
+    camera: str
+    kind: str
+    start_ms: int
+    seconds: float
+    seed: int
+    night: bool = False
+    jam_at_s: float | None = None
+    jam_s: float = 0.0
+    stop_at_s: float | None = None
+    stop_s: float = 0.0
+    smoke_at_s: float | None = None
+
+    @property
+    def end_ms(self) -> int:
+        return self.start_ms + round(self.seconds * 1000)
+
+
+@dataclass(frozen=True, slots=True)
 class ScenarioConfig:
     seed: int = 2026
     interval_s: int = 300
@@ -152,6 +202,10 @@ class ScenarioConfig:
     max_per_kind: int | None = None  # None: the whole registry
     pm_scale: float = 0.5  # as the simulator's default
     overdrawn_wells: int = 2  # wells pumping over their licence on the scored day
+    camera_clips: int = 2  # per demo camera: by turns with incidents and with near misses
+    traffic_clip_s: float = 180.0
+    forest_clip_s: float = 360.0
+    cameras: tuple[str, ...] | None = None  # demo cameras with clips (None: every one)
     episodes: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_EPISODES))
 
 
@@ -191,6 +245,7 @@ class Scenario:
         self._by_station: dict[str, Episode] = {}
         self._schedule()
         self.overdrawn = self._overdraw(random.Random(c.seed + 2))
+        self.camera_clips = self._camera_clips(random.Random(c.seed + 3))
         # the true values, as the replay sends them (measurement errors left out)
         self._true: dict[str, list[tuple[int, dict[str, float]]]] = {}
         self._wells: dict[str, list[tuple[int, float, float]]] = {}  # ts, pumped m³, level
@@ -215,6 +270,53 @@ class Scenario:
             / self._models[s.id].nominal_m3_day
             for s in sorted(chosen, key=lambda s: s.id)
         }
+
+    def _camera_clips(self, rng: random.Random) -> list[CameraClip]:
+        """``camera_clips`` clips of each demo traffic and forest camera, each in its own
+        episode block (the 15 min grace apart), a quarter hour clear of the ordinary hours;
+        forest watches by day where the day allows. By turns: an incident clip (a jam of
+        40-60 s, a stop of 20-45 s; a plume) and a near-miss one (a slowdown with a jam of
+        3-8 s, a stop of 3-7 s; drifting clouds only)."""
+        c = self.config
+        clips: list[CameraClip] = []
+        quarter = 900_000
+        for camera in CamerasConfig().cameras:
+            if camera.kind not in ("traffic", "forest"):
+                continue
+            if c.cameras is not None and camera.id not in c.cameras:
+                continue
+            seconds = c.traffic_clip_s if camera.kind == "traffic" else c.forest_clip_s
+            blocks = list(range(c.blocks))
+            if camera.kind == "forest":
+                by_day = [b for b in blocks if 6 <= _local_hour(self._block_ms(b)) <= 16]
+                blocks = by_day or blocks
+            chosen = sorted(rng.sample(blocks, min(c.camera_clips, len(blocks))))
+            for k, block in enumerate(chosen):
+                lo = self._block_ms(block) + quarter
+                hi = lo + EPISODE_HOURS * HOUR_MS - 2 * quarter - round(seconds * 1000)
+                start = lo + rng.randrange(max(1, (hi - lo) // 1000)) * 1000
+                incident, seed = k % 2 == 0, rng.randrange(1 << 30)
+                if camera.kind == "forest":
+                    smoke = rng.uniform(30.0, seconds - 90.0) if incident else None
+                    clips.append(CameraClip(camera.id, "forest", start, seconds, seed,
+                                            smoke_at_s=smoke))  # fmt: skip
+                    continue
+                jam_s = rng.uniform(40.0, 60.0) if incident else rng.uniform(3.0, 8.0)
+                stop_s = rng.uniform(20.0, 45.0) if incident else rng.uniform(3.0, 7.0)
+                clips.append(
+                    CameraClip(
+                        camera.id, "traffic", start, seconds, seed,
+                        night=not 6 <= _local_hour(start) < 18,
+                        jam_at_s=rng.uniform(20.0, max(20.0, seconds - jam_s - 50.0)),
+                        jam_s=jam_s,
+                        stop_at_s=rng.uniform(10.0, max(10.0, seconds - stop_s - 30.0)),
+                        stop_s=stop_s,
+                    )
+                )  # fmt: skip
+        return sorted(clips, key=lambda clip: (clip.start_ms, clip.camera))
+
+    def _block_ms(self, block: int) -> int:
+        return self.start_ms + block * (EPISODE_HOURS + 1) * HOUR_MS
 
     # ------------------------------------------------------------------ schedule
 
@@ -560,6 +662,10 @@ def _over_day_volume(
     return out
 
 
+def _local_hour(ts_ms: int) -> int:
+    return (ts_ms // HOUR_MS + 7) % 24
+
+
 def _km(a: Station, b: Station) -> float:
     """Great-circle distance (haversine), km."""
     la1, lo1, la2, lo2 = map(math.radians, (a.lat, a.lon, b.lat, b.lon))
@@ -768,7 +874,7 @@ def score(
 
 
 def _target(family: str) -> str:
-    return TARGET.get(family) or DERIVED[family]
+    return TARGET.get(family) or DERIVED.get(family) or CAMERA_TARGET[family]
 
 
 def _right(e: Episode, family: str, parameter: str | None = None) -> bool:

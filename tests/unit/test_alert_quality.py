@@ -5,6 +5,7 @@ goals themselves are not asserted here (the detectors are tuned against the benc
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -27,6 +28,10 @@ SMALL = ScenarioConfig(
     tail_hours=1,
     max_per_kind=8,
     episodes={family: 1 for family in TARGET} | {"sensor_fault": 2},
+    camera_clips=1,  # an incident clip each: a jam and a stop; a plume
+    traffic_clip_s=100.0,
+    forest_clip_s=110.0,
+    cameras=("CAM-TRF-01", "CAM-FOR-01"),
 )
 MINUTE = 60_000
 
@@ -101,7 +106,11 @@ def test_figures_are_well_formed(small_run: tuple[Scenario, Score]) -> None:
     scenario, result = small_run
     figures = result.figures()
     assert all(isinstance(v, float) for v in figures.values())
-    assert figures["episodes_total"] == len(scenario.episodes) + len(scenario.limit_episodes())
+    camera = sum(result.families[f].episodes for f in ("smoke", "congestion", "stopped_vehicle"))
+    assert camera == 3  # a jam, a stop, a plume
+    assert figures["episodes_total"] == (
+        len(scenario.episodes) + len(scenario.limit_episodes()) + camera
+    )
     assert figures["alerts_total"] == result.alerts == len(result.matches)
     for name in ALERT_FAMILIES:
         f = result.families[name]
@@ -244,3 +253,40 @@ def test_derived_truth_finds_a_bad_aqi_and_leaves_measurement_errors_out(
         values["pm25"] = 300.0
     aqi = [e for e in scenario.limit_episodes() if e.station == station.id and e.parameter == "aqi"]
     assert aqi and aqi[0].start_ms % 3_600_000 == 0  # judged at the end of an hour
+
+
+def test_camera_clips_are_scripted_in_episode_blocks() -> None:
+    scenario = Scenario(SMALL)
+    clips = scenario.camera_clips
+    assert sorted((c.camera, c.kind) for c in clips) == [
+        ("CAM-FOR-01", "forest"),
+        ("CAM-TRF-01", "traffic"),
+    ]
+    for clip in clips:
+        assert scenario.start_ms <= clip.start_ms < clip.end_ms <= scenario.end_ms
+        assert not any(lo < clip.end_ms and clip.start_ms < hi for lo, hi in scenario.ordinary)
+    traffic = next(c for c in clips if c.kind == "traffic")
+    forest = next(c for c in clips if c.kind == "forest")
+    assert traffic.jam_s >= 40 and traffic.stop_s >= 20 and forest.smoke_at_s is not None
+    near_miss = Scenario(replace(SMALL, camera_clips=2, blocks=3)).camera_clips
+    quiet = [c for c in near_miss if c.kind == "traffic"][1]  # the second clip: near misses
+    assert quiet.jam_s < 10 and quiet.stop_s < 10
+
+
+def test_camera_families_on_the_real_image_path(small_run: tuple[Scenario, Score]) -> None:
+    """The short run's clips, rendered and analysed frame by frame: the jam, the stop and
+    the plume are each one alert of their own family, opened during the episode (the
+    congestion once jammed ``congestion_after_s``; the smoke once confirmed), and the
+    cameras raise nothing else."""
+    _, result = small_run
+    camera = {"smoke", "congestion", "stopped_vehicle", "camera_health"}
+    got = [(a.family, e.family if e else None) for a, e in result.matches if a.family in camera]
+    assert sorted(got) == [
+        ("congestion", "congestion"),
+        ("smoke", "smoke"),
+        ("stopped_vehicle", "stopped_vehicle"),
+    ]
+    for family in ("smoke", "congestion", "stopped_vehicle"):
+        f = result.families[family]
+        assert (f.episodes, f.detected, f.precision) == (1, 1, 1.0)
+        assert 0 <= f.time_to_alert_s[0] <= 60
