@@ -93,6 +93,24 @@ TARGET = {
 DERIVED = {"limit_exceedance": "limit"}
 #: camera episode family (the scene's own truth, :class:`CameraClip`) → its alert family
 CAMERA_TARGET = {"smoke": "smoke", "congestion": "congestion", "stopped_vehicle": "stopped_vehicle"}
+#: the fleet simulator's violation (:mod:`simulators.vehicle_day`) → its alert family
+VEHICLE_TARGET = {
+    "speeding": "speeding",
+    "continuous_driving": "continuous_driving",
+    "daily_driving": "daily_driving",
+    "gap_moving": "lost_signal",
+    "gap_stopped": "lost_signal",
+    "zone_intrusion": "zone_intrusion",
+    "zone_crossing": "zone_intrusion",
+}
+#: journey rule → alert family; the other journey rules are ``journey_other``
+JOURNEY_FAMILIES = {
+    "journey.speeding": "speeding",
+    "journey.continuous_driving": "continuous_driving",
+    "journey.daily_driving": "daily_driving",
+    "journey.signal_lost": "lost_signal",
+    "journey.zone_forbidden": "zone_intrusion",
+}
 #: camera rule → alert family; the camera's other rules (offline, frozen, dark ...) are
 #: ``camera_health``
 CAMERA_FAMILIES = {
@@ -131,16 +149,25 @@ ALERT_FAMILIES = (
     "congestion",
     "stopped_vehicle",
     "camera_health",
+    "speeding",
+    "continuous_driving",
+    "daily_driving",
+    "lost_signal",
+    "zone_intrusion",
+    "journey_other",
 )
 
 
 def alert_family(rule_id: str) -> str:
     """``anomaly.<kind>`` → ``<kind>``; a camera's rules → :data:`CAMERA_FAMILIES` or
-    ``camera_health``; every other rule is a limit rule → ``limit``."""
+    ``camera_health``, a vehicle's → :data:`JOURNEY_FAMILIES` or ``journey_other``; every
+    other rule is a limit rule → ``limit``."""
     if rule_id.startswith("anomaly."):
         return rule_id.removeprefix("anomaly.")
     if rule_id in CAMERA_FAMILIES:
         return CAMERA_FAMILIES[rule_id]
+    if rule_id.startswith("journey."):
+        return JOURNEY_FAMILIES.get(rule_id, "journey_other")
     return "camera_health" if rule_id.startswith(("camera.", "traffic.")) else "limit"
 
 
@@ -206,6 +233,7 @@ class ScenarioConfig:
     traffic_clip_s: float = 180.0
     forest_clip_s: float = 360.0
     cameras: tuple[str, ...] | None = None  # demo cameras with clips (None: every one)
+    vehicles: int = 60  # the demo fleet's day over the scored hours (0: none)
     episodes: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_EPISODES))
 
 
@@ -874,7 +902,12 @@ def score(
 
 
 def _target(family: str) -> str:
-    return TARGET.get(family) or DERIVED.get(family) or CAMERA_TARGET[family]
+    return (
+        TARGET.get(family)
+        or DERIVED.get(family)
+        or CAMERA_TARGET.get(family)
+        or VEHICLE_TARGET[family]
+    )
 
 
 def _right(e: Episode, family: str, parameter: str | None = None) -> bool:

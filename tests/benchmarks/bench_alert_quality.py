@@ -21,6 +21,12 @@ seconds of jam, a stop of a few seconds; clouds only). Each frame is rendered by
 restart) and its firing transitions count as opened alerts; the truth is the scene's own
 (:mod:`simulators.camera_clips`). The camera families' alerts per hour are per hour of clip.
 
+The demo fleet (``vehicles``, 60) drives the scored day through the journey analytics
+(:mod:`simulators.vehicle_day`): speeding, continuous and daily driving time, lost signal
+(moving, stopped) and restricted zones (entered, crossed between two fixes) are scored
+against the fleet simulator's ground truth; a driving-time warning before the violation is
+a second alert of the same incident.
+
 Each alert *opened* (a reopening after a flap included: the wall shows it again) counts. An
 alert is matched to a ground-truth episode at its station opened within ``[start − grace,
 end + grace]`` (grace 15 min); per alert family (``limit`` = every QCVN / AQI / fire / water
@@ -85,6 +91,7 @@ from simulators.scenario import (
     Score,
     score,
 )
+from simulators.vehicle_day import replay_fleet
 from store.influx import InfluxStore
 from web.broadcast import Broadcaster
 from web.station_board import StationBoard
@@ -160,6 +167,8 @@ class Replay:
     derived: list[Episode]  # limit exceedances derived from the true values
     camera_episodes: list[Episode]
     camera_frames: int
+    vehicle_episodes: list[Episode]
+    fixes: int
     seconds: float
 
     @property
@@ -175,17 +184,34 @@ def replay(config: ScenarioConfig | None = None, grace_s: float = GRACE_S) -> Re
         raised, readings = asyncio.run(_replay(scenario, Path(tmp)))
     derived = scenario.limit_episodes()
     camera_alerts, camera_episodes, frames = replay_clips(scenario.camera_clips)
-    episodes = scenario.episodes + derived + camera_episodes
+    c = scenario.config
+    vehicle_alerts, vehicle_episodes, fixes = (
+        replay_fleet(scenario.start_ms, (scenario.end_ms - scenario.start_ms) // 1000,
+                     c.vehicles, c.seed)
+        if c.vehicles
+        else ([], [], 0)
+    )  # fmt: skip
+    episodes = scenario.episodes + derived + camera_episodes + vehicle_episodes
     result = score(
         episodes,
-        raised + camera_alerts,
+        raised + camera_alerts + vehicle_alerts,
         scenario.start_ms,
         scenario.end_ms,
         scenario.ordinary,
         grace_s,
     )
     seconds = time.monotonic() - started
-    return Replay(scenario, result, readings, derived, camera_episodes, frames, seconds)
+    return Replay(
+        scenario,
+        result,
+        readings,
+        derived,
+        camera_episodes,
+        frames,
+        vehicle_episodes,
+        fixes,
+        seconds,
+    )
 
 
 def run(config: ScenarioConfig | None = None, grace_s: float = GRACE_S) -> tuple[Scenario, Score]:
@@ -211,6 +237,8 @@ def main() -> dict[str, float]:
         f"overdrawn wells {', '.join(scenario.overdrawn) or 'none'}); "
         f"{len(clips)} camera clips ({done.clip_hours * 60:.0f} min, {done.camera_frames:,} "
         f"frames analysed; {_counts(e.family for e in done.camera_episodes)}); "
+        f"{scenario.config.vehicles} vehicles ({done.fixes:,} fixes; "
+        f"{_counts(e.family for e in done.vehicle_episodes)}); "
         f"replayed in {seconds:.1f} s",
         flush=True,
     )
@@ -240,6 +268,7 @@ def main() -> dict[str, float]:
     figures["stations"] = float(stations)
     figures["camera_clip_hours"] = done.clip_hours
     figures["camera_frames"] = float(done.camera_frames)
+    figures["fixes"] = float(done.fixes)
     figures["camera_alerts_per_clip_hour"] = (
         camera_alerts / done.clip_hours if done.clip_hours else math.nan
     )

@@ -32,6 +32,7 @@ SMALL = ScenarioConfig(
     traffic_clip_s=100.0,
     forest_clip_s=110.0,
     cameras=("CAM-TRF-01", "CAM-FOR-01"),
+    vehicles=0,  # the fleet's scripted violations are by day: their own test
 )
 MINUTE = 60_000
 
@@ -290,3 +291,30 @@ def test_camera_families_on_the_real_image_path(small_run: tuple[Scenario, Score
         f = result.families[family]
         assert (f.episodes, f.detected, f.precision) == (1, 1, 1.0)
         assert 0 <= f.time_to_alert_s[0] <= 60
+
+
+def test_vehicle_families_against_the_fleets_ground_truth() -> None:
+    """The fleet's scripted day (the 12 episode roles) through the journey kernel, its alert
+    transitions and an alert book: every violation is found by its own family; a driving-time
+    warning comes before each driving violation (two alerts for the incident); the GPS jump
+    raises nothing. The backlog's vehicle, silent in real time while its fixes were buffered,
+    raises a lost-signal alert the truth has no violation for (its fixes all arrive)."""
+    from simulators.fleet.registry import build_vehicles
+    from simulators.scenario import VEHICLE_TARGET
+    from simulators.vehicle_day import replay_fleet
+
+    start = Scenario(SMALL).start_ms
+    alerts, truth, fixes = replay_fleet(start, 86_400, vehicles=12, seed=2026)
+    assert fixes > 10_000
+    assert {VEHICLE_TARGET[e.family] for e in truth} == set(VEHICLE_TARGET.values())
+    result = score(truth, alerts, start, start + 24 * 60 * MINUTE)
+    for family in set(VEHICLE_TARGET.values()):
+        f = result.families[family]
+        assert f.detected == f.episodes > 0, family
+        assert f.cross_alerts == 0, family
+    for family in ("continuous_driving", "daily_driving"):
+        assert result.families[family].alerts_per_incident == 2.0
+    backlog = build_vehicles(12, 2026)[11].id  # the last episode role
+    assert [(a.family, a.station) for a, e in result.matches if e is None] == [
+        ("lost_signal", backlog)
+    ]
