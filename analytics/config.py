@@ -583,6 +583,11 @@ class AnomalyConfig(Section):
         gt=0,
         description="|drift score| above this is drift (a parameter's checks may set its own).",
     )
+    drift_pm_ratio: bool = Field(
+        True,
+        description="Also judge the drift of a station's PM2.5/PM10 ratio (the weather moves "
+        "both together): drift of the one whose level moved more.",
+    )
     offline_after_intervals: int = Field(
         3, ge=1, le=1000, description="Missed reporting intervals before offline / no data."
     )
