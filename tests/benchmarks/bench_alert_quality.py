@@ -25,7 +25,8 @@ The demo fleet (``vehicles``, 60) drives the scored day through the journey anal
 (:mod:`simulators.vehicle_day`): speeding, continuous and daily driving time, lost signal
 (moving, stopped) and restricted zones (entered, crossed between two fixes) are scored
 against the fleet simulator's ground truth; a driving-time warning before the violation is
-a second alert of the same incident.
+a second alert of the same incident. The fleet's violations are scripted by the time of day
+(09:00 on), not kept out of the ordinary hours: those hours' alert rate includes them.
 
 Each alert *opened* (a reopening after a flap included: the wall shows it again) counts. An
 alert is matched to a ground-truth episode at its station opened within ``[start − grace,
