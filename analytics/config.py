@@ -157,7 +157,10 @@ class RuleConfig(Section):
     )
     area: Area | None = Field(None, description="Only stations inside this area.")
     window: Window = Field(
-        "instant", description="instant, or the last 1h/8h/24h of clock hours (current included)."
+        "instant",
+        description="instant, or the last 1h/8h/24h of clock hours: for a mean the complete "
+        "hours before the current one (as QCVN means are defined), for a max the current "
+        "hour included.",
     )
     aggregate: Literal["mean", "max"] = Field(
         "mean",
@@ -187,6 +190,11 @@ class RuleConfig(Section):
     )
     min_coverage: float = Field(
         0.75, gt=0, le=1, description="Share of the window's hours that must have data."
+    )
+    open_hour: bool = Field(
+        False,
+        description="A mean window counts the hour in progress too (an early estimate: one "
+        "value can tip it), instead of being judged once its last hour has ended.",
     )
     ignore_status_missing: bool = Field(
         False,
@@ -475,6 +483,12 @@ class ParameterChecks(Section):
     zscore: bool = Field(True, description="Robust z-score and seasonal spike checks.")
     flatline: bool = Field(True, description="Stuck-sensor check.")
     drift: bool = Field(True, description="Slow drift check on hourly means.")
+    drift_threshold: float | None = Field(
+        None,
+        gt=0,
+        description="|drift score| above this is drift on this parameter (None: the anomaly "
+        "section's drift_threshold); higher where the weather moves a day's level.",
+    )
     max_rate_per_min: float | None = Field(
         None,
         gt=0,
@@ -493,9 +507,14 @@ def _default_checks() -> dict[str, ParameterChecks]:
         "wind": ParameterChecks(flatline=False, mad_floor=0.5),
         "rh": ParameterChecks(flatline=False, high=100.0, mad_floor=1.0),
         "temp": ParameterChecks(mad_floor=0.3),
-        "pm25": ParameterChecks(mad_floor=1.0),
-        "pm10": ParameterChecks(mad_floor=1.5),
-        "flow": ParameterChecks(flatline=False),  # 0 while a pump is off
+        # PM's level moves up to ~2x from one day to the next with the weather (a drift
+        # score up to 6 on ordinary stations of the simulated day): only a larger shift
+        "pm25": ParameterChecks(mad_floor=1.0, drift_threshold=8.0),
+        "pm10": ParameterChecks(mad_floor=1.5, drift_threshold=8.0),
+        # 0 while a pump is off; a pump's rate is its operator's and a well's level follows it
+        # (drawdown): a sustained change of either is the abstraction (licence rules), not drift
+        "flow": ParameterChecks(flatline=False, drift=False),
+        "level": ParameterChecks(drift=False),
         "volume": calm,  # a counter: steps, holds and resets are its nature
         "ph": ParameterChecks(low=0.0, high=14.0, mad_floor=0.05),
     }
@@ -559,7 +578,16 @@ class AnomalyConfig(Section):
     drift_window_hours: int = Field(
         24, ge=4, le=24 * 30, description="Hours of the rolling median the drift check uses."
     )
-    drift_threshold: float = Field(8.0, gt=0, description="|drift score| above this is drift.")
+    drift_threshold: float = Field(
+        4.0,
+        gt=0,
+        description="|drift score| above this is drift (a parameter's checks may set its own).",
+    )
+    drift_pm_ratio: bool = Field(
+        True,
+        description="Also judge the drift of a station's PM2.5/PM10 ratio (the weather moves "
+        "both together): drift of the one whose level moved more.",
+    )
     offline_after_intervals: int = Field(
         3, ge=1, le=1000, description="Missed reporting intervals before offline / no data."
     )

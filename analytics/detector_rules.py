@@ -100,7 +100,7 @@ _SPEC: tuple[tuple[str, Family, str, str, Severity, str, type[BaseModel], tuple[
      Severity.INFO, "anomaly", AnomalyConfig,
      ("seasonal_threshold", "seasonal_days", "seasonal_min_days")),
     ("anomaly.drift", "anomaly", "Trôi số liệu", "Drift", Severity.INFO, "anomaly",
-     AnomalyConfig, ("drift_threshold", "drift_window_hours")),
+     AnomalyConfig, ("drift_threshold", "drift_window_hours", "drift_pm_ratio")),
     ("anomaly.no_data", "anomaly", "Mất số liệu một thông số", "Parameter without data",
      Severity.WARNING, "anomaly", AnomalyConfig, ()),
     ("anomaly.offline", "anomaly", "Trạm mất kết nối", "Station offline", Severity.WARNING,

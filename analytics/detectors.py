@@ -13,7 +13,8 @@ series (history, then the new samples), so every check scores the new samples on
   pollution event is that event's end, not a fault;
 * ``flatline`` (stuck sensor) and ``out_of_range`` (physical range);
 * for each closed hour, ``seasonal``: the hourly mean against the median/MAD of the same hour
-  of day over the past days; for each closed local day, ``drift`` of the hourly means;
+  of day over the past days; for each closed local day, ``drift`` of the hourly means (and
+  of a station's PM2.5/PM10 ratio, which the weather leaves alone);
 * at each :meth:`AnomalyWatch.tick`, ``offline`` (a station silent for K intervals, or for
   its kind's ``offline_after_s``) and ``no_data`` (a parameter silent as long while its
   station reports).
@@ -75,6 +76,8 @@ ANOMALY_RULES: dict[str, tuple[str, Severity]] = {
 }
 KINDS = tuple(rule_id.removeprefix("anomaly.") for rule_id in ANOMALY_RULES)
 EVENT_KINDS = ("spike", "sensor_fault", "pollution_event")
+#: smallest MAD of a PM2.5/PM10 ratio's hourly values for its drift score
+RATIO_MAD_FLOOR = 0.03
 SPIKE_KINDS = {
     kernels.SpikeClass.SENSOR_FAULT: "sensor_fault",
     kernels.SpikeClass.POLLUTION_EVENT: "pollution_event",
@@ -146,6 +149,9 @@ class AnomalyWatch:
         self._zscore = np.array([k.zscore for k in checks], dtype=bool)
         self._flatline = np.array([k.flatline for k in checks], dtype=bool)
         self._drift = np.array([k.drift for k in checks], dtype=bool)
+        self._drift_threshold = np.array(
+            [np.nan if k.drift_threshold is None else k.drift_threshold for k in checks]
+        )  # NaN: the section's drift_threshold (which may change live)
         self._mad_floor = np.array([k.mad_floor for k in checks])
         self._max_rate = np.array(
             [np.nan if k.max_rate_per_min is None else k.max_rate_per_min / 60 for k in checks]
@@ -670,27 +676,54 @@ class AnomalyWatch:
         self._base_mad[series] = np.where(enough, mad, np.nan)
         window = c.drift_window_hours
         judged = _reference_and_last_window(chronological, window)
-        drifting = np.zeros(len(series), dtype=bool)
+        score = np.full(len(series), np.nan)
         for floor in np.unique(self._mad_floor[series]):
             same = self._mad_floor[series] == floor
-            flags = kernels.drift(judged[same], window, c.drift_threshold, mad_floor=floor)
-            drifting[same] = flags[:, -1]
-        drifting &= self._drift[series]
+            score[same] = kernels.drift_score(judged[same], window, mad_floor=floor)[:, -1]
+        own = self._drift_threshold[series]
+        threshold = np.where(np.isnan(own), c.drift_threshold, own)
         last_mean = chronological[:, -1]
+        drifting = np.isfinite(last_mean) & (np.abs(np.nan_to_num(score)) > threshold)
+        if c.drift_pm_ratio:
+            drifting |= self._ratio_drift(series, chronological, score)
+        drifting &= self._drift[series]
         times = np.full(len(series), ts_ms, dtype=np.int64)
         no_late = np.zeros(len(series), dtype=bool)
         reference = kernels.drift_reference(judged, window)  # the level it drifted from
         self._report(
-            "drift",
-            series,
-            times,
-            last_mean,
-            drifting,
-            no_late,
-            c.drift_threshold,
-            out,
-            baseline=reference,
+            "drift", series, times, last_mean, drifting, no_late, threshold, out, baseline=reference
         )
+
+    def _ratio_drift(self, series: IntArray, hourly: FloatArray, score: FloatArray) -> BoolArray:
+        """Rows of ``series`` drifting by their station's PM2.5/PM10 ratio: its drift score
+        (floor :data:`RATIO_MAD_FLOOR`) past the section's threshold, on the one of the two
+        whose own score is larger. ``hourly``: the rows' hourly means, oldest first."""
+        flagged = np.zeros(len(series), dtype=bool)
+        parameters = self._table.parameter_of
+        row_of = {int(s): i for i, s in enumerate(series)}
+        pairs = []
+        for s in series:
+            if parameters[s] != "pm25":
+                continue
+            partner = [
+                int(t) for t in self._series_of_station[self._station_of[s]]
+                if parameters[t] == "pm10" and int(t) in row_of
+            ]  # fmt: skip
+            if partner:
+                pairs.append((row_of[int(s)], row_of[partner[0]]))
+        if not pairs:
+            return flagged
+        fine, coarse = (np.array(rows, dtype=np.int64) for rows in zip(*pairs, strict=True))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(hourly[coarse] > 0, hourly[fine] / hourly[coarse], np.nan)
+        window = self._config.drift_window_hours
+        judged = _reference_and_last_window(ratio, window)
+        ratio_score = kernels.drift_score(judged, window, mad_floor=RATIO_MAD_FLOOR)[:, -1]
+        off = np.abs(np.nan_to_num(ratio_score)) > self._config.drift_threshold
+        moved_fine = np.abs(np.nan_to_num(score[fine])) >= np.abs(np.nan_to_num(score[coarse]))
+        flagged[fine[off & moved_fine]] = True
+        flagged[coarse[off & ~moved_fine]] = True
+        return flagged
 
     # ------------------------------------------------------------------ silence
 

@@ -13,7 +13,9 @@ level at 0). Transitions carry the value itself and the limit it was compared wi
 
 Observed values: ``instant`` rules see each value as it comes (a value older than its
 series' newest is left to the windows); windowed rules see the window of their point
-(:mod:`analytics.windows`) once ``min_coverage`` of its hours have data. Decisions on late
+(:mod:`analytics.windows`) once ``min_coverage`` of its hours have data: a mean of the
+complete clock hours before the point's (QCVN's hourly-based means; ``open_hour``: the hour
+in progress counts too), the largest value of the hours up to the point's. Decisions on late
 or out-of-order values are ``retroactive``. A rule with ``ignore_status_missing`` takes no
 decision on a value sent without an instrument status.
 """
@@ -108,8 +110,9 @@ class LimitRules:
         self._n_levels = np.array([len(r.levels) for r in rules], dtype=np.int64)
         self._min_duration = np.array([int(r.min_duration_s * 1000) for r in rules], np.int64)
         self._min_coverage = np.array([r.min_coverage for r in rules]) - 1e-9  # 0.7 of 10 h: 7
-        self._specs = sorted({(r.hours, r.aggregate) for r in rules})
-        self._spec_of = np.array([self._specs.index((r.hours, r.aggregate)) for r in rules])
+        specs = [(r.hours, r.aggregate, r.open_hour or r.aggregate == "max") for r in rules]
+        self._specs = sorted(set(specs))
+        self._spec_of = np.array([self._specs.index(spec) for spec in specs], dtype=np.int64)
         # Pairs of series i are pair_rule[start[i]:start[i + 1]]; a pair index is a state slot.
         self._start = [0]
         self._pair_rule: list[int] = []
@@ -245,7 +248,7 @@ class LimitRules:
         """The value each (point, rule) pair compares; NaN: no decision."""
         observed = np.full(len(point), np.nan)
         spec = self._spec_of[rule]
-        for spec_id, (hours, aggregate) in enumerate(self._specs):
+        for spec_id, (hours, aggregate, open_hour) in enumerate(self._specs):
             use = spec == spec_id
             if not use.any():
                 continue
@@ -256,11 +259,11 @@ class LimitRules:
             needed = np.zeros(len(points), dtype=bool)
             needed[at] = True
             if needed.all():
-                value, coverage = window_values(store, points, t_eval, hours, aggregate)
+                value, coverage = window_values(store, points, t_eval, hours, aggregate, open_hour)
                 position = at
             else:
                 value, coverage = window_values(
-                    store, points.select(needed), t_eval[needed], hours, aggregate
+                    store, points.select(needed), t_eval[needed], hours, aggregate, open_hour
                 )
                 position = (np.cumsum(needed) - 1)[at]
             enough = coverage[position] >= self._min_coverage[rule[use]]

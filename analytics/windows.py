@@ -1,10 +1,13 @@
 """Windowed values of every point of a batch, each as of that point, in one vectorised pass.
 
 A point is evaluated at its *evaluation time*: its own time, or the newest time its series
-had already reached when it is late (out of order). The window of ``hours`` clock hours ends
-with the evaluation hour, which counts with the values received up to the point itself;
-earlier hours count with everything the store and the batch hold for them. So a late value
-changes the current window it falls into, and late values of one batch count together.
+had already reached when it is late (out of order). A mean over ``hours`` clock hours is,
+as QCVN defines it, of complete hours: the ``hours`` hours before the evaluation hour (so it
+is judged once its last hour has ended, at the series' next value). With ``open_hour`` (and
+always for the largest value) the window ends with the evaluation hour instead, which counts
+with the values received up to the point itself. Earlier hours count with everything the
+store and the batch hold for them. So a late value changes the current window it falls
+into, and late values of one batch count together.
 
 Per series the batch and the store are laid out on a grid of hours (one cell per hour from
 the first window start to the last evaluation hour); prefix sums over the grid give every
@@ -33,9 +36,12 @@ def window_values(
     t_eval: IntArray,
     hours: int,
     aggregate: Literal["mean", "max"],
+    open_hour: bool = False,
 ) -> tuple[FloatArray, FloatArray]:
-    """(value, coverage 0..1) of each point: the mean of the hourly means, or the largest
-    value, over the ``hours`` clock hours ending with its evaluation hour. NaN without data."""
+    """(value, coverage 0..1) of each point: the mean of the hourly means over the ``hours``
+    complete clock hours before its evaluation hour (``open_hour``: the ``hours`` hours ending
+    with it, the one in progress as far as received), or the largest value over the ``hours``
+    clock hours ending with its evaluation hour. NaN without data."""
     n = len(points)
     if n == 0:
         return np.zeros(0), np.zeros(0)
@@ -45,7 +51,7 @@ def window_values(
     first[1:] = series[1:] != series[:-1]
     starts = np.flatnonzero(first)
     group = np.cumsum(first) - 1
-    low = np.minimum.reduceat(own_hour, starts) - (hours - 1)
+    low = np.minimum.reduceat(own_hour, starts) - hours
     span = np.maximum.reduceat(eval_hour, starts) - low + 1
     base = np.cumsum(span) - span
     cells = int(span.sum())
@@ -57,6 +63,15 @@ def window_values(
     eval_cell = base[group] + eval_hour - low[group]
     counts = s_count + np.bincount(own_cell, minlength=cells)
     present = counts > 0
+    if aggregate == "mean" and not open_hour:
+        sums = s_sum + np.bincount(own_cell, x, minlength=cells)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cell_mean = np.where(present, sums / counts, 0.0)
+        n_present = _window_sum(present.astype(np.float64), eval_cell, hours + 1)
+        total = _window_sum(cell_mean, eval_cell, hours + 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            value = np.where(n_present > 0, total / n_present, np.nan)
+        return value, n_present / hours
     # The evaluation hour as of each point: what the store held plus the batch so far.
     in_eval_hour = own_hour == eval_hour
     segment = np.ones(n, dtype=bool)

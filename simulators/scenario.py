@@ -18,13 +18,19 @@ lays ground-truth :class:`Episode` s over them, in event time (no wall clock):
 
 The groundwater wells run within their licences (:mod:`simulators.models`), except
 ``overdrawn_wells`` of them (among those using at least 65 % of their permit) that pump 15-40 %
-over their permitted daily volume on the scored day. Limits that apply to a window or a day
-are not scripted episode by episode: after the replay, :meth:`Scenario.limit_episodes`
-derives the ``limit_exceedance`` episodes (alert family ``limit``) from the simulated world:
-the true 24-hour PM2.5 mean of each air station (the values as the instrument should have
-measured them: sensor faults, stuck sensors and drift left out; pollution events in) above
-QCVN 05:2023's 45 µg/m³, a well's true daily abstraction above its permit, its level deeper
+over their permitted daily volume on the scored day. Limits (other than the scripted stack
+exceedances) are not scripted episode by episode: after the replay,
+:meth:`Scenario.limit_episodes` derives the ``limit_exceedance`` episodes (alert family
+``limit``) from the simulated world by each shipped limit rule's own definition, on the
+values as the instruments should have measured them (sensor faults, stuck sensors and drift
+left out; pollution events in): a QCVN mean of the complete hours of its window over its
+limit (the 24 h PM2.5 over QCVN 05:2023's 45 µg/m³ ...), a bad hourly VN_AQI, a wastewater
+value over its limit, a well's true daily abstraction above its permit, its level deeper
 than its licence allows.
+
+The demo cameras get :class:`CameraClip` s in the episode blocks: stretches rendered and
+analysed frame by frame (:mod:`simulators.camera_clips`, whose scenes carry their own truth:
+jams, a car stopped in the no-stopping zone, a smoke plume).
 
 The scored day starts at local midnight and is preceded by ``warmup_hours`` without
 episodes (24-hour windows and the drift reference fill) and followed by ``tail_hours`` (the
@@ -52,7 +58,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from ioc.registry import Station, StationRegistry, read_registry_document
+import numpy as np
+import numpy.typing as npt
+
+from analytics.air_quality import TO_UG_M3
+from analytics.aqi import NOWCAST_HOURS, hourly_aqi
+from analytics.cameras.config import CamerasConfig
+from analytics.config import AnalyticsConfig, RuleConfig
+from analytics.limits import applies
+from ioc.registry import Station, StationRegistry, normalize_unit, read_registry_document
 from simulators.models import StationModel
 
 REGISTRY_PATH = Path(__file__).resolve().parent.parent / "config" / "stations.yaml"
@@ -62,9 +76,7 @@ EPISODE_HOURS = 3  # then one ordinary hour
 NEIGHBOUR_KM = 12.0  # pollution reaches neighbours this close (the detector's radius: 15 km)
 NEIGHBOUR_SHARE = (0.65, 0.55, 0.5)  # of the rise, at the nearest, second, third neighbour
 STACK_DUST_LIMIT = 200.0  # QCVN 19:2009 column B, mg/Nm³ (analytics rule stack_dust)
-PM25_24H_LIMIT = 45.0  # QCVN 05:2023, µg/m³, from 01/01/2026 (analytics rule pm25_24h)
-PM25_24H_BACK = 43.0  # an exceedance lasts until the mean is below this (a dip is no new one)
-MIN_COVERAGE = 0.75  # a 24 h mean needs data in this share of its hours (as the rules)
+AQI_POLLUTANTS = ("pm25", "pm10", "so2", "co", "no2", "o3")
 #: episode families that distort the measurement, not the world
 MEASUREMENT_ERRORS = frozenset({"sensor_fault", "flatline", "drift"})
 
@@ -79,6 +91,33 @@ TARGET = {
 }
 #: derived (not scripted) episode family → the alert family that should detect it
 DERIVED = {"limit_exceedance": "limit"}
+#: camera episode family (the scene's own truth, :class:`CameraClip`) → its alert family
+CAMERA_TARGET = {"smoke": "smoke", "congestion": "congestion", "stopped_vehicle": "stopped_vehicle"}
+#: the fleet simulator's violation (:mod:`simulators.vehicle_day`) → its alert family
+VEHICLE_TARGET = {
+    "speeding": "speeding",
+    "continuous_driving": "continuous_driving",
+    "daily_driving": "daily_driving",
+    "gap_moving": "lost_signal",
+    "gap_stopped": "lost_signal",
+    "zone_intrusion": "zone_intrusion",
+    "zone_crossing": "zone_intrusion",
+}
+#: journey rule → alert family; the other journey rules are ``journey_other``
+JOURNEY_FAMILIES = {
+    "journey.speeding": "speeding",
+    "journey.continuous_driving": "continuous_driving",
+    "journey.daily_driving": "daily_driving",
+    "journey.signal_lost": "lost_signal",
+    "journey.zone_forbidden": "zone_intrusion",
+}
+#: camera rule → alert family; the camera's other rules (offline, frozen, dark ...) are
+#: ``camera_health``
+CAMERA_FAMILIES = {
+    "camera.smoke": "smoke",
+    "traffic.congestion": "congestion",
+    "traffic.stopped_vehicle": "stopped_vehicle",
+}
 #: episode family → other alert families that are right about it too (not cross-family):
 #: a real PM2.5 rise may also make the hourly VN_AQI bad (limit rule aqi_bad) or an unusual
 #: hour of day; a single absurd value on a station without neighbours is a plain spike.
@@ -106,12 +145,30 @@ ALERT_FAMILIES = (
     "no_data",
     "seasonal",
     "out_of_range",
+    "smoke",
+    "congestion",
+    "stopped_vehicle",
+    "camera_health",
+    "speeding",
+    "continuous_driving",
+    "daily_driving",
+    "lost_signal",
+    "zone_intrusion",
+    "journey_other",
 )
 
 
 def alert_family(rule_id: str) -> str:
-    """``anomaly.<kind>`` → ``<kind>``; every other rule is a limit rule → ``limit``."""
-    return rule_id.removeprefix("anomaly.") if rule_id.startswith("anomaly.") else "limit"
+    """``anomaly.<kind>`` → ``<kind>``; a camera's rules → :data:`CAMERA_FAMILIES` or
+    ``camera_health``, a vehicle's → :data:`JOURNEY_FAMILIES` or ``journey_other``; every
+    other rule is a limit rule → ``limit``."""
+    if rule_id.startswith("anomaly."):
+        return rule_id.removeprefix("anomaly.")
+    if rule_id in CAMERA_FAMILIES:
+        return CAMERA_FAMILIES[rule_id]
+    if rule_id.startswith("journey."):
+        return JOURNEY_FAMILIES.get(rule_id, "journey_other")
+    return "camera_health" if rule_id.startswith(("camera.", "traffic.")) else "limit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +194,31 @@ class Episode:
 
 
 @dataclass(frozen=True, slots=True)
+class CameraClip:
+    """A stretch of a demo camera's day that is rendered (:mod:`simulators.cameras`) and
+    analysed frame by frame (:mod:`simulators.camera_clips`): ``seconds`` from ``start_ms``.
+    Traffic: the outbound lanes slow down at ``jam_at_s`` and then jam for ``jam_s``, a car
+    stands on the shoulder, in the no-stopping zone, for ``stop_s`` from about ``stop_at_s``;
+    at night by the local hour. Forest: a plume rises from ``smoke_at_s`` (None: none)."""
+
+    camera: str
+    kind: str
+    start_ms: int
+    seconds: float
+    seed: int
+    night: bool = False
+    jam_at_s: float | None = None
+    jam_s: float = 0.0
+    stop_at_s: float | None = None
+    stop_s: float = 0.0
+    smoke_at_s: float | None = None
+
+    @property
+    def end_ms(self) -> int:
+        return self.start_ms + round(self.seconds * 1000)
+
+
+@dataclass(frozen=True, slots=True)
 class ScenarioConfig:
     seed: int = 2026
     interval_s: int = 300
@@ -147,6 +229,11 @@ class ScenarioConfig:
     max_per_kind: int | None = None  # None: the whole registry
     pm_scale: float = 0.5  # as the simulator's default
     overdrawn_wells: int = 2  # wells pumping over their licence on the scored day
+    camera_clips: int = 2  # per demo camera: by turns with incidents and with near misses
+    traffic_clip_s: float = 180.0
+    forest_clip_s: float = 360.0
+    cameras: tuple[str, ...] | None = None  # demo cameras with clips (None: every one)
+    vehicles: int = 60  # the demo fleet's day over the scored hours (0: none)
     episodes: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_EPISODES))
 
 
@@ -186,8 +273,9 @@ class Scenario:
         self._by_station: dict[str, Episode] = {}
         self._schedule()
         self.overdrawn = self._overdraw(random.Random(c.seed + 2))
+        self.camera_clips = self._camera_clips(random.Random(c.seed + 3))
         # the true values, as the replay sends them (measurement errors left out)
-        self._pm25: dict[str, list[tuple[int, float]]] = {}
+        self._true: dict[str, list[tuple[int, dict[str, float]]]] = {}
         self._wells: dict[str, list[tuple[int, float, float]]] = {}  # ts, pumped m³, level
 
     def _overdraw(self, rng: random.Random) -> dict[str, float]:
@@ -210,6 +298,53 @@ class Scenario:
             / self._models[s.id].nominal_m3_day
             for s in sorted(chosen, key=lambda s: s.id)
         }
+
+    def _camera_clips(self, rng: random.Random) -> list[CameraClip]:
+        """``camera_clips`` clips of each demo traffic and forest camera, each in its own
+        episode block (the 15 min grace apart), a quarter hour clear of the ordinary hours;
+        forest watches by day where the day allows. By turns: an incident clip (a jam of
+        40-60 s, a stop of 20-45 s; a plume) and a near-miss one (a slowdown with a jam of
+        3-8 s, a stop of 3-7 s; drifting clouds only)."""
+        c = self.config
+        clips: list[CameraClip] = []
+        quarter = 900_000
+        for camera in CamerasConfig().cameras:
+            if camera.kind not in ("traffic", "forest"):
+                continue
+            if c.cameras is not None and camera.id not in c.cameras:
+                continue
+            seconds = c.traffic_clip_s if camera.kind == "traffic" else c.forest_clip_s
+            blocks = list(range(c.blocks))
+            if camera.kind == "forest":
+                by_day = [b for b in blocks if 6 <= _local_hour(self._block_ms(b)) <= 16]
+                blocks = by_day or blocks
+            chosen = sorted(rng.sample(blocks, min(c.camera_clips, len(blocks))))
+            for k, block in enumerate(chosen):
+                lo = self._block_ms(block) + quarter
+                hi = lo + EPISODE_HOURS * HOUR_MS - 2 * quarter - round(seconds * 1000)
+                start = lo + rng.randrange(max(1, (hi - lo) // 1000)) * 1000
+                incident, seed = k % 2 == 0, rng.randrange(1 << 30)
+                if camera.kind == "forest":
+                    smoke = rng.uniform(30.0, seconds - 90.0) if incident else None
+                    clips.append(CameraClip(camera.id, "forest", start, seconds, seed,
+                                            smoke_at_s=smoke))  # fmt: skip
+                    continue
+                jam_s = rng.uniform(40.0, 60.0) if incident else rng.uniform(3.0, 8.0)
+                stop_s = rng.uniform(20.0, 45.0) if incident else rng.uniform(3.0, 7.0)
+                clips.append(
+                    CameraClip(
+                        camera.id, "traffic", start, seconds, seed,
+                        night=not 6 <= _local_hour(start) < 18,
+                        jam_at_s=rng.uniform(20.0, max(20.0, seconds - jam_s - 50.0)),
+                        jam_s=jam_s,
+                        stop_at_s=rng.uniform(10.0, max(10.0, seconds - stop_s - 30.0)),
+                        stop_s=stop_s,
+                    )
+                )  # fmt: skip
+        return sorted(clips, key=lambda clip: (clip.start_ms, clip.camera))
+
+    def _block_ms(self, block: int) -> int:
+        return self.start_ms + block * (EPISODE_HOURS + 1) * HOUR_MS
 
     # ------------------------------------------------------------------ schedule
 
@@ -324,8 +459,7 @@ class Scenario:
                     continue  # offline: nothing sent
                 if episode is None or episode.family not in MEASUREMENT_ERRORS:
                     true = values
-                if "pm25" in true:
-                    self._pm25.setdefault(sid, []).append((ts, true["pm25"]))
+                self._true.setdefault(sid, []).append((ts, true))
                 if station.kind == "groundwater" and "level" in true:
                     well = (ts, model.pumped_m3, true["level"])
                     self._wells.setdefault(sid, []).append(well)
@@ -370,16 +504,54 @@ class Scenario:
 
     # ------------------------------------------------------------------ derived truth
 
-    def limit_episodes(self) -> list[Episode]:
+    def limit_episodes(self, rules: Sequence[RuleConfig] | None = None) -> list[Episode]:
         """The ``limit_exceedance`` episodes of the values :meth:`steps` sent (call it after
-        them): each run of a true 24 h PM2.5 mean above the limit, a well's first reading of
-        the day over its permitted daily volume, each run of its level deeper than its
-        licence. Only those starting in the scored day (one already on from the warm-up would
-        have alerted then)."""
+        them), by each limit rule's own definition (``rules``: the shipped defaults, as the
+        replay runs) on the true values (:data:`MEASUREMENT_ERRORS` left out):
+
+        * an instant rule: each run of samples past its first level, until back to its clear
+          value (a range: outside it);
+        * a mean window (1/8/24 h, QCVN): each run of closed hours whose mean of the hourly
+          means of the complete hours of the window (with ``min_coverage`` of them) is past
+          it, each from the end of its last hour, when the mean exists;
+        * the hourly VN_AQI (``aqi``: NowCast of the PM hourly means, 1 h means of the gases)
+          of each closed hour, likewise;
+        * a well's first reading of the day over its permitted daily volume, each run of its
+          level deeper than its licence.
+
+        Not derived: windows of the largest value and the daily fire danger (no shipped rule
+        of the first kind; the scripted days reach no fire danger level IV), and a stack's
+        exceedance where it is scripted (the ``stack_exceedance`` episode is that incident).
+        Only episodes starting in the scored day (one already on from the warm-up would have
+        alerted then)."""
         found: list[Episode] = []
+        rules = AnalyticsConfig().rules if rules is None else rules
+        scripted = {
+            (e.station, e.parameter)
+            for e in self.episodes
+            if TARGET[e.family] == DERIVED["limit_exceedance"]
+        }
+        for station in self.registry:
+            readings = self._true.get(station.id, [])
+            if station.kind == "groundwater" or not readings:
+                continue
+            hourly = _hourly_means(readings)
+            for rule in rules:
+                if rule.above_licence is not None or not applies(rule, station):
+                    continue
+                if (station.id, rule.parameter) in scripted:
+                    continue
+                if rule.parameter == "aqi":
+                    found += _runs(station.id, "aqi", _aqi_flags(rule, station, hourly), HOUR_MS)
+                elif rule.parameter not in station.parameters:
+                    continue
+                elif rule.window == "instant":
+                    series = [(ts, v[rule.parameter]) for ts, v in readings if rule.parameter in v]
+                    found += _runs(station.id, rule.parameter, _past(rule, series), self.step_ms)
+                elif rule.aggregate == "mean":
+                    flags = _mean_flags(rule, hourly.get(rule.parameter, {}))
+                    found += _runs(station.id, rule.parameter, flags, HOUR_MS)
         stations = {s.id: s for s in self.registry}
-        for sid, readings in self._pm25.items():
-            found += self._pm25_runs(sid, readings)
         for sid, well in self._wells.items():
             licence = stations[sid].licence
             if licence is None:
@@ -393,21 +565,6 @@ class Scenario:
             (e for e in found if self.start_ms <= e.start_ms <= self.end_ms),
             key=lambda e: (e.start_ms, e.station),
         )
-
-    def _pm25_runs(self, sid: str, readings: list[tuple[int, float]]) -> list[Episode]:
-        """Runs of closed hours whose 24 h mean (of hourly means, as the rule) is over."""
-        sums: dict[int, list[float]] = {}
-        for ts, value in readings:
-            sums.setdefault(ts // HOUR_MS, []).append(value)
-        means = {h: sum(v) / len(v) for h, v in sums.items()}
-        over: list[tuple[int, bool]] = []
-        for hour in range(min(means), max(means) + 1):
-            window = [means[h] for h in range(hour - 23, hour + 1) if h in means]
-            if len(window) >= MIN_COVERAGE * 24:
-                mean = sum(window) / len(window)
-                still = bool(over) and over[-1][1] and mean >= PM25_24H_BACK
-                over.append((hour * HOUR_MS, mean > PM25_24H_LIMIT or still))
-        return _runs(sid, "pm25", over, HOUR_MS)
 
     @property
     def readings_count(self) -> int:
@@ -427,6 +584,72 @@ def _registry(interval_s: int, max_per_kind: int | None) -> StationRegistry:
             entry = {**entry, "interval_s": interval_s}
         kept.append(entry)
     return StationRegistry.from_document({**document, "stations": kept}, "scenario")
+
+
+def _hourly_means(
+    readings: list[tuple[int, dict[str, float]]],
+) -> dict[str, dict[int, float]]:
+    """parameter → {UTC hour: mean of its values in that hour}."""
+    sums: dict[str, dict[int, list[float]]] = {}
+    for ts, values in readings:
+        for parameter, value in values.items():
+            sums.setdefault(parameter, {}).setdefault(ts // HOUR_MS, []).append(value)
+    return {p: {h: sum(v) / len(v) for h, v in by_hour.items()} for p, by_hour in sums.items()}
+
+
+def _past(rule: RuleConfig, series: list[tuple[int, float]]) -> list[tuple[int, bool]]:
+    """Whether the rule's first level holds at each (time, value): past its value, and still
+    until back to its clear value; a range: outside it."""
+    flags: list[tuple[int, bool]] = []
+    on = False
+    level = rule.levels[0]
+    sign = -1.0 if rule.direction == "below" else 1.0
+    for ts, value in series:
+        if rule.is_range:
+            assert rule.above is not None and rule.below is not None
+            on = not rule.below <= value <= rule.above
+        else:
+            x = sign * value
+            on = x > sign * level.value or (on and x > sign * level.clear)
+        flags.append((ts, on))
+    return flags
+
+
+def _mean_flags(rule: RuleConfig, means: dict[int, float]) -> list[tuple[int, bool]]:
+    """The rule on the mean of the complete hours of its window, at the end of each hour."""
+    if not means:
+        return []
+    hours = rule.hours
+    series = []
+    for hour in range(min(means), max(means) + 1):
+        window = [means[h] for h in range(hour - hours + 1, hour + 1) if h in means]
+        if len(window) >= rule.min_coverage * hours - 1e-9:
+            series.append(((hour + 1) * HOUR_MS, sum(window) / len(window)))
+    return _past(rule, series)
+
+
+def _aqi_flags(
+    rule: RuleConfig, station: Station, hourly: dict[str, dict[int, float]]
+) -> list[tuple[int, bool]]:
+    """The rule on the hourly VN_AQI of each hour with a PM value, at the hour's end."""
+    pm_hours = set(hourly.get("pm25", {})) | set(hourly.get("pm10", {}))
+    if not pm_hours:
+        return []
+    hours = np.arange(min(pm_hours), max(pm_hours) + 1)
+    values: dict[str, npt.NDArray[np.float64]] = {}
+    for pollutant in AQI_POLLUTANTS:
+        spec = station.parameters.get(pollutant)
+        if spec is None or pollutant not in hourly:
+            continue
+        factor = TO_UG_M3.get(normalize_unit(spec.unit), math.nan)
+        means = hourly[pollutant]
+        pm = pollutant in ("pm25", "pm10")  # the NowCast's 12 hours, latest first
+        back = hours[:, None] - np.arange(NOWCAST_HOURS) if pm else hours
+        lookup = np.array([means.get(int(h), math.nan) for h in back.ravel()])
+        values[pollutant] = lookup.reshape(back.shape) * factor
+    aqi = hourly_aqi(values)
+    series = [((int(h) + 1) * HOUR_MS, float(a)) for h, a in zip(hours, aqi, strict=True)]
+    return _past(rule, [(ts, a) for ts, a in series if math.isfinite(a)])
 
 
 def _runs(sid: str, parameter: str, flags: list[tuple[int, bool]], span_ms: int) -> list[Episode]:
@@ -465,6 +688,10 @@ def _over_day_volume(
             out.append(Episode("limit_exceedance", sid, "volume_day", start, ts))
         previous = (ts, pumped)
     return out
+
+
+def _local_hour(ts_ms: int) -> int:
+    return (ts_ms // HOUR_MS + 7) % 24
 
 
 def _km(a: Station, b: Station) -> float:
@@ -675,7 +902,12 @@ def score(
 
 
 def _target(family: str) -> str:
-    return TARGET.get(family) or DERIVED[family]
+    return (
+        TARGET.get(family)
+        or DERIVED.get(family)
+        or CAMERA_TARGET.get(family)
+        or VEHICLE_TARGET[family]
+    )
 
 
 def _right(e: Episode, family: str, parameter: str | None = None) -> bool:

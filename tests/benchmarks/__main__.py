@@ -13,7 +13,8 @@ progress output, then rewrite docs/benchmarks.md.
    Vehicles (bench_vehicles): positions/s through ``ioc serve`` (catch-up, sustained).
    Vehicle alerts (bench_vehicle_alerts): speeding fix → wall alert frame latency.
    Alert quality (bench_alert_quality): precision, recall, time to alert and alerts per
-   hour of each alert family on a scripted simulated day with ground truth.
+   hour of each alert family on a scripted simulated day with ground truth (stations,
+   clips of the demo cameras, the demo fleet).
    All are other modules' ``main()``, which return flat dicts of figures.
 2. Raw broker ceiling (bench_broker): publishers → Mosquitto → a bare counting subscriber.
 3. Catch-up (bench_catchup): a backlog queued in the broker while the service was down,

@@ -11,6 +11,23 @@ tests/benchmarks/bench_pipeline.py builds it: ``Pipeline.process`` on raw MQTT m
 rules, anomaly checks). After each step the engine's ``tick`` runs at the step's time
 (offline and no-data checks, hour closing), and the alert book's clock is the simulated one.
 
+The demo cameras are scored on the real image path, but not for the whole day: rendering and
+analysing a frame costs 2-5 ms (traffic at 10 fps: a simulated hour would take ~90 s), so
+each traffic and forest camera gets ``camera_clips`` scripted clips in the day's episode
+blocks (3 min of traffic, 6 min of forest watch), by turns with an incident (a jam and a car
+stopped in the no-stopping zone; a smoke plume) and with near misses (a slowdown with a few
+seconds of jam, a stop of a few seconds; clouds only). Each frame is rendered by
+:mod:`simulators.cameras`, sent as JPEG to a fresh ``CameraWorker`` (the camera after a
+restart) and its firing transitions count as opened alerts; the truth is the scene's own
+(:mod:`simulators.camera_clips`). The camera families' alerts per hour are per hour of clip.
+
+The demo fleet (``vehicles``, 60) drives the scored day through the journey analytics
+(:mod:`simulators.vehicle_day`): speeding, continuous and daily driving time, lost signal
+(moving, stopped) and restricted zones (entered, crossed between two fixes) are scored
+against the fleet simulator's ground truth; a driving-time warning before the violation is
+a second alert of the same incident. The fleet's violations are scripted by the time of day
+(09:00 on), not kept out of the ordinary hours: those hours' alert rate includes them.
+
 Each alert *opened* (a reopening after a flap included: the wall shows it again) counts. An
 alert is matched to a ground-truth episode at its station opened within ``[start − grace,
 end + grace]`` (grace 15 min); per alert family (``limit`` = every QCVN / AQI / fire / water
@@ -18,9 +35,11 @@ rule, ``anomaly.<kind>`` = ``<kind>``):
 
 * ``episodes``: ground-truth episodes this family should detect (pollution event →
   pollution_event, sensor fault spike → sensor_fault, stuck sensor → flatline, drift →
-  drift, offline → offline, stack exceedance → limit), and the limit exceedances derived
-  from the simulated values after the replay (:meth:`Scenario.limit_episodes`: a true 24 h
-  PM2.5 mean over 45 µg/m³, a well over its licence → limit);
+  drift, offline → offline, stack exceedance → limit; the cameras' jam → congestion, stop
+  → stopped_vehicle, plume → smoke), and the limit exceedances derived from the simulated
+  values after the replay by each limit rule's own definition (:meth:`Scenario.limit_episodes`:
+  a QCVN mean of complete hours over its limit, a bad hourly VN_AQI, a wastewater value
+  over its limit, a well over its licence → limit);
 * ``recall``: share of those episodes with at least one alert of the family;
 * ``precision``: alerts of the family matched to an episode they are right about, over all
   its alerts (right: the target family, or an AQI limit alert / seasonal alert on a pollution
@@ -33,19 +52,23 @@ rule, ``anomaly.<kind>`` = ``<kind>``):
   operator's budget, goal ≤ 10 an hour for the 120-station province).
 
 The goals (precision ≥ 0.9, recall ≥ 0.95 per family) are reported against, not asserted.
-Deterministic for a seed; ~75,000 readings run in about ten seconds.
+Deterministic for a seed; ~75,000 readings run in about ten seconds, the camera clips
+(~11,000 frames) in about 30.
 
-``python -m tests.benchmarks.bench_alert_quality [--alerts]``: ``--alerts`` also lists every
-scored alert with the episode it matched.
+``python -m tests.benchmarks.bench_alert_quality [--alerts] [--seed N]``: ``--alerts`` also
+lists every scored alert with the episode it matched; ``--seed`` another scripted day.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -57,20 +80,25 @@ from ingest.validate import ReadingValidator
 from ioc.config import IocConfig
 from ioc.messages import RawMessage
 from ioc.pipeline import Pipeline
+from simulators.camera_clips import replay_clips
 from simulators.runner import reading_payload
 from simulators.scenario import (
+    CAMERA_TARGET,
     TARGET,
+    Episode,
     RaisedAlert,
     Scenario,
     ScenarioConfig,
     Score,
     score,
 )
+from simulators.vehicle_day import replay_fleet
 from store.influx import InfluxStore
 from web.broadcast import Broadcaster
 from web.station_board import StationBoard
 
 PREFIX = "ioc/v1"
+CAMERA_FAMILY_NAMES = frozenset(CAMERA_TARGET.values()) | {"camera_health"}
 GRACE_S = 900.0
 RECEIVE_DELAY_MS = 50  # a message arrives this long after its timestamp
 TICK_DELAY_MS = 1_000  # the engine's tick runs this long after each step's readings
@@ -130,37 +158,98 @@ async def _replay(scenario: Scenario, spool: Path) -> tuple[list[RaisedAlert], i
     return raised, pipeline.stats.readings
 
 
-def run(config: ScenarioConfig | None = None, grace_s: float = GRACE_S) -> tuple[Scenario, Score]:
-    """Build the scenario, replay it, score it."""
-    scenario = Scenario(config)
-    with tempfile.TemporaryDirectory(prefix="ioc-bench-alert-quality-") as tmp:
-        raised, _ = asyncio.run(_replay(scenario, Path(tmp)))
-    episodes = scenario.episodes + scenario.limit_episodes()
-    result = score(episodes, raised, scenario.start_ms, scenario.end_ms, scenario.ordinary, grace_s)
-    return scenario, result
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """A replayed and scored scenario day."""
+
+    scenario: Scenario
+    score: Score
+    readings: int
+    derived: list[Episode]  # limit exceedances derived from the true values
+    camera_episodes: list[Episode]
+    camera_frames: int
+    vehicle_episodes: list[Episode]
+    fixes: int
+    seconds: float
+
+    @property
+    def clip_hours(self) -> float:
+        return sum(clip.seconds for clip in self.scenario.camera_clips) / 3600
 
 
-def main() -> dict[str, float]:
+def replay(config: ScenarioConfig | None = None, grace_s: float = GRACE_S) -> Replay:
+    """Build the scenario, replay the stations and the camera clips, score them."""
     started = time.monotonic()
-    scenario = Scenario()
+    scenario = Scenario(config)
     with tempfile.TemporaryDirectory(prefix="ioc-bench-alert-quality-") as tmp:
         raised, readings = asyncio.run(_replay(scenario, Path(tmp)))
     derived = scenario.limit_episodes()
-    episodes = scenario.episodes + derived
-    result = score(episodes, raised, scenario.start_ms, scenario.end_ms, scenario.ordinary, GRACE_S)
+    camera_alerts, camera_episodes, frames = replay_clips(scenario.camera_clips)
+    c = scenario.config
+    vehicle_alerts, vehicle_episodes, fixes = (
+        replay_fleet(scenario.start_ms, (scenario.end_ms - scenario.start_ms) // 1000,
+                     c.vehicles, c.seed)
+        if c.vehicles
+        else ([], [], 0)
+    )  # fmt: skip
+    episodes = scenario.episodes + derived + camera_episodes + vehicle_episodes
+    result = score(
+        episodes,
+        raised + camera_alerts + vehicle_alerts,
+        scenario.start_ms,
+        scenario.end_ms,
+        scenario.ordinary,
+        grace_s,
+    )
     seconds = time.monotonic() - started
+    return Replay(
+        scenario,
+        result,
+        readings,
+        derived,
+        camera_episodes,
+        frames,
+        vehicle_episodes,
+        fixes,
+        seconds,
+    )
+
+
+def run(config: ScenarioConfig | None = None, grace_s: float = GRACE_S) -> tuple[Scenario, Score]:
+    """Build the scenario, replay it, score it."""
+    done = replay(config, grace_s)
+    return done.scenario, done.score
+
+
+def main() -> dict[str, float]:
+    seed = _seed(sys.argv[1:])
+    done = replay(ScenarioConfig() if seed is None else ScenarioConfig(seed=seed))
+    scenario, result, readings, derived = done.scenario, done.score, done.readings, done.derived
+    seconds = done.seconds
     stations = len(scenario.registry)
+    clips = scenario.camera_clips
+    camera_alerts = sum(a.family in CAMERA_FAMILY_NAMES for a, _ in result.matches)
     print(
         f"[alert_quality] {stations} stations, {readings:,} readings, "
         f"{len(scenario.episodes)} episodes "
         f"({', '.join(f'{f} {sum(e.family == f for e in scenario.episodes)}' for f in TARGET)}"
         f"; derived from the simulated values: limit_exceedance {len(derived)} "
         f"({', '.join(f'{p} {n}' for p, n in Counter(e.parameter for e in derived).items())}); "
-        f"overdrawn wells {', '.join(scenario.overdrawn) or 'none'}), "
+        f"overdrawn wells {', '.join(scenario.overdrawn) or 'none'}); "
+        f"{len(clips)} camera clips ({done.clip_hours * 60:.0f} min, {done.camera_frames:,} "
+        f"frames analysed; {_counts(e.family for e in done.camera_episodes)}); "
+        f"{scenario.config.vehicles} vehicles ({done.fixes:,} fixes; "
+        f"{_counts(e.family for e in done.vehicle_episodes)}); "
         f"replayed in {seconds:.1f} s",
         flush=True,
     )
     print(result.table(), flush=True)
+    print(
+        f"[alert_quality] camera families: {camera_alerts} alerts in "
+        f"{done.clip_hours * 60:.0f} min of clips = "
+        f"{camera_alerts / done.clip_hours if done.clip_hours else math.nan:.1f}/h of camera time",
+        flush=True,
+    )
     unmatched = Counter(a.rule_id for a, e in result.matches if e is None)
     print(
         "[alert_quality] alerts matching no episode, by rule: "
@@ -178,8 +267,25 @@ def main() -> dict[str, float]:
     figures = result.figures()
     figures["readings"] = float(readings)
     figures["stations"] = float(stations)
+    figures["camera_clip_hours"] = done.clip_hours
+    figures["camera_frames"] = float(done.camera_frames)
+    figures["fixes"] = float(done.fixes)
+    figures["camera_alerts_per_clip_hour"] = (
+        camera_alerts / done.clip_hours if done.clip_hours else math.nan
+    )
     figures["replay_s"] = seconds
     return figures
+
+
+def _counts(names: Iterable[str]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in Counter(names).items()) or "none"
+
+
+def _seed(args: list[str]) -> int | None:
+    """``--seed N``: the scenario's seed (None: the default)."""
+    if "--seed" not in args:
+        return None
+    return int(args[args.index("--seed") + 1])
 
 
 if __name__ == "__main__":

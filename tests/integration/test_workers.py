@@ -44,6 +44,7 @@ RULES = [
         "parameter": "pm10",
         "kinds": ["air"],
         "window": "1h",
+        "open_hour": True,  # the 40 minutes of data end no hour
         "above": 60,
         "clear_at": 55,
     },

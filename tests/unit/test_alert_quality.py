@@ -5,6 +5,7 @@ goals themselves are not asserted here (the detectors are tuned against the benc
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -27,6 +28,11 @@ SMALL = ScenarioConfig(
     tail_hours=1,
     max_per_kind=8,
     episodes={family: 1 for family in TARGET} | {"sensor_fault": 2},
+    camera_clips=1,  # an incident clip each: a jam and a stop; a plume
+    traffic_clip_s=100.0,
+    forest_clip_s=110.0,
+    cameras=("CAM-TRF-01", "CAM-FOR-01"),
+    vehicles=0,  # the fleet's scripted violations are by day: their own test
 )
 MINUTE = 60_000
 
@@ -101,7 +107,11 @@ def test_figures_are_well_formed(small_run: tuple[Scenario, Score]) -> None:
     scenario, result = small_run
     figures = result.figures()
     assert all(isinstance(v, float) for v in figures.values())
-    assert figures["episodes_total"] == len(scenario.episodes) + len(scenario.limit_episodes())
+    camera = sum(result.families[f].episodes for f in ("smoke", "congestion", "stopped_vehicle"))
+    assert camera == 3  # a jam, a stop, a plume
+    assert figures["episodes_total"] == (
+        len(scenario.episodes) + len(scenario.limit_episodes()) + camera
+    )
     assert figures["alerts_total"] == result.alerts == len(result.matches)
     for name in ALERT_FAMILIES:
         f = result.families[name]
@@ -181,7 +191,8 @@ def test_wells_keep_their_licences_unless_overdrawn() -> None:
         assert levels
         if sid not in scenario.overdrawn and licence.max_level_m:
             assert max(levels) < licence.max_level_m
-    truth = scenario.limit_episodes()
+    wells = {s.id for s in scenario.registry if s.kind == "groundwater"}
+    truth = [e for e in scenario.limit_episodes() if e.station in wells]
     assert {e.station for e in truth} <= set(scenario.overdrawn)
     volume = [e for e in truth if e.parameter == "volume_day"]
     assert {e.station for e in volume} <= set(scenario.overdrawn)
@@ -202,3 +213,108 @@ def test_derived_limit_episodes_follow_the_true_values() -> None:
     readings = [(midnight + h * HOUR_MS, 100.0 * h, 0.0) for h in range(30)]
     (day,) = _over_day_volume("W", readings, permitted=1050.0)  # 100 m³ an hour
     assert day.end_ms == midnight + 11 * HOUR_MS and day.start_ms == day.end_ms - HOUR_MS
+
+
+def test_derived_limit_truth_follows_each_rules_definition() -> None:
+    """Scorer and rules agree on what an exceedance is: an instant rule from its first value
+    past the limit until back to its clear value; a QCVN mean over the complete hours of its
+    window (coverage as the rule's), from the end of its last hour; the hourly VN_AQI."""
+    from analytics.config import AnalyticsConfig
+    from simulators.scenario import HOUR_MS, _mean_flags, _past, _runs
+
+    rules = {r.id: r for r in AnalyticsConfig().rules}
+    nh4 = [(k * 5 * MINUTE, v) for k, v in enumerate([9.0, 10.5, 9.8, 9.4, 10.2])]
+    runs = _runs("WW", "nh4", _past(rules["ww_nh4"], nh4), 5 * MINUTE)  # above 10, clear 9.5
+    assert [(e.start_ms // MINUTE, e.end_ms // MINUTE) for e in runs] == [(5, 15), (20, 25)]
+    ph = [(k * MINUTE, v) for k, v in enumerate([7.0, 9.5, 5.0, 7.0])]  # range 5.5-9
+    assert [on for _, on in _past(rules["ww_ph"], ph)] == [False, True, True, False]
+
+    means = {h: 44.0 for h in range(24)} | {24: 68.0}  # hour 24 closed: (23*44+68)/24 = 45
+    assert _mean_flags(rules["pm25_24h"], means)[-2:] == [
+        (24 * HOUR_MS, False),
+        (25 * HOUR_MS, False),
+    ]
+    means[24] = 80.0  # (23 * 44 + 80) / 24 = 45.5
+    assert _mean_flags(rules["pm25_24h"], means)[-1] == (25 * HOUR_MS, True)
+    sparse = {h: 90.0 for h in range(0, 24, 2)}  # 12 of 24 hours: below the 0.75 coverage
+    assert not any(on for _, on in _mean_flags(rules["pm25_24h"], sparse))
+
+
+def test_derived_truth_finds_a_bad_aqi_and_leaves_measurement_errors_out(
+    small_run: tuple[Scenario, Score],
+) -> None:
+    scenario, _ = small_run
+    derived = scenario.limit_episodes()
+    errors = {e.station for e in scenario.episodes if e.family in ("sensor_fault", "drift")}
+    # the true values of a faulty sensor are its undisturbed ones
+    assert not [e for e in derived if e.station in errors and e.parameter in ("pm25", "aqi")]
+    station = next(s for s in scenario.registry if s.kind == "air" and s.id not in errors)
+    readings = scenario._true[station.id]
+    for _, values in readings:  # its PM2.5 at 300 µg/m³ all day: VN_AQI 350, "very bad"
+        values["pm25"] = 300.0
+    aqi = [e for e in scenario.limit_episodes() if e.station == station.id and e.parameter == "aqi"]
+    assert aqi and aqi[0].start_ms % 3_600_000 == 0  # judged at the end of an hour
+
+
+def test_camera_clips_are_scripted_in_episode_blocks() -> None:
+    scenario = Scenario(SMALL)
+    clips = scenario.camera_clips
+    assert sorted((c.camera, c.kind) for c in clips) == [
+        ("CAM-FOR-01", "forest"),
+        ("CAM-TRF-01", "traffic"),
+    ]
+    for clip in clips:
+        assert scenario.start_ms <= clip.start_ms < clip.end_ms <= scenario.end_ms
+        assert not any(lo < clip.end_ms and clip.start_ms < hi for lo, hi in scenario.ordinary)
+    traffic = next(c for c in clips if c.kind == "traffic")
+    forest = next(c for c in clips if c.kind == "forest")
+    assert traffic.jam_s >= 40 and traffic.stop_s >= 20 and forest.smoke_at_s is not None
+    near_miss = Scenario(replace(SMALL, camera_clips=2, blocks=3)).camera_clips
+    quiet = [c for c in near_miss if c.kind == "traffic"][1]  # the second clip: near misses
+    assert quiet.jam_s < 10 and quiet.stop_s < 10
+
+
+def test_camera_families_on_the_real_image_path(small_run: tuple[Scenario, Score]) -> None:
+    """The short run's clips, rendered and analysed frame by frame: the jam, the stop and
+    the plume are each one alert of their own family, opened during the episode (the
+    congestion once jammed ``congestion_after_s``; the smoke once confirmed), and the
+    cameras raise nothing else."""
+    _, result = small_run
+    camera = {"smoke", "congestion", "stopped_vehicle", "camera_health"}
+    got = [(a.family, e.family if e else None) for a, e in result.matches if a.family in camera]
+    assert sorted(got) == [
+        ("congestion", "congestion"),
+        ("smoke", "smoke"),
+        ("stopped_vehicle", "stopped_vehicle"),
+    ]
+    for family in ("smoke", "congestion", "stopped_vehicle"):
+        f = result.families[family]
+        assert (f.episodes, f.detected, f.precision) == (1, 1, 1.0)
+        assert 0 <= f.time_to_alert_s[0] <= 60
+
+
+def test_vehicle_families_against_the_fleets_ground_truth() -> None:
+    """The fleet's scripted day (the 12 episode roles) through the journey kernel, its alert
+    transitions and an alert book: every violation is found by its own family; a driving-time
+    warning comes before each driving violation (two alerts for the incident); the GPS jump
+    raises nothing. The backlog's vehicle, silent in real time while its fixes were buffered,
+    raises a lost-signal alert the truth has no violation for (its fixes all arrive)."""
+    from simulators.fleet.registry import build_vehicles
+    from simulators.scenario import VEHICLE_TARGET
+    from simulators.vehicle_day import replay_fleet
+
+    start = Scenario(SMALL).start_ms
+    alerts, truth, fixes = replay_fleet(start, 86_400, vehicles=12, seed=2026)
+    assert fixes > 10_000
+    assert {VEHICLE_TARGET[e.family] for e in truth} == set(VEHICLE_TARGET.values())
+    result = score(truth, alerts, start, start + 24 * 60 * MINUTE)
+    for family in set(VEHICLE_TARGET.values()):
+        f = result.families[family]
+        assert f.detected == f.episodes > 0, family
+        assert f.cross_alerts == 0, family
+    for family in ("continuous_driving", "daily_driving"):
+        assert result.families[family].alerts_per_incident == 2.0
+    backlog = build_vehicles(12, 2026)[11].id  # the last episode role
+    assert [(a.family, a.station) for a, e in result.matches if e is None] == [
+        ("lost_signal", backlog)
+    ]

@@ -318,3 +318,69 @@ def test_coincident_single_faults_at_neighbours_do_not_confirm_each_other(
         ("anomaly.sensor_fault", "AIR-1", True, 40),
         ("anomaly.sensor_fault", "AIR-2", True, 42),
     ]
+
+
+def test_drift_within_a_day_on_a_gas_but_not_the_weather_of_pm(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    """Issue #14: a gas sensor drifting to 2.2x over a day stands out against its day before
+    (SO2 has little day-to-day weather), so the default threshold sees it; PM shifting as much
+    from one day to the next is weather (the simulated day's ordinary stations shift up to
+    ~2x, drift scores up to 6), judged against PM's own, higher threshold. Each day has a
+    diurnal cycle and noise."""
+    hours = np.arange(48)
+    cycle = 1 + 0.1 * np.sin(2 * np.pi * (hours % 24) / 24)
+    ramp = np.where(hours >= 24, 1 + 1.2 * (hours - 24) / 23, 1.0)  # 1 → 2.2 over day 2
+    so2 = 20 * cycle * ramp * rng.lognormal(0, 0.05, 48)
+    pm25 = 40 * cycle * ramp * rng.lognormal(0, 0.05, 48)
+    engine = watch(tmp_path, zscore_threshold=1000, seasonal_threshold=1000)
+    out: list[RuleTransition] = []
+    for h in hours:
+        ts = DAY0 + int(h) * HOUR_MS
+        values = {"so2": float(so2[h]), "pm25": float(pm25[h]), "pm10": float(2 * pm25[h])}
+        out += engine.evaluate([Reading("AIR-1", ts, values, ts)]).transitions
+    out += engine.tick(DAY0 + 48 * HOUR_MS + 5 * MINUTE).transitions  # the last hour closes
+    drift = [(t.parameter, t.firing, t.ts_ms) for t in out if t.rule_id == "anomaly.drift"]
+    assert drift == [("so2", True, DAY0 + 48 * HOUR_MS)]  # scores: SO2 6.2, PM2.5 5.3
+
+
+def test_no_drift_check_on_a_wells_flow_and_level_by_default() -> None:
+    """A well's pumping rate is its operator's and its level follows it (drawdown): a
+    sustained change of either is the abstraction, which the licence rules watch, not a
+    sensor drift (issue #14: overdrawn wells raised drift alerts)."""
+    from analytics.config import AnomalyConfig
+
+    checks = AnomalyConfig()
+    assert not checks.for_parameter("flow").drift and not checks.for_parameter("level").drift
+    assert checks.for_parameter("so2").drift and checks.for_parameter("pm25").drift
+
+
+def test_a_pm25_sensor_drifting_away_from_its_pm10_is_drift(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    """PM2.5 and PM10 move together with the weather (PM10 ≈ 1.6x PM2.5 in the simulated
+    province), so a PM2.5 sensor drifting to 2.2x over a day while PM10 stays is seen in
+    their ratio, though its own level shift (score ~5) is within the weather's; the drifting
+    one of the two is the one whose level moved."""
+    hours = np.arange(48)
+    cycle = 1 + 0.1 * np.sin(2 * np.pi * (hours % 24) / 24)
+    ramp = np.where(hours >= 24, 1 + 1.2 * (hours - 24) / 23, 1.0)  # 1 → 2.2 over day 2
+    weather = 40 * cycle * rng.lognormal(0, 0.05, 48)
+    pm25, pm10 = weather * ramp, weather * rng.uniform(1.45, 1.75, 48)
+    engine = watch(tmp_path, zscore_threshold=1000, seasonal_threshold=1000)
+    out: list[RuleTransition] = []
+    for h in hours:
+        ts = DAY0 + int(h) * HOUR_MS
+        values = {"pm25": float(pm25[h]), "pm10": float(pm10[h])}
+        out += engine.evaluate([Reading("AIR-1", ts, values, ts)]).transitions
+    out += engine.tick(DAY0 + 48 * HOUR_MS + 5 * MINUTE).transitions
+    drift = [(t.parameter, t.firing, t.ts_ms) for t in out if t.rule_id == "anomaly.drift"]
+    assert drift == [("pm25", True, DAY0 + 48 * HOUR_MS)]
+    steady = watch(tmp_path, zscore_threshold=1000, seasonal_threshold=1000, drift_pm_ratio=False)
+    out = []
+    for h in hours:
+        ts = DAY0 + int(h) * HOUR_MS
+        values = {"pm25": float(pm25[h]), "pm10": float(pm10[h])}
+        out += steady.evaluate([Reading("AIR-1", ts, values, ts)]).transitions
+    out += steady.tick(DAY0 + 48 * HOUR_MS + 5 * MINUTE).transitions
+    assert not [t for t in out if t.rule_id == "anomaly.drift"]  # the level alone: weather

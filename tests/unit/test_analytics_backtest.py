@@ -124,16 +124,14 @@ async def test_backtest_round_trip(client: Client, store: FakeStore) -> None:
     ]
     events = [(e["station_id"], e["firing"], e["time"]) for e in body["events"]]
     assert events == [
-        ("AIR-1", True, iso(DAY0 + 5 * HOUR_MS)),
-        ("AIR-1", False, iso(DAY0 + 7 * HOUR_MS)),
-        ("AIR-1", True, iso(DAY0 + 30 * HOUR_MS)),
-        ("AIR-1", False, iso(DAY0 + 31 * HOUR_MS)),
-        ("AIR-1", True, iso(DAY0 + 31 * HOUR_MS + 30 * MINUTE)),  # hour 31 mean: 68.6
-        ("AIR-1", False, iso(DAY0 + 33 * HOUR_MS)),
+        ("AIR-1", True, iso(DAY0 + 6 * HOUR_MS)),  # a 1 h mean is judged as its hour ends
+        ("AIR-1", False, iso(DAY0 + 8 * HOUR_MS)),
+        ("AIR-1", True, iso(DAY0 + 31 * HOUR_MS)),  # hours 30-32: 120, 90, 120
+        ("AIR-1", False, iso(DAY0 + 34 * HOUR_MS)),
     ]
     quiet = {"alerts": 0, "flaps": 0, "firing_s": 0.0}
     assert body["stations"] == {
-        "AIR-1": {"alerts": 3, "flaps": 1, "firing_s": 4.5 * 3600},
+        "AIR-1": {"alerts": 2, "flaps": 0, "firing_s": 5 * 3600},
         "AIR-2": quiet,  # every selected station is listed, quiet ones too
         "AIR-3": quiet,
         "AIR-FAR": quiet,
@@ -141,10 +139,10 @@ async def test_backtest_round_trip(client: Client, store: FakeStore) -> None:
     assert body["summary"] | {"values": 0} == {
         "stations": 4,
         "values": 0,
-        "events": 6,
-        "alerts": 3,
-        "flaps": 1,
-        "firing_s": 4.5 * 3600,
+        "events": 4,
+        "alerts": 2,
+        "flaps": 0,
+        "firing_s": 5 * 3600,
         "stations_alerted": 1,
     }
     assert body["summary"]["values"] == 2 * 24 * 12 * 2 - 1  # the calibrating value is out
@@ -178,11 +176,9 @@ async def test_backtest_of_a_multi_level_rule_on_some_stations(client: Client) -
     status, out = await post(client, body)
     assert status == 200, out
     assert [(e["severity"], e["firing"], e["time"]) for e in out["events"]] == [
-        ("critical", True, iso(DAY0 + 30 * HOUR_MS)),
-        ("critical", False, iso(DAY0 + 31 * HOUR_MS)),
-        ("warning", True, iso(DAY0 + 31 * HOUR_MS + 20 * MINUTE)),  # hour 31 mean: 48
-        ("critical", True, iso(DAY0 + 32 * HOUR_MS)),
-        ("critical", False, iso(DAY0 + 33 * HOUR_MS)),
+        ("critical", True, iso(DAY0 + 31 * HOUR_MS)),  # hour 30: 120
+        ("warning", True, iso(DAY0 + 32 * HOUR_MS)),  # hour 31 mean: 90
+        ("critical", True, iso(DAY0 + 33 * HOUR_MS)),  # hour 32: 120 (33 is judged at 34)
     ]
     assert out["summary"]["stations"] == 1
 

@@ -83,16 +83,13 @@ def test_the_pipeline_rule_type_still_works(tmp_path: Path) -> None:
 def test_24h_mean_needs_coverage_then_compares_the_mean_of_hourly_means(
     engine: Limits,
 ) -> None:
-    # 17 hours at 60 µg/m³: coverage 17/24 < 0.75, no decision yet.
-    for h in range(17):
+    # 17 complete hours at 60 µg/m³ by hour 17: coverage 17/24 < 0.75, no decision yet.
+    for h in range(18):
         out = engine.evaluate([reading("AIR-2", T0 + h * HOUR_MS, pm25=60)])
         assert not [t for t in out if t.rule_id == "pm25_24h"]
-    out = engine.evaluate(
-        [
-            reading("AIR-2", T0 + 17 * HOUR_MS, pm25=30),  # hour 17: mean of 30 and 90 = 60
-            reading("AIR-2", T0 + 17 * HOUR_MS + MINUTE, pm25=90),
-        ]
-    )
+    engine.evaluate([reading("AIR-2", T0 + 17 * HOUR_MS + MINUTE, pm25=0)])  # hour 17: 30
+    # hour 17 ends: 18 complete hours, the mean of their means (a mean of the values: 56.8)
+    out = engine.evaluate([reading("AIR-2", T0 + 18 * HOUR_MS, pm25=60)])
     fired = [t for t in out if t.rule_id == "pm25_24h"]
     assert [(t.firing, t.value) for t in fired] == [(True, 58.333)]  # (17 * 60 + 30) / 18
 
@@ -102,7 +99,7 @@ def test_a_late_reading_updates_its_hour_and_the_decision_is_retroactive(
 ) -> None:
     for h in range(19):
         engine.evaluate([reading("AIR-1", T0 + h * HOUR_MS, pm25=44)])
-    assert engine.rules.level("pm25_24h", "AIR-1", "pm25") == 0
+    assert engine.rules.level("pm25_24h", "AIR-1", "pm25") == 0  # hours 0-17 complete: 44
     # Hour 18 is already in; a late reading for hour 17 raises that hour's mean to 97.
     late = engine.evaluate([reading("AIR-1", T0 + 17 * HOUR_MS + MINUTE, pm25=150)])
     assert late == [
@@ -111,7 +108,7 @@ def test_a_late_reading_updates_its_hour_and_the_decision_is_retroactive(
             station_id="AIR-1",
             parameter="pm25",
             firing=True,
-            value=round((44 * 18 + 97) / 19, 3),
+            value=round((44 * 17 + 97) / 18, 3),
             limit=45.0,
             ts_ms=T0 + 18 * HOUR_MS,  # decided as of the series' newest time
             severity=Severity.WARNING,
@@ -237,7 +234,9 @@ def test_8h_mean_with_gaps_uses_the_hours_that_have_data(tmp_path: Path) -> None
     out = []
     for h, v in [(0, 90), (2, 90), (3, 90), (5, 150)]:
         out += engine.evaluate([reading("AIR-1", T0 + h * HOUR_MS, pm25=v)])
-    assert [(t.firing, t.value) for t in out] == [(True, 105.0)]  # 4 of 8 hours
+    assert out == []  # hours 0-4: 3 of 8 complete hours have data
+    out = engine.evaluate([reading("AIR-1", T0 + 6 * HOUR_MS, pm25=0)])
+    assert [(t.firing, t.value) for t in out] == [(True, 105.0)]  # hours 0-5: 4 of 8
 
 
 def test_station_selectors(tmp_path: Path) -> None:
@@ -335,3 +334,30 @@ def test_a_removed_rule_stops_and_an_added_rule_starts(tmp_path: Path) -> None:
     engine.engine.set_rules(changed({"id": "new", "name": "n", "parameter": "pm10"}, above=5))
     fired = engine.evaluate([reading("AIR-1", T0 + MINUTE, pm25=200, pm10=9)])
     assert [(t.rule_id, t.firing) for t in fired] == [("new", True)]
+
+
+def test_a_partial_hour_does_not_make_the_24h_mean_fire(engine: Limits) -> None:
+    """QCVN means are of complete clock hours (issue #14): the hour in progress does not
+    count, so one high value at the start of an hour cannot tip a 24 h mean over its limit;
+    the mean is judged once its last hour has ended (at the next value)."""
+    for h in range(24):
+        for m in (0, 30):
+            engine.evaluate([reading("AIR-1", T0 + h * HOUR_MS + m * MINUTE, pm25=44)])
+    assert engine.rules.level("pm25_24h", "AIR-1", "pm25") == 0
+    # hour 24 starts with a 200: with the open hour counted, (23 * 44 + 200) / 24 = 50.5
+    out = engine.evaluate([reading("AIR-1", T0 + 24 * HOUR_MS, pm25=200)])
+    assert not [t for t in out if t.rule_id == "pm25_24h"]
+    out = engine.evaluate([reading("AIR-1", T0 + 24 * HOUR_MS + 30 * MINUTE, pm25=200)])
+    assert not [t for t in out if t.rule_id == "pm25_24h"]
+    # hour 24 closed at 200: hours 1..24 are (23 * 44 + 200) / 24, judged at hour 25
+    out = engine.evaluate([reading("AIR-1", T0 + 25 * HOUR_MS, pm25=44)])
+    fired = [(t.firing, t.value, t.ts_ms) for t in out if t.rule_id == "pm25_24h"]
+    assert fired == [(True, 50.5, T0 + 25 * HOUR_MS)]
+
+
+def test_an_open_hour_rule_counts_the_hour_in_progress(tmp_path: Path) -> None:
+    engine = engine_with(tmp_path, {"window": "1h", "above": 60, "open_hour": True})
+    assert [t.firing for t in engine.evaluate([reading("AIR-1", T0, pm25=80)])] == [True]
+    closed = engine_with(tmp_path, {"window": "1h", "above": 60})
+    assert closed.evaluate([reading("AIR-1", T0, pm25=80)]) == []
+    assert [t.value for t in closed.evaluate([reading("AIR-1", T0 + HOUR_MS, pm25=1)])] == [80.0]

@@ -62,6 +62,7 @@ const I18N = {
       seasonal_min_days: 'Số ngày tối thiểu để đánh giá',
       drift_threshold: 'Ngưỡng trôi',
       drift_window_hours: 'Cửa sổ trung vị trôi (giờ)',
+      drift_pm_ratio: 'Xét trôi theo tỉ lệ PM2.5/PM10',
       offline_after_intervals: 'Số chu kỳ gửi bị lỡ trước khi mất kết nối',
       offline_after_s: 'Mất kết nối sau (s)',
       bad_after_s: 'Khung hình lỗi kéo dài (s)',
