@@ -42,7 +42,11 @@ KIND_PRIORITY: tuple[str, ...] = (
     "no_data",
     "offline",
 )
+#: Kinds weaker than any other, listed or not: a vehicle silent now (``journey.silent``) is
+#: named by the lost-signal violation its records later show.
+WEAKEST: tuple[str, ...] = ("journey.silent",)
 _RANK = {kind: rank for rank, kind in enumerate(KIND_PRIORITY)}
+_RANK.update({kind: len(KIND_PRIORITY) + 1 + rank for rank, kind in enumerate(WEAKEST)})
 _SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
 
@@ -57,7 +61,8 @@ def alert_kind(rule_id: str) -> str:
 
 def stronger_kind(a: str, b: str) -> str:
     """The kind that names an incident with members of kinds ``a`` and ``b`` (``a`` on a tie)."""
-    rank_a, rank_b = _RANK.get(a, len(_RANK)), _RANK.get(b, len(_RANK))
+    unlisted = len(KIND_PRIORITY)
+    rank_a, rank_b = _RANK.get(a, unlisted), _RANK.get(b, unlisted)
     return b if rank_b < rank_a else a
 
 

@@ -41,6 +41,8 @@ from store.influx import InfluxStore
 from store.position_lines import driver_image_line, position_lines
 from web.vehicle_board import VehicleBoard
 
+#: silence is no driving violation: the vehicle is not shown "violating" for it
+SILENCE_RULES = frozenset({"journey.signal_lost", "journey.silent"})
 log = logging.getLogger(__name__)
 LIVE_WITHIN_MS = 60_000  # a feed whose newest fix is this recent is live
 
@@ -277,6 +279,6 @@ class VehiclePipeline:
             return
         now = self._clock()
         for t in transitions:
-            if t.firing and t.rule_id != "journey.signal_lost":
+            if t.firing and t.rule_id not in SILENCE_RULES:
                 self._board.violation(t.station_id, t.ts_ms, now)
         self._alerts.apply(transitions)

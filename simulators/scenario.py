@@ -109,6 +109,7 @@ JOURNEY_FAMILIES = {
     "journey.continuous_driving": "continuous_driving",
     "journey.daily_driving": "daily_driving",
     "journey.signal_lost": "lost_signal",
+    "journey.silent": "vehicle_silent",
     "journey.zone_forbidden": "zone_intrusion",
 }
 #: camera rule → alert family; the camera's other rules (offline, frozen, dark ...) are
@@ -124,6 +125,9 @@ CAMERA_FAMILIES = {
 ALSO_RIGHT: dict[str, frozenset[str]] = {
     "pollution_event": frozenset({"limit", "seasonal"}),
     "sensor_fault": frozenset({"spike"}),
+    # a real gap was first a vehicle silent now (the live information alert of its incident)
+    "gap_moving": frozenset({"vehicle_silent"}),
+    "gap_stopped": frozenset({"vehicle_silent"}),
 }
 #: episodes per family on a full day (fewer when the registry runs out of stations)
 DEFAULT_EPISODES = {
@@ -153,6 +157,7 @@ ALERT_FAMILIES = (
     "continuous_driving",
     "daily_driving",
     "lost_signal",
+    "vehicle_silent",
     "zone_intrusion",
     "journey_other",
 )

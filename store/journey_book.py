@@ -23,8 +23,9 @@ Schema (``PRAGMA user_version`` 1)::
 
 Kinds of violation: ``speeding``, ``continuous_driving``, ``daily_driving``,
 ``weekly_driving`` (level ``warning`` or ``violation``), ``zone_forbidden`` and
-``signal_lost`` (level ``warning``; ``end_ms`` null while the vehicle is still silent, set
-once its next fix came: the kernel reports the episode twice, the row is updated). Zone enter
+``signal_lost`` (level ``warning``): a gap in the vehicle's records, written once its next fix
+came (a vehicle silent now is the live alert ``journey.silent``, not a violation yet: its
+backlog may still fill the silence). Zone enter
 and exit events are not kept (the wall's news, not the regulator's).
 
 A failure to write (disk full, file locked) is logged and the batch's events are lost from the
@@ -365,6 +366,7 @@ class JourneyBook:
                 detail="moving" if lost.moving else "stopped",
             )
             for lost in out.signal
+            if lost.restored_ms is not None
         ]
         return trips, stops, violations
 

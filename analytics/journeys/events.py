@@ -103,6 +103,18 @@ class SignalLost:
 
 
 @dataclass(frozen=True, slots=True)
+class SignalResumed:
+    """A vehicle the clock had found silent (:class:`SignalLost` with ``restored_ms`` None)
+    sent again: its first fix since. Whether the silence was a gap in its records is the
+    kernel's :class:`SignalLost` (restored) of the same batch, or none when a buffered
+    backlog filled it."""
+
+    vehicle: str
+    index: int
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class ZoneEvent:
     vehicle: str
     index: int
@@ -144,6 +156,7 @@ class JourneyOutput:
     speeding: list[SpeedingViolation] = field(default_factory=list)
     driving: list[DrivingTimeViolation] = field(default_factory=list)
     signal: list[SignalLost] = field(default_factory=list)
+    resumed: list[SignalResumed] = field(default_factory=list)
     zone_events: list[ZoneEvent] = field(default_factory=list)
     zone_violations: list[ZoneViolation] = field(default_factory=list)
     late: npt.NDArray[np.int64] = field(default_factory=_no_late)

@@ -162,7 +162,9 @@ class JourneyKernel:
         if ign is not None:
             moving &= ign != 0
         first, last = bounds(v)
-        out.signal.extend(self.signal.process(v, t, la, lo, moving, self.ids, first, last))
+        lost, resumed = self.signal.process(v, t, la, lo, moving, self.ids, first, last)
+        out.signal.extend(lost)
+        out.resumed.extend(resumed)
         self.watermark[v[last]] = t[last]
 
         clean = np.isfinite(la + lo + sp)

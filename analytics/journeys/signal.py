@@ -1,15 +1,19 @@
 """Lost signal: no fix for longer than ``moving_max_gap_s`` after a moving fix, or
-``stopped_max_gap_s`` after a stopped one. Found two ways: when the next fix arrives (a gap,
-reported with ``restored_ms``) and on the clock (:meth:`SignalState.tick`: vehicles silent
-now, reported once per silence with ``restored_ms=None``). Every processed fix counts,
-GPS-jump ones included: the device was talking."""
+``stopped_max_gap_s`` after a stopped one. Found two ways: when the next fix arrives (a gap
+in the vehicle's records, reported with ``restored_ms``: the violation) and on the clock
+(:meth:`SignalState.tick`: vehicles silent now, reported once per silence with
+``restored_ms=None``; whether that silence is a gap is known only once the vehicle sends
+again — a device out of coverage keeps recording and sends its backlog later, which fills
+the silence). A vehicle found silent that sends again is reported as
+:class:`~analytics.journeys.events.SignalResumed`. Every processed fix counts, GPS-jump ones
+included: the device was talking."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from analytics.journeys.config import SignalConfig
-from analytics.journeys.events import SignalLost
+from analytics.journeys.events import SignalLost, SignalResumed
 from analytics.journeys.track import (
     NO_TIME,
     BoolArray,
@@ -44,10 +48,10 @@ class SignalState:
         ids: list[str],
         first: BoolArray,
         last: BoolArray,
-    ) -> list[SignalLost]:
+    ) -> tuple[list[SignalLost], list[SignalResumed]]:
         """Fixes sorted by (vehicle, time); ``first`` and ``last`` fix of each vehicle."""
         if not len(t):
-            return []
+            return [], []
         fv = vehicle[first]
         prev_t = np.empty_like(t)
         prev_t[1:] = t[:-1]
@@ -68,10 +72,15 @@ class SignalState:
                     ids[vi], vi, int(prev_t[i]), p_lat, p_lon, bool(prev_moving[i]), int(t[i])
                 )
             )
+        back = true_at(self.reported[fv])
+        first_t = t[first]
+        resumed = [
+            SignalResumed(ids[int(fv[i])], int(fv[i]), int(first_t[i])) for i in back.tolist()
+        ]
         lv = vehicle[last]
         self.t[lv], self.lat[lv], self.lon[lv] = t[last], lat[last], lon[last]
         self.moving[lv], self.reported[lv] = moving[last], False
-        return out
+        return out, resumed
 
     def tick(self, now_ms: int, ids: list[str]) -> list[SignalLost]:
         limit = np.where(self.moving, self._moving_ms, self._stopped_ms)

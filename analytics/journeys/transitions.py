@@ -4,8 +4,13 @@ rule's: one alert per rule and vehicle (``station_id`` is the vehicle's plate).
 A violation the kernel reports is complete (an episode of speeding that ended, a driving-time
 threshold reached, a stay in a restricted zone): it opens its alert and resolves it at once,
 so the operator sees it, acknowledges or closes it, and the next one reopens the alert (a
-repeat offender shows as flapping). A vehicle silent now (``tick``) keeps its alert open until
-its next fix arrives.
+repeat offender shows as flapping).
+
+Silence is two rules. ``journey.silent`` (information) is live: the clock found the vehicle
+silent, and it stays open until the vehicle sends again. ``journey.signal_lost`` (warning) is
+the violation, a gap in the vehicle's records, known once it sends again: a device out of
+coverage that kept recording fills the silence with its backlog, and no violation remains.
+Both are on ``silence_s``, so the violation joins the live silence's incident.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ JOURNEY_RULES: dict[str, tuple[str, Severity]] = {
     "journey.weekly_driving": ("Lái xe quá 48 giờ/tuần (weekly driving)", Severity.CRITICAL),
     "journey.zone_forbidden": ("Vào vùng cấm giờ cấm (restricted zone)", Severity.CRITICAL),
     "journey.signal_lost": ("Mất tín hiệu (signal lost)", Severity.WARNING),
+    "journey.silent": ("Không nhận dữ liệu (not reporting)", Severity.INFO),
     "journey.no_driver_image": ("Không gửi ảnh lái xe (no driver image)", Severity.WARNING),
 }
 #: What the journey alerts' values are, for the wall's parameter table.
@@ -69,31 +75,21 @@ def journey_transitions(out: JourneyOutput) -> list[RuleTransition]:
             Severity.CRITICAL,
         )
     for lost in out.signal:
-        silent_s = ((lost.restored_ms or lost.last_ms) - lost.last_ms) / 1000
-        opened = RuleTransition(
+        if lost.restored_ms is None:  # silent now: shown live, not yet known to be a gap
+            found.append(_silence("journey.silent", lost.vehicle, True, 0.0, lost.last_ms))
+            continue
+        found += _event(
             "journey.signal_lost",
             lost.vehicle,
             "silence_s",
-            True,
-            silent_s,
+            (lost.restored_ms - lost.last_ms) / 1000,
             0.0,
             lost.last_ms,
+            lost.restored_ms,
             Severity.WARNING,
         )
-        found.append(opened)
-        if lost.restored_ms is not None:
-            found.append(
-                RuleTransition(
-                    "journey.signal_lost",
-                    lost.vehicle,
-                    "silence_s",
-                    False,
-                    silent_s,
-                    0.0,
-                    lost.restored_ms,
-                    Severity.WARNING,
-                )
-            )
+    for back in out.resumed:
+        found.append(_silence("journey.silent", back.vehicle, False, 0.0, back.at_ms))
     return sorted(found, key=lambda t: t.ts_ms)
 
 
@@ -112,3 +108,8 @@ def _event(
         RuleTransition(rule, vehicle, parameter, True, value, limit, start_ms, severity),
         RuleTransition(rule, vehicle, parameter, False, value, limit, end_ms, severity),
     ]
+
+
+def _silence(rule: str, vehicle: str, firing: bool, value: float, ts_ms: int) -> RuleTransition:
+    severity = JOURNEY_RULES[rule][1]
+    return RuleTransition(rule, vehicle, "silence_s", firing, value, 0.0, ts_ms, severity)

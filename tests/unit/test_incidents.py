@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from alerts.incidents import KIND_PRIORITY, alert_kind, stronger_kind
+from alerts.incidents import KIND_PRIORITY, WEAKEST, alert_kind, stronger_kind
 from alerts.lifecycle import AlertBook, UnknownIncident
 from alerts.store import SCHEMA_VERSION, AlertStore
 from ioc.messages import AlertState, RuleTransition, Severity
@@ -243,3 +243,12 @@ def test_the_wall_ranks_the_kinds_as_the_book_does() -> None:
     match = re.search(r"KIND_ORDER = \[(.*?)\];", source, re.S)
     assert match is not None
     assert tuple(re.findall(r"'([a-z_.]+)'", match.group(1))) == KIND_PRIORITY
+    weakest = re.search(r"WEAKEST_KINDS = \[(.*?)\];", source, re.S)
+    assert weakest is not None
+    assert tuple(re.findall(r"'([a-z_.]+)'", weakest.group(1))) == WEAKEST
+
+
+def test_a_silent_vehicle_is_named_by_its_lost_signal_and_by_nothing_weaker() -> None:
+    assert stronger_kind("journey.silent", "journey.signal_lost") == "journey.signal_lost"
+    assert stronger_kind("journey.silent", "journey.speeding") == "journey.speeding"
+    assert stronger_kind("journey.signal_lost", "journey.silent") == "journey.signal_lost"

@@ -52,7 +52,7 @@ def everything() -> JourneyOutput:
                 "49C84829", 2, "continuous", "warning", T0 + 2 * MIN, 3.92, T0, 11.9, 108.4
             )
         ],
-        signal=[SignalLost("49B14514", 1, T0 + 3 * MIN, 11.9, 108.4, True, None)],
+        signal=[SignalLost("49B14514", 1, T0 + 3 * MIN, 11.9, 108.4, True, T0 + 9 * MIN)],
         zone_events=[ZoneEvent("49C84829", 2, "town.0", "enter", T0, 11.9, 108.4, False)],
         zone_violations=[
             ZoneViolation(
@@ -92,7 +92,7 @@ def test_a_batch_is_written_and_read_back(tmp_path: Path) -> None:
         "111111111111",
     )
     assert found[1].zone == "DL-CENTRE" and found[1].detail == "truck 06:00-20:00"
-    assert found[2].end_ms is None and found[2].level == "warning"
+    assert found[2].end_ms == T0 + 9 * MIN and found[2].level == "warning"
     assert found[3].level == "warning" and found[3].threshold_h == 3.92
     assert [v.kind for v in book.violations(companies=["VT-05"])] == [
         "zone_forbidden",
@@ -110,13 +110,14 @@ def test_a_batch_is_written_and_read_back(tmp_path: Path) -> None:
     again.close()
 
 
-def test_lost_signal_reported_twice_is_one_row_closed_the_second_time() -> None:
+def test_a_vehicle_silent_now_is_no_violation_and_a_gap_is_one_row() -> None:
     book = JourneyBook(":memory:", COMPANY, DRIVER)
     book.record(JourneyOutput(signal=[SignalLost("49B14514", 1, T0, 11.9, 108.4, True, None)]))
+    assert book.violations() == []  # its backlog may still fill the silence
     book.record(JourneyOutput(signal=[SignalLost("49B14514", 1, T0, 11.9, 108.4, True, T0 + DAY)]))
-    book.record(JourneyOutput(signal=[SignalLost("49B14514", 1, T0, 11.9, 108.4, True, None)]))
+    book.record(JourneyOutput(signal=[SignalLost("49B14514", 1, T0, 11.9, 108.4, True, T0 + DAY)]))
     [row] = book.violations()
-    assert row.end_ms == T0 + DAY  # a later "still silent" never reopens it
+    assert (row.kind, row.start_ms, row.end_ms) == ("signal_lost", T0, T0 + DAY)
 
 
 def test_an_empty_output_writes_nothing_and_a_failure_never_raises() -> None:

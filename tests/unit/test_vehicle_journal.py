@@ -85,8 +85,11 @@ def test_a_batch_and_a_tick_reach_the_journal() -> None:
     later = T0 + 32 * STEP + 3_600_000  # an hour of silence, while another vehicle sends
     vehicles.stored([PositionFix(OTHER, later, 11.9, 108.5, 0.0)], [])
     vehicles.tick(later)
+    assert journal.violations(kinds=["signal_lost"]) == []  # silent now: not yet a gap
+    assert "journey.silent" in {t.rule_id for t in alerts.applied}
+    vehicles.stored([PositionFix(PLATE, later + STEP, 11.95, 108.4, 0.0)], [])  # back: a gap
     [lost] = journal.violations(kinds=["signal_lost"])
-    assert lost.end_ms is None and lost.start_ms == T0 + 31 * STEP
+    assert (lost.start_ms, lost.end_ms) == (T0 + 31 * STEP, later + STEP)
 
 
 def test_without_a_journal_the_pipeline_runs_as_before() -> None:

@@ -69,8 +69,16 @@ def accept(pipeline: VehiclePipeline, *messages: RawMessage) -> None:
     pipeline.accept(fixes, refused)
 
 
+def open_of(alerts: AlertBook, rule_id: str) -> set[str]:
+    return {a.station_id for a in alerts.open_alerts() if a.rule_id == rule_id}
+
+
 def signal_lost(alerts: AlertBook) -> set[str]:
-    return {a.station_id for a in alerts.open_alerts() if a.rule_id == "journey.signal_lost"}
+    return open_of(alerts, "journey.signal_lost")
+
+
+def ever_raised(alerts: AlertBook, rule_id: str) -> list[str]:
+    return [a.station_id for a in alerts.query(limit=1_000) if a.rule_id == rule_id]
 
 
 async def test_a_feed_catching_up_on_history_is_no_lost_signal(
@@ -92,6 +100,40 @@ async def test_a_vehicle_silent_while_the_others_send_has_lost_its_signal(
     accept(pipeline, message(A, *[(start + n * 30_000, 40.0) for n in range(4)]))
     accept(pipeline, message(B, *[(start + n * 30_000, 40.0) for n in range(20)]))
     pipeline.tick(NOW)
-    assert signal_lost(alerts) == {A}  # moving, and nothing for 8 minutes
+    assert open_of(alerts, "journey.silent") == {A}  # moving, and nothing for 8 minutes
+    assert ever_raised(alerts, "journey.signal_lost") == []  # not yet known to be a gap
     body, _, _ = store.spool.read_batch(100_000)
     assert body.decode().count("position,vehicle=") == 24
+
+
+async def test_a_silence_whose_backlog_fills_the_gap_is_no_lost_signal(
+    stage: tuple[VehiclePipeline, AlertBook, InfluxStore],
+) -> None:
+    """A device out of coverage (a tunnel) keeps recording and sends its backlog later: it
+    was silent (shown live), but its journey has no gap, so no violation stays behind."""
+    pipeline, alerts, _ = stage
+    start = NOW - 10 * MINUTE
+    accept(pipeline, message(A, *[(start + n * 30_000, 40.0) for n in range(4)]))
+    accept(pipeline, message(B, *[(start + n * 30_000, 40.0) for n in range(20)]))
+    pipeline.tick(NOW)
+    assert open_of(alerts, "journey.silent") == {A}
+    accept(pipeline, message(A, *[(start + n * 30_000, 40.0) for n in range(4, 20)]))
+    assert open_of(alerts, "journey.silent") == set()  # it talks again
+    assert ever_raised(alerts, "journey.signal_lost") == []  # and its record has no gap
+    assert [a.state for a in alerts.query(limit=10) if a.station_id == A] == ["resolved"]
+
+
+async def test_a_real_gap_is_one_lost_signal_violation_once_the_vehicle_is_back(
+    stage: tuple[VehiclePipeline, AlertBook, InfluxStore],
+) -> None:
+    pipeline, alerts, _ = stage
+    start = NOW - 10 * MINUTE
+    accept(pipeline, message(A, *[(start + n * 30_000, 40.0) for n in range(4)]))
+    accept(pipeline, message(B, *[(start + n * 30_000, 40.0) for n in range(20)]))
+    pipeline.tick(NOW)
+    accept(pipeline, message(A, (NOW - 30_000, 40.0)))  # back after 8 minutes without a fix
+    assert open_of(alerts, "journey.silent") == set()
+    (lost,) = [a for a in alerts.query(limit=10) if a.rule_id == "journey.signal_lost"]
+    assert (lost.station_id, lost.state.value, lost.value) == (A, "resolved", 8 * 60.0)
+    (silent,) = [a for a in alerts.query(limit=10) if a.rule_id == "journey.silent"]
+    assert silent.incident_id == lost.incident_id  # one incident: the live silence, then the gap

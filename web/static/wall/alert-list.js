@@ -37,6 +37,8 @@ const CRITICAL_FLASH_MS = 6000;  // flashing of a new critical alert card
 /** Incident kinds, strongest first: alerts/incidents.py KIND_PRIORITY (a test compares them). */
 export const KIND_ORDER = ['exceedance', 'pollution_event', 'sensor_fault', 'out_of_range', 'flatline',
   'spike', 'drift', 'seasonal', 'no_data', 'offline'];
+/** Kinds weaker than any other, listed or not: alerts/incidents.py WEAKEST. */
+export const WEAKEST_KINDS = ['journey.silent'];
 
 export const ALERT_LIST_I18N = {
   vi: {
@@ -79,6 +81,8 @@ export function severityOf(alert) {
 }
 
 const kindRank = (kind) => {
+  const weak = WEAKEST_KINDS.indexOf(kind);
+  if (weak >= 0) return KIND_ORDER.length + 1 + weak;
   const rank = KIND_ORDER.indexOf(kind);
   return rank < 0 ? KIND_ORDER.length : rank;
 };
