@@ -46,7 +46,9 @@ from typing import TypeVar
 from tests.benchmarks.bench_broker import run_broker_benchmark
 from tests.benchmarks.bench_catchup import run_catchup_benchmark
 from tests.benchmarks.bench_ingest import run_ingest_benchmark
+from tests.benchmarks.bench_nodered import BACKLOG as NODERED_BACKLOG
 from tests.benchmarks.bench_nodered import ROUNDS as NODERED_ROUNDS
+from tests.benchmarks.bench_nodered import STATIONS as NODERED_STATIONS
 from tests.benchmarks.bench_nodered import run_nodered_benchmark
 from tests.benchmarks.bench_report import DOC_PATH, BenchRun, write
 
@@ -118,6 +120,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--backlog", type=int, default=30_000,
         help="messages queued for the catch-up benchmark (default 30,000)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--peer-backlog", type=int, default=NODERED_BACKLOG,
+        help=f"messages queued for each side of the nodered benchmark (default "
+        f"{NODERED_BACKLOG:,}, as issue #15 sets it)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--peer-stations", type=int, default=NODERED_STATIONS,
+        help=f"air stations of the nodered benchmark's registry (default {NODERED_STATIONS})",
     )  # fmt: skip
     parser.add_argument(
         "--peer-rounds", type=int, default=NODERED_ROUNDS,
@@ -207,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         "Ingest": f"offered {', '.join(f'{r:,}' for r in args.rates)} msg/s, "
         f"{args.duration:.0f} s each",
         "Catch-up": f"{args.backlog:,} messages queued while the service is down",
-        "Catch-up against Node-RED": f"{args.backlog:,} messages, {args.peer_rounds} rounds "
+        "Catch-up against Node-RED": f"{args.peer_backlog:,} messages for "
+        f"{args.peer_stations} stations, {args.peer_rounds} rounds "
         "of ours, Node-RED and the bare-Python floor in rotation, medians",
         "Broker ceiling": f"offered {', '.join(f'{r:,}' for r in broker_rates)} msg/s, "
         f"{args.broker_duration:.0f} s each",
@@ -233,8 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         ), failed=None)  # fmt: skip
     if selected("nodered"):
         run.nodered = guarded(run, "nodered", log, lambda: run_nodered_benchmark(
-            args.backlog, args.publishers, args.stations, args.engine, log, args.peer_rounds,
-            workers=args.workers,
+            args.peer_backlog, args.publishers, args.peer_stations, args.engine, log,
+            args.peer_rounds, workers=args.workers,
         ), failed=None)  # fmt: skip
     if selected("ingest"):
         run.ingest = guarded(run, "ingest", log, lambda: run_ingest_benchmark(

@@ -27,8 +27,10 @@ from tests.benchmarks.bench_stack import (
     BrokerConnections,
     CpuMeter,
     ServiceProcess,
+    StoredSampler,
     count_rows,
     cpu_seconds,
+    middle_span,
     pid_of,
     private_stack,
 )
@@ -51,6 +53,8 @@ class CatchUpResult:
     service_us_per_message: float = 0.0  # service CPU time / messages stored
     mean_batch: float = 0.0  # messages per pipeline batch
     cpu_percent: dict[str, float] = field(default_factory=dict)
+    middle_rate: float = 0.0  # msg/s between 10 % and 90 % of the backlog stored
+    middle_us_per_message: float = 0.0  # service CPU over the same span, per message
     note: str = ""
     profile: Profile | None = None
     profile_path: Path | None = None
@@ -114,6 +118,9 @@ async def _catch_up(
     # Timed from the service's TCP connection to the broker: it works the backlog off from its
     # CONNACK on, before its health endpoint answers (as the Node-RED comparison times both).
     started = time.time()
+    sampler = StoredSampler(
+        stack.influxdb.url, service.database, "time > 0", lambda: pid_of(service.process)
+    ).start()
     with BrokerConnections(pid_of(stack.mosquitto.process), str(service.directory)) as sockets:
         await asyncio.to_thread(service.start)
         answered = time.time()
@@ -135,6 +142,10 @@ async def _catch_up(
     )
     try:
         samples, outcome = await _wait_written(service, result.queued, connected, log)
+        stored_samples = await asyncio.to_thread(sampler.stop)
+        result.middle_rate, result.middle_us_per_message = middle_span(
+            stored_samples, result.queued
+        )
         cpu.sample()
         result.cpu_percent = cpu.percent()
         result.cpu_since_spawn_s = cpu_seconds(service.pid)
@@ -143,6 +154,7 @@ async def _catch_up(
             spent = result.cpu_since_spawn_s - cpu_at_connect
             result.service_us_per_message = 1e6 * spent / result.stored
     finally:
+        sampler.stop()
         if profiler:
             profiler.stop()
         await asyncio.to_thread(service.stop)
@@ -170,7 +182,8 @@ async def _catch_up(
     log(
         f"[catch-up] {result.stored:,} of {result.queued:,} written in {result.drain_s:.1f} s "
         f"after a {result.start_s:.1f} s start → {result.rate:,.0f} msg/s (peak 2 s "
-        f"{result.peak_rate:,.0f}/s), lost {lost}; service CPU "
+        f"{result.peak_rate:,.0f}/s; 10–90 % stored: {result.middle_rate:,.0f}/s at "
+        f"{result.middle_us_per_message:,.0f} µs/message), lost {lost}; service CPU "
         f"{result.service_us_per_message:,.0f} µs/message, {result.mean_batch:,.0f} messages "
         "per batch; CPU " + ", ".join(f"{k} {v:.0f}%" for k, v in result.cpu_percent.items())
     )

@@ -76,8 +76,10 @@ from tests.benchmarks.bench_stack import (
     BenchStack,
     BrokerConnections,
     CpuMeter,
+    StoredSampler,
     count_rows,
     cpu_seconds,
+    middle_span,
     pid_of,
     private_stack,
 )
@@ -91,6 +93,8 @@ STOP_TIMEOUT_S = 20.0
 DRAIN_TIMEOUT_S = 120.0
 IDLE_AFTER_S = 10.0
 ROUNDS = 3  # the sides' order rotates from round to round; medians reported
+BACKLOG = 60_000  # queued messages per side, as issue #15 measures
+STATIONS = 100  # air stations of the registry, as issue #15 measures
 POLL_S = 0.25
 PROBE_TIMEOUT_S = 30.0
 CONNECTED_LINE = "Connected to broker"
@@ -142,6 +146,10 @@ class SideRun:
     cpu_since_spawn_s: float = 0.0  # the side's process CPU time, start-up included
     cpu_at_connect_s: float = 0.0  # ... of which spent before it connected (start-up)
     cpu_percent: dict[str, float] = field(default_factory=dict)
+    # the issue's measure: between 10 % and 90 % of the backlog stored (start-up and the last
+    # write left out), from the same sampling of InfluxDB and /proc for every side
+    middle_rate: float = 0.0
+    middle_us_per_message: float = 0.0
     note: str = ""
 
     @property
@@ -180,7 +188,9 @@ class SideRun:
             f"{self.stored:,} of {self.queued:,} written {self.drain_s:.2f} s after connecting "
             f"(start {self.start_s:.2f} s; its log says connected "
             f"{self.logged_connected_at - self.connected_at:+.2f} s from that) → "
-            f"{self.rate:,.0f} msg/s ({self.rate_with_start:,.0f} from spawn), lost {lost}, "
+            f"{self.rate:,.0f} msg/s ({self.rate_with_start:,.0f} from spawn; 10–90 % stored: "
+            f"{self.middle_rate:,.0f}/s at {self.middle_us_per_message:,.0f} µs/message), "
+            f"lost {lost}, "
             f"own CPU {self.cpu_since_spawn_s:.2f} s since spawn, {self.cpu_at_connect_s:.2f} s "
             f"of it before connecting, {self.cpu_us_per_message:,.0f} µs/message after; CPU % "
             + ", ".join(f"{k} {v:.0f}%" for k, v in self.cpu_percent.items())
@@ -207,6 +217,8 @@ def ours_run(result: CatchUpResult, connections: BrokerConnections) -> SideRun:
         cpu_since_spawn_s=result.cpu_since_spawn_s,
         cpu_at_connect_s=start_cpu,
         cpu_percent=result.cpu_percent,
+        middle_rate=result.middle_rate,
+        middle_us_per_message=result.middle_us_per_message,
         note=result.note,
     )
 
@@ -303,6 +315,34 @@ class NodeRedResult:
         rate, peer = self.workers_rate, self.peer_rate
         return rate / peer if rate and peer else 0.0
 
+    def middle(self, runs: list[SideRun]) -> tuple[float, float]:
+        """(msg/s, CPU µs per message) between 10 % and 90 % of the backlog stored, medians
+        over the rounds: the issue's measure."""
+        return (
+            _median([r.middle_rate for r in runs if r.middle_rate]),
+            _median([r.middle_us_per_message for r in runs if r.middle_rate]),
+        )
+
+    @property
+    def middle_ratio(self) -> float:
+        """Ours ÷ Node-RED, msg/s between 10 % and 90 % stored."""
+        ours, peer = self.middle(self.ours)[0], self.middle(self.peer)[0]
+        return ours / peer if ours and peer else 0.0
+
+    def middle_figures(self) -> dict[str, float]:
+        figures: dict[str, float] = {"middle_ratio_ours_over_node_red": self.middle_ratio}
+        for name, runs in (
+            ("ours", self.ours),
+            ("node_red", self.peer),
+            ("floor", self.floor),
+            ("workers", self.workers),
+        ):
+            if runs:
+                rate, cpu = self.middle(runs)
+                figures[f"{name}_middle_msg_per_s"] = rate
+                figures[f"{name}_middle_cpu_us_per_message"] = cpu
+        return figures
+
     def figures(self) -> dict[str, float]:
         """Flat figures (medians over the rounds)."""
         workers = {
@@ -322,6 +362,7 @@ class NodeRedResult:
             "floor_cpu_since_spawn_s": _median([r.cpu_since_spawn_s for r in self.floor]),
         }
         return {
+            **self.middle_figures(),
             **(workers if self.workers else {}),
             **(floor if self.floor else {}),
             "cpu_ratio_node_red_over_ours": self.cpu_ratio,
@@ -719,7 +760,12 @@ def peer_catch_up(
         if summary.errors:
             result.note = "; ".join(summary.errors)
         log(f"[{side}] {summary.acked:,} queued ({summary.publish_rate:,.0f}/s); starting it")
-        result.spawned_at, logged = peer.start()
+        sampler = StoredSampler(influx, target.database, NOT_PROBE, lambda: peer.pid).start()
+        try:
+            result.spawned_at, logged = peer.start()
+        except BaseException:
+            sampler.stop()
+            raise
         result.connected_at = result.logged_connected_at = logged
         cpu = CpuMeter(
             {
@@ -729,6 +775,9 @@ def peer_catch_up(
             }
         )
         samples, outcome = _wait_stored(peer, influx, target.database, result.queued, logged, log)
+        result.middle_rate, result.middle_us_per_message = middle_span(
+            sampler.stop(), result.queued
+        )
         cpu.sample()
         result.cpu_percent = cpu.percent()
         result.cpu_since_spawn_s = cpu_seconds(peer.pid)
@@ -881,15 +930,30 @@ def format_result(result: NodeRedResult) -> str:
             f"ours ÷ floor {result.floor_ratio:.2f}×, CPU per message floor ÷ ours "
             f"{result.floor_cpu_ratio:.2f}×   rounds: {each}"
         )
+    middle = [
+        f"{name} {rate:,.0f} msg/s at {cpu:,.0f} µs"
+        for name, runs in (
+            ("ours", result.ours),
+            ("Node-RED", result.peer),
+            ("floor", result.floor),
+            ("workers", result.workers),
+        )
+        if runs
+        for rate, cpu in [result.middle(runs)]
+    ]
+    lines.append(
+        f"    between 10 % and 90 % of the backlog stored (the issue's measure): "
+        f"{', '.join(middle)} CPU/msg → ours ÷ Node-RED {result.middle_ratio:.2f}×"
+    )
     lines.append("    " + DIFFERENCES)
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.bench_nodered")
-    parser.add_argument("--backlog", type=int, default=30_000)
+    parser.add_argument("--backlog", type=int, default=BACKLOG)
     parser.add_argument("--publishers", type=int, default=2)
-    parser.add_argument("--stations", type=int, default=1000)
+    parser.add_argument("--stations", type=int, default=STATIONS)
     parser.add_argument("--engine", choices=["paho", "raw"], default="paho")
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy our service")

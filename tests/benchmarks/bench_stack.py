@@ -16,7 +16,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,6 +103,63 @@ def _stat(pid: int) -> tuple[int, float] | None:
     except OSError:
         return None
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSample:
+    t: float  # epoch s
+    stored: int  # rows of the backlog in InfluxDB
+    cpu_s: float  # the consumer's CPU time so far (0 before it exists)
+
+
+class StoredSampler:
+    """Every ``interval`` s, from a thread of the harness and the same for every consumer:
+    the backlog's rows stored so far (``count_rows``) and the consumer's CPU time. Started
+    before the consumer is, so the first stored rows are seen; ``pid`` says the consumer's
+    process once there is one (0 before)."""
+
+    def __init__(
+        self, url: str, database: str, where: str, pid: Callable[[], int], interval: float = 0.1
+    ) -> None:
+        self._args = (url, database, where)
+        self._pid = pid
+        self._interval = interval
+        self._stop = threading.Event()
+        self.samples: list[StoredSample] = []
+        self._thread = threading.Thread(target=self._run, name="stored-sampler", daemon=True)
+
+    def start(self) -> StoredSampler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> list[StoredSample]:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        return self.samples
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            pid = self._pid()
+            cpu = cpu_seconds(pid) if pid else 0.0
+            try:
+                stored = count_rows(*self._args)
+            except OSError:
+                continue  # the database busy past its timeout: the next sample
+            self.samples.append(StoredSample(time.time(), stored, cpu))
+
+
+def middle_span(
+    samples: list[StoredSample], total: int, low: float = 0.1, high: float = 0.9
+) -> tuple[float, float]:
+    """(msg/s, consumer CPU µs per message) between the samples where ``low`` and ``high``
+    of ``total`` were first stored — the issue's measure, which leaves the start-up and the
+    last write out; (0, 0) when the span was not seen."""
+    first = next((s for s in samples if s.stored >= low * total and s.cpu_s), None)
+    last = next((s for s in samples if s.stored >= high * total), None)
+    if first is None or last is None or last.t <= first.t or last.stored <= first.stored:
+        return 0.0, 0.0
+    rows = last.stored - first.stored
+    return rows / (last.t - first.t), 1e6 * (last.cpu_s - first.cpu_s) / rows
 
 
 def machine_busy_seconds() -> float:

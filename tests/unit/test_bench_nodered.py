@@ -82,3 +82,19 @@ def test_bare_python_line_protocol_and_constants() -> None:
     assert line == (
         'reading,station=AQ\\ 1 pm25=12.3,co=1.0,note="a \\"b\\"",ok=true 1700000000123'
     )
+
+
+def test_the_middle_span_leaves_start_up_and_the_last_write_out() -> None:
+    from tests.benchmarks.bench_stack import StoredSample, middle_span
+
+    samples = [
+        StoredSample(100.0, 0, 0.0),  # the consumer not started yet
+        StoredSample(101.0, 0, 1.0),  # starting up: CPU, nothing stored
+        StoredSample(101.5, 1_500, 1.1),  # 10 % first reached here
+        StoredSample(102.0, 6_000, 1.3),
+        StoredSample(102.5, 13_500, 1.5),  # 90 %
+        StoredSample(104.0, 15_000, 1.6),  # the last write, long after
+    ]
+    rate, cpu_us = middle_span(samples, 15_000)
+    assert rate == 12_000 / 1.0 and round(cpu_us, 3) == round(1e6 * 0.4 / 12_000, 3)
+    assert middle_span(samples[:3], 15_000) == (0.0, 0.0)  # 90 % never seen
