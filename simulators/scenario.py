@@ -720,6 +720,7 @@ class RaisedAlert:
     station: str
     opened_ms: int
     parameter: str = ""  # the parameter the alert names ("" for a station-wide one)
+    incident: str = ""  # its incident in the alert book ("": an incident of its own)
 
     @property
     def family(self) -> str:
@@ -739,6 +740,7 @@ class FamilyScore:
     false_positives: int = 0  # alerts matched to no episode
     cross_episodes: int = 0  # its episodes that also got a wrong family's alert
     incident_alerts: int = 0  # alerts of any family on its detected episodes
+    incident_records: int = 0  # incidents (alerts.incidents) those alerts make, summed
     ordinary_alerts: int = 0  # alerts opened in ordinary hours
     time_to_alert_s: list[float] = field(default_factory=list)
 
@@ -753,6 +755,12 @@ class FamilyScore:
     @property
     def alerts_per_incident(self) -> float:
         return self.incident_alerts / self.detected if self.detected else math.nan
+
+    @property
+    def incidents_per_episode(self) -> float:
+        """Incidents the operator sees per detected episode (goal 1): related alerts of one
+        episode (a warning and its violation, a fault reclassified as an event) are one."""
+        return self.incident_records / self.detected if self.detected else math.nan
 
     @property
     def median_time_to_alert_s(self) -> float:
@@ -803,6 +811,7 @@ class Score:
                 f"{name}_time_to_alert_median_s": f.median_time_to_alert_s,
                 f"{name}_time_to_alert_max_s": f.max_time_to_alert_s,
                 f"{name}_alerts_per_incident": f.alerts_per_incident,
+                f"{name}_incidents_per_episode": f.incidents_per_episode,
                 f"{name}_cross_family_alerts": float(f.cross_alerts),
             }
         return out
@@ -816,7 +825,7 @@ class Score:
         head = (
             f"{'family':<16}{'episodes':>9}{'found':>6}{'recall':>7}{'alerts':>7}{'TP':>5}"
             f"{'cross':>6}{'FP':>5}{'precis.':>8}{'tta med s':>10}{'tta max s':>10}"
-            f"{'alerts/inc':>11}{'wrong-fam ep':>13}{'ordinary':>9}"
+            f"{'alerts/inc':>11}{'inc/ep':>7}{'wrong-fam ep':>13}{'ordinary':>9}"
         )
         rows = [head, "-" * len(head)]
         for name, f in self.families.items():
@@ -825,6 +834,7 @@ class Score:
                 f"{f.true_positives:>5}{f.cross_alerts:>6}{f.false_positives:>5}"
                 f"{n(f.precision):>8}{n(f.median_time_to_alert_s, 0):>10}"
                 f"{n(f.max_time_to_alert_s, 0):>10}{n(f.alerts_per_incident):>11}"
+                f"{n(f.incidents_per_episode):>7}"
                 f"{f.cross_episodes:>13}{f.ordinary_alerts:>9}"
             )
         rows.append(
@@ -890,6 +900,7 @@ def score(
         if found:
             f.detected += 1
             f.incident_alerts += len(got)
+            f.incident_records += len({a.incident or f"alert-{id(a)}" for a in got})
             f.time_to_alert_s.append(max(0.0, (found[0].opened_ms - e.start_ms) / 1000))
         if any(not _right(e, a.family, a.parameter) for a in got):
             f.cross_episodes += 1

@@ -37,7 +37,7 @@ def replay_fleet(
     book = AlertBook({}, clock=lambda: clock[0])
     book.subscribe(
         lambda events: raised.extend(
-            RaisedAlert(a.rule_id, a.station_id, a.opened_ms, a.parameter)
+            RaisedAlert(a.rule_id, a.station_id, a.opened_ms, a.parameter, a.incident_id)
             for e, a in events
             if e == OPENED
         )

@@ -114,7 +114,7 @@ async def _replay(scenario: Scenario, spool: Path) -> tuple[list[RaisedAlert], i
 
     def opened(events: Events) -> None:
         raised.extend(
-            RaisedAlert(a.rule_id, a.station_id, a.opened_ms, a.parameter)
+            RaisedAlert(a.rule_id, a.station_id, a.opened_ms, a.parameter, a.incident_id)
             for e, a in events
             if e == OPENED
         )

@@ -295,8 +295,9 @@ def test_camera_families_on_the_real_image_path(small_run: tuple[Scenario, Score
 
 def test_vehicle_families_against_the_fleets_ground_truth() -> None:
     """The fleet's scripted day (the 12 episode roles) through the journey kernel, its alert
-    transitions and an alert book: every violation is found by its own family; a driving-time
-    warning comes before each driving violation (two alerts for the incident); the GPS jump
+    transitions and an alert book: every violation is found by its own family, one incident
+    each; a driving-time warning comes before each driving violation (the same alert, reopened:
+    two openings, one incident); the GPS jump
     raises nothing. The backlog's vehicle, silent in real time while its fixes were buffered,
     is shown silent (information) but raises no lost-signal violation: its fixes all arrive."""
     from simulators.fleet.registry import build_vehicles
@@ -313,7 +314,10 @@ def test_vehicle_families_against_the_fleets_ground_truth() -> None:
         assert f.detected == f.episodes > 0, family
         assert f.cross_alerts == 0, family
     for family in ("continuous_driving", "daily_driving"):
-        assert result.families[family].alerts_per_incident == 2.0
+        assert result.families[family].alerts_per_incident == 2.0  # the warning, the violation
+        assert result.families[family].incidents_per_episode == 1.0  # one alert reopened
+    for family in set(VEHICLE_TARGET.values()):
+        assert result.families[family].incidents_per_episode == 1.0, family
     backlog = build_vehicles(12, 2026)[11].id  # the last episode role
     assert [(a.family, a.station) for a, e in result.matches if e is None] == [
         ("vehicle_silent", backlog)
