@@ -287,7 +287,10 @@ class BrokerConnection(asyncio.Protocol):
                 self.abort(ConnectionLost(f"the broker was silent for {self.keepalive_s} s"))
                 return
             if now - self._last_sent >= interval:
-                self._write(wire.encode_pingreq())
+                try:
+                    self._write(wire.encode_pingreq())
+                except BrokerError:
+                    return  # closing: connection_lost ends it
 
     def _end(self, error: BrokerError) -> None:
         if self.error is None:
