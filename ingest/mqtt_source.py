@@ -99,15 +99,13 @@ def session_connection(
     return BrokerConnection(session, on_messages, config.keepalive_s, on_published)
 
 
-async def open_session(
-    config: MqttConfig, connection: BrokerConnection, client_id: str | None = None
-) -> None:
-    """Open ``connection`` as the persistent session ``client_id`` (default
-    ``config.client_id``) of the configured account."""
+async def open_session(config: MqttConfig, connection: BrokerConnection) -> None:
+    """Open ``connection`` as the persistent session ``config.client_id`` of the configured
+    account."""
     await connection.open(
         config.host,
         config.port,
-        client_id or config.client_id,
+        config.client_id,
         clean_session=False,
         username=config.username,
         password=config.password.get_secret_value() if config.password else None,
