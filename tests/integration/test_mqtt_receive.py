@@ -20,8 +20,9 @@ from ioc.private_services import PrivateMosquitto, free_port
 from tests.integration.conftest import eventually, running_subscriber
 
 CAPACITY = 100
-SENT = 20_000  # several socket reads (256 KiB each) of these ~45-byte packets
-SLACK = 256 * 1024 // 40  # the messages of one socket read may go past the bound
+SENT = 2_000
+PAYLOAD_BYTES = 1_000  # 2 MB in all: several socket reads (256 KiB each)
+SLACK = 256 * 1024 // PAYLOAD_BYTES + 1  # the messages of one socket read go past the bound
 
 
 def link_config(mosquitto: PrivateMosquitto) -> MqttConfig:
@@ -32,8 +33,8 @@ def link_config(mosquitto: PrivateMosquitto) -> MqttConfig:
 async def publish(config: MqttConfig, count: int, start: int = 0) -> None:
     topic = f"{config.topic_prefix}/stations/S-1/readings"
     async with aiomqtt.Client("127.0.0.1", config.port) as publisher:
-        for n in range(start, start + count):
-            await publisher.publish(topic, str(n).encode(), qos=1)
+        for n in range(start, start + count):  # int() reads the number, spaces around
+            await publisher.publish(topic, str(n).encode().ljust(PAYLOAD_BYTES), qos=1)
 
 
 async def test_a_full_inbox_pauses_reading_and_loses_nothing(
