@@ -7,8 +7,9 @@
  * "default" removes the override (DELETE). The service validates every value (400 with
  * problems, shown at their fields).
  *
- * Loaded by console.js (dynamic import) with the rules tab; console.js keeps its own rule
- * editor and calls: load(), render() (language switch), silenceOptions() (silence dropdown).
+ * Loaded by console/rules.js (dynamic import) with the rules tab; rules.js keeps its own rule
+ * editor and calls load(); console.js calls render() (language switch); console/silences.js
+ * calls silenceOptions() (silence dropdown).
  */
 
 const I18N = {

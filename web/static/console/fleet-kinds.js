@@ -1,7 +1,7 @@
 /*
  * The transport registry's kinds in the officer console (issue #13): for each, its routes,
- * key, list columns and editor fields. Loaded by console.js (dynamic import) when the
- * "Phương tiện / Vehicles" tab opens; the editor itself is console.js's registryEditor, the
+ * key, list columns and editor fields. Loaded by console/fleet.js (dynamic import) when the
+ * "Phương tiện / Vehicles" tab opens; the editor itself is console/registry-editor.js, the
  * one the station registry uses. The service validates every field (ioc/fleet.py); here a
  * value is only read from its control (text, list, number, JSON). decorateForm adds the zone
  * form's "Draw on map" (console/zone-editor.js), which fills the shape fields.
@@ -124,12 +124,12 @@ export function fromInput(field, raw) {
   return { value: raw };
 }
 
-/** The zone form's shape fields, by the key of their control (console.js: fleet-field-KEY). */
+/** The zone form's shape fields, by the key of their control (console/fleet.js: fleet-field-KEY). */
 const SHAPE_FIELDS = ['shape', 'centre', 'radius_m', 'polygon'];
 const DRAW_LABEL = { vi: 'Vẽ trên bản đồ', en: 'Draw on map' };
 const VIEW_LABEL = { vi: 'Xem trên bản đồ', en: 'View on map' }; // who may not change zones
 
-/** After console.js renders a kind's form: the zone's "Draw on map" button (zone-editor.js,
+/** After console/fleet.js renders a kind's form: the zone's "Draw on map" button (zone-editor.js,
  *  imported on first use). Apply writes the shape drawn into the form's controls and sends
  *  their input/change events, so the draft, the validation and saving are the form's own. */
 export function decorateForm(kind, form, may) {
