@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import AwareDatetime, Field, model_validator
 
 from analytics.air_quality import POLLUTANTS
-from analytics.config import DERIVED_PARAMETERS, AnalyticsConfig, RuleConfig
+from analytics.config import DERIVED_PARAMETERS, AnalyticsConfig, AnomalyConfig, RuleConfig
 from analytics.engine import AnalyticsEngine
 from analytics.limits import applies
 from analytics.series import HOUR_MS, Points, SeriesTable
@@ -32,10 +32,9 @@ FIRE_PARAMETERS = ("nesterov", "fire_level", "fwi")
 VOLUME_PARAMETER = "volume_day"
 
 
-class BacktestRequest(Section):
-    """Body of ``POST /api/v1/rules/backtest``."""
+class BacktestPeriod(Section):
+    """The period and stations of a backtest."""
 
-    rule: RuleConfig = Field(description="The rule, as in the configuration.")
     start: AwareDatetime = Field(description="Period start, ISO 8601 with offset.")
     end: AwareDatetime = Field(description="Period end (exclusive), ISO 8601 with offset.")
     stations: list[str] = Field(
@@ -60,6 +59,22 @@ class BacktestRequest(Section):
     @property
     def end_ms(self) -> int:
         return int(self.end.timestamp() * 1000)
+
+
+class BacktestRequest(BacktestPeriod):
+    """Body of ``POST /api/v1/rules/backtest``."""
+
+    rule: RuleConfig = Field(description="The rule, as in the configuration.")
+
+
+class DetectorBacktestRequest(BacktestPeriod):
+    """Body of ``POST /api/v1/detector-rules/{id}/backtest``."""
+
+    override: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The rule's settings to try, as PUT /api/v1/config/detector-rules/{id} "
+        "takes them; empty: as the rule runs now.",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +104,32 @@ def backtest_config(base: AnalyticsConfig, rule: RuleConfig) -> AnalyticsConfig:
             ),
         }
     )
+
+
+def detector_backtest_config(base: AnalyticsConfig, anomaly: AnomalyConfig) -> AnalyticsConfig:
+    """The live configuration with no limit rule and ``anomaly`` (an anomaly rule's settings
+    to try) in force: the anomaly checks alone."""
+    off = {"enabled": False}
+    return base.model_copy(
+        update={
+            "rules": [],
+            "anomaly": anomaly.model_copy(update={"enabled": True}),
+            "aqi": base.aqi.model_copy(update=off),
+            "fire": base.fire.model_copy(update=off),
+            "abstraction": base.abstraction.model_copy(update=off),
+        }
+    )
+
+
+def detector_lookback_ms(rule_id: str, anomaly: AnomalyConfig) -> int:
+    """History an anomaly rule needs before the period: a day of samples for the event kinds
+    (their robust level), the past days of the same hour (seasonal), two reference windows
+    (drift)."""
+    if rule_id == "anomaly.seasonal":
+        return (anomaly.seasonal_days + 1) * DAY_MS
+    if rule_id == "anomaly.drift":
+        return max(2 * anomaly.drift_window_hours * HOUR_MS, 2 * DAY_MS)
+    return DAY_MS
 
 
 def input_parameters(config: AnalyticsConfig, rule: RuleConfig) -> list[str]:
@@ -177,13 +218,20 @@ def points_from_rows(
 
 
 def run_backtest(
-    engine: AnalyticsEngine, points: Points, start_ms: int, end_ms: int, flap_window_s: float
+    engine: AnalyticsEngine,
+    points: Points,
+    start_ms: int,
+    end_ms: int,
+    flap_window_s: float,
+    rule_id: str | None = None,
 ) -> BacktestResult:
     """Feed ``points`` (built on ``engine.table``) to the engine a day at a time; report the
-    transitions of ``[start_ms, end_ms)`` and, per station, the alerts started in it."""
+    transitions of ``[start_ms, end_ms)`` (``rule_id``'s only, if given) and, per station, the
+    alerts started in it."""
     events: list[RuleTransition] = []
     for day in points.by_period(DAY_MS):
-        events += engine.evaluate_points(day).transitions
+        found = engine.evaluate_points(day).transitions
+        events += found if rule_id is None else [t for t in found if t.rule_id == rule_id]
     stations = {
         station: _station_summary(
             [e for e in events if e.station_id == station], start_ms, end_ms, flap_window_s

@@ -105,6 +105,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Can] = {
     ("POST", "/api/v1/silences"): Can.CONFIGURE,
     ("DELETE", "/api/v1/silences/{id}"): Can.CONFIGURE,
     ("POST", "/api/v1/rules/backtest"): Can.CONFIGURE,
+    ("POST", "/api/v1/detector-rules/{id}/backtest"): Can.CONFIGURE,
     # the built-in anomaly and camera rules: their names serve whoever reads alerts
     ("GET", "/api/v1/detector-rules"): Can.READ,
     ("GET", "/api/v1/aqi"): Can.READ,

@@ -19,14 +19,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from analytics.aqi import BANDS
 from analytics.backtest import (
+    BacktestPeriod,
     BacktestRequest,
     BacktestResult,
+    DetectorBacktestRequest,
     StationBacktest,
     backtest_config,
+    detector_backtest_config,
+    detector_lookback_ms,
     history_query,
     input_parameters,
     lookback_ms,
@@ -34,9 +38,16 @@ from analytics.backtest import (
     run_backtest,
     selected_stations,
 )
+from analytics.detector_rules import (
+    DETECTOR_RULES,
+    DetectorProblem,
+    anomaly_in_force,
+    parse_override,
+)
 from analytics.engine import AnalyticsEngine
 from analytics.fire_danger import NESTEROV_LABELS_EN, NESTEROV_LABELS_VI
 from ioc.clock import iso_utc
+from ioc.config_store import field_problems
 from ioc.messages import Severity
 from web.api import Answer, ApiRoutes, Problem, Query, error_answer, invalid
 from web.fields import UtcTime
@@ -162,11 +173,62 @@ async def backtest(request: web.Request, body: BacktestRequest) -> BacktestAnswe
         return run_backtest(live, points, body.start_ms, body.end_ms, body.flap_window_s)
 
     result = await asyncio.get_running_loop().run_in_executor(None, run)
-    return _backtest_answer(body, stations, result)
+    rule = body.rule.model_dump(mode="json", exclude_defaults=True)
+    return _backtest_answer(rule, body, stations, result)
+
+
+#: anomaly rules decided by the clock (a silence), which stored history cannot replay
+CLOCK_RULES = frozenset({"anomaly.offline", "anomaly.no_data"})
+
+
+@api.post("/api/v1/detector-rules/{id}/backtest", tag="analytics", errors=(404, 503))
+async def backtest_detector(
+    request: web.Request, id: str, body: DetectorBacktestRequest
+) -> BacktestAnswer:
+    """Backtest an anomaly rule over stored history
+
+    The anomaly checks of the live engine, with the given settings of the rule in force, over
+    the history in InfluxDB: the rule's events, flaps and a summary. Camera rules judge live
+    frames, which are not stored, and the offline / no-data rules the clock: they have no
+    backtest (400)."""
+    rule = DETECTOR_RULES.get(id)
+    if rule is None:
+        raise error_answer(web.HTTPNotFound, f"no built-in rule has id {id!r}")
+    if rule.family != "anomaly" or id in CLOCK_RULES:
+        why = "judges live camera frames" if rule.family != "anomaly" else "is decided by the clock"
+        raise invalid([Problem(field="id", message=f"{id} {why}: no backtest")], "no backtest")
+    engine = request.app[ANALYTICS]()
+    try:
+        anomaly = anomaly_in_force(engine.config.anomaly, {id: parse_override(id, body.override)})
+    except (DetectorProblem, ValidationError) as exc:
+        found = exc.problems if isinstance(exc, DetectorProblem) else field_problems(exc)
+        problems = [
+            Problem(field=f"override.{f}" if f else "override", message=m) for f, m in found
+        ]
+        raise invalid(problems, "invalid settings") from None
+    config = detector_backtest_config(engine.config, anomaly)
+    registry = engine.registry
+    unknown = [s for s in body.stations if registry.get(s) is None]
+    if unknown:
+        raise invalid(
+            [Problem(field="stations", message=f"unknown station {s!r}") for s in unknown]
+        )
+    stations = [s.id for s in registry if not body.stations or s.id in body.stations]
+    parameters = sorted({p for s in registry if s.id in stations for p in s.parameters})
+    since = body.start_ms - detector_lookback_ms(id, anomaly)
+    rows = await query_store(request, history_query(parameters, stations, since, body.end_ms))
+
+    def run() -> BacktestResult:
+        live = AnalyticsEngine(config, registry)
+        points = points_from_rows(rows, live.table, parameters)
+        return run_backtest(live, points, body.start_ms, body.end_ms, body.flap_window_s, id)
+
+    result = await asyncio.get_running_loop().run_in_executor(None, run)
+    return _backtest_answer({"id": id, **body.override}, body, stations, result)
 
 
 def _backtest_answer(
-    ask: BacktestRequest, stations: list[str], result: BacktestResult
+    rule: dict[str, Any], ask: BacktestPeriod, stations: list[str], result: BacktestResult
 ) -> BacktestAnswer:
     quiet = StationBacktest(alerts=0, flaps=0, firing_s=0.0)
     per_station = {
@@ -175,7 +237,7 @@ def _backtest_answer(
         for r in [result.stations.get(s, quiet)]
     }
     return BacktestAnswer(
-        rule=ask.rule.model_dump(mode="json", exclude_defaults=True),
+        rule=rule,
         period=Period(start=ask.start.isoformat(), end=ask.end.isoformat()),
         summary=BacktestSummary(
             stations=len(stations),

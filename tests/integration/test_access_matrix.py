@@ -118,6 +118,9 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("DELETE", "/api/v1/silences/{id}"): Row(OFFICERS, f"/api/v1/silences/{NO_SUCH}"),
     # analytics and cameras
     ("POST", "/api/v1/rules/backtest"): Row(OFFICERS, "/api/v1/rules/backtest", {}),
+    ("POST", "/api/v1/detector-rules/{id}/backtest"): Row(
+        OFFICERS, "/api/v1/detector-rules/anomaly.spike/backtest", {}
+    ),
     ("GET", "/api/v1/detector-rules"): Row(STAFF, "/api/v1/detector-rules"),
     ("GET", "/api/v1/aqi"): Row(STAFF, "/api/v1/aqi"),
     ("GET", "/api/v1/fire-danger"): Row(STAFF, "/api/v1/fire-danger"),

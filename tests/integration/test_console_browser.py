@@ -441,6 +441,14 @@ async def test_an_officer_tunes_an_anomaly_rule_and_silences_it(
     threshold = page.get_by_test_id("detector-field-zscore_threshold")
     await threshold.fill("12")
     await threshold.dispatch_event("change")
+    await page.get_by_test_id("detector-backtest-run").click()  # what 12 would have raised
+    await expect(page.get_by_test_id("detector-backtest")).to_contain_text(
+        "Với các giá trị trên, 7 ngày qua:", timeout=15_000
+    )
+    await expect(page.locator("[data-testid='detector-problem']")).to_have_count(0)
+    threshold = page.get_by_test_id("detector-field-zscore_threshold")
+    await threshold.fill("12")
+    await threshold.dispatch_event("change")
     await page.get_by_test_id("detector-field-severity").select_option("warning")
     await page.get_by_test_id("detector-save").click()
     await expect(spike).not_to_have_attribute("data-version", "0")
@@ -458,6 +466,10 @@ async def test_an_officer_tunes_an_anomaly_rule_and_silences_it(
     change = page.locator("[data-testid='history-row']").first
     await expect(change).to_contain_text("anomaly.spike")
     await page.get_by_test_id("tab-rules").click()
+
+    await page.locator("[data-testid='detector-row'][data-rule-id='camera.smoke']").click()
+    await expect(page.get_by_test_id("detector-backtest-run")).to_be_hidden()
+    await expect(page.get_by_test_id("detector-backtest")).to_contain_text("không chạy thử được")
 
     await page.get_by_test_id("lang-en").click()
     await expect(spike).to_contain_text("Spike")

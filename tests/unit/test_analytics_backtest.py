@@ -262,3 +262,50 @@ async def test_current_aqi_and_fire_danger(client: Client, engine: AnalyticsEngi
         ("FWS-1", 1, "fire unlikely", False)
     ]
     assert fire[0]["nesterov"] == pytest.approx(30 * saturation_deficit_hpa(30, 30), abs=0.01)
+
+
+async def post_detector(client: Client, rule_id: str, body: Any) -> tuple[int, dict[str, Any]]:
+    response = await client.post(f"/api/v1/detector-rules/{rule_id}/backtest", json=body)
+    return response.status, await response.json()
+
+
+async def test_an_anomaly_rule_is_backtested_with_the_settings_to_try(
+    client: Client, store: FakeStore
+) -> None:
+    """AIR-1 jumps from 30 to 120 three times: a z-score threshold of 8 (as it runs) flags
+    the jumps; one of 1,000 flags nothing. Only the rule's own events are listed (no other
+    anomaly kind, no limit rule)."""
+    start, end = DAY0 + 2 * HOUR_MS, DAY0 + 48 * HOUR_MS
+    period = {"start": iso(start), "end": iso(end)}
+    status, body = await post_detector(client, "anomaly.spike", period)
+    assert status == 200, body
+    assert body["summary"]["alerts"] >= 1
+    assert {e["station_id"] for e in body["events"]} == {"AIR-1"}
+    assert '"pm25", "pm25_status"' in store.queries[-1]  # every measured parameter
+    assert f"time >= {start - 24 * HOUR_MS}ms" in store.queries[-1]  # a day to learn the level
+    status, body = await post_detector(
+        client, "anomaly.spike", period | {"override": {"zscore_threshold": 1000}}
+    )
+    assert status == 200, body
+    assert body["summary"]["events"] == 0
+    assert body["rule"] == {"id": "anomaly.spike", "zscore_threshold": 1000}
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "override", "status", "field"),
+    [
+        ("anomaly.nothing", {}, 404, None),
+        ("camera.smoke", {}, 400, "id"),  # live frames are not stored
+        ("anomaly.offline", {}, 400, "id"),  # decided by the clock
+        ("anomaly.spike", {"zscore_threshold": -1}, 400, "override.zscore_threshold"),
+        ("anomaly.spike", {"no_such_setting": 1}, 400, "override.no_such_setting"),
+    ],
+)
+async def test_detector_backtests_that_cannot_run_say_why(
+    client: Client, rule_id: str, override: dict[str, Any], status: int, field: str | None
+) -> None:
+    period = {"start": iso(DAY0 + 2 * HOUR_MS), "end": iso(DAY0 + 48 * HOUR_MS)}
+    got, body = await post_detector(client, rule_id, period | {"override": override})
+    assert got == status, body
+    if field is not None:
+        assert field in [p["field"] for p in body["problems"]], body

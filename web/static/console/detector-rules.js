@@ -28,6 +28,10 @@ const I18N = {
     overridden: 'đã chỉnh',
     edit: 'Sửa',
     save: 'Lưu',
+    backtest: 'Chạy thử 7 ngày qua',
+    backtestRunning: 'Đang chạy thử…',
+    backtestResult: (alerts, stations, flaps) => `Với các giá trị trên, 7 ngày qua: ${alerts} cảnh báo ở ${stations} trạm (${flaps} lần lặp lại).`,
+    noBacktest: 'Quy tắc camera và quy tắc mất dữ liệu không chạy thử được (ảnh camera không được lưu; mất dữ liệu do đồng hồ quyết định).',
     reset: 'Về mặc định',
     close: 'Đóng',
     editing: (id) => `Sửa quy tắc ${id}`,
@@ -105,6 +109,10 @@ const I18N = {
     overridden: 'tuned',
     edit: 'Edit',
     save: 'Save',
+    backtest: 'Backtest the last 7 days',
+    backtestRunning: 'Backtesting…',
+    backtestResult: (alerts, stations, flaps) => `With the values above, the last 7 days: ${alerts} alerts at ${stations} stations (${flaps} flaps).`,
+    noBacktest: 'Camera rules and the no-data rules have no backtest (camera frames are not stored; silence is decided by the clock).',
     reset: 'Back to default',
     close: 'Close',
     editing: (id) => `Edit rule ${id}`,
@@ -148,7 +156,9 @@ export function createDetectorRules(deps) {
     return typeof entry === 'function' ? entry(...args) : entry;
   };
   const fieldLabel = (key) => I18N[deps.lang()].fields[key] || key;
-  const state = { rules: [], open: null, draft: null, problems: [] };
+  const state = { rules: [], open: null, draft: null, problems: [], backtest: '' };
+  const CLOCK_RULES = ['anomaly.offline', 'anomaly.no_data'];
+  const canBacktest = (rule) => rule.family === 'anomaly' && !CLOCK_RULES.includes(rule.id);
   const root = el('div', { class: 'panel detector-rules', id: 'detector-rules', 'data-testid': 'detector-rules' });
   document.querySelector('[data-panel="rules"]').append(root);
 
@@ -200,6 +210,7 @@ export function createDetectorRules(deps) {
     state.open = id;
     state.draft = { ...(rule.override || {}) };
     state.problems = [];
+    state.backtest = '';
     render();
   }
 
@@ -257,6 +268,9 @@ export function createDetectorRules(deps) {
     const save = el('button', { type: 'submit', class: 'primary', 'data-testid': 'detector-save' }, t('save'));
     const reset = el('button', { type: 'button', class: 'ghost', 'data-testid': 'detector-reset' }, t('reset'));
     const close = el('button', { type: 'button', class: 'ghost small', 'data-testid': 'detector-close' }, t('close'));
+    const tryIt = el('button', { type: 'button', class: 'ghost', 'data-testid': 'detector-backtest-run' }, t('backtest'));
+    tryIt.hidden = !canBacktest(rule);
+    tryIt.addEventListener('click', () => backtest(rule));
     save.disabled = reset.disabled = !deps.canEdit();
     reset.hidden = !rule.override;
     close.addEventListener('click', () => { state.open = null; render(); });
@@ -264,7 +278,8 @@ export function createDetectorRules(deps) {
     const form = el('form', { class: 'form-grid detector-form', novalidate: true, autocomplete: 'off', 'data-testid': 'detector-form' },
       ...rows,
       ...general.map((p) => el('div', { class: 'problem', 'data-testid': 'detector-problem', 'data-field': p.field }, p.field ? `${p.field}: ${p.message}` : p.message)),
-      el('div', { class: 'form-actions' }, save, reset, deps.canEdit() ? null : el('span', { class: 'muted small' }, t('readOnly'))));
+      el('div', { class: 'form-actions' }, save, reset, tryIt, deps.canEdit() ? null : el('span', { class: 'muted small' }, t('readOnly'))),
+      el('p', { class: 'muted small', 'data-testid': 'detector-backtest', role: 'status' }, canBacktest(rule) ? state.backtest : t('noBacktest')));
     form.addEventListener('submit', (event) => { event.preventDefault(); submit(rule); });
     return el('div', { class: 'detector-editor', 'data-testid': 'detector-editor', 'data-rule-id': rule.id },
       el('div', { class: 'panel-head' },
@@ -279,6 +294,26 @@ export function createDetectorRules(deps) {
     const path = `/api/v1/config/detector-rules/${encodeURIComponent(rule.id)}`;
     const result = await api('PUT', path, { item: state.draft, version: rule.version });
     await settle(rule, result, () => t('saved', rule.id, result.body.id));
+  }
+
+  /** What the draft's values would have raised over the last 7 days of stored readings. */
+  async function backtest(rule) {
+    const end = new Date();
+    const start = new Date(end.getTime() - 7 * 86_400_000);
+    state.backtest = t('backtestRunning');
+    render();
+    const path = `/api/v1/detector-rules/${encodeURIComponent(rule.id)}/backtest`;
+    const result = await api('POST', path, { override: state.draft, start: start.toISOString(), end: end.toISOString() });
+    if (result.ok) {
+      const { alerts, stations_alerted: stations, flaps } = result.body.summary;
+      state.backtest = t('backtestResult', alerts, stations, flaps);
+      state.problems = [];
+    } else {
+      state.backtest = '';
+      state.problems = (result.body.problems || []).map((p) => ({ field: (p.field || '').replace(/^override\./, ''), message: p.message }));
+      deps.toast(deps.errorText(result), 'error');
+    }
+    if (state.open === rule.id) render();
   }
 
   async function remove(rule) {
