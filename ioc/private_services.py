@@ -15,6 +15,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import random
 import shutil
 import signal
 import socket
@@ -40,18 +41,43 @@ AUTOSAVE = ("autosave_on_changes true", "autosave_interval 1")
 AUTOSAVE_DEFAULT = ("autosave_interval 30",)
 
 
+#: Where free_port() looks first: below the kernel's ephemeral range, whose ports the kernel
+#: also gives to outgoing connections, which could take a port between free_port() closing its
+#: probe and the service binding it.
+LOWEST_PRIVATE_PORT = 10000
+PORT_TRIES = 100
+
+
+def ephemeral_ports() -> tuple[int, int]:
+    """The kernel's range of local ports for outgoing connections (Linux's default if unknown)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def free_port(preferred: int | None = None) -> int:
-    """``preferred`` if nothing listens there, otherwise any free port."""
-    for candidate in ([preferred] if preferred else []) + [0]:
-        with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind(("127.0.0.1", candidate))
-            except OSError:
-                continue
-            port: int = s.getsockname()[1]
+    """``preferred`` if nothing listens there, otherwise a free port outside the ephemeral range."""
+    if preferred and _bindable(preferred):
+        return preferred
+    low, high = ephemeral_ports()
+    spans = [(LOWEST_PRIVATE_PORT, low - 1), (high + 1, 65535)]
+    ports = [port for first, last in spans if first <= last for port in range(first, last + 1)]
+    for port in random.sample(ports, min(PORT_TRIES, len(ports))):
+        if _bindable(port):
             return port
-    raise ServiceStartError("port", "no free TCP port")
+    raise ServiceStartError("port", "no free TCP port outside the ephemeral range")
 
 
 def _port_open(port: int) -> bool:

@@ -131,8 +131,8 @@ async def run_service(config: IocConfig) -> AsyncIterator[RunningService]:
     app = create_app(config, StationRegistry.from_file(config.registry))
     runner = web.AppRunner(app)
     await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()  # the kernel's free port: no race
+    port = runner.addresses[0][1]
     try:
         await asyncio.wait_for(app[appkeys.MQTT].connected.wait(), 10)
         tokens = await add_test_users(app)
