@@ -1,6 +1,7 @@
 """The ``ioc`` command.
 
 ioc serve         run the service against the configured broker and database
+ioc worker        one ingest worker or analytics partition of the layout, on another machine
 ioc dev           private Mosquitto + InfluxDB under ./var, the service and the simulators
 ioc simulate      run the simulated station network against the configured broker
 ioc check-config  validate a configuration file and its station registry
@@ -35,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     for name, text in [
         ("serve", "run the service (external broker and database from the config)"),
+        ("worker", "run one child of the worker layout here (not in workers.run_here)"),
         ("dev", "start private Mosquitto/InfluxDB, the service and the simulators"),
         ("simulate", "publish the simulated station network"),
         ("simulate-fleet", "publish the simulated vehicle fleet's positions"),
@@ -72,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
                 help="ingest worker processes (and as many analytics partitions): 0 = one "
                 "process; auto = one per core (default: workers.ingest of the config)",
             )
+        if name == "worker":
+            sub.add_argument("role", choices=["ingest", "analytics"])
+            sub.add_argument("index", type=int, help="its number, from 0")
         if name == "broker-files":
             sub.add_argument("--out", type=Path, required=True, help="directory to write to")
         if name == "dev":
@@ -131,6 +136,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Configuration error in {exc.path}: {'; '.join(exc.problems)}", file=sys.stderr)
             return 2
     try:
+        if args.command == "worker":  # the stations come from the broker (ioc.layout_feed)
+            config = load_config(
+                args.config or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+            )
+            if config.ingest.credentials_file:
+                config = _with_account_passwords(config)
+            return _worker_command(config, args.role, args.index)
         config, registry = load_config_and_registry(args.config)
         if args.command == "check-config":
             print(
@@ -178,6 +190,24 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def _worker_command(config: IocConfig, role: str, index: int) -> int:
+    from ioc.workers import run_elsewhere
+
+    name, workers = f"{role}-{index}", config.workers
+    if name not in workers.child_names():
+        children = ", ".join(workers.child_names()) or "none (workers.ingest is 0)"
+        print(f"error: the layout has no {name}; its children: {children}", file=sys.stderr)
+        return 2
+    if name in workers.local_children():
+        print(
+            f"error: the service starts {name} itself; list the children it starts in "
+            "workers.run_here, and run the others with `ioc worker`",
+            file=sys.stderr,
+        )
+        return 2
+    return asyncio.run(run_elsewhere(config, role, index))
 
 
 def _accounts_command(

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from alerts.config import AlertsConfig
 from analytics.cameras.config import CamerasConfig
@@ -509,15 +516,26 @@ class SimulatorConfig(Section):
     )
 
 
+#: ``workers.ingest: auto`` starts no worker layout below this many cores: on 2 cores the
+#: layout stores 0.64x what one process does (its per-message CPU is 3.5-4x, docs/benchmarks.md),
+#: so it needs several cores of its own before it gains; above it, the broker and database keep
+#: AUTO_SPARE_CORES. Unmeasured above 2 cores: a setting, not a finding.
+AUTO_MIN_CORES = 8
+AUTO_SPARE_CORES = 2
+CHILD_NAME = r"^(ingest|analytics)-(0|[1-9][0-9]?)$"
+
+
 class WorkersConfig(Section):
     """The process layout (docs/deployment.md "Scaling out"): one process, or ingest workers
-    on the broker's shared subscription and analytics partitions that own the stations."""
+    on the broker's shared subscription and analytics partitions that own the stations, on
+    this machine or others (`ioc worker`)."""
 
     ingest: int | Literal["auto"] = Field(
-        0,
+        "auto",
         description="Ingest worker processes (decode, validate, spool, write, acknowledge) "
-        "on a shared subscription; 0: one process does everything; `auto`: one per core. "
-        "`ioc serve --workers N` sets it.",
+        "on a shared subscription, on every machine together; 0: one process does "
+        f"everything; `auto`: 0 below {AUTO_MIN_CORES} cores, else the cores less "
+        f"{AUTO_SPARE_CORES} (left to the broker and database). `ioc serve --workers N` sets it.",
     )
     partitions: int | None = Field(
         None,
@@ -532,19 +550,47 @@ class WorkersConfig(Section):
         pattern=r"^[^/#+$]+$",
         description="Shared-subscription group of the ingest workers (`$share/<group>/...`).",
     )
+    run_here: list[Annotated[str, StringConstraints(pattern=CHILD_NAME)]] | None = Field(
+        None,
+        description="The children the service starts on its own machine, as `ingest-<i>` and "
+        "`analytics-<p>`; default: all of them. The others run elsewhere, each as "
+        "`ioc worker ingest <i>` or `ioc worker analytics <p>` with the same configuration.",
+    )
 
     @model_validator(mode="after")
     def _bounded(self) -> WorkersConfig:
         if isinstance(self.ingest, int) and not 0 <= self.ingest <= 64:
             raise ValueError("ingest must be `auto` or 0..64")
+        unknown = [name for name in self.run_here or [] if name not in self.child_names()]
+        if unknown:
+            raise ValueError(
+                f"run_here: no such child {', '.join(unknown)} (there are "
+                f"{', '.join(self.child_names()) or 'none: ingest is 0'})"
+            )
         return self
 
     def ingest_count(self) -> int:
         """The number of ingest workers (0: no worker layout)."""
-        return (os.cpu_count() or 1) if self.ingest == "auto" else self.ingest
+        if self.ingest != "auto":
+            return self.ingest
+        cores = os.cpu_count() or 1
+        return 0 if cores < AUTO_MIN_CORES else cores - AUTO_SPARE_CORES
 
     def partition_count(self) -> int:
         return self.partitions or max(self.ingest_count(), 1)
+
+    def child_names(self) -> list[str]:
+        """Every child of the layout, wherever it runs: the partitions, then the workers."""
+        if self.ingest_count() == 0:
+            return []
+        return [f"analytics-{p}" for p in range(self.partition_count())] + [
+            f"ingest-{i}" for i in range(self.ingest_count())
+        ]
+
+    def local_children(self) -> list[str]:
+        """The children the service starts itself."""
+        names = self.child_names()
+        return names if self.run_here is None else [n for n in names if n in self.run_here]
 
 
 class ReportsConfig(Section):

@@ -190,9 +190,21 @@ class ConfigStore:
         return None if row is None else Item(json.loads(row[0]), row[1])
 
     def current(self) -> Configuration:
-        return self._build(
-            {kind: {k: i.body for k, i in self.items(kind).items()} for kind in KINDS}
-        )
+        return self._build(self.snapshot())
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """Every item's body, ``{kind: {key: body}}`` (what :meth:`configuration_of` reads)."""
+        return {kind: {k: i.body for k, i in self.items(kind).items()} for kind in KINDS}
+
+    def version(self) -> int:
+        """The number of the latest change (0: none yet)."""
+        row = self._db.execute("SELECT max(id) FROM config_changes").fetchone()
+        return int(row[0] or 0)
+
+    def configuration_of(self, snapshot: dict[str, dict[str, Any]]) -> Configuration:
+        """The configuration of another database's :meth:`snapshot`, completed with this
+        store's files (a worker of the layout, from the broker: ioc.layout_feed)."""
+        return self._build({kind: snapshot.get(kind, {}) for kind in KINDS})
 
     def history(
         self, kind: str | None = None, key: str | None = None, limit: int = 100

@@ -8,12 +8,16 @@ cameras, and starts as child processes
 all on the one broker, each with its own persistent MQTT session (client id
 ``<client_id>-ingest-<i>`` / ``-analytics-<p>``) and its own spool (``<spool_dir>/<role>-<i>``).
 A child that ends is started again with the same identity, so the broker sends it what it
-had not acknowledged: a worker killed mid-stream loses nothing. A child reads the station
-registry and rules from the configuration database at start, and ends when they change
-(exit code :data:`CONFIG_CHANGED`) to be started again with them.
+had not acknowledged: a worker killed mid-stream loses nothing. A child takes the station
+registry and rules from the broker, where the service keeps them retained
+(ioc.layout_feed), and ends when they change (exit code :data:`CONFIG_CHANGED`) to be
+started again with them: it needs no file of the service's, so it can run on another machine.
 
-Children get the service's resolved configuration on standard input (not a file: it holds
-the passwords completed from the accounts file), and run ``python -m ioc.workers ROLE INDEX``.
+The service starts the children of ``workers.run_here`` (default: all): they get its resolved
+configuration on standard input (not a file: it holds the passwords completed from the
+accounts file), run ``python -m ioc.workers ROLE INDEX`` and report on standard output. The
+others run elsewhere as ``ioc worker ROLE INDEX`` (:func:`run_elsewhere`) and report over the
+broker.
 """
 
 from __future__ import annotations
@@ -42,14 +46,14 @@ from ingest.mqtt_source import MqttLink, input_filters, register_session
 from ioc import appkeys
 from ioc.config import IocConfig
 from ioc.config_store import ConfigStore
-from ioc.database import open_database
 from ioc.errors import StoreError
+from ioc.layout_feed import STATUS_S, ConfigurationWatch, LayoutFeed
 from ioc.partitions import output_topic
 
 log = logging.getLogger(__name__)
 INGEST, ANALYTICS = "ingest", "analytics"
 CONFIG_CHANGED = 3  # a child's exit code: started again at once, with the new configuration
-CONFIG_POLL_S = 2.0
+CONFIGURATION_PUBLISHED_S = 10.0  # the service waits this for its layout feed, then goes on
 READY = b"ready"  # what a child writes to its standard output once it receives
 COUNTERS = b"counters "  # then its counters (JSON) every COUNTERS_S, for health
 COUNTERS_S = 0.5
@@ -85,20 +89,50 @@ class Child:
 
 
 @dataclass(slots=True)
+class RemoteChild:
+    """A child of the layout that runs on another machine (``ioc worker``), as it reports."""
+
+    name: str
+    ready: bool = False
+    counters: dict[str, Any] = field(default_factory=dict)
+    seen: float | None = None  # time.monotonic() of its last status
+
+    def running(self, now: float) -> bool:
+        return self.seen is not None and now - self.seen < 3 * STATUS_S
+
+
+@dataclass(slots=True)
 class Supervisor:
-    """Starts the children and starts each again when it ends, until :meth:`stop`."""
+    """Starts the children of this machine and starts each again when it ends, until
+    :meth:`stop`; follows the others by what they report."""
 
     config: IocConfig
     children: list[Child] = field(default_factory=list)
+    remote: dict[str, RemoteChild] = field(default_factory=dict)
     all_ready: asyncio.Event = field(default_factory=asyncio.Event)  # each started once
     _stopping: bool = False
 
     @classmethod
     def of(cls, config: IocConfig) -> Supervisor:
-        workers = config.workers
-        children = [Child(ANALYTICS, p) for p in range(workers.partition_count())]
-        children += [Child(INGEST, i) for i in range(workers.ingest_count())]
-        return cls(config, children)
+        here = config.workers.local_children()
+        children = [Child(role, int(index)) for role, index in (n.split("-") for n in here)]
+        remote = {n: RemoteChild(n) for n in config.workers.child_names() if n not in here}
+        return cls(config, children, remote)
+
+    def note_status(self, name: str, status: dict[str, Any]) -> None:
+        """What a child elsewhere reported (ioc.layout_feed)."""
+        child = self.remote.get(name)
+        if child is None:
+            return
+        child.seen = time.monotonic()
+        child.ready = status.get("ready") is True
+        counters = status.get("counters")
+        child.counters = counters if isinstance(counters, dict) else {}
+        self._check_ready()
+
+    def _check_ready(self) -> None:
+        if all(c.ready for c in self.children) and all(c.ready for c in self.remote.values()):
+            self.all_ready.set()
 
     async def run(self) -> None:
         await asyncio.gather(*(self._keep(child) for child in self.children))
@@ -128,8 +162,7 @@ class Supervisor:
                         child.counters = orjson.loads(line[len(COUNTERS) :])
                 elif line.strip() == READY:
                     child.ready = True
-                    if all(c.ready for c in self.children):
-                        self.all_ready.set()
+                    self._check_ready()
             code = await child.process.wait()
             child.ready = False
             child.last_exit = code
@@ -161,6 +194,7 @@ class Supervisor:
                 await process.wait()
 
     def health(self) -> list[dict[str, Any]]:
+        now = time.monotonic()
         return [
             {
                 "name": c.name,
@@ -173,6 +207,15 @@ class Supervisor:
                 "counters": c.counters,
             }
             for c in self.children
+        ] + [
+            {
+                "name": c.name,
+                "elsewhere": True,
+                "running": c.running(now),
+                "ready": c.ready and c.running(now),
+                "counters": c.counters,
+            }
+            for c in self.remote.values()
         ]
 
 
@@ -187,7 +230,7 @@ async def workers_context(app: web.Application) -> AsyncIterator[None]:
     """The children of the worker layout, started as early as the configuration database
     is (they start while the service does), and stopped after the service's pipeline. The
     service's session is registered first, so no partition output is published before it
-    has a subscriber."""
+    has a subscriber, and the configuration is on the broker before a child asks for it."""
     config = app[appkeys.CONFIG]
     if config.workers.ingest_count() == 0:
         yield
@@ -198,14 +241,19 @@ async def workers_context(app: web.Application) -> AsyncIterator[None]:
         log.warning("service session not registered (%s): starting the workers anyway", exc)
     supervisor = Supervisor.of(config)
     app[WORKERS] = supervisor
+    feed = LayoutFeed(config, app[appkeys.SETTINGS], supervisor.note_status)
+    feeding = asyncio.create_task(feed.run(), name="layout feed")
+    with contextlib.suppress(TimeoutError):  # the children wait for it themselves
+        await asyncio.wait_for(feed.published.wait(), CONFIGURATION_PUBLISHED_S)
     task = asyncio.create_task(supervisor.run(), name="workers")
     try:
         yield
     finally:
         await supervisor.stop()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for running in (task, feeding):
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
 
 
 async def take_over_the_stations(supervisor: Supervisor, mqtt: MqttLink) -> None:
@@ -222,24 +270,24 @@ async def take_over_the_stations(supervisor: Supervisor, mqtt: MqttLink) -> None
 # --- a child ------------------------------------------------------------------------------
 
 
-def _config_version(db: sqlite3.Connection) -> int:
-    row = db.execute("SELECT max(id) FROM config_changes").fetchone()
-    return int(row[0] or 0)
-
-
-async def run_child(config: IocConfig, role: str, index: int) -> int:
+async def run_child(config: IocConfig, role: str, index: int, elsewhere: bool = False) -> int:
     """Run one child until SIGTERM (0), a configuration change (:data:`CONFIG_CHANGED`) or a
-    failure (an exception: exit 1)."""
+    failure (an exception: exit 1). ``elsewhere``: started by ``ioc worker``, it reports over
+    the broker, not on standard output."""
     from ingest.worker import run_ingest_worker
     from store.influx import InfluxStore
 
-    db = open_database(config.access.database)
-    try:
-        configuration = ConfigStore(
-            db, None, config.journeys, config.analytics.anomaly, config.cameras
-        ).current()
-        version = _config_version(db)
-        spool = config.influx.spool_dir / f"{role}-{index}"
+    name = f"{role}-{index}"
+    async with ConfigurationWatch(config, name).connected() as watch:
+        memory = sqlite3.connect(":memory:")
+        try:
+            configuration = ConfigStore(
+                memory, None, config.journeys, config.analytics.anomaly, config.cameras
+            ).configuration_of(watch.snapshot.items)
+        finally:
+            memory.close()
+        log.info("%s: configuration version %d", name, watch.snapshot.version)
+        spool = config.influx.spool_dir / name
         influx = config.influx.model_copy(update={"spool_dir": spool})
         async with aiohttp.ClientSession() as session:
             store = InfluxStore(influx, session)
@@ -247,8 +295,11 @@ async def run_child(config: IocConfig, role: str, index: int) -> int:
                 await store.ensure_database()
 
             def ready(counters: Callable[[], dict[str, int]]) -> None:
-                report(READY)
-                reporting.append(asyncio.create_task(_report_counters(counters)))
+                if elsewhere:
+                    reporting.append(asyncio.create_task(_publish_status(watch, counters)))
+                else:
+                    report(READY)
+                    reporting.append(asyncio.create_task(_report_counters(counters)))
 
             if role == INGEST:
                 program = run_ingest_worker(config, index, configuration, store, ready)
@@ -261,15 +312,10 @@ async def run_child(config: IocConfig, role: str, index: int) -> int:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-
-            async def configuration_changed() -> None:
-                while _config_version(db) == version:  # noqa: ASYNC110 (another process)
-                    await asyncio.sleep(CONFIG_POLL_S)
-
             tasks = {
                 "program": asyncio.create_task(program),
                 "stop": asyncio.create_task(stop.wait()),
-                "config": asyncio.create_task(configuration_changed()),
+                "config": asyncio.create_task(watch.changed()),
                 "writer": asyncio.create_task(store.run()),
                 "space": asyncio.create_task(store.watch_space()),
             }
@@ -281,6 +327,8 @@ async def run_child(config: IocConfig, role: str, index: int) -> int:
                 if tasks["program"] in done:
                     tasks["program"].result()  # its error; ending by itself is one too
                     raise RuntimeError("worker program ended")
+                if tasks["config"] in done:
+                    tasks["config"].result()  # the broker lost: an error, started again
                 code = CONFIG_CHANGED if tasks["config"] in done else 0
             finally:
                 tasks["program"].cancel()
@@ -293,8 +341,33 @@ async def run_child(config: IocConfig, role: str, index: int) -> int:
                 await asyncio.gather(*tasks.values(), *reporting, return_exceptions=True)
                 store.spool.close()
             return code
-    finally:
-        db.close()
+
+
+async def run_elsewhere(config: IocConfig, role: str, index: int) -> int:
+    """``ioc worker ROLE INDEX``: one child of the layout on a machine of its own, started
+    again after a configuration change or a failure, until SIGTERM or Ctrl-C."""
+    delay = RESTART_DELAY_S[0]
+    while True:
+        started = time.monotonic()
+        try:
+            code = await run_child(config, role, index, elsewhere=True)
+        except Exception as exc:  # any failure: started again, as the service does
+            log.error("%s-%d failed (%s); starting again in %.1fs", role, index, exc, delay)
+            await asyncio.sleep(delay)
+            delay = RESTART_DELAY_S[0] if time.monotonic() - started > 60 else delay * 2
+            delay = min(delay, RESTART_DELAY_S[1])
+            continue
+        if code != CONFIG_CHANGED:
+            return code
+        log.info("%s-%d: configuration changed, starting again", role, index)
+
+
+async def _publish_status(
+    watch: ConfigurationWatch, counters: Callable[[], dict[str, int]]
+) -> None:
+    while True:
+        await watch.report({"ready": True, "counters": counters()})
+        await asyncio.sleep(STATUS_S)
 
 
 def report(line: bytes) -> None:

@@ -83,6 +83,7 @@ def config(
             "cameras": {"snapshot_dir": str(tmp_path / "snapshots")},
             "web": {"heartbeat_s": 1, "station_push_interval_s": 0.1},
             "analytics": {"rules": TEST_RULES},
+            "workers": {"ingest": 0},  # one process, whatever the machine's cores
             "vehicles": {
                 "images": {"directory": str(tmp_path / "vehicle-images")},
                 "journeys_database": str(tmp_path / "journeys.sqlite3"),

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,9 @@ def twelve_stations(path: Path) -> Path:
     return path
 
 
-def layout_config(base: IocConfig, tmp: Path, name: str, workers: int) -> IocConfig:
+def layout_config(
+    base: IocConfig, tmp: Path, name: str, workers: int, run_here: list[str] | None = None
+) -> IocConfig:
     """``base`` with its own topics, database, files and MQTT identity."""
     tmp.mkdir()
     unique = f"{base.mqtt.client_id}-{name}"
@@ -83,7 +86,7 @@ def layout_config(base: IocConfig, tmp: Path, name: str, workers: int) -> IocCon
             "alerts": {"database": str(tmp / "alerts.sqlite3")},
             "access": {"database": str(tmp / "ioc.sqlite3"), "scrypt_n": 2**12},
             "analytics": {"rules": RULES},
-            "workers": {"ingest": workers, "partitions": workers or None},
+            "workers": {"ingest": workers, "partitions": workers or None, "run_here": run_here},
         }
     )
 
@@ -147,9 +150,9 @@ async def hourly_aqi(config: IocConfig) -> list[tuple[Any, ...]]:
 
 async def run_stream(
     config: IocConfig, messages: list[tuple[str, bytes]], kill_at: int | None = None
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[int]]:
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[dict[str, Any]]]:
     """Publish the stream to a running service and wait until every reading is stored and
-    analysed; the alerts, the hourly AQI and (worker layout) each child's number of starts."""
+    analysed; the alerts, the hourly AQI and (worker layout) the children's health."""
     expected = STEPS * len(STATIONS)
     async with run_service(config) as service:
         if config.workers.ingest:
@@ -185,8 +188,8 @@ async def run_stream(
 
         await eventually(hour_closed, within_s=30, interval=0.2)
         await asyncio.sleep(0.5)  # nothing is expected later; this only lets a wrong one come
-        starts = [c.starts for c in service.app[WORKERS].children] if config.workers.ingest else []
-        return alerts(service), await hourly_aqi(config), starts
+        children = service.app[WORKERS].health() if config.workers.ingest else []
+        return alerts(service), await hourly_aqi(config), children
 
 
 def hour_crossing_start() -> int:
@@ -217,9 +220,9 @@ async def test_two_workers_and_two_partitions_match_one_process(
     workers = layout_config(config, tmp_path / "workers", "workers", 2)
 
     one_alerts, one_aqi, _ = await run_stream(single, messages)
-    two_alerts, two_aqi, starts = await run_stream(workers, messages)
+    two_alerts, two_aqi, children = await run_stream(workers, messages)
 
-    assert starts == [1, 1, 1, 1]  # no child restarted
+    assert [c["starts"] for c in children] == [1, 1, 1, 1]  # no child restarted
     assert one_alerts, "the stream raises alerts"
     assert {a[0] for a in one_alerts} >= {"pm25_instant", "pm10_1h"}
     assert two_alerts == one_alerts  # the same alerts, none twice
@@ -233,9 +236,9 @@ async def test_an_ingest_worker_killed_mid_stream_loses_nothing(
     messages = stream(hour_crossing_start())
     workers = layout_config(config, tmp_path / "killed", "killed", 2)
 
-    alerts_seen, _, starts = await run_stream(workers, messages, kill_at=len(messages) // 2)
+    alerts_seen, _, children = await run_stream(workers, messages, kill_at=len(messages) // 2)
 
-    assert sorted(starts) == [1, 1, 1, 2]  # the killed worker, started again
+    assert sorted(c["starts"] for c in children) == [1, 1, 1, 2]  # the killed worker, started again
     opened = [(rule, station, opened) for rule, station, opened, *_ in alerts_seen]
     assert len(opened) == len(set(opened))  # no alert twice
     assert {a[0] for a in alerts_seen} >= {"pm25_instant"}
@@ -261,3 +264,42 @@ async def test_a_changed_rule_starts_the_children_again_with_it(
             health = await answer.json()
         assert [w["name"] for w in health["workers"]] == ["analytics-0", "ingest-0"]
         assert "worker_down" not in health["reasons"]
+
+
+async def test_a_worker_on_another_machine_takes_its_share(
+    config: IocConfig, tmp_path: Path
+) -> None:
+    """``ioc worker ingest 1`` with a configuration file of its own machine: no registry file,
+    another configuration database and spool. It takes the stations and rules from the
+    broker, and the layout gives the single process's alerts and AQI."""
+    messages = stream(hour_crossing_start())
+    single = layout_config(config, tmp_path / "single", "single", 0)
+    here = ["analytics-0", "analytics-1", "ingest-0"]
+    split = layout_config(config, tmp_path / "split", "split", 2, run_here=here)
+    other = tmp_path / "other-machine"
+    other.mkdir()
+    document = split.model_dump(mode="json", exclude_unset=True)
+    document["registry"] = str(other / "no-such-stations.yaml")
+    document["access"] = {"database": str(other / "ioc.sqlite3")}
+    document["influx"] = {**document["influx"], "spool_dir": str(other / "spool")}
+    document["ingest"] = {}
+    (other / "ioc.yaml").write_text(yaml.safe_dump(document))
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ioc", "worker", "ingest", "1", "-c", str(other / "ioc.yaml")
+    )
+    try:
+        one_alerts, one_aqi, _ = await run_stream(single, messages)
+        two_alerts, two_aqi, children = await run_stream(split, messages)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(worker.wait(), 30)
+
+    assert code == 0
+    assert not (other / "ioc.sqlite3").exists()  # it never needed a database of its own
+    elsewhere = next(c for c in children if c["name"] == "ingest-1")
+    assert elsewhere["elsewhere"] and elsewhere["ready"]
+    assert elsewhere["counters"]["messages"] > 0  # it took its share of the stream
+    assert [c["name"] for c in children if not c.get("elsewhere")] == here
+    assert one_alerts and {a[0] for a in one_alerts} >= {"pm25_instant", "pm10_1h"}
+    assert two_alerts == one_alerts
+    assert one_aqi and two_aqi == one_aqi
