@@ -185,11 +185,11 @@ async def run_partition(
     """Run until cancelled (``ready`` called once subscribed and warmed up, with what tells
     the partition's counters); raises if the broker fails the internal publishing."""
     mqtt_config = config.mqtt
-    client_id = f"{mqtt_config.client_id}-analytics-{index}"
+    own = mqtt_config.connection(f"analytics-{index}")  # its account on a secured broker
     inbox: Inbox[RawMessage] = Inbox(mqtt_config.queue_size)
     topic = analytics_topic(mqtt_config.topic_prefix, index)
-    mqtt = MqttLink(mqtt_config.model_copy(update={"client_id": client_id}), inbox, [topic])
-    publisher = InternalPublisher(mqtt_config, f"{client_id}-out")
+    mqtt = MqttLink(own, inbox, [topic])
+    publisher = InternalPublisher(own.connection("out"))
     rejections = RejectionSink.of_service(
         store, mqtt.publish_nowait, config, configuration.registry
     )

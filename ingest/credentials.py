@@ -37,7 +37,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from ioc.accounts import sha256_hex
-from ioc.config import MqttConfig, friendly_errors
+from ioc.config import MqttConfig, WorkersConfig, friendly_errors
 from ioc.errors import ConfigError, ServiceStartError
 from ioc.fleet import FleetRegistry
 from ioc.registry import StationRegistry
@@ -184,23 +184,37 @@ def write_broker_files(
     topic_prefix: str,
     directory: Path,
     fleet: FleetRegistry | None = None,
+    layout: WorkersConfig | None = None,
 ) -> tuple[Path, Path]:
     """Mosquitto ``password_file`` (hashed by ``mosquitto_passwd``) and ``acl_file``. An
     enterprise may write its stations' topics, a transport company its vehicles' (plates as
-    ``fleet`` has them)."""
+    ``fleet`` has them). With a worker ``layout``, every service account also gets one
+    account per connection of the layout, ``<user>-<connection>`` with the same password and
+    rights (MqttConfig.connection): the broker makes the user name the client id, so each
+    connection that stays up beside the others needs a name of its own."""
     tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
     if not Path(tool).exists():
         raise ServiceStartError("mosquitto_passwd", "not installed (Debian package mosquitto)")
     directory.mkdir(parents=True, exist_ok=True)
+    suffixes = layout.connection_suffixes() if layout else []
+    accounts = [
+        *credentials.accounts,
+        *(
+            a.model_copy(update={"username": f"{a.username}-{suffix}"})
+            for a in credentials.accounts
+            if a.role == SERVICE
+            for suffix in suffixes
+        ),
+    ]
     passwd = directory / "mosquitto.passwd"
-    passwd.write_text("".join(f"{a.username}:{a.password}\n" for a in credentials.accounts))
+    passwd.write_text("".join(f"{a.username}:{a.password}\n" for a in accounts))
     passwd.chmod(0o600)
     subprocess.run([tool, "-U", str(passwd)], check=True, capture_output=True)
     stations, frames = f"{topic_prefix}/stations", f"{topic_prefix}/cameras/+/frames"
     positions = f"{topic_prefix}/vehicles/+/positions"
     images = f"{topic_prefix}/vehicles/+/images"
     lines = ["# Generated from the station registry and the accounts file: do not edit."]
-    for account in credentials.accounts:
+    for account in accounts:
         lines.append(f"\nuser {account.username}")
         if account.role == SERVICE:
             lines += [

@@ -55,12 +55,10 @@ async def run_ingest_worker(
     """Run until cancelled (``ready`` called once subscribed, with what tells the worker's
     counters); raises if the broker fails the internal publishing."""
     registry, mqtt_config = configuration.registry, config.mqtt
-    client_id = f"{mqtt_config.client_id}-ingest-{index}"
+    own = mqtt_config.connection(f"ingest-{index}")  # its account on a secured broker
     inbox: Inbox[RawMessage] = Inbox(mqtt_config.queue_size)
-    mqtt = MqttLink(
-        mqtt_config.model_copy(update={"client_id": client_id}), inbox, shared_filters(config)
-    )
-    publisher = InternalPublisher(mqtt_config, f"{client_id}-out")
+    mqtt = MqttLink(own, inbox, shared_filters(config))
+    publisher = InternalPublisher(own.connection("out"))
     rules = {rule.id: rule for rule in configuration.rules}
     partitions = assign_partitions(
         registry, config.workers.partition_count(), configuration.anomaly

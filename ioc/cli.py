@@ -1,7 +1,7 @@
 """The ``ioc`` command.
 
 ioc serve         run the service against the configured broker and database
-ioc worker        one ingest worker or analytics partition of the layout, on another machine
+ioc worker NAME   one child of the worker layout (ingest-<i>, analytics-<p>) on another machine
 ioc dev           private Mosquitto + InfluxDB under ./var, the service and the simulators
 ioc simulate      run the simulated station network against the configured broker
 ioc check-config  validate a configuration file and its station registry
@@ -14,11 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import sys
 from pathlib import Path
 
 from analytics.limits import rule_problems
-from ioc.config import IocConfig, load_config
+from ioc.config import CHILD_NAME, IocConfig, load_config
 from ioc.errors import ConfigError, IocError
 from ioc.registry import StationRegistry
 from ioc.users_cli import add_users_parser, users_command
@@ -75,8 +76,9 @@ def _parser() -> argparse.ArgumentParser:
                 "process; auto = one per core (default: workers.ingest of the config)",
             )
         if name == "worker":
-            sub.add_argument("role", choices=["ingest", "analytics"])
-            sub.add_argument("index", type=int, help="its number, from 0")
+            sub.add_argument(
+                "name", type=_child_name, help="ingest-<i> or analytics-<p>, as in workers.run_here"
+            )
         if name == "broker-files":
             sub.add_argument("--out", type=Path, required=True, help="directory to write to")
         if name == "dev":
@@ -98,6 +100,12 @@ def _workers(text: str) -> int | str:
     if not text.isdigit() or int(text) > 64:
         raise argparse.ArgumentTypeError("a number from 0 to 64, or auto")
     return int(text)
+
+
+def _child_name(text: str) -> str:
+    if not re.fullmatch(CHILD_NAME, text):
+        raise argparse.ArgumentTypeError("ingest-<i> or analytics-<p>, e.g. ingest-1")
+    return text
 
 
 def fleet_config(config: IocConfig) -> FleetConfig:
@@ -142,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             if config.ingest.credentials_file:
                 config = _with_account_passwords(config)
-            return _worker_command(config, args.role, args.index)
+            return _worker_command(config, args.name)
         config, registry = load_config_and_registry(args.config)
         if args.command == "check-config":
             print(
@@ -192,10 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _worker_command(config: IocConfig, role: str, index: int) -> int:
+def _worker_command(config: IocConfig, name: str) -> int:
     from ioc.workers import run_elsewhere
 
-    name, workers = f"{role}-{index}", config.workers
+    workers = config.workers
     if name not in workers.child_names():
         children = ", ".join(workers.child_names()) or "none (workers.ingest is 0)"
         print(f"error: the layout has no {name}; its children: {children}", file=sys.stderr)
@@ -207,7 +215,8 @@ def _worker_command(config: IocConfig, role: str, index: int) -> int:
             file=sys.stderr,
         )
         return 2
-    return asyncio.run(run_elsewhere(config, role, index))
+    role, index = name.split("-")
+    return asyncio.run(run_elsewhere(config, role, int(index)))
 
 
 def _accounts_command(
@@ -225,7 +234,9 @@ def _accounts_command(
             print(f"error: no accounts file {path} (run `ioc credentials` first)", file=sys.stderr)
             return 1
         prefix = config.mqtt.topic_prefix
-        passwd, acl = write_broker_files(existing, registry, prefix, args.out, fleet)
+        passwd, acl = write_broker_files(
+            existing, registry, prefix, args.out, fleet, config.workers
+        )
         print(f"wrote {passwd} and {acl}")
         return 0
     credentials, secrets = Credentials.generate(registry, existing, fleet)

@@ -136,6 +136,15 @@ class MqttConfig(Section):
         password = self.cameras_password
         return self.cameras_username, password.get_secret_value() if password else None
 
+    def connection(self, suffix: str) -> MqttConfig:
+        """Another connection of the service's account (the worker layout's): client id and
+        user name ``<...>-<suffix>``, the same password. A broker that binds client ids to
+        accounts needs that account: ``ioc broker-files`` writes it (ingest.credentials)."""
+        update = {"client_id": f"{self.client_id}-{suffix}"}
+        if self.username:
+            update["username"] = f"{self.username}-{suffix}"
+        return self.model_copy(update=update)
+
 
 class InfluxConfig(Section):
     url: str = Field("http://127.0.0.1:8086", description="Base URL of the InfluxDB v1 HTTP API.")
@@ -554,8 +563,16 @@ class WorkersConfig(Section):
         None,
         description="The children the service starts on its own machine, as `ingest-<i>` and "
         "`analytics-<p>`; default: all of them. The others run elsewhere, each as "
-        "`ioc worker ingest <i>` or `ioc worker analytics <p>` with the same configuration.",
+        "`ioc worker ingest-<i>` or `ioc worker analytics-<p>` with the same configuration.",
     )
+
+    @field_validator("run_here", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """``IOC_WORKERS__RUN_HERE=ingest-0,analytics-0`` (the environment has no lists)."""
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
 
     @model_validator(mode="after")
     def _bounded(self) -> WorkersConfig:
@@ -586,6 +603,15 @@ class WorkersConfig(Section):
         return [f"analytics-{p}" for p in range(self.partition_count())] + [
             f"ingest-{i}" for i in range(self.ingest_count())
         ]
+
+    def connection_suffixes(self) -> list[str]:
+        """The layout's MQTT connections besides the service's own (MqttConfig.connection):
+        the service's layout feed, and each child's session, internal publisher and
+        configuration watch (ioc.layout_feed)."""
+        names = self.child_names()
+        if not names:
+            return []
+        return ["layout", *(f"{n}{part}" for n in names for part in ("", "-out", "-layout"))]
 
     def local_children(self) -> list[str]:
         """The children the service starts itself."""

@@ -78,7 +78,11 @@ def run_dev(config_path: Path | None, var: Path, simulators: bool) -> int:
     with ExitStack() as stack:
         if not external_mqtt:
             auth = write_broker_files(
-                credentials, registry, config.mqtt.topic_prefix, var / "mosquitto"
+                credentials,
+                registry,
+                config.mqtt.topic_prefix,
+                var / "mosquitto",
+                layout=config.workers,
             )
             broker = PrivateMosquitto(var / "mosquitto", free_port(PREFERRED_MQTT_PORT), auth)
             _say(f"starting Mosquitto on 127.0.0.1:{broker.port} (data in {broker.directory})")

@@ -25,9 +25,9 @@ PUBACK_TIMEOUT_S = 60.0  # a broker that does not acknowledge within this: fail-
 
 
 class InternalPublisher:
-    def __init__(self, config: MqttConfig, client_id: str) -> None:
+    def __init__(self, config: MqttConfig) -> None:
+        """``config``: the connection's account and client id (MqttConfig.connection)."""
         self._config = config
-        self._client_id = client_id
         self._client: aiomqtt.Client | None = None
         self._pending: set[asyncio.Task[None]] = set()
         self._failed = asyncio.Event()
@@ -39,7 +39,7 @@ class InternalPublisher:
         """Connect, then wait: a failed publish or a lost connection raises here."""
         client = broker_client(
             self._config,
-            self._client_id,
+            self._config.client_id,
             max_inflight_messages=1000,
             logger=QUIET,  # not "There are N pending publish calls" for every batch
         )

@@ -5,7 +5,7 @@ reaches it (ioc.workers; docs/deployment.md "Scaling out"):
                                        in force (stations, rules, overrides) and its version.
                                        A child starts with it and ends when it changes.
     <prefix>/internal/workers/<name>   QoS 0, every STATUS_S, from a child started with
-                                       ``ioc worker`` (another machine): ready, and counters.
+                                       ``ioc worker <name>`` (another machine): ready, and counters.
 
 Both are under the service account's ACL (``<prefix>/internal/#``). The children on the
 service's machine tell it the same on their standard output (ioc.workers)."""
@@ -87,7 +87,8 @@ class LayoutFeed:
         mqtt = self._config.mqtt
         while True:
             try:
-                async with broker_client(mqtt, f"{mqtt.client_id}-layout") as client:
+                feed = mqtt.connection("layout")
+                async with broker_client(feed, feed.client_id) as client:
                     await client.subscribe(status_topic(mqtt.topic_prefix), qos=0)
                     self._changed.set()
                     publishing = asyncio.create_task(self._publish(client))
@@ -138,7 +139,8 @@ class ConfigurationWatch:
         """Connected, with the configuration in force (waits for the service to publish it
         at most :data:`CONFIGURATION_WAIT_S`, then raises TimeoutError)."""
         mqtt = self._config.mqtt
-        async with broker_client(mqtt, f"{mqtt.client_id}-{self._name}-layout") as client:
+        watch = mqtt.connection(f"{self._name}-layout")
+        async with broker_client(watch, watch.client_id) as client:
             self._client = client
             try:
                 await client.subscribe(configuration_topic(mqtt.topic_prefix), qos=1)

@@ -16,7 +16,7 @@ started again with them: it needs no file of the service's, so it can run on ano
 The service starts the children of ``workers.run_here`` (default: all): they get its resolved
 configuration on standard input (not a file: it holds the passwords completed from the
 accounts file), run ``python -m ioc.workers ROLE INDEX`` and report on standard output. The
-others run elsewhere as ``ioc worker ROLE INDEX`` (:func:`run_elsewhere`) and report over the
+others run elsewhere as ``ioc worker <role>-<index>`` (:func:`run_elsewhere`) and report over the
 broker.
 """
 
@@ -344,7 +344,7 @@ async def run_child(config: IocConfig, role: str, index: int, elsewhere: bool = 
 
 
 async def run_elsewhere(config: IocConfig, role: str, index: int) -> int:
-    """``ioc worker ROLE INDEX``: one child of the layout on a machine of its own, started
+    """``ioc worker <role>-<index>``: one child of the layout on a machine of its own, started
     again after a configuration change or a failure, until SIGTERM or Ctrl-C."""
     delay = RESTART_DELAY_S[0]
     while True:

@@ -21,12 +21,15 @@ import aiohttp
 import aiomqtt
 import pytest
 import yaml
+from pydantic import SecretStr
 
 from analytics.config import AnomalyConfig
+from ingest.credentials import Credentials, write_broker_files
 from ioc import appkeys
 from ioc.clock import iso_utc
 from ioc.config import IocConfig
 from ioc.partitions import assign_partitions
+from ioc.private_services import PrivateMosquitto, free_port
 from ioc.registry import StationRegistry
 from ioc.workers import INGEST, WORKERS
 from store.influx import InfluxStore
@@ -269,7 +272,7 @@ async def test_a_changed_rule_starts_the_children_again_with_it(
 async def test_a_worker_on_another_machine_takes_its_share(
     config: IocConfig, tmp_path: Path
 ) -> None:
-    """``ioc worker ingest 1`` with a configuration file of its own machine: no registry file,
+    """``ioc worker ingest-1`` with a configuration file of its own machine: no registry file,
     another configuration database and spool. It takes the stations and rules from the
     broker, and the layout gives the single process's alerts and AQI."""
     messages = stream(hour_crossing_start())
@@ -285,7 +288,7 @@ async def test_a_worker_on_another_machine_takes_its_share(
     document["ingest"] = {}
     (other / "ioc.yaml").write_text(yaml.safe_dump(document))
     worker = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ioc", "worker", "ingest", "1", "-c", str(other / "ioc.yaml")
+        sys.executable, "-m", "ioc", "worker", "ingest-1", "-c", str(other / "ioc.yaml")
     )
     try:
         one_alerts, one_aqi, _ = await run_stream(single, messages)
@@ -303,3 +306,56 @@ async def test_a_worker_on_another_machine_takes_its_share(
     assert one_alerts and {a[0] for a in one_alerts} >= {"pm25_instant", "pm10_1h"}
     assert two_alerts == one_alerts
     assert one_aqi and two_aqi == one_aqi
+
+
+async def test_the_layout_runs_on_a_broker_that_binds_client_ids_to_accounts(
+    config: IocConfig, tmp_path: Path
+) -> None:
+    """The production broker (docker/, ``ioc dev``) makes each account's user name its client
+    id: the layout's connections need accounts of their own, or they take each other's
+    session over and nothing gets through."""
+    layout = layout_config(config, tmp_path / "secured", "secured", 1)
+    registry = StationRegistry.from_file(layout.registry)
+    credentials, _ = Credentials.generate(registry)
+    passwords = {a.username: a.password for a in credentials.accounts}
+    auth = write_broker_files(
+        credentials, registry, layout.mqtt.topic_prefix, tmp_path / "auth", layout=layout.workers
+    )
+    broker = PrivateMosquitto(tmp_path / "broker", free_port(), auth)
+    broker.start()
+    try:
+        mqtt = layout.mqtt.model_copy(
+            update={
+                "port": broker.port,
+                "username": "ioc-service",
+                "password": SecretStr(passwords["ioc-service"]),
+                "live_username": "ioc-service-live",
+                "live_password": SecretStr(passwords["ioc-service-live"]),
+                "cameras_username": "ioc-cameras",
+                "cameras_password": SecretStr(passwords["ioc-cameras"]),
+            }
+        )
+        secured = layout.model_copy(update={"mqtt": mqtt})
+        messages = stream(hour_crossing_start())[:240]
+        async with run_service(secured) as service:
+            supervisor = service.app[WORKERS]
+            await asyncio.wait_for(supervisor.all_ready.wait(), 30)
+            async with aiomqtt.Client(
+                "127.0.0.1",
+                broker.port,
+                username="ioc-publisher",
+                password=passwords["ioc-publisher"],
+                max_inflight_messages=200,
+            ) as client:
+                for station, body in messages:
+                    topic = f"{mqtt.topic_prefix}/stations/{station}/readings"
+                    await client.publish(topic, body, qos=1)
+            expected = len({(s, b) for s, b in messages})
+
+            async def everything_stored() -> bool:
+                return await stored_readings(secured) == expected
+
+            await eventually(everything_stored, within_s=60, interval=0.2)
+            assert [c.starts for c in supervisor.children] == [1, 1]  # none thrown out
+    finally:
+        broker.stop()

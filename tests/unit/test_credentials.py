@@ -17,7 +17,7 @@ from ingest.credentials import (
     write_broker_files,
 )
 from ioc.accounts import sha256_hex
-from ioc.config import MqttConfig
+from ioc.config import MqttConfig, WorkersConfig
 from ioc.errors import ConfigError
 from tests.factories import registry, two_companies
 
@@ -107,6 +107,36 @@ def test_broker_acls_follow_roles_and_ownership(tmp_path: Path) -> None:
     }
     assert blocks["ENT-B"] == set()
     assert all(":$7$" in line for line in passwd.read_text().splitlines())  # hashed
+
+
+def test_a_worker_layout_gets_one_service_account_per_connection(tmp_path: Path) -> None:
+    reg = registry(tmp_path)
+    credentials, _ = Credentials.generate(reg)
+    layout = WorkersConfig(ingest=1)
+    passwd, acl = write_broker_files(credentials, reg, "ioc/v1", tmp_path / "b", layout=layout)
+    users = [line.split(":")[0] for line in passwd.read_text().splitlines()]
+    layout_users = [
+        f"ioc-service-{suffix}"
+        for suffix in (
+            "layout",
+            "analytics-0",
+            "analytics-0-out",
+            "analytics-0-layout",
+            "ingest-0",
+            "ingest-0-out",
+            "ingest-0-layout",
+        )
+    ]
+    assert users == [a.username for a in credentials.accounts] + layout_users
+    blocks = {
+        block.split("\n")[0].removeprefix("user "): set(block.split("\n")[1:]) - {""}
+        for block in acl.read_text().split("\n\n")[1:]
+    }
+    assert all(blocks[user] == blocks["ioc-service"] for user in layout_users)
+    # the names are the ones the connections use (MqttConfig.connection)
+    mqtt = MqttConfig(username="ioc-service")
+    assert mqtt.connection("ingest-0").connection("out").username == "ioc-service-ingest-0-out"
+    assert WorkersConfig(ingest=0).connection_suffixes() == []
 
 
 def test_an_older_accounts_file_gets_the_missing_accounts_and_keeps_the_rest(

@@ -15,7 +15,13 @@ from pydantic import ValidationError
 
 from analytics.config import AnomalyConfig, RuleConfig
 from ioc import cli
-from ioc.config import AUTO_MIN_CORES, AUTO_SPARE_CORES, IocConfig, WorkersConfig
+from ioc.config import (
+    AUTO_MIN_CORES,
+    AUTO_SPARE_CORES,
+    IocConfig,
+    WorkersConfig,
+    load_config,
+)
 from ioc.config_store import ConfigStore
 from ioc.layout_feed import Snapshot
 from ioc.workers import Supervisor
@@ -49,6 +55,12 @@ def test_the_children_are_named_partitions_first() -> None:
 
 def test_run_here_picks_the_children_of_this_machine() -> None:
     layout = WorkersConfig(ingest=2, run_here=["ingest-1", "analytics-0"])
+    assert layout.local_children() == ["analytics-0", "ingest-1"]
+
+
+def test_run_here_can_come_from_the_environment(tmp_path: Any) -> None:
+    environ = {"IOC_WORKERS__INGEST": "2", "IOC_WORKERS__RUN_HERE": "ingest-1, analytics-0"}
+    layout = load_config(None, environ).workers
     assert layout.local_children() == ["analytics-0", "ingest-1"]
 
 
@@ -148,6 +160,5 @@ def test_ioc_worker_refuses_a_child_that_is_not_its_to_run(
 ) -> None:
     path = tmp_path / "ioc.yaml"
     path.write_text(orjson.dumps({"workers": workers}).decode())
-    role, index = child.split("-")
-    assert cli.main(["worker", role, index, "-c", str(path)]) == 2
+    assert cli.main(["worker", child, "-c", str(path)]) == 2
     assert says in capsys.readouterr().err
