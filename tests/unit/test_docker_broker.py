@@ -60,9 +60,9 @@ def test_every_connection_logs_in_with_its_own_account() -> None:
         assert environment["IOC_INGEST__CREDENTIALS_FILE"] == "/app/var/credentials.yaml"
 
 
-def unit_settings() -> dict[str, list[str]]:
+def unit_settings(unit: str = "ioc.service") -> dict[str, list[str]]:
     settings: dict[str, list[str]] = {}
-    for line in (DOCKER / "systemd" / "ioc.service").read_text().splitlines():
+    for line in (DOCKER / "systemd" / unit).read_text().splitlines():
         if "=" in line and not line.lstrip().startswith(("#", "[")):
             key, _, value = line.partition("=")
             settings.setdefault(key.strip(), []).append(value.strip())
@@ -82,3 +82,25 @@ def test_the_systemd_unit_runs_commands_the_cli_has_with_the_compose_settings() 
     tz = compose()["services"]["ioc"]["environment"]["TZ"]
     assert unit["Environment"] == [f"TZ={tz}"]
     assert unit["WorkingDirectory"] == unit["ReadWritePaths"]  # var/... is writable
+
+
+def test_a_worker_elsewhere_runs_a_command_the_cli_has() -> None:
+    from ioc.cli import _parser
+
+    unit = unit_settings("ioc-worker@.service")
+    [start] = unit["ExecStart"]
+    args = _parser().parse_args(start.replace("%i", "ingest-2").split()[1:])
+    assert (args.command, args.name) == ("worker", "ingest-2")
+    assert unit["WorkingDirectory"] == unit_settings()["WorkingDirectory"]
+    document: dict[str, Any] = yaml.safe_load((DOCKER / "docker-compose.worker.yml").read_text())
+    worker = document["services"]["worker"]
+    command = [
+        part.replace("${IOC_WORKER:?ingest-<i> or analytics-<p>}", "analytics-1")
+        for part in worker["command"]
+    ]
+    args = _parser().parse_args(command[1:])
+    assert (args.command, args.name) == ("worker", "analytics-1")
+    assert (
+        worker["environment"]["IOC_MQTT__USERNAME"]
+        == compose()["services"]["ioc"]["environment"]["IOC_MQTT__USERNAME"]
+    )
