@@ -246,6 +246,7 @@ class ServiceProcess:
             "alerts": {"database": str(self.directory / "alerts.sqlite3")},
             "access": {"database": str(self.directory / "ioc.sqlite3")},
             "web": {"host": "127.0.0.1", "port": self.web_port},
+            "workers": {"ingest": 0},  # one process on any machine, unless ``extra`` says
         }
         for section, values in (extra or {}).items():
             config[section] = {**config.get(section, {}), **values}
