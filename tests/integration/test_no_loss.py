@@ -128,6 +128,7 @@ async def test_a_killed_service_loses_no_qos1_reading(
                     "spool_dir": str(tmp_path / "spool"),
                 },
                 "web": {"port": web_port},
+                "workers": {"ingest": 0},  # one process, whatever the cores
                 "analytics": {"rules": TEST_RULES},
                 "alerts": {"database": str(tmp_path / "alerts.sqlite3")},
                 "access": {"database": str(tmp_path / "ioc.sqlite3")},

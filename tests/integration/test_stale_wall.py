@@ -127,6 +127,7 @@ async def frozen_service(
             "spool_dir": str(tmp_path / "spool"),
         },
         "web": {"port": port},
+        "workers": {"ingest": 0},  # one process, whatever the cores
         "analytics": {"rules": TEST_RULES},
         "alerts": {"database": str(tmp_path / "alerts.sqlite3")},
         "access": {"database": str(tmp_path / "ioc.sqlite3"), "scrypt_n": 2**12},
