@@ -60,6 +60,8 @@ FLEET_KINDS = (COMPANY, VEHICLE, DRIVER, ZONE, SPEED_LIMIT)
 #: overrides of the built-in anomaly and camera rules (analytics.detector_rules), by rule id
 DETECTOR = "detector"
 KINDS = (RULE, STATION, ENTERPRISE, PARAMETER_SET, *FLEET_KINDS, DETECTOR)
+#: what the worker layout's children run with (ioc.layout_feed): not the transport fleet
+STATION_KINDS = tuple(kind for kind in KINDS if kind not in FLEET_KINDS)
 REGISTRY_KINDS = frozenset({STATION, ENTERPRISE, PARAMETER_SET})
 #: the field of a fleet item that is its key (speed-limit tables: keyed by road class)
 FLEET_KEY_FIELD = {COMPANY: "id", VEHICLE: "id", DRIVER: "licence", ZONE: "id"}
@@ -192,13 +194,16 @@ class ConfigStore:
     def current(self) -> Configuration:
         return self._build(self.snapshot())
 
-    def snapshot(self) -> dict[str, dict[str, Any]]:
-        """Every item's body, ``{kind: {key: body}}`` (what :meth:`configuration_of` reads)."""
-        return {kind: {k: i.body for k, i in self.items(kind).items()} for kind in KINDS}
+    def snapshot(self, kinds: Sequence[str] = KINDS) -> dict[str, dict[str, Any]]:
+        """The items' bodies, ``{kind: {key: body}}`` (what :meth:`configuration_of` reads)."""
+        return {kind: {k: i.body for k, i in self.items(kind).items()} for kind in kinds}
 
-    def version(self) -> int:
-        """The number of the latest change (0: none yet)."""
-        row = self._db.execute("SELECT max(id) FROM config_changes").fetchone()
+    def version(self, kinds: Sequence[str] = KINDS) -> int:
+        """The number of the latest change of these kinds (0: none yet)."""
+        marks = ", ".join("?" * len(kinds))
+        row = self._db.execute(
+            f"SELECT max(id) FROM config_changes WHERE kind IN ({marks})", tuple(kinds)
+        ).fetchone()
         return int(row[0] or 0)
 
     def configuration_of(self, snapshot: dict[str, dict[str, Any]]) -> Configuration:

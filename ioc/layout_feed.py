@@ -24,7 +24,7 @@ import orjson
 
 from ingest.mqtt_source import broker_client
 from ioc.config import IocConfig
-from ioc.config_store import ConfigStore
+from ioc.config_store import STATION_KINDS, ConfigStore
 from ioc.partitions import INTERNAL
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,9 @@ class Snapshot:
 
     @classmethod
     def of(cls, store: ConfigStore) -> Snapshot:
-        return cls(store.version(), store.snapshot())
+        """The stations' side of the configuration: the transport fleet (companies, vehicles,
+        drivers) is the service's alone, and a fleet change restarts no child."""
+        return cls(store.version(STATION_KINDS), store.snapshot(STATION_KINDS))
 
 
 StatusSink = Callable[[str, dict[str, Any]], None]

@@ -22,7 +22,7 @@ from ioc.config import (
     WorkersConfig,
     load_config,
 )
-from ioc.config_store import ConfigStore
+from ioc.config_store import FLEET_KINDS, ConfigStore
 from ioc.layout_feed import Snapshot
 from ioc.workers import Supervisor
 from tests.factories import REGISTRY_DOC, TEST_RULES
@@ -90,6 +90,7 @@ def test_a_snapshot_comes_back_as_the_same_configuration() -> None:
     rebuilt, here = elsewhere.configuration_of(snapshot.items), store.current()
     assert [s.id for s in rebuilt.registry] == [s.id for s in here.registry]
     assert rebuilt.rules == here.rules
+    assert not set(snapshot.items) & set(FLEET_KINDS)  # drivers and vehicles stay home
 
 
 @given(st.binary(max_size=200))
