@@ -323,6 +323,12 @@ class NodeRedResult:
             _median([r.middle_us_per_message for r in runs if r.middle_rate]),
         )
 
+    def middle_by_side(self) -> list[tuple[str, float, float]]:
+        """(side, msg/s, CPU µs per message) between 10 % and 90 % stored, for every side that
+        ran (not the worker layout: its rows count its ingest only, before its analytics)."""
+        sides = (("ours", self.ours), ("Node-RED", self.peer), ("bare-Python floor", self.floor))
+        return [(name, *self.middle(runs)) for name, runs in sides if runs]
+
     @property
     def middle_ratio(self) -> float:
         """Ours ÷ Node-RED, msg/s between 10 % and 90 % stored."""
@@ -930,14 +936,7 @@ def format_result(result: NodeRedResult) -> str:
             f"{result.floor_cpu_ratio:.2f}×   rounds: {each}"
         )
     middle = [
-        f"{name} {rate:,.0f} msg/s at {cpu:,.0f} µs"
-        for name, runs in (
-            ("ours", result.ours),
-            ("Node-RED", result.peer),
-            ("floor", result.floor),
-        )
-        if runs
-        for rate, cpu in [result.middle(runs)]
+        f"{name} {rate:,.0f} msg/s at {cpu:,.0f} µs" for name, rate, cpu in result.middle_by_side()
     ]
     lines.append(
         f"    between 10 % and 90 % of the backlog stored (the issue's measure): "

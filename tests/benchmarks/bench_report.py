@@ -238,13 +238,7 @@ def nodered_section(result: NodeRedResult | None) -> list[str]:
     versions = ", ".join(f"{name} {version}" for name, version in result.versions.items())
     middle = " · ".join(
         f"{name} {_n(rate)} msg/s at {cpu:,.0f} µs CPU per message"
-        for name, runs in (
-            ("ours", result.ours),
-            ("Node-RED", result.peer),
-            ("bare-Python floor", result.floor),
-        )
-        if runs
-        for rate, cpu in [result.middle(runs)]
+        for name, rate, cpu in result.middle_by_side()
     )
     lines = [
         f"**Between 10 % and 90 % of the backlog stored (issue #15's measure; start-up and "
