@@ -340,6 +340,8 @@ async def run_child(config: IocConfig, role: str, index: int, elsewhere: bool = 
                     task.cancel()
                 await asyncio.gather(*tasks.values(), *reporting, return_exceptions=True)
                 store.spool.close()
+                for sig in (signal.SIGINT, signal.SIGTERM):  # outside a run: ends at once
+                    loop.remove_signal_handler(sig)
             return code
 
 
