@@ -15,153 +15,20 @@
  * radius_m} or {shape, polygon}. It only edits a shape: the zone form sends it, and the
  * service validates it (ioc/fleet.py ZoneEntry). The province's roads and towns (fleet.yaml
  * roads/towns) are not drawn: no API gives them to the console yet.
+ *
+ * This file holds the ZoneEditor (its state, DOM, events and editing); its strings are in
+ * console/zone-editor-i18n.js, its geometry in console/zone-geometry.js, the plane's layers
+ * in console/zone-plane.js and the side panel in console/zone-side.js.
  */
+import { zt } from './zone-editor-i18n.js';
+import {
+  W, H, M_PER_DEG, MAX_RADIUS_M, DEFAULT_CENTRE, DRAG_PX, setPlaneSize, round6, isPoint,
+} from './zone-geometry.js';
+import { svg, html, loadReference, graticule, referenceLayers, shapeLayer } from './zone-plane.js';
+import { renderSide } from './zone-side.js';
 
-const SVG_NS = 'http://www.w3.org/2000/svg';
-let W = 960; // the plane's viewBox: its size in CSS pixels once shown (draw)
-let H = 620;
-const M_PER_DEG = 111_320; // as analytics/journeys/zones.py
-const MAX_RADIUS_M = 50_000; // ZoneEntry.radius_m
-const DEFAULT_CENTRE = [11.94, 108.44]; // Đà Lạt, Lâm Đồng
-const DRAG_PX = 4; // a press that moves less than this is a click
-const STEPS = [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5];
-
-const I18N = {
-  vi: {
-    title: 'Vẽ vùng trên bản đồ',
-    drawButton: 'Vẽ trên bản đồ',
-    polygon: 'Đa giác',
-    circle: 'Hình tròn',
-    undo: 'Hoàn tác',
-    closePolygon: 'Khép đa giác',
-    deleteVertex: 'Xóa đỉnh',
-    clear: 'Xóa hình',
-    zoomIn: 'Phóng to',
-    zoomOut: 'Thu nhỏ',
-    fit: 'Vừa khung',
-    apply: 'Áp dụng',
-    cancel: 'Hủy',
-    vertices: 'Số đỉnh',
-    area: 'Diện tích',
-    radius: 'Bán kính (m)',
-    centre: 'Tâm',
-    closed: 'đã khép',
-    open: 'chưa khép',
-    hintPolygon: 'Bấm để thêm đỉnh · kéo đỉnh để di chuyển · bấm đỉnh đầu hoặc Enter để khép · Backspace: bỏ đỉnh cuối · kéo nền hoặc phím mũi tên để di chuyển bản đồ, cuộn hoặc +/− để phóng to',
-    hintCircle: 'Bấm để đặt tâm · kéo chấm ở mép để đổi bán kính, hoặc nhập bán kính · kéo nền hoặc phím mũi tên để di chuyển bản đồ, cuộn hoặc +/− để phóng to',
-    legendStations: 'Trạm',
-    legendZones: 'Vùng khác',
-    needPolygon: 'Cần ít nhất 3 đỉnh',
-    needCircle: 'Cần tâm và bán kính (0–50 000 m)',
-    vertex: (n) => `Đỉnh ${n}`,
-    map: 'Mặt phẳng vẽ vùng (kinh độ, vĩ độ)',
-  },
-  en: {
-    title: 'Draw a zone on the map',
-    drawButton: 'Draw on map',
-    polygon: 'Polygon',
-    circle: 'Circle',
-    undo: 'Undo',
-    closePolygon: 'Close polygon',
-    deleteVertex: 'Delete vertex',
-    clear: 'Clear shape',
-    zoomIn: 'Zoom in',
-    zoomOut: 'Zoom out',
-    fit: 'Fit',
-    apply: 'Apply',
-    cancel: 'Cancel',
-    vertices: 'Vertices',
-    area: 'Area',
-    radius: 'Radius (m)',
-    centre: 'Centre',
-    closed: 'closed',
-    open: 'open',
-    hintPolygon: 'Click to add a vertex · drag a vertex to move it · click the first vertex or press Enter to close · Backspace: remove the last vertex · drag the background or use the arrow keys to pan, wheel or +/− to zoom',
-    hintCircle: 'Click to place the centre · drag the dot on the edge to change the radius, or type it · drag the background or use the arrow keys to pan, wheel or +/− to zoom',
-    legendStations: 'Stations',
-    legendZones: 'Other zones',
-    needPolygon: 'At least 3 vertices needed',
-    needCircle: 'A centre and a radius (0–50,000 m) needed',
-    vertex: (n) => `Vertex ${n}`,
-    map: 'Zone drawing plane (longitude, latitude)',
-  },
-};
-
-/** The console's language (translatePage sets <html lang>). */
-function lang() {
-  return document.documentElement.lang === 'en' ? 'en' : 'vi';
-}
-
-export function zt(key, ...args) {
-  const entry = I18N[lang()][key] ?? I18N.vi[key] ?? key;
-  return typeof entry === 'function' ? entry(...args) : entry;
-}
-
-export function round6(value) {
-  return Math.round(Number(value) * 1e6) / 1e6;
-}
-
-/** Area in km² of a polygon of [lat, lon] (a local flat frame: zones are a few km wide). */
-export function polygonAreaKm2(points) {
-  if (points.length < 3) return 0;
-  const lat0 = points.reduce((s, p) => s + p[0], 0) / points.length;
-  const kx = M_PER_DEG * Math.cos((lat0 * Math.PI) / 180);
-  let twice = 0;
-  for (let i = 0; i < points.length; i += 1) {
-    const [aLat, aLon] = points[i];
-    const [bLat, bLon] = points[(i + 1) % points.length];
-    twice += aLon * kx * bLat * M_PER_DEG - bLon * kx * aLat * M_PER_DEG;
-  }
-  return Math.abs(twice) / 2 / 1e6;
-}
-
-function formatKm2(value) {
-  const digits = value < 10 ? 3 : 1;
-  const text = new Intl.NumberFormat(lang() === 'en' ? 'en-GB' : 'vi-VN', { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value);
-  return `${text} km²`;
-}
-
-function isPoint(p) {
-  return Array.isArray(p) && p.length >= 2 && Number.isFinite(Number(p[0])) && Number.isFinite(Number(p[1]));
-}
-
-function svg(tag, attrs = {}, ...children) {
-  const node = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) if (v != null) node.setAttribute(k, String(v));
-  for (const c of children) node.append(c);
-  return node;
-}
-
-function html(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v == null) continue;
-    if (k === 'class') node.className = v; else node.setAttribute(k, String(v));
-  }
-  for (const c of children) node.append(c);
-  return node;
-}
-
-async function getJson(path) {
-  try {
-    const response = await fetch(path, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
-    return response.ok ? await response.json() : null;
-  } catch (_) {
-    return null;
-  }
-}
-
-/** Reference layers: stations (GET /api/v1/stations), the fleet's zones, and its roads and
- * towns (GET /api/v1/fleet/map). */
-async function loadReference(exclude) {
-  const [board, zones, map] = await Promise.all([
-    getJson('/api/v1/stations'), getJson('/api/v1/config/zones'), getJson('/api/v1/fleet/map'),
-  ]);
-  const stations = (board?.stations || []).filter((s) => Number.isFinite(s.lat) && Number.isFinite(s.lon))
-    .map((s) => ({ id: s.id, name: s.name || s.id, lat: s.lat, lon: s.lon }));
-  const others = (zones?.items || []).filter((i) => i.key !== exclude).map((i) => ({ id: i.key, ...i.item }));
-  return { stations, zones: others, roads: map?.roads || [], towns: map?.towns || [] };
-}
+export { zt } from './zone-editor-i18n.js';
+export { round6, polygonAreaKm2 } from './zone-geometry.js';
 
 let openEditor = null; // one at a time
 
@@ -216,7 +83,7 @@ class ZoneEditor {
     const width = Math.round(this.svg.clientWidth);
     const height = Math.round(this.svg.clientHeight);
     if (width > 0 && height > 0 && (width !== W || height !== H)) {
-      [W, H] = [width, height];
+      setPlaneSize(width, height);
       this.svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
     }
   }
@@ -519,152 +386,11 @@ class ZoneEditor {
   draw({ keepRadius = false } = {}) {
     if (!this.svg) return;
     this.measure();
-    const layers = [this.graticule(), ...this.referenceLayers(), this.shapeLayer()];
+    const layers = [graticule(this), ...referenceLayers(this), shapeLayer(this)];
     this.svg.replaceChildren(...layers);
     this.svg.dataset.mode = this.mode;
     this.svg.dataset.view = JSON.stringify(this.view); // for tests: the projection in use
-    this.renderSide(keepRadius);
-  }
-
-  graticule() {
-    const g = svg('g', { class: 'zone-graticule' });
-    const [north, west] = this.unproject(0, 0);
-    const [south, east] = this.unproject(W, H);
-    const want = 90 / this.view.k; // degrees for ~90 px
-    const step = STEPS.find((s) => s >= want) || STEPS[STEPS.length - 1];
-    const decimals = Math.max(0, Math.ceil(-Math.log10(step) - 1e-9));
-    for (let lat = Math.ceil(south / step) * step; lat <= north; lat += step) {
-      const [, y] = this.project(lat, west);
-      g.append(svg('line', { x1: 0, x2: W, y1: y, y2: y }),
-        svg('text', { x: 4, y: y - 3, class: 'zone-grid-label' }, `${lat.toFixed(decimals)}°N`));
-    }
-    for (let lon = Math.ceil(west / step) * step; lon <= east; lon += step) {
-      const [x] = this.project(north, lon);
-      g.append(svg('line', { x1: x, x2: x, y1: 0, y2: H }));
-      if (x < W - 80) g.append(svg('text', { x: x + 3, y: H - 5, class: 'zone-grid-label' }, `${lon.toFixed(decimals)}°E`));
-    }
-    g.dataset.step = String(step);
-    return g;
-  }
-
-  /** A circle of radius_m metres at (lat, lon) as the ellipse it is in this projection. */
-  circleRadii(lat, radiusM) {
-    const ry = (radiusM / M_PER_DEG) * this.view.k;
-    const rx = (radiusM / (M_PER_DEG * Math.cos((lat * Math.PI) / 180))) * Math.cos((this.view.lat0 * Math.PI) / 180) * this.view.k;
-    return [rx, ry];
-  }
-
-  referenceLayers() {
-    const roads = svg('g', { class: 'zone-ref-roads' });
-    for (const road of this.reference.roads) {
-      const pts = road.points.filter(isPoint).map((p) => this.project(p[0], p[1]));
-      if (pts.length < 2) continue;
-      roads.append(svg('polyline', { points: pts.map((p) => p.join(',')).join(' '), 'data-road-id': road.id },
-        svg('title', {}, road.name)));
-    }
-    for (const town of this.reference.towns) {
-      const [cx, cy] = this.project(town.lat, town.lon);
-      const [rx, ry] = this.circleRadii(town.lat, Number(town.urban_radius_m));
-      roads.append(svg('ellipse', { cx, cy, rx, ry, class: 'zone-ref-town', 'data-town-id': town.id }),
-        svg('text', { x: cx, y: cy - ry - 3, class: 'zone-ref-town-label', 'text-anchor': 'middle' }, town.id));
-    }
-    const zones = svg('g', { class: 'zone-ref-zones' });
-    for (const z of this.reference.zones) {
-      let label = null;
-      if (z.shape === 'polygon' && Array.isArray(z.polygon) && z.polygon.filter(isPoint).length >= 2) {
-        const pts = z.polygon.filter(isPoint).map((p) => this.project(p[0], p[1]));
-        zones.append(svg('polygon', { points: pts.map((p) => p.join(',')).join(' '), 'data-zone-id': z.id }));
-        label = [pts.reduce((s, p) => s + p[0], 0) / pts.length, pts.reduce((s, p) => s + p[1], 0) / pts.length];
-      } else if (z.shape === 'circle' && isPoint(z.centre) && Number(z.radius_m) > 0) {
-        const [cx, cy] = this.project(z.centre[0], z.centre[1]);
-        const [rx, ry] = this.circleRadii(z.centre[0], Number(z.radius_m));
-        zones.append(svg('ellipse', { cx, cy, rx, ry, 'data-zone-id': z.id }));
-        label = [cx, cy];
-      }
-      if (label) zones.append(svg('text', { x: label[0], y: label[1], class: 'zone-ref-label', 'text-anchor': 'middle' }, z.name || z.id));
-    }
-    const stations = svg('g', { class: 'zone-ref-stations' });
-    for (const s of this.reference.stations) {
-      const [x, y] = this.project(s.lat, s.lon);
-      if (x < -20 || x > W + 20 || y < -20 || y > H + 20) continue;
-      stations.append(svg('circle', { cx: x, cy: y, r: 3.5, 'data-station-id': s.id }, svg('title', {}, `${s.id} ${s.name}`)),
-        svg('text', { x: x + 6, y: y + 4, class: 'zone-station-label' }, s.id));
-    }
-    return [roads, zones, stations];
-  }
-
-  shapeLayer() {
-    const g = svg('g', { class: 'zone-shape', 'data-testid': 'zone-editor-shape' });
-    if (this.mode === 'polygon') {
-      const pts = this.polygon.map((p) => this.project(p[0], p[1]));
-      const text = pts.map((p) => p.join(',')).join(' ');
-      if (pts.length >= 2) g.append(svg(this.closed ? 'polygon' : 'polyline', { points: text, class: 'zone-outline' }));
-      pts.forEach(([x, y], i) => {
-        const cls = ['zone-vertex', i === 0 ? 'is-first' : '', i === this.selected ? 'is-selected' : ''].join(' ').trim();
-        g.append(svg('circle', { cx: x, cy: y, r: i === 0 ? 7 : 6, class: cls, 'data-handle': 'vertex', 'data-index': i, 'data-testid': 'zone-editor-vertex' }));
-      });
-    } else if (this.centre) {
-      const [cx, cy] = this.project(this.centre[0], this.centre[1]);
-      if (this.radius) {
-        const [rx, ry] = this.circleRadii(this.centre[0], this.radius);
-        g.append(svg('ellipse', { cx, cy, rx, ry, class: 'zone-outline', 'data-testid': 'zone-editor-circle' }),
-          svg('line', { x1: cx, y1: cy, x2: cx + rx, y2: cy, class: 'zone-radius-line' }),
-          svg('circle', { cx: cx + rx, cy, r: 6, class: 'zone-vertex', 'data-handle': 'radius', 'data-testid': 'zone-editor-radius-handle' }));
-      }
-      g.append(svg('circle', { cx, cy, r: 7, class: 'zone-vertex is-first', 'data-handle': 'centre', 'data-testid': 'zone-editor-centre' }));
-    }
-    return g;
-  }
-
-  renderSide(keepRadius) {
-    const b = this.buttons;
-    const polygon = this.mode === 'polygon';
-    b.polygon.setAttribute('aria-pressed', String(polygon));
-    b.circle.setAttribute('aria-pressed', String(!polygon));
-    b.polygon.classList.toggle('is-active', polygon);
-    b.circle.classList.toggle('is-active', !polygon);
-    b.close.hidden = !polygon;
-    b.deleteVertex.hidden = !polygon;
-    b.undo.disabled = this.readOnly || (polygon ? !this.polygon.length : !this.centre);
-    b.close.disabled = this.readOnly || this.closed || this.polygon.length < 3;
-    b.deleteVertex.disabled = this.readOnly || this.selected == null;
-    b.clear.disabled = this.readOnly || (polygon ? !this.polygon.length : !this.centre);
-    b.polygon.disabled = b.circle.disabled = this.readOnly;
-    this.radiusRow.hidden = polygon;
-    this.radiusInput.disabled = this.readOnly;
-    if (!keepRadius || document.activeElement !== this.radiusInput) this.radiusInput.value = this.radius != null ? String(this.radius) : '';
-    this.hint.textContent = polygon ? zt('hintPolygon') : zt('hintCircle');
-
-    const stats = [];
-    if (polygon) {
-      stats.push(html('div', {}, `${zt('vertices')}: `, html('b', { 'data-testid': 'zone-editor-count' }, String(this.polygon.length)),
-        ` (${this.closed ? zt('closed') : zt('open')})`));
-      const area = polygonAreaKm2(this.polygon);
-      stats.push(html('div', {}, `${zt('area')}: `, html('b', { 'data-testid': 'zone-editor-area' }, formatKm2(area))));
-    } else {
-      stats.push(html('div', {}, `${zt('centre')}: `, html('b', { class: 'mono', 'data-testid': 'zone-editor-centre-text' },
-        this.centre ? `${this.centre[0].toFixed(6)}, ${this.centre[1].toFixed(6)}` : '—')));
-      if (this.centre && this.radius) {
-        const area = (Math.PI * this.radius * this.radius) / 1e6;
-        stats.push(html('div', {}, `${zt('area')}: `, html('b', { 'data-testid': 'zone-editor-area' }, formatKm2(area))));
-      }
-    }
-    this.stats.replaceChildren(...stats);
-    this.stats.dataset.mode = this.mode;
-    this.stats.dataset.closed = String(this.closed);
-
-    this.vertexList.hidden = !polygon;
-    this.vertexList.replaceChildren(...(polygon ? this.polygon.map(([lat, lon], i) => {
-      const remove = html('button', { type: 'button', class: 'ghost small', 'data-testid': 'zone-editor-vertex-delete', 'aria-label': `${zt('deleteVertex')} ${i + 1}` }, '×');
-      remove.disabled = this.readOnly;
-      remove.addEventListener('click', () => this.deleteVertex(i));
-      return html('li', { class: i === this.selected ? 'is-selected' : null }, html('span', { title: zt('vertex', i + 1) }, `${lat.toFixed(6)}, ${lon.toFixed(6)}`), remove);
-    }) : []));
-
-    const problem = this.result() ? '' : (polygon ? zt('needPolygon') : zt('needCircle'));
-    this.problem.textContent = problem;
-    b.apply.disabled = this.readOnly || Boolean(problem);
-    b.apply.hidden = this.readOnly;
+    renderSide(this, keepRadius);
   }
 
   /** The shape drawn as the zone's fields, or null while it is not one yet. */
