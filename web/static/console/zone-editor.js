@@ -1,8 +1,9 @@
 /*
  * Zone drawing editor of the officer console (issue #13): draws a transport zone (polygon or
- * circle) on a plane in an equirectangular projection, with no map tiles (the project has no
- * basemap): the registry's stations as dots, the fleet's other zones as outlines with their
- * names, a lat/lon graticule with labels, zoom (wheel, buttons) and pan (drag).
+ * circle) on a plane in an equirectangular projection, with no map tiles: the registry's
+ * stations as dots, the fleet's other zones as outlines with their names, the province's roads
+ * and towns (GET /api/v1/fleet/map), a lat/lon graticule with labels, zoom (wheel, buttons)
+ * and pan (drag).
  *
  * Polygon: a click adds a vertex, a vertex drags, a click on the first vertex (or Enter, or
  * "Close") finishes, Backspace / "Undo" removes the last one, a selected vertex is deleted
@@ -13,8 +14,7 @@
  * openZoneEditor({shape, centre, radius_m, polygon, exclude, readOnly, onApply}) shows it
  * (exclude: the id of the zone edited, not drawn as a reference); onApply gets {shape, centre,
  * radius_m} or {shape, polygon}. It only edits a shape: the zone form sends it, and the
- * service validates it (ioc/fleet.py ZoneEntry). The province's roads and towns (fleet.yaml
- * roads/towns) are not drawn: no API gives them to the console yet.
+ * service validates it (ioc/fleet.py ZoneEntry).
  *
  * This file holds the ZoneEditor (its state, DOM, events and editing); its strings are in
  * console/zone-editor-i18n.js, its geometry in console/zone-geometry.js, the plane's layers
