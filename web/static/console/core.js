@@ -42,6 +42,16 @@ export function clone(value) {
   return value == null ? value : JSON.parse(JSON.stringify(value));
 }
 
+/** An editor (rules, stations, fleet) now edits the stored item ``key`` at ``version``. */
+export function editStored(editor, key, version, item) {
+  Object.assign(editor, { key, isNew: false, version, original: clone(item), draft: clone(item) });
+}
+
+/** An editor now edits a new item, starting from ``draft``. */
+export function editNew(editor, draft) {
+  Object.assign(editor, { key: null, isNew: true, version: null, original: null, draft });
+}
+
 /** JSON with sorted keys: to compare two items. */
 export function canonical(value) {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;

@@ -3,7 +3,7 @@
  * fields are in console/fleet-kinds.js (imported when the tab first opens); the editor is
  * the stations' registryEditor (console/registry-editor.js).
  */
-import { state, t, api, toast, errorText, confirmButton, setStatus, clone } from './core.js';
+import { state, t, api, toast, errorText, confirmButton, setStatus, editStored, editNew } from './core.js';
 import { renderProblems } from './problems.js';
 import { registryEditor } from './registry-editor.js';
 import { historyRow } from './history-row.js';
@@ -96,22 +96,14 @@ export const fleet = Object.assign(registryEditor({
   open(key) {
     const entry = this.items.get(key);
     if (!entry) return;
-    this.key = key;
-    this.isNew = false;
-    this.version = entry.version;
-    this.original = clone(entry.item);
-    this.draft = clone(entry.item);
+    editStored(this, key, entry.version, entry.item);
     this.start();
     this.loadHistory();
   },
 
   openNew() {
-    this.key = null;
-    this.isNew = true;
-    this.version = null;
-    this.original = null;
+    editNew(this, this.kind.blank());
     this.newKey = '';
-    this.draft = this.kind.blank();
     if (this.draft.company === '' && this.companies.length) this.draft.company = this.companies[0].id;
     this.start();
     $('fleet-history-tbody').replaceChildren();

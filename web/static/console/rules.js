@@ -5,7 +5,8 @@
  * The built-in anomaly and camera rules below the list are console/detector-rules.js.
  */
 import {
-  state, t, api, toast, errorText, confirmButton, setStatus, clone, canonical, VALIDATE_DEBOUNCE_MS,
+  state, t, api, toast, errorText, confirmButton, setStatus, clone, canonical, editStored, editNew,
+  VALIDATE_DEBOUNCE_MS,
 } from './core.js';
 import { levelsText, windowLabel } from './format.js';
 import { renderProblems, ruleProblemField } from './problems.js';
@@ -94,20 +95,12 @@ export const editor = {
   open(id) {
     const entry = state.rules.get(id);
     if (!entry) return;
-    this.key = id;
-    this.isNew = false;
-    this.version = entry.version;
-    this.original = clone(entry.item);
-    this.draft = clone(entry.item);
+    editStored(this, id, entry.version, entry.item);
     this.start();
   },
 
   openNew() {
-    this.key = null;
-    this.isNew = true;
-    this.version = null;
-    this.original = null;
-    this.draft = { id: '', name: '', parameter: '', window: 'instant' };
+    editNew(this, { id: '', name: '', parameter: '', window: 'instant' });
     this.start();
     $('rule-field-id').focus();
   },
@@ -316,11 +309,7 @@ export const editor = {
     if (result.ok) {
       const change = result.body;
       state.rules.set(id, { version: change.id, item: change.new });
-      this.key = id;
-      this.isNew = false;
-      this.version = change.id;
-      this.original = clone(change.new);
-      this.draft = clone(change.new);
+      editStored(this, id, change.id, change.new);
       $('rule-field-id').readOnly = true;
       $('rule-delete').hidden = false;
       this.fillForm();

@@ -2,7 +2,7 @@
  * The station registry (/api/v1/config/stations): the list, and the editor (administrators
  * change stations; others see them), with the owners (enterprises) and parameter sets.
  */
-import { state, t, api, toast, errorText, confirmButton, setStatus, clone } from './core.js';
+import { state, t, api, toast, errorText, confirmButton, setStatus, clone, editStored, editNew } from './core.js';
 import { renderProblems } from './problems.js';
 import { registryEditor } from './registry-editor.js';
 import { renderSilenceOptions } from './silences.js';
@@ -86,20 +86,12 @@ export const stations = Object.assign(registryEditor({
   open(id) {
     const entry = state.configStations.get(id);
     if (!entry) return;
-    this.key = id;
-    this.isNew = false;
-    this.version = entry.version;
-    this.original = clone(entry.item);
-    this.draft = clone(entry.item);
+    editStored(this, id, entry.version, entry.item);
     this.start();
   },
 
   openNew() {
-    this.key = null;
-    this.isNew = true;
-    this.version = null;
-    this.original = null;
-    this.draft = { id: '', name: '', kind: 'air', parameters: state.parameterSets[0] || '' };
+    editNew(this, { id: '', name: '', kind: 'air', parameters: state.parameterSets[0] || '' });
     this.start();
   },
 
